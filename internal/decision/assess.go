@@ -1,0 +1,155 @@
+package decision
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// assessment is the live state the evidence supports, and the rule that said so.
+type assessment struct {
+	state State
+	rule  string
+}
+
+// assess judges a host from evidence alone. It allocates nothing; evidence()
+// explains the same judgement in words when a transition needs it.
+func (e *Engine) assess(h *host, now time.Time) assessment {
+	n := len(e.cfg.Networks)
+	agentOK := 0
+	for i := 0; i < n; i++ {
+		if fresh(h.agentAt[i], now, e.cfg.AgentTimeout) {
+			agentOK++
+		}
+	}
+	if agentOK == n {
+		if novaDown(h, now, e) || !h.self.NovaCompute.Running || !h.self.Libvirtd.Running {
+			return assessment{ServiceDegraded, "service-down"}
+		}
+		return assessment{Healthy, "all-paths-answer"}
+	}
+	if agentOK > 0 {
+		return assessment{NetworkDegraded, "some-networks-lost"}
+	}
+	peerOK := 0
+	for i := 0; i < n; i++ {
+		if fresh(h.peerAt[i], now, e.cfg.PeerTimeout) {
+			peerOK++
+		}
+	}
+	if peerOK == n {
+		return assessment{ServiceDegraded, "agent-silent-peers-reach"}
+	}
+	storageAlive := fresh(h.storageMoved, now, e.cfg.StorageTimeout)
+	if storageAlive || peerOK > 0 {
+		return assessment{Isolated, "alive-off-network"}
+	}
+	silence := now.Sub(h.lastAgent())
+	if h.lastAgent().IsZero() {
+		silence = now.Sub(e.leaderSince)
+	}
+	bmcOff := h.bmc == PowerOff && fresh(h.bmcAt, now, e.cfg.BMCFreshness)
+	storageKnown := fresh(e.storageReadAt, now, e.cfg.StorageTimeout)
+	switch {
+	case bmcOff && silence >= e.cfg.AgentTimeout:
+		return assessment{Failed, "power-off-and-silent"}
+	case silence < e.cfg.DeadAfter:
+		return assessment{Suspect, "silent"}
+	case !storageKnown:
+		return assessment{Suspect, "storage-unreadable"}
+	default:
+		return assessment{Failed, "all-paths-silent"}
+	}
+}
+
+func novaDown(h *host, now time.Time, e *Engine) bool {
+	return !h.novaAt.IsZero() && (!h.nova.Up || h.nova.ForcedDown)
+}
+
+// evidence lists, in words, what the engine knows about h at now.
+func (e *Engine) evidence(h *host, now time.Time) []string {
+	var ev []string
+	age := func(t time.Time) string { return now.Sub(t).Round(100 * time.Millisecond).String() }
+	var ok, lost []string
+	for i, net := range e.cfg.Networks {
+		switch {
+		case h.agentAt[i].IsZero():
+			lost = append(lost, net+" (never heard)")
+		case fresh(h.agentAt[i], now, e.cfg.AgentTimeout):
+			ok = append(ok, net)
+		default:
+			lost = append(lost, net+" (silent "+age(h.agentAt[i])+")")
+		}
+	}
+	if len(ok) > 0 {
+		ev = append(ev, "agent answers on "+strings.Join(ok, ", "))
+	}
+	if len(lost) > 0 {
+		ev = append(ev, "agent lost on "+strings.Join(lost, ", "))
+	}
+	if len(ok) < len(e.cfg.Networks) {
+		var peers []string
+		for i, net := range e.cfg.Networks {
+			if fresh(h.peerAt[i], now, e.cfg.PeerTimeout) {
+				peers = append(peers, fmt.Sprintf("%s (by %s %s ago)", net, h.peerBy[i], age(h.peerAt[i])))
+			}
+		}
+		if len(peers) > 0 {
+			ev = append(ev, "peers reach it on "+strings.Join(peers, ", "))
+		} else {
+			ev = append(ev, "no peer reaches it on any network")
+		}
+		switch {
+		case !fresh(e.storageReadAt, now, e.cfg.StorageTimeout):
+			ev = append(ev, "storage heartbeats unreadable")
+		case !h.storageSeen:
+			ev = append(ev, "no storage heartbeat ever seen")
+		case fresh(h.storageMoved, now, e.cfg.StorageTimeout):
+			ev = append(ev, fmt.Sprintf("storage heartbeat advancing (%d)", h.storageCounter))
+		default:
+			ev = append(ev, fmt.Sprintf("storage heartbeat stalled at %d for %s", h.storageCounter, age(h.storageMoved)))
+		}
+		if !h.bmcAt.IsZero() {
+			ev = append(ev, fmt.Sprintf("BMC reads %s (%s ago)", h.bmc, age(h.bmcAt)))
+		}
+	}
+	if !h.selfAt.IsZero() {
+		if !h.self.NovaCompute.Running {
+			ev = append(ev, "agent: nova-compute not running")
+		}
+		if !h.self.Libvirtd.Running {
+			ev = append(ev, "agent: libvirtd not running")
+		}
+		if r := h.self.NovaCompute.Restarts + h.self.Libvirtd.Restarts; r > 0 {
+			ev = append(ev, fmt.Sprintf("agent: %d service restarts seen", r))
+		}
+		if len(h.self.Domains) > 0 && len(ok) > 0 {
+			ev = append(ev, fmt.Sprintf("agent: %d guests running", len(h.self.Domains)))
+		}
+	}
+	if !h.novaAt.IsZero() {
+		s := "up"
+		if !h.nova.Up {
+			s = "down"
+		}
+		if h.nova.ForcedDown {
+			s += ", forced down"
+		}
+		if h.nova.Disabled {
+			s += ", disabled"
+		}
+		ev = append(ev, "nova: "+s+" (weakest signal)")
+	}
+	var writing []string
+	for in, t := range h.writers {
+		if now.Sub(t) < 2*e.cfg.StorageTimeout {
+			writing = append(writing, in)
+		}
+	}
+	if len(writing) > 0 {
+		sort.Strings(writing)
+		ev = append(ev, "disk watchers from this host on "+strings.Join(writing, ", ")+" (may linger ~30 s after a crash)")
+	}
+	return ev
+}

@@ -1,0 +1,91 @@
+package decision
+
+import (
+	"fmt"
+	"time"
+)
+
+// doubt updates the observer self-doubt: when the controller has lost every
+// network to most hosts at once, it is more likely blind than they are dead.
+func (e *Engine) doubt(now time.Time) {
+	total, lost := 0, 0
+	for _, name := range e.order {
+		h := e.hosts[name]
+		if h.maintenance {
+			continue
+		}
+		total++
+		if !fresh(h.lastAgent(), now, e.cfg.AgentTimeout) {
+			lost++
+		}
+	}
+	was := e.frozen
+	e.frozen = lost >= e.cfg.DoubtMinHosts && float64(lost) > e.cfg.DoubtFraction*float64(total)
+	if e.frozen {
+		e.frozenWhy = fmt.Sprintf("controller lost contact with %d of %d hosts at once (more than %.0f%%): it may be the blind one; automatic fencing frozen", lost, total, e.cfg.DoubtFraction*100)
+	}
+	if was != e.frozen && !e.frozen {
+		e.frozenWhy = ""
+	}
+}
+
+// gate applies the cluster rules to a host that evidence says has failed.
+// It returns a non-empty code when vigil must not start fencing it now.
+func (e *Engine) gate(now time.Time, h *host) (code, why string) {
+	if until := e.leaderSince.Add(e.cfg.FailoverGrace); now.Before(until) {
+		return "failover-grace", fmt.Sprintf("new leader since %s: no host is judged before %s", e.leaderSince.Format("15:04:05.0"), until.Format("15:04:05.0"))
+	}
+	if e.frozen {
+		return "observer-blind", e.frozenWhy
+	}
+	if !h.released {
+		if code, why := e.brake(now, h); code != "" {
+			return code, why
+		}
+	}
+	inFlight := 0
+	for _, name := range e.order {
+		if o := e.hosts[name]; o.inc != nil && o.state == Fencing && o.inc.fence == nil {
+			inFlight++
+		}
+	}
+	if inFlight >= e.cfg.MaxConcurrentFences {
+		return "fence-slots", fmt.Sprintf("%d fences already running (max_concurrent_fences %d)", inFlight, e.cfg.MaxConcurrentFences)
+	}
+	return "", ""
+}
+
+// brake trips when too many hosts went bad within the window: a mass failure
+// is more likely a network or power event than independent host deaths, and
+// fencing half a cloud would make it worse.
+func (e *Engine) brake(now time.Time, h *host) (code, why string) {
+	since := now.Add(-e.cfg.BrakeWindow)
+	all, inDomain, domainSize := 0, 0, 0
+	for _, name := range e.order {
+		o := e.hosts[name]
+		if o.maintenance {
+			continue
+		}
+		if o.Domain == h.Domain {
+			domainSize++
+		}
+		if o.badSince.IsZero() || o.badSince.Before(since) {
+			continue
+		}
+		all++
+		if o.Domain == h.Domain {
+			inDomain++
+		}
+	}
+	if all > e.cfg.BrakeMaxHosts {
+		return "brake", fmt.Sprintf("mass-failure brake: %d hosts went bad within %v (max_hosts %d); fencing held for an operator (vigil confirm/release)", all, e.cfg.BrakeWindow, e.cfg.BrakeMaxHosts)
+	}
+	if domainSize > 0 && float64(inDomain) > e.cfg.BrakeMaxFraction*float64(domainSize) {
+		dom := h.Domain
+		if dom == "" {
+			dom = "default"
+		}
+		return "brake", fmt.Sprintf("mass-failure brake: %d of %d hosts of domain %s went bad within %v (max_fraction %.2f); fencing held for an operator", inDomain, domainSize, dom, e.cfg.BrakeWindow, e.cfg.BrakeMaxFraction)
+	}
+	return "", ""
+}

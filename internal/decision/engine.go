@@ -1,0 +1,267 @@
+package decision
+
+import (
+	"fmt"
+	"sort"
+	"time"
+)
+
+// Engine is vigil's per-cluster decision state machine. It is not safe for
+// concurrent use; its owner serialises Step and Tick.
+type Engine struct {
+	cfg    Config
+	netIdx map[string]int
+
+	hosts map[string]*host
+	order []string // sorted names, for deterministic output
+
+	leader      bool
+	leaderSince time.Time
+
+	storageReadAt time.Time // last successful storage heartbeat read
+	frozen        bool      // observer self-doubt in force
+	frozenWhy     string
+
+	out Ready
+}
+
+// New returns an engine for cfg, which must be valid. It starts as a follower:
+// it decides nothing until it is told it leads.
+func New(cfg Config) (*Engine, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	e := &Engine{cfg: cfg, netIdx: map[string]int{}, hosts: map[string]*host{}}
+	for i, n := range cfg.Networks {
+		e.netIdx[n] = i
+	}
+	return e, nil
+}
+
+// AddHost registers a host. Adding a known host again updates its domain.
+func (e *Engine) AddHost(info HostInfo) {
+	if h, ok := e.hosts[info.Name]; ok {
+		h.Domain = info.Domain
+		return
+	}
+	n := len(e.cfg.Networks)
+	e.hosts[info.Name] = &host{
+		HostInfo: info, state: Unknown,
+		agentAt: make([]time.Time, n), peerAt: make([]time.Time, n), peerBy: make([]string, n),
+		writers: map[string]time.Time{}, alerted: map[string]bool{},
+	}
+	i := sort.SearchStrings(e.order, info.Name)
+	e.order = append(e.order, "")
+	copy(e.order[i+1:], e.order[i:])
+	e.order[i] = info.Name
+}
+
+// Step records one input received at now.
+func (e *Engine) Step(now time.Time, in Input) {
+	switch m := in.(type) {
+	case AgentReport:
+		if h, i, ok := e.hostNet(m.Host, m.Network); ok {
+			h.agentAt[i] = now
+			h.self = m.Self
+			h.selfAt = now
+		}
+	case PeerReport:
+		if h, i, ok := e.hostNet(m.Host, m.Network); ok && m.Reachable {
+			h.peerAt[i] = now
+			h.peerBy[i] = m.Observer
+		}
+	case StorageHeartbeats:
+		if !m.OK {
+			return
+		}
+		e.storageReadAt = now
+		for name, c := range m.Counters {
+			if h := e.hosts[name]; h != nil && (!h.storageSeen || c != h.storageCounter) {
+				h.storageCounter, h.storageMoved, h.storageSeen = c, now, true
+			}
+		}
+	case BMCReading:
+		if h := e.hosts[m.Host]; h != nil {
+			h.bmc, h.bmcAt = m.Power, now
+		}
+	case NovaService:
+		if h := e.hosts[m.Host]; h != nil {
+			h.nova, h.novaAt = m, now
+		}
+	case DiskWriters:
+		for _, name := range m.Hosts {
+			if h := e.hosts[name]; h != nil {
+				h.writers[m.Instance] = now
+			}
+		}
+	case SetMaintenance:
+		if h := e.hosts[m.Host]; h != nil {
+			h.maintenance = m.On
+		}
+	case Leadership:
+		if m.Leader && !e.leader {
+			e.leaderSince = now
+		}
+		e.leader = m.Leader
+	case FenceResult:
+		e.fenceResult(now, m)
+	case EvacuateResult:
+		e.evacuateResult(now, m)
+	case Confirm:
+		e.confirm(now, m)
+	case Release:
+		if h := e.hosts[m.Host]; h != nil {
+			h.released = true
+		}
+	}
+}
+
+func (e *Engine) hostNet(name, network string) (*host, int, bool) {
+	h := e.hosts[name]
+	i, ok := e.netIdx[network]
+	return h, i, h != nil && ok
+}
+
+// Tick evaluates every host at now and returns what was decided since the
+// last Tick. A follower decides nothing.
+func (e *Engine) Tick(now time.Time) Ready {
+	if e.leader {
+		e.doubt(now)
+		for _, name := range e.order {
+			e.tickHost(now, e.hosts[name])
+		}
+	}
+	r := e.out
+	e.out = Ready{}
+	return r
+}
+
+func (e *Engine) tickHost(now time.Time, h *host) {
+	if h.maintenance {
+		if h.state != Maintenance {
+			e.transition(now, h, Maintenance, "operator-maintenance", []string{"an operator put the host in maintenance; vigil will not act on it"})
+			h.badSince = time.Time{}
+		}
+		return
+	}
+	a := e.assess(h, now)
+	bad := a.state == Suspect || a.state == Failed
+	if bad && h.badSince.IsZero() {
+		h.badSince = now
+	}
+	if !bad && !h.state.inIncident() {
+		h.badSince = time.Time{}
+	}
+	if h.state.inIncident() {
+		e.workflow(now, h, a)
+		return
+	}
+	if a.state != Failed {
+		if h.state == Maintenance || h.state != a.state {
+			e.transition(now, h, a.state, a.rule, e.evidence(h, now))
+			e.alertFor(now, h, a)
+		}
+		return
+	}
+	// Evidence says failed. Cluster rules decide whether vigil may act.
+	if code, why := e.gate(now, h); code != "" {
+		st := Failed
+		if code == "observer-blind" || code == "failover-grace" {
+			st = Suspect
+		}
+		if h.state != st || h.rule != code {
+			ev := append(e.evidence(h, now), why)
+			e.transition(now, h, st, code, ev)
+			if code != "failover-grace" && code != "fence-slots" {
+				e.alert(h, code, why)
+			}
+		}
+		return
+	}
+	if h.state != Failed {
+		e.transition(now, h, Failed, a.rule, e.evidence(h, now))
+	}
+	e.open(now, h)
+}
+
+// transition moves h to st and records why.
+func (e *Engine) transition(now time.Time, h *host, st State, rule string, ev []string) {
+	e.out.Transitions = append(e.out.Transitions, Transition{At: now, Host: h.Name, From: h.state, To: st, Rule: rule, Evidence: ev})
+	h.state, h.since, h.rule = st, now, rule
+	if st == Healthy {
+		h.alerted = map[string]bool{}
+	}
+}
+
+func (e *Engine) alertFor(now time.Time, h *host, a assessment) {
+	switch a.state {
+	case ServiceDegraded, NetworkDegraded, Isolated:
+		e.alert(h, string(a.state), fmt.Sprintf("%s: %s; no action: the host is alive", h.Name, a.rule))
+	}
+}
+
+// alert emits an alert once per host, code and episode.
+func (e *Engine) alert(h *host, code, reason string) {
+	if h.alerted[code] {
+		return
+	}
+	h.alerted[code] = true
+	e.out.Actions = append(e.out.Actions, Action{Kind: ActAlert, Host: h.Name, Code: code, Rule: code, Reason: reason})
+}
+
+func (e *Engine) emit(a Action) { e.out.Actions = append(e.out.Actions, a) }
+
+func (e *Engine) persist(h *host) { e.out.Records = append(e.out.Records, h.record()) }
+
+// HostStatus is a read-only view of one host for operators.
+type HostStatus struct {
+	Name   string
+	State  State
+	Since  time.Time
+	Rule   string
+	Held   bool // failed, but vigil will not act without an operator
+	Fence  *Fence
+	Domain string
+}
+
+// Status returns every host's state, sorted by name.
+func (e *Engine) Status() []HostStatus {
+	out := make([]HostStatus, 0, len(e.order))
+	for _, name := range e.order {
+		h := e.hosts[name]
+		s := HostStatus{Name: name, State: h.state, Since: h.since, Rule: h.rule, Domain: h.Domain}
+		s.Held = h.held()
+		if h.inc != nil {
+			s.Fence = h.inc.fence
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// Restore loads incident records written by a previous leader. Call it before
+// the first Tick as leader.
+func (e *Engine) Restore(recs []Record) {
+	for _, r := range recs {
+		h := e.hosts[r.Host]
+		if h == nil || r.Phase == "" {
+			continue
+		}
+		inc := &incident{opened: r.Opened, level: r.Level, fence: r.Fence, instances: r.Instances,
+			done: map[string]bool{}, evacTries: map[string]int{}, evacAt: map[string]time.Time{}, evacWait: map[string]bool{}}
+		if inc.level == 0 {
+			inc.level = 1
+		}
+		for _, d := range r.Done {
+			inc.done[d] = true
+		}
+		h.inc = inc
+		h.state = r.Phase
+		h.rule = "restored"
+		if r.Phase == Recovering {
+			// Evacuations in flight at the failover are sent again; the
+			// executor treats an instance already moved as done.
+			h.state = Fenced
+		}
+	}
+}

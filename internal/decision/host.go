@@ -1,0 +1,106 @@
+package decision
+
+import "time"
+
+// HostInfo is what the engine is told about a host when it is added.
+type HostInfo struct {
+	Name   string
+	Domain string // failure domain (rack, AZ); "" is the default domain
+}
+
+// host is everything the engine knows about one host. Times are the
+// controller's receive times; the zero time means "never".
+type host struct {
+	HostInfo
+	state State
+	since time.Time
+	rule  string // rule behind the current state
+
+	agentAt []time.Time // per network index: last agent report
+	peerAt  []time.Time // per network index: last peer that reached it
+	peerBy  []string    // per network index: that peer
+	self    SelfReport
+	selfAt  time.Time
+
+	storageCounter uint64
+	storageMoved   time.Time // last time the counter changed
+	storageSeen    bool
+
+	bmc   Power
+	bmcAt time.Time
+
+	nova   NovaService
+	novaAt time.Time
+
+	writers map[string]time.Time // instance → last time this host was seen writing its disk
+
+	maintenance bool
+	badSince    time.Time // onset of the current bad episode (suspect or worse); zero when live
+	alerted     map[string]bool
+	released    bool // operator released the brake for this host
+
+	inc *incident
+}
+
+// incident is the fence-and-recover workflow for one failed host.
+type incident struct {
+	opened    time.Time
+	level     int
+	inFlight  bool
+	attempts  int // full rounds over every level that failed
+	nextTry   time.Time
+	lastErr   string
+	fence     *Fence
+	instances []string
+	done      map[string]bool
+	evacTries map[string]int
+	evacAt    map[string]time.Time // when an evacuate was last sent
+	evacWait  map[string]bool      // sent, no result yet
+	forced    bool                 // force-down sent
+}
+
+func (h *host) lastAgent() time.Time {
+	var t time.Time
+	for _, a := range h.agentAt {
+		if a.After(t) {
+			t = a
+		}
+	}
+	return t
+}
+
+func fresh(t, now time.Time, d time.Duration) bool {
+	return !t.IsZero() && now.Sub(t) < d
+}
+
+func (h *host) record() Record {
+	r := Record{Host: h.Name, Phase: h.state}
+	if h.inc == nil {
+		r.Phase = ""
+		return r
+	}
+	r.Opened = h.inc.opened
+	r.Level = h.inc.level
+	r.Fence = h.inc.fence
+	r.Instances = h.inc.instances
+	for _, in := range h.inc.instances {
+		if h.inc.done[in] {
+			r.Done = append(r.Done, in)
+		}
+	}
+	return r
+}
+
+// held reports whether vigil is deliberately not recovering h: a cluster rule
+// or a fence that cannot be verified stands between it and its instances.
+func (h *host) held() bool {
+	switch h.state {
+	case Failed:
+		return h.inc == nil
+	case Suspect:
+		return h.rule == "observer-blind" || h.rule == "storage-unreadable"
+	case Fencing:
+		return h.inc != nil && h.inc.fence == nil && h.inc.attempts > 0
+	}
+	return false
+}

@@ -1,0 +1,214 @@
+package decision
+
+import (
+	"fmt"
+	"sort"
+	"time"
+)
+
+// open starts an incident for a failed host: first fence level now.
+func (e *Engine) open(now time.Time, h *host) {
+	h.inc = &incident{opened: now, level: 1, done: map[string]bool{}, evacTries: map[string]int{},
+		evacAt: map[string]time.Time{}, evacWait: map[string]bool{}}
+	e.transition(now, h, Fencing, "fence-before-recovery", []string{fmt.Sprintf("fencing %s with topology level 1 of %d", h.Name, e.cfg.FenceLevels)})
+	e.persist(h)
+	e.sendFence(now, h)
+}
+
+func (e *Engine) sendFence(now time.Time, h *host) {
+	h.inc.inFlight = true
+	e.emit(Action{Kind: ActFence, Host: h.Name, Level: h.inc.level, Rule: "fence-before-recovery",
+		Reason: fmt.Sprintf("%s failed (%s); instances may only start elsewhere once it is verifiably fenced", h.Name, h.rule)})
+}
+
+// workflow advances a host that has an open incident.
+func (e *Engine) workflow(now time.Time, h *host, a assessment) {
+	inc := h.inc
+	switch h.state {
+	case Fencing:
+		if inc.fence != nil {
+			e.transition(now, h, Fenced, "fence-verified", []string{fmt.Sprintf("%s: %s", inc.fence.Method, inc.fence.Proof)})
+			e.persist(h)
+			e.recover(now, h)
+			return
+		}
+		if inc.inFlight || now.Before(inc.nextTry) {
+			return
+		}
+		if alive := a.state != Failed && a.state != Suspect; alive && inc.attempts > 0 {
+			h.inc = nil
+			e.transition(now, h, a.state, "fence-aborted", append(e.evidence(h, now), "host answered again before any fence took effect; incident closed"))
+			e.persist(h)
+			e.alert(h, "fence-aborted", fmt.Sprintf("%s answered again after failed fence attempts (%s); no instance was moved", h.Name, inc.lastErr))
+			return
+		}
+		if inc.attempts > 0 && e.cfg.SelfFenceAfter > 0 && h.self.WatchdogArmed {
+			if silent := now.Sub(h.lastAgent()); silent >= e.cfg.SelfFenceAfter {
+				inc.fence = &Fence{At: now, Method: "watchdog", Proof: fmt.Sprintf("agent reported an armed watchdog; silent %v >= safe time %v", silent.Round(time.Second), e.cfg.SelfFenceAfter)}
+				return
+			}
+		}
+		e.sendFence(now, h)
+	case Fenced:
+		e.recover(now, h)
+	case Recovering:
+		e.retryEvacuations(now, h)
+		if len(inc.done) == len(inc.instances) {
+			e.transition(now, h, Recovered, "all-evacuated", []string{fmt.Sprintf("%d instances run elsewhere; %s stays forced down until it rejoins cleanly", len(inc.instances), h.Name)})
+			e.persist(h)
+		}
+	case Recovered:
+		if fresh(h.lastAgent(), now, e.cfg.AgentTimeout) {
+			e.transition(now, h, Rejoining, "host-back", []string{"agent answers again (boot " + h.self.BootID + ")"})
+			e.persist(h)
+		}
+	case Rejoining:
+		e.rejoin(now, h)
+	}
+}
+
+// recover force-downs a fenced host in Nova and evacuates its instances.
+// It is the only place that emits ActEvacuate, and it refuses without a fence.
+func (e *Engine) recover(now time.Time, h *host) {
+	inc := h.inc
+	if inc == nil || inc.fence == nil {
+		panic("decision: recover without a verified fence") // unreachable: guarded by callers; tests prove it
+	}
+	if inc.instances == nil {
+		inc.instances = append([]string{}, h.nova.Instances...)
+		sort.Strings(inc.instances)
+	}
+	if !inc.forced {
+		inc.forced = true
+		e.emit(Action{Kind: ActForceDown, Host: h.Name, Rule: "force-down-after-fence",
+			Reason: "fence verified; mark nova-compute forced down so Nova accepts the evacuation at once"})
+	}
+	var todo []string
+	for _, in := range inc.instances {
+		if !inc.done[in] {
+			todo = append(todo, in)
+			inc.evacTries[in]++
+			inc.evacAt[in] = now
+			inc.evacWait[in] = true
+		}
+	}
+	e.transition(now, h, Recovering, "evacuate-after-fence", []string{fmt.Sprintf("evacuating %d instances (fence: %s at %s)", len(todo), inc.fence.Method, inc.fence.At.Format("15:04:05.0"))})
+	e.persist(h)
+	if len(todo) > 0 {
+		e.emit(Action{Kind: ActEvacuate, Host: h.Name, Instances: todo, Rule: "evacuate-after-fence",
+			Reason: fmt.Sprintf("%s fenced by %s: %s", h.Name, inc.fence.Method, inc.fence.Proof)})
+	}
+}
+
+func (e *Engine) retryEvacuations(now time.Time, h *host) {
+	inc := h.inc
+	var todo []string
+	for _, in := range inc.instances {
+		if inc.done[in] || inc.evacWait[in] || inc.evacTries[in] >= e.cfg.EvacuateAttempts {
+			continue
+		}
+		if now.Sub(inc.evacAt[in]) >= e.cfg.EvacuateRetry {
+			todo = append(todo, in)
+			inc.evacTries[in]++
+			inc.evacAt[in] = now
+			inc.evacWait[in] = true
+		}
+	}
+	if len(todo) > 0 {
+		e.emit(Action{Kind: ActEvacuate, Host: h.Name, Instances: todo, Rule: "evacuate-retry",
+			Reason: fmt.Sprintf("retrying evacuation of %d instances", len(todo))})
+	}
+}
+
+// rejoin lets a fenced host back only when none of the instances moved away
+// still runs on it (nova-compute destroys them on its restart).
+func (e *Engine) rejoin(now time.Time, h *host) {
+	if !fresh(h.lastAgent(), now, e.cfg.AgentTimeout) {
+		return
+	}
+	moved := map[string]bool{}
+	for _, in := range h.inc.instances {
+		moved[in] = true
+	}
+	var still []string
+	for _, d := range h.self.Domains {
+		if moved[d] {
+			still = append(still, d)
+		}
+	}
+	if len(still) > 0 || !h.self.NovaCompute.Running {
+		e.alert(h, "rejoin-blocked", fmt.Sprintf("%s is back but still runs evacuated instances %v or nova-compute is not running; restart nova-compute there so it destroys them; vigil keeps it forced down and fenced until then", h.Name, still))
+		return
+	}
+	e.emit(Action{Kind: ActUnfence, Host: h.Name, Rule: "clean-rejoin", Reason: "no evacuated instance runs on the host"})
+	e.emit(Action{Kind: ActReEnable, Host: h.Name, Rule: "clean-rejoin", Reason: "unset forced-down and enable nova-compute"})
+	h.inc = nil
+	e.transition(now, h, Healthy, "clean-rejoin", e.evidence(h, now))
+	e.persist(h)
+}
+
+func (e *Engine) fenceResult(now time.Time, r FenceResult) {
+	h := e.hosts[r.Host]
+	if h == nil || h.inc == nil || h.state != Fencing || h.inc.fence != nil {
+		return
+	}
+	inc := h.inc
+	inc.inFlight = false
+	if r.OK {
+		inc.fence = &Fence{At: now, Method: r.Method, Proof: r.Proof, Level: r.Level}
+		return
+	}
+	inc.lastErr = fmt.Sprintf("level %d %s: %s", r.Level, r.Method, r.Err)
+	if inc.level < e.cfg.FenceLevels {
+		inc.level++
+		e.transition(now, h, Fencing, "fence-next-level", []string{inc.lastErr, fmt.Sprintf("trying level %d", inc.level)})
+		return
+	}
+	inc.attempts++
+	inc.level = 1
+	wait := e.cfg.FenceRetry << (inc.attempts - 1)
+	if wait > e.cfg.FenceRetryMax || wait <= 0 {
+		wait = e.cfg.FenceRetryMax
+	}
+	inc.nextTry = now.Add(wait)
+	e.transition(now, h, Fencing, "fence-failed", []string{inc.lastErr, fmt.Sprintf("every level failed (round %d); no evacuation; retry in %v", inc.attempts, wait)})
+	delete(h.alerted, "fence-failed")
+	e.alert(h, "fence-failed", fmt.Sprintf("cannot fence %s (%s): its instances are held; retrying in %v, or confirm the host is off: vigil confirm %s", h.Name, inc.lastErr, wait, h.Name))
+}
+
+func (e *Engine) evacuateResult(now time.Time, r EvacuateResult) {
+	h := e.hosts[r.Host]
+	if h == nil || h.inc == nil || h.inc.fence == nil {
+		return
+	}
+	inc := h.inc
+	inc.evacWait[r.Instance] = false
+	if r.OK {
+		inc.done[r.Instance] = true
+		e.persist(h)
+		return
+	}
+	if inc.evacTries[r.Instance] >= e.cfg.EvacuateAttempts {
+		e.alert(h, "evacuate-failed:"+r.Instance, fmt.Sprintf("evacuation of %s from %s failed %d times (%s); left to an operator", r.Instance, h.Name, inc.evacTries[r.Instance], r.Err))
+	}
+}
+
+// confirm records an operator's word that the host is off. It is accepted only
+// for a host that is failed or being fenced, never for one that answers.
+func (e *Engine) confirm(now time.Time, c Confirm) {
+	h := e.hosts[c.Host]
+	if h == nil || h.maintenance {
+		return
+	}
+	switch {
+	case (h.state == Failed || h.state == Suspect) && h.inc == nil:
+		h.inc = &incident{opened: now, level: 1, done: map[string]bool{}, evacTries: map[string]int{},
+			evacAt: map[string]time.Time{}, evacWait: map[string]bool{}}
+		e.transition(now, h, Fencing, "operator-confirmed", []string{"operator " + c.By + " confirmed the host is off"})
+	case h.state == Fencing && h.inc != nil && h.inc.fence == nil:
+	default:
+		return
+	}
+	h.inc.inFlight = false
+	h.inc.fence = &Fence{At: now, Method: "operator", By: c.By, Proof: "operator " + c.By + " confirmed the host is off"}
+}

@@ -1,0 +1,118 @@
+package decision
+
+// Input is anything the engine learns: an observation about the world, the
+// result of an action, an operator's command, or a change of leadership.
+type Input interface{ isInput() }
+
+// Process is an agent's view of one local service.
+type Process struct {
+	Running  bool
+	Restarts int // restarts seen since the agent started
+}
+
+// SelfReport is what the host agent says about its own host.
+type SelfReport struct {
+	BootID        string
+	NovaCompute   Process
+	Libvirtd      Process
+	Domains       []string // instance UUIDs of running guests
+	WatchdogArmed bool     // the agent feeds a watchdog that resets the host when isolated
+}
+
+// AgentReport is a message received from a host's agent over one network.
+type AgentReport struct {
+	Host, Network string
+	Self          SelfReport
+}
+
+// PeerReport is one host's probe of another host's address on one network.
+type PeerReport struct {
+	Observer, Host, Network string
+	Reachable               bool
+}
+
+// StorageHeartbeats is one read of the heartbeat counters that every host's
+// agent writes to shared storage. OK false means the read itself failed.
+type StorageHeartbeats struct {
+	OK       bool
+	Counters map[string]uint64
+}
+
+// BMCReading is one power-state read of a host's BMC.
+type BMCReading struct {
+	Host  string
+	Power Power
+}
+
+// NovaService is Nova's view of a host's nova-compute service and the
+// instances Nova places on that host.
+type NovaService struct {
+	Host       string
+	Up         bool // Nova's own liveness: heartbeat within service_down_time
+	ForcedDown bool
+	Disabled   bool
+	Instances  []string
+}
+
+// DiskWriters lists the hosts currently holding watches or the lock on an
+// instance's disk. Evidence only: a crashed client's watch lingers ~30 s.
+type DiskWriters struct {
+	Instance string
+	Hosts    []string
+}
+
+// SetMaintenance is an operator putting a host into or out of maintenance.
+type SetMaintenance struct {
+	Host string
+	On   bool
+}
+
+// FenceResult is the executor's report of a Fence action. OK means the
+// fence was carried out AND verified.
+type FenceResult struct {
+	Host   string
+	Level  int
+	OK     bool
+	Method string // e.g. "ipmi"
+	Proof  string // what showed the fence took effect
+	Err    string // why it failed
+}
+
+// EvacuateResult is the executor's report for one instance of an Evacuate.
+type EvacuateResult struct {
+	Host, Instance string
+	OK             bool
+	Target         string
+	Err            string
+}
+
+// Confirm is an operator vouching that a host is off and its guests stopped.
+// It stands in for a verified fence.
+type Confirm struct {
+	Host, By string
+}
+
+// Release is an operator allowing automatic fencing of a host that a
+// cluster rule (the mass-failure brake) is holding.
+type Release struct {
+	Host, By string
+}
+
+// Leadership tells the engine whether its controller leads. A new leader
+// re-arms every host with the failover grace before judging any.
+type Leadership struct {
+	Leader bool
+}
+
+func (AgentReport) isInput()       {}
+func (PeerReport) isInput()        {}
+func (StorageHeartbeats) isInput() {}
+func (BMCReading) isInput()        {}
+func (NovaService) isInput()       {}
+func (DiskWriters) isInput()       {}
+func (SetMaintenance) isInput()    {}
+func (FenceResult) isInput()       {}
+func (EvacuateResult) isInput()    {}
+func (Confirm) isInput()           {}
+func (Release) isInput()           {}
+func (Leadership) isInput()        {}

@@ -1,0 +1,87 @@
+package decision
+
+import (
+	"strconv"
+	"strings"
+	"time"
+)
+
+// ActionKind names what an action does.
+type ActionKind string
+
+const (
+	ActAlert     ActionKind = "alert"
+	ActFence     ActionKind = "fence"
+	ActForceDown ActionKind = "force-down"
+	ActEvacuate  ActionKind = "evacuate"
+	ActUnfence   ActionKind = "unfence"
+	ActReEnable  ActionKind = "re-enable"
+)
+
+// Action is one thing for the executor to do. Actions are data.
+type Action struct {
+	Kind      ActionKind
+	Host      string
+	Level     int      // fence: topology level, 1-based
+	Instances []string // evacuate
+	Code      string   // alert: stable code, e.g. "fence-failed"
+	Rule      string   // the rule that decided it
+	Reason    string   // human-readable evidence
+}
+
+func (a Action) String() string {
+	var b strings.Builder
+	b.WriteString(string(a.Kind))
+	switch a.Kind {
+	case ActFence:
+		b.WriteString("(level " + strconv.Itoa(a.Level) + ")")
+	case ActEvacuate:
+		b.WriteString("(" + strings.Join(a.Instances, ",") + ")")
+	case ActAlert:
+		b.WriteString("(" + a.Code + ")")
+	}
+	return b.String()
+}
+
+// Transition is one host changing state, with the rule and evidence behind it.
+type Transition struct {
+	At       time.Time
+	Host     string
+	From, To State
+	Rule     string
+	Evidence []string
+}
+
+// Ready is everything the engine decided since the last Tick. The caller must
+// persist Records before carrying out Actions.
+type Ready struct {
+	Transitions []Transition
+	Actions     []Action
+	Records     []Record
+}
+
+// Empty reports whether r holds nothing.
+func (r Ready) Empty() bool {
+	return len(r.Transitions) == 0 && len(r.Actions) == 0 && len(r.Records) == 0
+}
+
+// Record is the durable part of a host's incident. A new leader restores the
+// engine from these, so an incident survives a controller failover.
+type Record struct {
+	Host      string    `json:"host"`
+	Phase     State     `json:"phase"` // Fencing … Rejoining; "" means closed
+	Opened    time.Time `json:"opened"`
+	Level     int       `json:"level,omitempty"`
+	Fence     *Fence    `json:"fence,omitempty"`
+	Instances []string  `json:"instances,omitempty"` // to evacuate, fixed when fenced
+	Done      []string  `json:"done,omitempty"`      // evacuated
+}
+
+// Fence is the proof that a host can no longer write.
+type Fence struct {
+	At     time.Time `json:"at"`
+	Method string    `json:"method"`          // driver, "operator" or "watchdog"
+	Proof  string    `json:"proof"`           // evidence shown to humans
+	By     string    `json:"by,omitempty"`    // operator who confirmed
+	Level  int       `json:"level,omitempty"` // topology level that succeeded
+}
