@@ -1,0 +1,388 @@
+package sim
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/vigil-ha/vigil/internal/decision"
+)
+
+// Policy is what the controller consults: vigil's decision.Engine, or the
+// naive rule it is compared with. The real controller uses the same methods.
+type Policy interface {
+	AddHost(decision.HostInfo)
+	Step(time.Time, decision.Input)
+	Tick(time.Time) decision.Ready
+	Restore([]decision.Record)
+	Status() []decision.HostStatus
+}
+
+// Cadences of the controller's collectors (the real agent and controller use
+// the same defaults).
+const (
+	tickEvery    = 250 * time.Millisecond
+	bmcEvery     = 2 * time.Second
+	novaEvery    = 5 * time.Second
+	electionTime = 3 * time.Second // etcd lease TTL 2 s + campaign
+	peerFanout   = 3
+)
+
+// Entry is one line of the controller's log: a transition or an action.
+type Entry struct {
+	At     time.Duration
+	Host   string
+	Kind   string // "state" or "action"
+	Text   string
+	Detail string
+}
+
+// Violation is a broken invariant, found against the world's ground truth.
+type Violation struct {
+	At   time.Duration
+	Host string
+	What string
+}
+
+type op struct {
+	at  time.Duration
+	gen int
+	fn  func(current bool)
+}
+
+// Controller is the simulated vigil controller (or the naive script).
+type Controller struct {
+	w         *World
+	newPolicy func() Policy
+	p         Policy
+	gen       int
+	downUntil time.Duration // leader dead until then; 0 when up
+	store     map[string]decision.Record
+	ops       []op
+
+	maintenance map[string]bool
+	confirmed   map[string]bool
+
+	Log        []Entry
+	Alerts     []decision.Action
+	Violations []Violation
+	// FirstFailed, FirstFenced, FirstEvacuate are virtual times; -1 when never.
+	FirstFailed, FirstFenced, FirstEvacuate time.Duration
+	Fenced                                  map[string]bool
+	Evacuated                               map[string]bool
+}
+
+// NewController attaches a controller running newPolicy() to w. It leads from t=0.
+func NewController(w *World, newPolicy func() Policy) *Controller {
+	c := &Controller{w: w, newPolicy: newPolicy, store: map[string]decision.Record{},
+		maintenance: map[string]bool{}, confirmed: map[string]bool{},
+		FirstFailed: -1, FirstFenced: -1, FirstEvacuate: -1, Fenced: map[string]bool{}, Evacuated: map[string]bool{}}
+	c.elect()
+	return c
+}
+
+func (c *Controller) at() time.Time { return Epoch.Add(c.w.now) }
+
+func (c *Controller) elect() {
+	c.gen++
+	c.p = c.newPolicy()
+	for _, h := range c.w.Hosts {
+		c.p.AddHost(decision.HostInfo{Name: h.Name, Domain: h.Domain})
+	}
+	var recs []decision.Record
+	for _, k := range sortedKeys(c.store) {
+		recs = append(recs, c.store[k])
+	}
+	c.p.Restore(recs)
+	for h, on := range c.maintenance {
+		if on {
+			c.p.Step(c.at(), decision.SetMaintenance{Host: h, On: true})
+		}
+	}
+	c.p.Step(c.at(), decision.Leadership{Leader: true})
+}
+
+// KillLeader kills the leading controller; a standby leads after electionTime.
+func (c *Controller) KillLeader() {
+	c.downUntil = c.w.now + electionTime
+	c.gen++ // results of the dead leader's actions are lost with it
+	c.w.event("", "controller leader killed; a standby takes over in %v", electionTime)
+}
+
+// Operator commands.
+func (c *Controller) Confirm(host string) {
+	c.confirmed[host] = true
+	c.step(decision.Confirm{Host: host, By: "operator"})
+}
+
+func (c *Controller) Release(host string) { c.step(decision.Release{Host: host, By: "operator"}) }
+
+func (c *Controller) SetMaintenance(host string, on bool) {
+	c.maintenance[host] = on
+	c.step(decision.SetMaintenance{Host: host, On: on})
+}
+
+func (c *Controller) up() bool { return c.downUntil == 0 }
+
+func (c *Controller) step(in decision.Input) {
+	if c.up() {
+		c.p.Step(c.at(), in)
+	}
+}
+
+// Status is the policy's view of every host.
+func (c *Controller) Status() []decision.HostStatus { return c.p.Status() }
+
+// advance runs the controller's part of one world step.
+func (c *Controller) advance() {
+	w := c.w
+	if !c.up() {
+		if w.now < c.downUntil {
+			c.runOps()
+			return
+		}
+		c.downUntil = 0
+		c.elect()
+		w.event("", "standby controller leads (restored %d incident records)", len(c.store))
+	}
+	c.collect()
+	c.runOps()
+	if w.now%tickEvery == 0 {
+		c.apply(c.p.Tick(c.at()))
+	}
+}
+
+// collect turns the world into observations, like the agents and collectors.
+func (c *Controller) collect() {
+	w := c.w
+	now := c.at()
+	for i, h := range w.Hosts {
+		if (w.now+h.phase)%time.Second != 0 || !h.Running(Agent) {
+			continue
+		}
+		self := decision.SelfReport{
+			BootID:      fmt.Sprintf("%s-boot%d", h.Name, h.Boot),
+			NovaCompute: decision.Process{Running: h.procs[NovaCompute], Restarts: h.starts[NovaCompute]},
+			Libvirtd:    decision.Process{Running: h.procs[Libvirtd], Restarts: h.starts[Libvirtd]},
+			Domains:     sortedKeys(h.Domains),
+		}
+		relay := false
+		for _, net := range w.cfg.Networks {
+			if w.reachCtl(h, net) {
+				relay = true
+				c.p.Step(now, decision.AgentReport{Host: h.Name, Network: net, Self: self})
+			}
+		}
+		if !relay {
+			continue // the agent's peer reports cannot reach the controller
+		}
+		for k := 1; k <= peerFanout && k < len(w.Hosts); k++ {
+			o := w.Hosts[(i+k)%len(w.Hosts)]
+			for _, net := range w.cfg.Networks {
+				c.p.Step(now, decision.PeerReport{Observer: h.Name, Host: o.Name, Network: net, Reachable: w.reach(h, o, net)})
+			}
+		}
+	}
+	if w.now%time.Second == 0 {
+		read := decision.StorageHeartbeats{OK: !w.storageDown}
+		if read.OK {
+			read.Counters = make(map[string]uint64, len(w.Hosts))
+			for _, h := range w.Hosts {
+				read.Counters[h.Name] = h.heartbeat
+			}
+		}
+		c.p.Step(now, read)
+	}
+	if w.now%bmcEvery == 0 {
+		for _, h := range w.Hosts {
+			p := decision.PowerOn
+			switch {
+			case h.BMCDown:
+				p = decision.PowerUnreachable
+			case !h.On:
+				p = decision.PowerOff
+			}
+			c.p.Step(now, decision.BMCReading{Host: h.Name, Power: p})
+		}
+	}
+	if w.now%novaEvery == 0 {
+		for _, h := range w.Hosts {
+			s := w.Nova.Services[h.Name]
+			c.p.Step(now, decision.NovaService{Host: h.Name, Up: w.Nova.Up(h.Name), ForcedDown: s.ForcedDown,
+				Disabled: s.Disabled, Instances: w.Nova.InstancesOn(h.Name)})
+		}
+	}
+}
+
+func (c *Controller) later(d time.Duration, fn func(current bool)) {
+	c.ops = append(c.ops, op{at: c.w.now + d, gen: c.gen, fn: fn})
+}
+
+func (c *Controller) runOps() {
+	sort.SliceStable(c.ops, func(i, j int) bool { return c.ops[i].at < c.ops[j].at })
+	for len(c.ops) > 0 && c.ops[0].at <= c.w.now {
+		o := c.ops[0]
+		c.ops = c.ops[1:]
+		o.fn(o.gen == c.gen && c.up())
+	}
+}
+
+// apply persists records, logs transitions, and executes actions.
+func (c *Controller) apply(r decision.Ready) {
+	for _, rec := range r.Records {
+		if rec.Phase == "" {
+			delete(c.store, rec.Host)
+		} else {
+			c.store[rec.Host] = rec
+		}
+	}
+	for _, t := range r.Transitions {
+		c.Log = append(c.Log, Entry{At: c.w.now, Host: t.Host, Kind: "state",
+			Text: fmt.Sprintf("%s → %s [%s]", t.From, t.To, t.Rule), Detail: strings.Join(t.Evidence, "; ")})
+		if t.To == decision.Failed && c.FirstFailed < 0 {
+			c.FirstFailed = c.w.now
+		}
+		if t.To == decision.Fenced {
+			c.Fenced[t.Host] = true
+			if c.FirstFenced < 0 {
+				c.FirstFenced = c.w.now
+			}
+		}
+	}
+	for _, a := range r.Actions {
+		c.Log = append(c.Log, Entry{At: c.w.now, Host: a.Host, Kind: "action", Text: a.String(), Detail: a.Reason})
+		c.execute(a)
+	}
+}
+
+func (c *Controller) violate(host, format string, args ...any) {
+	c.Violations = append(c.Violations, Violation{At: c.w.now, Host: host, What: fmt.Sprintf(format, args...)})
+	c.w.event(host, "INVARIANT BROKEN: "+format, args...)
+}
+
+func (c *Controller) execute(a decision.Action) {
+	w := c.w
+	h := w.Host(a.Host)
+	if h == nil {
+		return
+	}
+	if c.maintenance[a.Host] && a.Kind != decision.ActAlert {
+		c.violate(a.Host, "%s sent for a host in maintenance", a.Kind)
+	}
+	switch a.Kind {
+	case decision.ActAlert:
+		c.Alerts = append(c.Alerts, a)
+	case decision.ActFence:
+		c.fence(h, a.Level)
+	case decision.ActForceDown:
+		_ = w.Nova.ForceDown(h.Name, true)
+	case decision.ActReEnable:
+		_ = w.Nova.ForceDown(h.Name, false)
+	case decision.ActUnfence:
+		w.Blocklist(h, false)
+	case decision.ActEvacuate:
+		if h.On && !h.Blocklisted && !c.confirmed[h.Name] {
+			c.violate(h.Name, "evacuate while the host runs and is not fenced (guests %v)", sortedKeys(h.Domains))
+		}
+		if c.FirstEvacuate < 0 {
+			c.FirstEvacuate = w.now
+		}
+		for _, id := range a.Instances {
+			c.evacuate(h.Name, id)
+		}
+	}
+}
+
+func (c *Controller) fence(h *Host, level int) {
+	w := c.w
+	kind := "?"
+	if level >= 1 && level <= len(w.cfg.FenceLevels) {
+		kind = w.cfg.FenceLevels[level-1]
+	}
+	res := decision.FenceResult{Host: h.Name, Level: level, Method: kind}
+	report := func(current bool) {
+		if current {
+			c.p.Step(c.at(), res)
+		}
+	}
+	switch kind {
+	case "ipmi":
+		c.later(time.Second, func(bool) {
+			if !h.BMCDown {
+				w.PowerOff(h, "fenced: ipmi chassis power off")
+			}
+		})
+		c.later(2*time.Second, func(current bool) {
+			switch {
+			case h.BMCDown:
+				res.Err = "BMC unreachable: no answer to chassis power off"
+			case h.On:
+				res.Err = "chassis power still reads on"
+			default:
+				res.OK, res.Proof = true, "chassis power read back off"
+			}
+			report(current)
+		})
+	case "ceph-blocklist":
+		c.later(time.Second, func(current bool) {
+			if w.storageDown {
+				res.Err = "ceph monitors unreachable: blocklist not added"
+			} else {
+				w.Blocklist(h, true)
+				res.OK, res.Proof = true, "blocklist entries listed for its storage addresses; its watchers are gone"
+			}
+			report(current)
+		})
+	default:
+		c.later(time.Second, func(current bool) {
+			res.Err = "no fence device configured at this level"
+			report(current)
+		})
+	}
+}
+
+func (c *Controller) evacuate(source, id string) {
+	w := c.w
+	c.later(200*time.Millisecond, func(current bool) {
+		res := decision.EvacuateResult{Host: source, Instance: id}
+		inst := w.Nova.Instances[id]
+		if inst != nil && inst.Host != source {
+			res.OK, res.Target = true, inst.Host // moved already (replayed after a failover)
+			if current {
+				c.p.Step(c.at(), res)
+			}
+			return
+		}
+		dest, err := w.Nova.Evacuate(id)
+		if err != nil {
+			res.Err = err.Error()
+			if current {
+				c.p.Step(c.at(), res)
+			}
+			return
+		}
+		c.Evacuated[id] = true
+		c.later(rebuildTime+200*time.Millisecond, func(current bool) {
+			if inst.State == Active && inst.Host == dest {
+				res.OK, res.Target = true, dest
+			} else {
+				res.Err = "rebuild on " + dest + " ended in " + string(inst.State)
+			}
+			if current {
+				c.p.Step(c.at(), res)
+			}
+		})
+	})
+}
+
+// Run advances world and controller until the virtual time end.
+func Run(w *World, c *Controller, end time.Duration, faults func(now time.Duration)) {
+	for w.now < end {
+		w.advance()
+		if faults != nil {
+			faults(w.now)
+		}
+		c.advance()
+	}
+}

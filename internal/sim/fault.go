@@ -1,0 +1,168 @@
+package sim
+
+import "time"
+
+// initHostTime is how long nova-compute's init_host runs before the service
+// joins the service group again (it destroys evacuated guests first).
+const initHostTime = 3 * time.Second
+
+// StopProc stops a process on a host, as `docker stop` or `systemctl stop`.
+func (w *World) StopProc(h *Host, p Proc) {
+	if !h.procs[p] {
+		return
+	}
+	h.procs[p] = false
+	w.event(h.Name, "%s stopped", p)
+}
+
+// StartProc starts a process. nova-compute first runs init_host.
+func (w *World) StartProc(h *Host, p Proc) {
+	if h.procs[p] {
+		return
+	}
+	h.procs[p] = true
+	h.starts[p]++
+	if p == NovaCompute {
+		h.novaInit, h.novaReadyAt = true, w.now+initHostTime
+	}
+	w.event(h.Name, "%s started", p)
+}
+
+// finishNovaInit ends init_host: guests whose instance Nova now places on
+// another host are destroyed here (FIELD-NOTES: _destroy_evacuated_instances),
+// guests Nova still places here are resumed, and the service joins again.
+func (w *World) finishNovaInit(h *Host) {
+	h.novaInit = false
+	for _, id := range sortedKeys(h.Domains) {
+		if inst := w.Nova.Instances[id]; inst == nil || inst.Host != h.Name {
+			delete(h.Domains, id)
+			w.event(h.Name, "nova-compute init_host destroyed evacuated guest %s", id)
+		}
+	}
+	for _, id := range w.Nova.order {
+		inst := w.Nova.Instances[id]
+		if inst.Host == h.Name && !h.Domains[id] && inst.State == Active {
+			h.Domains[id] = true
+			w.event(h.Name, "nova-compute resumed guest %s", id)
+		}
+	}
+	w.Nova.migrationsDone(h.Name)
+}
+
+// PowerOff cuts a host's power: every process and guest stops at once.
+func (w *World) PowerOff(h *Host, why string) {
+	if !h.On {
+		return
+	}
+	h.On, h.Hung = false, false
+	for p := range h.procs {
+		h.procs[p] = false
+	}
+	for id := range h.Domains {
+		delete(h.Domains, id)
+	}
+	w.event(h.Name, "power off (%s)", why)
+}
+
+// PowerOn boots a host: a new boot id, the agent, libvirtd and nova-compute start.
+func (w *World) PowerOn(h *Host, why string) {
+	if h.On {
+		return
+	}
+	h.On, h.Hung = true, false
+	h.Boot++
+	w.event(h.Name, "power on (%s), boot %d", why, h.Boot)
+	for _, p := range []Proc{Agent, Libvirtd, NovaCompute} {
+		w.StartProc(h, p)
+	}
+}
+
+// Cut takes a host's link on one network down (or up again).
+func (w *World) Cut(h *Host, net string, down bool) {
+	if h.cut[net] == down {
+		return
+	}
+	h.cut[net] = down
+	if down {
+		w.event(h.Name, "%s link cut", net)
+	} else {
+		w.event(h.Name, "%s link restored", net)
+	}
+}
+
+// Partition splits a network into groups; members not named join the
+// largest group, and so do the controllers unless named. nil heals it.
+func (w *World) Partition(net string, groups [][]string) {
+	if groups == nil {
+		delete(w.groups, net)
+		w.event("", "%s partition healed", net)
+		return
+	}
+	m := map[string]int{}
+	largest, size := 0, -1
+	for i, g := range groups {
+		for _, member := range g {
+			m[member] = i + 1
+		}
+		if len(g) > size {
+			largest, size = i+1, len(g)
+		}
+	}
+	for _, h := range w.Hosts {
+		if _, ok := m[h.Name]; !ok {
+			m[h.Name] = largest
+		}
+	}
+	if _, ok := m[Controllers]; !ok {
+		m[Controllers] = largest
+	}
+	w.groups[net] = m
+	w.event("", "%s partitioned into %v", net, groups)
+}
+
+// SetBMC makes a host's BMC unreachable or reachable.
+func (w *World) SetBMC(h *Host, reachable bool) {
+	h.BMCDown = !reachable
+	if reachable {
+		w.event(h.Name, "BMC reachable")
+	} else {
+		w.event(h.Name, "BMC unreachable")
+	}
+}
+
+// Hang freezes a powered host: nothing on it answers or runs, guests included;
+// the BMC still reads power on. Unhang lets everything continue where it was.
+func (w *World) Hang(h *Host, hung bool) {
+	if !h.On || h.Hung == hung {
+		return
+	}
+	h.Hung = hung
+	if hung {
+		w.event(h.Name, "kernel hang: nothing answers, power stays on")
+	} else {
+		w.event(h.Name, "hang cleared: host and its guests continue")
+	}
+}
+
+// SetStorage makes the whole Ceph cluster unreachable or reachable.
+func (w *World) SetStorage(up bool) {
+	w.storageDown = !up
+	if up {
+		w.event("", "storage cluster reachable")
+	} else {
+		w.event("", "storage cluster unreachable")
+	}
+}
+
+// Blocklist fences (or unfences) a host's Ceph clients.
+func (w *World) Blocklist(h *Host, on bool) {
+	if h.Blocklisted == on {
+		return
+	}
+	h.Blocklisted = on
+	if on {
+		w.event(h.Name, "ceph blocklisted its client addresses")
+	} else {
+		w.event(h.Name, "ceph blocklist entries removed")
+	}
+}

@@ -1,0 +1,213 @@
+package sim
+
+import (
+	"fmt"
+	"math/rand"
+	"sort"
+	"time"
+)
+
+// Epoch is virtual time zero.
+var Epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// Step is the world's resolution.
+const Step = 100 * time.Millisecond
+
+// Controllers names the controller side in partition groups.
+const Controllers = "controllers"
+
+// Config describes the world to build.
+type Config struct {
+	Hosts     int
+	Networks  []string
+	Instances int
+	Domains   map[string][]string // domain → host names
+	// FenceLevels is the fencing topology: each level one device kind,
+	// "ipmi" or "ceph-blocklist".
+	FenceLevels    []string
+	ReportInterval time.Duration // Nova's report_interval
+	ServiceDown    time.Duration // Nova's service_down_time
+	Seed           int64
+}
+
+// Proc is a host process vigil cares about.
+type Proc string
+
+const (
+	NovaCompute Proc = "nova-compute"
+	Libvirtd    Proc = "libvirtd"
+	Agent       Proc = "agent"
+)
+
+// Host is one simulated compute host.
+type Host struct {
+	Name   string
+	Domain string
+	On     bool
+	Hung   bool
+	Boot   int
+	cut    map[string]bool // network → link down
+	procs  map[Proc]bool   // running
+	starts map[Proc]int
+	// novaReadyAt: nova-compute runs init_host until then, destroying the
+	// guests evacuated away, before it joins the service group.
+	novaInit    bool
+	novaReadyAt time.Duration
+	Blocklisted bool
+	BMCDown     bool
+	Domains     map[string]bool // running guests
+	heartbeat   uint64          // storage heartbeat counter
+	phase       time.Duration   // per-host offset of periodic work
+}
+
+// Event is something that happened in the world, for the timeline.
+type Event struct {
+	At   time.Duration
+	Host string
+	What string
+}
+
+// World is the simulated cloud.
+type World struct {
+	cfg   Config
+	now   time.Duration
+	rng   *rand.Rand
+	Hosts []*Host
+	byNm  map[string]*Host
+
+	// groups: network → member → group id (members: host names, Controllers).
+	groups map[string]map[string]int
+
+	storageDown bool // the Ceph cluster unreachable for everyone
+	Nova        *Nova
+	Disks       map[string]*Disk
+
+	Events []Event
+}
+
+// NewWorld builds a healthy world: every host on, every guest running.
+func NewWorld(cfg Config) (*World, error) {
+	if cfg.Hosts < 1 || cfg.Hosts > 500 {
+		return nil, fmt.Errorf("sim: hosts must be 1..500, got %d", cfg.Hosts)
+	}
+	if len(cfg.Networks) == 0 {
+		cfg.Networks = []string{"mgmt", "storage"}
+	}
+	if cfg.ReportInterval <= 0 {
+		cfg.ReportInterval = 10 * time.Second
+	}
+	if cfg.ServiceDown <= 0 {
+		cfg.ServiceDown = 60 * time.Second
+	}
+	if len(cfg.FenceLevels) == 0 {
+		cfg.FenceLevels = []string{"ipmi"}
+	}
+	w := &World{cfg: cfg, rng: rand.New(rand.NewSource(cfg.Seed)), byNm: map[string]*Host{},
+		groups: map[string]map[string]int{}, Disks: map[string]*Disk{}}
+	domainOf := map[string]string{}
+	for d, hs := range cfg.Domains {
+		for _, h := range hs {
+			domainOf[h] = d
+		}
+	}
+	for i := 1; i <= cfg.Hosts; i++ {
+		name := fmt.Sprintf("cmp%d", i)
+		h := &Host{Name: name, Domain: domainOf[name], On: true, Boot: 1, cut: map[string]bool{},
+			procs:  map[Proc]bool{NovaCompute: true, Libvirtd: true, Agent: true},
+			starts: map[Proc]int{}, Domains: map[string]bool{},
+			phase:  time.Duration(w.rng.Intn(10)) * Step}
+		w.Hosts = append(w.Hosts, h)
+		w.byNm[name] = h
+	}
+	w.Nova = newNova(w)
+	for i := 1; i <= cfg.Instances; i++ {
+		id := fmt.Sprintf("vm%02d", i)
+		h := w.Hosts[(i-1)%len(w.Hosts)]
+		w.Nova.addInstance(id, h.Name)
+		h.Domains[id] = true
+		w.Disks[id] = &Disk{Instance: id, last: map[string]time.Duration{}}
+	}
+	return w, nil
+}
+
+// Now is the virtual time since Epoch.
+func (w *World) Now() time.Duration { return w.now }
+
+// Host returns the named host or nil.
+func (w *World) Host(name string) *Host { return w.byNm[name] }
+
+// Config returns the world's configuration.
+func (w *World) Config() Config { return w.cfg }
+
+func (w *World) event(host, format string, args ...any) {
+	w.Events = append(w.Events, Event{At: w.now, Host: host, What: fmt.Sprintf(format, args...)})
+}
+
+// alive reports whether the host's kernel runs.
+func (h *Host) alive() bool { return h.On && !h.Hung }
+
+// Running reports whether process p runs on h now.
+func (h *Host) Running(p Proc) bool { return h.alive() && h.procs[p] }
+
+func (w *World) group(net, member string) int { return w.groups[net][member] }
+
+// link reports whether a host's link on net carries traffic.
+func (h *Host) link(net string) bool { return h.alive() && !h.cut[net] }
+
+// reach reports whether host a reaches host b on net.
+func (w *World) reach(a, b *Host, net string) bool {
+	return a.link(net) && b.link(net) && w.group(net, a.Name) == w.group(net, b.Name)
+}
+
+// reachCtl reports whether host h reaches the controllers (and with them Nova,
+// RabbitMQ and the Ceph monitors) on net.
+func (w *World) reachCtl(h *Host, net string) bool {
+	return h.link(net) && w.group(net, h.Name) == w.group(net, Controllers)
+}
+
+// storageOK reports whether h can write to Ceph now.
+func (w *World) storageOK(h *Host) bool {
+	net := w.storageNet()
+	return !w.storageDown && !h.Blocklisted && w.reachCtl(h, net)
+}
+
+func (w *World) storageNet() string {
+	for _, n := range w.cfg.Networks {
+		if n == "storage" {
+			return n
+		}
+	}
+	return w.cfg.Networks[len(w.cfg.Networks)-1]
+}
+
+// advance moves the world one Step: guests write, agents beat, Nova learns.
+func (w *World) advance() {
+	w.now += Step
+	for _, h := range w.Hosts {
+		tick := (w.now+h.phase)%time.Second == 0
+		if h.Running(NovaCompute) && h.novaInit && w.now >= h.novaReadyAt {
+			w.finishNovaInit(h)
+		}
+		if !tick {
+			continue
+		}
+		if w.storageOK(h) && h.alive() {
+			for _, id := range sortedKeys(h.Domains) {
+				w.Disks[id].write(w, h.Name)
+			}
+			if h.procs[Agent] {
+				h.heartbeat++
+			}
+		}
+	}
+	w.Nova.advance()
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
