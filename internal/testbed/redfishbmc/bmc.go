@@ -1,0 +1,373 @@
+package redfishbmc
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// Config describes one test BMC.
+type Config struct {
+	// Username and Password are the only credentials the BMC accepts.
+	Username string
+	Password string
+	// StartOff makes the host start powered off (default: on).
+	StartOff bool
+	// Power is called with the new power state on every change the BMC makes
+	// (On: true; ForceOff, GracefulShutdown: false; ForceRestart: false then
+	// true). If it returns an error the reset fails with HTTP 500 and the
+	// state does not change. Nil means no hook.
+	Power func(on bool) error
+	// Settle is how long PowerState shows PoweringOn/PoweringOff after a change
+	// before it shows On/Off. The hook runs at once. Default 0.
+	Settle time.Duration
+	// Logger receives one debug line per request. Nil discards.
+	Logger *slog.Logger
+}
+
+// DefaultConfig returns a BMC config with test credentials, host on, no hook
+// and no settle time.
+func DefaultConfig() Config {
+	return Config{
+		Username: "admin",
+		Password: "vigil-test-password",
+	}
+}
+
+// Validate reports whether c can run a BMC.
+func (c Config) Validate() error {
+	switch {
+	case c.Username == "":
+		return errors.New("redfishbmc: Username is empty")
+	case c.Password == "":
+		return errors.New("redfishbmc: Password is empty")
+	case c.Settle < 0:
+		return errors.New("redfishbmc: Settle is negative")
+	}
+	return nil
+}
+
+// Reachability is how the BMC behaves on the network.
+type Reachability int
+
+const (
+	// Up listens and answers.
+	Up Reachability = iota
+	// Down does not listen: connections are refused.
+	Down
+	// Silent accepts connections and never answers; requests hang until the
+	// client gives up or the BMC leaves Silent (then the connection is closed).
+	Silent
+)
+
+// Lie is what the BMC reports as PowerState regardless of the host.
+type Lie int
+
+const (
+	// Truthful reports the host's power state.
+	Truthful Lie = iota
+	// SayOff always reports "Off".
+	SayOff
+	// SayOn always reports "On".
+	SayOn
+)
+
+// BMC is a running (or, after New, not yet listening) test BMC.
+type BMC struct {
+	cfg     Config
+	log     *slog.Logger
+	handler http.Handler
+	tlsCfg  *tls.Config
+	pool    *x509.CertPool
+	certPEM []byte
+
+	// actionMu serialises resets so the hook sees one change at a time; it is
+	// held while the hook runs, mu is not.
+	actionMu sync.Mutex
+
+	// mu guards everything below.
+	mu        sync.Mutex
+	on        bool
+	changedAt time.Time
+	lie       Lie
+	refuse    int           // HTTP status for resets; 0 accepts them
+	silent    chan struct{} // non-nil while Silent; closed on leaving it
+	hanging   int           // requests held by a silent BMC
+	sessions  map[string]string
+	nextSess  int
+	port      int
+	srv       *http.Server
+	served    chan struct{} // closed when srv's Serve returns
+	closed    bool
+}
+
+// New makes a BMC that does not listen yet: its Handler can be driven with
+// httptest. Start (or SetReachability(Up)) makes it listen.
+func New(cfg Config) (*BMC, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	cert, certPEM, err := selfSigned(time.Now())
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(cert.Leaf)
+	b := &BMC{
+		cfg:     cfg,
+		log:     log,
+		pool:    pool,
+		certPEM: certPEM,
+		tlsCfg: &tls.Config{
+			Certificates: []tls.Certificate{cert},
+			MinVersion:   tls.VersionTLS12,
+			NextProtos:   []string{"http/1.1"},
+		},
+		on:       !cfg.StartOff,
+		sessions: make(map[string]string),
+	}
+	b.handler = b.routes()
+	return b, nil
+}
+
+// Start makes a BMC and makes it listen on 127.0.0.1 with an ephemeral port.
+func Start(cfg Config) (*BMC, error) {
+	b, err := New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.SetReachability(Up); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// Handler is the BMC's HTTP handler, without TLS or a socket.
+func (b *BMC) Handler() http.Handler { return b.handler }
+
+// Port is the TCP port, 0 before the BMC first listened. It stays the same
+// across SetReachability(Down) and back to Up.
+func (b *BMC) Port() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.port
+}
+
+// Endpoint is the base URL for clients, e.g. "https://127.0.0.1:40123".
+func (b *BMC) Endpoint() string {
+	return "https://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(b.Port()))
+}
+
+// CertPool trusts the BMC's certificate, for clients that verify TLS.
+func (b *BMC) CertPool() *x509.CertPool { return b.pool }
+
+// CertPEM is the BMC's certificate in PEM, for clients outside the process.
+func (b *BMC) CertPEM() []byte { return append([]byte(nil), b.certPEM...) }
+
+// PoweredOn is the host's real power state, whatever the BMC reports.
+func (b *BMC) PoweredOn() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.on
+}
+
+// SetLie sets what the BMC reports as PowerState.
+func (b *BMC) SetLie(l Lie) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.lie = l
+}
+
+// RefuseResets makes every reset answer with HTTP status code and change
+// nothing; 0 accepts resets again.
+func (b *BMC) RefuseResets(code int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.refuse = code
+}
+
+// SetReachability switches how the BMC behaves on the network. Up after Down
+// listens again on the same port.
+func (b *BMC) SetReachability(r Reachability) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return errors.New("redfishbmc: closed")
+	}
+	if r != Silent && b.silent != nil {
+		close(b.silent)
+		b.silent = nil
+	}
+	switch r {
+	case Up:
+		return b.listenLocked()
+	case Down:
+		b.stopLocked()
+		return nil
+	case Silent:
+		if err := b.listenLocked(); err != nil {
+			return err
+		}
+		if b.silent == nil {
+			b.silent = make(chan struct{})
+		}
+		return nil
+	}
+	return fmt.Errorf("redfishbmc: unknown reachability %d", r)
+}
+
+// Close stops the BMC. It is safe to call more than once.
+func (b *BMC) Close() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.silent != nil {
+		close(b.silent)
+		b.silent = nil
+	}
+	b.stopLocked()
+	b.closed = true
+	return nil
+}
+
+func (b *BMC) listenLocked() error {
+	if b.srv != nil {
+		return nil
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(b.port)))
+	if err != nil {
+		return fmt.Errorf("redfishbmc: listen: %w", err)
+	}
+	b.port = ln.Addr().(*net.TCPAddr).Port
+	srv := &http.Server{
+		Handler:           b.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(b.log.Handler(), slog.LevelDebug),
+		BaseContext:       func(net.Listener) context.Context { return context.Background() },
+	}
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		// Serve returns http.ErrServerClosed when stopLocked closes srv.
+		_ = srv.Serve(tls.NewListener(ln, b.tlsCfg))
+	}()
+	b.srv, b.served = srv, served
+	return nil
+}
+
+// stopLocked closes the listener and every open connection and waits for the
+// serving goroutine to end.
+func (b *BMC) stopLocked() {
+	if b.srv == nil {
+		return
+	}
+	_ = b.srv.Close()
+	<-b.served
+	b.srv, b.served = nil, nil
+}
+
+// reportedState is the PowerState the BMC shows now.
+func (b *BMC) reportedState(now time.Time) string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	switch b.lie {
+	case SayOff:
+		return "Off"
+	case SayOn:
+		return "On"
+	}
+	settling := now.Sub(b.changedAt) < b.cfg.Settle
+	switch {
+	case b.on && settling:
+		return "PoweringOn"
+	case b.on:
+		return "On"
+	case settling:
+		return "PoweringOff"
+	default:
+		return "Off"
+	}
+}
+
+// errRefused is returned by reset when RefuseResets is set.
+type errRefused struct{ code int }
+
+func (e errRefused) Error() string { return "reset refused: HTTP " + strconv.Itoa(e.code) }
+
+// reset applies a validated reset type: the hook runs for each change.
+func (b *BMC) reset(resetType string) error {
+	b.actionMu.Lock()
+	defer b.actionMu.Unlock()
+	b.mu.Lock()
+	on, refuse := b.on, b.refuse
+	b.mu.Unlock()
+	if refuse != 0 {
+		return errRefused{code: refuse}
+	}
+	var steps []bool
+	switch resetType {
+	case "On":
+		if !on {
+			steps = []bool{true}
+		}
+	case "ForceOff", "GracefulShutdown":
+		if on {
+			steps = []bool{false}
+		}
+	case "ForceRestart":
+		if on {
+			steps = []bool{false, true}
+		} else {
+			steps = []bool{true}
+		}
+	}
+	for _, s := range steps {
+		if b.cfg.Power != nil {
+			if err := b.cfg.Power(s); err != nil {
+				return fmt.Errorf("power hook: %w", err)
+			}
+		}
+		b.mu.Lock()
+		b.on, b.changedAt = s, time.Now()
+		b.mu.Unlock()
+	}
+	return nil
+}
+
+// hang blocks a request while the BMC is Silent. It returns true if the
+// request must not be answered (the connection has been dropped).
+func (b *BMC) hang(w http.ResponseWriter, r *http.Request) bool {
+	b.mu.Lock()
+	ch := b.silent
+	if ch != nil {
+		b.hanging++
+	}
+	b.mu.Unlock()
+	if ch == nil {
+		return false
+	}
+	defer func() {
+		b.mu.Lock()
+		b.hanging--
+		b.mu.Unlock()
+	}()
+	select {
+	case <-r.Context().Done():
+	case <-ch:
+	}
+	if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+		_ = conn.Close()
+	}
+	return true
+}
