@@ -1,0 +1,169 @@
+package safetime
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"time"
+)
+
+// Names of the configuration keys behind each term, used in error messages so
+// an operator knows which line of vigil's configuration file to change.
+const (
+	FieldReportInterval   = "agent.report_interval"
+	FieldIsolationTimeout = "self_fence.isolation_timeout"
+	FieldWatchdogTimeout  = "self_fence.watchdog_timeout"
+	FieldAssumeDeadAfter  = "self_fence.assume_dead_after"
+)
+
+const (
+	// MinMargin is the smallest margin added to the worst case. It covers
+	// the watchdog's coarse timer, the delay of the last message in flight
+	// and the controller noticing the deadline on its next tick.
+	MinMargin = 5 * time.Second
+	// MarginPercent of the worst case is added when that is more than
+	// MinMargin: two clocks that each drift a little (the host's, which
+	// times isolation and feeds the watchdog, and the controller's, which
+	// times the silence) disagree in proportion to the interval measured.
+	MarginPercent = 10
+)
+
+// Forever is what Minimum returns for an input it cannot vouch for: no
+// configured wait is long enough.
+const Forever = time.Duration(math.MaxInt64)
+
+// Errors wrapped by Check and Validate, for errors.Is.
+var (
+	// ErrInput marks an input term that is zero, negative or not usable.
+	ErrInput = errors.New("safetime: invalid input")
+	// ErrUnsafe marks a configured wait below the safe minimum.
+	ErrUnsafe = errors.New("safetime: wait below the safe minimum")
+)
+
+// Input is the host agent's self-fencing configuration.
+type Input struct {
+	// ReportInterval is how often the agent reports and checks whether it is
+	// isolated (agent.report_interval). It enters the sum once: isolation
+	// that begins just after a check is noticed one interval late.
+	ReportInterval time.Duration
+	// IsolationTimeout is how long the agent must have reached neither the
+	// controller nor any peer before it stops feeding the watchdog
+	// (self_fence.isolation_timeout). The agent counts it from its own last
+	// successful exchange, which is never earlier than the controller's last
+	// contact with the host except by the delay of one reply; the margin
+	// absorbs that delay.
+	IsolationTimeout time.Duration
+	// WatchdogTimeout is how long after the last feed the watchdog resets
+	// the host (self_fence.watchdog_timeout). The Linux watchdog interface
+	// takes whole seconds, so anything else is rejected: a driver that
+	// rounded it up would make the sum a lie.
+	WatchdogTimeout time.Duration
+}
+
+// Terms is the breakdown of a safe minimum, for messages and for operators.
+type Terms struct {
+	IsolationTimeout time.Duration
+	ReportInterval   time.Duration
+	WatchdogTimeout  time.Duration
+	Margin           time.Duration
+	// Total is the sum of the above: the safe minimum.
+	Total time.Duration
+}
+
+// String shows the sum term by term with the keys to change.
+func (t Terms) String() string {
+	return fmt.Sprintf("%v (= %s %v + %s %v + %s %v + margin %v)",
+		t.Total, FieldIsolationTimeout, t.IsolationTimeout, FieldReportInterval, t.ReportInterval,
+		FieldWatchdogTimeout, t.WatchdogTimeout, t.Margin)
+}
+
+// Validate rejects inputs the calculation cannot vouch for, naming the key.
+func (in Input) Validate() error {
+	for _, term := range []struct {
+		field string
+		d     time.Duration
+	}{
+		{FieldReportInterval, in.ReportInterval},
+		{FieldIsolationTimeout, in.IsolationTimeout},
+		{FieldWatchdogTimeout, in.WatchdogTimeout},
+	} {
+		if term.d <= 0 {
+			return fmt.Errorf("%w: %s: must be positive, got %v", ErrInput, term.field, term.d)
+		}
+	}
+	if in.WatchdogTimeout%time.Second != 0 {
+		return fmt.Errorf("%w: %s: %v is not a whole number of seconds; the watchdog device counts whole seconds, write e.g. %v",
+			ErrInput, FieldWatchdogTimeout, in.WatchdogTimeout, in.WatchdogTimeout.Truncate(time.Second)+time.Second)
+	}
+	return nil
+}
+
+// Compute returns the safe minimum term by term. For an input that fails
+// Validate every term is Forever, so nothing passes against it.
+func Compute(in Input) Terms {
+	if in.Validate() != nil {
+		return Terms{Forever, Forever, Forever, Forever, Forever}
+	}
+	sum := sat(in.IsolationTimeout, in.ReportInterval, in.WatchdogTimeout)
+	margin := Margin(sum)
+	return Terms{
+		IsolationTimeout: in.IsolationTimeout,
+		ReportInterval:   in.ReportInterval,
+		WatchdogTimeout:  in.WatchdogTimeout,
+		Margin:           margin,
+		Total:            sat(sum, margin),
+	}
+}
+
+// Minimum is the shortest wait, counted from the controller's last contact
+// with the host, after which the host has surely been reset by its watchdog:
+//
+//	isolation_timeout + report_interval + watchdog_timeout + margin
+//
+// with margin = max(MinMargin, MarginPercent% of the sum), rounded up to a
+// whole second. It returns Forever for an input that fails Validate.
+func Minimum(in Input) time.Duration {
+	return Compute(in).Total
+}
+
+// Margin returns the margin added to a worst case of sum: the larger of
+// MinMargin and MarginPercent percent of sum, rounded up to a whole second
+// so that messages stay readable and rounding never shortens the wait.
+func Margin(sum time.Duration) time.Duration {
+	m := sum/100*MarginPercent + (sum%100*MarginPercent+99)/100 // ceil, no overflow
+	if rem := m % time.Second; rem != 0 {
+		m = sat(m, time.Second-rem)
+	}
+	return max(m, MinMargin)
+}
+
+// Check returns nil when configured (self_fence.assume_dead_after) is at
+// least the safe minimum for in, and otherwise an error naming the keys and
+// the sum, wrapping ErrInput or ErrUnsafe.
+func Check(configured time.Duration, in Input) error {
+	if err := in.Validate(); err != nil {
+		return err
+	}
+	if configured <= 0 {
+		return fmt.Errorf("%w: %s: must be positive, got %v", ErrInput, FieldAssumeDeadAfter, configured)
+	}
+	t := Compute(in)
+	if configured < t.Total {
+		return fmt.Errorf("%w: %s: %v is below the safe minimum %v; raise it to at least %v or shorten the timeouts",
+			ErrUnsafe, FieldAssumeDeadAfter, configured, t, t.Total)
+	}
+	return nil
+}
+
+// sat adds non-negative durations, saturating at Forever instead of
+// overflowing into a short (or negative) wait.
+func sat(ds ...time.Duration) time.Duration {
+	var total time.Duration
+	for _, d := range ds {
+		if total > Forever-d {
+			return Forever
+		}
+		total += d
+	}
+	return total
+}
