@@ -17,6 +17,9 @@ type assessment struct {
 // explains the same judgement in words when a transition needs it.
 func (e *Engine) assess(h *host, now time.Time) assessment {
 	n := len(e.cfg.Networks)
+	if h.lastAgent().IsZero() && now.Before(e.leaderSince.Add(e.cfg.FailoverGrace)) {
+		return assessment{Unknown, "not-heard-yet"}
+	}
 	agentOK := 0
 	for i := 0; i < n; i++ {
 		if fresh(h.agentAt[i], now, e.cfg.AgentTimeout) {
@@ -32,21 +35,26 @@ func (e *Engine) assess(h *host, now time.Time) assessment {
 	if agentOK > 0 {
 		return assessment{NetworkDegraded, "some-networks-lost"}
 	}
+	// Peers and storage prove life only when they saw it well after the
+	// agent's last word (half an agent timeout: at least one missed report);
+	// older news is the same silence, not a second opinion.
+	last := h.lastAgent()
+	after := last.Add(e.cfg.AgentTimeout / 2)
 	peerOK := 0
 	for i := 0; i < n; i++ {
-		if fresh(h.peerAt[i], now, e.cfg.PeerTimeout) {
+		if fresh(h.peerAt[i], now, e.cfg.PeerTimeout) && h.peerAt[i].After(after) {
 			peerOK++
 		}
 	}
 	if peerOK == n {
 		return assessment{ServiceDegraded, "agent-silent-peers-reach"}
 	}
-	storageAlive := fresh(h.storageMoved, now, e.cfg.StorageTimeout)
+	storageAlive := fresh(h.storageMoved, now, e.cfg.StorageTimeout) && h.storageMoved.After(after)
 	if storageAlive || peerOK > 0 {
 		return assessment{Isolated, "alive-off-network"}
 	}
-	silence := now.Sub(h.lastAgent())
-	if h.lastAgent().IsZero() {
+	silence := now.Sub(last)
+	if last.IsZero() {
 		silence = now.Sub(e.leaderSince)
 	}
 	bmcOff := h.bmc == PowerOff && fresh(h.bmcAt, now, e.cfg.BMCFreshness)

@@ -21,6 +21,7 @@ type Engine struct {
 	storageReadAt time.Time // last successful storage heartbeat read
 	frozen        bool      // observer self-doubt in force
 	frozenWhy     string
+	assessed      []assessment // scratch for Tick, reused
 
 	out Ready
 }
@@ -127,8 +128,29 @@ func (e *Engine) hostNet(name, network string) (*host, int, bool) {
 func (e *Engine) Tick(now time.Time) Ready {
 	if e.leader {
 		e.doubt(now)
-		for _, name := range e.order {
-			e.tickHost(now, e.hosts[name])
+		// Judge every host first, so the cluster rules see every host that
+		// went bad in this same instant, then act.
+		if cap(e.assessed) < len(e.order) {
+			e.assessed = make([]assessment, len(e.order))
+		}
+		e.assessed = e.assessed[:len(e.order)]
+		for i, name := range e.order {
+			h := e.hosts[name]
+			a := e.assess(h, now)
+			e.assessed[i] = a
+			bad := a.state == Suspect || a.state == Failed
+			if h.maintenance {
+				bad = false
+			}
+			if bad && h.badSince.IsZero() {
+				h.badSince = now
+			}
+			if !bad && !h.state.inIncident() {
+				h.badSince = time.Time{}
+			}
+		}
+		for i, name := range e.order {
+			e.tickHost(now, e.hosts[name], e.assessed[i])
 		}
 	}
 	r := e.out
@@ -136,28 +158,19 @@ func (e *Engine) Tick(now time.Time) Ready {
 	return r
 }
 
-func (e *Engine) tickHost(now time.Time, h *host) {
+func (e *Engine) tickHost(now time.Time, h *host, a assessment) {
 	if h.maintenance {
 		if h.state != Maintenance {
 			e.transition(now, h, Maintenance, "operator-maintenance", []string{"an operator put the host in maintenance; vigil will not act on it"})
-			h.badSince = time.Time{}
 		}
 		return
-	}
-	a := e.assess(h, now)
-	bad := a.state == Suspect || a.state == Failed
-	if bad && h.badSince.IsZero() {
-		h.badSince = now
-	}
-	if !bad && !h.state.inIncident() {
-		h.badSince = time.Time{}
 	}
 	if h.state.inIncident() {
 		e.workflow(now, h, a)
 		return
 	}
 	if a.state != Failed {
-		if h.state == Maintenance || h.state != a.state {
+		if h.state != a.state {
 			e.transition(now, h, a.state, a.rule, e.evidence(h, now))
 			e.alertFor(now, h, a)
 		}

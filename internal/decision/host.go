@@ -95,6 +95,8 @@ func (h *host) record() Record {
 // or a fence that cannot be verified stands between it and its instances.
 func (h *host) held() bool {
 	switch h.state {
+	case Maintenance:
+		return true
 	case Failed:
 		return h.inc == nil
 	case Suspect:

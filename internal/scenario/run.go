@@ -1,0 +1,152 @@
+package scenario
+
+import (
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/vigil-ha/vigil/internal/decision"
+	"github.com/vigil-ha/vigil/internal/naive"
+	"github.com/vigil-ha/vigil/internal/sim"
+)
+
+// Policies that a scenario can run under.
+const (
+	PolicyVigil = "vigil"
+	PolicyNaive = "naive"
+)
+
+// Result is what happened in one run. Times are offsets from the start of
+// the run; -1 means never.
+type Result struct {
+	Scenario *Scenario
+	Policy   string
+
+	Detected, FenceVerified, FirstEvacuate, Recovered time.Duration
+	FirstFault                                        time.Duration
+
+	Evacuated     []string // instances whose evacuation Nova accepted
+	Fenced        []string // hosts that reached fenced
+	DoubleWriters []string // instances whose disk had two writers
+	Lost, Held    []string
+	States        map[string]string
+	Alerts        []decision.Action
+	Violations    []sim.Violation
+	Failures      []string // expectations that did not hold
+
+	World      *sim.World
+	Controller *sim.Controller
+}
+
+// Pass reports whether every expectation held.
+func (r *Result) Pass() bool { return len(r.Failures) == 0 }
+
+// NewPolicy builds the named policy for the scenario's cluster.
+func (s *Scenario) NewPolicy(policy string) (func() sim.Policy, error) {
+	switch policy {
+	case PolicyNaive:
+		return func() sim.Policy { return naive.New() }, nil
+	case PolicyVigil, "":
+		cfg, err := s.DecisionConfig()
+		if err != nil {
+			return nil, err
+		}
+		return func() sim.Policy {
+			e, err := decision.New(cfg)
+			if err != nil {
+				panic(err) // validated above
+			}
+			return e
+		}, nil
+	}
+	return nil, fmt.Errorf("%w: policy %q: use vigil or naive", ErrInvalid, policy)
+}
+
+// Run plays the scenario under policy and checks its expectations.
+func (s *Scenario) Run(policy string) (*Result, error) {
+	newPolicy, err := s.NewPolicy(policy)
+	if err != nil {
+		return nil, err
+	}
+	w, err := sim.NewWorld(sim.Config{
+		Hosts: s.Cluster.Hosts, Networks: s.Networks(), Instances: s.Cluster.Instances,
+		Domains: s.Cluster.Domains, FenceLevels: s.Cluster.Fencing, Seed: s.Seed,
+		ReportInterval: time.Duration(s.Nova.ReportInterval), ServiceDown: time.Duration(s.Nova.ServiceDownTime),
+	})
+	if err != nil {
+		return nil, err
+	}
+	c := sim.NewController(w, newPolicy)
+	sched := s.schedule(w, c)
+	sim.Run(w, c, time.Duration(s.Duration), sched.apply)
+	r := &Result{Scenario: s, Policy: policy, World: w, Controller: c, FirstFault: sched.first,
+		Detected: c.FirstFailed, FenceVerified: c.FirstFenced, FirstEvacuate: c.FirstEvacuate,
+		Violations: c.Violations, Alerts: c.Alerts, States: map[string]string{}}
+	if r.Policy == "" {
+		r.Policy = PolicyVigil
+	}
+	r.collect()
+	r.check()
+	return r, nil
+}
+
+// collect reads the outcome off the world and the policy.
+func (r *Result) collect() {
+	w, c := r.World, r.Controller
+	r.Evacuated = sortedSet(c.Evacuated)
+	r.Fenced = sortedSet(c.Fenced)
+	r.DoubleWriters = w.DoubleWriters()
+	held := map[string]bool{}
+	for _, st := range c.Status() {
+		r.States[st.Name] = string(st.State)
+		if st.Held {
+			held[st.Name] = true
+		}
+	}
+	running := map[string]bool{}
+	for _, h := range w.Hosts {
+		if h.On {
+			for id := range h.Domains {
+				running[id] = true
+			}
+		}
+	}
+	r.Recovered = -1
+	allBack := len(r.Evacuated) > 0
+	for _, id := range r.Evacuated {
+		inst := w.Nova.Instances[id]
+		if inst.State != sim.Active || !running[id] {
+			allBack = false
+			continue
+		}
+		if inst.ActiveAt > r.Recovered {
+			r.Recovered = inst.ActiveAt
+		}
+	}
+	if !allBack {
+		r.Recovered = -1
+	}
+	for _, h := range w.Hosts {
+		for _, id := range w.Nova.InstancesOn(h.Name) {
+			if running[id] {
+				continue
+			}
+			if held[h.Name] && w.Nova.Instances[id].State != sim.Errored {
+				r.Held = append(r.Held, id)
+				continue
+			}
+			r.Lost = append(r.Lost, id)
+		}
+	}
+	sort.Strings(r.Held)
+	sort.Strings(r.Lost)
+}
+
+func sortedSet(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

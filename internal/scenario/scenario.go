@@ -1,0 +1,166 @@
+package scenario
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// ErrInvalid marks every scenario file error.
+var ErrInvalid = errors.New("scenario: invalid")
+
+// Duration is a YAML duration written like "20s" or "1m30s".
+type Duration time.Duration
+
+// UnmarshalYAML parses a Go duration string.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil || v < 0 {
+		return fmt.Errorf("line %d: %q is not a duration like 20s or 1m30s", n.Line, n.Value)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalYAML writes the duration back as a string.
+func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
+
+// CountOrList is an expectation given as a number or as a list of names.
+type CountOrList struct {
+	Set   bool
+	Count int
+	Names []string
+}
+
+// UnmarshalYAML accepts 3 or [vm01, vm02].
+func (c *CountOrList) UnmarshalYAML(n *yaml.Node) error {
+	c.Set = true
+	if n.Kind == yaml.ScalarNode {
+		v, err := strconv.Atoi(n.Value)
+		if err != nil || v < 0 {
+			return fmt.Errorf("line %d: want a count or a list, got %q", n.Line, n.Value)
+		}
+		c.Count = v
+		return nil
+	}
+	c.Names = []string{}
+	return n.Decode(&c.Names)
+}
+
+// MarshalYAML writes the count or the list.
+func (c CountOrList) MarshalYAML() (any, error) {
+	if c.Names != nil {
+		return c.Names, nil
+	}
+	return c.Count, nil
+}
+
+// IsZero lets omitempty drop an unset expectation.
+func (c CountOrList) IsZero() bool { return !c.Set }
+
+// Cluster is the world a scenario runs in.
+type Cluster struct {
+	Hosts     int                 `yaml:"hosts"`
+	Networks  []string            `yaml:"networks,omitempty"`
+	Instances int                 `yaml:"instances"`
+	Domains   map[string][]string `yaml:"domains,omitempty"`
+	Fencing   []string            `yaml:"fencing,omitempty"` // levels: ipmi | ceph-blocklist
+}
+
+// Nova holds Nova's service group timings.
+type Nova struct {
+	ReportInterval  Duration `yaml:"report_interval,omitempty"`
+	ServiceDownTime Duration `yaml:"service_down_time,omitempty"`
+}
+
+// Fault is one scheduled event: exactly one verb key per entry.
+type Fault struct {
+	At   Duration `yaml:"at"`
+	Host string   `yaml:"host,omitempty"`
+	For  Duration `yaml:"for,omitempty"`
+
+	Stop        string     `yaml:"stop,omitempty"`        // nova-compute | libvirtd | agent
+	Power       string     `yaml:"power,omitempty"`       // off | on
+	Cut         string     `yaml:"cut,omitempty"`         // network
+	Partition   string     `yaml:"partition,omitempty"`   // network
+	Groups      [][]string `yaml:"groups,omitempty"`      // partition groups
+	BMC         string     `yaml:"bmc,omitempty"`         // unreachable | reachable
+	Hang        string     `yaml:"hang,omitempty"`        // host
+	Storage     string     `yaml:"storage,omitempty"`     // unreachable | reachable
+	Kill        string     `yaml:"kill,omitempty"`        // controller-leader
+	Flap        string     `yaml:"flap,omitempty"`        // network
+	Period      Duration   `yaml:"period,omitempty"`      // flap: one down+up cycle
+	Count       int        `yaml:"count,omitempty"`       // flap: cycles
+	Maintenance string     `yaml:"maintenance,omitempty"` // on | off
+	Confirm     string     `yaml:"confirm,omitempty"`     // host: operator confirms it is off
+	Release     string     `yaml:"release,omitempty"`     // host: operator releases the brake
+}
+
+// Expect is what must hold at the end of the run.
+type Expect struct {
+	Evacuated     CountOrList       `yaml:"evacuated,omitempty"`
+	Fenced        []string          `yaml:"fenced,omitempty"`
+	DoubleWriters *int              `yaml:"double_writers,omitempty"`
+	LostInstances *int              `yaml:"lost_instances,omitempty"`
+	MaxRecovery   Duration          `yaml:"max_recovery,omitempty"`
+	States        map[string]string `yaml:"states,omitempty"`
+	Alerts        []string          `yaml:"alerts,omitempty"`
+	Held          CountOrList       `yaml:"held,omitempty"`
+}
+
+// Scenario is one parsed scenario file.
+type Scenario struct {
+	Name     string     `yaml:"name"`
+	About    string     `yaml:"about,omitempty"`
+	Seed     int64      `yaml:"seed,omitempty"`
+	Cluster  Cluster    `yaml:"cluster"`
+	Nova     Nova       `yaml:"nova,omitempty"`
+	Vigil    *yaml.Node `yaml:"vigil,omitempty"` // overrides of vigil's config file
+	Faults   []Fault    `yaml:"faults,omitempty"`
+	Duration Duration   `yaml:"run"`
+	Expect   Expect     `yaml:"expect"`
+}
+
+// Parse reads and validates one scenario.
+func Parse(data []byte) (*Scenario, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	var s Scenario
+	if err := dec.Decode(&s); err != nil {
+		return nil, fmt.Errorf("%w: %s", ErrInvalid, strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	var rest yaml.Node
+	if err := dec.Decode(&rest); err == nil {
+		return nil, fmt.Errorf("%w: one scenario per file: found a second YAML document", ErrInvalid)
+	}
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
+func bad(field, format string, args ...any) error {
+	return fmt.Errorf("%w: %s: %s", ErrInvalid, field, fmt.Sprintf(format, args...))
+}
+
+// Networks returns the cluster's networks with the default filled in.
+func (s *Scenario) Networks() []string {
+	if len(s.Cluster.Networks) == 0 {
+		return []string{"mgmt", "storage"}
+	}
+	return s.Cluster.Networks
+}
+
+// HostNames returns cmp1..cmpN.
+func (s *Scenario) HostNames() []string {
+	out := make([]string, s.Cluster.Hosts)
+	for i := range out {
+		out[i] = fmt.Sprintf("cmp%d", i+1)
+	}
+	return out
+}

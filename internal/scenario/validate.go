@@ -1,0 +1,196 @@
+package scenario
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+var states = map[string]bool{
+	"unknown": true, "healthy": true, "service-degraded": true, "network-degraded": true, "isolated": true,
+	"suspect": true, "failed": true, "fencing": true, "fenced": true, "recovering": true, "recovered": true,
+	"rejoining": true, "maintenance": true,
+}
+
+// Validate checks the scenario and names the first bad field.
+func (s *Scenario) Validate() error {
+	if s.Name == "" {
+		return bad("name", "every scenario needs a name")
+	}
+	c := s.Cluster
+	if c.Hosts < 1 || c.Hosts > 200 {
+		return bad("cluster.hosts", "must be 1..200, got %d", c.Hosts)
+	}
+	if c.Instances < 0 || c.Instances > 5000 {
+		return bad("cluster.instances", "must be 0..5000, got %d", c.Instances)
+	}
+	nets := map[string]bool{}
+	for _, n := range s.Networks() {
+		if n == "" || nets[n] {
+			return bad("cluster.networks", "names must be unique and non-empty, got %v", c.Networks)
+		}
+		nets[n] = true
+	}
+	hosts := map[string]bool{}
+	for _, h := range s.HostNames() {
+		hosts[h] = true
+	}
+	inDomain := map[string]string{}
+	for d, hs := range c.Domains {
+		for _, h := range hs {
+			if !hosts[h] {
+				return bad("cluster.domains."+d, "unknown host %q (hosts are cmp1..cmp%d)", h, c.Hosts)
+			}
+			if o, dup := inDomain[h]; dup {
+				return bad("cluster.domains."+d, "host %s is already in domain %s", h, o)
+			}
+			inDomain[h] = d
+		}
+	}
+	for i, f := range c.Fencing {
+		if f != "ipmi" && f != "ceph-blocklist" {
+			return bad(fmt.Sprintf("cluster.fencing[%d]", i), "%q is not a fence level the simulator models: use ipmi or ceph-blocklist", f)
+		}
+	}
+	if s.Nova.ReportInterval < 0 || (s.Nova.ServiceDownTime > 0 && s.Nova.ServiceDownTime <= s.Nova.ReportInterval) {
+		return bad("nova.service_down_time", "must be longer than report_interval")
+	}
+	if s.Duration <= 0 || time.Duration(s.Duration) > 2*time.Hour {
+		return bad("run", "must be between 1s and 2h, got %v", time.Duration(s.Duration))
+	}
+	for i, f := range s.Faults {
+		if err := s.validateFault(f, hosts, nets); err != nil {
+			return bad(fmt.Sprintf("faults[%d]", i), "%v", err)
+		}
+	}
+	e := s.Expect
+	for _, h := range e.Fenced {
+		if !hosts[h] {
+			return bad("expect.fenced", "unknown host %q", h)
+		}
+	}
+	for h, st := range e.States {
+		if !hosts[h] {
+			return bad("expect.states", "unknown host %q", h)
+		}
+		if !states[st] {
+			return bad("expect.states."+h, "unknown state %q", st)
+		}
+	}
+	return nil
+}
+
+func (s *Scenario) validateFault(f Fault, hosts, nets map[string]bool) error {
+	verbs := []struct {
+		name string
+		set  bool
+	}{
+		{"stop", f.Stop != ""}, {"power", f.Power != ""}, {"cut", f.Cut != ""}, {"partition", f.Partition != ""},
+		{"bmc", f.BMC != ""}, {"hang", f.Hang != ""}, {"storage", f.Storage != ""}, {"kill", f.Kill != ""},
+		{"flap", f.Flap != ""}, {"maintenance", f.Maintenance != ""}, {"confirm", f.Confirm != ""},
+		{"release", f.Release != ""},
+	}
+	var set []string
+	for _, v := range verbs {
+		if v.set {
+			set = append(set, v.name)
+		}
+	}
+	if len(set) != 1 {
+		return fmt.Errorf("needs exactly one verb (stop, power, cut, partition, bmc, hang, storage, kill, flap, maintenance, confirm, release), got %d: %s", len(set), strings.Join(set, ", "))
+	}
+	if time.Duration(f.At) > time.Duration(s.Duration) {
+		return fmt.Errorf("at %v is after the end of the run (%v)", time.Duration(f.At), time.Duration(s.Duration))
+	}
+	needHost := func() error {
+		if !hosts[f.Host] {
+			return fmt.Errorf("host: %q is not a host of this cluster (cmp1..cmp%d)", f.Host, s.Cluster.Hosts)
+		}
+		return nil
+	}
+	noHost := func(verb string) error {
+		if f.Host != "" {
+			return fmt.Errorf("host: %s applies to the whole cluster; remove host", verb)
+		}
+		return nil
+	}
+	switch set[0] {
+	case "stop":
+		if f.Stop != "nova-compute" && f.Stop != "libvirtd" && f.Stop != "agent" {
+			return fmt.Errorf("stop: %q is not nova-compute, libvirtd or agent", f.Stop)
+		}
+		return needHost()
+	case "power":
+		if f.Power != "off" && f.Power != "on" {
+			return fmt.Errorf("power: %q is not off or on", f.Power)
+		}
+		return needHost()
+	case "cut":
+		if !nets[f.Cut] {
+			return fmt.Errorf("cut: %q is not a network of this cluster %v", f.Cut, s.Networks())
+		}
+		return needHost()
+	case "flap":
+		if !nets[f.Flap] {
+			return fmt.Errorf("flap: %q is not a network of this cluster %v", f.Flap, s.Networks())
+		}
+		if f.Period < Duration(200*time.Millisecond) || f.Count < 1 {
+			return fmt.Errorf("flap needs period (>= 200ms, one down+up cycle) and count (>= 1)")
+		}
+		return needHost()
+	case "partition":
+		if !nets[f.Partition] {
+			return fmt.Errorf("partition: %q is not a network of this cluster %v", f.Partition, s.Networks())
+		}
+		if len(f.Groups) < 2 {
+			return fmt.Errorf("groups: a partition needs at least two groups")
+		}
+		seen := map[string]bool{}
+		for _, g := range f.Groups {
+			for _, m := range g {
+				if m != "controllers" && !hosts[m] {
+					return fmt.Errorf("groups: %q is neither a host nor controllers", m)
+				}
+				if seen[m] {
+					return fmt.Errorf("groups: %q is in two groups", m)
+				}
+				seen[m] = true
+			}
+		}
+		return noHost("partition")
+	case "bmc":
+		if f.BMC != "unreachable" && f.BMC != "reachable" {
+			return fmt.Errorf("bmc: %q is not unreachable or reachable", f.BMC)
+		}
+		return needHost()
+	case "hang":
+		if f.Hang != "host" {
+			return fmt.Errorf("hang: write `hang: host` with host: NAME")
+		}
+		return needHost()
+	case "storage":
+		if f.Storage != "unreachable" && f.Storage != "reachable" {
+			return fmt.Errorf("storage: %q is not unreachable or reachable", f.Storage)
+		}
+		return noHost("storage")
+	case "kill":
+		if f.Kill != "controller-leader" {
+			return fmt.Errorf("kill: only controller-leader can be killed, got %q", f.Kill)
+		}
+		return noHost("kill")
+	case "maintenance":
+		if f.Maintenance != "on" && f.Maintenance != "off" {
+			return fmt.Errorf("maintenance: %q is not on or off", f.Maintenance)
+		}
+		return needHost()
+	case "confirm":
+		if !hosts[f.Confirm] {
+			return fmt.Errorf("confirm: %q is not a host of this cluster", f.Confirm)
+		}
+	case "release":
+		if !hosts[f.Release] {
+			return fmt.Errorf("release: %q is not a host of this cluster", f.Release)
+		}
+	}
+	return nil
+}
