@@ -32,13 +32,30 @@ const (
 // configured wait is long enough.
 const Forever = time.Duration(math.MaxInt64)
 
-// Errors wrapped by Check and Validate, for errors.Is.
+// Errors wrapped by Check and Validate (in a *FieldError), for errors.Is.
 var (
 	// ErrInput marks an input term that is zero, negative or not usable.
 	ErrInput = errors.New("safetime: invalid input")
 	// ErrUnsafe marks a configured wait below the safe minimum.
 	ErrUnsafe = errors.New("safetime: wait below the safe minimum")
 )
+
+// FieldError is the error Check and Validate return: which key is wrong
+// and why. Err is ErrInput or ErrUnsafe.
+type FieldError struct {
+	Field string // e.g. FieldAssumeDeadAfter
+	Msg   string
+	Err   error
+}
+
+func (e *FieldError) Error() string { return e.Err.Error() + ": " + e.Field + ": " + e.Msg }
+
+// Unwrap returns ErrInput or ErrUnsafe.
+func (e *FieldError) Unwrap() error { return e.Err }
+
+func fieldErr(sentinel error, field, format string, args ...any) error {
+	return &FieldError{Field: field, Msg: fmt.Sprintf(format, args...), Err: sentinel}
+}
 
 // Input is the host agent's self-fencing configuration.
 type Input struct {
@@ -88,12 +105,12 @@ func (in Input) Validate() error {
 		{FieldWatchdogTimeout, in.WatchdogTimeout},
 	} {
 		if term.d <= 0 {
-			return fmt.Errorf("%w: %s: must be positive, got %v", ErrInput, term.field, term.d)
+			return fieldErr(ErrInput, term.field, "must be positive, got %v", term.d)
 		}
 	}
 	if in.WatchdogTimeout%time.Second != 0 {
-		return fmt.Errorf("%w: %s: %v is not a whole number of seconds; the watchdog device counts whole seconds, write e.g. %v",
-			ErrInput, FieldWatchdogTimeout, in.WatchdogTimeout, in.WatchdogTimeout.Truncate(time.Second)+time.Second)
+		return fieldErr(ErrInput, FieldWatchdogTimeout, "%v is not a whole number of seconds; the watchdog device counts whole seconds, write e.g. %v",
+			in.WatchdogTimeout, in.WatchdogTimeout.Truncate(time.Second)+time.Second)
 	}
 	return nil
 }
@@ -145,12 +162,12 @@ func Check(configured time.Duration, in Input) error {
 		return err
 	}
 	if configured <= 0 {
-		return fmt.Errorf("%w: %s: must be positive, got %v", ErrInput, FieldAssumeDeadAfter, configured)
+		return fieldErr(ErrInput, FieldAssumeDeadAfter, "must be positive, got %v", configured)
 	}
 	t := Compute(in)
 	if configured < t.Total {
-		return fmt.Errorf("%w: %s: %v is below the safe minimum %v; raise it to at least %v or shorten the timeouts",
-			ErrUnsafe, FieldAssumeDeadAfter, configured, t, t.Total)
+		return fieldErr(ErrUnsafe, FieldAssumeDeadAfter, "%v is below the safe minimum %v; raise it to at least %v or shorten the timeouts",
+			configured, t, t.Total)
 	}
 	return nil
 }

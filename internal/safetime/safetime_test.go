@@ -96,24 +96,25 @@ func TestCheck(t *testing.T) {
 		name       string
 		configured time.Duration
 		in         safetime.Input
-		wantErr    error    // nil: no error
+		wantErr    error // nil: no error
+		wantField  string
 		wantText   []string // substrings of the message
 	}{
 		{name: "equal to the minimum", configured: 46 * s, in: def},
 		{name: "above the minimum", configured: 60 * s, in: def},
 		{
-			name: "below", configured: 40 * s, in: def, wantErr: safetime.ErrUnsafe,
+			name: "below", configured: 40 * s, in: def, wantErr: safetime.ErrUnsafe, wantField: safetime.FieldAssumeDeadAfter,
 			wantText: []string{
 				"self_fence.assume_dead_after: 40s is below the safe minimum 46s (= self_fence.isolation_timeout 10s + agent.report_interval 1s + self_fence.watchdog_timeout 30s + margin 5s); raise it to at least 46s",
 			},
 		},
 		{name: "one nanosecond short", configured: 46*s - 1, in: def, wantErr: safetime.ErrUnsafe, wantText: []string{"46s"}},
-		{name: "zero configured", configured: 0, in: def, wantErr: safetime.ErrInput, wantText: []string{"self_fence.assume_dead_after", "positive"}},
+		{name: "zero configured", configured: 0, in: def, wantErr: safetime.ErrInput, wantField: safetime.FieldAssumeDeadAfter, wantText: []string{"positive"}},
 		{name: "negative configured", configured: -time.Minute, in: def, wantErr: safetime.ErrInput, wantText: []string{"self_fence.assume_dead_after"}},
-		{name: "zero report interval", configured: time.Hour, in: safetime.Input{IsolationTimeout: 10 * s, WatchdogTimeout: 30 * s}, wantErr: safetime.ErrInput, wantText: []string{"agent.report_interval", "positive"}},
-		{name: "negative isolation", configured: time.Hour, in: safetime.Input{ReportInterval: s, IsolationTimeout: -s, WatchdogTimeout: 30 * s}, wantErr: safetime.ErrInput, wantText: []string{"self_fence.isolation_timeout"}},
-		{name: "zero watchdog", configured: time.Hour, in: safetime.Input{ReportInterval: s, IsolationTimeout: s}, wantErr: safetime.ErrInput, wantText: []string{"self_fence.watchdog_timeout"}},
-		{name: "fractional watchdog", configured: time.Hour, in: safetime.Input{ReportInterval: s, IsolationTimeout: s, WatchdogTimeout: 1500 * time.Millisecond}, wantErr: safetime.ErrInput, wantText: []string{"self_fence.watchdog_timeout", "whole number of seconds", "2s"}},
+		{name: "zero report interval", configured: time.Hour, in: safetime.Input{IsolationTimeout: 10 * s, WatchdogTimeout: 30 * s}, wantErr: safetime.ErrInput, wantField: safetime.FieldReportInterval, wantText: []string{"agent.report_interval", "positive"}},
+		{name: "negative isolation", configured: time.Hour, in: safetime.Input{ReportInterval: s, IsolationTimeout: -s, WatchdogTimeout: 30 * s}, wantErr: safetime.ErrInput, wantField: safetime.FieldIsolationTimeout},
+		{name: "zero watchdog", configured: time.Hour, in: safetime.Input{ReportInterval: s, IsolationTimeout: s}, wantErr: safetime.ErrInput, wantField: safetime.FieldWatchdogTimeout},
+		{name: "fractional watchdog", configured: time.Hour, in: safetime.Input{ReportInterval: s, IsolationTimeout: s, WatchdogTimeout: 1500 * time.Millisecond}, wantErr: safetime.ErrInput, wantField: safetime.FieldWatchdogTimeout, wantText: []string{"whole number of seconds", "2s"}},
 		{name: "overflowing input fails safe", configured: safetime.Forever - 1, in: safetime.Input{ReportInterval: safetime.Forever / 2, IsolationTimeout: safetime.Forever / 2, WatchdogTimeout: s}, wantErr: safetime.ErrUnsafe},
 	}
 	for _, tt := range tests {
@@ -127,6 +128,10 @@ func TestCheck(t *testing.T) {
 			}
 			if !errors.Is(err, tt.wantErr) {
 				t.Fatalf("Check(%v) = %v, want errors.Is %v", tt.configured, err, tt.wantErr)
+			}
+			var fe *safetime.FieldError
+			if !errors.As(err, &fe) || (tt.wantField != "" && fe.Field != tt.wantField) {
+				t.Errorf("Check(%v) = %#v, want a *FieldError for %q", tt.configured, err, tt.wantField)
 			}
 			for _, w := range tt.wantText {
 				if !strings.Contains(err.Error(), w) {
