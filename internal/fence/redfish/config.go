@@ -1,0 +1,152 @@
+package redfish
+
+import (
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"time"
+)
+
+// ErrInvalidConfig is wrapped by every *ConfigError.
+var ErrInvalidConfig = errors.New("redfish: invalid config")
+
+// ConfigError names the Config field that is wrong. Its text never contains
+// the endpoint or the password.
+type ConfigError struct {
+	Field  string
+	Reason string
+}
+
+func (e *ConfigError) Error() string {
+	return "redfish: invalid config: " + e.Field + ": " + e.Reason
+}
+
+func (e *ConfigError) Unwrap() error { return ErrInvalidConfig }
+
+// Config describes one BMC and how patiently to drive it.
+type Config struct {
+	// Endpoint is the BMC's base URL, "https://host[:port]": no path, query or
+	// user info (credentials go in Username and Password only).
+	Endpoint string
+	// Username and Password are sent with HTTP basic auth on every request.
+	// The caller supplies the password; it is never logged, never part of an
+	// error and never shown by String.
+	Username string
+	Password string
+	// InsecureTLS skips verification of the BMC's certificate (most BMCs
+	// ship self-signed ones). Default false.
+	InsecureTLS bool
+	// RootCAs verifies the BMC's certificate when InsecureTLS is false; nil
+	// means the system's roots.
+	RootCAs *x509.CertPool
+	// SystemID picks the computer system by its Id, the last segment of its
+	// URI ("1", "System.Embedded.1"). Empty means the first member of the
+	// Systems collection; set it on BMCs that manage more than one system.
+	SystemID string
+	// RequestTimeout bounds each HTTP request: connect, TLS handshake and
+	// reply. Default 10 s: some BMCs take seconds to answer.
+	RequestTimeout time.Duration
+	// OffTimeout bounds Off from its first request until PowerState is read
+	// back Off. Default 30 s: fence-agents give the state change 20 s
+	// (--power-timeout) and the rest is for connecting and the reset itself.
+	OffTimeout time.Duration
+	// OnTimeout bounds On likewise. Default 60 s: powering on is not urgent
+	// and some BMCs stay in PoweringOn through firmware start.
+	OnTimeout time.Duration
+	// PollInterval is the pause between PowerState reads while verifying.
+	// Default 500 ms: a read is cheap for the BMC, and each pause is time the
+	// host's instances stay down.
+	PollInterval time.Duration
+}
+
+// DefaultConfig returns a Config with every timing set to its default and no
+// endpoint or credentials.
+func DefaultConfig() Config {
+	return Config{
+		RequestTimeout: 10 * time.Second,
+		OffTimeout:     30 * time.Second,
+		OnTimeout:      60 * time.Second,
+		PollInterval:   500 * time.Millisecond,
+	}
+}
+
+// Validate reports the first field that cannot work, as a *ConfigError.
+func (c Config) Validate() error {
+	if err := validateEndpoint(c.Endpoint); err != nil {
+		return err
+	}
+	switch {
+	case c.Username == "":
+		return &ConfigError{"Username", "empty"}
+	case c.Password == "":
+		return &ConfigError{"Password", "empty"}
+	case c.RequestTimeout <= 0:
+		return &ConfigError{"RequestTimeout", "must be positive"}
+	case c.OffTimeout < c.RequestTimeout:
+		return &ConfigError{"OffTimeout", "shorter than RequestTimeout"}
+	case c.OnTimeout < c.RequestTimeout:
+		return &ConfigError{"OnTimeout", "shorter than RequestTimeout"}
+	case c.PollInterval <= 0:
+		return &ConfigError{"PollInterval", "must be positive"}
+	case c.PollInterval >= c.OffTimeout:
+		return &ConfigError{"PollInterval", "not shorter than OffTimeout: Off could read PowerState only once"}
+	}
+	return nil
+}
+
+// validateEndpoint never quotes the endpoint: a mistaken
+// "https://user:password@bmc" must not end up in a log.
+func validateEndpoint(endpoint string) error {
+	if endpoint == "" {
+		return &ConfigError{"Endpoint", "empty"}
+	}
+	u, err := url.Parse(endpoint)
+	switch {
+	case err != nil:
+		return &ConfigError{"Endpoint", "not a URL"}
+	case u.User != nil:
+		return &ConfigError{"Endpoint", "contains user info; use Username and Password"}
+	case u.Scheme != "https":
+		return &ConfigError{"Endpoint", "scheme must be https"}
+	case u.Host == "" || u.Hostname() == "":
+		return &ConfigError{"Endpoint", "no host"}
+	case u.Path != "" && u.Path != "/", u.RawQuery != "", u.Fragment != "":
+		return &ConfigError{"Endpoint", "must not have a path, query or fragment"}
+	}
+	return nil
+}
+
+// String shows the config without the password.
+func (c Config) String() string {
+	return fmt.Sprintf("redfish.Config{Endpoint:%q Username:%q Password:%s InsecureTLS:%t SystemID:%q "+
+		"RequestTimeout:%v OffTimeout:%v OnTimeout:%v PollInterval:%v}",
+		c.Endpoint, c.Username, redacted(c.Password), c.InsecureTLS, c.SystemID,
+		c.RequestTimeout, c.OffTimeout, c.OnTimeout, c.PollInterval)
+}
+
+// GoString keeps %#v from printing the password.
+func (c Config) GoString() string { return c.String() }
+
+// LogValue keeps slog from printing the password.
+func (c Config) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("endpoint", c.Endpoint),
+		slog.String("username", c.Username),
+		slog.String("password", redacted(c.Password)),
+		slog.Bool("insecure_tls", c.InsecureTLS),
+		slog.String("system_id", c.SystemID),
+		slog.Duration("request_timeout", c.RequestTimeout),
+		slog.Duration("off_timeout", c.OffTimeout),
+		slog.Duration("on_timeout", c.OnTimeout),
+		slog.Duration("poll_interval", c.PollInterval),
+	)
+}
+
+func redacted(password string) string {
+	if password == "" {
+		return `""`
+	}
+	return "<redacted>"
+}

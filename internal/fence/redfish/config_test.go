@@ -1,0 +1,102 @@
+package redfish
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+const secret = "s3cret-Pa55word"
+
+func validConfig() Config {
+	c := DefaultConfig()
+	c.Endpoint = "https://bmc.example:8443"
+	c.Username = "admin"
+	c.Password = secret
+	return c
+}
+
+func TestValidate(t *testing.T) {
+	tests := []struct {
+		name      string
+		mutate    func(*Config)
+		wantField string // "" means valid
+	}{
+		{"valid", func(*Config) {}, ""},
+		{"valid trailing slash", func(c *Config) { c.Endpoint = "https://10.0.0.5/" }, ""},
+		{"valid ipv6", func(c *Config) { c.Endpoint = "https://[fd00::5]:443" }, ""},
+		{"no endpoint", func(c *Config) { c.Endpoint = "" }, "Endpoint"},
+		{"http", func(c *Config) { c.Endpoint = "http://bmc.example" }, "Endpoint"},
+		{"no scheme", func(c *Config) { c.Endpoint = "bmc.example:443" }, "Endpoint"},
+		{"user info", func(c *Config) { c.Endpoint = "https://admin:" + secret + "@bmc.example" }, "Endpoint"},
+		{"path", func(c *Config) { c.Endpoint = "https://bmc.example/redfish/v1" }, "Endpoint"},
+		{"query", func(c *Config) { c.Endpoint = "https://bmc.example?x=1" }, "Endpoint"},
+		{"unparsable", func(c *Config) { c.Endpoint = "https://" + secret + "@[::1" }, "Endpoint"},
+		{"no username", func(c *Config) { c.Username = "" }, "Username"},
+		{"no password", func(c *Config) { c.Password = "" }, "Password"},
+		{"zero request timeout", func(c *Config) { c.RequestTimeout = 0 }, "RequestTimeout"},
+		{"off shorter than request", func(c *Config) { c.OffTimeout = time.Second }, "OffTimeout"},
+		{"on shorter than request", func(c *Config) { c.OnTimeout = time.Second }, "OnTimeout"},
+		{"zero poll", func(c *Config) { c.PollInterval = 0 }, "PollInterval"},
+		{"poll not below off timeout", func(c *Config) { c.PollInterval = c.OffTimeout }, "PollInterval"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := validConfig()
+			tt.mutate(&c)
+			err := c.Validate()
+			var got string
+			var ce *ConfigError
+			if errors.As(err, &ce) {
+				got = ce.Field
+			} else if err != nil {
+				t.Fatalf("Validate() = %v, not a *ConfigError", err)
+			}
+			if diff := cmp.Diff(tt.wantField, got); diff != "" {
+				t.Errorf("invalid field (-want +got):\n%s", diff)
+			}
+			if err != nil && !errors.Is(err, ErrInvalidConfig) {
+				t.Errorf("Validate() = %v, does not wrap ErrInvalidConfig", err)
+			}
+			if err != nil && strings.Contains(err.Error(), secret) {
+				t.Errorf("error text contains the password: %v", err)
+			}
+		})
+	}
+}
+
+func TestDefaultConfigNeedsOnlyEndpointAndCredentials(t *testing.T) {
+	if err := validConfig().Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(DefaultConfig(), nil); !errors.Is(err, ErrInvalidConfig) {
+		t.Errorf("New(DefaultConfig()) = %v, want ErrInvalidConfig", err)
+	}
+}
+
+func TestConfigNeverShowsPassword(t *testing.T) {
+	c := validConfig()
+	var logged bytes.Buffer
+	slog.New(slog.NewTextHandler(&logged, nil)).Info("config", "config", c)
+	forms := map[string]string{
+		"%v":   fmt.Sprintf("%v", c),
+		"%+v":  fmt.Sprintf("%+v", c),
+		"%#v":  fmt.Sprintf("%#v", c),
+		"%s":   fmt.Sprintf("%s", c),
+		"slog": logged.String(),
+	}
+	for name, s := range forms {
+		if strings.Contains(s, secret) {
+			t.Errorf("%s shows the password: %s", name, s)
+		}
+		if !strings.Contains(s, "bmc.example") {
+			t.Errorf("%s lost the endpoint: %s", name, s)
+		}
+	}
+}

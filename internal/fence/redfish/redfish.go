@@ -1,0 +1,276 @@
+package redfish
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"path"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/stmcginnis/gofish"
+	"github.com/stmcginnis/gofish/common"
+	gfredfish "github.com/stmcginnis/gofish/redfish"
+
+	"github.com/vigil-ha/vigil/internal/fence"
+)
+
+const driverName = "redfish"
+
+var _ fence.Device = (*Device)(nil)
+
+// Device fences one host through its BMC's Redfish service.
+type Device struct {
+	cfg      Config
+	endpoint string // cfg.Endpoint without a trailing slash
+	log      *slog.Logger
+	http     *http.Client
+
+	// mu guards systemURI, the system's @odata.id once found ("" until then,
+	// and again after the BMC answered 404 for it).
+	mu        sync.Mutex
+	systemURI string
+}
+
+// New checks cfg and returns a Device. It does not contact the BMC. A nil
+// logger discards.
+func New(cfg Config, log *slog.Logger) (*Device, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	dialer := &net.Dialer{Timeout: cfg.RequestTimeout}
+	transport := &http.Transport{
+		Proxy:       nil, // a BMC is on the management network, never behind a proxy from the environment
+		DialContext: dialer.DialContext,
+		TLSClientConfig: &tls.Config{
+			InsecureSkipVerify: cfg.InsecureTLS, //nolint:gosec // the operator's choice, off by default
+			RootCAs:            cfg.RootCAs,
+			MinVersion:         tls.VersionTLS12,
+		},
+		TLSHandshakeTimeout:   cfg.RequestTimeout,
+		ResponseHeaderTimeout: cfg.RequestTimeout,
+		// Many BMCs handle kept-alive connections badly; gofish closes them anyway.
+		DisableKeepAlives: true,
+	}
+	return &Device{
+		cfg:      cfg,
+		endpoint: strings.TrimSuffix(cfg.Endpoint, "/"),
+		log:      log.With("driver", driverName),
+		http:     &http.Client{Transport: transport, Timeout: cfg.RequestTimeout},
+	}, nil
+}
+
+// Off sends ForceOff and returns a Proof once PowerState reads Off within
+// OffTimeout (or ctx's deadline, if sooner). A system that already reads Off
+// gets no reset: that read is the proof.
+func (d *Device) Off(ctx context.Context) (fence.Proof, error) {
+	ctx, cancel := context.WithTimeout(ctx, d.cfg.OffTimeout)
+	defer cancel()
+	c, sys, err := d.open(ctx, "off")
+	if err != nil {
+		return fence.Proof{}, err
+	}
+	if sys.PowerState == gfredfish.OffPowerState {
+		d.log.Info("redfish power already off", "power_state", sys.PowerState)
+		return fence.Proof{
+			Driver: driverName,
+			Detail: fmt.Sprintf("PowerState of %s read Off before any reset; none sent", sys.ODataID),
+		}, nil
+	}
+	elapsed, reads, err := d.resetAndVerify(ctx, c, sys, "off", gfredfish.ForceOffResetType, gfredfish.OffPowerState)
+	if err != nil {
+		return fence.Proof{}, err
+	}
+	return fence.Proof{
+		Driver: driverName,
+		Detail: fmt.Sprintf("ForceOff accepted; PowerState of %s read back Off %v after the reset, on read %d",
+			sys.ODataID, elapsed.Round(time.Millisecond), reads),
+	}, nil
+}
+
+// On sends On and returns nil once PowerState reads On within OnTimeout (or
+// ctx's deadline, if sooner).
+func (d *Device) On(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, d.cfg.OnTimeout)
+	defer cancel()
+	c, sys, err := d.open(ctx, "on")
+	if err != nil {
+		return err
+	}
+	if sys.PowerState == gfredfish.OnPowerState {
+		return nil
+	}
+	_, _, err = d.resetAndVerify(ctx, c, sys, "on", gfredfish.OnResetType, gfredfish.OnPowerState)
+	return err
+}
+
+// Status reads PowerState: Off is StatusOff; On, PoweringOn, PoweringOff and
+// Paused are StatusOn (the host may still run); anything else is
+// StatusUnknown.
+func (d *Device) Status(ctx context.Context) (fence.Status, error) {
+	_, sys, err := d.open(ctx, "status")
+	if err != nil {
+		return fence.StatusUnknown, err
+	}
+	return statusOf(sys.PowerState), nil
+}
+
+func statusOf(s gfredfish.PowerState) fence.Status {
+	switch s {
+	case gfredfish.OffPowerState:
+		return fence.StatusOff
+	case gfredfish.OnPowerState, gfredfish.PoweringOnPowerState, gfredfish.PoweringOffPowerState, gfredfish.PausedPowerState:
+		return fence.StatusOn
+	}
+	return fence.StatusUnknown
+}
+
+// open connects and reads the system. The client's requests all use ctx.
+func (d *Device) open(ctx context.Context, op string) (*gofish.APIClient, *gfredfish.ComputerSystem, error) {
+	c, err := gofish.ConnectContext(ctx, gofish.ClientConfig{
+		Endpoint:   d.endpoint,
+		Username:   d.cfg.Username,
+		Password:   d.cfg.Password,
+		HTTPClient: d.http,
+		BasicAuth:  true,
+	})
+	if err != nil {
+		return nil, nil, classify(op+": read service root", reading, err)
+	}
+	uri, err := d.findSystem(c, op)
+	if err != nil {
+		return nil, nil, err
+	}
+	sys, err := gfredfish.GetComputerSystem(c, uri)
+	if err != nil {
+		var httpErr *common.Error
+		if errors.As(err, &httpErr) && httpErr.HTTPReturnedStatusCode == http.StatusNotFound {
+			d.forgetSystem(uri)
+		}
+		return nil, nil, classify(op+": read system", reading, err)
+	}
+	return c, sys, nil
+}
+
+// findSystem returns the system's URI, looking it up in the Systems
+// collection the first time.
+func (d *Device) findSystem(c *gofish.APIClient, op string) (string, error) {
+	d.mu.Lock()
+	uri := d.systemURI
+	d.mu.Unlock()
+	if uri != "" {
+		return uri, nil
+	}
+	// gofish keeps the service root's Systems link private, and its Systems()
+	// fetches members concurrently and loses their order; read both here.
+	resp, err := c.Get(common.DefaultServiceRoot)
+	if err != nil {
+		return "", classify(op+": read service root", reading, err)
+	}
+	var root struct {
+		Systems common.Link
+	}
+	err = json.NewDecoder(resp.Body).Decode(&root)
+	resp.Body.Close()
+	if err != nil {
+		return "", fmt.Errorf("redfish: %s: service root: %w", op, err)
+	}
+	if root.Systems == "" {
+		return "", fmt.Errorf("redfish: %s: service root has no Systems link", op)
+	}
+	col, err := common.GetCollection(c, string(root.Systems))
+	if err != nil {
+		return "", classify(op+": read systems", reading, err)
+	}
+	for _, link := range col.ItemLinks {
+		if d.cfg.SystemID == "" || path.Base(link) == d.cfg.SystemID {
+			uri = link
+			break
+		}
+	}
+	if uri == "" {
+		return "", fmt.Errorf("redfish: %s: no system %q among %d in %s", op, d.cfg.SystemID, len(col.ItemLinks), root.Systems)
+	}
+	d.mu.Lock()
+	d.systemURI = uri
+	d.mu.Unlock()
+	return uri, nil
+}
+
+func (d *Device) forgetSystem(uri string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.systemURI == uri {
+		d.systemURI = ""
+	}
+}
+
+// resetAndVerify sends the reset, then reads PowerState until it is want or
+// ctx ends. It returns the time from the reset's reply to the matching read
+// and the number of reads.
+func (d *Device) resetAndVerify(ctx context.Context, c *gofish.APIClient, sys *gfredfish.ComputerSystem,
+	op string, rt gfredfish.ResetType, want gfredfish.PowerState) (time.Duration, int, error) {
+	if !allows(sys, rt) {
+		return 0, 0, fmt.Errorf("redfish: %s: %s is not among the system's allowable reset types: %w", op, rt, fence.ErrRefused)
+	}
+	if err := sys.Reset(rt); err != nil {
+		return 0, 0, classify(fmt.Sprintf("%s: reset %s", op, rt), resetting, err)
+	}
+	sent := time.Now()
+	d.log.Info("redfish reset accepted", "reset_type", string(rt))
+
+	tick := time.NewTicker(d.cfg.PollInterval)
+	defer tick.Stop()
+	var last gfredfish.PowerState // from the latest read that answered
+	var lastErr error             // from the latest read that failed before ctx ended
+	for reads := 1; ; reads++ {
+		now, err := gfredfish.GetComputerSystem(c, sys.ODataID)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			lastErr = classify(op+": read back", reading, err)
+			d.log.Warn("redfish power read failed", "attempt", reads, "error", lastErr)
+		case err != nil:
+		case now.PowerState == want:
+			d.log.Info("redfish power verified", "power_state", string(want), "attempt", reads)
+			return time.Since(sent), reads, nil
+		default:
+			last = now.PowerState
+		}
+		select {
+		case <-ctx.Done():
+			why := "no read answered"
+			if last != "" {
+				why = fmt.Sprintf("PowerState still %q", last)
+			}
+			if lastErr != nil {
+				why += fmt.Sprintf("; last failed read: %v", lastErr)
+			}
+			return 0, reads, fmt.Errorf("redfish: %s: %w: %s %v after the reset (%d reads): %w",
+				op, fence.ErrNotVerified, why, time.Since(sent).Round(time.Millisecond), reads, ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
+
+// allows reports whether the system lists rt; a system that lists nothing
+// is assumed to take the standard types.
+func allows(sys *gfredfish.ComputerSystem, rt gfredfish.ResetType) bool {
+	if len(sys.SupportedResetTypes) == 0 {
+		return true
+	}
+	for _, t := range sys.SupportedResetTypes {
+		if t == rt {
+			return true
+		}
+	}
+	return false
+}
