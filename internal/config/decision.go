@@ -1,0 +1,44 @@
+package config
+
+import (
+	"slices"
+
+	"github.com/vigil-ha/vigil/internal/decision"
+)
+
+// Decision maps the file onto the decision engine's configuration.
+// FenceLevels is the largest number of levels any host has;
+// SelfFenceAfter is self_fence.assume_dead_after when self_fence.enabled,
+// else 0.
+func (c Config) Decision() decision.Config {
+	levels := 0
+	for i := range c.Hosts {
+		t, _ := c.topology(i)
+		levels = max(levels, len(t.Levels))
+	}
+	var selfFence Duration
+	if c.SelfFence.Enabled {
+		selfFence = c.SelfFence.AssumeDeadAfter
+	}
+	return decision.Config{
+		Networks:            slices.Clone(c.Networks),
+		AgentTimeout:        c.Detection.AgentTimeout.Std(),
+		PeerTimeout:         c.Detection.PeerTimeout.Std(),
+		StorageTimeout:      c.Detection.StorageTimeout.Std(),
+		DeadAfter:           c.Detection.DeadAfter.Std(),
+		BMCFreshness:        c.Detection.BMCFreshness.Std(),
+		FenceLevels:         levels,
+		FenceRetry:          c.Recovery.FenceRetry.Std(),
+		FenceRetryMax:       c.Recovery.FenceRetryMax.Std(),
+		MaxConcurrentFences: c.Recovery.MaxConcurrentFences,
+		EvacuateRetry:       c.Recovery.EvacuateRetry.Std(),
+		EvacuateAttempts:    c.Recovery.EvacuateAttempts,
+		BrakeMaxHosts:       c.Brake.MaxHosts,
+		BrakeMaxFraction:    c.Brake.MaxFraction,
+		BrakeWindow:         c.Brake.Window.Std(),
+		DoubtFraction:       c.Doubt.Fraction,
+		DoubtMinHosts:       c.Doubt.MinHosts,
+		FailoverGrace:       c.Detection.FailoverGrace.Std(),
+		SelfFenceAfter:      selfFence.Std(),
+	}
+}

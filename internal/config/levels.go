@@ -1,0 +1,132 @@
+package config
+
+import (
+	"cmp"
+	"fmt"
+	"maps"
+	"net"
+	"net/netip"
+	"slices"
+	"strconv"
+)
+
+// topology picks the levels that apply to host i and the YAML path they
+// were written at: the host's own, else its domain's, else "default".
+func (c Config) topology(i int) (Topology, string) {
+	h := c.Hosts[i]
+	if len(h.Fencing.Levels) > 0 {
+		return h.Fencing, "hosts[" + strconv.Itoa(i) + "].fencing"
+	}
+	if t, ok := c.Fencing.Domains[h.Domain]; ok && h.Domain != "" {
+		return t, "fencing.domains." + h.Domain
+	}
+	return c.Fencing.Domains[DefaultDomain], "fencing.domains." + DefaultDomain
+}
+
+// Levels returns the fencing levels of the named host, in order, with every
+// default filled in: the BMC address, port and endpoint from the host's bmc
+// when a device has none, the storage IPs of ceph-blocklist devices from
+// storage_ips, and each driver's defaults. The result is a copy the caller
+// may keep. It reports a device the host cannot feed (an ipmi device with no
+// address anywhere, a ceph-blocklist device on a host without storage_ips)
+// and a host with no levels at all. It does not repeat Validate's other
+// checks: call it on a validated Config.
+func (c Config) Levels(host string) ([][]Device, error) {
+	i := slices.IndexFunc(c.Hosts, func(h Host) bool { return h.Name == host })
+	if i < 0 {
+		return nil, fmt.Errorf("%w: %q", ErrUnknownHost, host)
+	}
+	h := c.Hosts[i]
+	hp := "hosts[" + strconv.Itoa(i) + "]"
+	t, tp := c.topology(i)
+	if len(t.Levels) == 0 {
+		return nil, invalid(hp, "host %s has no fence levels: give it fencing.levels, or define fencing.domains.%s", h.Name, DefaultDomain)
+	}
+	out := make([][]Device, len(t.Levels))
+	for li, level := range t.Levels {
+		out[li] = make([]Device, len(level))
+		for di, d := range level {
+			dp := fmt.Sprintf("%s.levels[%d][%d]", tp, li, di)
+			r, err := resolve(d, h, hp, dp)
+			if err != nil {
+				return nil, err
+			}
+			out[li][di] = r
+		}
+	}
+	return out, nil
+}
+
+// resolve fills d's defaults from host h (at YAML path hp); dp is d's path.
+func resolve(d Device, h Host, hp, dp string) (Device, error) {
+	d.Options = maps.Clone(d.Options)
+	d.StorageIPs = nil
+	if d.Timeout == 0 {
+		d.Timeout = DefaultDeviceTimeout
+	}
+	switch d.Driver {
+	case DriverIPMI, DriverFenceAgent:
+		if d.Address == "" {
+			d.Address = h.BMC.Address
+		}
+		if d.Port == 0 {
+			d.Port = h.BMC.Port
+		}
+		if d.Driver == DriverIPMI {
+			if d.Port == 0 {
+				d.Port = DefaultIPMIPort
+			}
+			if d.Cipher == 0 {
+				d.Cipher = DefaultIPMICipher
+			}
+			if d.Address == "" {
+				return Device{}, invalid(hp+".bmc.address", "host %s has no BMC address for the ipmi device at %s; set bmc.address on the host or address on the device", h.Name, dp)
+			}
+		}
+	case DriverRedfish:
+		// Only the endpoint is used; it comes from the device, else from
+		// the device's own address, else from the host's bmc.
+		if d.Endpoint == "" {
+			addr, port := d.Address, d.Port
+			if addr == "" {
+				d.Endpoint = h.BMC.Endpoint
+				addr, port = h.BMC.Address, cmp.Or(port, h.BMC.Port)
+			}
+			if d.Endpoint == "" && addr != "" {
+				d.Endpoint = "https://" + hostPort(addr, port)
+			}
+		}
+		if d.Endpoint == "" {
+			return Device{}, invalid(hp+".bmc.address", "host %s has no BMC address for the redfish device at %s; set bmc.address or bmc.endpoint on the host, or address or endpoint on the device", h.Name, dp)
+		}
+		if msg := checkEndpoint(d.Endpoint, d.Insecure); msg != "" {
+			return Device{}, invalid(hp+".bmc.endpoint", "%s (for the redfish device at %s)", msg, dp)
+		}
+	case DriverCephBlocklist:
+		if d.CephConf == "" {
+			d.CephConf = DefaultCephConf
+		}
+		if d.CephUser == "" {
+			d.CephUser = DefaultCephUser
+		}
+		if d.Expiry == 0 {
+			d.Expiry = DefaultCephExpiry
+		}
+		if len(h.StorageIPs) == 0 {
+			return Device{}, invalid(hp+".storage_ips", "host %s has no storage_ips for the ceph-blocklist device at %s; list its addresses on the Ceph public network", h.Name, dp)
+		}
+		d.StorageIPs = slices.Clone(h.StorageIPs)
+	}
+	return d, nil
+}
+
+// hostPort writes addr and an optional port for a URL.
+func hostPort(addr string, port int) string {
+	if port != 0 {
+		return net.JoinHostPort(addr, strconv.Itoa(port))
+	}
+	if ip, err := netip.ParseAddr(addr); err == nil && ip.Is6() {
+		return "[" + addr + "]"
+	}
+	return addr
+}
