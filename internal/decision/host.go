@@ -57,6 +57,7 @@ type incident struct {
 	evacAt    map[string]time.Time // when an evacuate was last sent
 	evacWait  map[string]bool      // sent, no result yet
 	forced    bool                 // force-down sent
+	fenceLost string               // why the executor found the fence lifted
 }
 
 func (h *host) lastAgent() time.Time {

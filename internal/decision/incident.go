@@ -49,9 +49,17 @@ func (e *Engine) workflow(now time.Time, h *host, a assessment) {
 			}
 		}
 		e.sendFence(now, h)
-	case Fenced:
-		e.recover(now, h)
-	case Recovering:
+	case Fenced, Recovering:
+		if why := e.fenceUndone(now, h); why != "" {
+			e.transition(now, h, Rejoining, "fence-undone", []string{why, fmt.Sprintf("evacuation stopped: %d of %d instances moved; the rest stay with %s", len(inc.done), len(inc.instances), h.Name)})
+			e.persist(h)
+			e.alert(h, "fence-undone", fmt.Sprintf("%s: %s while vigil was evacuating it; vigil stopped and waits for a clean rejoin", h.Name, why))
+			return
+		}
+		if h.state == Fenced {
+			e.recover(now, h)
+			return
+		}
 		e.retryEvacuations(now, h)
 		if len(inc.done) == len(inc.instances) {
 			e.transition(now, h, Recovered, "all-evacuated", []string{fmt.Sprintf("%d instances run elsewhere; %s stays forced down until it rejoins cleanly", len(inc.instances), h.Name)})
@@ -65,6 +73,26 @@ func (e *Engine) workflow(now time.Time, h *host, a assessment) {
 	case Rejoining:
 		e.rejoin(now, h)
 	}
+}
+
+// fenceUndone reports why the fence of h no longer holds, or "": the
+// executor found it lifted, the agent answers again, or the BMC reads the
+// power back on after a power fence.
+func (e *Engine) fenceUndone(now time.Time, h *host) string {
+	f := h.inc.fence
+	switch {
+	case h.inc.fenceLost != "":
+		return h.inc.fenceLost
+	case fresh(h.lastAgent(), now, e.cfg.AgentTimeout) && h.lastAgent().After(f.At):
+		return "the host's agent answers again (boot " + h.self.BootID + ")"
+	case powerFence(f.Method) && h.bmc == PowerOn && h.bmcAt.After(f.At):
+		return "the BMC reads the power on again after the fence"
+	}
+	return ""
+}
+
+func powerFence(method string) bool {
+	return method == "ipmi" || method == "redfish" || method == "fence-agent"
 }
 
 // recover force-downs a fenced host in Nova and evacuates its instances.
@@ -95,7 +123,7 @@ func (e *Engine) recover(now time.Time, h *host) {
 	e.transition(now, h, Recovering, "evacuate-after-fence", []string{fmt.Sprintf("evacuating %d instances (fence: %s at %s)", len(todo), inc.fence.Method, inc.fence.At.Format("15:04:05.0"))})
 	e.persist(h)
 	if len(todo) > 0 {
-		e.emit(Action{Kind: ActEvacuate, Host: h.Name, Instances: todo, Rule: "evacuate-after-fence",
+		e.emit(Action{Kind: ActEvacuate, Host: h.Name, Instances: todo, Avoid: e.untrusted(h.Name), Rule: "evacuate-after-fence",
 			Reason: fmt.Sprintf("%s fenced by %s: %s", h.Name, inc.fence.Method, inc.fence.Proof)})
 	}
 }
@@ -115,24 +143,27 @@ func (e *Engine) retryEvacuations(now time.Time, h *host) {
 		}
 	}
 	if len(todo) > 0 {
-		e.emit(Action{Kind: ActEvacuate, Host: h.Name, Instances: todo, Rule: "evacuate-retry",
+		e.emit(Action{Kind: ActEvacuate, Host: h.Name, Instances: todo, Avoid: e.untrusted(h.Name), Rule: "evacuate-retry",
 			Reason: fmt.Sprintf("retrying evacuation of %d instances", len(todo))})
 	}
 }
 
-// rejoin lets a fenced host back only when none of the instances moved away
-// still runs on it (nova-compute destroys them on its restart).
+// rejoin lets a fenced host back only when it runs no guest that Nova now
+// places elsewhere (nova-compute destroys those when it restarts).
 func (e *Engine) rejoin(now time.Time, h *host) {
 	if !fresh(h.lastAgent(), now, e.cfg.AgentTimeout) {
 		return
 	}
-	moved := map[string]bool{}
-	for _, in := range h.inc.instances {
-		moved[in] = true
+	if !h.novaAt.After(h.inc.fence.At) {
+		return // wait for Nova's list of what belongs here now
+	}
+	mine := map[string]bool{}
+	for _, in := range h.nova.Instances {
+		mine[in] = true
 	}
 	var still []string
 	for _, d := range h.self.Domains {
-		if moved[d] {
+		if !mine[d] {
 			still = append(still, d)
 		}
 	}
@@ -183,6 +214,10 @@ func (e *Engine) evacuateResult(now time.Time, r EvacuateResult) {
 	}
 	inc := h.inc
 	inc.evacWait[r.Instance] = false
+	if r.FenceLost {
+		inc.fenceLost = r.Err
+		return
+	}
 	if r.OK {
 		inc.done[r.Instance] = true
 		e.persist(h)
@@ -211,4 +246,17 @@ func (e *Engine) confirm(now time.Time, c Confirm) {
 	}
 	h.inc.inFlight = false
 	h.inc.fence = &Fence{At: now, Method: "operator", By: c.By, Proof: "operator " + c.By + " confirmed the host is off"}
+}
+
+// untrusted lists the hosts, other than source, that are not healthy in
+// vigil's eyes: Nova's scheduler would still pick a host that went silent
+// seconds ago, because Nova notices only after service_down_time.
+func (e *Engine) untrusted(source string) []string {
+	var out []string
+	for _, name := range e.order {
+		if st := e.hosts[name].state; name != source && st != Healthy {
+			out = append(out, name)
+		}
+	}
+	return out
 }

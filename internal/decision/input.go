@@ -84,6 +84,9 @@ type EvacuateResult struct {
 	OK             bool
 	Target         string
 	Err            string
+	// FenceLost: the executor re-read the fence before calling Nova and it
+	// no longer holds (the host was powered back on, the BMC cannot be read).
+	FenceLost bool
 }
 
 // Confirm is an operator vouching that a host is off and its guests stopped.

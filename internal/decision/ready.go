@@ -24,6 +24,7 @@ type Action struct {
 	Host      string
 	Level     int      // fence: topology level, 1-based
 	Instances []string // evacuate
+	Avoid     []string // evacuate: hosts vigil does not trust as targets now
 	Code      string   // alert: stable code, e.g. "fence-failed"
 	Rule      string   // the rule that decided it
 	Reason    string   // human-readable evidence

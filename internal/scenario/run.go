@@ -77,6 +77,7 @@ func (s *Scenario) Run(policy string) (*Result, error) {
 		return nil, err
 	}
 	c := sim.NewController(w, newPolicy)
+	c.Guarded = policy != PolicyNaive
 	sched := s.schedule(w, c)
 	sim.Run(w, c, time.Duration(s.Duration), sched.apply)
 	r := &Result{Scenario: s, Policy: policy, World: w, Controller: c, FirstFault: sched.first,

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -63,6 +64,10 @@ type Controller struct {
 
 	maintenance map[string]bool
 	confirmed   map[string]bool
+
+	// Guarded: the executor re-reads the fence right before each Nova
+	// evacuate call (vigil's executor does; the seed's script did not).
+	Guarded bool
 
 	Log        []Entry
 	Alerts     []decision.Action
@@ -282,16 +287,30 @@ func (c *Controller) execute(a decision.Action) {
 	case decision.ActUnfence:
 		w.Blocklist(h, false)
 	case decision.ActEvacuate:
-		if h.On && !h.Blocklisted && !c.confirmed[h.Name] {
-			c.violate(h.Name, "evacuate while the host runs and is not fenced (guests %v)", sortedKeys(h.Domains))
-		}
 		if c.FirstEvacuate < 0 {
 			c.FirstEvacuate = w.now
 		}
 		for _, id := range a.Instances {
-			c.evacuate(h.Name, id)
+			c.evacuate(h, id, a.Avoid)
 		}
 	}
+}
+
+// fenceHolds is the executor's last check before it asks Nova to start a
+// second copy: the fence device's status, read again (a BMC that cannot be
+// read is not proof), or the operator's confirmation.
+func (c *Controller) fenceHolds(h *Host) (bool, string) {
+	switch {
+	case c.confirmed[h.Name]:
+		return true, ""
+	case h.Blocklisted && !c.w.storageDown:
+		return true, ""
+	case h.BMCDown:
+		return false, "fence status unreadable: BMC unreachable"
+	case h.On:
+		return false, "fence no longer holds: chassis power reads on"
+	}
+	return true, ""
 }
 
 func (c *Controller) fence(h *Host, level int) {
@@ -342,37 +361,62 @@ func (c *Controller) fence(h *Host, level int) {
 	}
 }
 
-func (c *Controller) evacuate(source, id string) {
+// rebuildWait is how long the executor polls an evacuated instance for ACTIVE.
+const rebuildWait = 30 * time.Second
+
+func (c *Controller) evacuate(h *Host, id string, avoid []string) {
 	w := c.w
+	source := h.Name
 	c.later(200*time.Millisecond, func(current bool) {
 		res := decision.EvacuateResult{Host: source, Instance: id}
+		report := func() {
+			if current {
+				c.p.Step(c.at(), res)
+			}
+		}
 		inst := w.Nova.Instances[id]
 		if inst != nil && inst.Host != source {
-			res.OK, res.Target = true, inst.Host // moved already (replayed after a failover)
-			if current {
-				c.p.Step(c.at(), res)
+			// Moved already (an action replayed after a failover): done
+			// only once it runs there.
+			res.Target = inst.Host
+			if inst.State == Active {
+				res.OK = true
+			} else {
+				res.Err = "already evacuated to " + inst.Host + ", state " + string(inst.State)
 			}
+			report()
 			return
 		}
-		dest, err := w.Nova.Evacuate(id)
+		if ok, why := c.fenceHolds(h); c.Guarded && !ok {
+			res.Err, res.FenceLost = why, true
+			report()
+			return
+		}
+		target := ""
+		if len(avoid) > 0 {
+			if target = w.Nova.PickHost(source, avoid); target == "" {
+				res.Err = "no host outside " + strings.Join(avoid, ",") + " can take it"
+				report()
+				return
+			}
+		}
+		if h.On && !h.Blocklisted && !c.confirmed[h.Name] {
+			c.violate(h.Name, "Nova asked to evacuate %s while %s runs unfenced (guests %v)", id, h.Name, sortedKeys(h.Domains))
+		}
+		dest, err := w.Nova.Evacuate(id, target)
+		if errors.Is(err, ErrBadState) && inst.State == Rebuilding {
+			// Stuck rebuilding on this host, which is fenced: no copy can
+			// run here, so reset it and evacuate again.
+			w.Nova.ResetState(id)
+			dest, err = w.Nova.Evacuate(id, target)
+		}
 		if err != nil {
 			res.Err = err.Error()
-			if current {
-				c.p.Step(c.at(), res)
-			}
+			report()
 			return
 		}
 		c.Evacuated[id] = true
-		c.later(rebuildTime+200*time.Millisecond, func(current bool) {
-			if inst.State == Active && inst.Host == dest {
-				res.OK, res.Target = true, dest
-			} else {
-				res.Err = "rebuild on " + dest + " ended in " + string(inst.State)
-			}
-			if current {
-				c.p.Step(c.at(), res)
-			}
-		})
+		c.poll(inst, dest, res, w.now+rebuildWait)
 	})
 }
 
@@ -385,4 +429,23 @@ func Run(w *World, c *Controller, end time.Duration, faults func(now time.Durati
 		}
 		c.advance()
 	}
+}
+
+// poll waits for an evacuated instance to be ACTIVE on dest, as the real
+// executor polls the Nova API, and reports the result.
+func (c *Controller) poll(inst *Instance, dest string, res decision.EvacuateResult, deadline time.Duration) {
+	c.later(500*time.Millisecond, func(current bool) {
+		switch {
+		case inst.State == Active && inst.Host == dest:
+			res.OK, res.Target = true, dest
+		case inst.State == Rebuilding && c.w.now < deadline:
+			c.poll(inst, dest, res, deadline)
+			return
+		default:
+			res.Err = "rebuild on " + dest + " not ACTIVE: " + string(inst.State)
+		}
+		if current {
+			c.p.Step(c.at(), res)
+		}
+	})
 }

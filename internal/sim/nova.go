@@ -114,10 +114,8 @@ func (n *Nova) advance() {
 			continue
 		}
 		dest := w.Host(inst.Host)
-		if dest == nil || !dest.alive() {
-			inst.State = Errored
-			w.event(inst.Host, "nova: rebuild of %s failed: host down", id)
-			continue
+		if dest == nil || !dest.Running(NovaCompute) || dest.novaInit {
+			continue // the rebuild waits in the destination's queue
 		}
 		inst.State, inst.ActiveAt = Active, w.now
 		dest.Domains[id] = true
@@ -139,9 +137,11 @@ func (n *Nova) ForceDown(host string, down bool) error {
 	return nil
 }
 
-// Evacuate rebuilds an instance on another host. Like Nova, it checks only
-// the source service's state, never whether the guest still runs there.
-func (n *Nova) Evacuate(id string) (string, error) {
+// Evacuate rebuilds an instance on another host: dest when given (Nova
+// >= 2.29 validates it through the scheduler), else the scheduler's choice.
+// Like Nova, it checks only the source service's state, never whether the
+// guest still runs there.
+func (n *Nova) Evacuate(id, dest string) (string, error) {
 	inst := n.Instances[id]
 	if inst == nil {
 		return "", ErrNoInstance
@@ -153,7 +153,11 @@ func (n *Nova) Evacuate(id string) (string, error) {
 	if inst.State != Active && inst.State != Errored {
 		return "", ErrBadState
 	}
-	dest := n.pickHost(inst.Host)
+	if dest == "" {
+		dest = n.pickHost(inst.Host, nil)
+	} else if s := n.Services[dest]; s == nil || dest == inst.Host || !n.Up(dest) || s.ForcedDown || s.Disabled {
+		return "", ErrNoHost
+	}
 	if dest == "" {
 		inst.State = Errored
 		return "", ErrNoHost
@@ -165,12 +169,13 @@ func (n *Nova) Evacuate(id string) (string, error) {
 	return dest, nil
 }
 
-// pickHost is the scheduler: the up, enabled host with the fewest instances.
-func (n *Nova) pickHost(exclude string) string {
+// pickHost is the scheduler: the up, enabled host with the fewest
+// instances, skipping exclude and avoid.
+func (n *Nova) pickHost(exclude string, avoid map[string]bool) string {
 	best, load := "", 0
 	for _, h := range n.w.Hosts {
 		s := n.Services[h.Name]
-		if h.Name == exclude || !n.Up(h.Name) || s.ForcedDown || s.Disabled {
+		if h.Name == exclude || avoid[h.Name] || !n.Up(h.Name) || s.ForcedDown || s.Disabled {
 			continue
 		}
 		if l := len(n.InstancesOn(h.Name)); best == "" || l < load {
@@ -178,6 +183,25 @@ func (n *Nova) pickHost(exclude string) string {
 		}
 	}
 	return best
+}
+
+// ResetState is os-resetState: an operator (or vigil's executor, for an
+// instance stuck rebuilding on a host that is now fenced) sets it to ERROR.
+func (n *Nova) ResetState(id string) {
+	if inst := n.Instances[id]; inst != nil && inst.State != Errored {
+		inst.State = Errored
+		n.w.event(inst.Host, "nova: %s reset to ERROR (was %s)", id, "REBUILD")
+	}
+}
+
+// PickHost is the scheduler's choice for an instance of source, avoiding
+// the given hosts; "" when none fits.
+func (n *Nova) PickHost(source string, avoid []string) string {
+	m := map[string]bool{}
+	for _, a := range avoid {
+		m[a] = true
+	}
+	return n.pickHost(source, m)
 }
 
 func (n *Nova) migrationsDone(source string) {

@@ -115,7 +115,7 @@ func NewWorld(cfg Config) (*World, error) {
 		h := &Host{Name: name, Domain: domainOf[name], On: true, Boot: 1, cut: map[string]bool{},
 			procs:  map[Proc]bool{NovaCompute: true, Libvirtd: true, Agent: true},
 			starts: map[Proc]int{}, Domains: map[string]bool{},
-			phase:  time.Duration(w.rng.Intn(10)) * Step}
+			phase: time.Duration(w.rng.Intn(10)) * Step}
 		w.Hosts = append(w.Hosts, h)
 		w.byNm[name] = h
 	}
