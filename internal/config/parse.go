@@ -75,12 +75,12 @@ func parse(data []byte) (Config, lineIndex, error) {
 		if errors.Is(err, io.EOF) {
 			return c, lineIndex{}, nil // empty file: defaults only
 		}
-		return Config{}, nil, syntaxErr(err)
+		return Config{}, nil, syntaxErr(err, data)
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
 		if err != nil {
-			return Config{}, nil, syntaxErr(err)
+			return Config{}, nil, syntaxErr(err, data)
 		}
 		return Config{}, nil, &Error{Line: extra.Line, Msg: "a second YAML document (---) follows; vigil reads one"}
 	}
@@ -101,13 +101,17 @@ func parse(data []byte) (Config, lineIndex, error) {
 		if errors.As(err, &te) {
 			return Config{}, nil, &Error{Msg: strings.Join(te.Errors, "; ")}
 		}
-		return Config{}, nil, syntaxErr(err)
+		return Config{}, nil, syntaxErr(err, data)
 	}
 	return c, w.lines, nil
 }
 
-func syntaxErr(err error) error {
-	return &Error{Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
+func syntaxErr(err error, data []byte) error {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	if bytes.Contains(data, []byte("\n\t")) || bytes.HasPrefix(data, []byte("\t")) {
+		msg += " (the file indents with a tab; YAML indents with spaces only)"
+	}
+	return &Error{Msg: msg}
 }
 
 var (
@@ -285,7 +289,16 @@ func (w *walker) leaf(n *yaml.Node, t reflect.Type, path string) error {
 		}
 		return nil
 	}
-	if err := n.Decode(reflect.New(t).Interface()); err != nil {
+	// The decoder would truncate 1.5 into an int and read "yes" as true;
+	// insist on the plain YAML types.
+	tag := n.ShortTag()
+	okTag := map[reflect.Kind]bool{
+		reflect.Int:     tag == "!!int",
+		reflect.Float64: tag == "!!int" || tag == "!!float",
+		reflect.Bool:    tag == "!!bool",
+		reflect.String:  true,
+	}[t.Kind()]
+	if err := n.Decode(reflect.New(t).Interface()); err != nil || !okTag {
 		return w.errAt(n, path, "expected %s, found %q", want, n.Value)
 	}
 	return nil
