@@ -67,10 +67,10 @@ func fastConfig(b *redfishbmc.BMC) Config {
 	c.Username = "admin"
 	c.Password = secret
 	c.RootCAs = b.CertPool()
-	c.RequestTimeout = time.Second
-	c.OffTimeout = 2 * time.Second
-	c.OnTimeout = 2 * time.Second
-	c.PollInterval = 5 * time.Millisecond
+	c.RequestTimeout = 2 * time.Second
+	c.OffTimeout = 5 * time.Second
+	c.OnTimeout = 5 * time.Second
+	c.PollInterval = 10 * time.Millisecond
 	return c
 }
 
@@ -216,12 +216,15 @@ func TestFailures(t *testing.T) {
 			config: func(c *Config) { c.RequestTimeout = 100 * time.Millisecond },
 			op:     "off", want: fence.ErrUnreachable, wantOn: true},
 		{name: "keeps reporting On after ForceOff", fault: func(b *redfishbmc.BMC, _ *power) { b.SetLie(redfishbmc.SayOn) },
-			op: "off", want: fence.ErrNotVerified, wantOn: false, hookRan: true},
+			config: shortDeadline,
+			op:     "off", want: fence.ErrNotVerified, wantOn: false, hookRan: true},
 		{name: "never settles within the deadline", bmc: func(c *redfishbmc.Config) { c.Settle = time.Hour },
-			op: "off", want: fence.ErrNotVerified, wantOn: false, hookRan: true},
+			config: shortDeadline,
+			op:     "off", want: fence.ErrNotVerified, wantOn: false, hookRan: true},
 		{name: "keeps reporting Off after On", bmc: func(c *redfishbmc.Config) { c.StartOff = true },
-			fault: func(b *redfishbmc.BMC, _ *power) { b.SetLie(redfishbmc.SayOff) },
-			op:    "on", want: fence.ErrNotVerified, wantOn: true, hookRan: true},
+			config: shortDeadline,
+			fault:  func(b *redfishbmc.BMC, _ *power) { b.SetLie(redfishbmc.SayOff) },
+			op:     "on", want: fence.ErrNotVerified, wantOn: true, hookRan: true},
 		{name: "reset refused 409", fault: func(b *redfishbmc.BMC, _ *power) { b.RefuseResets(http.StatusConflict) },
 			op: "off", want: fence.ErrRefused, wantOn: true},
 		{name: "reset refused 403", fault: func(b *redfishbmc.BMC, _ *power) { b.RefuseResets(http.StatusForbidden) },
@@ -233,10 +236,9 @@ func TestFailures(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			b, p := startBMC(t, tt.bmc)
 			c := fastConfig(b)
-			// Short enough that waiting for a state that never comes is cheap.
-			c.RequestTimeout, c.OffTimeout, c.OnTimeout = 300*time.Millisecond, 300*time.Millisecond, 300*time.Millisecond
 			if tt.config != nil {
 				tt.config(&c)
 			}
@@ -343,6 +345,11 @@ func BenchmarkOffVerify(b *testing.B) {
 			}
 		})
 	}
+}
+
+// shortDeadline makes waiting for a state that never comes cheap.
+func shortDeadline(c *Config) {
+	c.RequestTimeout, c.OffTimeout, c.OnTimeout = time.Second, time.Second, time.Second
 }
 
 func must(err error) {

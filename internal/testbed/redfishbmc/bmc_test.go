@@ -315,11 +315,9 @@ func TestReachability(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = b.Close() })
-	client := &http.Client{
-		Timeout:   300 * time.Millisecond,
-		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: b.CertPool()}},
-	}
-	get := func() error {
+	transport := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: b.CertPool()}}
+	get := func(timeout time.Duration) error {
+		client := &http.Client{Timeout: timeout, Transport: transport}
 		resp, err := client.Get(b.Endpoint() + "/redfish/v1/")
 		if err != nil {
 			return err
@@ -329,24 +327,25 @@ func TestReachability(t *testing.T) {
 	}
 	port := b.Port()
 	steps := []struct {
-		to    Reachability
-		check func(error) bool
-		want  string
+		to      Reachability
+		timeout time.Duration
+		check   func(error) bool
+		want    string
 	}{
-		{Up, func(err error) bool { return err == nil }, "answer"},
-		{Down, func(err error) bool { return errors.Is(err, syscall.ECONNREFUSED) }, "connection refused"},
-		{Up, func(err error) bool { return err == nil }, "answer on the same port"},
-		{Silent, func(err error) bool {
+		{Up, 5 * time.Second, func(err error) bool { return err == nil }, "answer"},
+		{Down, 5 * time.Second, func(err error) bool { return errors.Is(err, syscall.ECONNREFUSED) }, "connection refused"},
+		{Up, 5 * time.Second, func(err error) bool { return err == nil }, "answer on the same port"},
+		{Silent, 200 * time.Millisecond, func(err error) bool {
 			var to interface{ Timeout() bool }
 			return errors.As(err, &to) && to.Timeout()
 		}, "timeout"},
-		{Up, func(err error) bool { return err == nil }, "answer after silence"},
+		{Up, 5 * time.Second, func(err error) bool { return err == nil }, "answer after silence"},
 	}
 	for i, s := range steps {
 		if err := b.SetReachability(s.to); err != nil {
 			t.Fatalf("step %d: %v", i, err)
 		}
-		if err := get(); !s.check(err) {
+		if err := get(s.timeout); !s.check(err) {
 			t.Errorf("step %d (%d): got %v, want %s", i, s.to, err, s.want)
 		}
 		if b.Port() != port {
