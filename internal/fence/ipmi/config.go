@@ -1,0 +1,163 @@
+package ipmi
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/bougou/go-ipmi/pkg/types"
+)
+
+// ErrInvalidConfig is wrapped by every *ConfigError.
+var ErrInvalidConfig = errors.New("ipmi: invalid config")
+
+// ConfigError names the Config field that is wrong. Its text never contains
+// the password.
+type ConfigError struct {
+	Field  string
+	Reason string
+}
+
+func (e *ConfigError) Error() string {
+	return "ipmi: invalid config: " + e.Field + ": " + e.Reason
+}
+
+func (e *ConfigError) Unwrap() error { return ErrInvalidConfig }
+
+// IPMI 2.0 limits (spec section 13.17, table 22-32).
+const (
+	maxUsername = 16
+	maxPassword = 20
+)
+
+// Config describes one BMC and how patiently to drive it.
+type Config struct {
+	// Address is the BMC's host name or IP address.
+	Address string
+	// Port is the BMC's UDP port. Default 623, the RMCP port.
+	Port int
+	// Username and Password log in to the BMC. The caller supplies the
+	// password; it is never logged, never part of an error and never shown
+	// by String.
+	Username string
+	Password string
+	// CipherSuite is the RMCP+ cipher suite ID. Default 3
+	// (RAKP-HMAC-SHA1, HMAC-SHA1-96, AES-CBC-128), the one every IPMI 2.0
+	// BMC must offer. Naming it saves the search over suites that costs
+	// seconds on some BMCs (6 s against ipmi_sim).
+	CipherSuite int
+	// ExchangeTimeout bounds the wait for one UDP reply. Default 1 s,
+	// ipmitool's lanplus default: a BMC on a healthy management network
+	// answers in milliseconds.
+	ExchangeTimeout time.Duration
+	// Retries is how often a request whose reply timed out is sent again.
+	// Default 2: UDP loses packets, and a BMC that misses three in a row is
+	// unreachable for fencing purposes.
+	Retries int
+	// OffTimeout bounds Off from its first packet until the power reads back
+	// off. Default 30 s: fence-agents give the state change 20 s
+	// (--power-timeout) and the rest is for the session and the command.
+	OffTimeout time.Duration
+	// OnTimeout bounds On likewise. Default 60 s: powering on is not urgent.
+	OnTimeout time.Duration
+	// PollInterval is the pause between power-state reads while verifying.
+	// Default 500 ms: a read is cheap for the BMC, and each pause is time the
+	// host's instances stay down.
+	PollInterval time.Duration
+}
+
+// DefaultConfig returns a Config with every default set and no address or
+// credentials.
+func DefaultConfig() Config {
+	return Config{
+		Port:            623,
+		CipherSuite:     3,
+		ExchangeTimeout: time.Second,
+		Retries:         2,
+		OffTimeout:      30 * time.Second,
+		OnTimeout:       60 * time.Second,
+		PollInterval:    500 * time.Millisecond,
+	}
+}
+
+// Validate reports the first field that cannot work, as a *ConfigError.
+func (c Config) Validate() error {
+	switch {
+	case c.Address == "":
+		return &ConfigError{"Address", "empty"}
+	case strings.ContainsFunc(c.Address, func(r rune) bool { return unicode.IsSpace(r) || r == '/' || r == '@' }):
+		return &ConfigError{"Address", "must be a bare host name or IP address"}
+	case c.Port < 1 || c.Port > 65535:
+		return &ConfigError{"Port", "must be 1 to 65535"}
+	case c.Username == "":
+		return &ConfigError{"Username", "empty"}
+	case len(c.Username) > maxUsername:
+		return &ConfigError{"Username", fmt.Sprintf("longer than IPMI's %d bytes", maxUsername)}
+	case c.Password == "":
+		return &ConfigError{"Password", "empty"}
+	case len(c.Password) > maxPassword:
+		return &ConfigError{"Password", fmt.Sprintf("longer than IPMI's %d bytes", maxPassword)}
+	case c.CipherSuite == 0:
+		return &ConfigError{"CipherSuite", "0 has no authentication"}
+	case !knownCipherSuite(c.CipherSuite):
+		return &ConfigError{"CipherSuite", fmt.Sprintf("%d is not supported", c.CipherSuite)}
+	case c.ExchangeTimeout <= 0:
+		return &ConfigError{"ExchangeTimeout", "must be positive"}
+	case c.Retries < 0 || c.Retries > 10:
+		return &ConfigError{"Retries", "must be 0 to 10"}
+	case c.OffTimeout < c.ExchangeTimeout:
+		return &ConfigError{"OffTimeout", "shorter than ExchangeTimeout"}
+	case c.OnTimeout < c.ExchangeTimeout:
+		return &ConfigError{"OnTimeout", "shorter than ExchangeTimeout"}
+	case c.PollInterval <= 0:
+		return &ConfigError{"PollInterval", "must be positive"}
+	case c.PollInterval >= c.OffTimeout:
+		return &ConfigError{"PollInterval", "not shorter than OffTimeout: Off could read the power only once"}
+	}
+	return nil
+}
+
+func knownCipherSuite(id int) bool {
+	if id < 0 || id > 255 {
+		return false
+	}
+	_, _, _, ok := types.GetCipherSuiteAlgorithms(types.CipherSuiteID(id))
+	return ok
+}
+
+// String shows the config without the password.
+func (c Config) String() string {
+	return fmt.Sprintf("ipmi.Config{Address:%q Port:%d Username:%q Password:%s CipherSuite:%d "+
+		"ExchangeTimeout:%v Retries:%d OffTimeout:%v OnTimeout:%v PollInterval:%v}",
+		c.Address, c.Port, c.Username, redacted(c.Password), c.CipherSuite,
+		c.ExchangeTimeout, c.Retries, c.OffTimeout, c.OnTimeout, c.PollInterval)
+}
+
+// GoString keeps %#v from printing the password.
+func (c Config) GoString() string { return c.String() }
+
+// LogValue keeps slog from printing the password.
+func (c Config) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("address", c.Address),
+		slog.Int("port", c.Port),
+		slog.String("username", c.Username),
+		slog.String("password", redacted(c.Password)),
+		slog.Int("cipher_suite", c.CipherSuite),
+		slog.Duration("exchange_timeout", c.ExchangeTimeout),
+		slog.Int("retries", c.Retries),
+		slog.Duration("off_timeout", c.OffTimeout),
+		slog.Duration("on_timeout", c.OnTimeout),
+		slog.Duration("poll_interval", c.PollInterval),
+	)
+}
+
+func redacted(password string) string {
+	if password == "" {
+		return `""`
+	}
+	return "<redacted>"
+}
