@@ -153,12 +153,22 @@ func TestBMCPowersNamespace(t *testing.T) {
 // error when asked for explicitly.
 func TestBMCPorts(t *testing.T) {
 	integration(t)
-	lab := startLab(t, 2)
-	dir := t.TempDir()
-	a := startBMC(t, DefaultConfig(lab.Host(0).Namespace, dir))
-	b := startBMC(t, DefaultConfig(lab.Host(1).Namespace, dir))
-	if a.Port() == b.Port() {
-		t.Fatalf("two BMCs on port %d", a.Port())
+	lab := startLab(t, 3)
+	bmcs, err := StartForLab(context.Background(), lab, t.TempDir())
+	if err != nil {
+		t.Fatalf("StartForLab: %v", err)
+	}
+	ports := map[int]bool{}
+	for i, b := range bmcs {
+		t.Cleanup(b.Stop)
+		if b.Namespace() != lab.Host(i).Namespace {
+			t.Errorf("BMC %d powers %s, want %s", i, b.Namespace(), lab.Host(i).Namespace)
+		}
+		if ports[b.Port()] {
+			t.Errorf("two BMCs on port %d", b.Port())
+		}
+		ports[b.Port()] = true
+		eventually(t, 5*time.Second, "host on after StartForLab", poweredOn(b, true))
 	}
 
 	held, err := net.ListenPacket("udp4", "127.0.0.1:0")
