@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"reflect"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -132,7 +134,7 @@ func Parse(data []byte) (*Scenario, error) {
 	dec.KnownFields(true)
 	var s Scenario
 	if err := dec.Decode(&s); err != nil {
-		return nil, fmt.Errorf("%w: %s", ErrInvalid, strings.TrimPrefix(err.Error(), "yaml: "))
+		return nil, fmt.Errorf("%w: %s", ErrInvalid, explainYAML(err))
 	}
 	var rest yaml.Node
 	if err := dec.Decode(&rest); err == nil {
@@ -163,4 +165,50 @@ func (s *Scenario) HostNames() []string {
 		out[i] = fmt.Sprintf("cmp%d", i+1)
 	}
 	return out
+}
+
+var unknownField = regexp.MustCompile(`line (\d+): field (\S+) not found in type scenario\.(\w+)`)
+
+// explainYAML turns yaml.v3's errors into ones that name the key and list
+// the keys that are allowed there.
+func explainYAML(err error) string {
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		return strings.TrimPrefix(err.Error(), "yaml: ")
+	}
+	var out []string
+	for _, e := range te.Errors {
+		m := unknownField.FindStringSubmatch(e)
+		if m == nil {
+			out = append(out, e)
+			continue
+		}
+		out = append(out, fmt.Sprintf("line %s: unknown key %q in %s; known keys: %s", m[1], m[2], strings.ToLower(m[3]), strings.Join(yamlKeys(m[3]), ", ")))
+	}
+	return strings.Join(out, "; ")
+}
+
+// yamlKeys lists the YAML keys of one of this package's types.
+func yamlKeys(typeName string) []string {
+	var v any
+	switch typeName {
+	case "Fault":
+		v = Fault{}
+	case "Cluster":
+		v = Cluster{}
+	case "Nova":
+		v = Nova{}
+	case "Expect":
+		v = Expect{}
+	default:
+		v = Scenario{}
+	}
+	t := reflect.TypeOf(v)
+	var keys []string
+	for i := 0; i < t.NumField(); i++ {
+		if tag := t.Field(i).Tag.Get("yaml"); tag != "" {
+			keys = append(keys, strings.Split(tag, ",")[0])
+		}
+	}
+	return keys
 }

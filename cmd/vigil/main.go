@@ -1,0 +1,15 @@
+// Command vigil is instance HA for OpenStack: it fences a dead compute host
+// and verifies the fence before it evacuates the host's instances.
+package main
+
+import (
+	"os"
+
+	"github.com/vigil-ha/vigil/internal/cli"
+)
+
+func main() {
+	os.Exit(cli.Main(os.Args[1:], cli.Env{
+		Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv, ReadFile: os.ReadFile,
+	}))
+}
