@@ -222,6 +222,9 @@ func (d *Device) resetAndVerify(ctx context.Context, c *gofish.APIClient, sys *g
 	if !allows(sys, rt) {
 		return 0, 0, fmt.Errorf("redfish: %s: %s is not among the system's allowable reset types: %w", op, rt, fence.ErrRefused)
 	}
+	// gofish would send If-Match with the ETag of our read; a BMC whose
+	// PowerState moved since then answers 412, and a fence must not fail on that.
+	sys.DisableEtagMatch(true)
 	if err := sys.Reset(rt); err != nil {
 		return 0, 0, classify(fmt.Sprintf("%s: reset %s", op, rt), resetting, err)
 	}

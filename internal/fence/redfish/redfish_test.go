@@ -7,6 +7,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -185,6 +186,36 @@ func TestAlreadyInState(t *testing.T) {
 		t.Fatalf("On() on an on host = %v", err)
 	}
 	if diff := cmp.Diff([]bool{true}, p.seen()); diff != "" {
+		t.Errorf("power changes (-want +got):\n%s", diff)
+	}
+}
+
+// TestResetIsNotConditional: the BMC sends ETags, and a reset carrying the
+// ETag of the driver's earlier read would get 412 once PowerState moved.
+func TestResetIsNotConditional(t *testing.T) {
+	b, p := startBMC(t, nil)
+	var mu sync.Mutex
+	var ifMatch []string
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			mu.Lock()
+			ifMatch = append(ifMatch, r.Header.Get("If-Match"))
+			mu.Unlock()
+		}
+		b.Handler().ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	c := fastConfig(b)
+	c.Endpoint, c.RootCAs, c.InsecureTLS = srv.URL, nil, true
+	if _, err := newDevice(t, c, nil).Off(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if diff := cmp.Diff([]string{""}, ifMatch); diff != "" {
+		t.Errorf("If-Match on resets (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]bool{false}, p.seen()); diff != "" {
 		t.Errorf("power changes (-want +got):\n%s", diff)
 	}
 }

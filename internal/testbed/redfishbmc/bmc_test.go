@@ -254,6 +254,24 @@ func TestResetFailures(t *testing.T) {
 	})
 }
 
+func TestIfMatch(t *testing.T) {
+	b, _ := newBMC(t, nil)
+	tag := serve(t, b, "GET", systemPath, goodAuth, "").Header().Get("ETag")
+	post := func(ifMatch string) int {
+		r := httptest.NewRequest("POST", resetPath, strings.NewReader(`{"ResetType":"ForceRestart"}`))
+		r.SetBasicAuth(b.cfg.Username, b.cfg.Password)
+		r.Header.Set("If-Match", ifMatch)
+		w := httptest.NewRecorder()
+		b.Handler().ServeHTTP(w, r)
+		return w.Code
+	}
+	b.SetLie(SayOff) // the reported state, and so the ETag, moves on
+	got := []int{post(tag), post("*"), post(etag("Off"))}
+	if diff := cmp.Diff([]int{412, 204, 204}, got); diff != "" {
+		t.Errorf("stale ETag, *, current ETag (-want +got):\n%s", diff)
+	}
+}
+
 func TestSessionToken(t *testing.T) {
 	b, _ := newBMC(t, nil)
 	w := serve(t, b, "POST", sessionsPath, noAuth, `{"UserName":"admin","Password":"vigil-test-password"}`)

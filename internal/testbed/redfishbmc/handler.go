@@ -145,14 +145,19 @@ func (b *BMC) getSystems(w http.ResponseWriter, _ *http.Request) {
 	})
 }
 
+// etag is the system's entity tag: it changes whenever PowerState does.
+func etag(powerState string) string { return `"power-` + powerState + `"` }
+
 func (b *BMC) getSystem(w http.ResponseWriter, _ *http.Request) {
+	state := b.reportedState(time.Now())
+	w.Header().Set("ETag", etag(state))
 	writeJSON(w, http.StatusOK, map[string]any{
 		"@odata.type": "#ComputerSystem.v1_20_0.ComputerSystem",
 		"@odata.id":   systemPath,
 		"Id":          "1",
 		"Name":        "vigil test host",
 		"SystemType":  "Physical",
-		"PowerState":  b.reportedState(time.Now()),
+		"PowerState":  state,
 		"Status":      map[string]string{"State": "Enabled", "Health": "OK"},
 		"Actions": map[string]any{
 			"#ComputerSystem.Reset": map[string]any{
@@ -164,6 +169,12 @@ func (b *BMC) getSystem(w http.ResponseWriter, _ *http.Request) {
 }
 
 func (b *BMC) postReset(w http.ResponseWriter, r *http.Request) {
+	// A client that sends the ETag of an earlier read gets 412 once the state
+	// has moved on, as some BMCs do.
+	if m := r.Header.Get("If-Match"); m != "" && m != "*" && m != etag(b.reportedState(time.Now())) {
+		writeError(w, http.StatusPreconditionFailed, "Base.1.8.PreconditionFailed", "the ETag does not match the system")
+		return
+	}
 	var body struct {
 		ResetType *string
 	}
