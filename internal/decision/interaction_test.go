@@ -34,7 +34,8 @@ import (
 //	bmc cmp1 on|off|unreachable          a BMC read (run repeats it every step)
 //	nova cmp1 up|down [forced] [disabled] [instances=vm1,vm2]   (run repeats it)
 //	fence-result cmp1 level=1 ok|fail [method=ipmi] [proof=(..)] [err=(..)]
-//	evac-result cmp1 vm1 ok|fail [target=cmp2] [err=(..)]
+//	evac-result cmp1 vm1 ok|fail [target=cmp2] [err=(..)]   (ok: later Nova reads
+//	                                     place vm1 on its target)
 //	confirm cmp1 [by=alice]   release cmp1 [by=alice]   maintenance cmp1 on|off
 //	tick                                 Tick and print what was decided
 //	paths cmp1 [agent=storage] [peers=mgmt,storage] [storage] | paths cmp1 all|none|clear
@@ -442,6 +443,17 @@ func (h *harness) evacResult(d *datadriven.TestData) error {
 	}
 	if a, ok := d.Arg("err"); ok {
 		r.Err = strings.Join(a.Vals, ", ")
+	}
+	if r.OK {
+		// Nova now places the instance on its target: later reads say so.
+		if n, ok := h.nova[name]; ok {
+			n.Instances = slices.DeleteFunc(slices.Clone(n.Instances), func(s string) bool { return s == inst })
+			h.nova[name] = n
+		}
+		if n, ok := h.nova[r.Target]; ok {
+			n.Instances = append(slices.Clone(n.Instances), inst)
+			h.nova[r.Target] = n
+		}
 	}
 	return h.step(r)
 }

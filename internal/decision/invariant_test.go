@@ -24,7 +24,10 @@ import (
 //	(b) no action at all for a host while it is in maintenance;
 //	(c) no fence for a host whose agent reported on every network within
 //	    AgentTimeout;
-//	(d) every transition carries a rule and non-empty evidence.
+//	(d) every transition carries a rule and non-empty evidence;
+//	(e) no unfence or re-enable for a host whose last agent report lists a
+//	    guest that was evacuated from it (EvacuateResult{OK}) in the current
+//	    incident: that would be two writers on one disk.
 //
 // Sequences are deterministic per seed; a failure prints the seed and the
 // inputs that led to it.
@@ -79,14 +82,21 @@ var avoid = struct {
 	// after maintenance ends the host runs again, and a later failover
 	// restores the stale record and evacuates on a fence minutes old.
 	maintenanceInIncident bool
-	// After a fence level fails, the next level is sent even when the host
-	// answers again on every network: the fence-aborted rule only applies
-	// once a whole round has failed (inc.attempts > 0). Tolerated: a level>1
-	// fence to an answering host does not fail (c).
-	fenceLevelToAnsweringHost bool
+	// A fence is sent to a host that answers on every network as long as no
+	// whole round of levels has failed on this engine: the fence-aborted rule
+	// needs inc.attempts > 0. It shows after a failed level 1 of 2 (level 2
+	// is sent anyway) and after a failover (Restore starts attempts at 0, so
+	// the new leader re-fences a host that answers it). Tolerated: such a
+	// fence does not fail (c).
+	fenceBeforeFullRound bool
+	// rejoin() decides from Nova's list alone which running guests belong to
+	// the host: after a stale Nova read it unfences a host that still runs a
+	// guest vigil evacuated. Avoided: Nova reads are never stale.
+	rejoinTrustsNova bool
 }{
-	maintenanceInIncident:     true,
-	fenceLevelToAnsweringHost: true,
+	rejoinTrustsNova:      true,
+	maintenanceInIncident: true,
+	fenceBeforeFullRound:  true,
 }
 
 type coverage struct {
@@ -141,6 +151,20 @@ type track struct {
 	authorized bool      // an evacuation was already justified in this incident
 	authAt     time.Time // last FenceResult{OK} or Confirm stepped
 	failAt     time.Time // last FenceResult{OK: false} stepped
+	fails      int       // failed fence results since it opened or was restored
+	restored   bool      // the current engine got this incident from Restore
+	evacuated  []string  // EvacuateResult{OK} stepped since it opened
+}
+
+// knownFenceBug reports whether fence a matches the reported defect
+// avoid.fenceBeforeFullRound, and nothing wider: a level>1 fence after a
+// failed level, or a restored incident's fence, before a whole round failed.
+// A first fence of a fresh incident is always checked.
+func (tr *track) knownFenceBug(a Action, cfg Config) bool {
+	if tr.fails >= cfg.FenceLevels {
+		return false
+	}
+	return tr.restored || (a.Level > 1 && tr.fails > 0)
 }
 
 type world struct {
@@ -153,7 +177,8 @@ type world struct {
 
 	mode    map[string]mode
 	self    map[string]SelfReport
-	insts   map[string][]string
+	insts   map[string][]string // guests each host started with
+	nova    map[string][]string // where Nova places each guest now
 	counter map[string]uint64
 	fences  []pendingFence
 	evacs   []pendingEvac
@@ -192,7 +217,7 @@ func newWorld(seed int64) *world {
 	}
 	w := &world{
 		rng: rng, cfg: cfg, e: e, now: epoch,
-		mode: map[string]mode{}, self: map[string]SelfReport{}, insts: map[string][]string{},
+		mode: map[string]mode{}, self: map[string]SelfReport{}, insts: map[string][]string{}, nova: map[string][]string{},
 		counter: map[string]uint64{}, maint: map[string]bool{}, store: map[string]Record{},
 		agentAt: map[string][]time.Time{}, lastAgent: map[string]time.Time{},
 		lastSelf: map[string]SelfReport{}, tr: map[string]*track{}, story: map[string][]string{},
@@ -207,6 +232,7 @@ func newWorld(seed int64) *world {
 		for j := 0; j < rng.Intn(4); j++ {
 			w.insts[name] = append(w.insts[name], fmt.Sprintf("vm%d.%d", i, j))
 		}
+		w.nova[name] = slices.Clone(w.insts[name])
 		w.self[name] = SelfReport{BootID: "b1", NovaCompute: Process{Running: true}, Libvirtd: Process{Running: true},
 			Domains: w.insts[name], WatchdogArmed: rng.Intn(2) == 0}
 		w.agentAt[name] = make([]time.Time, len(cfg.Networks))
@@ -244,11 +270,16 @@ func (w *world) step(in Input) {
 				tr.authAt = w.now
 			} else {
 				tr.failAt = w.now
+				tr.fails++
 			}
 		}
 	case Confirm:
 		if tr := w.tr[m.Host]; tr != nil {
 			tr.authAt = w.now
+		}
+	case EvacuateResult:
+		if tr := w.tr[m.Host]; tr != nil && tr.open && m.OK {
+			tr.evacuated = append(tr.evacuated, m.Instance)
 		}
 	case SetMaintenance:
 		w.maint[m.Host] = m.On
@@ -380,7 +411,11 @@ func (w *world) observe() {
 			w.step(BMCReading{Host: h, Power: p})
 		}
 		if w.chance(0.2) {
-			w.step(NovaService{Host: h, Up: m != dead, Instances: w.insts[h]})
+			list := w.nova[h]
+			if !avoid.rejoinTrustsNova && w.chance(0.3) {
+				list = w.insts[h] // stale: as if none of its guests moved
+			}
+			w.step(NovaService{Host: h, Up: m != dead, Instances: slices.Clone(list)})
 		}
 	}
 	if w.chance(0.9) {
@@ -414,7 +449,13 @@ func (w *world) execute() {
 			keepE = append(keepE, ev)
 			continue
 		}
-		w.step(EvacuateResult{Host: ev.host, Instance: ev.instance, OK: w.chance(0.7), Target: "elsewhere", Err: "no valid host"})
+		ok := w.chance(0.7)
+		target := w.pick()
+		w.step(EvacuateResult{Host: ev.host, Instance: ev.instance, OK: ok, Target: target, Err: "no valid host"})
+		if ok && target != ev.host && slices.Contains(w.nova[ev.host], ev.instance) {
+			w.nova[ev.host] = slices.DeleteFunc(w.nova[ev.host], func(s string) bool { return s == ev.instance })
+			w.nova[target] = append(w.nova[target], ev.instance)
+		}
 	}
 	w.evacs = keepE
 }
@@ -482,6 +523,8 @@ func (w *world) failover() {
 	}
 	var recs []Record
 	for _, h := range w.hosts {
+		w.tr[h].fails = 0
+		w.tr[h].restored = w.tr[h].open
 		if r, ok := w.store[h]; ok && r.Phase != "" {
 			recs = append(recs, r)
 			w.cov.restored++
@@ -521,6 +564,9 @@ func (w *world) check(r Ready) *violation {
 		switch {
 		case !inIncidentState(t.From) && inIncidentState(t.To):
 			*tr = track{open: true, openAt: t.At, authAt: tr.authAt, failAt: tr.failAt}
+			if !tr.failAt.Before(t.At) {
+				tr.fails = 1
+			}
 		case inIncidentState(t.From) && !inIncidentState(t.To):
 			tr.open, tr.authorized = false, false
 		}
@@ -546,12 +592,18 @@ func (w *world) check(r Ready) *violation {
 		}
 		switch a.Kind {
 		case ActFence:
-			if w.answering(a.Host) && !(avoid.fenceLevelToAnsweringHost && a.Level > 1) {
+			if w.answering(a.Host) && !(avoid.fenceBeforeFullRound && w.tr[a.Host].knownFenceBug(a, w.cfg)) {
 				return violate(a.Host, "(c) %v for %s, whose agent reported on every network within %v (last %v): %s",
 					a, a.Host, w.cfg.AgentTimeout, w.agentAt[a.Host], a.Reason)
 			}
 			w.cov.fences++
 			w.fences = append(w.fences, pendingFence{a.Host, a.Level, w.now.Add(time.Duration(w.rng.Intn(4000)) * time.Millisecond)})
+		case ActUnfence, ActReEnable:
+			for _, d := range w.lastSelf[a.Host].Domains {
+				if slices.Contains(w.tr[a.Host].evacuated, d) {
+					return violate(a.Host, "(e) %v for %s, whose agent last reported %s running, which was evacuated from it: %s", a, a.Host, d, a.Reason)
+				}
+			}
 		case ActEvacuate:
 			if err := w.authorize(a); err != nil {
 				return err
@@ -603,7 +655,7 @@ func (w *world) authorize(a Action) *violation {
 		w.cov.selfFenced++
 	default:
 		return violate(a.Host, "(a) %v for %s with no FenceResult{OK} or Confirm since its incident opened at %v (last authorization %v, last failed fence %v, last agent report %v): %s",
-			a, a.Host, tr.openAt.Sub(epoch), tr.authAt.Sub(epoch), tr.failAt.Sub(epoch), w.lastAgent[a.Host].Sub(epoch), a.Reason)
+			a, a.Host, at(tr.openAt), at(tr.authAt), at(tr.failAt), at(w.lastAgent[a.Host]), a.Reason)
 	}
 	return nil
 }
