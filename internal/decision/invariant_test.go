@@ -93,7 +93,14 @@ var avoid = struct {
 	// the host: after a stale Nova read it unfences a host that still runs a
 	// guest vigil evacuated. Avoided: Nova reads are never stale.
 	rejoinTrustsNova bool
+	// The watchdog self-fence is set at one Tick and acted on at the next
+	// (fencing -> fenced -> evacuate) without checking that the host stayed
+	// silent in between: an agent answering again in that gap still gets
+	// its guests evacuated. Tolerated: (a) accepts a self-fence whose
+	// conditions held at any earlier Tick of the incident.
+	selfFenceNotRechecked bool
 }{
+	selfFenceNotRechecked: true,
 	rejoinTrustsNova:      true,
 	maintenanceInIncident: true,
 	fenceBeforeFullRound:  true,
@@ -154,6 +161,7 @@ type track struct {
 	fails      int       // failed fence results since it opened or was restored
 	restored   bool      // the current engine got this incident from Restore
 	evacuated  []string  // EvacuateResult{OK} stepped since it opened
+	selfFence  bool      // the self-fence conditions held at some Tick
 }
 
 // knownFenceBug reports whether fence a matches the reported defect
@@ -617,6 +625,11 @@ func (w *world) check(r Ready) *violation {
 	for _, rec := range r.Records {
 		w.store[rec.Host] = rec
 	}
+	for _, h := range w.hosts {
+		if w.selfFenced(h) {
+			w.tr[h].selfFence = true
+		}
+	}
 	// Count the ticks where (c) had something to refuse: a host answering
 	// on every network with an incident that is still fencing.
 	for _, s := range w.e.Status() {
@@ -636,6 +649,15 @@ func (w *world) answering(h string) bool {
 	return true
 }
 
+// selfFenced reports whether, from what the test fed, h may count as
+// self-fenced now: its last report armed a watchdog, it has been silent for
+// SelfFenceAfter, and a fence attempt failed in this incident.
+func (w *world) selfFenced(h string) bool {
+	tr := w.tr[h]
+	return w.cfg.SelfFenceAfter > 0 && tr.open && w.lastSelf[h].WatchdogArmed &&
+		w.now.Sub(w.lastAgent[h]) >= w.cfg.SelfFenceAfter && !tr.failAt.IsZero() && !tr.failAt.Before(tr.openAt)
+}
+
 // authorize applies (a) to one evacuate action.
 func (w *world) authorize(a Action) *violation {
 	tr := w.tr[a.Host]
@@ -649,8 +671,7 @@ func (w *world) authorize(a Action) *violation {
 		if a.Reason != "" && strings.Contains(a.Reason, "operator") {
 			w.cov.confirmed++
 		}
-	case w.cfg.SelfFenceAfter > 0 && w.lastSelf[a.Host].WatchdogArmed &&
-		w.now.Sub(w.lastAgent[a.Host]) >= w.cfg.SelfFenceAfter && !tr.failAt.Before(tr.openAt):
+	case w.selfFenced(a.Host) || (avoid.selfFenceNotRechecked && tr.selfFence):
 		tr.authorized = true
 		w.cov.selfFenced++
 	default:
