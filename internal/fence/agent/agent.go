@@ -1,0 +1,211 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/vigil-ha/vigil/internal/fence"
+)
+
+const driverName = "fence-agent"
+
+var _ fence.Device = (*Device)(nil)
+
+// Exit codes of the fence agent protocol.
+const (
+	exitOK  = 0 // success; for status: on
+	exitErr = 1 // any failure
+	exitOff = 2 // status: off
+)
+
+// ExitError is an agent run that ended with an exit code that is not
+// success for its action.
+type ExitError struct {
+	Agent  string
+	Action string
+	Code   int
+	// Message is the end of the agent's output, with the password cut out.
+	// It is for people; the driver does not interpret it.
+	Message string
+}
+
+func (e *ExitError) Error() string {
+	msg := e.Message
+	if msg == "" {
+		msg = "no output"
+	}
+	return fmt.Sprintf("agent: %s action=%s exited %d: %s", e.Agent, e.Action, e.Code, msg)
+}
+
+// statusOf maps the exit code of action=status.
+func statusOf(code int) (fence.Status, bool) {
+	switch code {
+	case exitOK:
+		return fence.StatusOn, true
+	case exitOff:
+		return fence.StatusOff, true
+	}
+	return fence.StatusUnknown, false
+}
+
+// Device fences one host by running a fence agent.
+type Device struct {
+	cfg  Config
+	path string // the agent's resolved path
+	log  *slog.Logger
+}
+
+// New checks cfg, finds the agent and returns a Device. It does not run the
+// agent. A nil logger discards.
+func New(cfg Config, log *slog.Logger) (*Device, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	path, err := cfg.agentPath()
+	if err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	cfg.Options = maps.Clone(cfg.Options)
+	return &Device{cfg: cfg, path: path, log: log.With("driver", driverName, "agent", cfg.Agent)}, nil
+}
+
+// Off runs action=off, then action=status until the agent reports off, all
+// within OffTimeout (or ctx's deadline, if sooner). Only that status is
+// taken as proof.
+func (d *Device) Off(ctx context.Context) (fence.Proof, error) {
+	ctx, cancel := context.WithTimeout(ctx, d.cfg.OffTimeout)
+	defer cancel()
+	elapsed, runs, err := d.switchAndVerify(ctx, "off", fence.StatusOff)
+	if err != nil {
+		return fence.Proof{}, err
+	}
+	return fence.Proof{
+		Driver: driverName,
+		Detail: fmt.Sprintf("%s action=off exited 0; action=status exited 2 (off) %v after it, on status run %d",
+			d.cfg.Agent, elapsed.Round(time.Millisecond), runs),
+	}, nil
+}
+
+// On runs action=on, then action=status until the agent reports on, all
+// within OnTimeout (or ctx's deadline, if sooner).
+func (d *Device) On(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, d.cfg.OnTimeout)
+	defer cancel()
+	_, _, err := d.switchAndVerify(ctx, "on", fence.StatusOn)
+	return err
+}
+
+// Status runs action=status: exit 0 is on, 2 is off.
+func (d *Device) Status(ctx context.Context) (fence.Status, error) {
+	code, msg, err := d.run(ctx, "status")
+	if err != nil {
+		return fence.StatusUnknown, err
+	}
+	st, ok := statusOf(code)
+	if !ok {
+		return fence.StatusUnknown, d.exitError("status", code, msg)
+	}
+	return st, nil
+}
+
+// Monitor runs action=monitor: whether the agent can reach and log in to the
+// device.
+func (d *Device) Monitor(ctx context.Context) error {
+	code, msg, err := d.run(ctx, "monitor")
+	if err != nil {
+		return err
+	}
+	if code != exitOK {
+		return d.exitError("monitor", code, msg)
+	}
+	return nil
+}
+
+// switchAndVerify runs action, then status until it reports want or ctx
+// ends. It returns the time from the action's exit to the matching status
+// and the number of status runs.
+func (d *Device) switchAndVerify(ctx context.Context, action string, want fence.Status) (time.Duration, int, error) {
+	code, msg, err := d.run(ctx, action)
+	if err != nil {
+		return 0, 0, err
+	}
+	if code != exitOK {
+		return 0, 0, d.exitError(action, code, msg)
+	}
+	done := time.Now()
+	d.log.Info("fence agent action succeeded", "power", action)
+
+	tick := time.NewTicker(d.cfg.PollInterval)
+	defer tick.Stop()
+	last := fence.StatusUnknown // from the latest status run that answered
+	var lastErr error           // from the latest status run that failed before ctx ended
+	for runs := 1; ; runs++ {
+		st, err := d.Status(ctx)
+		switch {
+		case err == nil && st == want:
+			d.log.Info("fence agent power verified", "power", action, "attempt", runs)
+			return time.Since(done), runs, nil
+		case err == nil:
+			last = st
+		case ctx.Err() == nil:
+			lastErr = err
+			d.log.Warn("fence agent status failed", "power", action, "attempt", runs, "error", err)
+		}
+		select {
+		case <-ctx.Done():
+			why := "no status run answered"
+			if last != fence.StatusUnknown {
+				why = "status still " + last.String()
+			}
+			if lastErr != nil {
+				why += fmt.Sprintf("; last failed run: %v", lastErr)
+			}
+			return 0, runs, fmt.Errorf("agent: %s action=%s: %w: %s %v after it (%d status runs): %w",
+				d.cfg.Agent, action, fence.ErrNotVerified, why, time.Since(done).Round(time.Millisecond), runs, ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
+
+func (d *Device) exitError(action string, code int, msg string) error {
+	return &ExitError{Agent: d.cfg.Agent, Action: action, Code: code, Message: msg}
+}
+
+// stdin is the agent's input for action: one key=value per line. It holds
+// the password and must go nowhere but the agent's stdin.
+func (d *Device) stdin(action string) string {
+	var b strings.Builder
+	line := func(k, v string) { b.WriteString(k + "=" + v + "\n") }
+	line("action", action)
+	if d.cfg.Address != "" {
+		line("ip", d.cfg.Address)
+	}
+	if d.cfg.Port != 0 {
+		line("ipport", strconv.Itoa(d.cfg.Port))
+	}
+	if d.cfg.Username != "" {
+		line("username", d.cfg.Username)
+	}
+	if d.cfg.Password != "" {
+		line("password", d.cfg.Password)
+	}
+	if d.cfg.Lanplus {
+		line("lanplus", "1")
+	}
+	if d.cfg.CipherSuite != 0 {
+		line("cipher", strconv.Itoa(d.cfg.CipherSuite))
+	}
+	for _, k := range slices.Sorted(maps.Keys(d.cfg.Options)) {
+		line(k, d.cfg.Options[k])
+	}
+	return b.String()
+}
