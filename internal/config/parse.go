@@ -85,7 +85,7 @@ func parse(data []byte) (Config, lineIndex, error) {
 		return Config{}, nil, &Error{Line: extra.Line, Msg: "a second YAML document (---) follows; vigil reads one"}
 	}
 
-	w := walker{lines: lineIndex{}, seen: map[visit]bool{}}
+	w := walker{lines: lineIndex{}, seen: map[visit]bool{}, merged: map[*yaml.Node][]pair{}, open: map[*yaml.Node]bool{}}
 	if len(doc.Content) == 1 {
 		if err := w.walk(doc.Content[0], reflect.TypeFor[Config](), ""); err != nil {
 			return Config{}, nil, err
@@ -126,6 +126,11 @@ type walker struct {
 	// seen stops aliases from being walked twice (and "billion laughs"
 	// documents from taking exponential time).
 	seen map[visit]bool
+	// merged caches the expanded entries of each mapping, so that chains of
+	// merges cost linear time; open holds the mappings being expanded, to
+	// refuse a merge of a mapping into itself.
+	merged map[*yaml.Node][]pair
+	open   map[*yaml.Node]bool
 }
 
 type visit struct {
@@ -215,6 +220,14 @@ func (w *walker) pairs(n *yaml.Node, path string) ([]pair, error) {
 	if n.Kind != yaml.MappingNode {
 		return nil, w.errAt(n, path, "expected a mapping (key: value), found %s", kindName(n))
 	}
+	if p, ok := w.merged[n]; ok {
+		return p, nil
+	}
+	if w.open[n] {
+		return nil, w.errAt(n, path, "a merge (<<) includes the mapping it is part of")
+	}
+	w.open[n] = true
+	defer delete(w.open, n)
 	var own, merged []pair
 	first := map[string]int{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
@@ -242,6 +255,7 @@ func (w *walker) pairs(n *yaml.Node, path string) ([]pair, error) {
 			own = append(own, kv)
 		}
 	}
+	w.merged[n] = own
 	return own, nil
 }
 

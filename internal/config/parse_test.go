@@ -2,6 +2,7 @@ package config_test
 
 import (
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -101,8 +102,7 @@ hosts:
 	}
 }
 
-// A document that expands exponentially must be refused (or at least
-// answered) quickly: the schema walk visits each aliased node once.
+// A classic "billion laughs" document is refused at once.
 func TestParseAliasBomb(t *testing.T) {
 	var b strings.Builder
 	b.WriteString("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n")
@@ -126,7 +126,7 @@ func TestParseAliasBomb(t *testing.T) {
 	}
 }
 
-func itoa(i int) string { return string(rune('0'+i/10)) + string(rune('0'+i%10)) }
+func itoa(i int) string { return strconv.Itoa(i) }
 
 func TestParseTooLarge(t *testing.T) {
 	_, err := config.Parse(make([]byte, config.MaxFileSize+1))
@@ -143,5 +143,47 @@ func TestDurationValues(t *testing.T) {
 		if got := c.Agent.ReportInterval.Std(); got != want {
 			t.Errorf("report_interval %q = %v, want %v", in, got, want)
 		}
+	}
+}
+
+// Found while writing the fuzz target: a mapping that merges itself
+// recursed until the stack overflowed.
+func TestParseSelfReference(t *testing.T) {
+	for _, in := range []string{
+		"detection: &a {<<: *a}\n",
+		"detection: &a {<<: [*a]}\n",
+		"detection: &a {x: {<<: *a}}\n",
+		"hosts: &h [{name: a, bmc: {<<: *h}}]\n",
+		"networks: &a [*a]\n",
+		"hosts: &h [*h]\n",
+		"fencing: {domains: &d {default: {levels: [[{driver: ipmi, options: *d}]]}}}\n",
+	} {
+		if _, err := config.Parse([]byte(in)); !errors.Is(err, config.ErrInvalid) {
+			t.Errorf("Parse(%q) = %v, want ErrInvalid", in, err)
+		}
+	}
+}
+
+// Chains of merges must not expand exponentially in the schema walk.
+func TestParseMergeBomb(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("hosts:\n  - &m0 {name: a}\n")
+	for i := 1; i < 30; i++ {
+		b.WriteString("  - &m" + itoa(i) + " {<<: [")
+		for j := range 8 {
+			if j > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("*m" + itoa(i-1))
+		}
+		b.WriteString("]}\n")
+	}
+	start := time.Now()
+	_, err := config.Parse([]byte(b.String()))
+	if !errors.Is(err, config.ErrInvalid) { // yaml: excessive aliasing
+		t.Errorf("Parse = %v, want ErrInvalid", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("Parse took %v", d)
 	}
 }
