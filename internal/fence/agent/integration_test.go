@@ -1,0 +1,234 @@
+package agent_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"os"
+	"os/exec"
+	"testing"
+	"time"
+
+	"github.com/vigil-ha/vigil/internal/fence"
+	"github.com/vigil-ha/vigil/internal/fence/agent"
+	"github.com/vigil-ha/vigil/internal/testbed/ipmisim"
+	"github.com/vigil-ha/vigil/internal/testbed/netns"
+)
+
+// integration skips tb unless VIGIL_INTEGRATION=1. When it is set, a missing
+// tool or missing root is a failure: the tier was asked for and cannot run.
+func integration(tb testing.TB) {
+	tb.Helper()
+	if os.Getenv("VIGIL_INTEGRATION") != "1" {
+		tb.Skip("integration test: run as root with VIGIL_INTEGRATION=1 (needs fence-agents, ipmitool, openipmi, iproute2, iputils-ping; scripts/install-deps.sh integration)")
+	}
+	if os.Geteuid() != 0 {
+		tb.Fatal("VIGIL_INTEGRATION=1 needs root (network namespaces)")
+	}
+	for _, tool := range []string{"fence_ipmilan", "ipmitool", "ipmi_sim", "ip", "ping", "setsid"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			tb.Fatalf("VIGIL_INTEGRATION=1 but %s is missing (scripts/install-deps.sh integration): %v", tool, err)
+		}
+	}
+}
+
+// rig is a lab of three powered-on hosts, each behind an ipmi_sim BMC.
+// Tests fence host0; host1 looks at it; host2 shows the rest still works.
+type rig struct {
+	lab  *netns.Lab
+	bmcs []*ipmisim.BMC
+}
+
+func newRig(tb testing.TB) *rig {
+	tb.Helper()
+	ctx := context.Background()
+	lab, err := netns.Up(ctx, netns.DefaultConfig(netns.UniquePrefix(tb.Name())))
+	if err != nil {
+		tb.Fatalf("lab: %v", err)
+	}
+	tb.Cleanup(func() { _ = lab.Down(context.Background()) })
+	bmcs, err := ipmisim.StartForLab(ctx, lab, tb.TempDir())
+	if err != nil {
+		tb.Fatalf("BMCs: %v", err)
+	}
+	for _, b := range bmcs {
+		tb.Cleanup(func() {
+			if tb.Failed() {
+				tb.Log(b.Logs())
+			}
+			b.Stop()
+		})
+	}
+	return &rig{lab: lab, bmcs: bmcs}
+}
+
+// config is fence_ipmilan against host i's BMC.
+func (r *rig) config(i int) agent.Config {
+	c := agent.DefaultIPMILanConfig()
+	c.Address = ipmisim.Address
+	c.Port = r.bmcs[i].Port()
+	c.Username = r.bmcs[i].Username()
+	c.Password = r.bmcs[i].Password()
+	c.PollInterval = 200 * time.Millisecond
+	return c
+}
+
+func device(tb testing.TB, c agent.Config) *agent.Device {
+	tb.Helper()
+	d, err := agent.New(c, nil)
+	if err != nil {
+		tb.Fatalf("New: %v", err)
+	}
+	return d
+}
+
+// waitPower polls host i's true power state until it is on, or fails tb.
+func (r *rig) waitPower(tb testing.TB, i int, on bool) {
+	tb.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		got, err := r.bmcs[i].PoweredOn(context.Background())
+		if err == nil && got == on {
+			return
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("host%d powered on = %t, %v; want %t", i, got, err, on)
+		}
+		<-tick.C
+	}
+}
+
+func TestIntegrationIPMILanOffVerifiesAndOnRestores(t *testing.T) {
+	integration(t)
+	ctx := context.Background()
+	r := newRig(t)
+	d := device(t, r.config(0))
+
+	if err := d.Monitor(ctx); err != nil {
+		t.Errorf("Monitor() = %v", err)
+	}
+	if st, err := d.Status(ctx); err != nil || st != fence.StatusOn {
+		t.Fatalf("Status() before Off = %v, %v; want on", st, err)
+	}
+
+	start := time.Now()
+	proof, err := d.Off(ctx)
+	if err != nil {
+		t.Fatalf("Off() = %v", err)
+	}
+	t.Logf("Off took %v: %+v", time.Since(start), proof)
+	if on, err := r.bmcs[0].PoweredOn(ctx); err != nil || on {
+		t.Fatalf("after Off host0 powered on = %t, %v; want its processes gone", on, err)
+	}
+	for _, n := range []string{"mgmt", "storage"} {
+		if err := r.lab.Ping(ctx, 1, r.lab.Addr(0, n)); !errors.Is(err, netns.ErrNoReply) {
+			t.Errorf("ping host1 -> fenced host0 on %s = %v, want no reply", n, err)
+		}
+		if err := r.lab.Ping(ctx, 1, r.lab.Addr(2, n)); err != nil {
+			t.Errorf("ping host1 -> host2 on %s = %v, want a reply (only host0 is fenced)", n, err)
+		}
+	}
+	if st, err := d.Status(ctx); err != nil || st != fence.StatusOff {
+		t.Errorf("Status() after Off = %v, %v; want off", st, err)
+	}
+
+	if err := d.On(ctx); err != nil {
+		t.Fatalf("On() = %v", err)
+	}
+	if on, err := r.bmcs[0].PoweredOn(ctx); err != nil || !on {
+		t.Fatalf("after On host0 powered on = %t, %v; want on", on, err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for r.lab.Ping(ctx, 1, r.lab.Addr(0, "mgmt")) != nil {
+		if time.Now().After(deadline) {
+			t.Fatal("host0 not reachable on mgmt 5s after On")
+		}
+	}
+}
+
+// fence_ipmilan exits 1 for a rejected login like for any failure, so the
+// driver reports an *ExitError (with the agent's words), never a proof.
+func TestIntegrationIPMILanWrongCredentials(t *testing.T) {
+	integration(t)
+	ctx := context.Background()
+	r := newRig(t)
+	tests := []struct {
+		name string
+		edit func(*agent.Config)
+	}{
+		{"wrong password", func(c *agent.Config) { c.Password = "not-the-password" }},
+		{"unknown user", func(c *agent.Config) { c.Username = "nobody" }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := r.config(0)
+			tt.edit(&c)
+			d := device(t, c)
+			var exit *agent.ExitError
+			if _, err := d.Status(ctx); !errors.As(err, &exit) || exit.Code != 1 {
+				t.Errorf("Status() = %v, want an *ExitError with code 1", err)
+			}
+			proof, err := d.Off(ctx)
+			if !errors.As(err, &exit) || exit.Code != 1 || proof != (fence.Proof{}) {
+				t.Errorf("Off() = %+v, %v; want an *ExitError with code 1 and no proof", proof, err)
+			}
+			t.Logf("Off() = %v", err)
+			if on, _ := r.bmcs[0].PoweredOn(ctx); !on {
+				t.Error("host0 lost power through a BMC that rejected the login")
+			}
+		})
+	}
+}
+
+// With nothing listening fence_ipmilan keeps retrying for its power timeout
+// (20 s); the driver kills it at RunTimeout and reports ErrUnreachable.
+func TestIntegrationIPMILanUnreachable(t *testing.T) {
+	integration(t)
+	ctx := context.Background()
+	closed, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := closed.LocalAddr().(*net.UDPAddr).Port
+	closed.Close()
+
+	c := agent.DefaultIPMILanConfig()
+	c.Address, c.Port, c.Username, c.Password = "127.0.0.1", port, "admin", "secret"
+	c.RunTimeout, c.OffTimeout, c.OnTimeout = 3*time.Second, 5*time.Second, 5*time.Second
+	d := device(t, c)
+	limit := c.RunTimeout + 2*time.Second
+
+	start := time.Now()
+	if _, err := d.Status(ctx); !errors.Is(err, fence.ErrUnreachable) || time.Since(start) > limit {
+		t.Errorf("Status() = %v after %v, want ErrUnreachable within %v", err, time.Since(start), limit)
+	}
+	start = time.Now()
+	proof, err := d.Off(ctx)
+	if !errors.Is(err, fence.ErrUnreachable) || proof != (fence.Proof{}) || time.Since(start) > limit {
+		t.Errorf("Off() = %+v, %v after %v; want ErrUnreachable and no proof within %v", proof, err, time.Since(start), limit)
+	}
+}
+
+// BenchmarkOffAgent measures Off with its verification through
+// fence_ipmilan against ipmi_sim: the off run (which itself waits for the
+// power to go) and the status run that proves it. Powering the host on
+// again is not timed.
+func BenchmarkOffAgent(b *testing.B) {
+	integration(b)
+	ctx := context.Background()
+	r := newRig(b)
+	d := device(b, r.config(0))
+	for b.Loop() {
+		b.StopTimer()
+		if err := r.bmcs[0].SetPower(ctx, true); err != nil {
+			b.Fatal(err)
+		}
+		r.waitPower(b, 0, true)
+		b.StartTimer()
+		if _, err := d.Off(ctx); err != nil {
+			b.Fatalf("Off() = %v", err)
+		}
+	}
+}
