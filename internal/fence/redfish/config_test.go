@@ -88,6 +88,7 @@ func TestConfigNeverShowsPassword(t *testing.T) {
 		"%v":   fmt.Sprintf("%v", c),
 		"%+v":  fmt.Sprintf("%+v", c),
 		"%#v":  fmt.Sprintf("%#v", c),
+		//lint:ignore S1025 the %s verb itself is under test
 		"%s":   fmt.Sprintf("%s", c),
 		"slog": logged.String(),
 	}
