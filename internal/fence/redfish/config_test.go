@@ -88,8 +88,7 @@ func TestConfigNeverShowsPassword(t *testing.T) {
 		"%v":   fmt.Sprintf("%v", c),
 		"%+v":  fmt.Sprintf("%+v", c),
 		"%#v":  fmt.Sprintf("%#v", c),
-		//lint:ignore S1025 the %s verb itself is under test
-		"%s":   fmt.Sprintf("%s", c),
+		"%s":   c.String(),
 		"slog": logged.String(),
 	}
 	for name, s := range forms {
