@@ -1,0 +1,226 @@
+package fence
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// ErrAllLevelsFailed is returned when no level of a topology fenced the host.
+var ErrAllLevelsFailed = errors.New("fence: every level of the topology failed")
+
+// Member is one device of a level, with its own patience.
+type Member struct {
+	Name    string // for humans and logs, e.g. "ipmi 10.0.0.11:623"; never a secret
+	Driver  string
+	Device  Device
+	Timeout time.Duration // per attempt; 0 means the caller's context only
+	Retries int           // further attempts after a failed one
+}
+
+// Prober tells whether a host still answers after a fence, on a path that
+// does not go through the fence device (e.g. ping on its storage network).
+// It catches a BMC that says "off" while the host runs on.
+type Prober interface {
+	Answers(ctx context.Context) (bool, string, error)
+}
+
+// Topology is a host's ordered fence levels (Pacemaker's fencing topology):
+// every device of a level must succeed and be verified; when one fails, the
+// next level is tried.
+type Topology struct {
+	Host   string
+	Levels [][]Member
+	// Probe, when set, must stop answering within ProbeWait after a level
+	// reported success, or the level counts as failed.
+	Probe     Prober
+	ProbeWait time.Duration
+	// Backoff is the wait between attempts of one member. Default 1s.
+	Backoff time.Duration
+}
+
+// Step is one thing the topology did, for progress output and the timeline.
+type Step struct {
+	Level  int
+	Member string
+	Op     string // "off", "on", "status", "probe"
+	Took   time.Duration
+	Detail string
+	Err    error
+}
+
+// Outcome is a verified fence: which level did it and the proofs.
+type Outcome struct {
+	Level  int
+	Proofs []Proof
+}
+
+// Summary joins the proofs for humans.
+func (o Outcome) Summary() string {
+	var parts []string
+	for _, p := range o.Proofs {
+		parts = append(parts, p.Driver+": "+p.Detail)
+	}
+	return strings.Join(parts, "; ")
+}
+
+// Off fences the host: level 1, and on failure the next, until one level
+// fully succeeds. report, if not nil, sees every step as it happens.
+func (t Topology) Off(ctx context.Context, report func(Step)) (Outcome, error) {
+	if len(t.Levels) == 0 {
+		return Outcome{}, fmt.Errorf("fence: %s has no fence levels configured", t.Host)
+	}
+	var errs []error
+	for i := range t.Levels {
+		out, err := t.OffLevel(ctx, i+1, report)
+		if err == nil {
+			return out, nil
+		}
+		errs = append(errs, fmt.Errorf("level %d: %w", i+1, err))
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return Outcome{}, fmt.Errorf("%w for %s: %w", ErrAllLevelsFailed, t.Host, errors.Join(errs...))
+}
+
+// OffLevel runs one level (1-based): every member must fence and verify.
+func (t Topology) OffLevel(ctx context.Context, level int, report func(Step)) (Outcome, error) {
+	if level < 1 || level > len(t.Levels) {
+		return Outcome{}, fmt.Errorf("fence: %s has no level %d (it has %d)", t.Host, level, len(t.Levels))
+	}
+	if report == nil {
+		report = func(Step) {}
+	}
+	out := Outcome{Level: level}
+	for _, m := range t.Levels[level-1] {
+		var p Proof
+		err := t.attempt(ctx, m, func(ctx context.Context) (err error) {
+			start := time.Now()
+			p, err = m.Device.Off(ctx)
+			report(Step{Level: level, Member: m.Name, Op: "off", Took: time.Since(start), Detail: p.Detail, Err: err})
+			return err
+		})
+		if err != nil {
+			return Outcome{}, fmt.Errorf("%s: %w", m.Name, err)
+		}
+		out.Proofs = append(out.Proofs, p)
+	}
+	if t.Probe != nil {
+		start := time.Now()
+		detail, err := t.probeGone(ctx)
+		report(Step{Level: level, Op: "probe", Took: time.Since(start), Detail: detail, Err: err})
+		if err != nil {
+			return Outcome{}, err
+		}
+		out.Proofs = append(out.Proofs, Proof{Driver: "probe", Detail: detail})
+	}
+	return out, nil
+}
+
+// probeGone waits until the host stops answering on the probe's path.
+func (t Topology) probeGone(ctx context.Context) (string, error) {
+	wait := t.ProbeWait
+	if wait <= 0 {
+		wait = 5 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	for {
+		answers, what, err := t.Probe.Answers(ctx)
+		if err == nil && !answers {
+			return "host no longer answers: " + what, nil
+		}
+		select {
+		case <-ctx.Done():
+			if err != nil {
+				return "", fmt.Errorf("%w: cannot probe the host after the fence: %w", ErrNotVerified, err)
+			}
+			return "", fmt.Errorf("%w: the device reports the host fenced, but it still answers: %s", ErrNotVerified, what)
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// attempt runs op with the member's timeout and retries.
+func (t Topology) attempt(ctx context.Context, m Member, op func(context.Context) error) error {
+	backoff := t.Backoff
+	if backoff <= 0 {
+		backoff = time.Second
+	}
+	var err error
+	for try := 0; try <= m.Retries; try++ {
+		if try > 0 {
+			select {
+			case <-ctx.Done():
+				return errors.Join(err, ctx.Err())
+			case <-time.After(backoff):
+			}
+		}
+		actx, cancel := ctx, context.CancelFunc(func() {})
+		if m.Timeout > 0 {
+			actx, cancel = context.WithTimeout(ctx, m.Timeout)
+		}
+		err = op(actx)
+		cancel()
+		if err == nil || errors.Is(err, ErrAuth) {
+			return err // wrong credentials do not get better by retrying
+		}
+	}
+	return err
+}
+
+// On lifts every fence of the host: the devices of the last level first
+// (storage fences are lifted before the power comes back).
+func (t Topology) On(ctx context.Context, report func(Step)) error {
+	if report == nil {
+		report = func(Step) {}
+	}
+	var errs []error
+	for i := len(t.Levels) - 1; i >= 0; i-- {
+		for _, m := range t.Levels[i] {
+			err := t.attempt(ctx, m, func(ctx context.Context) error {
+				start := time.Now()
+				err := m.Device.On(ctx)
+				report(Step{Level: i + 1, Member: m.Name, Op: "on", Took: time.Since(start), Err: err})
+				return err
+			})
+			if err != nil {
+				errs = append(errs, fmt.Errorf("level %d %s: %w", i+1, m.Name, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Health is one device's answer to a status call.
+type Health struct {
+	Host   string
+	Level  int
+	Member string
+	Driver string
+	Status Status
+	Took   time.Duration
+	Err    error
+}
+
+// Check reads every device's status without changing anything: the health
+// check that finds a broken BMC password before the day it is needed.
+func (t Topology) Check(ctx context.Context) []Health {
+	var out []Health
+	for i, level := range t.Levels {
+		for _, m := range level {
+			actx, cancel := ctx, context.CancelFunc(func() {})
+			if m.Timeout > 0 {
+				actx, cancel = context.WithTimeout(ctx, m.Timeout)
+			}
+			start := time.Now()
+			st, err := m.Device.Status(actx)
+			cancel()
+			out = append(out, Health{Host: t.Host, Level: i + 1, Member: m.Name, Driver: m.Driver, Status: st, Took: time.Since(start), Err: err})
+		}
+	}
+	return out
+}
