@@ -66,11 +66,11 @@ func resolve(d Device, h Host, hp, dp string) (Device, error) {
 	}
 	switch d.Driver {
 	case DriverIPMI, DriverFenceAgent:
+		// The host's bmc.port belongs to bmc.address: a device with an
+		// address of its own (a PDU, say) does not inherit it.
 		if d.Address == "" {
 			d.Address = h.BMC.Address
-		}
-		if d.Port == 0 {
-			d.Port = h.BMC.Port
+			d.Port = cmp.Or(d.Port, h.BMC.Port)
 		}
 		if d.Driver == DriverIPMI {
 			if d.Port == 0 {

@@ -30,9 +30,9 @@ hosts:
     domain: rack9
     bmc: {address: 10.0.0.2}
     storage_ips: [10.20.0.2]
-  - name: r2
+  - name: r2                       # bmc.port is not given to the PDU
     domain: rack2
-    bmc: {address: 10.0.1.1}
+    bmc: {address: 10.0.1.1, port: 8443}
     storage_ips: [10.20.1.1]
   - name: r2-endpoint
     domain: rack2
@@ -78,7 +78,7 @@ func TestLevels(t *testing.T) {
 	}{
 		{"plain", [][]config.Device{{ipmiDefault("10.0.0.1", 6230)}, {cephDefault("10.20.0.1", "fd00::1")}}},
 		{"orphan-domain", [][]config.Device{{ipmiDefault("10.0.0.2", 623)}, {cephDefault("10.20.0.2")}}},
-		{"r2", rack2("https://10.0.1.1", "10.20.1.1")},
+		{"r2", rack2("https://10.0.1.1:8443", "10.20.1.1")},
 		{"r2-endpoint", rack2("https://bmc-r2.example.net:8443", "10.20.1.2")},
 		{"r2-v6", rack2("https://[fd00::2]", "10.20.1.3")},
 		{"own", [][]config.Device{
