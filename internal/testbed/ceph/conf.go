@@ -44,6 +44,7 @@ func renderConf(fsid, dir string, portBase int, store string) string {
 	line("mon warn on pool no redundancy = false")
 	line("mon data avail warn = 1")
 	line("mon data avail crit = 0")
+	line("mgr stats period = 1") // PG states reach `ceph pg stat` within 1 s, not 5
 	line("[client]")
 	line("admin socket = %s/run/$name.$pid.asok", dir)
 	line("log file = %s/log/$name.$pid.log", dir)

@@ -43,7 +43,7 @@ func DefaultConfig(dir string) Config {
 		Dir:          dir,
 		PortBase:     DefaultPortBase,
 		ObjectStore:  "memstore",
-		StartTimeout: 90 * time.Second, // measured 10–15 s on 2 cores; slack for a loaded CI box
+		StartTimeout: 3 * time.Minute,  // 12–15 s on an idle 2-core box, 50 s seen under load
 		StopTimeout:  10 * time.Second, // daemons stop in < 1 s on SIGTERM
 	}
 }

@@ -1,0 +1,223 @@
+//go:build pacific
+
+package cephbl
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/ceph/go-ceph/rados"
+	"github.com/ceph/go-ceph/rbd"
+
+	"github.com/vigil-ha/vigil/internal/fence"
+)
+
+// session is one librados connection, opened for one Off, On or Status and
+// shut down at its end: nothing outlives a call, and a stale or
+// blocklisted connection is never reused.
+type session struct {
+	conn   *rados.Conn
+	self   []addr
+	ioctxs map[string]*rados.IOContext
+}
+
+// connect opens a session. librados calls cannot be interrupted, so the
+// context's deadline is turned into librados' own timeouts: each blocking
+// call ends by itself no later than the deadline (rounded up to a second).
+func (d *Device) connect(ctx context.Context) (*session, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("cephbl: %w: %w", fence.ErrUnreachable, err)
+	}
+	conn, err := rados.NewConnWithUser(d.cfg.User)
+	if err != nil {
+		return nil, fmt.Errorf("cephbl: new connection: %w", err)
+	}
+	if err := conn.ReadConfigFile(d.cfg.ConfPath); err != nil {
+		return nil, fmt.Errorf("cephbl: read %s: %w", d.cfg.ConfPath, err)
+	}
+	opts := map[string]time.Duration{
+		"client_mount_timeout": d.cfg.ConnectTimeout,
+		"rados_mon_op_timeout": d.cfg.OpTimeout,
+		"rados_osd_op_timeout": d.cfg.OpTimeout,
+	}
+	for name, limit := range opts {
+		if err := conn.SetConfigOption(name, seconds(ctx, limit)); err != nil {
+			return nil, fmt.Errorf("cephbl: set %s: %w", name, err)
+		}
+	}
+	if err := conn.Connect(); err != nil {
+		return nil, connectError(errnoOf(err), err)
+	}
+	s := &session{conn: conn, ioctxs: map[string]*rados.IOContext{}}
+	own, err := conn.GetAddrs()
+	if err == nil {
+		s.self, err = parseAddrs(own)
+	}
+	if err != nil {
+		s.close()
+		return nil, fmt.Errorf("cephbl: own client address: %w", err)
+	}
+	return s, nil
+}
+
+// seconds renders min(limit, time left before ctx's deadline) as whole
+// seconds, at least 1, for a librados timeout option.
+func seconds(ctx context.Context, limit time.Duration) string {
+	if dl, ok := ctx.Deadline(); ok {
+		limit = min(limit, time.Until(dl))
+	}
+	return strconv.Itoa(max(1, int(math.Ceil(limit.Seconds()))))
+}
+
+func (s *session) close() {
+	for _, io := range s.ioctxs {
+		io.Destroy()
+	}
+	s.conn.Shutdown()
+}
+
+// monCommand runs a mon command; a failure is classified by its errno.
+func (s *session) monCommand(what string, cmd map[string]any) ([]byte, error) {
+	b, err := json.Marshal(cmd)
+	if err != nil {
+		return nil, err
+	}
+	out, info, err := s.conn.MonCommand(b)
+	if err != nil {
+		return nil, commandError(what, errnoOf(err), info, err)
+	}
+	return out, nil
+}
+
+func (s *session) blocklistAdd(a addr, expire time.Duration) error {
+	_, err := s.monCommand("osd blocklist add "+a.String(), map[string]any{
+		"prefix": "osd blocklist", "blocklistop": "add", "addr": a.String(), "expire": expireArg(expire),
+	})
+	return err
+}
+
+// blocklistRm removes one exact entry. Removing an absent entry succeeds
+// (Pacific answers 0 "isn't blocklisted"; ENOENT is taken the same way).
+func (s *session) blocklistRm(a addr) error {
+	_, err := s.monCommand("osd blocklist rm "+a.String(), map[string]any{
+		"prefix": "osd blocklist", "blocklistop": "rm", "addr": a.String(),
+	})
+	if errnoOf(err) == int(syscall.ENOENT) {
+		return nil
+	}
+	return err
+}
+
+func (s *session) blocklistLS() (blocklist, error) {
+	out, err := s.monCommand("osd blocklist ls", map[string]any{"prefix": "osd blocklist ls", "format": "json"})
+	if err != nil {
+		return blocklist{}, err
+	}
+	return parseBlocklist(out)
+}
+
+func (s *session) ioctx(pool string) (*rados.IOContext, error) {
+	if io, ok := s.ioctxs[pool]; ok {
+		return io, nil
+	}
+	io, err := s.conn.OpenIOContext(pool)
+	if err != nil {
+		return nil, commandError("open pool "+pool, errnoOf(err), "", err)
+	}
+	s.ioctxs[pool] = io
+	return io, nil
+}
+
+// poolImages lists every image of pool.
+func (s *session) poolImages(pool string) ([]ImageRef, error) {
+	io, err := s.ioctx(pool)
+	if err != nil {
+		return nil, err
+	}
+	names, err := rbd.GetImageNames(io)
+	if err != nil {
+		return nil, commandError("list images of "+pool, errnoOf(err), "", err)
+	}
+	refs := make([]ImageRef, len(names))
+	for i, n := range names {
+		refs[i] = ImageRef{Pool: pool, Name: n}
+	}
+	return refs, nil
+}
+
+// openImage opens an image read-only; it never takes the image's lock. A
+// missing image is reported as (nil, nil).
+func (s *session) openImage(ref ImageRef) (*rbd.Image, error) {
+	io, err := s.ioctx(ref.Pool)
+	if err != nil {
+		return nil, err
+	}
+	img, err := rbd.OpenImageReadOnly(io, ref.Name, rbd.NoSnapshot)
+	if errnoOf(err) == int(syscall.ENOENT) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, commandError("open image "+ref.String(), errnoOf(err), "", err)
+	}
+	return img, nil
+}
+
+// lockOwners returns the addresses of an image's exclusive-lock owners.
+func lockOwners(ref ImageRef, img *rbd.Image) ([]addr, error) {
+	owners, err := img.LockGetOwners()
+	if errnoOf(err) == int(syscall.ENOENT) {
+		return nil, nil // nobody holds the lock
+	}
+	if err != nil {
+		return nil, commandError("lock owners of "+ref.String(), errnoOf(err), "", err)
+	}
+	var as []addr
+	for _, o := range owners {
+		a, err := parseAddr(o.Owner)
+		if err != nil {
+			return nil, err
+		}
+		as = append(as, a)
+	}
+	return as, nil
+}
+
+// watchers returns the addresses watching an image's header.
+func watchers(ref ImageRef, img *rbd.Image) ([]addr, error) {
+	ws, err := img.ListWatchers()
+	if err != nil {
+		return nil, commandError("watchers of "+ref.String(), errnoOf(err), "", err)
+	}
+	as := make([]addr, 0, len(ws))
+	for _, w := range ws {
+		a, err := parseAddr(w.Addr)
+		if err != nil {
+			return nil, err
+		}
+		as = append(as, a)
+	}
+	return as, nil
+}
+
+// errnoOf returns the positive errno a go-ceph error carries, or 0.
+func errnoOf(err error) int {
+	var coded interface{ ErrorCode() int }
+	if errors.As(err, &coded) {
+		n := coded.ErrorCode()
+		if n < 0 {
+			n = -n
+		}
+		return n
+	}
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		return int(errno)
+	}
+	return 0
+}
