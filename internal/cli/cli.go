@@ -49,7 +49,7 @@ func Main(args []string, env Env) int {
 	case "lab":
 		err = lab(args[1:], env)
 	case "fence":
-		err = fence(args[1:], env)
+		err = fenceCmd(args[1:], env)
 	case "version":
 		fmt.Fprintln(env.Stdout, "vigil", Version)
 	case "help", "-h", "--help", "-help":

@@ -1,7 +1,163 @@
 package cli
 
-import "fmt"
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
 
-func fence(args []string, env Env) error {
-	return fmt.Errorf("%w: fence: not built yet", errUsage)
+	"github.com/vigil-ha/vigil/internal/config"
+	"github.com/vigil-ha/vigil/internal/fence"
+	"github.com/vigil-ha/vigil/internal/fence/devices"
+)
+
+const fenceHelp = `vigil fence — run a host's fencing topology by hand
+
+  vigil fence status HOST --config FILE         read every device's view of HOST
+  vigil fence off HOST --config FILE --yes      fence HOST: level 1, then the next level if one fails;
+                                                a level counts only when every device is verified
+  vigil fence on HOST --config FILE --yes       lift HOST's fences (storage fences first, then power)
+  vigil fence check HOST|--all --config FILE    health check: status calls only, nothing changes
+
+--dry-run prints the resolved topology (devices, addresses, credential
+references; never a password) and does nothing. off and on change the world:
+they need --yes. Exit status: 0 done, 1 failed (the reason is printed), 2 bad
+arguments or configuration.
+
+Examples:
+  vigil fence off cmp1 --config /etc/vigil/vigil.yaml --dry-run
+  vigil fence check --all --config /etc/vigil/vigil.yaml
+`
+
+func fenceCmd(args []string, env Env) error {
+	fl := newFlags("fence", fenceHelp, env)
+	cfgPath := fl.String("config", "/etc/vigil/vigil.yaml", "vigil's configuration file")
+	dry := fl.Bool("dry-run", false, "print what would be done and do nothing")
+	yes := fl.Bool("yes", false, "really change the host's power or fences (off, on)")
+	all := fl.Bool("all", false, "check: every host of the configuration")
+	timeout := fl.Duration("timeout", 5*time.Minute, "give up after this long")
+	probe := fl.Bool("probe", true, "after a power fence, ping the host's storage_ips: it must stop answering")
+	pos, err := parse(fl, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) == 0 {
+		return fmt.Errorf("%w: fence needs an action: status, off, on or check (vigil fence --help)", errUsage)
+	}
+	action := pos[0]
+	var hosts []string
+	switch {
+	case action == "check" && *all:
+		if len(pos) > 1 {
+			return fmt.Errorf("%w: fence check --all takes no host", errUsage)
+		}
+	case action == "status" || action == "off" || action == "on" || action == "check":
+		if len(pos) != 2 {
+			return fmt.Errorf("%w: fence %s needs exactly one HOST", errUsage, action)
+		}
+		hosts = pos[1:]
+	default:
+		return fmt.Errorf("%w: fence: unknown action %q: use status, off, on or check", errUsage, action)
+	}
+	cfg, err := config.Load(*cfgPath)
+	if err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if *all {
+		for _, h := range cfg.Hosts {
+			hosts = append(hosts, h.Name)
+		}
+	}
+	out := env.Stdout
+	if *dry {
+		for _, h := range hosts {
+			levels, err := devices.Describe(cfg, h)
+			if err != nil {
+				return fmt.Errorf("%w: %v", errUsage, err)
+			}
+			fmt.Fprintf(out, "%s: would run %q with this topology:\n", h, action)
+			for i, l := range levels {
+				fmt.Fprintf(out, "  level %d: %s\n", i+1, strings.Join(l, "  +  "))
+			}
+		}
+		fmt.Fprintln(out, "dry run: nothing was done")
+		return nil
+	}
+	if (action == "off" || action == "on") && !*yes {
+		return fmt.Errorf("%w: fence %s %s changes the host's power or fences: add --yes to do it, or --dry-run to see the plan", errUsage, action, hosts[0])
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	sec := devices.Secrets{Getenv: env.Getenv, ReadFile: env.ReadFile}
+	log := slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	failed := 0
+	for _, h := range hosts {
+		topo, err := devices.Build(cfg, h, sec, devices.Options{Probe: *probe}, log)
+		if err != nil && !*all {
+			return fmt.Errorf("%w: %v", errUsage, err)
+		}
+		if err != nil {
+			failed++
+			fmt.Fprintf(out, "%s: FAILED: %v\n", h, err)
+			continue
+		}
+		if err := runFence(ctx, action, topo, env); err != nil {
+			failed++
+			fmt.Fprintf(out, "%s: FAILED: %v\n", h, err)
+		}
+	}
+	if failed > 0 {
+		return errFailed
+	}
+	return nil
+}
+
+func runFence(ctx context.Context, action string, topo fence.Topology, env Env) error {
+	out := env.Stdout
+	progress := func(s fence.Step) {
+		result := "ok"
+		if s.Err != nil {
+			result = "failed: " + s.Err.Error()
+		} else if s.Detail != "" {
+			result = "ok: " + s.Detail
+		}
+		name := s.Member
+		if name == "" {
+			name = "(probe)"
+		}
+		fmt.Fprintf(out, "  %s level %d  %-40s %-6s %6.2fs  %s\n", topo.Host, s.Level, name, s.Op, s.Took.Seconds(), result)
+	}
+	switch action {
+	case "off":
+		fmt.Fprintf(out, "%s: fencing (%d levels)\n", topo.Host, len(topo.Levels))
+		o, err := topo.Off(ctx, progress)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "%s: FENCED at level %d, verified: %s\n", topo.Host, o.Level, o.Summary())
+	case "on":
+		fmt.Fprintf(out, "%s: lifting fences\n", topo.Host)
+		if err := topo.On(ctx, progress); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "%s: fences lifted\n", topo.Host)
+	case "status", "check":
+		var errs []error
+		for _, h := range topo.Check(ctx) {
+			state := h.Status.String()
+			if h.Err != nil {
+				state = "ERROR " + h.Err.Error()
+				errs = append(errs, fmt.Errorf("level %d %s: %w", h.Level, h.Member, h.Err))
+			}
+			fmt.Fprintf(out, "%s level %d  %-40s %6.2fs  %s\n", h.Host, h.Level, h.Member, h.Took.Seconds(), state)
+		}
+		return errors.Join(errs...)
+	}
+	return nil
 }

@@ -18,6 +18,10 @@ type Member struct {
 	Device  Device
 	Timeout time.Duration // per attempt; 0 means the caller's context only
 	Retries int           // further attempts after a failed one
+	// Power marks a device that cuts power (ipmi, redfish, PDU agents): a
+	// level with one is probed afterwards; a storage fence leaves the host
+	// running, so a level of storage fences only is not.
+	Power bool
 }
 
 // Prober tells whether a host still answers after a fence, on a path that
@@ -108,7 +112,7 @@ func (t Topology) OffLevel(ctx context.Context, level int, report func(Step)) (O
 		}
 		out.Proofs = append(out.Proofs, p)
 	}
-	if t.Probe != nil {
+	if t.Probe != nil && powers(t.Levels[level-1]) {
 		start := time.Now()
 		detail, err := t.probeGone(ctx)
 		report(Step{Level: level, Op: "probe", Took: time.Since(start), Detail: detail, Err: err})
@@ -118,6 +122,15 @@ func (t Topology) OffLevel(ctx context.Context, level int, report func(Step)) (O
 		out.Proofs = append(out.Proofs, Proof{Driver: "probe", Detail: detail})
 	}
 	return out, nil
+}
+
+func powers(ms []Member) bool {
+	for _, m := range ms {
+		if m.Power {
+			return true
+		}
+	}
+	return false
 }
 
 // probeGone waits until the host stops answering on the probe's path.

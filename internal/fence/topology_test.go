@@ -116,7 +116,7 @@ func TestTopologyOff(t *testing.T) {
 func TestTopologyProbeCatchesLyingDevice(t *testing.T) {
 	var calls []string
 	topo := Topology{Host: "cmp1", ProbeWait: 600 * time.Millisecond,
-		Levels: [][]Member{{{Name: "redfish", Device: &scriptedDevice{name: "redfish", calls: &calls}}}},
+		Levels: [][]Member{{{Name: "redfish", Power: true, Device: &scriptedDevice{name: "redfish", calls: &calls}}}},
 		Probe:  &answers{left: 1000}}
 	_, err := topo.Off(context.Background(), nil)
 	if !errors.Is(err, ErrNotVerified) || !strings.Contains(err.Error(), "still answers") {
@@ -158,5 +158,15 @@ func TestTopologyCheckChangesNothing(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{"ipmi.status", "ceph.status"}, calls); diff != "" {
 		t.Errorf("calls (-want +got):\n%s", diff)
+	}
+}
+
+func TestTopologyDoesNotProbeAStorageFence(t *testing.T) {
+	var calls []string
+	topo := Topology{Host: "cmp1", ProbeWait: 300 * time.Millisecond,
+		Levels: [][]Member{{{Name: "ceph", Device: &scriptedDevice{name: "ceph", calls: &calls}}}},
+		Probe:  &answers{left: 1000}}
+	if _, err := topo.Off(context.Background(), nil); err != nil {
+		t.Fatalf("a blocklisted host still answers ping, and that is fine: %v", err)
 	}
 }

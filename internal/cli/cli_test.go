@@ -1,0 +1,89 @@
+package cli
+
+import (
+	"bytes"
+	"os"
+	"strings"
+	"testing"
+)
+
+func run(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var o, e bytes.Buffer
+	code = Main(args, Env{Stdout: &o, Stderr: &e, Getenv: func(string) string { return "" }, ReadFile: os.ReadFile})
+	return code, o.String(), e.String()
+}
+
+func TestLabShowsNaiveDoubleWritersAndVigilNone(t *testing.T) {
+	code, out, _ := run(t, "lab")
+	if code != 0 {
+		t.Fatalf("vigil lab exit %d", code)
+	}
+	for _, want := range []string{
+		"naive: evacuated 2 instances (vm01, vm05) while their host still ran them → DOUBLE WRITERS on 2 disks",
+		"vigil: no evacuation, no fence, 0 double writers",
+		"healthy → service-degraded [service-down]",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("vigil lab output lacks %q", want)
+		}
+	}
+}
+
+func TestLabRunExitCodes(t *testing.T) {
+	if code, out, _ := run(t, "lab", "run", "seed-incident.yaml", "power-loss.yaml"); code != 0 || !strings.Contains(out, "2 scenarios, 2 passed, 0 failed") {
+		t.Errorf("vigil lab run: exit %d\n%s", code, out)
+	}
+	code, out, _ := run(t, "lab", "run", "--policy", "naive", "seed-incident.yaml")
+	if code != 1 || !strings.Contains(out, "FAIL  seed-incident") || !strings.Contains(out, "double_writers: want 0, got 2") {
+		t.Errorf("naive seed incident must fail with double writers: exit %d\n%s", code, out)
+	}
+	if code, _, errOut := run(t, "lab", "run", "--policy", "sloppy", "seed-incident.yaml"); code != 2 || !strings.Contains(errOut, `--policy "sloppy"`) {
+		t.Errorf("bad policy: exit %d, stderr %q", code, errOut)
+	}
+	if code, _, errOut := run(t, "lab", "run", "no-such.yaml"); code != 1 || !strings.Contains(errOut, "no-such.yaml") {
+		t.Errorf("missing file: exit %d, stderr %q", code, errOut)
+	}
+}
+
+func TestLabFuzzFindsNaiveViolations(t *testing.T) {
+	code, out, _ := run(t, "lab", "fuzz", "--schedules", "20", "--seed", "7", "--policy", "naive")
+	if code != 1 || !strings.Contains(out, "broke an invariant") || !strings.Contains(out, "# minimal schedule") {
+		t.Errorf("naive policy under fuzz: exit %d\n%s", code, out)
+	}
+	code, out, _ = run(t, "lab", "fuzz", "--schedules", "20", "--seed", "7")
+	if code != 0 || !strings.Contains(out, "0 broke an invariant") {
+		t.Errorf("vigil under fuzz: exit %d\n%s", code, out)
+	}
+}
+
+func TestFenceDryRunAndGuards(t *testing.T) {
+	cfg := "../../examples/vigil.yaml"
+	code, out, _ := run(t, "fence", "off", "cmp1", "--config", cfg, "--dry-run")
+	if code != 0 || !strings.Contains(out, "level 1: ipmi address=10.0.0.11") || !strings.Contains(out, "nothing was done") {
+		t.Errorf("dry run: exit %d\n%s", code, out)
+	}
+	if strings.Contains(out, "secret") {
+		t.Errorf("dry run shows a secret:\n%s", out)
+	}
+	if code, _, errOut := run(t, "fence", "off", "cmp1", "--config", cfg); code != 2 || !strings.Contains(errOut, "--yes") {
+		t.Errorf("off without --yes: exit %d, %q", code, errOut)
+	}
+	if code, _, errOut := run(t, "fence", "off", "cmp99", "--config", cfg, "--dry-run"); code != 2 || !strings.Contains(errOut, "cmp99") {
+		t.Errorf("unknown host: exit %d, %q", code, errOut)
+	}
+	if code, _, errOut := run(t, "fence", "reboot", "cmp1", "--config", cfg); code != 2 || !strings.Contains(errOut, "unknown action") {
+		t.Errorf("unknown action: exit %d, %q", code, errOut)
+	}
+}
+
+func TestHelpTeaches(t *testing.T) {
+	code, out, _ := run(t)
+	if code != 0 || !strings.Contains(out, "vigil lab") || !strings.Contains(out, "vigil fence") {
+		t.Errorf("no-argument help: exit %d\n%s", code, out)
+	}
+	code, out, _ = run(t, "fence", "--help")
+	if code != 0 || !strings.Contains(out, "Examples:") || !strings.Contains(out, "-dry-run") {
+		t.Errorf("fence --help: exit %d\n%s", code, out)
+	}
+}
