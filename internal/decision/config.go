@@ -92,8 +92,20 @@ func DefaultConfig() Config {
 // ErrConfig marks every configuration error.
 var ErrConfig = errors.New("decision: invalid config")
 
+// FieldError names the setting that is wrong, so a caller can map it to
+// its own key path without reading the message.
+type FieldError struct {
+	Field string // e.g. "dead_after", "brake.max_fraction"
+	Msg   string
+}
+
+func (e *FieldError) Error() string { return ErrConfig.Error() + ": " + e.Field + ": " + e.Msg }
+
+// Unwrap makes errors.Is(err, ErrConfig) hold.
+func (e *FieldError) Unwrap() error { return ErrConfig }
+
 func cfgErr(field, format string, args ...any) error {
-	return fmt.Errorf("%w: %s: %s", ErrConfig, field, fmt.Sprintf(format, args...))
+	return &FieldError{Field: field, Msg: fmt.Sprintf(format, args...)}
 }
 
 // Validate reports the first impossible setting, naming the field.
@@ -145,10 +157,10 @@ func (c Config) Validate() error {
 	if c.BrakeMaxHosts < 1 {
 		return cfgErr("brake.max_hosts", "must be at least 1, got %d", c.BrakeMaxHosts)
 	}
-	if c.BrakeMaxFraction <= 0 || c.BrakeMaxFraction > 1 {
+	if !(c.BrakeMaxFraction > 0 && c.BrakeMaxFraction <= 1) { // also rejects NaN
 		return cfgErr("brake.max_fraction", "must be in (0, 1], got %v", c.BrakeMaxFraction)
 	}
-	if c.DoubtFraction <= 0 || c.DoubtFraction >= 1 {
+	if !(c.DoubtFraction > 0 && c.DoubtFraction < 1) { // also rejects NaN
 		return cfgErr("doubt.fraction", "must be in (0, 1), got %v", c.DoubtFraction)
 	}
 	if c.DoubtMinHosts < 1 {

@@ -42,7 +42,7 @@ func New(cfg Config) (*Engine, error) {
 // AddHost registers a host. Adding a known host again updates its domain.
 func (e *Engine) AddHost(info HostInfo) {
 	if h, ok := e.hosts[info.Name]; ok {
-		h.Domain = info.Domain
+		h.HostInfo = info
 		return
 	}
 	n := len(e.cfg.Networks)
@@ -277,4 +277,12 @@ func (e *Engine) Restore(recs []Record) {
 			h.state = Fenced
 		}
 	}
+}
+
+// levels is the number of fence levels of h's topology.
+func (e *Engine) levels(h *host) int {
+	if h.FenceLevels > 0 {
+		return h.FenceLevels
+	}
+	return e.cfg.FenceLevels
 }

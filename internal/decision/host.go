@@ -6,6 +6,9 @@ import "time"
 type HostInfo struct {
 	Name   string
 	Domain string // failure domain (rack, AZ); "" is the default domain
+	// FenceLevels is the number of levels of this host's fencing topology;
+	// 0 means Config.FenceLevels.
+	FenceLevels int
 }
 
 // host is everything the engine knows about one host. Times are the

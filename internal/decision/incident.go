@@ -10,7 +10,7 @@ import (
 func (e *Engine) open(now time.Time, h *host) {
 	h.inc = &incident{opened: now, level: 1, done: map[string]bool{}, evacTries: map[string]int{},
 		evacAt: map[string]time.Time{}, evacWait: map[string]bool{}}
-	e.transition(now, h, Fencing, "fence-before-recovery", []string{fmt.Sprintf("fencing %s with topology level 1 of %d", h.Name, e.cfg.FenceLevels)})
+	e.transition(now, h, Fencing, "fence-before-recovery", []string{fmt.Sprintf("fencing %s with topology level 1 of %d", h.Name, e.levels(h))})
 	e.persist(h)
 	e.sendFence(now, h)
 }
@@ -190,7 +190,7 @@ func (e *Engine) fenceResult(now time.Time, r FenceResult) {
 		return
 	}
 	inc.lastErr = fmt.Sprintf("level %d %s: %s", r.Level, r.Method, r.Err)
-	if inc.level < e.cfg.FenceLevels {
+	if inc.level < e.levels(h) {
 		inc.level++
 		e.transition(now, h, Fencing, "fence-next-level", []string{inc.lastErr, fmt.Sprintf("trying level %d", inc.level)})
 		return
