@@ -26,6 +26,8 @@ const (
 	tickEvery    = 250 * time.Millisecond
 	bmcEvery     = 2 * time.Second
 	novaEvery    = 5 * time.Second
+	watchEvery   = 5 * time.Second
+	watchLinger  = 30 * time.Second // FIELD-NOTES: a crashed client's watch stays ~30 s
 	electionTime = 3 * time.Second // etcd lease TTL 2 s + campaign
 	peerFanout   = 3
 )
@@ -209,6 +211,19 @@ func (c *Controller) collect() {
 				p = decision.PowerOff
 			}
 			c.p.Step(now, decision.BMCReading{Host: h.Name, Power: p})
+		}
+	}
+	if w.now%watchEvery == 0 {
+		// RBD watchers by host: a client's watch outlives it by ~30 s.
+		for _, id := range sortedKeys(w.Disks) {
+			d := w.Disks[id]
+			var hosts []string
+			for _, h := range sortedKeys(d.last) {
+				if w.now-d.last[h] <= watchLinger {
+					hosts = append(hosts, h)
+				}
+			}
+			c.p.Step(now, decision.DiskWriters{Instance: id, Hosts: hosts})
 		}
 	}
 	if w.now%novaEvery == 0 {
