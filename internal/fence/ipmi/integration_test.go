@@ -69,8 +69,12 @@ func (r *rig) config(i int) ipmi.Config {
 	c.Port = r.bmcs[i].Port()
 	c.Username = r.bmcs[i].Username()
 	c.Password = r.bmcs[i].Password()
-	c.OffTimeout = 10 * time.Second
-	c.OnTimeout = 10 * time.Second
+	// ipmi_sim answers chassis control only once chassis-control.sh has
+	// run, which can take seconds on a loaded machine; a real BMC answers at
+	// once. Without the margin go-ipmi resends and may give up.
+	c.ExchangeTimeout = 5 * time.Second
+	c.OffTimeout = 20 * time.Second
+	c.OnTimeout = 20 * time.Second
 	c.PollInterval = 100 * time.Millisecond
 	return c
 }
