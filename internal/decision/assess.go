@@ -113,8 +113,10 @@ func (e *Engine) evidence(h *host, now time.Time) []string {
 			ev = append(ev, "storage heartbeats unreadable")
 		case !h.storageSeen:
 			ev = append(ev, "no storage heartbeat ever seen")
-		case fresh(h.storageMoved, now, e.cfg.StorageTimeout):
+		case fresh(h.storageMoved, now, e.cfg.StorageTimeout) && h.storageMoved.After(h.lastAgent().Add(e.cfg.AgentTimeout/2)):
 			ev = append(ev, fmt.Sprintf("storage heartbeat advancing (%d)", h.storageCounter))
+		case fresh(h.storageMoved, now, e.cfg.StorageTimeout):
+			ev = append(ev, fmt.Sprintf("storage heartbeat last moved (%d) %s ago, no later than the agent's last word", h.storageCounter, age(h.storageMoved)))
 		default:
 			ev = append(ev, fmt.Sprintf("storage heartbeat stalled at %d for %s", h.storageCounter, age(h.storageMoved)))
 		}

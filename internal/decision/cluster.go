@@ -24,8 +24,11 @@ func (e *Engine) doubt(now time.Time) {
 	if e.frozen {
 		e.frozenWhy = fmt.Sprintf("controller lost contact with %d of %d hosts at once (more than %.0f%%): it may be the blind one; automatic fencing frozen", lost, total, e.cfg.DoubtFraction*100)
 	}
-	if was != e.frozen && !e.frozen {
+	if was && !e.frozen {
+		// Silence measured while the controller was blind is no evidence:
+		// re-arm every host as a new leader would.
 		e.frozenWhy = ""
+		e.rearmUntil = now.Add(e.cfg.FailoverGrace)
 	}
 }
 
@@ -38,19 +41,16 @@ func (e *Engine) gate(now time.Time, h *host) (code, why string) {
 	if e.frozen {
 		return "observer-blind", e.frozenWhy
 	}
+	if now.Before(e.rearmUntil) {
+		return "failover-grace", fmt.Sprintf("the controller just regained sight of most hosts: no host is judged before %s", e.rearmUntil.Format("15:04:05.0"))
+	}
 	if !h.released {
 		if code, why := e.brake(now, h); code != "" {
 			return code, why
 		}
 	}
-	inFlight := 0
-	for _, name := range e.order {
-		if o := e.hosts[name]; o.inc != nil && o.state == Fencing && o.inc.fence == nil {
-			inFlight++
-		}
-	}
-	if inFlight >= e.cfg.MaxConcurrentFences {
-		return "fence-slots", fmt.Sprintf("%d fences already running (max_concurrent_fences %d)", inFlight, e.cfg.MaxConcurrentFences)
+	if e.counts.inFlight >= e.cfg.MaxConcurrentFences {
+		return "fence-slots", fmt.Sprintf("%d fences already running (max_concurrent_fences %d)", e.counts.inFlight, e.cfg.MaxConcurrentFences)
 	}
 	return "", ""
 }
@@ -59,24 +59,9 @@ func (e *Engine) gate(now time.Time, h *host) (code, why string) {
 // is more likely a network or power event than independent host deaths, and
 // fencing half a cloud would make it worse.
 func (e *Engine) brake(now time.Time, h *host) (code, why string) {
-	since := now.Add(-e.cfg.BrakeWindow)
-	all, inDomain, domainSize := 0, 0, 0
-	for _, name := range e.order {
-		o := e.hosts[name]
-		if o.maintenance {
-			continue
-		}
-		if o.Domain == h.Domain {
-			domainSize++
-		}
-		if o.badSince.IsZero() || o.badSince.Before(since) {
-			continue
-		}
-		all++
-		if o.Domain == h.Domain {
-			inDomain++
-		}
-	}
+	all := e.counts.bad
+	d := e.counts.domains[h.Domain]
+	inDomain, domainSize := d.bad, d.size
 	if all > e.cfg.BrakeMaxHosts {
 		return "brake", fmt.Sprintf("mass-failure brake: %d hosts went bad within %v (max_hosts %d); fencing held for an operator (vigil confirm/release)", all, e.cfg.BrakeWindow, e.cfg.BrakeMaxHosts)
 	}
@@ -88,4 +73,39 @@ func (e *Engine) brake(now time.Time, h *host) (code, why string) {
 		return "brake", fmt.Sprintf("mass-failure brake: %d of %d hosts of domain %s went bad within %v (max_fraction %.2f); fencing held for an operator", inDomain, domainSize, dom, e.cfg.BrakeWindow, e.cfg.BrakeMaxFraction)
 	}
 	return "", ""
+}
+
+// counts are the tallies the cluster rules need, taken once per Tick so the
+// rules cost O(1) per host instead of a scan of the cluster.
+type counts struct {
+	since    time.Time // start of the brake window
+	bad      int       // hosts that went bad within the window
+	inFlight int       // fences running or being retried
+	domains  map[string]domainCount
+}
+
+type domainCount struct{ bad, size int }
+
+func (c *counts) reset(since time.Time) {
+	c.since, c.bad, c.inFlight = since, 0, 0
+	if c.domains == nil {
+		c.domains = map[string]domainCount{}
+	}
+	clear(c.domains)
+}
+
+func (c *counts) add(h *host) {
+	if h.inc != nil && h.state == Fencing && h.inc.fence == nil {
+		c.inFlight++
+	}
+	if h.maintenance {
+		return
+	}
+	d := c.domains[h.Domain]
+	d.size++
+	if !h.badSince.IsZero() && !h.badSince.Before(c.since) {
+		c.bad++
+		d.bad++
+	}
+	c.domains[h.Domain] = d
 }

@@ -21,7 +21,9 @@ type Engine struct {
 	storageReadAt time.Time // last successful storage heartbeat read
 	frozen        bool      // observer self-doubt in force
 	frozenWhy     string
+	rearmUntil    time.Time    // after a thaw, hosts are re-armed like after a failover
 	assessed      []assessment // scratch for Tick, reused
+	counts        counts       // cluster-wide tallies for the rules, once per Tick
 
 	out Ready
 }
@@ -111,7 +113,9 @@ func (e *Engine) Step(now time.Time, in Input) {
 	case Confirm:
 		e.confirm(now, m)
 	case Release:
-		if h := e.hosts[m.Host]; h != nil {
+		// Only a host the brake holds can be released, and only for its
+		// current bad episode.
+		if h := e.hosts[m.Host]; h != nil && h.state == Failed && h.rule == "brake" && h.inc == nil {
 			h.released = true
 		}
 	}
@@ -134,6 +138,7 @@ func (e *Engine) Tick(now time.Time) Ready {
 			e.assessed = make([]assessment, len(e.order))
 		}
 		e.assessed = e.assessed[:len(e.order)]
+		e.counts.reset(now.Add(-e.cfg.BrakeWindow))
 		for i, name := range e.order {
 			h := e.hosts[name]
 			a := e.assess(h, now)
@@ -147,7 +152,9 @@ func (e *Engine) Tick(now time.Time) Ready {
 			}
 			if !bad && !h.state.inIncident() {
 				h.badSince = time.Time{}
+				h.released = false
 			}
+			e.counts.add(h)
 		}
 		for i, name := range e.order {
 			e.tickHost(now, e.hosts[name], e.assessed[i])
@@ -161,7 +168,21 @@ func (e *Engine) Tick(now time.Time) Ready {
 func (e *Engine) tickHost(now time.Time, h *host, a assessment) {
 	if h.maintenance {
 		if h.state != Maintenance {
-			e.transition(now, h, Maintenance, "operator-maintenance", []string{"an operator put the host in maintenance; vigil will not act on it"})
+			ev := []string{"an operator put the host in maintenance; vigil will not act on it"}
+			if h.inc != nil {
+				ev = append(ev, fmt.Sprintf("the open incident (%s) is handed to the operator and closed", h.state))
+				h.inc = nil
+			}
+			// Nothing decided for this host since the last Tick goes out now.
+			kept := e.out.Actions[:0]
+			for _, a := range e.out.Actions {
+				if a.Host != h.Name {
+					kept = append(kept, a)
+				}
+			}
+			e.out.Actions = kept
+			e.transition(now, h, Maintenance, "operator-maintenance", ev)
+			e.persist(h)
 		}
 		return
 	}
@@ -210,6 +231,10 @@ func (e *Engine) alertFor(now time.Time, h *host, a assessment) {
 	switch a.state {
 	case ServiceDegraded, NetworkDegraded, Isolated:
 		e.alert(h, string(a.state), fmt.Sprintf("%s: %s; no action: the host is alive", h.Name, a.rule))
+	case Suspect:
+		if a.rule == "storage-unreadable" {
+			e.alert(h, "storage-unreadable", fmt.Sprintf("%s is silent, but storage heartbeats cannot be read to confirm it: vigil holds; check the Ceph cluster or confirm the host is off (vigil confirm %s)", h.Name, h.Name))
+		}
 	}
 }
 

@@ -48,6 +48,7 @@ type host struct {
 // incident is the fence-and-recover workflow for one failed host.
 type incident struct {
 	opened    time.Time
+	cause     string // the rule that failed the host
 	level     int
 	inFlight  bool
 	attempts  int // full rounds over every level that failed

@@ -2,14 +2,17 @@ package decision
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 )
 
 // open starts an incident for a failed host: first fence level now.
 func (e *Engine) open(now time.Time, h *host) {
-	h.inc = &incident{opened: now, level: 1, done: map[string]bool{}, evacTries: map[string]int{},
+	h.inc = &incident{opened: now, level: 1, cause: h.rule, done: map[string]bool{}, evacTries: map[string]int{},
 		evacAt: map[string]time.Time{}, evacWait: map[string]bool{}}
+	h.released = false // consumed
+	e.counts.inFlight++
 	e.transition(now, h, Fencing, "fence-before-recovery", []string{fmt.Sprintf("fencing %s with topology level 1 of %d", h.Name, e.levels(h))})
 	e.persist(h)
 	e.sendFence(now, h)
@@ -18,7 +21,7 @@ func (e *Engine) open(now time.Time, h *host) {
 func (e *Engine) sendFence(now time.Time, h *host) {
 	h.inc.inFlight = true
 	e.emit(Action{Kind: ActFence, Host: h.Name, Level: h.inc.level, Rule: "fence-before-recovery",
-		Reason: fmt.Sprintf("%s failed (%s); instances may only start elsewhere once it is verifiably fenced", h.Name, h.rule)})
+		Reason: fmt.Sprintf("%s failed (%s); instances may only start elsewhere once it is verifiably fenced", h.Name, h.inc.cause)})
 }
 
 // workflow advances a host that has an open incident.
@@ -27,6 +30,11 @@ func (e *Engine) workflow(now time.Time, h *host, a assessment) {
 	switch h.state {
 	case Fencing:
 		if inc.fence != nil {
+			if why := e.fenceUndone(now, h); why != "" {
+				// E.g. a watchdog self-fence assumed, then the host answered.
+				e.undone(now, h, why)
+				return
+			}
 			e.transition(now, h, Fenced, "fence-verified", []string{fmt.Sprintf("%s: %s", inc.fence.Method, inc.fence.Proof)})
 			e.persist(h)
 			e.recover(now, h)
@@ -35,11 +43,14 @@ func (e *Engine) workflow(now time.Time, h *host, a assessment) {
 		if inc.inFlight || now.Before(inc.nextTry) {
 			return
 		}
-		if alive := a.state != Failed && a.state != Suspect; alive && inc.attempts > 0 {
+		if now.Before(e.leaderSince.Add(e.cfg.FailoverGrace)) {
+			return // an incident restored by a new leader waits for fresh evidence
+		}
+		if alive := a.state != Failed && a.state != Suspect && a.state != Unknown; alive {
 			h.inc = nil
 			e.transition(now, h, a.state, "fence-aborted", append(e.evidence(h, now), "host answered again before any fence took effect; incident closed"))
 			e.persist(h)
-			e.alert(h, "fence-aborted", fmt.Sprintf("%s answered again after failed fence attempts (%s); no instance was moved", h.Name, inc.lastErr))
+			e.alert(h, "fence-aborted", fmt.Sprintf("%s answered again before it was fenced (%s); no instance was moved", h.Name, inc.lastErr))
 			return
 		}
 		if inc.attempts > 0 && e.cfg.SelfFenceAfter > 0 && h.self.WatchdogArmed {
@@ -51,9 +62,7 @@ func (e *Engine) workflow(now time.Time, h *host, a assessment) {
 		e.sendFence(now, h)
 	case Fenced, Recovering:
 		if why := e.fenceUndone(now, h); why != "" {
-			e.transition(now, h, Rejoining, "fence-undone", []string{why, fmt.Sprintf("evacuation stopped: %d of %d instances moved; the rest stay with %s", len(inc.done), len(inc.instances), h.Name)})
-			e.persist(h)
-			e.alert(h, "fence-undone", fmt.Sprintf("%s: %s while vigil was evacuating it; vigil stopped and waits for a clean rejoin", h.Name, why))
+			e.undone(now, h, why)
 			return
 		}
 		if h.state == Fenced {
@@ -73,6 +82,15 @@ func (e *Engine) workflow(now time.Time, h *host, a assessment) {
 	case Rejoining:
 		e.rejoin(now, h)
 	}
+}
+
+// undone stops recovery of a host whose fence no longer holds and waits for
+// it to rejoin cleanly.
+func (e *Engine) undone(now time.Time, h *host, why string) {
+	inc := h.inc
+	e.transition(now, h, Rejoining, "fence-undone", []string{why, fmt.Sprintf("evacuation stopped: %d of %d instances moved; the rest stay with %s", len(inc.done), len(inc.instances), h.Name)})
+	e.persist(h)
+	e.alert(h, "fence-undone", fmt.Sprintf("%s: %s; vigil stopped evacuating and waits for a clean rejoin", h.Name, why))
 }
 
 // fenceUndone reports why the fence of h no longer holds, or "": the
@@ -102,10 +120,13 @@ func (e *Engine) recover(now time.Time, h *host) {
 	if inc == nil || inc.fence == nil {
 		panic("decision: recover without a verified fence") // unreachable: guarded by callers; tests prove it
 	}
-	if inc.instances == nil {
-		inc.instances = append([]string{}, h.nova.Instances...)
-		sort.Strings(inc.instances)
+	if h.novaAt.IsZero() {
+		if inc.instances == nil {
+			e.alert(h, "nova-unread", fmt.Sprintf("%s is fenced but Nova has not been read yet: waiting for its instance list", h.Name))
+		}
+		return // stays fenced until Nova tells which instances are here
 	}
+	e.mergeInstances(h)
 	if !inc.forced {
 		inc.forced = true
 		e.emit(Action{Kind: ActForceDown, Host: h.Name, Rule: "force-down-after-fence",
@@ -128,8 +149,24 @@ func (e *Engine) recover(now time.Time, h *host) {
 	}
 }
 
+// mergeInstances adds instances Nova places on the fenced host that the
+// incident does not know yet (a late or first Nova read).
+func (e *Engine) mergeInstances(h *host) {
+	inc := h.inc
+	for _, in := range h.nova.Instances {
+		if !slices.Contains(inc.instances, in) {
+			inc.instances = append(inc.instances, in)
+		}
+	}
+	if inc.instances == nil {
+		inc.instances = []string{}
+	}
+	sort.Strings(inc.instances)
+}
+
 func (e *Engine) retryEvacuations(now time.Time, h *host) {
 	inc := h.inc
+	e.mergeInstances(h)
 	var todo []string
 	for _, in := range inc.instances {
 		if inc.done[in] || inc.evacWait[in] || inc.evacTries[in] >= e.cfg.EvacuateAttempts {
@@ -163,7 +200,9 @@ func (e *Engine) rejoin(now time.Time, h *host) {
 	}
 	var still []string
 	for _, d := range h.self.Domains {
-		if !mine[d] {
+		// A guest vigil moved away must be gone whatever Nova's (possibly
+		// stale) list says; any other guest must be one Nova places here.
+		if h.inc.done[d] || h.inc.evacTries[d] > 0 || !mine[d] {
 			still = append(still, d)
 		}
 	}
@@ -213,6 +252,9 @@ func (e *Engine) evacuateResult(now time.Time, r EvacuateResult) {
 		return
 	}
 	inc := h.inc
+	if !slices.Contains(inc.instances, r.Instance) {
+		return // not an instance of this incident
+	}
 	inc.evacWait[r.Instance] = false
 	if r.FenceLost {
 		inc.fenceLost = r.Err

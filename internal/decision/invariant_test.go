@@ -72,40 +72,6 @@ func violate(host, format string, args ...any) *violation {
 	return &violation{host, fmt.Sprintf(format, args...)}
 }
 
-// avoid steers the generator away from input patterns that trigger defects
-// already reported against the engine, so the test keeps looking for new
-// ones. When the engine is fixed, set the field to false: the test must stay
-// green.
-var avoid = struct {
-	// Maintenance entered during an incident leaves the incident's record
-	// open in the store (no closed Record is emitted, h.inc stays set);
-	// after maintenance ends the host runs again, and a later failover
-	// restores the stale record and evacuates on a fence minutes old.
-	maintenanceInIncident bool
-	// A fence is sent to a host that answers on every network as long as no
-	// whole round of levels has failed on this engine: the fence-aborted rule
-	// needs inc.attempts > 0. It shows after a failed level 1 of 2 (level 2
-	// is sent anyway) and after a failover (Restore starts attempts at 0, so
-	// the new leader re-fences a host that answers it). Tolerated: such a
-	// fence does not fail (c).
-	fenceBeforeFullRound bool
-	// rejoin() decides from Nova's list alone which running guests belong to
-	// the host: after a stale Nova read it unfences a host that still runs a
-	// guest vigil evacuated. Avoided: Nova reads are never stale.
-	rejoinTrustsNova bool
-	// The watchdog self-fence is set at one Tick and acted on at the next
-	// (fencing -> fenced -> evacuate) without checking that the host stayed
-	// silent in between: an agent answering again in that gap still gets
-	// its guests evacuated. Tolerated: (a) accepts a self-fence whose
-	// conditions held at any earlier Tick of the incident.
-	selfFenceNotRechecked bool
-}{
-	selfFenceNotRechecked: true,
-	rejoinTrustsNova:      true,
-	maintenanceInIncident: true,
-	fenceBeforeFullRound:  true,
-}
-
 type coverage struct {
 	fences, evacuations, confirmed, selfFenced, aborted, rejoins int
 	brake, blind, restored, maintTicks, answeringFailed          int
@@ -162,17 +128,6 @@ type track struct {
 	restored   bool      // the current engine got this incident from Restore
 	evacuated  []string  // EvacuateResult{OK} stepped since it opened
 	selfFence  bool      // the self-fence conditions held at some Tick
-}
-
-// knownFenceBug reports whether fence a matches the reported defect
-// avoid.fenceBeforeFullRound, and nothing wider: a level>1 fence after a
-// failed level, or a restored incident's fence, before a whole round failed.
-// A first fence of a fresh incident is always checked.
-func (tr *track) knownFenceBug(a Action, cfg Config) bool {
-	if tr.fails >= cfg.FenceLevels {
-		return false
-	}
-	return tr.restored || (a.Level > 1 && tr.fails > 0)
 }
 
 type world struct {
@@ -420,7 +375,7 @@ func (w *world) observe() {
 		}
 		if w.chance(0.2) {
 			list := w.nova[h]
-			if !avoid.rejoinTrustsNova && w.chance(0.3) {
+			if w.chance(0.3) {
 				list = w.insts[h] // stale: as if none of its guests moved
 			}
 			w.step(NovaService{Host: h, Up: m != dead, Instances: slices.Clone(list)})
@@ -500,9 +455,6 @@ func (w *world) operate() {
 		w.step(Release{Host: w.pick(), By: "op"})
 	case w.chance(0.008):
 		h := w.pick()
-		if avoid.maintenanceInIncident && !w.maint[h] && w.tr[h].open {
-			return
-		}
 		w.step(SetMaintenance{Host: h, On: !w.maint[h]})
 	case w.chance(0.004):
 		w.step(Leadership{Leader: !w.leader})
@@ -600,7 +552,7 @@ func (w *world) check(r Ready) *violation {
 		}
 		switch a.Kind {
 		case ActFence:
-			if w.answering(a.Host) && !(avoid.fenceBeforeFullRound && w.tr[a.Host].knownFenceBug(a, w.cfg)) {
+			if w.answering(a.Host) {
 				return violate(a.Host, "(c) %v for %s, whose agent reported on every network within %v (last %v): %s",
 					a, a.Host, w.cfg.AgentTimeout, w.agentAt[a.Host], a.Reason)
 			}
@@ -671,7 +623,7 @@ func (w *world) authorize(a Action) *violation {
 		if a.Reason != "" && strings.Contains(a.Reason, "operator") {
 			w.cov.confirmed++
 		}
-	case w.selfFenced(a.Host) || (avoid.selfFenceNotRechecked && tr.selfFence):
+	case w.selfFenced(a.Host):
 		tr.authorized = true
 		w.cov.selfFenced++
 	default:
