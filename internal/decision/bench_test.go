@@ -4,6 +4,7 @@ package decision
 
 import (
 	"fmt"
+	"runtime"
 	"syscall"
 	"testing"
 	"time"
@@ -165,4 +166,30 @@ func BenchmarkTick10k(b *testing.B) {
 			b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N)/benchHosts, "cpu-ns/host")
 		})
 	}
+}
+
+// BenchmarkMemory10k measures the engine's live heap for 10,000 hosts after
+// a minute of traffic: what the controller needs in memory for the decision
+// core alone.
+func BenchmarkMemory10k(b *testing.B) {
+	var perHost float64
+	for b.Loop() {
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		e := benchEngine(b, benchHosts)
+		for sec := 1; sec <= 60; sec++ {
+			now := epoch.Add(time.Duration(sec) * time.Second)
+			for _, in := range benchTraffic(benchHosts, sec, nil, healthySelf) {
+				e.Step(now, in)
+			}
+			e.Tick(now)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		perHost = float64(after.HeapAlloc-before.HeapAlloc) / benchHosts
+		runtime.KeepAlive(e)
+	}
+	b.ReportMetric(perHost, "heap-B/host")
+	b.ReportMetric(perHost*benchHosts/(1<<20), "heap-MiB/10k-hosts")
 }
