@@ -158,7 +158,8 @@ func TestOff(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFake(t, tt.mode, "on", func(c *Config) {
 				if tt.wantErr != nil { // it will wait out OffTimeout
-					c.OffTimeout, c.RunTimeout = 500*time.Millisecond, 500*time.Millisecond
+					// Long enough for the off run even on a loaded machine.
+					c.OffTimeout, c.RunTimeout = 2*time.Second, 2*time.Second
 				}
 			})
 			proof, err := f.d.Off(context.Background())
@@ -223,11 +224,12 @@ func TestOnAndMonitor(t *testing.T) {
 // A hung agent is killed at RunTimeout with the helpers it started, and the
 // run counts as "no answer".
 func TestHungAgentIsKilled(t *testing.T) {
-	f := newFake(t, "hang", "on", func(c *Config) { c.RunTimeout = 300 * time.Millisecond })
+	// Long enough for the fake to start its helper even on a loaded machine.
+	f := newFake(t, "hang", "on", func(c *Config) { c.RunTimeout = 2 * time.Second })
 	start := time.Now()
 	_, err := f.d.Status(context.Background())
-	if !errors.Is(err, fence.ErrUnreachable) || time.Since(start) > 3*time.Second {
-		t.Fatalf("Status() = %v after %v, want ErrUnreachable soon after 300ms", err, time.Since(start))
+	if !errors.Is(err, fence.ErrUnreachable) || time.Since(start) > 5*time.Second {
+		t.Fatalf("Status() = %v after %v, want ErrUnreachable soon after RunTimeout", err, time.Since(start))
 	}
 	pid, err := strconv.Atoi(strings.TrimSpace(f.file(t, "helper.pid")))
 	if err != nil {
