@@ -35,6 +35,8 @@ type Failure struct {
 type Report struct {
 	Schedules int
 	Failures  []Failure // sorted by Index
+	// What the schedules exercised, so a run that tested nothing shows.
+	Fenced, Evacuated, Held int
 }
 
 // Run generates and checks opts.Schedules schedules.
@@ -59,10 +61,15 @@ func Run(opts Options) (Report, error) {
 		go func() {
 			defer wg.Done()
 			for i := range jobs {
-				f := check(i, opts.Seed+int64(i), opts.Policy)
+				f, r := check(i, opts.Seed+int64(i), opts.Policy)
 				mu.Lock()
 				if f != nil {
 					rep.Failures = append(rep.Failures, *f)
+				}
+				if r != nil {
+					rep.Fenced += len(r.Fenced)
+					rep.Evacuated += len(r.Evacuated)
+					rep.Held += len(r.Held)
 				}
 				done++
 				if opts.Progress != nil {
@@ -85,19 +92,25 @@ func sortFailures(fs []Failure) {
 	slices.SortFunc(fs, func(a, b Failure) int { return a.Index - b.Index })
 }
 
-// check generates schedule i and returns a shrunk failure, or nil.
-func check(i int, seed int64, policy string) *Failure {
+// check generates schedule i and returns a shrunk failure (or nil) and
+// the run's result.
+func check(i int, seed int64, policy string) (*Failure, *scenario.Result) {
 	s := Generate(seed)
-	broken := Broken(s, policy)
+	r, err := s.Run(policy)
+	broken := broken(r, err)
 	if len(broken) == 0 {
-		return nil
+		return nil, r
 	}
-	return &Failure{Index: i, Seed: seed, Broken: broken, Original: s, Minimal: Shrink(s, policy)}
+	return &Failure{Index: i, Seed: seed, Broken: broken, Original: s, Minimal: Shrink(s, policy)}, r
 }
 
 // Broken runs s and lists the invariants it breaks.
 func Broken(s *scenario.Scenario, policy string) []string {
 	r, err := s.Run(policy)
+	return broken(r, err)
+}
+
+func broken(r *scenario.Result, err error) []string {
 	if err != nil {
 		return []string{"run failed: " + err.Error()}
 	}
@@ -169,11 +182,11 @@ func Generate(seed int64) *scenario.Scenario {
 		return d(time.Duration(2+rng.Intn(90)) * time.Second)
 	}
 	nets := []string{"mgmt", "storage"}
-	n := 1 + rng.Intn(4)
+	n := 1 + rng.Intn(6)
 	off := map[string]bool{}
 	for i := 0; i < n; i++ {
 		f := scenario.Fault{At: at()}
-		switch rng.Intn(12) {
+		switch rng.Intn(15) {
 		case 0:
 			f.Stop, f.Host, f.For = []string{"nova-compute", "libvirtd", "agent"}[rng.Intn(3)], name(), dur()
 		case 1, 2:
@@ -208,6 +221,16 @@ func Generate(seed int64) *scenario.Scenario {
 		case 11:
 			f.Cut, f.Host = "mgmt", name()
 			s.Faults = append(s.Faults, scenario.Fault{At: f.At, Cut: "storage", Host: f.Host, For: 0})
+		case 12:
+			// Someone powers a host back on later, fenced or not.
+			f.Power, f.Host = "off", name()
+			s.Faults = append(s.Faults, scenario.Fault{At: f.At + d(time.Duration(3+rng.Intn(60))*time.Second), Power: "on", Host: f.Host})
+		case 13:
+			// The leader dies right around a failure.
+			f.Power, f.Host = "off", name()
+			s.Faults = append(s.Faults, scenario.Fault{At: f.At + d(time.Duration(rng.Intn(12000))*time.Millisecond), Kill: "controller-leader"})
+		case 14:
+			f.Release = name() // ignored unless the brake holds it
 		}
 		s.Faults = append(s.Faults, f)
 	}

@@ -212,6 +212,8 @@ func labFuzz(args []string, env Env) error {
 	}
 	fmt.Fprintf(env.Stdout, "fuzz: %d schedules (seeds %d..%d), policy %s: %d broke an invariant (%.1fs)\n",
 		rep.Schedules, *seed, *seed+int64(*n)-1, *policy, len(rep.Failures), time.Since(start).Seconds())
+	fmt.Fprintf(env.Stdout, "exercised: %d hosts fenced, %d instances evacuated, %d instances held for an operator\n",
+		rep.Fenced, rep.Evacuated, rep.Held)
 	if len(rep.Failures) == 0 {
 		return nil
 	}

@@ -28,7 +28,7 @@ const (
 	novaEvery    = 5 * time.Second
 	watchEvery   = 5 * time.Second
 	watchLinger  = 30 * time.Second // FIELD-NOTES: a crashed client's watch stays ~30 s
-	electionTime = 3 * time.Second // etcd lease TTL 2 s + campaign
+	electionTime = 3 * time.Second  // etcd lease TTL 2 s + campaign
 	peerFanout   = 3
 )
 

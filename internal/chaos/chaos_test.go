@@ -1,0 +1,51 @@
+package chaos
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/vigil-ha/vigil/internal/scenario"
+)
+
+func TestGenerateIsDeterministic(t *testing.T) {
+	a, b := Generate(42), Generate(42)
+	if diff := cmp.Diff(a, b, cmpopts.IgnoreUnexported(scenario.Scenario{})); diff != "" {
+		t.Errorf("same seed, different schedules:\n%s", diff)
+	}
+	if cmp.Equal(Generate(42).Faults, Generate(43).Faults) {
+		t.Errorf("seeds 42 and 43 gave the same faults")
+	}
+}
+
+func TestShrinkKeepsTheFailure(t *testing.T) {
+	// The naive rule breaks invariants often; find one schedule and shrink it.
+	for seed := int64(1); seed < 200; seed++ {
+		s := Generate(seed)
+		if len(Broken(s, scenario.PolicyNaive)) == 0 || len(s.Faults) < 2 {
+			continue
+		}
+		m := Shrink(s, scenario.PolicyNaive)
+		if len(m.Faults) > len(s.Faults) || len(Broken(m, scenario.PolicyNaive)) == 0 {
+			t.Fatalf("seed %d: shrunk schedule (%d faults, was %d) no longer fails", seed, len(m.Faults), len(s.Faults))
+		}
+		if err := m.Validate(); err != nil {
+			t.Fatalf("shrunk schedule is invalid: %v", err)
+		}
+		return
+	}
+	t.Fatal("no failing naive schedule with two or more faults in 200 seeds")
+}
+
+func TestVigilHoldsInvariantsAndIsExercised(t *testing.T) {
+	rep, err := Run(Options{Schedules: 300, Seed: 1000, Policy: scenario.PolicyVigil})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range rep.Failures {
+		t.Errorf("schedule %d (seed %d) broke: %v", f.Index, f.Seed, f.Broken)
+	}
+	if rep.Fenced < 100 || rep.Evacuated < 100 || rep.Held == 0 {
+		t.Errorf("schedules exercised too little: %+v", rep)
+	}
+}
