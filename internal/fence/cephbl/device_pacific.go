@@ -61,13 +61,17 @@ func (d *Device) owns(a addr) bool {
 	return slices.Contains(d.added, a)
 }
 
-func (d *Device) remember(a addr) {
+func (d *Device) remember(as ...addr) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if !slices.Contains(d.added, a) {
-		d.added = append(d.added, a)
+	for _, a := range as {
+		if !slices.Contains(d.added, a) {
+			d.added = append(d.added, a)
+		}
 	}
-	d.fenced = true
+	if len(as) > 0 {
+		d.fenced = true
+	}
 }
 
 func (d *Device) forget(gone []addr) {
@@ -95,67 +99,52 @@ func (d *Device) Off(ctx context.Context) (fence.Proof, error) {
 		return fence.Proof{}, err
 	}
 	start := time.Now()
-	p := proofDetail{Host: d.cfg.Host, Expire: d.cfg.Expire, Existing: map[addr]time.Time{}}
-	var wanted []addr
-	ensure := func(a addr) error {
-		if slices.Contains(wanted, a) {
-			return nil
-		}
-		wanted = append(wanted, a)
-		until, present := before.Entries[a]
-		switch owned := d.owns(a); {
-		case present && !owned:
-			// Someone else's entry: it fences the host, but it is not ours
-			// to remove, and re-adding it would not extend its expiry.
-			p.Existing[a] = until
-			d.log.Warn("blocklist entry already present", "entry", a.String(), "until", until)
-			return nil
-		case !present:
-			if err := s.blocklistAdd(a, d.cfg.Expire); err != nil {
-				return err
-			}
-			d.log.Info("blocklisted", "entry", a.String(), "expire", d.cfg.Expire)
-		}
-		d.remember(a)
-		p.Added = append(p.Added, a)
-		return nil
-	}
+	p := proofDetail{Host: d.cfg.Host, Expire: d.cfg.Expire}
+	ad := newAdder(s, d.cfg.Expire, before, d.owns, d.log)
 	if !d.cfg.OwnerEntriesOnly {
 		for _, ip := range d.cfg.HostIPs {
-			if err := ensure(wholeIP(ip)); err != nil {
-				return fence.Proof{}, err
-			}
+			ad.want(wholeIP(ip))
 		}
 	}
-	imgs, err := d.openImages(ctx, s, &p)
+	imgs, readErr := d.readOwners(ctx, s, ad, &p)
 	defer closeImages(imgs)
-	if err != nil {
+	ours, addErr := ad.wait()
+	d.remember(ours...) // even if Off fails: On must be able to remove them
+	if err := errors.Join(readErr, addErr); err != nil {
 		return fence.Proof{}, err
+	}
+	if len(ad.wanted) == 0 {
+		return fence.Proof{}, fmt.Errorf("cephbl: %w: no lock owner of the host's %d images, and whole-IP entries are off", fence.ErrNotVerified, len(imgs))
+	}
+	if err := d.verifyOff(ctx, s, ad.wanted, imgs); err != nil {
+		return fence.Proof{}, err
+	}
+	p.Added, p.Existing, p.Verified = ours, ad.others, time.Since(start)
+	proof := fence.Proof{Driver: Driver, Detail: p.String()}
+	d.log.Info("fence verified", "detail", proof.Detail)
+	return proof, nil
+}
+
+// readOwners opens the host's images and wants the exact address of every
+// lock owner on the host.
+func (d *Device) readOwners(ctx context.Context, s *session, ad *adder, p *proofDetail) ([]openImage, error) {
+	imgs, err := d.openImages(ctx, s, p)
+	if err != nil {
+		return imgs, err
 	}
 	for _, im := range imgs {
 		owners, err := lockOwners(im.ref, im.img)
 		if err != nil {
-			return fence.Proof{}, err
+			return imgs, err
 		}
 		for _, o := range owners {
 			if onHost(o, d.cfg.HostIPs) {
 				p.Owners++
-				if err := ensure(o); err != nil {
-					return fence.Proof{}, err
-				}
+				ad.want(o)
 			}
 		}
 	}
-	if len(wanted) == 0 {
-		return fence.Proof{}, fmt.Errorf("cephbl: %w: no lock owner of the host's %d images, and whole-IP entries are off", fence.ErrNotVerified, len(imgs))
-	}
-	if err := d.verifyOff(ctx, s, wanted, imgs); err != nil {
-		return fence.Proof{}, err
-	}
-	p.Verified = time.Since(start)
-	proof := fence.Proof{Driver: Driver, Detail: p.String()}
-	d.log.Info("fence verified", "detail", proof.Detail)
-	return proof, nil
+	return imgs, nil
 }
 
 type openImage struct {
@@ -315,11 +304,19 @@ func (d *Device) remove(ctx context.Context, entries []addr) error {
 		return err
 	}
 	defer s.close()
-	for _, a := range entries {
-		if err := s.blocklistRm(a); err != nil {
-			return err
-		}
-		d.log.Info("unblocklisted", "entry", a.String())
+	// Concurrent, like the adds: the removals share one osdmap epoch.
+	errs := make([]error, len(entries))
+	var wg sync.WaitGroup
+	for i, a := range entries {
+		wg.Go(func() {
+			if errs[i] = s.blocklistRm(a); errs[i] == nil {
+				d.log.Info("unblocklisted", "entry", a.String())
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err // a retry removes them again; removing an absent entry is fine
 	}
 	err = d.poll(ctx, func() (string, error) {
 		b, err := s.blocklistLS()

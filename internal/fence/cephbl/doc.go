@@ -8,9 +8,11 @@
 //  1. blocklists each of the host's IPs as a whole-IP entry ("IP:0/0"; Ceph
 //     Pacific 16.2.15 accepts these, and an entry with port 0 and nonce 0
 //     matches every client of that IP), unless Config.OwnerEntriesOnly;
-//  2. reads each image's exclusive-lock owners (rbd_lock_get_owners) and
-//     blocklists the exact address of every owner on the host. Owners, not
-//     watchers: a crashed client's watch stays listed for ~30 s;
+//  2. reads each image's lock owners and blocklists the exact address of
+//     every owner on the host. Owners, not watchers: a crashed client's
+//     watch stays listed for ~30 s. Images are opened read-only, so the
+//     owners come from rbd_list_lockers (what `rbd lock ls` shows);
+//     rbd_lock_get_owners answers EINVAL on a read-only handle;
 //  3. verifies, polling until Config.VerifyTimeout: every entry is listed by
 //     `osd blocklist ls`, and no watcher from the host's IPs is left on any
 //     of the images.

@@ -168,18 +168,23 @@ func (s *session) openImage(ref ImageRef) (*rbd.Image, error) {
 	return img, nil
 }
 
-// lockOwners returns the addresses of an image's exclusive-lock owners.
+// lockOwners returns the addresses of the clients holding an image's lock:
+// the exclusive-lock owner (tag "internal", cookie "auto <handle>") and any
+// advisory locker. It reads the lock record with rbd_list_lockers, what
+// `rbd lock ls` shows: rbd_lock_get_owners (go-ceph LockGetOwners) answers
+// EINVAL on a read-only handle (measured, 16.2.15), and the driver never
+// opens a disk read-write.
 func lockOwners(ref ImageRef, img *rbd.Image) ([]addr, error) {
-	owners, err := img.LockGetOwners()
+	_, lockers, err := img.ListLockers()
 	if errnoOf(err) == int(syscall.ENOENT) {
-		return nil, nil // nobody holds the lock
+		return nil, nil // no lock record
 	}
 	if err != nil {
-		return nil, commandError("lock owners of "+ref.String(), errnoOf(err), "", err)
+		return nil, commandError("lockers of "+ref.String(), errnoOf(err), "", err)
 	}
 	var as []addr
-	for _, o := range owners {
-		a, err := parseAddr(o.Owner)
+	for _, l := range lockers {
+		a, err := parseAddr(l.Addr)
 		if err != nil {
 			return nil, err
 		}

@@ -85,11 +85,12 @@ func TestBlocklistedWriterFailsWithESHUTDOWN(t *testing.T) {
 	if err := w.WaitWrites(ctx, 2); err != nil {
 		t.Fatal(err)
 	}
+	start := time.Now()
 	if _, err := c.Ceph(ctx, "osd", "blocklist", "add", w.Addr(), "600"); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _, _ = c.Ceph(context.Background(), "osd", "blocklist", "rm", w.Addr()) })
-	failed, err := w.WaitFailedWrite(ctx)
+	failed, err := w.WaitFailedWrite(ctx, start)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -254,13 +254,13 @@ func (w *Writer) WaitWrites(ctx context.Context, n int) error {
 	})
 }
 
-// WaitFailedWrite waits for a failed write after the call and returns it.
-func (w *Writer) WaitFailedWrite(ctx context.Context) (Record, error) {
-	from := len(w.Records())
+// WaitFailedWrite waits for the first failed write that started at or
+// after since, and returns it.
+func (w *Writer) WaitFailedWrite(ctx context.Context, since time.Time) (Record, error) {
 	var failed Record
 	err := w.WaitFor(ctx, "a failed write", func(rs []Record) bool {
-		for _, r := range rs[from:] {
-			if r.Event == EventWrite && !r.OK {
+		for _, r := range rs {
+			if r.Event == EventWrite && !r.OK && !r.Time.Before(since) {
 				failed = r
 				return true
 			}
