@@ -159,7 +159,7 @@ func TestOff(t *testing.T) {
 			f := newFake(t, tt.mode, "on", func(c *Config) {
 				if tt.wantErr != nil { // it will wait out OffTimeout
 					// Long enough for the off run even on a loaded machine.
-					c.OffTimeout, c.RunTimeout = 2*time.Second, 2*time.Second
+					c.OffTimeout, c.RunTimeout = time.Second, time.Second
 				}
 			})
 			proof, err := f.d.Off(context.Background())
@@ -225,7 +225,7 @@ func TestOnAndMonitor(t *testing.T) {
 // run counts as "no answer".
 func TestHungAgentIsKilled(t *testing.T) {
 	// Long enough for the fake to start its helper even on a loaded machine.
-	f := newFake(t, "hang", "on", func(c *Config) { c.RunTimeout = 2 * time.Second })
+	f := newFake(t, "hang", "on", func(c *Config) { c.RunTimeout = time.Second })
 	start := time.Now()
 	_, err := f.d.Status(context.Background())
 	if !errors.Is(err, fence.ErrUnreachable) || time.Since(start) > 5*time.Second {
