@@ -1,5 +1,3 @@
-// Command vigil is instance HA for OpenStack: it fences a dead compute host
-// and verifies the fence before it evacuates the host's instances.
 package main
 
 import (
