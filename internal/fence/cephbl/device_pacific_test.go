@@ -193,6 +193,31 @@ func TestOffIdleHostAndUnfenceAfterFailover(t *testing.T) {
 	}
 }
 
+// An IPv6 storage network: the whole-IP entry is "[ip]:0/0".
+func TestIPv6HostIP(t *testing.T) {
+	e := setup(t, "fd00::7")
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	d := e.device(e.config(e.image("v6")))
+	proof, err := d.Off(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, err := EntriesFromProof(proof)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"[fd00::7]:0/0"}, entries); diff != "" {
+		t.Errorf("entries (-want +got):\n%s", diff)
+	}
+	if _, ok := e.listed()["[fd00::7]:0/0"]; !ok {
+		t.Errorf("[fd00::7]:0/0 not listed: %v", e.listed())
+	}
+	if err := d.On(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // With OwnerEntriesOnly only the lock owners' exact addresses are listed.
 func TestOwnerEntriesOnly(t *testing.T) {
 	e := setup(t, "127.0.0.5")

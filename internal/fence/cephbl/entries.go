@@ -25,8 +25,6 @@ type addr struct {
 // wholeIP is the entry that blocklists every client of ip.
 func wholeIP(ip netip.Addr) addr { return addr{IP: ip.Unmap()} }
 
-func (a addr) isWholeIP() bool { return a.Port == 0 && a.Nonce == 0 }
-
 // String is the form the mon prints and accepts: "10.0.0.5:0/3414812",
 // "[fd00::5]:0/0".
 func (a addr) String() string {

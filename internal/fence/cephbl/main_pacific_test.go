@@ -129,7 +129,7 @@ func (e *env) listed() map[string]time.Time {
 func (e *env) listedOn(ip netip.Addr) []string {
 	var on []string
 	for a := range e.listed() {
-		if strings.HasPrefix(a, ip.String()+":") {
+		if p, err := parseAddr(a); err == nil && p.IP == ip.Unmap() {
 			on = append(on, a)
 		}
 	}
