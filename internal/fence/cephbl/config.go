@@ -52,7 +52,8 @@ type Config struct {
 	// OwnerEntriesOnly skips the whole-IP entries and blocklists only the
 	// exact addresses of lock owners on the host. Use it only when a host
 	// IP is shared with something that must keep talking to Ceph; clients
-	// on the host that own no lock are then not fenced.
+	// on the host that own no lock are then not fenced, and Off on a host
+	// with no lock owner fails with fence.ErrNotVerified (nothing to prove).
 	OwnerEntriesOnly bool
 	// Expire is how long the blocklist entries last if nobody removes them.
 	Expire time.Duration
