@@ -123,6 +123,16 @@ func (e *Engine) evidence(h *host, now time.Time) []string {
 		if !h.bmcAt.IsZero() {
 			ev = append(ev, fmt.Sprintf("BMC reads %s (%s ago)", h.bmc, age(h.bmcAt)))
 		}
+		var writing []string
+		for in, t := range h.writers {
+			if now.Sub(t) < 2*e.cfg.StorageTimeout {
+				writing = append(writing, in)
+			}
+		}
+		if len(writing) > 0 {
+			sort.Strings(writing)
+			ev = append(ev, "disk watchers from this host on "+strings.Join(writing, ", ")+" (may linger ~30 s after a crash)")
+		}
 	}
 	if !h.selfAt.IsZero() {
 		if !h.self.NovaCompute.Running {
@@ -150,16 +160,6 @@ func (e *Engine) evidence(h *host, now time.Time) []string {
 			s += ", disabled"
 		}
 		ev = append(ev, "nova: "+s+" (weakest signal)")
-	}
-	var writing []string
-	for in, t := range h.writers {
-		if now.Sub(t) < 2*e.cfg.StorageTimeout {
-			writing = append(writing, in)
-		}
-	}
-	if len(writing) > 0 {
-		sort.Strings(writing)
-		ev = append(ev, "disk watchers from this host on "+strings.Join(writing, ", ")+" (may linger ~30 s after a crash)")
 	}
 	return ev
 }

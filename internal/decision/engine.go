@@ -3,6 +3,7 @@ package decision
 import (
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -192,8 +193,9 @@ func (e *Engine) tickHost(now time.Time, h *host, a assessment) {
 	}
 	if a.state != Failed {
 		if h.state != a.state {
-			e.transition(now, h, a.state, a.rule, e.evidence(h, now))
-			e.alertFor(now, h, a)
+			ev := e.evidence(h, now)
+			e.transition(now, h, a.state, a.rule, ev)
+			e.alertFor(now, h, a, ev)
 		}
 		return
 	}
@@ -227,10 +229,10 @@ func (e *Engine) transition(now time.Time, h *host, st State, rule string, ev []
 	}
 }
 
-func (e *Engine) alertFor(now time.Time, h *host, a assessment) {
+func (e *Engine) alertFor(now time.Time, h *host, a assessment, ev []string) {
 	switch a.state {
 	case ServiceDegraded, NetworkDegraded, Isolated:
-		e.alert(h, string(a.state), fmt.Sprintf("%s: %s; no action: the host is alive", h.Name, a.rule))
+		e.alert(h, string(a.state), fmt.Sprintf("%s is %s (%s): %s. The host is alive: vigil moves nothing.", h.Name, a.state, a.rule, strings.Join(ev, "; ")))
 	case Suspect:
 		if a.rule == "storage-unreadable" {
 			e.alert(h, "storage-unreadable", fmt.Sprintf("%s is silent, but storage heartbeats cannot be read to confirm it: vigil holds; check the Ceph cluster or confirm the host is off (vigil confirm %s)", h.Name, h.Name))

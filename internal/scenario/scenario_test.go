@@ -83,21 +83,11 @@ func TestScripts(t *testing.T) {
 	})
 }
 
-// compactTimeline drops the start-up "unknown → healthy" lines.
+// compactTimeline is the human timeline without the column padding.
 func compactTimeline(r *Result) string {
 	var b strings.Builder
-	for _, l := range r.Timeline() {
-		if l.Kind == "state" && strings.HasPrefix(l.Text, "unknown → healthy") {
-			continue
-		}
-		host := l.Host
-		if host == "" {
-			host = "-"
-		}
-		fmt.Fprintf(&b, "%6.1fs %-5s %-6s %s\n", l.At.Seconds(), host, l.Kind, l.Text)
-		if l.Detail != "" {
-			fmt.Fprintf(&b, "%20s why: %s\n", "", l.Detail)
-		}
+	for _, line := range strings.Split(strings.TrimRight(r.FormatTimeline(), "\n"), "\n") {
+		b.WriteString(strings.Join(strings.Fields(line), " ") + "\n")
 	}
 	return b.String()
 }

@@ -36,7 +36,11 @@ func (r *Result) Timeline() []Line {
 // under its line.
 func (r *Result) FormatTimeline() string {
 	var b strings.Builder
+	fmt.Fprintf(&b, "  %7.1fs  %-6s %-6s %s\n", 0.0, "-", "world", fmt.Sprintf("%d hosts up, %d instances running; vigil learns each host within a second", r.Scenario.Cluster.Hosts, r.Scenario.Cluster.Instances))
 	for _, l := range r.Timeline() {
+		if l.Kind == "state" && strings.HasPrefix(l.Text, "unknown → healthy") {
+			continue // start-up and failover: the controller meets each host
+		}
 		host := l.Host
 		if host == "" {
 			host = "-"
