@@ -8,7 +8,7 @@ STATICCHECK_VERSION := v0.8.2
 # Runtime files of integration tests (namespaces, BMCs, Ceph) go here, never in the repo.
 export VIGIL_RUN ?= /tmp/vigil-run
 
-.PHONY: all build deps deps-build test integration scenarios fuzz-check lint bench check lab clean
+.PHONY: all build deps deps-build test integration scenarios fuzz-check lint bench bench-fence check lab clean
 
 all: build
 
@@ -47,7 +47,7 @@ lint:
 	$(BIN)/staticcheck ./...
 
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./internal/decision/ ./internal/sim/...
+	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./internal/decision/ ./internal/scenario/ ./internal/fence/redfish/
 
 check: deps lint test integration scenarios fuzz-check
 
@@ -56,3 +56,7 @@ lab: build
 
 clean:
 	rm -rf $(BIN)
+
+# Fence driver timings against real ipmi_sim / fence_ipmilan / Ceph (root, `make deps`).
+bench-fence: deps
+	VIGIL_INTEGRATION=1 $(GO) test -tags $(TAGS) -p 1 -count 1 -run '^$$' -bench 'Off' -benchtime 10x ./internal/fence/...
