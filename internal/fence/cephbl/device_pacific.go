@@ -356,3 +356,37 @@ func (d *Device) Status(ctx context.Context) (fence.Status, error) {
 	}
 	return status(b, d.cfg.HostIPs, d.cfg.OwnerEntriesOnly), nil
 }
+
+// RemoveHostEntries removes every blocklist entry on the host's IPs, whoever
+// added it, and returns them. It is the operator's manual unfence (`vigil
+// fence on HOST`), used when no Proof of the fence is at hand; entries on any
+// other IP are never touched.
+func (d *Device) RemoveHostEntries(ctx context.Context) ([]string, error) {
+	s, err := d.connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	b, err := s.blocklistLS()
+	s.close()
+	if err != nil {
+		return nil, err
+	}
+	var mine []addr
+	for a := range b.Entries {
+		if onHost(a, d.cfg.HostIPs) {
+			mine = append(mine, a)
+		}
+	}
+	slices.SortFunc(mine, func(x, y addr) int { return strings.Compare(x.String(), y.String()) })
+	if len(mine) == 0 {
+		return nil, nil
+	}
+	if err := d.remove(ctx, mine); err != nil {
+		return nil, err
+	}
+	out := make([]string, len(mine))
+	for i, a := range mine {
+		out[i] = a.String()
+	}
+	return out, nil
+}

@@ -362,3 +362,36 @@ func TestRemoveRefusesOtherHostsEntries(t *testing.T) {
 		}
 	}
 }
+
+// The operator's manual unfence in a fresh process: every entry on the
+// host's IPs goes, an entry on another IP stays.
+func TestRemoveHostEntriesKeepsOtherHosts(t *testing.T) {
+	e := setup(t, "127.0.0.6")
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	cfg := e.config(e.image("manual"))
+	if _, err := e.device(cfg).Off(ctx); err != nil {
+		t.Fatal(err)
+	}
+	other := cfg
+	other.Host, other.HostIPs = "other", []netip.Addr{netip.MustParseAddr("127.0.0.7")}
+	if _, err := e.device(other).Off(ctx); err != nil {
+		t.Fatal(err)
+	}
+	removed, err := e.device(cfg).RemoveHostEntries(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"127.0.0.6:0/0"}, removed); diff != "" {
+		t.Errorf("removed (-want +got):\n%s", diff)
+	}
+	if got := e.listedOn(netip.MustParseAddr("127.0.0.6")); len(got) != 0 {
+		t.Errorf("host entries left: %v", got)
+	}
+	if got := e.listedOn(netip.MustParseAddr("127.0.0.7")); len(got) == 0 {
+		t.Errorf("the other host's entry was removed too")
+	}
+	if err := e.device(other).Remove(ctx, []string{"127.0.0.7:0/0"}); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -3,6 +3,8 @@
 package devices
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/netip"
@@ -31,5 +33,22 @@ func ceph(d config.Device, h config.Host, log *slog.Logger) (fence.Device, error
 	if t := d.Timeout.Std(); t > c.VerifyTimeout {
 		c.VerifyTimeout = t
 	}
-	return cephbl.New(c, log)
+	dev, err := cephbl.New(c, log)
+	if err != nil {
+		return nil, err
+	}
+	return manualUnfence{dev}, nil
+}
+
+// manualUnfence is the blocklist device as `vigil fence` uses it: a fresh
+// process never added the entries itself, so On lifts every entry on the
+// host's IPs (and only those) when the device knows none of its own.
+type manualUnfence struct{ *cephbl.Device }
+
+func (m manualUnfence) On(ctx context.Context) error {
+	err := m.Device.On(ctx)
+	if errors.Is(err, cephbl.ErrUnknownEntries) {
+		_, err = m.RemoveHostEntries(ctx)
+	}
+	return err
 }
