@@ -141,17 +141,23 @@ func (t Topology) probeGone(ctx context.Context) (string, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
+	answered := "" // what the latest probe that got an answer saw
 	for {
 		answers, what, err := t.Probe.Answers(ctx)
 		if err == nil && !answers {
 			return "host no longer answers: " + what, nil
 		}
+		if err == nil {
+			answered = what
+		}
 		select {
 		case <-ctx.Done():
-			if err != nil {
-				return "", fmt.Errorf("%w: cannot probe the host after the fence: %w", ErrNotVerified, err)
+			// A probe cut short by the deadline proves nothing: report
+			// what the last complete one saw.
+			if answered != "" {
+				return "", fmt.Errorf("%w: the device reports the host fenced, but it still answers: %s", ErrNotVerified, answered)
 			}
-			return "", fmt.Errorf("%w: the device reports the host fenced, but it still answers: %s", ErrNotVerified, what)
+			return "", fmt.Errorf("%w: cannot probe the host after the fence: %w", ErrNotVerified, err)
 		case <-time.After(250 * time.Millisecond):
 		}
 	}

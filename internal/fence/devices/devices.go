@@ -103,6 +103,8 @@ func member(d config.Device, h config.Host, sec Secrets, log *slog.Logger) (fenc
 		c := agent.DefaultConfig()
 		c.Agent, c.Address, c.Port, c.Username, c.Password, c.Options = d.Agent, d.Address, d.Port, d.Username, pass, d.Options
 		c.RunTimeout = max(c.RunTimeout, d.Timeout.Std())
+		// Off and On hold a run and the status runs after it.
+		c.OffTimeout, c.OnTimeout = max(c.OffTimeout, c.RunTimeout), max(c.OnTimeout, c.RunTimeout)
 		m.Name = fmt.Sprintf("%s %s", d.Agent, d.Address)
 		m.Device, err = agent.New(c, log)
 	case config.DriverCephBlocklist:
