@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"net"
-	"os"
-	"os/exec"
 	"testing"
 	"time"
 
@@ -13,24 +11,8 @@ import (
 	"github.com/vigil-ha/vigil/internal/fence/agent"
 	"github.com/vigil-ha/vigil/internal/testbed/ipmisim"
 	"github.com/vigil-ha/vigil/internal/testbed/netns"
+	"github.com/vigil-ha/vigil/internal/testbed/tier"
 )
-
-// integration skips tb unless VIGIL_INTEGRATION=1. When it is set, a missing
-// tool or missing root is a failure: the tier was asked for and cannot run.
-func integration(tb testing.TB) {
-	tb.Helper()
-	if os.Getenv("VIGIL_INTEGRATION") != "1" {
-		tb.Skip("integration test: run as root with VIGIL_INTEGRATION=1 (needs fence-agents, ipmitool, openipmi, iproute2, iputils-ping; scripts/install-deps.sh integration)")
-	}
-	if os.Geteuid() != 0 {
-		tb.Fatal("VIGIL_INTEGRATION=1 needs root (network namespaces)")
-	}
-	for _, tool := range []string{"fence_ipmilan", "ipmitool", "ipmi_sim", "ip", "ping", "setsid"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			tb.Fatalf("VIGIL_INTEGRATION=1 but %s is missing (scripts/install-deps.sh integration): %v", tool, err)
-		}
-	}
-}
 
 // rig is a lab of three powered-on hosts, each behind an ipmi_sim BMC.
 // Tests fence host0; host1 looks at it; host2 shows the rest still works.
@@ -101,7 +83,7 @@ func (r *rig) waitPower(tb testing.TB, i int, on bool) {
 }
 
 func TestIntegrationIPMILanOffVerifiesAndOnRestores(t *testing.T) {
-	integration(t)
+	tier.Integration(t, tier.Root, "fence_ipmilan", "ipmitool", "ipmi_sim", "ip", "ping", "setsid")
 	ctx := context.Background()
 	r := newRig(t)
 	d := device(t, r.config(0))
@@ -151,7 +133,7 @@ func TestIntegrationIPMILanOffVerifiesAndOnRestores(t *testing.T) {
 // fence_ipmilan exits 1 for a rejected login like for any failure, so the
 // driver reports an *ExitError (with the agent's words), never a proof.
 func TestIntegrationIPMILanWrongCredentials(t *testing.T) {
-	integration(t)
+	tier.Integration(t, tier.Root, "fence_ipmilan", "ipmitool", "ipmi_sim", "ip", "ping", "setsid")
 	ctx := context.Background()
 	r := newRig(t)
 	tests := []struct {
@@ -185,7 +167,7 @@ func TestIntegrationIPMILanWrongCredentials(t *testing.T) {
 // With nothing listening fence_ipmilan keeps retrying for its power timeout
 // (20 s); the driver kills it at RunTimeout and reports ErrUnreachable.
 func TestIntegrationIPMILanUnreachable(t *testing.T) {
-	integration(t)
+	tier.Integration(t, tier.Root, "fence_ipmilan", "ipmitool", "ipmi_sim", "ip", "ping", "setsid")
 	ctx := context.Background()
 	closed, err := net.ListenPacket("udp4", "127.0.0.1:0")
 	if err != nil {
@@ -216,7 +198,7 @@ func TestIntegrationIPMILanUnreachable(t *testing.T) {
 // power to go) and the status run that proves it. Powering the host on
 // again is not timed.
 func BenchmarkOffAgent(b *testing.B) {
-	integration(b)
+	tier.Integration(b, tier.Root, "fence_ipmilan", "ipmitool", "ipmi_sim", "ip", "ping", "setsid")
 	ctx := context.Background()
 	r := newRig(b)
 	d := device(b, r.config(0))

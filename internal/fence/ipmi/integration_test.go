@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"net"
-	"os"
-	"os/exec"
 	"testing"
 	"time"
 
@@ -13,24 +11,8 @@ import (
 	"github.com/vigil-ha/vigil/internal/fence/ipmi"
 	"github.com/vigil-ha/vigil/internal/testbed/ipmisim"
 	"github.com/vigil-ha/vigil/internal/testbed/netns"
+	"github.com/vigil-ha/vigil/internal/testbed/tier"
 )
-
-// integration skips tb unless VIGIL_INTEGRATION=1. When it is set, a missing
-// tool or missing root is a failure: the tier was asked for and cannot run.
-func integration(tb testing.TB) {
-	tb.Helper()
-	if os.Getenv("VIGIL_INTEGRATION") != "1" {
-		tb.Skip("integration test: run as root with VIGIL_INTEGRATION=1 (needs openipmi, iproute2, iputils-ping; scripts/install-deps.sh integration)")
-	}
-	if os.Geteuid() != 0 {
-		tb.Fatal("VIGIL_INTEGRATION=1 needs root (network namespaces)")
-	}
-	for _, tool := range []string{"ipmi_sim", "ip", "ping", "setsid"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			tb.Fatalf("VIGIL_INTEGRATION=1 but %s is missing (scripts/install-deps.sh integration): %v", tool, err)
-		}
-	}
-}
 
 // rig is a lab of three powered-on hosts, each behind an ipmi_sim BMC.
 // Tests fence host0; host1 looks at it; host2 shows the rest still works.
@@ -107,7 +89,7 @@ func (r *rig) waitPower(tb testing.TB, i int, on bool) {
 }
 
 func TestIntegrationOffVerifiesAndOnRestores(t *testing.T) {
-	integration(t)
+	tier.Integration(t, tier.Root, "ipmi_sim", "ip", "ping", "setsid")
 	ctx := context.Background()
 	r := newRig(t)
 	d := r.device(t, r.config(0))
@@ -163,7 +145,7 @@ func TestIntegrationOffVerifiesAndOnRestores(t *testing.T) {
 
 // Off of a host that is already off still proves it.
 func TestIntegrationOffWhenAlreadyOff(t *testing.T) {
-	integration(t)
+	tier.Integration(t, tier.Root, "ipmi_sim", "ip", "ping", "setsid")
 	ctx := context.Background()
 	r := newRig(t)
 	if err := r.bmcs[0].SetPower(ctx, false); err != nil {
@@ -175,7 +157,7 @@ func TestIntegrationOffWhenAlreadyOff(t *testing.T) {
 }
 
 func TestIntegrationWrongCredentials(t *testing.T) {
-	integration(t)
+	tier.Integration(t, tier.Root, "ipmi_sim", "ip", "ping", "setsid")
 	ctx := context.Background()
 	r := newRig(t)
 	tests := []struct {
@@ -205,7 +187,7 @@ func TestIntegrationWrongCredentials(t *testing.T) {
 }
 
 func TestIntegrationUnreachable(t *testing.T) {
-	integration(t)
+	tier.Integration(t, tier.Root, "ipmi_sim", "ip", "ping", "setsid")
 	ctx := context.Background()
 
 	// Nothing listens: the kernel answers "port unreachable" at once.
@@ -264,7 +246,7 @@ func TestIntegrationUnreachable(t *testing.T) {
 // session setup, chassis power down (which SIGKILLs the host namespace),
 // and the power read back. Powering the host on again is not timed.
 func BenchmarkOffIPMI(b *testing.B) {
-	integration(b)
+	tier.Integration(b, tier.Root, "ipmi_sim", "ip", "ping", "setsid")
 	ctx := context.Background()
 	r := newRig(b)
 	d := r.device(b, r.config(0))

@@ -12,42 +12,8 @@ import (
 	"time"
 
 	"github.com/vigil-ha/vigil/internal/testbed/netns"
+	"github.com/vigil-ha/vigil/internal/testbed/tier"
 )
-
-// integration skips t unless VIGIL_INTEGRATION=1. When it is set, a missing
-// tool or missing root is a failure: the tier was asked for and cannot run.
-func integration(t *testing.T) {
-	t.Helper()
-	if os.Getenv("VIGIL_INTEGRATION") != "1" {
-		t.Skip("integration test: run as root with VIGIL_INTEGRATION=1 (needs openipmi, ipmitool, iproute2; scripts/install-deps.sh integration)")
-	}
-	if os.Geteuid() != 0 {
-		t.Fatal("VIGIL_INTEGRATION=1 needs root (network namespaces)")
-	}
-	for _, tool := range []string{"ipmi_sim", "ipmitool", "ip", "setsid"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Fatalf("VIGIL_INTEGRATION=1 but %s is missing (scripts/install-deps.sh integration): %v", tool, err)
-		}
-	}
-}
-
-// eventually calls check until it returns nil or timeout passes.
-func eventually(t *testing.T, timeout time.Duration, what string, check func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s: %v", what, timeout, err)
-		}
-		<-tick.C
-	}
-}
 
 func startLab(t *testing.T, hosts int) *netns.Lab {
 	t.Helper()
@@ -102,7 +68,7 @@ func poweredOn(b *BMC, want bool) func() error {
 }
 
 func TestBMCPowersNamespace(t *testing.T) {
-	integration(t)
+	tier.Integration(t, tier.Root, "ipmi_sim", "ipmitool", "ip", "setsid")
 	ctx := context.Background()
 	lab := startLab(t, 2)
 	dir := t.TempDir()
@@ -114,13 +80,13 @@ func TestBMCPowersNamespace(t *testing.T) {
 	if err := b.SetPower(ctx, true); err != nil {
 		t.Fatalf("SetPower on: %v", err)
 	}
-	eventually(t, 5*time.Second, "host on after SetPower", poweredOn(b, true))
+	tier.Eventually(t, 5*time.Second, "host on after SetPower", poweredOn(b, true))
 	if got := ipmitool(t, b, "chassis", "power", "status"); got != "Chassis Power is on" {
 		t.Errorf("ipmitool status = %q, want on", got)
 	}
 
 	ipmitool(t, b, "chassis", "power", "off")
-	eventually(t, 5*time.Second, "host off after IPMI power off", poweredOn(b, false))
+	tier.Eventually(t, 5*time.Second, "host off after IPMI power off", poweredOn(b, false))
 	if got := ipmitool(t, b, "chassis", "power", "status"); got != "Chassis Power is off" {
 		t.Errorf("ipmitool status = %q, want off", got)
 	}
@@ -131,8 +97,8 @@ func TestBMCPowersNamespace(t *testing.T) {
 	}
 
 	ipmitool(t, b, "chassis", "power", "on")
-	eventually(t, 5*time.Second, "host on after IPMI power on", poweredOn(b, true))
-	eventually(t, 5*time.Second, "host0 reachable on mgmt after power on", func() error {
+	tier.Eventually(t, 5*time.Second, "host on after IPMI power on", poweredOn(b, true))
+	tier.Eventually(t, 5*time.Second, "host0 reachable on mgmt after power on", func() error {
 		return lab.Ping(ctx, 1, lab.Addr(0, "mgmt"))
 	})
 
@@ -152,7 +118,7 @@ func TestBMCPowersNamespace(t *testing.T) {
 // Each BMC gets its own port, and a port held by someone else is a clear
 // error when asked for explicitly.
 func TestBMCPorts(t *testing.T) {
-	integration(t)
+	tier.Integration(t, tier.Root, "ipmi_sim", "ipmitool", "ip", "setsid")
 	lab := startLab(t, 3)
 	bmcs, err := StartForLab(context.Background(), lab, t.TempDir())
 	if err != nil {
@@ -168,7 +134,7 @@ func TestBMCPorts(t *testing.T) {
 			t.Errorf("two BMCs on port %d", b.Port())
 		}
 		ports[b.Port()] = true
-		eventually(t, 5*time.Second, "host on after StartForLab", poweredOn(b, true))
+		tier.Eventually(t, 5*time.Second, "host on after StartForLab", poweredOn(b, true))
 	}
 
 	held, err := net.ListenPacket("udp4", "127.0.0.1:0")
@@ -185,7 +151,7 @@ func TestBMCPorts(t *testing.T) {
 }
 
 func TestStartNeedsNamespace(t *testing.T) {
-	integration(t)
+	tier.Integration(t, tier.Root, "ipmi_sim", "ipmitool", "ip", "setsid")
 	if b, err := Start(context.Background(), DefaultConfig("vg-no-such-ns", t.TempDir())); err == nil {
 		b.Stop()
 		t.Fatal("Start for a missing namespace succeeded, want an error")

@@ -8,43 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vigil-ha/vigil/internal/testbed/tier"
+
 	"github.com/google/go-cmp/cmp"
 )
-
-// integration skips t unless VIGIL_INTEGRATION=1. When it is set, a missing
-// tool or missing root is a failure: the tier was asked for and cannot run.
-func integration(t *testing.T, tools ...string) {
-	t.Helper()
-	if os.Getenv("VIGIL_INTEGRATION") != "1" {
-		t.Skip("integration test: run as root with VIGIL_INTEGRATION=1 (needs iproute2, iputils-ping; scripts/install-deps.sh integration)")
-	}
-	if os.Geteuid() != 0 {
-		t.Fatal("VIGIL_INTEGRATION=1 needs root (network namespaces)")
-	}
-	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Fatalf("VIGIL_INTEGRATION=1 but %s is missing (scripts/install-deps.sh integration): %v", tool, err)
-		}
-	}
-}
-
-// eventually calls check until it returns nil or timeout passes.
-func eventually(t *testing.T, timeout time.Duration, what string, check func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s: %v", what, timeout, err)
-		}
-		<-tick.C
-	}
-}
 
 func rootLinks(t *testing.T) string {
 	t.Helper()
@@ -61,7 +28,7 @@ func namespaceExists(ns string) bool {
 }
 
 func TestLab(t *testing.T) {
-	integration(t, "ip", "ping")
+	tier.Integration(t, tier.Root, "ip", "ping")
 	ctx := context.Background()
 	before := rootLinks(t)
 
@@ -101,7 +68,7 @@ func TestLab(t *testing.T) {
 		if err := lab.Heal(ctx, 0, "mgmt"); err != nil {
 			t.Fatalf("Heal: %v", err)
 		}
-		eventually(t, 5*time.Second, "mgmt reachable after heal", func() error {
+		tier.Eventually(t, 5*time.Second, "mgmt reachable after heal", func() error {
 			return lab.Ping(ctx, 1, lab.Addr(0, "mgmt"))
 		})
 	})
@@ -114,7 +81,7 @@ func TestLab(t *testing.T) {
 		}
 		waited := make(chan error, 1)
 		go func() { waited <- cmd.Wait() }()
-		eventually(t, 5*time.Second, "process in "+ns, func() error {
+		tier.Eventually(t, 5*time.Second, "process in "+ns, func() error {
 			pids, err := Pids(ctx, ns)
 			if err == nil && len(pids) == 0 {
 				err = errors.New("no process yet")
@@ -146,7 +113,7 @@ func TestLab(t *testing.T) {
 // A prefix that is in use must not be taken over, and the failed Up must not
 // delete the other lab's namespaces.
 func TestUpRefusesExistingPrefix(t *testing.T) {
-	integration(t, "ip")
+	tier.Integration(t, tier.Root, "ip")
 	ctx := context.Background()
 	cfg := DefaultConfig(UniquePrefix(t.Name()))
 	cfg.Hosts = 1
