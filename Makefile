@@ -28,6 +28,7 @@ test:
 # Integration tests against real local components (ipmi_sim, fence_ipmilan, fence_redfish,
 # Ceph, network namespaces). Needs root and `make deps`.
 integration: deps
+	mkdir -p $(VIGIL_RUN)
 	VIGIL_INTEGRATION=1 $(GO) test -tags $(TAGS) -count=1 -p 2 -timeout 20m ./internal/...
 
 # Every shipped scenario must pass in the simulator.

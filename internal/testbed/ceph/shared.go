@@ -62,6 +62,12 @@ func (s *Shared) start() {
 		s.err = fmt.Errorf("VIGIL_INTEGRATION=1 but %s not installed (scripts/install-deps.sh integration)", strings.Join(missing, ", "))
 		return
 	}
+	if s.RunDir != "" {
+		if err := os.MkdirAll(s.RunDir, 0o755); err != nil {
+			s.err = err
+			return
+		}
+	}
 	dir, err := os.MkdirTemp(s.RunDir, "vigil-ceph-")
 	if err != nil {
 		s.err = err
