@@ -1,0 +1,110 @@
+package executor
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vigil-ha/vigil/internal/decision"
+	"github.com/vigil-ha/vigil/internal/fence"
+)
+
+// bmc is an in-memory fence device for the executor's logic; the drivers
+// are tested against real BMCs in their own packages.
+type bmc struct {
+	driver string
+	err    error
+	off    bool
+}
+
+func (b *bmc) Off(context.Context) (fence.Proof, error) {
+	if b.err != nil {
+		return fence.Proof{}, b.err
+	}
+	b.off = true
+	return fence.Proof{Driver: b.driver, Detail: "verified off"}, nil
+}
+func (b *bmc) On(context.Context) error                     { b.off = false; return nil }
+func (b *bmc) Status(context.Context) (fence.Status, error) { return fence.StatusOn, nil }
+
+type topos map[string]fence.Topology
+
+func (t topos) Topology(host string) (fence.Topology, error) {
+	topo, ok := t[host]
+	if !ok {
+		return fence.Topology{}, fmt.Errorf("no topology for %s", host)
+	}
+	return topo, nil
+}
+
+// An engine and the executor, closing the loop: a BMC with a wrong password
+// fails level 1, the engine falls to level 2 (the blocklist), which fences,
+// and only then is anything evacuated.
+func TestEngineAndExecutorFallBackThenEvacuate(t *testing.T) {
+	ipmiDev := &bmc{driver: "ipmi", err: fmt.Errorf("login: %w", fence.ErrAuth)}
+	ceph := &bmc{driver: "ceph-blocklist"}
+	ts := topos{"cmp1": {Host: "cmp1", Levels: [][]fence.Member{
+		{{Name: "ipmi 10.0.0.11:623", Driver: "ipmi", Device: ipmiDev}},
+		{{Name: "ceph-blocklist", Driver: "ceph-blocklist", Device: ceph}},
+	}}}
+	cfg := decision.DefaultConfig()
+	cfg.FenceLevels = 2
+	e, err := decision.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	epoch := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, h := range []string{"cmp1", "cmp2", "cmp3"} {
+		e.AddHost(decision.HostInfo{Name: h})
+	}
+	e.Step(epoch, decision.Leadership{Leader: true})
+	var log []string
+	for sec := 1; sec <= 40; sec++ {
+		now := epoch.Add(time.Duration(sec) * time.Second)
+		e.Step(now, decision.StorageHeartbeats{OK: true, Counters: map[string]uint64{"cmp1": 5, "cmp2": uint64(sec), "cmp3": uint64(sec)}})
+		for _, h := range []string{"cmp1", "cmp2", "cmp3"} {
+			if h == "cmp1" && sec > 5 {
+				continue // cmp1 dies at 5 s
+			}
+			for _, n := range cfg.Networks {
+				e.Step(now, decision.AgentReport{Host: h, Network: n, Self: decision.SelfReport{NovaCompute: decision.Process{Running: true}, Libvirtd: decision.Process{Running: true}}})
+			}
+			e.Step(now, decision.NovaService{Host: h, Up: true, Instances: []string{h + "-vm"}})
+		}
+		for _, a := range e.Tick(now).Actions {
+			switch a.Kind {
+			case decision.ActFence:
+				r := Fence(context.Background(), ts, a, nil)
+				log = append(log, fmt.Sprintf("fence level %d ok=%v %s", r.Level, r.OK, r.Err+r.Proof))
+				e.Step(now, r)
+			case decision.ActEvacuate:
+				if !ceph.off {
+					t.Fatalf("evacuate %v before any fence took effect", a.Instances)
+				}
+				log = append(log, "evacuate "+strings.Join(a.Instances, ","))
+			}
+		}
+	}
+	want := []string{
+		"fence level 1 ok=false ipmi 10.0.0.11:623: login: fence: authentication failed",
+		"fence level 2 ok=true ceph-blocklist: verified off",
+		"evacuate cmp1-vm",
+	}
+	if strings.Join(log, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got:\n%s\nwant:\n%s", strings.Join(log, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestFenceReportsUnknownHostAndLevel(t *testing.T) {
+	r := Fence(context.Background(), topos{}, decision.Action{Kind: decision.ActFence, Host: "cmp9", Level: 1}, nil)
+	if r.OK || !strings.Contains(r.Err, "cmp9") {
+		t.Errorf("unknown host: %+v", r)
+	}
+	ts := topos{"cmp1": {Host: "cmp1", Levels: [][]fence.Member{{{Name: "x", Device: &bmc{}}}}}}
+	r = Fence(context.Background(), ts, decision.Action{Kind: decision.ActFence, Host: "cmp1", Level: 3}, nil)
+	if r.OK || !strings.Contains(r.Err, "no level 3") {
+		t.Errorf("missing level: %+v", r)
+	}
+}
