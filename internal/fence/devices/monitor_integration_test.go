@@ -25,12 +25,12 @@ type alerts struct {
 func (a *alerts) alert(h fence.Health, broken bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	// The error is not checked here: a BMC stopped between two exchanges
+	// of a session's setup gives an error without a sentinel (go-ipmi
+	// joins its errors as text); the test checks a steady dead BMC.
 	state := "recovered"
 	if broken {
 		state = "broken"
-		if !errors.Is(h.Err, fence.ErrUnreachable) {
-			state = fmt.Sprintf("broken (%v, want ErrUnreachable)", h.Err)
-		}
 	}
 	a.seen = append(a.seen, h.Host+" "+state)
 }
@@ -76,8 +76,9 @@ func TestIntegrationMonitorFindsADeadBMC(t *testing.T) {
 	cfg, _ := r.config(t, map[int][]string{0: {"[" + r.ipmiDev(t, 0, true) + "]"}, 1: {"[" + r.ipmiDev(t, 1, true) + "]"}})
 	reg := prometheus.NewRegistry()
 	var got alerts
+	topo0 := r.topology(t, cfg, 0, false)
 	m := fence.NewMonitor(fence.MonitorConfig{
-		Topologies: []fence.Topology{r.topology(t, cfg, 0, false), r.topology(t, cfg, 1, false)},
+		Topologies: []fence.Topology{topo0, r.topology(t, cfg, 1, false)},
 		Interval:   100 * time.Millisecond,
 		Alert:      got.alert,
 	}, reg)
@@ -117,6 +118,11 @@ func TestIntegrationMonitorFindsADeadBMC(t *testing.T) {
 	})
 	if err := wantUp("host1", dev1, 1)(); err != nil {
 		t.Error(err)
+	}
+	for _, h := range topo0.Check(ctx) {
+		if !errors.Is(h.Err, fence.ErrUnreachable) {
+			t.Errorf("Check of host0 with its BMC stopped = %v, want ErrUnreachable", h.Err)
+		}
 	}
 
 	c := ipmisim.DefaultConfig(r.lab.Host(0).Namespace, t.TempDir())
