@@ -99,6 +99,17 @@ func (t Topology) OffLevel(ctx context.Context, level int, report func(Step)) (O
 		report = func(Step) {}
 	}
 	out := Outcome{Level: level}
+	// The probe's baseline: a host that answers right before the fence must
+	// stop answering after it. Taken concurrently with the devices: the echo
+	// leaves in microseconds, a power cut takes far longer.
+	probing := t.Probe != nil && powers(t.Levels[level-1])
+	baseline := make(chan probeResult, 1)
+	if probing {
+		go func() {
+			answers, what, err := t.Probe.Answers(ctx)
+			baseline <- probeResult{answers, what, err}
+		}()
+	}
 	for _, m := range t.Levels[level-1] {
 		var p Proof
 		err := t.attempt(ctx, m, func(ctx context.Context) (err error) {
@@ -112,9 +123,22 @@ func (t Topology) OffLevel(ctx context.Context, level int, report func(Step)) (O
 		}
 		out.Proofs = append(out.Proofs, p)
 	}
-	if t.Probe != nil && powers(t.Levels[level-1]) {
+	if probing {
 		start := time.Now()
-		detail, err := t.probeGone(ctx)
+		var detail string
+		var err error
+		switch b := <-baseline; {
+		case b.err != nil || !b.answers:
+			// Silent before the fence too (a dead host, or a prober that
+			// cannot reach the storage network): the probe proves nothing,
+			// and says so instead of passing for proof.
+			detail = "inconclusive: the host did not answer the probe before the fence either"
+			if b.err != nil {
+				detail = "inconclusive: " + b.err.Error()
+			}
+		default:
+			detail, err = t.probeGone(ctx)
+		}
 		report(Step{Level: level, Op: "probe", Took: time.Since(start), Detail: detail, Err: err})
 		if err != nil {
 			return Outcome{}, err
@@ -122,6 +146,12 @@ func (t Topology) OffLevel(ctx context.Context, level int, report func(Step)) (O
 		out.Proofs = append(out.Proofs, Proof{Driver: "probe", Detail: detail})
 	}
 	return out, nil
+}
+
+type probeResult struct {
+	answers bool
+	what    string
+	err     error
 }
 
 func powers(ms []Member) bool {

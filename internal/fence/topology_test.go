@@ -170,3 +170,20 @@ func TestTopologyDoesNotProbeAStorageFence(t *testing.T) {
 		t.Fatalf("a blocklisted host still answers ping, and that is fine: %v", err)
 	}
 }
+
+// A prober that cannot see the host even before the fence (wrong network, a
+// dead host) must not pass for proof: the level rests on the device alone
+// and the proof says the probe was inconclusive.
+func TestTopologyProbeSilentBeforeIsInconclusive(t *testing.T) {
+	var calls []string
+	topo := Topology{Host: "cmp1", ProbeWait: 300 * time.Millisecond,
+		Levels: [][]Member{{{Name: "redfish", Power: true, Device: &scriptedDevice{name: "redfish", calls: &calls}}}},
+		Probe:  &answers{left: 0}}
+	out, err := topo.Off(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := out.Summary(); !strings.Contains(got, "inconclusive") || strings.Contains(got, "no longer answers") {
+		t.Errorf("summary %q claims the probe proved something", got)
+	}
+}

@@ -46,13 +46,14 @@ hosts:
 	}
 }
 
-// answersOnce is a probe whose first ping gets a reply and whose later ones
-// are still in flight when the probe's deadline kills them.
+// answersOnce is a probe whose first pings (the baseline before the fence and
+// the first one after it) get a reply and whose later ones are still in
+// flight when the probe's deadline kills them.
 type answersOnce struct{ calls int }
 
 func (p *answersOnce) Answers(ctx context.Context) (bool, string, error) {
 	p.calls++
-	if p.calls == 1 {
+	if p.calls <= 2 {
 		return true, "10.20.0.11 replies to ping", nil
 	}
 	<-ctx.Done()

@@ -3,6 +3,8 @@ package devices
 import (
 	"fmt"
 	"log/slog"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/vigil-ha/vigil/internal/config"
@@ -101,7 +103,21 @@ func member(d config.Device, h config.Host, sec Secrets, log *slog.Logger) (fenc
 		m.Device, err = redfish.New(c, log)
 	case config.DriverFenceAgent:
 		c := agent.DefaultConfig()
-		c.Agent, c.Address, c.Port, c.Username, c.Password, c.Options = d.Agent, d.Address, d.Port, d.Username, pass, d.Options
+		c.Agent, c.Address, c.Port, c.Username, c.Password = d.Agent, d.Address, d.Port, d.Username, pass
+		c.Options = map[string]string{}
+		for k, v := range d.Options {
+			// The agent driver sends lanplus and cipher from typed fields.
+			switch k {
+			case "lanplus":
+				c.Lanplus = v == "1" || strings.EqualFold(v, "true") || strings.EqualFold(v, "yes")
+			case "cipher":
+				if c.CipherSuite, err = strconv.Atoi(v); err != nil {
+					return m, fmt.Errorf("options.cipher: %q is not a cipher suite number", v)
+				}
+			default:
+				c.Options[k] = v
+			}
+		}
 		c.RunTimeout = max(c.RunTimeout, d.Timeout.Std())
 		// Off and On hold a run and the status runs after it.
 		c.OffTimeout, c.OnTimeout = max(c.OffTimeout, c.RunTimeout), max(c.OnTimeout, c.RunTimeout)
