@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -18,42 +17,8 @@ import (
 	"github.com/vigil-ha/vigil/internal/testbed/ipmisim"
 	"github.com/vigil-ha/vigil/internal/testbed/netns"
 	"github.com/vigil-ha/vigil/internal/testbed/redfishbmc"
+	"github.com/vigil-ha/vigil/internal/testbed/tier"
 )
-
-// integration skips t unless VIGIL_INTEGRATION=1. When it is set, a missing
-// tool or missing root is a failure: the tier was asked for and cannot run.
-func integration(t *testing.T) {
-	t.Helper()
-	if os.Getenv("VIGIL_INTEGRATION") != "1" {
-		t.Skip("integration test: run as root with VIGIL_INTEGRATION=1 (needs openipmi, iproute2, iputils-ping; scripts/install-deps.sh integration)")
-	}
-	if os.Geteuid() != 0 {
-		t.Fatal("VIGIL_INTEGRATION=1 needs root (network namespaces)")
-	}
-	for _, tool := range []string{"ipmi_sim", "ip", "ping", "setsid"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Fatalf("VIGIL_INTEGRATION=1 but %s is missing (scripts/install-deps.sh integration): %v", tool, err)
-		}
-	}
-}
-
-// eventually calls check until it returns nil, or fails t after timeout.
-func eventually(t *testing.T, timeout time.Duration, what string, check func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v: %v", what, timeout, err)
-		}
-		<-tick.C
-	}
-}
 
 // vigil runs the vigil command in-process, with the process's real
 // environment and files, and returns its exit code and output.
@@ -75,7 +40,7 @@ func vigil(t *testing.T, args ...string) (int, string) {
 // runs in, the root one, where the lab's storage addresses are not routed;
 // the test checks the fence from the peer itself.
 func TestIntegrationFenceCommand(t *testing.T) {
-	integration(t)
+	tier.Integration(t, tier.Root, "ipmi_sim", "ipmitool", "fence_ipmilan", "ip", "ping", "setsid")
 	ctx := context.Background()
 	lab, err := netns.Up(ctx, netns.DefaultConfig(netns.UniquePrefix(t.Name())))
 	if err != nil {
@@ -153,7 +118,7 @@ func TestIntegrationFenceCommand(t *testing.T) {
 	}
 	back := func(i int) {
 		t.Helper()
-		eventually(t, 20*time.Second, fmt.Sprintf("host%d back", i), func() error {
+		tier.Eventually(t, 20*time.Second, fmt.Sprintf("host%d back", i), func() error {
 			if err := poweredOn(i, true); err != nil {
 				return err
 			}

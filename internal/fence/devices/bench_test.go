@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"testing"
+
+	"github.com/vigil-ha/vigil/internal/testbed/tier"
 )
 
 // BenchmarkTopologyOff measures Off of host0 through a topology built from
@@ -35,7 +37,7 @@ func BenchmarkTopologyOff(b *testing.B) {
 				if err := r.ipmi[0].SetPower(ctx, true); err != nil {
 					b.Fatal(err)
 				}
-				eventually(b, waitTimeout, "host0 on", func() error {
+				tier.Eventually(b, waitTimeout, "host0 on", func() error {
 					if on, err := r.ipmi[0].PoweredOn(ctx); err != nil || !on {
 						return fmt.Errorf("powered on = %t, %v", on, err)
 					}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/vigil-ha/vigil/internal/fence"
 	"github.com/vigil-ha/vigil/internal/testbed/ipmisim"
+	"github.com/vigil-ha/vigil/internal/testbed/tier"
 )
 
 // alerts records a Monitor's alert calls; the monitor's goroutine writes,
@@ -98,7 +99,7 @@ func TestIntegrationMonitorFindsADeadBMC(t *testing.T) {
 			return err
 		}
 	}
-	eventually(t, waitTimeout, "both BMCs up", func() error {
+	tier.Eventually(t, waitTimeout, "both BMCs up", func() error {
 		if err := wantUp("host0", dev0, 1)(); err != nil {
 			return err
 		}
@@ -109,8 +110,8 @@ func TestIntegrationMonitorFindsADeadBMC(t *testing.T) {
 	}
 
 	r.ipmi[0].Stop()
-	eventually(t, waitTimeout, "host0's BMC down", wantUp("host0", dev0, 0))
-	eventually(t, waitTimeout, "an alert for host0", func() error {
+	tier.Eventually(t, waitTimeout, "host0's BMC down", wantUp("host0", dev0, 0))
+	tier.Eventually(t, waitTimeout, "an alert for host0", func() error {
 		if a := got.list(); len(a) == 0 {
 			return errors.New("no alert yet")
 		}
@@ -132,8 +133,8 @@ func TestIntegrationMonitorFindsADeadBMC(t *testing.T) {
 		t.Fatalf("restart host0's BMC: %v", err)
 	}
 	t.Cleanup(b.Stop)
-	eventually(t, waitTimeout, "host0's BMC up again", wantUp("host0", dev0, 1))
-	eventually(t, waitTimeout, "a recovery alert", func() error {
+	tier.Eventually(t, waitTimeout, "host0's BMC up again", wantUp("host0", dev0, 1))
+	tier.Eventually(t, waitTimeout, "a recovery alert", func() error {
 		if a := got.list(); len(a) < 2 {
 			return fmt.Errorf("alerts %v", a)
 		}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -19,24 +18,8 @@ import (
 	"github.com/vigil-ha/vigil/internal/testbed/ipmisim"
 	"github.com/vigil-ha/vigil/internal/testbed/netns"
 	"github.com/vigil-ha/vigil/internal/testbed/redfishbmc"
+	"github.com/vigil-ha/vigil/internal/testbed/tier"
 )
-
-// integration skips tb unless VIGIL_INTEGRATION=1. When it is set, a missing
-// tool or missing root is a failure: the tier was asked for and cannot run.
-func integration(tb testing.TB) {
-	tb.Helper()
-	if os.Getenv("VIGIL_INTEGRATION") != "1" {
-		tb.Skip("integration test: run as root with VIGIL_INTEGRATION=1 (needs openipmi, ipmitool, fence-agents, iproute2, iputils-ping; scripts/install-deps.sh integration)")
-	}
-	if os.Geteuid() != 0 {
-		tb.Fatal("VIGIL_INTEGRATION=1 needs root (network namespaces)")
-	}
-	for _, tool := range []string{"ipmi_sim", "ipmitool", "fence_ipmilan", "ip", "ping", "setsid"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			tb.Fatalf("VIGIL_INTEGRATION=1 but %s is missing (scripts/install-deps.sh integration): %v", tool, err)
-		}
-	}
-}
 
 // Patience for one step on a loaded machine: the drivers' own timeouts are
 // the real bounds, these only stop a hung test.
@@ -183,6 +166,12 @@ func (r *rig) config(tb testing.TB, levels map[int][]string) (config.Config, str
 	return cfg, path
 }
 
+// integration gates a test on the integration tier and this rig's tools.
+func integration(tb testing.TB) {
+	tb.Helper()
+	tier.Integration(tb, tier.Root, "ipmi_sim", "ipmitool", "fence_ipmilan", "ip", "ping", "setsid")
+}
+
 // topology builds host i's topology from cfg, probing from the peer.
 func (r *rig) topology(tb testing.TB, cfg config.Config, i int, probe bool) fence.Topology {
 	tb.Helper()
@@ -195,29 +184,11 @@ func (r *rig) topology(tb testing.TB, cfg config.Config, i int, probe bool) fenc
 	return topo
 }
 
-// eventually calls check until it returns nil, or fails tb after timeout.
-func eventually(tb testing.TB, timeout time.Duration, what string, check func() error) {
-	tb.Helper()
-	deadline := time.Now().Add(timeout)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("%s: not within %v: %v", what, timeout, err)
-		}
-		<-tick.C
-	}
-}
-
 // waitOn waits until host i runs and the peer reaches it on every network.
 func (r *rig) waitOn(tb testing.TB, i int) {
 	tb.Helper()
 	ctx := context.Background()
-	eventually(tb, waitTimeout, fmt.Sprintf("host%d on", i), func() error {
+	tier.Eventually(tb, waitTimeout, fmt.Sprintf("host%d on", i), func() error {
 		if on, err := r.ipmi[i].PoweredOn(ctx); err != nil || !on {
 			return fmt.Errorf("powered on = %t, %v", on, err)
 		}
