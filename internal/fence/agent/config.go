@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -12,23 +11,19 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/vigil-ha/vigil/internal/fence"
 )
 
-// ErrInvalidConfig is wrapped by every *ConfigError.
-var ErrInvalidConfig = errors.New("agent: invalid config")
+// ErrInvalidConfig is wrapped by every error of Validate.
+var ErrInvalidConfig = fence.ErrInvalidConfig
 
-// ConfigError names the Config field that is wrong. Its text never contains
-// the password or an option's value.
-type ConfigError struct {
-	Field  string
-	Reason string
+// ConfigError names the Config field that is wrong (fence.ConfigError).
+type ConfigError = fence.ConfigError
+
+func configErr(field, reason string) error {
+	return &fence.ConfigError{Driver: "agent", Field: field, Reason: reason}
 }
-
-func (e *ConfigError) Error() string {
-	return "agent: invalid config: " + e.Field + ": " + e.Reason
-}
-
-func (e *ConfigError) Unwrap() error { return ErrInvalidConfig }
 
 // Config describes which fence agent to run, against what, and how
 // patiently.
@@ -104,7 +99,7 @@ var reserved = []string{"action", "option", "ip", "ipaddr", "ipport", "username"
 // also checks that the agent exists and is executable.
 func (c Config) Validate() error {
 	if !agentRE.MatchString(c.Agent) {
-		return &ConfigError{"Agent", "must match " + agentRE.String()}
+		return configErr("Agent", "must match "+agentRE.String())
 	}
 	if _, err := c.agentPath(); err != nil {
 		return err
@@ -113,39 +108,39 @@ func (c Config) Validate() error {
 		{"Address", c.Address}, {"Username", c.Username}, {"Password", c.Password},
 	} {
 		if !safeValue(f.v) {
-			return &ConfigError{f.name, "contains a line break or NUL"}
+			return configErr(f.name, "contains a line break or NUL")
 		}
 	}
 	if strings.TrimSpace(c.Password) != c.Password || (len(c.Password) >= 2 && c.Password[0] == '"' && c.Password[len(c.Password)-1] == '"') {
 		// fencing.py strips each stdin line and one pair of surrounding
 		// double quotes: such a password would arrive changed.
-		return &ConfigError{"Password", "has surrounding spaces or double quotes, which fence agents strip from stdin"}
+		return configErr("Password", "has surrounding spaces or double quotes, which fence agents strip from stdin")
 	}
 	for _, k := range slices.Sorted(maps.Keys(c.Options)) {
 		switch {
 		case !optionRE.MatchString(k):
-			return &ConfigError{"Options", fmt.Sprintf("key %q must match %s", k, optionRE)}
+			return configErr("Options", fmt.Sprintf("key %q must match %s", k, optionRE))
 		case slices.Contains(reserved, strings.ReplaceAll(k, "-", "_")):
-			return &ConfigError{"Options", fmt.Sprintf("key %q is set by the driver or a Config field", k)}
+			return configErr("Options", fmt.Sprintf("key %q is set by the driver or a Config field", k))
 		case !safeValue(c.Options[k]):
-			return &ConfigError{"Options", fmt.Sprintf("value of %q contains a line break or NUL", k)}
+			return configErr("Options", fmt.Sprintf("value of %q contains a line break or NUL", k))
 		}
 	}
 	switch {
 	case c.Port < 0 || c.Port > 65535:
-		return &ConfigError{"Port", "must be 0 (agent default) or 1 to 65535"}
+		return configErr("Port", "must be 0 (agent default) or 1 to 65535")
 	case c.CipherSuite < 0 || c.CipherSuite > 255:
-		return &ConfigError{"CipherSuite", "must be 0 (agent default) or a cipher suite ID"}
+		return configErr("CipherSuite", "must be 0 (agent default) or a cipher suite ID")
 	case c.RunTimeout <= 0:
-		return &ConfigError{"RunTimeout", "must be positive"}
+		return configErr("RunTimeout", "must be positive")
 	case c.OffTimeout < c.RunTimeout:
-		return &ConfigError{"OffTimeout", "shorter than RunTimeout"}
+		return configErr("OffTimeout", "shorter than RunTimeout")
 	case c.OnTimeout < c.RunTimeout:
-		return &ConfigError{"OnTimeout", "shorter than RunTimeout"}
+		return configErr("OnTimeout", "shorter than RunTimeout")
 	case c.PollInterval <= 0:
-		return &ConfigError{"PollInterval", "must be positive"}
+		return configErr("PollInterval", "must be positive")
 	case c.PollInterval >= c.OffTimeout:
-		return &ConfigError{"PollInterval", "not shorter than OffTimeout: Off could run status only once"}
+		return configErr("PollInterval", "not shorter than OffTimeout: Off could run status only once")
 	}
 	return nil
 }
@@ -160,20 +155,20 @@ func (c Config) agentPath() (string, error) {
 	if c.Dir == "" {
 		p, err := exec.LookPath(c.Agent)
 		if err != nil {
-			return "", &ConfigError{"Agent", c.Agent + " not found in PATH (install fence-agents)"}
+			return "", configErr("Agent", c.Agent+" not found in PATH (install fence-agents)")
 		}
 		return p, nil
 	}
 	if !filepath.IsAbs(c.Dir) {
-		return "", &ConfigError{"Dir", "must be an absolute path"}
+		return "", configErr("Dir", "must be an absolute path")
 	}
 	p := filepath.Join(c.Dir, c.Agent)
 	fi, err := os.Stat(p)
 	switch {
 	case err != nil:
-		return "", &ConfigError{"Agent", c.Agent + " not found in " + c.Dir}
+		return "", configErr("Agent", c.Agent+" not found in "+c.Dir)
 	case !fi.Mode().IsRegular() || fi.Mode().Perm()&0o111 == 0:
-		return "", &ConfigError{"Agent", p + " is not an executable file"}
+		return "", configErr("Agent", p+" is not an executable file")
 	}
 	return p, nil
 }
@@ -183,7 +178,7 @@ func (c Config) agentPath() (string, error) {
 func (c Config) String() string {
 	return fmt.Sprintf("agent.Config{Agent:%q Dir:%q Address:%q Port:%d Username:%q Password:%s Lanplus:%t "+
 		"CipherSuite:%d Options:%v RunTimeout:%v OffTimeout:%v OnTimeout:%v PollInterval:%v}",
-		c.Agent, c.Dir, c.Address, c.Port, c.Username, redacted(c.Password), c.Lanplus,
+		c.Agent, c.Dir, c.Address, c.Port, c.Username, fence.Redacted(c.Password), c.Lanplus,
 		c.CipherSuite, slices.Sorted(maps.Keys(c.Options)), c.RunTimeout, c.OffTimeout, c.OnTimeout, c.PollInterval)
 }
 
@@ -198,7 +193,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("address", c.Address),
 		slog.Int("port", c.Port),
 		slog.String("username", c.Username),
-		slog.String("password", redacted(c.Password)),
+		slog.String("password", fence.Redacted(c.Password)),
 		slog.Bool("lanplus", c.Lanplus),
 		slog.Int("cipher_suite", c.CipherSuite),
 		slog.Any("options", slices.Sorted(maps.Keys(c.Options))),
@@ -207,11 +202,4 @@ func (c Config) LogValue() slog.Value {
 		slog.Duration("on_timeout", c.OnTimeout),
 		slog.Duration("poll_interval", c.PollInterval),
 	)
-}
-
-func redacted(password string) string {
-	if password == "" {
-		return `""`
-	}
-	return "<redacted>"
 }

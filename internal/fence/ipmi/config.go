@@ -1,7 +1,6 @@
 package ipmi
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -9,23 +8,18 @@ import (
 	"unicode"
 
 	"github.com/bougou/go-ipmi/pkg/types"
+	"github.com/vigil-ha/vigil/internal/fence"
 )
 
-// ErrInvalidConfig is wrapped by every *ConfigError.
-var ErrInvalidConfig = errors.New("ipmi: invalid config")
+// ErrInvalidConfig is wrapped by every error of Validate.
+var ErrInvalidConfig = fence.ErrInvalidConfig
 
-// ConfigError names the Config field that is wrong. Its text never contains
-// the password.
-type ConfigError struct {
-	Field  string
-	Reason string
+// ConfigError names the Config field that is wrong (fence.ConfigError).
+type ConfigError = fence.ConfigError
+
+func configErr(field, reason string) error {
+	return &fence.ConfigError{Driver: "ipmi", Field: field, Reason: reason}
 }
-
-func (e *ConfigError) Error() string {
-	return "ipmi: invalid config: " + e.Field + ": " + e.Reason
-}
-
-func (e *ConfigError) Unwrap() error { return ErrInvalidConfig }
 
 // IPMI 2.0 limits (spec section 13.17, table 22-32).
 const (
@@ -87,35 +81,35 @@ func DefaultConfig() Config {
 func (c Config) Validate() error {
 	switch {
 	case c.Address == "":
-		return &ConfigError{"Address", "empty"}
+		return configErr("Address", "empty")
 	case strings.ContainsFunc(c.Address, func(r rune) bool { return unicode.IsSpace(r) || r == '/' || r == '@' }):
-		return &ConfigError{"Address", "must be a bare host name or IP address"}
+		return configErr("Address", "must be a bare host name or IP address")
 	case c.Port < 1 || c.Port > 65535:
-		return &ConfigError{"Port", "must be 1 to 65535"}
+		return configErr("Port", "must be 1 to 65535")
 	case c.Username == "":
-		return &ConfigError{"Username", "empty"}
+		return configErr("Username", "empty")
 	case len(c.Username) > maxUsername:
-		return &ConfigError{"Username", fmt.Sprintf("longer than IPMI's %d bytes", maxUsername)}
+		return configErr("Username", fmt.Sprintf("longer than IPMI's %d bytes", maxUsername))
 	case c.Password == "":
-		return &ConfigError{"Password", "empty"}
+		return configErr("Password", "empty")
 	case len(c.Password) > maxPassword:
-		return &ConfigError{"Password", fmt.Sprintf("longer than IPMI's %d bytes", maxPassword)}
+		return configErr("Password", fmt.Sprintf("longer than IPMI's %d bytes", maxPassword))
 	case c.CipherSuite == 0:
-		return &ConfigError{"CipherSuite", "0 has no authentication"}
+		return configErr("CipherSuite", "0 has no authentication")
 	case !knownCipherSuite(c.CipherSuite):
-		return &ConfigError{"CipherSuite", fmt.Sprintf("%d is not supported", c.CipherSuite)}
+		return configErr("CipherSuite", fmt.Sprintf("%d is not supported", c.CipherSuite))
 	case c.ExchangeTimeout <= 0:
-		return &ConfigError{"ExchangeTimeout", "must be positive"}
+		return configErr("ExchangeTimeout", "must be positive")
 	case c.Retries < 0 || c.Retries > 10:
-		return &ConfigError{"Retries", "must be 0 to 10"}
+		return configErr("Retries", "must be 0 to 10")
 	case c.OffTimeout < c.ExchangeTimeout:
-		return &ConfigError{"OffTimeout", "shorter than ExchangeTimeout"}
+		return configErr("OffTimeout", "shorter than ExchangeTimeout")
 	case c.OnTimeout < c.ExchangeTimeout:
-		return &ConfigError{"OnTimeout", "shorter than ExchangeTimeout"}
+		return configErr("OnTimeout", "shorter than ExchangeTimeout")
 	case c.PollInterval <= 0:
-		return &ConfigError{"PollInterval", "must be positive"}
+		return configErr("PollInterval", "must be positive")
 	case c.PollInterval >= c.OffTimeout:
-		return &ConfigError{"PollInterval", "not shorter than OffTimeout: Off could read the power only once"}
+		return configErr("PollInterval", "not shorter than OffTimeout: Off could read the power only once")
 	}
 	return nil
 }
@@ -132,7 +126,7 @@ func knownCipherSuite(id int) bool {
 func (c Config) String() string {
 	return fmt.Sprintf("ipmi.Config{Address:%q Port:%d Username:%q Password:%s CipherSuite:%d "+
 		"ExchangeTimeout:%v Retries:%d OffTimeout:%v OnTimeout:%v PollInterval:%v}",
-		c.Address, c.Port, c.Username, redacted(c.Password), c.CipherSuite,
+		c.Address, c.Port, c.Username, fence.Redacted(c.Password), c.CipherSuite,
 		c.ExchangeTimeout, c.Retries, c.OffTimeout, c.OnTimeout, c.PollInterval)
 }
 
@@ -145,7 +139,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("address", c.Address),
 		slog.Int("port", c.Port),
 		slog.String("username", c.Username),
-		slog.String("password", redacted(c.Password)),
+		slog.String("password", fence.Redacted(c.Password)),
 		slog.Int("cipher_suite", c.CipherSuite),
 		slog.Duration("exchange_timeout", c.ExchangeTimeout),
 		slog.Int("retries", c.Retries),
@@ -153,11 +147,4 @@ func (c Config) LogValue() slog.Value {
 		slog.Duration("on_timeout", c.OnTimeout),
 		slog.Duration("poll_interval", c.PollInterval),
 	)
-}
-
-func redacted(password string) string {
-	if password == "" {
-		return `""`
-	}
-	return "<redacted>"
 }

@@ -2,28 +2,23 @@ package redfish
 
 import (
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
 	"time"
+
+	"github.com/vigil-ha/vigil/internal/fence"
 )
 
-// ErrInvalidConfig is wrapped by every *ConfigError.
-var ErrInvalidConfig = errors.New("redfish: invalid config")
+// ErrInvalidConfig is wrapped by every error of Validate.
+var ErrInvalidConfig = fence.ErrInvalidConfig
 
-// ConfigError names the Config field that is wrong. Its text never contains
-// the endpoint or the password.
-type ConfigError struct {
-	Field  string
-	Reason string
+// ConfigError names the Config field that is wrong (fence.ConfigError).
+type ConfigError = fence.ConfigError
+
+func configErr(field, reason string) error {
+	return &fence.ConfigError{Driver: "redfish", Field: field, Reason: reason}
 }
-
-func (e *ConfigError) Error() string {
-	return "redfish: invalid config: " + e.Field + ": " + e.Reason
-}
-
-func (e *ConfigError) Unwrap() error { return ErrInvalidConfig }
 
 // Config describes one BMC and how patiently to drive it.
 type Config struct {
@@ -79,19 +74,19 @@ func (c Config) Validate() error {
 	}
 	switch {
 	case c.Username == "":
-		return &ConfigError{"Username", "empty"}
+		return configErr("Username", "empty")
 	case c.Password == "":
-		return &ConfigError{"Password", "empty"}
+		return configErr("Password", "empty")
 	case c.RequestTimeout <= 0:
-		return &ConfigError{"RequestTimeout", "must be positive"}
+		return configErr("RequestTimeout", "must be positive")
 	case c.OffTimeout < c.RequestTimeout:
-		return &ConfigError{"OffTimeout", "shorter than RequestTimeout"}
+		return configErr("OffTimeout", "shorter than RequestTimeout")
 	case c.OnTimeout < c.RequestTimeout:
-		return &ConfigError{"OnTimeout", "shorter than RequestTimeout"}
+		return configErr("OnTimeout", "shorter than RequestTimeout")
 	case c.PollInterval <= 0:
-		return &ConfigError{"PollInterval", "must be positive"}
+		return configErr("PollInterval", "must be positive")
 	case c.PollInterval >= c.OffTimeout:
-		return &ConfigError{"PollInterval", "not shorter than OffTimeout: Off could read PowerState only once"}
+		return configErr("PollInterval", "not shorter than OffTimeout: Off could read PowerState only once")
 	}
 	return nil
 }
@@ -100,20 +95,20 @@ func (c Config) Validate() error {
 // "https://user:password@bmc" must not end up in a log.
 func validateEndpoint(endpoint string) error {
 	if endpoint == "" {
-		return &ConfigError{"Endpoint", "empty"}
+		return configErr("Endpoint", "empty")
 	}
 	u, err := url.Parse(endpoint)
 	switch {
 	case err != nil:
-		return &ConfigError{"Endpoint", "not a URL"}
+		return configErr("Endpoint", "not a URL")
 	case u.User != nil:
-		return &ConfigError{"Endpoint", "contains user info; use Username and Password"}
+		return configErr("Endpoint", "contains user info; use Username and Password")
 	case u.Scheme != "https":
-		return &ConfigError{"Endpoint", "scheme must be https"}
+		return configErr("Endpoint", "scheme must be https")
 	case u.Host == "" || u.Hostname() == "":
-		return &ConfigError{"Endpoint", "no host"}
+		return configErr("Endpoint", "no host")
 	case u.Path != "" && u.Path != "/", u.RawQuery != "", u.Fragment != "":
-		return &ConfigError{"Endpoint", "must not have a path, query or fragment"}
+		return configErr("Endpoint", "must not have a path, query or fragment")
 	}
 	return nil
 }
@@ -122,7 +117,7 @@ func validateEndpoint(endpoint string) error {
 func (c Config) String() string {
 	return fmt.Sprintf("redfish.Config{Endpoint:%q Username:%q Password:%s InsecureTLS:%t SystemID:%q "+
 		"RequestTimeout:%v OffTimeout:%v OnTimeout:%v PollInterval:%v}",
-		c.Endpoint, c.Username, redacted(c.Password), c.InsecureTLS, c.SystemID,
+		c.Endpoint, c.Username, fence.Redacted(c.Password), c.InsecureTLS, c.SystemID,
 		c.RequestTimeout, c.OffTimeout, c.OnTimeout, c.PollInterval)
 }
 
@@ -134,7 +129,7 @@ func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("endpoint", c.Endpoint),
 		slog.String("username", c.Username),
-		slog.String("password", redacted(c.Password)),
+		slog.String("password", fence.Redacted(c.Password)),
 		slog.Bool("insecure_tls", c.InsecureTLS),
 		slog.String("system_id", c.SystemID),
 		slog.Duration("request_timeout", c.RequestTimeout),
@@ -142,11 +137,4 @@ func (c Config) LogValue() slog.Value {
 		slog.Duration("on_timeout", c.OnTimeout),
 		slog.Duration("poll_interval", c.PollInterval),
 	)
-}
-
-func redacted(password string) string {
-	if password == "" {
-		return `""`
-	}
-	return "<redacted>"
 }
