@@ -23,24 +23,7 @@ type rig struct {
 
 func newRig(tb testing.TB) *rig {
 	tb.Helper()
-	ctx := context.Background()
-	lab, err := netns.Up(ctx, netns.DefaultConfig(netns.UniquePrefix(tb.Name())))
-	if err != nil {
-		tb.Fatalf("lab: %v", err)
-	}
-	tb.Cleanup(func() { _ = lab.Down(context.Background()) })
-	bmcs, err := ipmisim.StartForLab(ctx, lab, tb.TempDir())
-	if err != nil {
-		tb.Fatalf("BMCs: %v", err)
-	}
-	for _, b := range bmcs {
-		tb.Cleanup(func() {
-			if tb.Failed() {
-				tb.Log(b.Logs())
-			}
-			b.Stop()
-		})
-	}
+	lab, bmcs := ipmisim.LabT(tb, netns.DefaultConfig(netns.UniquePrefix(tb.Name())))
 	return &rig{lab: lab, bmcs: bmcs}
 }
 

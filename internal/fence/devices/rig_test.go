@@ -47,26 +47,9 @@ type rig struct {
 
 func newRig(tb testing.TB) *rig {
 	tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), stepTimeout)
-	defer cancel()
-	lab, err := netns.Up(ctx, netns.DefaultConfig(netns.UniquePrefix(tb.Name())))
-	if err != nil {
-		tb.Fatalf("lab: %v", err)
-	}
-	tb.Cleanup(func() { _ = lab.Down(context.Background()) })
-	bmcs, err := ipmisim.StartForLab(ctx, lab, tb.TempDir())
-	if err != nil {
-		tb.Fatalf("BMCs: %v", err)
-	}
+	lab, bmcs := ipmisim.LabT(tb, netns.DefaultConfig(netns.UniquePrefix(tb.Name())))
 	r := &rig{lab: lab, ipmi: bmcs, dir: tb.TempDir()}
-	for _, b := range bmcs {
-		tb.Cleanup(func() {
-			if tb.Failed() {
-				tb.Log(b.Logs())
-			}
-			b.Stop()
-		})
-	}
+	var err error
 	rc := redfishbmc.DefaultConfig()
 	rc.Power = func(on bool) error {
 		r.hooks.Add(1)
