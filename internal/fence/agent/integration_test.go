@@ -47,22 +47,10 @@ func device(tb testing.TB, c agent.Config) *agent.Device {
 	return d
 }
 
-// waitPower polls host i's true power state until it is on, or fails tb.
+// waitPower waits for host i's true power state.
 func (r *rig) waitPower(tb testing.TB, i int, on bool) {
 	tb.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		got, err := r.bmcs[i].PoweredOn(context.Background())
-		if err == nil && got == on {
-			return
-		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("host%d powered on = %t, %v; want %t", i, got, err, on)
-		}
-		<-tick.C
-	}
+	r.bmcs[i].WaitPower(tb, on, 10*time.Second)
 }
 
 func TestIntegrationIPMILanOffVerifiesAndOnRestores(t *testing.T) {

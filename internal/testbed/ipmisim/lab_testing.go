@@ -34,3 +34,22 @@ func LabT(tb testing.TB, cfg netns.Config) (*netns.Lab, []*BMC) {
 	}
 	return lab, bmcs
 }
+
+// WaitPower polls the host's true power state (does its namespace run
+// processes) until it is on (or off), failing tb after timeout.
+func (b *BMC) WaitPower(tb testing.TB, on bool, timeout time.Duration) {
+	tb.Helper()
+	deadline := time.Now().Add(timeout)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		got, err := b.PoweredOn(context.Background())
+		if err == nil && got == on {
+			return
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("%s powered on = %t, %v; want %t", b.cfg.Namespace, got, err, on)
+		}
+		<-tick.C
+	}
+}
