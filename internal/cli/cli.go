@@ -32,6 +32,8 @@ Usage:
   vigil lab fuzz                 random fault schedules against vigil's invariants
   vigil fence status|off|on|check HOST --config FILE
                                  run a host's fencing topology by hand
+  vigil config check --config FILE
+                                 validate a configuration file and show what it means
   vigil version
 
 Run 'vigil COMMAND --help' for a command's flags and examples.
@@ -50,6 +52,8 @@ func Main(args []string, env Env) int {
 		err = lab(args[1:], env)
 	case "fence":
 		err = fenceCmd(args[1:], env)
+	case "config":
+		err = configCmd(args[1:], env)
 	case "version":
 		fmt.Fprintln(env.Stdout, "vigil", Version)
 	case "help", "-h", "--help", "-help":

@@ -87,3 +87,38 @@ func TestHelpTeaches(t *testing.T) {
 		t.Errorf("fence --help: exit %d\n%s", code, out)
 	}
 }
+
+func TestConfigCheck(t *testing.T) {
+	dir := t.TempDir()
+	pass := dir + "/bmc.pass"
+	if err := os.WriteFile(pass, []byte("s3cret-value\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	good := dir + "/good.yaml"
+	os.WriteFile(good, []byte(`fencing:
+  domains:
+    default:
+      levels:
+        - [{driver: ipmi, username: admin, password_file: `+pass+`}]
+hosts:
+  - {name: cmp1, bmc: {address: 10.0.0.11}}
+`), 0o600)
+	code, out, errOut := run(t, "config", "check", "--config", good)
+	if code != 0 || !strings.Contains(out, "valid") || !strings.Contains(out, "level 1: ipmi address=10.0.0.11") {
+		t.Errorf("good config: exit %d\n%s%s", code, out, errOut)
+	}
+	if strings.Contains(out+errOut, "s3cret-value") {
+		t.Errorf("config check printed the password")
+	}
+	bad := dir + "/bad.yaml"
+	os.WriteFile(bad, []byte("brake: {max_hosts: 2, window: soon}\n"), 0o600)
+	code, _, errOut = run(t, "config", "check", "--config", bad)
+	if code != 2 || !strings.Contains(errOut, "brake.window") || !strings.Contains(errOut, "line 1") {
+		t.Errorf("bad duration: exit %d, %q; want the key and line named", code, errOut)
+	}
+	os.Remove(pass)
+	code, out, _ = run(t, "config", "check", "--config", good)
+	if code != 2 || !strings.Contains(out, "NOT USABLE") || !strings.Contains(out, pass) {
+		t.Errorf("missing password file: exit %d\n%s", code, out)
+	}
+}
