@@ -71,7 +71,7 @@ type Cluster struct {
 	Networks  []string            `yaml:"networks,omitempty"`
 	Instances int                 `yaml:"instances"`
 	Domains   map[string][]string `yaml:"domains,omitempty"`
-	Fencing   []string            `yaml:"fencing,omitempty"` // levels: ipmi | ceph-blocklist
+	Fencing   []string            `yaml:"fencing,omitempty"` // levels: ipmi | ceph-blocklist | ipmi+ceph-blocklist
 }
 
 // Nova holds Nova's service group timings.
@@ -91,7 +91,7 @@ type Fault struct {
 	Cut         string     `yaml:"cut,omitempty"`         // network
 	Partition   string     `yaml:"partition,omitempty"`   // network
 	Groups      [][]string `yaml:"groups,omitempty"`      // partition groups
-	BMC         string     `yaml:"bmc,omitempty"`         // unreachable | reachable
+	BMC         string     `yaml:"bmc,omitempty"`         // unreachable | reachable | lies
 	Hang        string     `yaml:"hang,omitempty"`        // host
 	Storage     string     `yaml:"storage,omitempty"`     // unreachable | reachable
 	Kill        string     `yaml:"kill,omitempty"`        // controller-leader

@@ -68,6 +68,11 @@ func (s *Scenario) schedule(w *sim.World, c *sim.Controller) *schedule {
 			if dur > 0 {
 				add(at+dur, func() { w.Partition(net, nil) })
 			}
+		case f.BMC == "lies":
+			add(at, func() { w.LyingBMC(h) })
+			if dur > 0 {
+				add(at+dur, func() { w.SetBMC(h, true) })
+			}
 		case f.BMC != "":
 			reachable := f.BMC == "reachable"
 			add(at, func() { w.SetBMC(h, reachable) })

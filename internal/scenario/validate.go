@@ -47,9 +47,11 @@ func (s *Scenario) Validate() error {
 			inDomain[h] = d
 		}
 	}
-	for i, f := range c.Fencing {
-		if f != "ipmi" && f != "ceph-blocklist" {
-			return bad(fmt.Sprintf("cluster.fencing[%d]", i), "%q is not a fence level the simulator models: use ipmi or ceph-blocklist", f)
+	for i, level := range c.Fencing {
+		for _, f := range strings.Split(level, "+") {
+			if f != "ipmi" && f != "ceph-blocklist" {
+				return bad(fmt.Sprintf("cluster.fencing[%d]", i), "%q is not a fence device the simulator models: use ipmi, ceph-blocklist, or both in one level as ipmi+ceph-blocklist", f)
+			}
 		}
 	}
 	if s.Nova.ReportInterval < 0 || (s.Nova.ServiceDownTime > 0 && s.Nova.ServiceDownTime <= s.Nova.ReportInterval) {
@@ -159,8 +161,8 @@ func (s *Scenario) validateFault(f Fault, hosts, nets map[string]bool) error {
 		}
 		return noHost("partition")
 	case "bmc":
-		if f.BMC != "unreachable" && f.BMC != "reachable" {
-			return fmt.Errorf("bmc: %q is not unreachable or reachable", f.BMC)
+		if f.BMC != "unreachable" && f.BMC != "reachable" && f.BMC != "lies" {
+			return fmt.Errorf("bmc: %q is not unreachable, reachable or lies", f.BMC)
 		}
 		return needHost()
 	case "hang":

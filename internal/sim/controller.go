@@ -207,7 +207,7 @@ func (c *Controller) collect() {
 			switch {
 			case h.BMCDown:
 				p = decision.PowerUnreachable
-			case !h.On:
+			case !h.On || h.BMCLies:
 				p = decision.PowerOff
 			}
 			c.p.Step(now, decision.BMCReading{Host: h.Name, Power: p})
@@ -322,11 +322,14 @@ func (c *Controller) fenceHolds(h *Host) (bool, string) {
 		return true, ""
 	case h.BMCDown:
 		return false, "fence status unreadable: BMC unreachable"
-	case h.On:
+	case h.On && !h.BMCLies:
 		return false, "fence no longer holds: chassis power reads on"
 	}
 	return true, ""
 }
+
+// fenceTime is how long a device takes to act and be read back.
+const fenceTime = 2 * time.Second
 
 func (c *Controller) fence(h *Host, level int) {
 	w := c.w
@@ -335,45 +338,62 @@ func (c *Controller) fence(h *Host, level int) {
 		kind = w.cfg.FenceLevels[level-1]
 	}
 	res := decision.FenceResult{Host: h.Name, Level: level, Method: kind}
-	report := func(current bool) {
+	// The executor's probe baseline goes out with the fence.
+	answeredBefore := w.answersPing(h)
+	c.later(time.Second, func(bool) {
+		for _, dev := range strings.Split(kind, "+") {
+			switch {
+			case dev == "ipmi" && !h.BMCDown && !h.BMCLies:
+				w.PowerOff(h, "fenced: ipmi chassis power off")
+			case dev == "ceph-blocklist" && !w.storageDown:
+				w.Blocklist(h, true)
+			}
+		}
+	})
+	c.later(fenceTime, func(current bool) {
+		var proofs, errs []string
+		power := false
+		for _, dev := range strings.Split(kind, "+") {
+			switch dev {
+			case "ipmi":
+				power = true
+				switch {
+				case h.BMCDown:
+					errs = append(errs, "ipmi: BMC unreachable: no answer to chassis power off")
+				case h.On && !h.BMCLies:
+					errs = append(errs, "ipmi: chassis power still reads on")
+				default:
+					proofs = append(proofs, "ipmi: chassis power read back off")
+				}
+			case "ceph-blocklist":
+				if w.storageDown {
+					errs = append(errs, "ceph-blocklist: ceph monitors unreachable: blocklist not added")
+				} else {
+					proofs = append(proofs, "ceph-blocklist: entries listed for its storage addresses; its watchers are gone")
+				}
+			default:
+				errs = append(errs, dev+": no such fence device")
+			}
+		}
+		if power && len(errs) == 0 {
+			switch {
+			case answeredBefore && w.answersPing(h):
+				errs = append(errs, "probe: the device reports the host fenced, but it still answers ping on the storage network")
+			case answeredBefore:
+				proofs = append(proofs, "probe: host no longer answers ping")
+			default:
+				proofs = append(proofs, "probe: inconclusive, the host did not answer before the fence either")
+			}
+		}
+		if len(errs) > 0 {
+			res.Err = strings.Join(errs, "; ")
+		} else {
+			res.OK, res.Proof = true, strings.Join(proofs, "; ")
+		}
 		if current {
 			c.p.Step(c.at(), res)
 		}
-	}
-	switch kind {
-	case "ipmi":
-		c.later(time.Second, func(bool) {
-			if !h.BMCDown {
-				w.PowerOff(h, "fenced: ipmi chassis power off")
-			}
-		})
-		c.later(2*time.Second, func(current bool) {
-			switch {
-			case h.BMCDown:
-				res.Err = "BMC unreachable: no answer to chassis power off"
-			case h.On:
-				res.Err = "chassis power still reads on"
-			default:
-				res.OK, res.Proof = true, "chassis power read back off"
-			}
-			report(current)
-		})
-	case "ceph-blocklist":
-		c.later(time.Second, func(current bool) {
-			if w.storageDown {
-				res.Err = "ceph monitors unreachable: blocklist not added"
-			} else {
-				w.Blocklist(h, true)
-				res.OK, res.Proof = true, "blocklist entries listed for its storage addresses; its watchers are gone"
-			}
-			report(current)
-		})
-	default:
-		c.later(time.Second, func(current bool) {
-			res.Err = "no fence device configured at this level"
-			report(current)
-		})
-	}
+	})
 }
 
 // rebuildWait is how long the executor polls an evacuated instance for ACTIVE.

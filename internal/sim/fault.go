@@ -120,14 +120,21 @@ func (w *World) Partition(net string, groups [][]string) {
 	w.event("", "%s partitioned into %v", net, groups)
 }
 
-// SetBMC makes a host's BMC unreachable or reachable.
+// SetBMC makes a host's BMC unreachable or reachable (and honest again).
 func (w *World) SetBMC(h *Host, reachable bool) {
-	h.BMCDown = !reachable
+	h.BMCDown, h.BMCLies = !reachable, false
 	if reachable {
 		w.event(h.Name, "BMC reachable")
 	} else {
 		w.event(h.Name, "BMC unreachable")
 	}
+}
+
+// LyingBMC makes a host's BMC acknowledge power off without doing it and
+// read "off" from then on (firmware bugs, a BMC wired to the wrong host).
+func (w *World) LyingBMC(h *Host) {
+	h.BMCDown, h.BMCLies = false, true
+	w.event(h.Name, "BMC starts lying: it will report power off while the host runs")
 }
 
 // Hang freezes a powered host: nothing on it answers or runs, guests included;

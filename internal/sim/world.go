@@ -23,7 +23,8 @@ type Config struct {
 	Instances int
 	Domains   map[string][]string // domain → host names
 	// FenceLevels is the fencing topology: each level one device kind,
-	// "ipmi" or "ceph-blocklist".
+	// "ipmi" or "ceph-blocklist", or several joined by "+", all of which
+	// must succeed ("ipmi+ceph-blocklist": belt and braces).
 	FenceLevels    []string
 	ReportInterval time.Duration // Nova's report_interval
 	ServiceDown    time.Duration // Nova's service_down_time
@@ -55,6 +56,7 @@ type Host struct {
 	novaReadyAt time.Duration
 	Blocklisted bool
 	BMCDown     bool
+	BMCLies     bool            // acknowledges power off without doing it, then reads "off"
 	Domains     map[string]bool // running guests
 	heartbeat   uint64          // storage heartbeat counter
 	phase       time.Duration   // per-host offset of periodic work
@@ -164,6 +166,10 @@ func (w *World) reach(a, b *Host, net string) bool {
 func (w *World) reachCtl(h *Host, net string) bool {
 	return h.link(net) && w.group(net, h.Name) == w.group(net, Controllers)
 }
+
+// answersPing reports whether the executor's probe (a ping from the
+// controllers over the storage network) gets a reply from h.
+func (w *World) answersPing(h *Host) bool { return w.reachCtl(h, w.storageNet()) }
 
 // storageOK reports whether h can write to Ceph now.
 func (w *World) storageOK(h *Host) bool {
