@@ -167,8 +167,15 @@ func Generate(seed int64) *scenario.Scenario {
 		Cluster:  scenario.Cluster{Hosts: hosts, Instances: hosts * 2},
 		Duration: d(240 * time.Second),
 	}
-	if rng.Intn(3) == 0 {
+	beltAndBraces := false
+	switch rng.Intn(4) {
+	case 0:
 		s.Cluster.Fencing = []string{"ipmi", "ceph-blocklist"}
+	case 1:
+		// Two devices in one level: the only topology that survives a
+		// lying BMC on a hung host (docs/fencing.md), so only it gets liars.
+		s.Cluster.Fencing = []string{"ipmi+ceph-blocklist"}
+		beltAndBraces = true
 	}
 	zero := 0
 	s.Expect.DoubleWriters, s.Expect.LostInstances = &zero, &zero
@@ -208,6 +215,9 @@ func Generate(seed int64) *scenario.Scenario {
 			f.Groups = [][]string{{h}, rest}
 		case 5:
 			f.BMC, f.Host = "unreachable", name()
+			if beltAndBraces && rng.Intn(2) == 0 {
+				f.BMC = "lies"
+			}
 		case 6:
 			f.Hang, f.Host, f.For = "host", name(), dur()
 		case 7:
