@@ -62,6 +62,7 @@ type incident struct {
 	evacWait  map[string]bool      // sent, no result yet
 	forced    bool                 // force-down sent
 	fenceLost string               // why the executor found the fence lifted
+	roundErrs []string             // every level's failure in the current round
 }
 
 func (h *host) lastAgent() time.Time {

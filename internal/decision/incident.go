@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -35,7 +36,7 @@ func (e *Engine) workflow(now time.Time, h *host, a assessment) {
 				e.undone(now, h, why)
 				return
 			}
-			e.transition(now, h, Fenced, "fence-verified", []string{fmt.Sprintf("%s: %s", inc.fence.Method, inc.fence.Proof)})
+			e.transition(now, h, Fenced, "fence-verified", []string{inc.fence.describe()})
 			e.persist(h)
 			e.recover(now, h)
 			return
@@ -145,7 +146,7 @@ func (e *Engine) recover(now time.Time, h *host) {
 	e.persist(h)
 	if len(todo) > 0 {
 		e.emit(Action{Kind: ActEvacuate, Host: h.Name, Instances: todo, Avoid: e.untrusted(h.Name), Rule: "evacuate-after-fence",
-			Reason: fmt.Sprintf("%s fenced by %s: %s", h.Name, inc.fence.Method, inc.fence.Proof)})
+			Reason: fmt.Sprintf("%s %s", h.Name, inc.fence.describe())})
 	}
 }
 
@@ -229,6 +230,7 @@ func (e *Engine) fenceResult(now time.Time, r FenceResult) {
 		return
 	}
 	inc.lastErr = fmt.Sprintf("level %d %s: %s", r.Level, r.Method, r.Err)
+	inc.roundErrs = append(inc.roundErrs, inc.lastErr)
 	if inc.level < e.levels(h) {
 		inc.level++
 		e.transition(now, h, Fencing, "fence-next-level", []string{inc.lastErr, fmt.Sprintf("trying level %d", inc.level)})
@@ -241,9 +243,11 @@ func (e *Engine) fenceResult(now time.Time, r FenceResult) {
 		wait = e.cfg.FenceRetryMax
 	}
 	inc.nextTry = now.Add(wait)
-	e.transition(now, h, Fencing, "fence-failed", []string{inc.lastErr, fmt.Sprintf("every level failed (round %d); no evacuation; retry in %v", inc.attempts, wait)})
+	why := strings.Join(inc.roundErrs, "; ")
+	inc.roundErrs = nil
+	e.transition(now, h, Fencing, "fence-failed", []string{why, fmt.Sprintf("every level failed (round %d); no evacuation; retry in %v", inc.attempts, wait)})
 	delete(h.alerted, "fence-failed")
-	e.alert(h, "fence-failed", fmt.Sprintf("cannot fence %s (%s): its instances are held; retrying in %v, or confirm the host is off: vigil confirm %s", h.Name, inc.lastErr, wait, h.Name))
+	e.alert(h, "fence-failed", fmt.Sprintf("cannot fence %s (%s): its instances are held; retrying in %v, or confirm the host is off: vigil confirm %s", h.Name, why, wait, h.Name))
 }
 
 func (e *Engine) evacuateResult(now time.Time, r EvacuateResult) {

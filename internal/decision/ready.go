@@ -1,6 +1,7 @@
 package decision
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -85,4 +86,17 @@ type Fence struct {
 	Proof  string    `json:"proof"`           // evidence shown to humans
 	By     string    `json:"by,omitempty"`    // operator who confirmed
 	Level  int       `json:"level,omitempty"` // topology level that succeeded
+}
+
+// describe says what fenced the host, once: executors' proofs usually name
+// their driver already.
+func (f *Fence) describe() string {
+	where := f.Method
+	if f.Level > 0 {
+		where = fmt.Sprintf("level %d (%s)", f.Level, f.Method)
+	}
+	if f.Proof == "" {
+		return "fenced by " + where
+	}
+	return "fenced by " + where + ": " + f.Proof
 }

@@ -63,9 +63,13 @@ func (d *Device) message(out string) string {
 	}
 	var lines []string
 	for _, l := range strings.Split(out, "\n") {
-		if l = strings.TrimSpace(l); l != "" {
-			lines = append(lines, l)
+		l = strings.TrimSpace(l)
+		// Python's deprecation warnings (Debian 12's fence-agents print
+		// "'pipes' is deprecated") crowd out the agent's own words.
+		if l == "" || strings.Contains(l, "DeprecationWarning") || strings.HasPrefix(l, "import ") {
+			continue
 		}
+		lines = append(lines, l)
 	}
 	if len(lines) > messageLines {
 		lines = lines[len(lines)-messageLines:]

@@ -122,6 +122,9 @@ func member(d config.Device, h config.Host, sec Secrets, log *slog.Logger) (fenc
 		// Off and On hold a run and the status runs after it.
 		c.OffTimeout, c.OnTimeout = max(c.OffTimeout, c.RunTimeout), max(c.OnTimeout, c.RunTimeout)
 		m.Name = fmt.Sprintf("%s %s", d.Agent, d.Address)
+		if d.Port != 0 {
+			m.Name = fmt.Sprintf("%s %s:%d", d.Agent, d.Address, d.Port)
+		}
 		m.Device, err = agent.New(c, log)
 	case config.DriverCephBlocklist:
 		m.Name = "ceph-blocklist " + fmt.Sprint(h.StorageIPs)

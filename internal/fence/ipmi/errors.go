@@ -30,6 +30,7 @@ func classify(step string, err error, answered bool) error {
 	if err == nil {
 		return nil
 	}
+	err = oneLine{err}
 	var (
 		resp   *types.ResponseError
 		netErr net.Error
@@ -85,3 +86,14 @@ func credentialsRejected(err error) bool {
 	}
 	return false
 }
+
+// oneLine keeps go-ipmi's multi-line error text on one line (it ends up in
+// alerts and in one-line-per-device tables) while errors.Is/As still see the
+// original.
+type oneLine struct{ err error }
+
+func (o oneLine) Error() string {
+	return strings.Join(strings.Fields(strings.ReplaceAll(o.err.Error(), "\n", "; ")), " ")
+}
+
+func (o oneLine) Unwrap() error { return o.err }
