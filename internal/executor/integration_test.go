@@ -134,6 +134,10 @@ func TestIntegrationFenceFailsEverywhereNothingMoves(t *testing.T) {
 	if reason := "level 2 fence-agent: " + l2.fence.Err; !strings.Contains(alert.act.Reason, reason) || !strings.Contains(alert.act.Reason, "retrying in 5s") {
 		t.Errorf("alert reason = %q, want it to name %q and the retry", alert.act.Reason, reason)
 	}
+	// Level 1's clear reason must survive level 2's vaguer one.
+	if !strings.Contains(alert.act.Reason, "level 1 ipmi: ") || !strings.Contains(alert.act.Reason, "authentication failed") {
+		t.Errorf("alert reason = %q, want level 1's authentication failure too", alert.act.Reason)
+	}
 	for i, want := range []string{"round 1); no evacuation; retry in 5s", "round 2); no evacuation; retry in 10s"} {
 		trs := in.transitions("fence-failed")
 		if len(trs) != 2 || !strings.Contains(strings.Join(trs[i].Evidence, "; "), want) {
