@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"strconv"
 
+	"github.com/vigil-ha/vigil/internal/decision"
 	"github.com/vigil-ha/vigil/internal/safetime"
 )
 
@@ -45,60 +46,22 @@ func (c Config) checkNetworks() error {
 	return nil
 }
 
+// checkTimings applies the decision engine's rules (they name settings by
+// their path in this file) and the rules that only the file knows about.
 func (c Config) checkTimings() error {
-	d, r := c.Detection, c.Recovery
-	for _, p := range []struct {
-		path string
-		d    Duration
-	}{
-		{"detection.agent_timeout", d.AgentTimeout}, {"detection.peer_timeout", d.PeerTimeout},
-		{"detection.storage_timeout", d.StorageTimeout}, {"detection.dead_after", d.DeadAfter},
-		{"detection.bmc_freshness", d.BMCFreshness}, {"detection.failover_grace", d.FailoverGrace},
-		{"recovery.fence_retry", r.FenceRetry}, {"recovery.fence_retry_max", r.FenceRetryMax},
-		{"recovery.evacuate_retry", r.EvacuateRetry}, {"brake.window", c.Brake.Window},
-		{"agent.report_interval", c.Agent.ReportInterval},
-	} {
-		if p.d <= 0 {
-			return invalid(p.path, "must be a positive duration, got %v", p.d)
-		}
+	if c.Agent.ReportInterval <= 0 {
+		return invalid("agent.report_interval", "must be a positive duration, got %v", c.Agent.ReportInterval)
 	}
-	for _, t := range []struct {
-		path string
-		d    Duration
-	}{
-		{"detection.agent_timeout", d.AgentTimeout}, {"detection.peer_timeout", d.PeerTimeout},
-		{"detection.storage_timeout", d.StorageTimeout},
-	} {
-		if d.DeadAfter < t.d {
-			return invalid("detection.dead_after", "%v is shorter than %s (%v): a host would be failed before its silence is even noticed", d.DeadAfter, t.path, t.d)
-		}
+	dc := c.Decision()
+	dc.FenceLevels = max(dc.FenceLevels, 1) // hosts and their levels are checked by checkHosts
+	var fe *decision.FieldError
+	if err := dc.Validate(); errors.As(err, &fe) {
+		return invalid(fe.Field, "%s", fe.Msg)
+	} else if err != nil {
+		return err
 	}
-	if d.FailoverGrace < d.DeadAfter {
-		return invalid("detection.failover_grace", "%v is shorter than detection.dead_after (%v): a new leader would judge hosts before it could have heard from them", d.FailoverGrace, d.DeadAfter)
-	}
-	if d.AgentTimeout < 2*c.Agent.ReportInterval {
+	if d := c.Detection; d.AgentTimeout < 2*c.Agent.ReportInterval {
 		return invalid("detection.agent_timeout", "%v is less than twice agent.report_interval (%v): one late report would count as a lost network", d.AgentTimeout, c.Agent.ReportInterval)
-	}
-	if r.FenceRetryMax < r.FenceRetry {
-		return invalid("recovery.fence_retry_max", "%v is shorter than recovery.fence_retry (%v)", r.FenceRetryMax, r.FenceRetry)
-	}
-	for _, n := range []struct {
-		path string
-		v    int
-	}{
-		{"recovery.max_concurrent_fences", r.MaxConcurrentFences}, {"recovery.evacuate_attempts", r.EvacuateAttempts},
-		{"brake.max_hosts", c.Brake.MaxHosts}, {"doubt.min_hosts", c.Doubt.MinHosts},
-	} {
-		if n.v < 1 {
-			return invalid(n.path, "must be at least 1, got %d", n.v)
-		}
-	}
-	// Written so that NaN fails too.
-	if !(c.Brake.MaxFraction > 0 && c.Brake.MaxFraction <= 1) {
-		return invalid("brake.max_fraction", "must be above 0 and at most 1, got %v", c.Brake.MaxFraction)
-	}
-	if !(c.Doubt.Fraction > 0 && c.Doubt.Fraction < 1) {
-		return invalid("doubt.fraction", "must be above 0 and below 1, got %v", c.Doubt.Fraction)
 	}
 	return nil
 }

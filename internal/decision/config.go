@@ -108,7 +108,9 @@ func cfgErr(field, format string, args ...any) error {
 	return &FieldError{Field: field, Msg: fmt.Sprintf(format, args...)}
 }
 
-// Validate reports the first impossible setting, naming the field.
+// Validate reports the first impossible setting. FieldError.Field is the
+// setting's path in vigil's configuration file (detection.dead_after), so
+// the config package reports it under the same name.
 func (c Config) Validate() error {
 	if len(c.Networks) == 0 {
 		return cfgErr("networks", "at least one network is needed, e.g. [mgmt, storage]")
@@ -120,51 +122,57 @@ func (c Config) Validate() error {
 		}
 		seen[n] = true
 	}
-	pos := []struct {
-		name string
+	for _, p := range []struct {
+		path string
 		d    time.Duration
 	}{
-		{"agent_timeout", c.AgentTimeout}, {"peer_timeout", c.PeerTimeout},
-		{"storage_timeout", c.StorageTimeout}, {"dead_after", c.DeadAfter},
-		{"bmc_freshness", c.BMCFreshness}, {"fence_retry", c.FenceRetry},
-		{"fence_retry_max", c.FenceRetryMax}, {"evacuate_retry", c.EvacuateRetry},
-		{"brake.window", c.BrakeWindow},
-	}
-	for _, p := range pos {
+		{"detection.agent_timeout", c.AgentTimeout}, {"detection.peer_timeout", c.PeerTimeout},
+		{"detection.storage_timeout", c.StorageTimeout}, {"detection.dead_after", c.DeadAfter},
+		{"detection.bmc_freshness", c.BMCFreshness}, {"detection.failover_grace", c.FailoverGrace},
+		{"recovery.fence_retry", c.FenceRetry}, {"recovery.fence_retry_max", c.FenceRetryMax},
+		{"recovery.evacuate_retry", c.EvacuateRetry}, {"brake.window", c.BrakeWindow},
+	} {
 		if p.d <= 0 {
-			return cfgErr(p.name, "must be positive, got %v", p.d)
+			return cfgErr(p.path, "must be a positive duration, got %v", p.d)
 		}
 	}
-	if c.DeadAfter < c.AgentTimeout || c.DeadAfter < c.StorageTimeout || c.DeadAfter < c.PeerTimeout {
-		return cfgErr("dead_after", "%v is shorter than agent_timeout (%v), peer_timeout (%v) or storage_timeout (%v): a host would be failed before its silence is even noticed",
-			c.DeadAfter, c.AgentTimeout, c.PeerTimeout, c.StorageTimeout)
-	}
-	if c.FenceRetryMax < c.FenceRetry {
-		return cfgErr("fence_retry_max", "%v is shorter than fence_retry (%v)", c.FenceRetryMax, c.FenceRetry)
+	for _, t := range []struct {
+		path string
+		d    time.Duration
+	}{
+		{"detection.agent_timeout", c.AgentTimeout}, {"detection.peer_timeout", c.PeerTimeout},
+		{"detection.storage_timeout", c.StorageTimeout},
+	} {
+		if c.DeadAfter < t.d {
+			return cfgErr("detection.dead_after", "%v is shorter than %s (%v): a host would be failed before its silence is even noticed", c.DeadAfter, t.path, t.d)
+		}
 	}
 	if c.FailoverGrace < c.DeadAfter {
-		return cfgErr("failover_grace", "%v is shorter than dead_after (%v): a new leader would judge hosts before it could have heard from them", c.FailoverGrace, c.DeadAfter)
+		return cfgErr("detection.failover_grace", "%v is shorter than detection.dead_after (%v): a new leader would judge hosts before it could have heard from them", c.FailoverGrace, c.DeadAfter)
+	}
+	if c.FenceRetryMax < c.FenceRetry {
+		return cfgErr("recovery.fence_retry_max", "%v is shorter than recovery.fence_retry (%v)", c.FenceRetryMax, c.FenceRetry)
+	}
+	for _, n := range []struct {
+		path string
+		v    int
+	}{
+		{"recovery.max_concurrent_fences", c.MaxConcurrentFences}, {"recovery.evacuate_attempts", c.EvacuateAttempts},
+		{"brake.max_hosts", c.BrakeMaxHosts}, {"doubt.min_hosts", c.DoubtMinHosts},
+	} {
+		if n.v < 1 {
+			return cfgErr(n.path, "must be at least 1, got %d", n.v)
+		}
+	}
+	// Written so that NaN fails too.
+	if !(c.BrakeMaxFraction > 0 && c.BrakeMaxFraction <= 1) {
+		return cfgErr("brake.max_fraction", "must be above 0 and at most 1, got %v", c.BrakeMaxFraction)
+	}
+	if !(c.DoubtFraction > 0 && c.DoubtFraction < 1) {
+		return cfgErr("doubt.fraction", "must be above 0 and below 1, got %v", c.DoubtFraction)
 	}
 	if c.FenceLevels < 1 {
-		return cfgErr("fencing.levels", "at least one fence level is needed; vigil never evacuates without a fence")
-	}
-	if c.MaxConcurrentFences < 1 {
-		return cfgErr("max_concurrent_fences", "must be at least 1, got %d", c.MaxConcurrentFences)
-	}
-	if c.EvacuateAttempts < 1 {
-		return cfgErr("evacuate_attempts", "must be at least 1, got %d", c.EvacuateAttempts)
-	}
-	if c.BrakeMaxHosts < 1 {
-		return cfgErr("brake.max_hosts", "must be at least 1, got %d", c.BrakeMaxHosts)
-	}
-	if !(c.BrakeMaxFraction > 0 && c.BrakeMaxFraction <= 1) { // also rejects NaN
-		return cfgErr("brake.max_fraction", "must be in (0, 1], got %v", c.BrakeMaxFraction)
-	}
-	if !(c.DoubtFraction > 0 && c.DoubtFraction < 1) { // also rejects NaN
-		return cfgErr("doubt.fraction", "must be in (0, 1), got %v", c.DoubtFraction)
-	}
-	if c.DoubtMinHosts < 1 {
-		return cfgErr("doubt.min_hosts", "must be at least 1, got %d", c.DoubtMinHosts)
+		return cfgErr("fencing", "at least one fence level is needed; vigil never evacuates without a fence")
 	}
 	if c.SelfFenceAfter < 0 {
 		return cfgErr("self_fence.assume_dead_after", "must not be negative")
