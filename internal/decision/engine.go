@@ -303,6 +303,11 @@ func (e *Engine) Restore(recs []Record) {
 			// executor treats an instance already moved as done.
 			h.state = Fenced
 		}
+		if r.Fence == nil && r.Phase != Fencing {
+			// A record past fencing without its proof cannot be trusted
+			// to allow an evacuation: fence again.
+			h.state, h.rule = Fencing, "restored-without-proof"
+		}
 	}
 }
 
