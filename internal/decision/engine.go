@@ -284,8 +284,8 @@ func (e *Engine) Status() []HostStatus {
 func (e *Engine) Restore(recs []Record) {
 	for _, r := range recs {
 		h := e.hosts[r.Host]
-		if h == nil || r.Phase == "" {
-			continue
+		if h == nil || !r.Phase.inIncident() {
+			continue // closed, or not a phase an incident can be in
 		}
 		inc := &incident{opened: r.Opened, level: r.Level, fence: r.Fence, instances: r.Instances,
 			done: map[string]bool{}, evacTries: map[string]int{}, evacAt: map[string]time.Time{}, evacWait: map[string]bool{}}
