@@ -95,14 +95,16 @@ func (e *Engine) undone(now time.Time, h *host, why string) {
 }
 
 // fenceUndone reports why the fence of h no longer holds, or "": the
-// executor found it lifted, the agent answers again, or the BMC reads the
-// power back on after a power fence.
+// executor found it lifted, the agent answers again after a fence that
+// should have silenced it, or the BMC reads the power back on after a power
+// fence. A storage fence (blocklist) leaves the host running by design: its
+// agent answering again does not lift it.
 func (e *Engine) fenceUndone(now time.Time, h *host) string {
 	f := h.inc.fence
 	switch {
 	case h.inc.fenceLost != "":
 		return h.inc.fenceLost
-	case fresh(h.lastAgent(), now, e.cfg.AgentTimeout) && h.lastAgent().After(f.At):
+	case !storageOnly(f.Method) && fresh(h.lastAgent(), now, e.cfg.AgentTimeout) && h.lastAgent().After(f.At):
 		return "the host's agent answers again (boot " + h.self.BootID + ")"
 	case powerFence(f.Method) && h.bmc == PowerOn && h.bmcAt.After(f.At):
 		return "the BMC reads the power on again after the fence"
@@ -110,8 +112,27 @@ func (e *Engine) fenceUndone(now time.Time, h *host) string {
 	return ""
 }
 
+// Fence methods are driver names, joined by "+" when a level has several.
+func methods(method string) []string { return strings.Split(method, "+") }
+
+// powerFence reports whether the fence cut the host's power.
 func powerFence(method string) bool {
-	return method == "ipmi" || method == "redfish" || method == "fence-agent"
+	for _, m := range methods(method) {
+		if m == "ipmi" || m == "redfish" || m == "fence-agent" {
+			return true
+		}
+	}
+	return false
+}
+
+// storageOnly reports whether the fence only cut the host off its storage.
+func storageOnly(method string) bool {
+	for _, m := range methods(method) {
+		if m != "ceph-blocklist" {
+			return false
+		}
+	}
+	return true
 }
 
 // recover force-downs a fenced host in Nova and evacuates its instances.

@@ -37,3 +37,42 @@ func TestRestoreWithoutProofFencesAgain(t *testing.T) {
 		t.Fatal("the restored incident was never fenced again")
 	}
 }
+
+// A blocklisted host keeps running by design: when its agent answers again
+// mid-recovery, its guests still cannot write, so the evacuation goes on. A
+// power-fenced host answering again means the fence was lifted: stop.
+func TestAgentAnsweringAfterFence(t *testing.T) {
+	for _, tc := range []struct {
+		method   string
+		wantStop bool
+	}{
+		{"ceph-blocklist", false},
+		{"ipmi", true},
+		{"ipmi+ceph-blocklist", true},
+	} {
+		t.Run(tc.method, func(t *testing.T) {
+			cfg := DefaultConfig()
+			e, _ := New(cfg)
+			t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+			e.AddHost(HostInfo{Name: "cmp1"})
+			fence := &Fence{At: t0, Method: tc.method, Proof: "verified", Level: 1}
+			e.Restore([]Record{{Host: "cmp1", Phase: Recovering, Opened: t0, Fence: fence, Instances: []string{"vm1", "vm2"}, Done: []string{"vm1"}}})
+			e.Step(t0, Leadership{Leader: true})
+			now := t0.Add(11 * time.Second)
+			e.Step(now, NovaService{Host: "cmp1", Instances: []string{"vm2"}})
+			for _, n := range cfg.Networks {
+				e.Step(now, AgentReport{Host: "cmp1", Network: n, Self: SelfReport{BootID: "b1", Domains: []string{"vm1", "vm2"}}})
+			}
+			r := e.Tick(now)
+			stopped := false
+			for _, tr := range r.Transitions {
+				if tr.Rule == "fence-undone" {
+					stopped = true
+				}
+			}
+			if stopped != tc.wantStop {
+				t.Errorf("fence by %s, agent answers again: stopped=%v, want %v (%+v)", tc.method, stopped, tc.wantStop, r.Transitions)
+			}
+		})
+	}
+}
