@@ -1,15 +1,14 @@
 package agent
 
 import (
-	"bytes"
 	"errors"
-	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vigil-ha/vigil/internal/fence/fencetest"
 )
 
 const secret = "Sup3rSecret!"
@@ -122,19 +121,5 @@ func TestDefaultIPMILanConfig(t *testing.T) {
 func TestConfigNeverShowsSecrets(t *testing.T) {
 	c := fakeConfig("/opt/agents")
 	c.Options = map[string]string{"snmp_priv_passwd": "PrivSecret"}
-	var logged bytes.Buffer
-	slog.New(slog.NewTextHandler(&logged, nil)).Info("config", "config", c)
-	for how, out := range map[string]string{
-		"%v":   fmt.Sprintf("%v", c),
-		"%+v":  fmt.Sprintf("%+v", c),
-		"%#v":  fmt.Sprintf("%#v", c),
-		"slog": logged.String(),
-	} {
-		if strings.Contains(out, secret) || strings.Contains(out, "PrivSecret") {
-			t.Errorf("%s shows a secret: %s", how, out)
-		}
-		if !strings.Contains(out, "fence_fake") || !strings.Contains(out, "snmp_priv_passwd") {
-			t.Errorf("%s lost the agent or the option name: %s", how, out)
-		}
-	}
+	fencetest.NeverShows(t, c, []string{secret, "PrivSecret"}, []string{"fence_fake", "snmp_priv_passwd"})
 }

@@ -1,13 +1,12 @@
 package ipmi
 
 import (
-	"bytes"
 	"errors"
-	"fmt"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vigil-ha/vigil/internal/fence/fencetest"
 )
 
 const secret = "Sup3rSecret!"
@@ -85,24 +84,7 @@ func TestDefaultConfigNeedsOnlyAddressAndCredentials(t *testing.T) {
 }
 
 func TestConfigNeverShowsPassword(t *testing.T) {
-	c := validConfig()
-	var logged bytes.Buffer
-	slog.New(slog.NewTextHandler(&logged, nil)).Info("config", "config", c)
-	shown := map[string]string{
-		"%v":   fmt.Sprintf("%v", c),
-		"%+v":  fmt.Sprintf("%+v", c),
-		"%#v":  fmt.Sprintf("%#v", c),
-		"%s":   c.String(),
-		"slog": logged.String(),
-	}
-	for how, out := range shown {
-		if strings.Contains(out, secret) {
-			t.Errorf("%s shows the password: %s", how, out)
-		}
-		if !strings.Contains(out, "10.10.0.100") {
-			t.Errorf("%s lost the address: %s", how, out)
-		}
-	}
+	fencetest.NeverShows(t, validConfig(), []string{secret}, []string{"10.10.0.100"})
 }
 
 func TestNewRejectsInvalidConfig(t *testing.T) {
