@@ -177,6 +177,13 @@ func Generate(seed int64) *scenario.Scenario {
 		s.Cluster.Fencing = []string{"ipmi+ceph-blocklist"}
 		beltAndBraces = true
 	}
+	if rng.Intn(3) == 0 {
+		// Agents with a hardware watchdog, and vigil trusting it after the
+		// safe time (isolation 10 s + report 1 s + watchdog 30 s + margin 5 s).
+		s.Cluster.Watchdog = &scenario.Watchdog{IsolationTimeout: d(10 * time.Second), WatchdogTimeout: d(30 * time.Second)}
+		s.Vigil = &scenario.Overrides{}
+		s.Vigil.SelfFence.AssumeDeadAfter = d(46 * time.Second)
+	}
 	zero := 0
 	s.Expect.DoubleWriters, s.Expect.LostInstances = &zero, &zero
 	victims := rng.Perm(hosts)[:hosts-2]

@@ -45,7 +45,14 @@ func (e *Engine) gate(now time.Time, h *host) (code, why string) {
 		return "failover-grace", fmt.Sprintf("the controller just regained sight of most hosts: no host is judged before %s", e.rearmUntil.Format("15:04:05.0"))
 	}
 	if !h.released {
+		if h.braked {
+			// The brake holds a host until an operator releases or confirms
+			// it, or it recovers: letting the window run out would only delay
+			// the mass fencing it exists to prevent.
+			return "brake", "mass-failure brake: held since it tripped; release with vigil release " + h.Name + " or confirm it is off"
+		}
 		if code, why := e.brake(now, h); code != "" {
+			h.braked = true
 			return code, why
 		}
 	}

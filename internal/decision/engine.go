@@ -22,9 +22,10 @@ type Engine struct {
 	storageReadAt time.Time // last successful storage heartbeat read
 	frozen        bool      // observer self-doubt in force
 	frozenWhy     string
-	rearmUntil    time.Time    // after a thaw, hosts are re-armed like after a failover
-	assessed      []assessment // scratch for Tick, reused
-	counts        counts       // cluster-wide tallies for the rules, once per Tick
+	rearmUntil    time.Time         // after a thaw, hosts are re-armed like after a failover
+	assessed      []assessment      // scratch for Tick, reused
+	counts        counts            // cluster-wide tallies for the rules, once per Tick
+	unresolved    map[string]string // instance → host whose incident closed before its move finished
 
 	out Ready
 }
@@ -35,7 +36,7 @@ func New(cfg Config) (*Engine, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	e := &Engine{cfg: cfg, netIdx: map[string]int{}, hosts: map[string]*host{}}
+	e := &Engine{cfg: cfg, netIdx: map[string]int{}, hosts: map[string]*host{}, unresolved: map[string]string{}}
 	for i, n := range cfg.Networks {
 		e.netIdx[n] = i
 	}
@@ -153,7 +154,7 @@ func (e *Engine) Tick(now time.Time) Ready {
 			}
 			if !bad && !h.state.inIncident() {
 				h.badSince = time.Time{}
-				h.released = false
+				h.released, h.braked = false, false
 			}
 			e.counts.add(h)
 		}
@@ -262,6 +263,9 @@ type HostStatus struct {
 	Held   bool // failed, but vigil will not act without an operator
 	Fence  *Fence
 	Domain string
+	// LeftToOperator are instances whose evacuation vigil stopped retrying
+	// (alert evacuate-failed): an operator has to look at them.
+	LeftToOperator []string
 }
 
 // Status returns every host's state, sorted by name.
@@ -273,9 +277,27 @@ func (e *Engine) Status() []HostStatus {
 		s.Held = h.held()
 		if h.inc != nil {
 			s.Fence = h.inc.fence
+			for _, in := range h.inc.instances {
+				gaveUp := h.inc.evacTries[in] >= e.cfg.EvacuateAttempts && !h.inc.evacWait[in]
+				stopped := h.state == Rejoining && h.inc.evacTries[in] > 0 // fence lifted mid-move
+				if !h.inc.done[in] && (gaveUp || stopped) {
+					s.LeftToOperator = append(s.LeftToOperator, in)
+				}
+			}
 		}
 		out = append(out, s)
 	}
+	return out
+}
+
+// Unresolved lists instances vigil handed to an operator when their
+// host's incident closed before their evacuation finished, sorted.
+func (e *Engine) Unresolved() []string {
+	out := make([]string, 0, len(e.unresolved))
+	for in := range e.unresolved {
+		out = append(out, in)
+	}
+	sort.Strings(out)
 	return out
 }
 

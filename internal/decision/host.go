@@ -41,6 +41,7 @@ type host struct {
 	badSince    time.Time // onset of the current bad episode (suspect or worse); zero when live
 	alerted     map[string]bool
 	released    bool // operator released the brake for this host
+	braked      bool // the brake held this host in its current bad episode
 
 	inc *incident
 }

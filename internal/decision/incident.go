@@ -41,6 +41,15 @@ func (e *Engine) workflow(now time.Time, h *host, a assessment) {
 			e.recover(now, h)
 			return
 		}
+		if !inc.inFlight && inc.attempts > 0 && e.cfg.SelfFenceAfter > 0 && h.self.WatchdogArmed {
+			// Checked every tick, not only when a fence retry is due: the
+			// safe time passing is what makes the watchdog a fence.
+			if silent := now.Sub(h.lastAgent()); silent >= e.cfg.SelfFenceAfter && !h.lastAgent().IsZero() && e.agentDiedWithHost(h) {
+				inc.fence = &Fence{At: now, Method: "watchdog", BootID: h.self.BootID,
+					Proof: fmt.Sprintf("agent reported an armed watchdog; silent %v >= safe time %v", silent.Round(time.Second), e.cfg.SelfFenceAfter)}
+				return
+			}
+		}
 		if inc.inFlight || now.Before(inc.nextTry) {
 			return
 		}
@@ -53,12 +62,6 @@ func (e *Engine) workflow(now time.Time, h *host, a assessment) {
 			e.persist(h)
 			e.alert(h, "fence-aborted", fmt.Sprintf("%s answered again before it was fenced (%s); no instance was moved", h.Name, inc.lastErr))
 			return
-		}
-		if inc.attempts > 0 && e.cfg.SelfFenceAfter > 0 && h.self.WatchdogArmed {
-			if silent := now.Sub(h.lastAgent()); silent >= e.cfg.SelfFenceAfter {
-				inc.fence = &Fence{At: now, Method: "watchdog", Proof: fmt.Sprintf("agent reported an armed watchdog; silent %v >= safe time %v", silent.Round(time.Second), e.cfg.SelfFenceAfter)}
-				return
-			}
 		}
 		e.sendFence(now, h)
 	case Fenced, Recovering:
@@ -85,13 +88,39 @@ func (e *Engine) workflow(now time.Time, h *host, a assessment) {
 	}
 }
 
+// agentDiedWithHost reports whether the agent's last report was also about
+// the last sign of life from the host. Only then was its watchdog armed and
+// fed until the host went silent; an agent that fell silent while peers or
+// storage still saw the host (stopped, crashed, upgraded) may have closed
+// its watchdog, and its last "armed" report says nothing about now.
+func (e *Engine) agentDiedWithHost(h *host) bool {
+	last := h.lastAgent()
+	alive := h.storageMoved
+	for _, p := range h.peerAt {
+		if p.After(alive) {
+			alive = p
+		}
+	}
+	return !alive.After(last.Add(e.cfg.AgentTimeout))
+}
+
 // undone stops recovery of a host whose fence no longer holds and waits for
 // it to rejoin cleanly.
 func (e *Engine) undone(now time.Time, h *host, why string) {
 	inc := h.inc
+	var limbo []string
+	for _, in := range inc.instances {
+		if !inc.done[in] && inc.evacTries[in] > 0 {
+			limbo = append(limbo, in)
+		}
+	}
 	e.transition(now, h, Rejoining, "fence-undone", []string{why, fmt.Sprintf("evacuation stopped: %d of %d instances moved; the rest stay with %s", len(inc.done), len(inc.instances), h.Name)})
 	e.persist(h)
-	e.alert(h, "fence-undone", fmt.Sprintf("%s: %s; vigil stopped evacuating and waits for a clean rejoin", h.Name, why))
+	msg := fmt.Sprintf("%s: %s; vigil stopped evacuating and waits for a clean rejoin", h.Name, why)
+	if len(limbo) > 0 {
+		msg += fmt.Sprintf("; evacuations of %s were sent but not seen finished: check them (openstack server show)", strings.Join(limbo, ", "))
+	}
+	e.alert(h, "fence-undone", msg)
 }
 
 // fenceUndone reports why the fence of h no longer holds, or "": the
@@ -104,6 +133,10 @@ func (e *Engine) fenceUndone(now time.Time, h *host) string {
 	switch {
 	case h.inc.fenceLost != "":
 		return h.inc.fenceLost
+	case f.Method == "watchdog" && f.BootID != "" && h.self.BootID != f.BootID:
+		// It answers from a new boot: the watchdog did reset it, and the
+		// guests it ran died with that boot.
+		return ""
 	case !storageOnly(f.Method) && fresh(h.lastAgent(), now, e.cfg.AgentTimeout) && h.lastAgent().After(f.At):
 		return "the host's agent answers again (boot " + h.self.BootID + ")"
 	case powerFence(f.Method) && h.bmc == PowerOn && h.bmcAt.After(f.At):
@@ -166,7 +199,7 @@ func (e *Engine) recover(now time.Time, h *host) {
 	e.transition(now, h, Recovering, "evacuate-after-fence", []string{fmt.Sprintf("evacuating %d instances (fence: %s at %s)", len(todo), inc.fence.Method, inc.fence.At.Format("15:04:05.0"))})
 	e.persist(h)
 	if len(todo) > 0 {
-		e.emit(Action{Kind: ActEvacuate, Host: h.Name, Instances: todo, Avoid: e.untrusted(h.Name), Rule: "evacuate-after-fence",
+		e.emit(Action{Kind: ActEvacuate, Host: h.Name, Instances: todo, Avoid: e.untrusted(h.Name), FenceMethod: inc.fence.Method, Rule: "evacuate-after-fence",
 			Reason: fmt.Sprintf("%s %s", h.Name, inc.fence.describe())})
 	}
 }
@@ -202,7 +235,7 @@ func (e *Engine) retryEvacuations(now time.Time, h *host) {
 		}
 	}
 	if len(todo) > 0 {
-		e.emit(Action{Kind: ActEvacuate, Host: h.Name, Instances: todo, Avoid: e.untrusted(h.Name), Rule: "evacuate-retry",
+		e.emit(Action{Kind: ActEvacuate, Host: h.Name, Instances: todo, Avoid: e.untrusted(h.Name), FenceMethod: inc.fence.Method, Rule: "evacuate-retry",
 			Reason: fmt.Sprintf("retrying evacuation of %d instances", len(todo))})
 	}
 }
@@ -231,6 +264,14 @@ func (e *Engine) rejoin(now time.Time, h *host) {
 	if len(still) > 0 || !h.self.NovaCompute.Running {
 		e.alert(h, "rejoin-blocked", fmt.Sprintf("%s is back but still runs evacuated instances %v or nova-compute is not running; restart nova-compute there so it destroys them; vigil keeps it forced down and fenced until then", h.Name, still))
 		return
+	}
+	// Instances caught mid-move (Nova placed them elsewhere, the move never
+	// finished) are nobody's once the incident closes: hand them over.
+	for _, in := range h.inc.instances {
+		if !h.inc.done[in] && !mine[in] && h.inc.evacTries[in] > 0 {
+			e.unresolved[in] = h.Name
+			e.alert(h, "evacuate-unresolved:"+in, fmt.Sprintf("%s left %s while its evacuation had not finished; Nova places it on another host but vigil never saw it ACTIVE: check it (openstack server show %s)", h.Name, in, in))
+		}
 	}
 	e.emit(Action{Kind: ActUnfence, Host: h.Name, Rule: "clean-rejoin", Reason: "no evacuated instance runs on the host"})
 	e.emit(Action{Kind: ActReEnable, Host: h.Name, Rule: "clean-rejoin", Reason: "unset forced-down and enable nova-compute"})

@@ -26,9 +26,12 @@ type Action struct {
 	Level     int      // fence: topology level, 1-based
 	Instances []string // evacuate
 	Avoid     []string // evacuate: hosts vigil does not trust as targets now
-	Code      string   // alert: stable code, e.g. "fence-failed"
-	Rule      string   // the rule that decided it
-	Reason    string   // human-readable evidence
+	// FenceMethod (evacuate): how the host was fenced, so the executor can
+	// re-read that fence right before it calls Nova.
+	FenceMethod string
+	Code        string // alert: stable code, e.g. "fence-failed"
+	Rule        string // the rule that decided it
+	Reason      string // human-readable evidence
 }
 
 func (a Action) String() string {
@@ -86,6 +89,9 @@ type Fence struct {
 	Proof  string    `json:"proof"`           // evidence shown to humans
 	By     string    `json:"by,omitempty"`    // operator who confirmed
 	Level  int       `json:"level,omitempty"` // topology level that succeeded
+	// BootID is the host's boot when a watchdog fence was assumed: an agent
+	// answering later from another boot confirms the reset.
+	BootID string `json:"boot_id,omitempty"`
 }
 
 // describe says what fenced the host, once: executors' proofs usually name

@@ -5,30 +5,38 @@ import (
 	"time"
 
 	"github.com/vigil-ha/vigil/internal/decision"
+	"github.com/vigil-ha/vigil/internal/safetime"
 )
 
-// overrides are the parts of vigil's config a scenario may change.
-type overrides struct {
+// Overrides are the parts of vigil's config a scenario may change, under
+// the same keys as in vigil's config file.
+type Overrides struct {
 	Detection struct {
-		AgentTimeout   Duration `yaml:"agent_timeout"`
-		PeerTimeout    Duration `yaml:"peer_timeout"`
-		StorageTimeout Duration `yaml:"storage_timeout"`
-		DeadAfter      Duration `yaml:"dead_after"`
-		FailoverGrace  Duration `yaml:"failover_grace"`
-	} `yaml:"detection"`
+		AgentTimeout   Duration `yaml:"agent_timeout,omitempty"`
+		PeerTimeout    Duration `yaml:"peer_timeout,omitempty"`
+		StorageTimeout Duration `yaml:"storage_timeout,omitempty"`
+		DeadAfter      Duration `yaml:"dead_after,omitempty"`
+		FailoverGrace  Duration `yaml:"failover_grace,omitempty"`
+	} `yaml:"detection,omitempty"`
 	Recovery struct {
-		MaxConcurrentFences int `yaml:"max_concurrent_fences"`
-	} `yaml:"recovery"`
+		MaxConcurrentFences int `yaml:"max_concurrent_fences,omitempty"`
+	} `yaml:"recovery,omitempty"`
 	Brake struct {
-		MaxHosts    int      `yaml:"max_hosts"`
-		MaxFraction float64  `yaml:"max_fraction"`
-		Window      Duration `yaml:"window"`
-	} `yaml:"brake"`
+		MaxHosts    int      `yaml:"max_hosts,omitempty"`
+		MaxFraction float64  `yaml:"max_fraction,omitempty"`
+		Window      Duration `yaml:"window,omitempty"`
+	} `yaml:"brake,omitempty"`
 	Doubt struct {
-		Fraction float64 `yaml:"fraction"`
-		MinHosts int     `yaml:"min_hosts"`
-	} `yaml:"doubt"`
+		Fraction float64 `yaml:"fraction,omitempty"`
+		MinHosts int     `yaml:"min_hosts,omitempty"`
+	} `yaml:"doubt,omitempty"`
+	SelfFence struct {
+		AssumeDeadAfter Duration `yaml:"assume_dead_after"`
+	} `yaml:"self_fence"`
 }
+
+// agentReport is the simulated agents' report interval.
+const agentReport = time.Second
 
 // DecisionConfig is vigil's engine configuration for this scenario: the
 // defaults, the cluster's networks and fence levels, and the overrides.
@@ -39,10 +47,7 @@ func (s *Scenario) DecisionConfig() (decision.Config, error) {
 		cfg.FenceLevels = n
 	}
 	if s.Vigil != nil {
-		var o overrides
-		if err := s.Vigil.Decode(&o); err != nil {
-			return cfg, fmt.Errorf("%w: vigil: %v", ErrInvalid, err)
-		}
+		o := *s.Vigil
 		setD := func(dst *time.Duration, v Duration) {
 			if v > 0 {
 				*dst = time.Duration(v)
@@ -68,6 +73,17 @@ func (s *Scenario) DecisionConfig() (decision.Config, error) {
 		}
 		if o.Doubt.MinHosts > 0 {
 			cfg.DoubtMinHosts = o.Doubt.MinHosts
+		}
+		if a := time.Duration(o.SelfFence.AssumeDeadAfter); a > 0 {
+			wd := s.Cluster.Watchdog
+			if wd == nil {
+				return cfg, fmt.Errorf("%w: vigil.self_fence.assume_dead_after: self-fencing needs cluster.watchdog (isolation_timeout, watchdog_timeout)", ErrInvalid)
+			}
+			in := safetime.Input{ReportInterval: agentReport, IsolationTimeout: time.Duration(wd.IsolationTimeout), WatchdogTimeout: time.Duration(wd.WatchdogTimeout)}
+			if err := safetime.Check(a, in); err != nil {
+				return cfg, fmt.Errorf("%w: vigil.%v", ErrInvalid, err)
+			}
+			cfg.SelfFenceAfter = a
 		}
 	}
 	if err := cfg.Validate(); err != nil {

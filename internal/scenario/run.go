@@ -68,8 +68,17 @@ func (s *Scenario) Run(policy string) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	return s.run(policy, newPolicy)
+}
+
+func (s *Scenario) run(policy string, newPolicy func() sim.Policy) (*Result, error) {
+	var wd *sim.Watchdog
+	if c := s.Cluster.Watchdog; c != nil {
+		wd = &sim.Watchdog{IsolationTimeout: time.Duration(c.IsolationTimeout), WatchdogTimeout: time.Duration(c.WatchdogTimeout)}
+	}
 	w, err := sim.NewWorld(sim.Config{
-		Hosts: s.Cluster.Hosts, Networks: s.Networks(), Instances: s.Cluster.Instances,
+		Watchdog: wd,
+		Hosts:    s.Cluster.Hosts, Networks: s.Networks(), Instances: s.Cluster.Instances,
 		Domains: s.Cluster.Domains, FenceLevels: s.Cluster.Fencing, Seed: s.Seed,
 		ReportInterval: time.Duration(s.Nova.ReportInterval), ServiceDown: time.Duration(s.Nova.ServiceDownTime),
 	})
@@ -98,10 +107,19 @@ func (r *Result) collect() {
 	r.Fenced = sortedSet(c.Fenced)
 	r.DoubleWriters = w.DoubleWriters()
 	held := map[string]bool{}
+	leftToOperator := map[string]bool{}
 	for _, st := range c.Status() {
 		r.States[st.Name] = string(st.State)
 		if st.Held {
 			held[st.Name] = true
+		}
+		for _, in := range st.LeftToOperator {
+			leftToOperator[in] = true
+		}
+	}
+	if u, ok := c.Policy().(interface{ Unresolved() []string }); ok {
+		for _, in := range u.Unresolved() {
+			leftToOperator[in] = true
 		}
 	}
 	running := map[string]bool{}
@@ -132,7 +150,7 @@ func (r *Result) collect() {
 			if running[id] {
 				continue
 			}
-			if held[h.Name] && w.Nova.Instances[id].State != sim.Errored {
+			if (held[h.Name] && w.Nova.Instances[id].State != sim.Errored) || leftToOperator[id] {
 				r.Held = append(r.Held, id)
 				continue
 			}

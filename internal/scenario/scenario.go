@@ -72,6 +72,13 @@ type Cluster struct {
 	Instances int                 `yaml:"instances"`
 	Domains   map[string][]string `yaml:"domains,omitempty"`
 	Fencing   []string            `yaml:"fencing,omitempty"` // levels: ipmi | ceph-blocklist | ipmi+ceph-blocklist
+	Watchdog  *Watchdog           `yaml:"watchdog,omitempty"`
+}
+
+// Watchdog arms the agents' isolation response on every host.
+type Watchdog struct {
+	IsolationTimeout Duration `yaml:"isolation_timeout"`
+	WatchdogTimeout  Duration `yaml:"watchdog_timeout"`
 }
 
 // Nova holds Nova's service group timings.
@@ -122,7 +129,7 @@ type Scenario struct {
 	Seed     int64      `yaml:"seed,omitempty"`
 	Cluster  Cluster    `yaml:"cluster"`
 	Nova     Nova       `yaml:"nova,omitempty"`
-	Vigil    *yaml.Node `yaml:"vigil,omitempty"` // overrides of vigil's config file
+	Vigil    *Overrides `yaml:"vigil,omitempty"` // overrides of vigil's config file
 	Faults   []Fault    `yaml:"faults,omitempty"`
 	Duration Duration   `yaml:"run"`
 	Expect   Expect     `yaml:"expect"`
@@ -200,6 +207,8 @@ func yamlKeys(typeName string) []string {
 		v = Nova{}
 	case "Expect":
 		v = Expect{}
+	case "Overrides":
+		v = Overrides{}
 	default:
 		v = Scenario{}
 	}

@@ -54,6 +54,9 @@ func (s *Scenario) Validate() error {
 			}
 		}
 	}
+	if wd := c.Watchdog; wd != nil && (wd.IsolationTimeout <= 0 || wd.WatchdogTimeout <= 0) {
+		return bad("cluster.watchdog", "needs isolation_timeout and watchdog_timeout, both positive")
+	}
 	if s.Nova.ReportInterval < 0 || (s.Nova.ServiceDownTime > 0 && s.Nova.ServiceDownTime <= s.Nova.ReportInterval) {
 		return bad("nova.service_down_time", "must be longer than report_interval")
 	}

@@ -138,6 +138,9 @@ func (c *Controller) step(in decision.Input) {
 	}
 }
 
+// Policy is the policy of the current leader.
+func (c *Controller) Policy() Policy { return c.p }
+
 // Status is the policy's view of every host.
 func (c *Controller) Status() []decision.HostStatus { return c.p.Status() }
 
@@ -169,10 +172,11 @@ func (c *Controller) collect() {
 			continue
 		}
 		self := decision.SelfReport{
-			BootID:      fmt.Sprintf("%s-boot%d", h.Name, h.Boot),
-			NovaCompute: decision.Process{Running: h.procs[NovaCompute], Restarts: h.starts[NovaCompute]},
-			Libvirtd:    decision.Process{Running: h.procs[Libvirtd], Restarts: h.starts[Libvirtd]},
-			Domains:     sortedKeys(h.Domains),
+			BootID:        fmt.Sprintf("%s-boot%d", h.Name, h.Boot),
+			NovaCompute:   decision.Process{Running: h.procs[NovaCompute], Restarts: h.starts[NovaCompute]},
+			Libvirtd:      decision.Process{Running: h.procs[Libvirtd], Restarts: h.starts[Libvirtd]},
+			Domains:       sortedKeys(h.Domains),
+			WatchdogArmed: h.armed,
 		}
 		relay := false
 		for _, net := range w.cfg.Networks {
@@ -306,20 +310,23 @@ func (c *Controller) execute(a decision.Action) {
 			c.FirstEvacuate = w.now
 		}
 		for _, id := range a.Instances {
-			c.evacuate(h, id, a.Avoid)
+			c.evacuate(h, id, a.Avoid, a.FenceMethod)
 		}
 	}
 }
 
 // fenceHolds is the executor's last check before it asks Nova to start a
 // second copy: the fence device's status, read again (a BMC that cannot be
-// read is not proof), or the operator's confirmation.
-func (c *Controller) fenceHolds(h *Host) (bool, string) {
+// read is not proof). An operator's confirmation and a watchdog reset have
+// no device to read: the engine judged those.
+func (c *Controller) fenceHolds(h *Host, method string) (bool, string) {
 	switch {
-	case c.confirmed[h.Name]:
+	case method == "operator" || method == "watchdog":
 		return true, ""
-	case h.Blocklisted && !c.w.storageDown:
+	case strings.Contains(method, "ceph-blocklist") && h.Blocklisted && !c.w.storageDown:
 		return true, ""
+	case strings.Contains(method, "ceph-blocklist") && !strings.Contains(method, "ipmi"):
+		return false, "fence no longer holds: blocklist entries gone"
 	case h.BMCDown:
 		return false, "fence status unreadable: BMC unreachable"
 	case h.On && !h.BMCLies:
@@ -399,7 +406,7 @@ func (c *Controller) fence(h *Host, level int) {
 // rebuildWait is how long the executor polls an evacuated instance for ACTIVE.
 const rebuildWait = 30 * time.Second
 
-func (c *Controller) evacuate(h *Host, id string, avoid []string) {
+func (c *Controller) evacuate(h *Host, id string, avoid []string, method string) {
 	w := c.w
 	source := h.Name
 	c.later(200*time.Millisecond, func(current bool) {
@@ -422,7 +429,7 @@ func (c *Controller) evacuate(h *Host, id string, avoid []string) {
 			report()
 			return
 		}
-		if ok, why := c.fenceHolds(h); c.Guarded && !ok {
+		if ok, why := c.fenceHolds(h, method); c.Guarded && !ok {
 			res.Err, res.FenceLost = why, true
 			report()
 			return
@@ -435,8 +442,11 @@ func (c *Controller) evacuate(h *Host, id string, avoid []string) {
 				return
 			}
 		}
-		if h.On && !h.Blocklisted && !c.confirmed[h.Name] {
-			c.violate(h.Name, "Nova asked to evacuate %s while %s runs unfenced (guests %v)", id, h.Name, sortedKeys(h.Domains))
+		// Ground truth: the guest still exists on a powered source that
+		// can reach its disk. (A host the watchdog reset and rebooted runs
+		// none of its old guests: that is not a second writer.)
+		if h.On && h.Domains[id] && !h.Blocklisted && !c.confirmed[h.Name] {
+			c.violate(h.Name, "Nova asked to evacuate %s while %s still runs it unfenced (guests %v)", id, h.Name, sortedKeys(h.Domains))
 		}
 		dest, err := w.Nova.Evacuate(id, target)
 		if errors.Is(err, ErrBadState) && inst.State == Rebuilding {

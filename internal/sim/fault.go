@@ -12,6 +12,9 @@ func (w *World) StopProc(h *Host, p Proc) {
 		return
 	}
 	h.procs[p] = false
+	if p == Agent {
+		h.armed = false // a clean stop closes the watchdog device (magic close)
+	}
 	w.event(h.Name, "%s stopped", p)
 }
 
@@ -22,6 +25,9 @@ func (w *World) StartProc(h *Host, p Proc) {
 	}
 	h.procs[p] = true
 	h.starts[p]++
+	if p == Agent && w.cfg.Watchdog != nil {
+		h.armed, h.contactAt, h.fedAt = true, w.now, w.now
+	}
 	if p == NovaCompute {
 		h.novaInit, h.novaReadyAt = true, w.now+initHostTime
 	}
@@ -54,7 +60,7 @@ func (w *World) PowerOff(h *Host, why string) {
 	if !h.On {
 		return
 	}
-	h.On, h.Hung = false, false
+	h.On, h.Hung, h.armed = false, false, false
 	for p := range h.procs {
 		h.procs[p] = false
 	}

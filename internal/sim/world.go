@@ -29,6 +29,18 @@ type Config struct {
 	ReportInterval time.Duration // Nova's report_interval
 	ServiceDown    time.Duration // Nova's service_down_time
 	Seed           int64
+	// Watchdog, when set, arms a hardware watchdog on every host: the agent
+	// feeds it while it reaches the controllers or a peer; after
+	// IsolationTimeout without either it stops, and the watchdog resets the
+	// host WatchdogTimeout after the last feed.
+	Watchdog *Watchdog
+}
+
+// Watchdog is the agents' isolation response.
+type Watchdog struct {
+	IsolationTimeout time.Duration
+	WatchdogTimeout  time.Duration
+	RebootTime       time.Duration // reset to booted again; default 60s
 }
 
 // Proc is a host process vigil cares about.
@@ -59,6 +71,10 @@ type Host struct {
 	BMCLies     bool            // acknowledges power off without doing it, then reads "off"
 	Domains     map[string]bool // running guests
 	heartbeat   uint64          // storage heartbeat counter
+	contactAt   time.Duration   // agent's last contact with controllers or a peer
+	fedAt       time.Duration   // last watchdog feed
+	armed       bool            // watchdog armed (the agent opened the device)
+	bootAt      time.Duration   // a reset host boots again at this time; 0 none
 	phase       time.Duration   // per-host offset of periodic work
 }
 
@@ -114,7 +130,7 @@ func NewWorld(cfg Config) (*World, error) {
 	}
 	for i := 1; i <= cfg.Hosts; i++ {
 		name := fmt.Sprintf("cmp%d", i)
-		h := &Host{Name: name, Domain: domainOf[name], On: true, Boot: 1, cut: map[string]bool{},
+		h := &Host{Name: name, Domain: domainOf[name], On: true, Boot: 1, cut: map[string]bool{}, armed: cfg.Watchdog != nil,
 			procs:  map[Proc]bool{NovaCompute: true, Libvirtd: true, Agent: true},
 			starts: map[Proc]int{}, Domains: map[string]bool{},
 			phase: time.Duration(w.rng.Intn(10)) * Step}
@@ -194,6 +210,11 @@ func (w *World) advance() {
 		if h.Running(NovaCompute) && h.novaInit && w.now >= h.novaReadyAt {
 			w.finishNovaInit(h)
 		}
+		if h.bootAt > 0 && w.now >= h.bootAt {
+			h.bootAt = 0
+			w.PowerOn(h, "watchdog reset: rebooted")
+		}
+		w.watchdog(h, tick)
 		if !tick {
 			continue
 		}
@@ -207,6 +228,47 @@ func (w *World) advance() {
 		}
 	}
 	w.Nova.advance()
+}
+
+// watchdog runs the agent's isolation response and the hardware watchdog.
+func (w *World) watchdog(h *Host, tick bool) {
+	wd := w.cfg.Watchdog
+	if wd == nil || !h.On || !h.armed {
+		return
+	}
+	if tick && h.Running(Agent) {
+		if w.inContact(h) {
+			h.contactAt = w.now
+		}
+		if w.now-h.contactAt < wd.IsolationTimeout {
+			h.fedAt = w.now
+		}
+	}
+	// The hardware timer runs on, hung kernel or not.
+	if w.now-h.fedAt >= wd.WatchdogTimeout {
+		w.PowerOff(h, "watchdog reset: the agent stopped feeding it")
+		reboot := wd.RebootTime
+		if reboot <= 0 {
+			reboot = 60 * time.Second
+		}
+		h.bootAt = w.now + reboot
+	}
+}
+
+// inContact reports whether h's agent reaches the controllers or any peer
+// on any network.
+func (w *World) inContact(h *Host) bool {
+	for _, net := range w.cfg.Networks {
+		if w.reachCtl(h, net) {
+			return true
+		}
+		for _, o := range w.Hosts {
+			if o != h && w.reach(h, o, net) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func sortedKeys[V any](m map[string]V) []string {
