@@ -54,17 +54,7 @@ func FuzzParse(f *testing.F) {
 		if c.Validate() != nil {
 			return
 		}
-		out, err := yaml.Marshal(c)
-		if err != nil {
-			t.Fatalf("Marshal: %v", err)
-		}
-		c2, err := config.Parse(out)
-		if err != nil {
-			t.Fatalf("re-Parse of\n%s\n: %v", out, err)
-		}
-		if diff := cmp.Diff(c, c2, cmpopts.EquateEmpty()); diff != "" {
-			t.Fatalf("round trip changed the config (-first +second):\n%s\nmarshalled:\n%s", diff, out)
-		}
+		c2 := roundTrip(t, c)
 		if err := c2.Validate(); err != nil {
 			t.Fatalf("round-tripped config no longer validates: %v", err)
 		}
@@ -103,16 +93,24 @@ func FuzzRoundTrip(f *testing.F) {
 		if c.Validate() != nil {
 			return
 		}
-		out, err := yaml.Marshal(c)
-		if err != nil {
-			t.Fatalf("Marshal: %v", err)
-		}
-		c2, err := config.Parse(out)
-		if err != nil {
-			t.Fatalf("re-Parse of\n%s\n: %v", out, err)
-		}
-		if diff := cmp.Diff(c, c2, cmpopts.EquateEmpty()); diff != "" {
-			t.Fatalf("round trip changed the config (-first +second):\n%s\nmarshalled:\n%s", diff, out)
-		}
+		roundTrip(t, c)
 	})
+}
+
+// roundTrip marshals a valid config, parses it back, and fails t unless the
+// two are equal; it returns the parsed copy.
+func roundTrip(t *testing.T, c config.Config) config.Config {
+	t.Helper()
+	out, err := yaml.Marshal(c)
+	if err != nil {
+		t.Fatalf("Marshal: %v", err)
+	}
+	c2, err := config.Parse(out)
+	if err != nil {
+		t.Fatalf("re-Parse of\n%s\n: %v", out, err)
+	}
+	if diff := cmp.Diff(c, c2, cmpopts.EquateEmpty()); diff != "" {
+		t.Fatalf("round trip changed the config (-first +second):\n%s\nmarshalled:\n%s", diff, out)
+	}
+	return c2
 }
