@@ -18,6 +18,7 @@ type Engine struct {
 
 	leader      bool
 	leaderSince time.Time
+	token       uint64 // fencing token of the current term, carried by grants
 
 	storageReadAt time.Time // last successful storage heartbeat read
 	frozen        bool      // observer self-doubt in force
@@ -107,7 +108,16 @@ func (e *Engine) Step(now time.Time, in Input) {
 		if m.Leader && !e.leader {
 			e.leaderSince = now
 		}
-		e.leader = m.Leader
+		e.leader, e.token = m.Leader, m.Token
+	case AgentStopping:
+		// The controller acknowledges this notice; only then does the
+		// agent disarm, so from now on its silence is no self-fence.
+		if h := e.hosts[m.Host]; h != nil && (m.BootID == "" || m.BootID == h.grantBoot) && h.grantArmed {
+			h.grantArmed = false
+			if h.inc != nil {
+				e.persist(h)
+			}
+		}
 	case FenceResult:
 		e.fenceResult(now, m)
 	case EvacuateResult:
@@ -320,6 +330,11 @@ func (e *Engine) Restore(recs []Record) {
 		h.inc = inc
 		h.state = r.Phase
 		h.rule = "restored"
+		if r.WatchdogBoot != "" {
+			// The predecessor granted this boot with its watchdog armed;
+			// the safe time counts from this leader's start.
+			h.grantBoot, h.grantArmed = r.WatchdogBoot, true
+		}
 		if r.Phase == Recovering {
 			// Evacuations in flight at the failover are sent again; the
 			// executor treats an instance already moved as done.

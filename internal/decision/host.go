@@ -37,6 +37,13 @@ type host struct {
 
 	writers map[string]time.Time // instance → last time this host was seen writing its disk
 
+	// The watchdog contract (grant.go): when this leader last granted the
+	// host, for which boot, and whether that report armed a watchdog; an
+	// acknowledged clean stop disarms it.
+	grantAt    time.Time
+	grantBoot  string
+	grantArmed bool
+
 	maintenance bool
 	badSince    time.Time // onset of the current bad episode (suspect or worse); zero when live
 	alerted     map[string]bool
@@ -87,6 +94,9 @@ func (h *host) record() Record {
 		return r
 	}
 	r.Opened = h.inc.opened
+	if h.grantArmed {
+		r.WatchdogBoot = h.grantBoot
+	}
 	r.Level = h.inc.level
 	r.Fence = h.inc.fence
 	r.Instances = h.inc.instances

@@ -41,12 +41,15 @@ func (e *Engine) workflow(now time.Time, h *host, a assessment) {
 			e.recover(now, h)
 			return
 		}
-		if !inc.inFlight && inc.attempts > 0 && e.cfg.SelfFenceAfter > 0 && h.self.WatchdogArmed {
+		if !inc.inFlight && inc.attempts > 0 && e.cfg.SelfFenceAfter > 0 && h.grantArmed {
 			// Checked every tick, not only when a fence retry is due: the
-			// safe time passing is what makes the watchdog a fence.
-			if silent := now.Sub(h.lastAgent()); silent >= e.cfg.SelfFenceAfter && !h.lastAgent().IsZero() && e.agentDiedWithHost(h) {
-				inc.fence = &Fence{At: now, Method: "watchdog", BootID: h.self.BootID,
-					Proof: fmt.Sprintf("agent reported an armed watchdog; silent %v >= safe time %v", silent.Round(time.Second), e.cfg.SelfFenceAfter)}
+			// safe time passing is what makes the watchdog a fence. It
+			// counts from the last grant, never from the last report: an
+			// agent feeds its watchdog only on grants (grant.go).
+			from := e.selfFenceFrom(h)
+			if waited := now.Sub(from); waited >= e.cfg.SelfFenceAfter {
+				inc.fence = &Fence{At: now, Method: "watchdog", BootID: h.grantBoot,
+					Proof: fmt.Sprintf("boot %s had its watchdog armed; no grant for %v since %s >= safe time %v", h.grantBoot, waited.Round(time.Second), from.Format("15:04:05.0"), e.cfg.SelfFenceAfter)}
 				return
 			}
 		}
@@ -86,22 +89,6 @@ func (e *Engine) workflow(now time.Time, h *host, a assessment) {
 	case Rejoining:
 		e.rejoin(now, h)
 	}
-}
-
-// agentDiedWithHost reports whether the agent's last report was also about
-// the last sign of life from the host. Only then was its watchdog armed and
-// fed until the host went silent; an agent that fell silent while peers or
-// storage still saw the host (stopped, crashed, upgraded) may have closed
-// its watchdog, and its last "armed" report says nothing about now.
-func (e *Engine) agentDiedWithHost(h *host) bool {
-	last := h.lastAgent()
-	alive := h.storageMoved
-	for _, p := range h.peerAt {
-		if p.After(alive) {
-			alive = p
-		}
-	}
-	return !alive.After(last.Add(e.cfg.AgentTimeout))
 }
 
 // undone stops recovery of a host whose fence no longer holds and waits for

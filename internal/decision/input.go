@@ -20,9 +20,22 @@ type SelfReport struct {
 }
 
 // AgentReport is a message received from a host's agent over one network.
+// It is also the agent's request for a grant (see Engine.Grant).
 type AgentReport struct {
 	Host, Network string
 	Self          SelfReport
+	// Via names the peer that relayed the report because the agent could not
+	// reach the controller itself; "" means received directly. A relayed
+	// report proves the agent alive and reaching that peer on Network, not
+	// that the host reaches the controller there.
+	Via string
+}
+
+// AgentStopping is an agent's notice that it stops cleanly. The controller
+// acknowledges it after stepping it, and only then does the agent disarm its
+// watchdog: from here on the host's silence is not a self-fence.
+type AgentStopping struct {
+	Host, BootID string
 }
 
 // PeerReport is one host's probe of another host's address on one network.
@@ -105,6 +118,9 @@ type Release struct {
 // re-arms every host with the failover grace before judging any.
 type Leadership struct {
 	Leader bool
+	// Token is the fencing token of this term (the etcd leader key's
+	// revision); grants carry it so agents can tell terms apart.
+	Token uint64
 }
 
 func (AgentReport) isInput()       {}
@@ -119,3 +135,4 @@ func (EvacuateResult) isInput()    {}
 func (Confirm) isInput()           {}
 func (Release) isInput()           {}
 func (Leadership) isInput()        {}
+func (AgentStopping) isInput()     {}

@@ -25,10 +25,13 @@ import (
 //	config key=value ...                 engine Config over DefaultConfig (first, or defaults are used)
 //	hosts cmp1 cmp2 [domain=rack1]       add hosts
 //	leader [off]                         gain (or lose) leadership
+//	stopping cmp1                        the agent's clean-stop notice (acknowledged)
 //	at 12s                               set the virtual clock (never backwards)
 //	report cmp1 mgmt storage [nova-compute=down] [libvirtd=down] [domains=vm1,vm2]
 //	       [watchdog[=off]] [boot=b2]    agent report on the named networks; the
-//	                                     self-report is remembered for run
+//	                                     self-report is remembered for run. Every
+//	                                     agent report (here and in run) is answered
+//	                                     with Engine.Grant, as the controller does
 //	peer cmp2->cmp1 storage [mgmt] [unreachable]
 //	storage cmp1=5 cmp2=7 | storage unreadable
 //	bmc cmp1 on|off|unreachable          a BMC read (run repeats it every step)
@@ -113,6 +116,10 @@ func (h *harness) step(in Input) error {
 		return err
 	}
 	e.Step(h.now, in)
+	if r, ok := in.(AgentReport); ok {
+		// The controller answers every report with a grant when it may.
+		_, _ = e.Grant(h.now, r)
+	}
 	return nil
 }
 
@@ -124,6 +131,12 @@ func (h *harness) handle(d *datadriven.TestData) (string, error) {
 		return "", h.addHosts(d)
 	case "leader":
 		return "", h.step(Leadership{Leader: !d.HasArg("off")})
+	case "stopping":
+		if len(d.CmdArgs) != 1 {
+			return "", fmt.Errorf("usage: stopping cmp1")
+		}
+		name := d.CmdArgs[0].Key
+		return "", h.step(AgentStopping{Host: name, BootID: h.self[name].BootID})
 	case "at":
 		dur, err := durArg(d, 0)
 		if err != nil {
@@ -529,7 +542,9 @@ func (h *harness) run(d *datadriven.TestData) (string, error) {
 				continue
 			}
 			for _, n := range p.agent {
-				e.Step(h.now, AgentReport{Host: hi.Name, Network: n, Self: h.self[hi.Name]})
+				r := AgentReport{Host: hi.Name, Network: n, Self: h.self[hi.Name]}
+				e.Step(h.now, r)
+				_, _ = e.Grant(h.now, r)
 			}
 			by := h.observer(hi.Name, profileOf)
 			for _, n := range p.peers {

@@ -19,8 +19,9 @@ import (
 //
 //	(a) no evacuate for a host unless, since its current incident opened, a
 //	    FenceResult{OK} or a Confirm was stepped for it (or, with
-//	    SelfFenceAfter, its last report armed a watchdog, it has been silent
-//	    that long, and a fence attempt failed);
+//	    SelfFenceAfter, the last report any engine granted armed a watchdog,
+//	    no clean stop was acknowledged since, that long has passed since
+//	    that grant and since this engine leads, and a fence attempt failed);
 //	(b) no action at all for a host while it is in maintenance;
 //	(c) no fence for a host whose agent reported on every network within
 //	    AgentTimeout;
@@ -155,6 +156,11 @@ type world struct {
 	lastAgent map[string]time.Time
 	lastSelf  map[string]SelfReport
 	tr        map[string]*track
+	// The watchdog contract: the last grant any engine issued to each host,
+	// whether that report armed a watchdog, and when this leader started.
+	grantAt     map[string]time.Time
+	grantArmed  map[string]bool
+	leaderSince time.Time
 
 	story map[string][]string // per host: what happened, minus routine observations
 	cov   coverage
@@ -184,6 +190,7 @@ func newWorld(seed int64) *world {
 		counter: map[string]uint64{}, maint: map[string]bool{}, store: map[string]Record{},
 		agentAt: map[string][]time.Time{}, lastAgent: map[string]time.Time{},
 		lastSelf: map[string]SelfReport{}, tr: map[string]*track{}, story: map[string][]string{},
+		grantAt: map[string]time.Time{}, grantArmed: map[string]bool{},
 	}
 	n := 3 + rng.Intn(6)
 	for i := 1; i <= n; i++ {
@@ -247,9 +254,19 @@ func (w *world) step(in Input) {
 	case SetMaintenance:
 		w.maint[m.Host] = m.On
 	case Leadership:
+		if m.Leader && !w.leader {
+			w.leaderSince = w.now
+		}
 		w.leader = m.Leader
+	case AgentStopping:
+		w.grantArmed[m.Host] = false
 	}
 	w.e.Step(w.now, in)
+	if r, ok := in.(AgentReport); ok {
+		if _, err := w.e.Grant(w.now, r); err == nil {
+			w.grantAt[r.Host], w.grantArmed[r.Host] = w.now, r.Self.WatchdogArmed
+		}
+	}
 }
 
 func hostOf(in Input) string {
@@ -430,7 +447,10 @@ func (w *world) noise() {
 		return
 	}
 	h := w.pick()
-	switch w.rng.Intn(6) {
+	switch w.rng.Intn(7) {
+	case 6:
+		// A clean agent stop, acknowledged: its watchdog is disarmed.
+		w.step(AgentStopping{Host: h, BootID: w.self[h].BootID})
 	case 0:
 		w.step(FenceResult{Host: h, Level: 1 + w.rng.Intn(3), OK: w.chance(0.5), Method: "stale"})
 	case 1:
@@ -602,12 +622,17 @@ func (w *world) answering(h string) bool {
 }
 
 // selfFenced reports whether, from what the test fed, h may count as
-// self-fenced now: its last report armed a watchdog, it has been silent for
-// SelfFenceAfter, and a fence attempt failed in this incident.
+// self-fenced now: the last grant armed a watchdog, SelfFenceAfter has
+// passed since that grant and since this engine leads, and a fence attempt
+// failed in this incident.
 func (w *world) selfFenced(h string) bool {
 	tr := w.tr[h]
-	return w.cfg.SelfFenceAfter > 0 && tr.open && w.lastSelf[h].WatchdogArmed &&
-		w.now.Sub(w.lastAgent[h]) >= w.cfg.SelfFenceAfter && !tr.failAt.IsZero() && !tr.failAt.Before(tr.openAt)
+	from := w.grantAt[h]
+	if from.Before(w.leaderSince) {
+		from = w.leaderSince
+	}
+	return w.cfg.SelfFenceAfter > 0 && tr.open && w.grantArmed[h] &&
+		w.now.Sub(from) >= w.cfg.SelfFenceAfter && !tr.failAt.IsZero() && !tr.failAt.Before(tr.openAt)
 }
 
 // authorize applies (a) to one evacuate action.

@@ -80,6 +80,10 @@ type Record struct {
 	Fence     *Fence    `json:"fence,omitempty"`
 	Instances []string  `json:"instances,omitempty"` // to evacuate, fixed when fenced
 	Done      []string  `json:"done,omitempty"`      // evacuated
+	// WatchdogBoot is the boot whose armed watchdog the last grant covered:
+	// a new leader may count that boot as self-fenced after the safe time
+	// from its own election, as this leader would have from its last grant.
+	WatchdogBoot string `json:"watchdog_boot,omitempty"`
 }
 
 // Fence is the proof that a host can no longer write.

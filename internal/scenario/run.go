@@ -77,8 +77,8 @@ func (s *Scenario) run(policy string, newPolicy func() sim.Policy) (*Result, err
 		wd = &sim.Watchdog{IsolationTimeout: time.Duration(c.IsolationTimeout), WatchdogTimeout: time.Duration(c.WatchdogTimeout)}
 	}
 	w, err := sim.NewWorld(sim.Config{
-		Watchdog: wd,
-		Hosts:    s.Cluster.Hosts, Networks: s.Networks(), Instances: s.Cluster.Instances,
+		Watchdog: wd, MessageDelay: time.Duration(s.Cluster.MessageDelay), ClockRates: s.Cluster.ClockRates,
+		Hosts: s.Cluster.Hosts, Networks: s.Networks(), Instances: s.Cluster.Instances,
 		Domains: s.Cluster.Domains, FenceLevels: s.Cluster.Fencing, Seed: s.Seed,
 		ReportInterval: time.Duration(s.Nova.ReportInterval), ServiceDown: time.Duration(s.Nova.ServiceDownTime),
 	})

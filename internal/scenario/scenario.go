@@ -73,6 +73,10 @@ type Cluster struct {
 	Domains   map[string][]string `yaml:"domains,omitempty"`
 	Fencing   []string            `yaml:"fencing,omitempty"` // levels: ipmi | ceph-blocklist | ipmi+ceph-blocklist
 	Watchdog  *Watchdog           `yaml:"watchdog,omitempty"`
+	// MessageDelay delays every agent report and every grant, each way.
+	MessageDelay Duration `yaml:"message_delay,omitempty"`
+	// ClockRates: host or "controllers" → clock rate against real time.
+	ClockRates map[string]float64 `yaml:"clock_rates,omitempty"`
 }
 
 // Watchdog arms the agents' isolation response on every host.
@@ -94,6 +98,9 @@ type Fault struct {
 	For  Duration `yaml:"for,omitempty"`
 
 	Stop        string     `yaml:"stop,omitempty"`        // nova-compute | libvirtd | agent
+	Crash       string     `yaml:"crash,omitempty"`       // nova-compute | libvirtd | agent: no clean-up
+	Stall       string     `yaml:"stall,omitempty"`       // controller-leader: SIGSTOP for `for`
+	Isolate     string     `yaml:"isolate,omitempty"`     // controller-leader: loses etcd
 	Power       string     `yaml:"power,omitempty"`       // off | on
 	Cut         string     `yaml:"cut,omitempty"`         // network
 	Partition   string     `yaml:"partition,omitempty"`   // network

@@ -39,6 +39,16 @@ func (s *Scenario) schedule(w *sim.World, c *sim.Controller) *schedule {
 			if dur > 0 {
 				add(at+dur, func() { w.StartProc(h, p) })
 			}
+		case f.Crash != "":
+			p := sim.Proc(f.Crash)
+			add(at, func() { w.CrashProc(h, p) })
+			if dur > 0 {
+				add(at+dur, func() { w.StartProc(h, p) })
+			}
+		case f.Stall != "":
+			add(at, func() { c.StallLeader(dur) })
+		case f.Isolate != "":
+			add(at, c.ZombieLeader)
 		case f.Power == "off":
 			harmful(at)
 			add(at, func() { w.PowerOff(h, "scenario: power loss") })

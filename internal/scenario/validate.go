@@ -57,6 +57,17 @@ func (s *Scenario) Validate() error {
 	if wd := c.Watchdog; wd != nil && (wd.IsolationTimeout <= 0 || wd.WatchdogTimeout <= 0) {
 		return bad("cluster.watchdog", "needs isolation_timeout and watchdog_timeout, both positive")
 	}
+	if c.MessageDelay > Duration(5*time.Second) {
+		return bad("cluster.message_delay", "%v is more than 5s; the simulator models a slow network, not a dead one (use cut or partition)", time.Duration(c.MessageDelay))
+	}
+	for m, r := range c.ClockRates {
+		if m != "controllers" && !hosts[m] {
+			return bad("cluster.clock_rates."+m, "neither a host nor controllers")
+		}
+		if !(r >= 0.5 && r <= 2) {
+			return bad("cluster.clock_rates."+m, "%v is not a clock rate between 0.5 and 2 (1.02 is 2%% fast)", r)
+		}
+	}
 	if s.Nova.ReportInterval < 0 || (s.Nova.ServiceDownTime > 0 && s.Nova.ServiceDownTime <= s.Nova.ReportInterval) {
 		return bad("nova.service_down_time", "must be longer than report_interval")
 	}
@@ -90,7 +101,8 @@ func (s *Scenario) validateFault(f Fault, hosts, nets map[string]bool) error {
 		name string
 		set  bool
 	}{
-		{"stop", f.Stop != ""}, {"power", f.Power != ""}, {"cut", f.Cut != ""}, {"partition", f.Partition != ""},
+		{"stop", f.Stop != ""}, {"crash", f.Crash != ""}, {"stall", f.Stall != ""}, {"isolate", f.Isolate != ""},
+		{"power", f.Power != ""}, {"cut", f.Cut != ""}, {"partition", f.Partition != ""},
 		{"bmc", f.BMC != ""}, {"hang", f.Hang != ""}, {"storage", f.Storage != ""}, {"kill", f.Kill != ""},
 		{"flap", f.Flap != ""}, {"maintenance", f.Maintenance != ""}, {"confirm", f.Confirm != ""},
 		{"release", f.Release != ""},
@@ -102,7 +114,7 @@ func (s *Scenario) validateFault(f Fault, hosts, nets map[string]bool) error {
 		}
 	}
 	if len(set) != 1 {
-		return fmt.Errorf("needs exactly one verb (stop, power, cut, partition, bmc, hang, storage, kill, flap, maintenance, confirm, release), got %d: %s", len(set), strings.Join(set, ", "))
+		return fmt.Errorf("needs exactly one verb (stop, crash, stall, isolate, power, cut, partition, bmc, hang, storage, kill, flap, maintenance, confirm, release), got %d: %s", len(set), strings.Join(set, ", "))
 	}
 	if time.Duration(f.At) > time.Duration(s.Duration) {
 		return fmt.Errorf("at %v is after the end of the run (%v)", time.Duration(f.At), time.Duration(s.Duration))
@@ -125,6 +137,24 @@ func (s *Scenario) validateFault(f Fault, hosts, nets map[string]bool) error {
 			return fmt.Errorf("stop: %q is not nova-compute, libvirtd or agent", f.Stop)
 		}
 		return needHost()
+	case "crash":
+		if f.Crash != "nova-compute" && f.Crash != "libvirtd" && f.Crash != "agent" {
+			return fmt.Errorf("crash: %q is not nova-compute, libvirtd or agent", f.Crash)
+		}
+		return needHost()
+	case "stall":
+		if f.Stall != "controller-leader" {
+			return fmt.Errorf("stall: only controller-leader can be stalled, got %q", f.Stall)
+		}
+		if f.For <= 0 {
+			return fmt.Errorf("stall needs for: how long the leader is paused")
+		}
+		return noHost("stall")
+	case "isolate":
+		if f.Isolate != "controller-leader" {
+			return fmt.Errorf("isolate: only controller-leader can lose etcd, got %q", f.Isolate)
+		}
+		return noHost("isolate")
 	case "power":
 		if f.Power != "off" && f.Power != "on" {
 			return fmt.Errorf("power: %q is not off or on", f.Power)

@@ -18,6 +18,8 @@ type Policy interface {
 	Tick(time.Time) decision.Ready
 	Restore([]decision.Record)
 	Status() []decision.HostStatus
+	// Grant answers an agent report stepped just before (the watchdog contract).
+	Grant(time.Time, decision.AgentReport) (decision.Grant, error)
 }
 
 // Cadences of the controller's collectors (the real agent and controller use
@@ -28,7 +30,9 @@ const (
 	novaEvery    = 5 * time.Second
 	watchEvery   = 5 * time.Second
 	watchLinger  = 30 * time.Second // FIELD-NOTES: a crashed client's watch stays ~30 s
-	electionTime = 3 * time.Second  // etcd lease TTL 2 s + campaign
+	leaseTTL     = 2 * time.Second  // the leader's etcd lease
+	campaign     = 1 * time.Second  // a standby winning the election once the lease expired
+	electionTime = leaseTTL + campaign
 	peerFanout   = 3
 )
 
@@ -61,8 +65,12 @@ type Controller struct {
 	p         Policy
 	gen       int
 	downUntil time.Duration // leader dead until then; 0 when up
-	store     map[string]decision.Record
-	ops       []op
+	// stalledUntil: the leader is paused (SIGSTOP) until then, holding its
+	// lease; zombieUntil: the leader lost etcd and acts until its lease
+	// runs out then. 0 when not.
+	stalledUntil, zombieUntil time.Duration
+	store                     map[string]decision.Record
+	ops                       []op
 
 	maintenance map[string]bool
 	confirmed   map[string]bool
@@ -85,11 +93,18 @@ func NewController(w *World, newPolicy func() Policy) *Controller {
 	c := &Controller{w: w, newPolicy: newPolicy, store: map[string]decision.Record{},
 		maintenance: map[string]bool{}, confirmed: map[string]bool{},
 		FirstFailed: -1, FirstFenced: -1, FirstEvacuate: -1, Fenced: map[string]bool{}, Evacuated: map[string]bool{}}
+	w.ctl = c
 	c.elect()
 	return c
 }
 
-func (c *Controller) at() time.Time { return Epoch.Add(c.w.now) }
+// at is the controllers' clock, which may run at its own rate.
+func (c *Controller) at() time.Time {
+	if r, ok := c.w.cfg.ClockRates[Controllers]; ok && r > 0 {
+		return Epoch.Add(time.Duration(float64(c.w.now) * r))
+	}
+	return Epoch.Add(c.w.now)
+}
 
 func (c *Controller) elect() {
 	c.gen++
@@ -111,10 +126,34 @@ func (c *Controller) elect() {
 }
 
 // KillLeader kills the leading controller; a standby leads after electionTime.
-func (c *Controller) KillLeader() {
-	c.downUntil = c.w.now + electionTime
-	c.gen++ // results of the dead leader's actions are lost with it
-	c.w.event("", "controller leader killed; a standby takes over in %v", electionTime)
+func (c *Controller) KillLeader() { c.depose(electionTime, "controller leader killed") }
+
+// depose ends the leader's term; a standby leads after wait.
+func (c *Controller) depose(wait time.Duration, why string) {
+	c.downUntil = c.w.now + wait
+	c.gen++ // results of the old leader's actions are lost with it
+	c.w.event("", "%s; a standby takes over in %v", why, wait)
+}
+
+// StallLeader pauses the leader (SIGSTOP, a stalled VM) for d. Past its
+// lease TTL a standby is elected, and the old leader, resumed, finds its
+// lease gone and never acts again: the same as a kill at the stall.
+func (c *Controller) StallLeader(d time.Duration) {
+	if d >= leaseTTL {
+		c.depose(electionTime, fmt.Sprintf("controller leader stalled for %v, past its lease", d))
+		return
+	}
+	c.stalledUntil = c.w.now + d
+	c.w.event("", "controller leader stalled for %v (within its lease)", d)
+}
+
+// ZombieLeader cuts the leader off etcd: it goes on acting until its lease
+// runs out, then stops, and a standby leads a campaign later.
+func (c *Controller) ZombieLeader() {
+	if c.zombieUntil == 0 && c.up() {
+		c.zombieUntil = c.w.now + leaseTTL
+		c.w.event("", "controller leader lost etcd; it acts until its lease runs out in %v", leaseTTL)
+	}
 }
 
 // Operator commands.
@@ -130,7 +169,7 @@ func (c *Controller) SetMaintenance(host string, on bool) {
 	c.step(decision.SetMaintenance{Host: host, On: on})
 }
 
-func (c *Controller) up() bool { return c.downUntil == 0 }
+func (c *Controller) up() bool { return c.downUntil == 0 && c.stalledUntil == 0 }
 
 func (c *Controller) step(in decision.Input) {
 	if c.up() {
@@ -147,6 +186,19 @@ func (c *Controller) Status() []decision.HostStatus { return c.p.Status() }
 // advance runs the controller's part of one world step.
 func (c *Controller) advance() {
 	w := c.w
+	if c.stalledUntil > 0 {
+		if w.now < c.stalledUntil {
+			return // a paused process does nothing, not even its timers
+		}
+		c.stalledUntil = 0
+		w.event("", "controller leader resumes")
+	}
+	if c.zombieUntil > 0 && w.now >= c.zombieUntil {
+		// Its own view of the lease ran out (it counts the lease from the
+		// keepalive it sent, so never later than etcd): it stops acting.
+		c.zombieUntil = 0
+		c.depose(campaign, "the leader's lease ran out without etcd: it stops acting")
+	}
 	if !c.up() {
 		if w.now < c.downUntil {
 			c.runOps()
@@ -172,20 +224,17 @@ func (c *Controller) collect() {
 			continue
 		}
 		self := decision.SelfReport{
-			BootID:        fmt.Sprintf("%s-boot%d", h.Name, h.Boot),
+			BootID:        bootID(h),
 			NovaCompute:   decision.Process{Running: h.procs[NovaCompute], Restarts: h.starts[NovaCompute]},
 			Libvirtd:      decision.Process{Running: h.procs[Libvirtd], Restarts: h.starts[Libvirtd]},
 			Domains:       sortedKeys(h.Domains),
 			WatchdogArmed: h.armed,
 		}
-		relay := false
-		for _, net := range w.cfg.Networks {
-			if w.reachCtl(h, net) {
-				relay = true
-				c.p.Step(now, decision.AgentReport{Host: h.Name, Network: net, Self: self})
-			}
+		r := w.route(h, i)
+		if r.ok() {
+			c.report(h, r, self)
 		}
-		if !relay {
+		if len(r.direct) == 0 {
 			continue // the agent's peer reports cannot reach the controller
 		}
 		for k := 1; k <= peerFanout && k < len(w.Hosts); k++ {

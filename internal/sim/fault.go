@@ -11,22 +11,22 @@ func (w *World) StopProc(h *Host, p Proc) {
 	if !h.procs[p] {
 		return
 	}
-	h.procs[p] = false
 	if p == Agent {
-		h.armed = false // a clean stop closes the watchdog device (magic close)
+		w.stopAgent(h) // disarms only once the leader acknowledged
 	}
+	h.procs[p] = false
 	w.event(h.Name, "%s stopped", p)
 }
 
 // StartProc starts a process. nova-compute first runs init_host.
 func (w *World) StartProc(h *Host, p Proc) {
-	if h.procs[p] {
-		return
+	if h.procs[p] || !h.On {
+		return // running, or nothing runs without power
 	}
 	h.procs[p] = true
 	h.starts[p]++
-	if p == Agent && w.cfg.Watchdog != nil {
-		h.armed, h.contactAt, h.fedAt = true, w.now, w.now
+	if p == Agent {
+		w.startAgent(h)
 	}
 	if p == NovaCompute {
 		h.novaInit, h.novaReadyAt = true, w.now+initHostTime
@@ -48,6 +48,10 @@ func (w *World) finishNovaInit(h *Host) {
 	for _, id := range w.Nova.order {
 		inst := w.Nova.Instances[id]
 		if inst.Host == h.Name && !h.Domains[id] && inst.State == Active {
+			if !w.mayStartGuests(h) {
+				w.event(h.Name, "guest start of %s refused: the agent holds no grant", id)
+				continue
+			}
 			h.Domains[id] = true
 			w.event(h.Name, "nova-compute resumed guest %s", id)
 		}
@@ -60,7 +64,7 @@ func (w *World) PowerOff(h *Host, why string) {
 	if !h.On {
 		return
 	}
-	h.On, h.Hung, h.armed = false, false, false
+	h.On, h.Hung, h.armed, h.grantExp = false, false, false, 0
 	for p := range h.procs {
 		h.procs[p] = false
 	}

@@ -30,10 +30,15 @@ type Config struct {
 	ServiceDown    time.Duration // Nova's service_down_time
 	Seed           int64
 	// Watchdog, when set, arms a hardware watchdog on every host: the agent
-	// feeds it while it reaches the controllers or a peer; after
-	// IsolationTimeout without either it stops, and the watchdog resets the
-	// host WatchdogTimeout after the last feed.
+	// feeds it only while it holds a fresh grant from the leader (agent.go);
+	// the watchdog resets the host WatchdogTimeout after the last feed.
 	Watchdog *Watchdog
+	// MessageDelay delays each agent report on its way to the controllers
+	// and each grant on its way back.
+	MessageDelay time.Duration
+	// ClockRates: member (host name or Controllers) → how fast its clock
+	// runs against real time (1.02: 2% fast). Missing members run at 1.
+	ClockRates map[string]float64
 }
 
 // Watchdog is the agents' isolation response.
@@ -71,9 +76,10 @@ type Host struct {
 	BMCLies     bool            // acknowledges power off without doing it, then reads "off"
 	Domains     map[string]bool // running guests
 	heartbeat   uint64          // storage heartbeat counter
-	contactAt   time.Duration   // agent's last contact with controllers or a peer
+	grantExp    time.Duration   // the agent's grant expires (persisted; lost with the boot)
 	fedAt       time.Duration   // last watchdog feed
 	armed       bool            // watchdog armed (the agent opened the device)
+	rate        float64         // clock rate against real time; 0 means 1
 	bootAt      time.Duration   // a reset host boots again at this time; 0 none
 	phase       time.Duration   // per-host offset of periodic work
 }
@@ -101,6 +107,8 @@ type World struct {
 	Disks       map[string]*Disk
 
 	Events []Event
+
+	ctl *Controller // the controllers, for the agents' clean-stop notices
 }
 
 // NewWorld builds a healthy world: every host on, every guest running.
@@ -131,6 +139,7 @@ func NewWorld(cfg Config) (*World, error) {
 	for i := 1; i <= cfg.Hosts; i++ {
 		name := fmt.Sprintf("cmp%d", i)
 		h := &Host{Name: name, Domain: domainOf[name], On: true, Boot: 1, cut: map[string]bool{}, armed: cfg.Watchdog != nil,
+			rate:   cfg.ClockRates[name],
 			procs:  map[Proc]bool{NovaCompute: true, Libvirtd: true, Agent: true},
 			starts: map[Proc]int{}, Domains: map[string]bool{},
 			phase: time.Duration(w.rng.Intn(10)) * Step}
@@ -207,7 +216,8 @@ func (w *World) advance() {
 	w.now += Step
 	for _, h := range w.Hosts {
 		tick := (w.now+h.phase)%time.Second == 0
-		if h.Running(NovaCompute) && h.novaInit && w.now >= h.novaReadyAt {
+		if h.Running(NovaCompute) && h.novaInit && w.now >= h.novaReadyAt &&
+			(w.mayStartGuests(h) || w.now >= h.novaReadyAt+gateWait) {
 			w.finishNovaInit(h)
 		}
 		if h.bootAt > 0 && w.now >= h.bootAt {
@@ -228,47 +238,6 @@ func (w *World) advance() {
 		}
 	}
 	w.Nova.advance()
-}
-
-// watchdog runs the agent's isolation response and the hardware watchdog.
-func (w *World) watchdog(h *Host, tick bool) {
-	wd := w.cfg.Watchdog
-	if wd == nil || !h.On || !h.armed {
-		return
-	}
-	if tick && h.Running(Agent) {
-		if w.inContact(h) {
-			h.contactAt = w.now
-		}
-		if w.now-h.contactAt < wd.IsolationTimeout {
-			h.fedAt = w.now
-		}
-	}
-	// The hardware timer runs on, hung kernel or not.
-	if w.now-h.fedAt >= wd.WatchdogTimeout {
-		w.PowerOff(h, "watchdog reset: the agent stopped feeding it")
-		reboot := wd.RebootTime
-		if reboot <= 0 {
-			reboot = 60 * time.Second
-		}
-		h.bootAt = w.now + reboot
-	}
-}
-
-// inContact reports whether h's agent reaches the controllers or any peer
-// on any network.
-func (w *World) inContact(h *Host) bool {
-	for _, net := range w.cfg.Networks {
-		if w.reachCtl(h, net) {
-			return true
-		}
-		for _, o := range w.Hosts {
-			if o != h && w.reach(h, o, net) {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/vigil-ha/vigil/internal/decision"
 )
 
 // The world's rules are what every scenario's verdict rests on; these tests
@@ -115,31 +117,131 @@ func TestRestartedNovaComputeDestroysEvacuatedGuests(t *testing.T) {
 	}
 }
 
-func TestWatchdogResetsAnIsolatedHost(t *testing.T) {
+// wdWorld is a cluster with the watchdog contract in force and a vigil
+// controller granting (a stand-in policy that grants every report).
+func wdWorld(t *testing.T) (*World, *Controller) {
+	t.Helper()
 	w, err := NewWorld(Config{Hosts: 3, Instances: 3, Watchdog: &Watchdog{IsolationTimeout: 10 * time.Second, WatchdogTimeout: 30 * time.Second}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.runFor(5 * time.Second)
+	return w, NewController(w, func() Policy { return grantAll{} })
+}
+
+func (w *World) runWith(c *Controller, d time.Duration) {
+	for end := w.now + d; w.now < end; {
+		w.advance()
+		c.advance()
+	}
+}
+
+func TestWatchdogResetsAHostWithoutGrants(t *testing.T) {
+	w, c := wdWorld(t)
+	w.runWith(c, 5*time.Second)
 	h := w.Host("cmp1")
 	w.Cut(h, "mgmt", true)
 	w.Cut(h, "storage", true)
-	w.runFor(35 * time.Second) // fed until isolated 10 s; resets 30 s after the last feed
+	// Last grant at most 1 s before the cut: fed until 10 s after it, reset
+	// 30 s after the last feed.
+	w.runWith(c, 38*time.Second)
 	if !h.On {
-		t.Fatal("reset too early")
+		t.Fatal("reset before grant validity + watchdog timeout")
 	}
-	w.runFor(7 * time.Second)
+	w.runWith(c, 3*time.Second)
 	if h.On || len(h.Domains) != 0 {
-		t.Fatalf("isolated 42 s: on=%v guests=%v, want reset", h.On, h.Domains)
+		t.Fatalf("no grant for 41 s: on=%v guests=%v, want reset", h.On, h.Domains)
 	}
-	// A cleanly stopped agent disarms the watchdog: no reset however long.
-	w2, _ := NewWorld(Config{Hosts: 3, Instances: 3, Watchdog: &Watchdog{IsolationTimeout: 10 * time.Second, WatchdogTimeout: 30 * time.Second}})
-	h2 := w2.Host("cmp1")
-	w2.StopProc(h2, Agent)
-	w2.Cut(h2, "mgmt", true)
-	w2.Cut(h2, "storage", true)
-	w2.runFor(120 * time.Second)
-	if !h2.On {
-		t.Fatal("a disarmed watchdog reset the host")
+}
+
+func TestAPeerAnsweringDoesNotFeedTheWatchdog(t *testing.T) {
+	// cmp1 and cmp2 reach each other and nobody else: the old contract
+	// kept both alive forever.
+	w, c := wdWorld(t)
+	w.runWith(c, 5*time.Second)
+	for _, net := range []string{"mgmt", "storage"} {
+		w.Partition(net, [][]string{{"cmp1", "cmp2"}, {"cmp3", Controllers}})
 	}
+	w.runWith(c, 42*time.Second)
+	if w.Host("cmp1").On || w.Host("cmp2").On {
+		t.Fatal("hosts that reach only each other kept feeding their watchdogs")
+	}
+}
+
+func TestARelayedGrantKeepsAHostAlive(t *testing.T) {
+	// cmp1 lost mgmt and reaches only cmp2 on storage; cmp2 reaches the
+	// controllers on mgmt and relays cmp1's reports: the leader grants them.
+	w, c := wdWorld(t)
+	w.runWith(c, 5*time.Second)
+	w.Cut(w.Host("cmp1"), "mgmt", true)
+	w.Partition("storage", [][]string{{"cmp1", "cmp2"}, {"cmp3", Controllers}})
+	w.runWith(c, 120*time.Second)
+	if !w.Host("cmp1").On {
+		t.Fatal("a host with a relay to the leader was reset")
+	}
+}
+
+func TestACrashedAgentLeavesTheWatchdogRunning(t *testing.T) {
+	w, c := wdWorld(t)
+	w.runWith(c, 5*time.Second)
+	h := w.Host("cmp1")
+	w.Cut(h, "mgmt", true)
+	w.Cut(h, "storage", true)
+	w.CrashProc(h, Agent)
+	w.runWith(c, 5*time.Second)
+	w.StartProc(h, Agent) // resumes from the persisted grant, not a fresh clock
+	w.runWith(c, 36*time.Second)
+	if h.On {
+		t.Fatal("an agent restart during isolation postponed the reset")
+	}
+}
+
+func TestACleanStopDisarmsOnlyWhenAcknowledged(t *testing.T) {
+	w, c := wdWorld(t)
+	w.runWith(c, 5*time.Second)
+	acked, cut := w.Host("cmp1"), w.Host("cmp2")
+	w.StopProc(acked, Agent) // the leader hears it: disarmed
+	w.Cut(acked, "mgmt", true)
+	w.Cut(acked, "storage", true)
+	w.Cut(cut, "mgmt", true)
+	w.Cut(cut, "storage", true)
+	w.StopProc(cut, Agent) // nobody hears it: the watchdog keeps counting
+	w.runWith(c, 120*time.Second)
+	if !acked.On {
+		t.Fatal("an acknowledged clean stop still reset the host")
+	}
+	if cut.On {
+		t.Fatal("a clean stop nobody acknowledged disarmed the watchdog")
+	}
+}
+
+func TestNoGuestStartsWithoutAGrant(t *testing.T) {
+	w, c := wdWorld(t)
+	w.runWith(c, 5*time.Second)
+	h := w.Host("cmp1")
+	w.Cut(h, "mgmt", true)
+	w.Cut(h, "storage", true)
+	w.PowerOff(h, "test")
+	w.runWith(c, time.Second)
+	w.PowerOn(h, "test")
+	w.runWith(c, 20*time.Second)
+	if len(h.Domains) != 0 {
+		t.Fatalf("guests %v started on a host whose agent holds no grant", h.Domains)
+	}
+	w.Cut(h, "mgmt", false) // granted again: the gate lets the start through
+	w.runWith(c, 5*time.Second)
+	if !h.Domains["vm01"] {
+		t.Fatal("the gate still held the guest once the agent was granted")
+	}
+}
+
+// grantAll is a policy that decides nothing and grants every report.
+type grantAll struct{}
+
+func (grantAll) AddHost(decision.HostInfo)      {}
+func (grantAll) Step(time.Time, decision.Input) {}
+func (grantAll) Tick(time.Time) decision.Ready  { return decision.Ready{} }
+func (grantAll) Restore([]decision.Record)      {}
+func (grantAll) Status() []decision.HostStatus  { return nil }
+func (grantAll) Grant(_ time.Time, r decision.AgentReport) (decision.Grant, error) {
+	return decision.Grant{Host: r.Host}, nil
 }

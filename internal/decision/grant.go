@@ -1,0 +1,75 @@
+package decision
+
+import (
+	"errors"
+	"time"
+)
+
+// The watchdog contract (docs/architecture.md, "The watchdog contract"):
+// an agent feeds its host's hardware watchdog only while it holds a fresh
+// grant from the leader, counted from the moment it sent the report that
+// earned it. A peer answering feeds nothing. The leader counts a silent host
+// as self-fenced only once the safe time has passed since the last grant it
+// issued to that host (or since it became leader, for grants a predecessor
+// may have issued), so the watchdog has surely reset the host by then.
+
+// Grant is the leader's permission for one boot of a host's agent to keep
+// feeding its watchdog for another isolation timeout, counted by the agent
+// from when it sent the report the grant answers.
+type Grant struct {
+	Host, BootID string
+	Token        uint64 // the term's fencing token
+}
+
+// Errors Grant returns when it refuses.
+var (
+	// ErrNotLeader: only the leader grants, and only while it leads.
+	ErrNotLeader = errors.New("decision: not the leader: no grant")
+	// ErrBootFenced: vigil already counts this boot of the host as fenced by
+	// its watchdog; it must not be kept alive, and its answering is an alarm.
+	ErrBootFenced = errors.New("decision: this boot is counted as self-fenced: no grant")
+)
+
+// Grant decides whether the agent whose report r was just stepped may keep
+// feeding its watchdog, and records the grant: the safe time for a
+// self-fence of r.Host counts from now. Call it after Step(now, r), for
+// relayed reports too.
+func (e *Engine) Grant(now time.Time, r AgentReport) (Grant, error) {
+	h := e.hosts[r.Host]
+	if !e.leader || h == nil {
+		return Grant{}, ErrNotLeader
+	}
+	if f := e.selfFence(h); f != nil && f.BootID == r.Self.BootID {
+		e.alert(h, "fenced-boot-answers", "the boot "+r.Self.BootID+" of "+h.Name+" that vigil counted as reset by its watchdog asked for a grant: refused; if its guests still run, two copies may be writing: check "+h.Name+" now")
+		return Grant{}, ErrBootFenced
+	}
+	changed := h.grantBoot != r.Self.BootID || h.grantArmed != r.Self.WatchdogArmed
+	h.grantAt, h.grantBoot, h.grantArmed = now, r.Self.BootID, r.Self.WatchdogArmed
+	if changed && h.inc != nil {
+		e.persist(h) // a successor must not trust a watchdog this leader knows is gone
+	}
+	return Grant{Host: h.Name, BootID: r.Self.BootID, Token: e.token}, nil
+}
+
+// selfFence returns h's fence when it is one that assumes the boot it names
+// is dead (its watchdog reset it, or an operator said it is off).
+func (e *Engine) selfFence(h *host) *Fence {
+	if h.inc == nil || h.inc.fence == nil || h.inc.fence.BootID == "" {
+		return nil
+	}
+	if m := h.inc.fence.Method; m != "watchdog" && m != "operator" {
+		return nil
+	}
+	return h.inc.fence
+}
+
+// selfFenceFrom is when the safe time of a self-fence of h starts: the last
+// grant this leader issued to h, and never before this leader could have
+// issued any (a predecessor stopped granting before its lease ran out, and
+// this leader won the election only after that).
+func (e *Engine) selfFenceFrom(h *host) time.Time {
+	if h.grantAt.After(e.leaderSince) {
+		return h.grantAt
+	}
+	return e.leaderSince
+}

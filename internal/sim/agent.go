@@ -1,0 +1,208 @@
+package sim
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/vigil-ha/vigil/internal/decision"
+)
+
+// The agent's half of the watchdog contract (docs/architecture.md): it
+// feeds its host's hardware watchdog only while it holds a fresh grant from
+// the leader, counted from when it sent the report the grant answers; the
+// grant's expiry survives an agent restart (persisted with the boot) and dies
+// with the boot; a clean stop disarms only once the leader acknowledged it;
+// guests do not start on a host whose agent holds no fresh grant.
+
+// route is how one agent report reaches the controllers: directly on some
+// networks, or relayed by a peer that holds a fresh grant itself.
+type route struct {
+	direct []string // networks on which the host reaches the controllers
+	via    *Host    // relaying peer when direct is empty
+	viaNet string   // network between the host and the relay
+}
+
+func (r route) ok() bool { return len(r.direct) > 0 || r.via != nil }
+
+// route finds the path of h's next report. i is h's index in w.Hosts.
+func (w *World) route(h *Host, i int) route {
+	var r route
+	for _, net := range w.cfg.Networks {
+		if w.reachCtl(h, net) {
+			r.direct = append(r.direct, net)
+		}
+	}
+	if len(r.direct) > 0 {
+		return r
+	}
+	for k := 1; k < len(w.Hosts); k++ {
+		p := w.Hosts[(i+k)%len(w.Hosts)]
+		if !p.Running(Agent) || !w.granted(p) || !w.reachesCtl(p) {
+			continue
+		}
+		for _, net := range w.cfg.Networks {
+			if w.reach(h, p, net) {
+				r.via, r.viaNet = p, net
+				return r
+			}
+		}
+	}
+	return r
+}
+
+// reachesCtl reports whether h reaches the controllers on any network.
+func (w *World) reachesCtl(h *Host) bool {
+	for _, net := range w.cfg.Networks {
+		if w.reachCtl(h, net) {
+			return true
+		}
+	}
+	return false
+}
+
+// granted reports whether h's agent holds a fresh grant now.
+func (w *World) granted(h *Host) bool { return w.cfg.Watchdog != nil && w.now < h.grantExp }
+
+// grantReply is a grant reaching h's agent for a report it sent at sent:
+// the agent extends its expiry to sent + isolation_timeout on its own clock.
+func (w *World) grantReply(h *Host, boot int, sent time.Duration) {
+	wd := w.cfg.Watchdog
+	if wd == nil || !h.Running(Agent) || h.Boot != boot {
+		return
+	}
+	if exp := sent + w.local(h, wd.IsolationTimeout); exp > h.grantExp {
+		h.grantExp = exp
+	}
+}
+
+// local converts a duration the host measures on its own clock into real
+// (world) time: a fast clock (rate > 1) ends it early.
+func (w *World) local(h *Host, d time.Duration) time.Duration {
+	if h.rate == 0 || h.rate == 1 {
+		return d
+	}
+	return time.Duration(float64(d) / h.rate)
+}
+
+// watchdog runs the agent's feeding and the hardware watchdog.
+func (w *World) watchdog(h *Host, tick bool) {
+	wd := w.cfg.Watchdog
+	if wd == nil || !h.On || !h.armed {
+		return
+	}
+	if tick && h.Running(Agent) && w.granted(h) {
+		h.fedAt = w.now
+	}
+	// The hardware timer runs on, hung kernel or crashed agent or not.
+	if w.now-h.fedAt >= w.local(h, wd.WatchdogTimeout) {
+		w.PowerOff(h, "watchdog reset: no grant, nothing fed it")
+		reboot := wd.RebootTime
+		if reboot <= 0 {
+			reboot = 60 * time.Second
+		}
+		h.bootAt = w.now + reboot
+	}
+}
+
+// gateWait is how long the guest-start gate holds a start waiting for the
+// agent's first grant before it refuses (the hook blocks libvirt's start).
+const gateWait = 60 * time.Second
+
+// mayStartGuests is the guest-start gate (a libvirt qemu hook on a real
+// host): with the watchdog contract in force, no guest starts on a host whose
+// agent holds no fresh grant, so a host that booted while cut off cannot run
+// guests after the leader's safe time.
+func (w *World) mayStartGuests(h *Host) bool { return w.cfg.Watchdog == nil || w.granted(h) }
+
+// CrashProc kills a process without letting it clean up: a crashed agent
+// leaves its watchdog device open, so the hardware timer keeps running.
+func (w *World) CrashProc(h *Host, p Proc) {
+	if !h.procs[p] {
+		return
+	}
+	h.procs[p] = false
+	w.event(h.Name, "%s crashed", p)
+}
+
+// stopAgent is a clean agent stop: it tells the leader and disarms (magic
+// close) only when the leader acknowledged; otherwise it exits with the
+// watchdog still counting.
+func (w *World) stopAgent(h *Host) {
+	if !h.armed {
+		return
+	}
+	if w.ctl != nil && w.ctl.ackStop(h) {
+		h.armed = false
+		w.event(h.Name, "agent stop acknowledged by the leader: watchdog disarmed")
+		return
+	}
+	w.event(h.Name, "agent stop not acknowledged (no path to the leader): watchdog left running")
+}
+
+// startAgent opens the watchdog device if it is not open yet (which starts
+// its timer) and resumes from the grant persisted for this boot.
+func (w *World) startAgent(h *Host) {
+	if w.cfg.Watchdog == nil || h.armed {
+		return // armed: the device stayed open across a crash; its timer ran on
+	}
+	h.armed, h.fedAt = true, w.now
+}
+
+// report sends h's agent report over route r, and handles the grant.
+func (c *Controller) report(h *Host, r route, self decision.SelfReport) {
+	w := c.w
+	sent, boot := w.now, h.Boot
+	deliver := func() {
+		if !c.up() {
+			return
+		}
+		now := c.at()
+		var reps []decision.AgentReport
+		for _, net := range r.direct {
+			reps = append(reps, decision.AgentReport{Host: h.Name, Network: net, Self: self})
+		}
+		if r.via != nil {
+			reps = append(reps, decision.AgentReport{Host: h.Name, Network: r.viaNet, Self: self, Via: r.via.Name})
+		}
+		granted := false
+		for _, rep := range reps {
+			c.p.Step(now, rep)
+			if _, err := c.p.Grant(now, rep); err == nil {
+				granted = true
+			}
+		}
+		if !granted {
+			return
+		}
+		c.after(w.cfg.MessageDelay, func() { w.grantReply(h, boot, sent) })
+	}
+	c.after(w.cfg.MessageDelay, deliver)
+}
+
+// after runs fn after d of message delay, at once when d is zero. Messages
+// in flight survive a leader change; the receiver checks what it must.
+func (c *Controller) after(d time.Duration, fn func()) {
+	if d <= 0 {
+		fn()
+		return
+	}
+	c.later(d, func(bool) { fn() })
+}
+
+// ackStop delivers h's clean-stop notice to the leader; it reports whether
+// the acknowledgement comes back.
+func (c *Controller) ackStop(h *Host) bool {
+	i := -1
+	for j, o := range c.w.Hosts {
+		if o == h {
+			i = j
+		}
+	}
+	if !c.up() || i < 0 || !c.w.route(h, i).ok() {
+		return false
+	}
+	c.p.Step(c.at(), decision.AgentStopping{Host: h.Name, BootID: bootID(h)})
+	return true
+}
+
+func bootID(h *Host) string { return fmt.Sprintf("%s-boot%d", h.Name, h.Boot) }
