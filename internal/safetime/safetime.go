@@ -63,12 +63,11 @@ type Input struct {
 	// isolated (agent.report_interval). It enters the sum once: isolation
 	// that begins just after a check is noticed one interval late.
 	ReportInterval time.Duration
-	// IsolationTimeout is how long the agent must have reached neither the
-	// controller nor any peer before it stops feeding the watchdog
-	// (self_fence.isolation_timeout). The agent counts it from its own last
-	// successful exchange, which is never earlier than the controller's last
-	// contact with the host except by the delay of one reply; the margin
-	// absorbs that delay.
+	// IsolationTimeout is how long a grant from the leader lets the agent
+	// feed the watchdog (self_fence.isolation_timeout). The agent counts it
+	// from when it sent the report the grant answers, which is before the
+	// leader issued the grant, so the leader's count from its grant can only
+	// end later (docs/architecture.md, "The watchdog contract").
 	IsolationTimeout time.Duration
 	// WatchdogTimeout is how long after the last feed the watchdog resets
 	// the host (self_fence.watchdog_timeout). The Linux watchdog interface
@@ -132,8 +131,8 @@ func Compute(in Input) Terms {
 	}
 }
 
-// Minimum is the shortest wait, counted from the controller's last contact
-// with the host, after which the host has surely been reset by its watchdog:
+// Minimum is the shortest wait, counted from the leader's last grant to the
+// host (or its election, if later), after which the host has surely been reset by its watchdog:
 //
 //	isolation_timeout + report_interval + watchdog_timeout + margin
 //
