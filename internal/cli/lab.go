@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -26,11 +27,21 @@ const labHelp = `vigil lab — vigil's judgement in a simulated cloud, in virtua
       One result line per scenario; exits 1 when any expectation fails.
       A name without a path (e.g. power-loss.yaml) is taken from the shipped set.
 
-  vigil lab fuzz [--schedules N] [--seed S] [--policy vigil|naive]
+  vigil lab fuzz [--schedules N] [--seed S] [--policy vigil|naive] [--hosts MIN-MAX] [--mix CLASSES]
       Generates N random fault schedules and checks vigil's invariants: no double
       writer, no lost HA instance, no evacuation without a verified fence, nothing
       done to a host in maintenance. A failing schedule is shrunk and printed as a
-      scenario file you can replay with 'vigil lab run'.
+      scenario file you can replay with 'vigil lab run'. Use a fresh --seed each
+      time: a seed that passed proves only that seed.
+      --hosts 3-50        cluster sizes drawn from (default 3-12); racks of 3-6
+                          hosts as failure domains from 6 hosts on
+      --mix rack=1        fault classes and weights (default classic=6,rack=2,
+                          isolation=2,leader=1,world=1): classic one-host faults;
+                          rack: hosts cut off together, BMCs lost with them;
+                          isolation: a host cut off, then its agent stopped,
+                          restarted, crashed or its power cycled; leader: killed,
+                          stalled, cut off etcd; world: clock rates within the
+                          safe-time margin and message delay
 `
 
 func lab(args []string, env Env) error {
@@ -187,12 +198,18 @@ func labFuzz(args []string, env Env) error {
 	n := fl.Int("schedules", 1000, "number of random schedules")
 	seed := fl.Int64("seed", 1, "first seed; schedule i uses seed+i")
 	policy := fl.String("policy", scenario.PolicyVigil, "vigil or naive")
+	hosts := fl.String("hosts", "3-12", "cluster size range MIN-MAX (3..200)")
+	mix := fl.String("mix", "", "fault classes and weights, e.g. classic=6,rack=2,isolation=2,leader=1,world=1 (the default)")
 	pos, err := parse(fl, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) > 0 {
 		return fmt.Errorf("%w: lab fuzz takes no files, got %q", errUsage, pos[0])
+	}
+	gen, err := genOptions(*hosts, *mix)
+	if err != nil {
+		return err
 	}
 	if err := checkPolicy(*policy); err != nil {
 		return err
@@ -202,7 +219,7 @@ func labFuzz(args []string, env Env) error {
 	}
 	start := time.Now()
 	step := max(*n/10, 1)
-	rep, err := chaos.Run(chaos.Options{Schedules: *n, Seed: *seed, Policy: *policy, Progress: func(done int) {
+	rep, err := chaos.Run(chaos.Options{Schedules: *n, Seed: *seed, Policy: *policy, Gen: gen, Progress: func(done int) {
 		if done%step == 0 || done == *n {
 			fmt.Fprintf(env.Stderr, "  %d/%d schedules checked (%.1fs)\n", done, *n, time.Since(start).Seconds())
 		}
@@ -234,4 +251,27 @@ func labFuzz(args []string, env Env) error {
 		fmt.Fprint(env.Stdout, string(y))
 	}
 	return errFailed
+}
+
+// genOptions reads --hosts MIN-MAX and --mix.
+func genOptions(hosts, mix string) (chaos.Gen, error) {
+	var g chaos.Gen
+	lo, hi, ok := strings.Cut(hosts, "-")
+	if !ok {
+		lo, hi = hosts, hosts
+	}
+	var err1, err2 error
+	g.MinHosts, err1 = strconv.Atoi(lo)
+	g.MaxHosts, err2 = strconv.Atoi(hi)
+	if err1 != nil || err2 != nil || g.MinHosts < 3 || g.MaxHosts > 200 || g.MinHosts > g.MaxHosts {
+		return g, fmt.Errorf("%w: --hosts %q: want MIN-MAX with 3 <= MIN <= MAX <= 200, e.g. 3-50", errUsage, hosts)
+	}
+	if mix != "" {
+		c, err := chaos.ParseClasses(mix)
+		if err != nil {
+			return g, fmt.Errorf("%w: %v", errUsage, err)
+		}
+		g.Classes = c
+	}
+	return g, nil
 }

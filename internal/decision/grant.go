@@ -19,6 +19,10 @@ import (
 type Grant struct {
 	Host, BootID string
 	Token        uint64 // the term's fencing token
+	// Guests: the host may start guests. False while an incident holds a
+	// fence of the host: vigil may be starting its instances elsewhere, and
+	// a new boot must not resume them first; the guest start gate waits.
+	Guests bool
 }
 
 // Errors Grant returns when it refuses.
@@ -48,7 +52,8 @@ func (e *Engine) Grant(now time.Time, r AgentReport) (Grant, error) {
 	if changed && h.inc != nil {
 		e.persist(h) // a successor must not trust a watchdog this leader knows is gone
 	}
-	return Grant{Host: h.Name, BootID: r.Self.BootID, Token: e.token}, nil
+	guests := h.inc == nil || h.inc.fence == nil
+	return Grant{Host: h.Name, BootID: r.Self.BootID, Token: e.token, Guests: guests}, nil
 }
 
 // selfFence returns h's fence when it is one that assumes the boot it names

@@ -88,5 +88,5 @@ func (p *Policy) Status() []decision.HostStatus {
 // Grant always grants: the seed's script knew nothing of watchdogs, so its
 // world is given agents that never self-fence for want of a grant.
 func (p *Policy) Grant(_ time.Time, r decision.AgentReport) (decision.Grant, error) {
-	return decision.Grant{Host: r.Host, BootID: r.Self.BootID}, nil
+	return decision.Grant{Host: r.Host, BootID: r.Self.BootID, Guests: true}, nil
 }

@@ -147,8 +147,8 @@ func (r *Result) collect() {
 	}
 	for _, h := range w.Hosts {
 		for _, id := range w.Nova.InstancesOn(h.Name) {
-			if running[id] {
-				continue
+			if running[id] || h.Starting() {
+				continue // running, or about to be resumed as the run ends
 			}
 			if (held[h.Name] && w.Nova.Instances[id].State != sim.Errored) || leftToOperator[id] {
 				r.Held = append(r.Held, id)

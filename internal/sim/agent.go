@@ -65,11 +65,12 @@ func (w *World) granted(h *Host) bool { return w.cfg.Watchdog != nil && w.now < 
 
 // grantReply is a grant reaching h's agent for a report it sent at sent:
 // the agent extends its expiry to sent + isolation_timeout on its own clock.
-func (w *World) grantReply(h *Host, boot int, sent time.Duration) {
+func (w *World) grantReply(h *Host, boot int, sent time.Duration, guests bool) {
 	wd := w.cfg.Watchdog
 	if wd == nil || !h.Running(Agent) || h.Boot != boot {
 		return
 	}
+	h.grantGuests = guests
 	if exp := sent + w.local(h, wd.IsolationTimeout); exp > h.grantExp {
 		h.grantExp = exp
 	}
@@ -111,8 +112,11 @@ const gateWait = 60 * time.Second
 // mayStartGuests is the guest-start gate (a libvirt qemu hook on a real
 // host): with the watchdog contract in force, no guest starts on a host whose
 // agent holds no fresh grant, so a host that booted while cut off cannot run
-// guests after the leader's safe time.
-func (w *World) mayStartGuests(h *Host) bool { return w.cfg.Watchdog == nil || w.granted(h) }
+// guests after the leader's safe time; nor while the leader's grant says an
+// incident holds the host's fence (its instances may be starting elsewhere).
+func (w *World) mayStartGuests(h *Host) bool {
+	return w.cfg.Watchdog == nil || (w.granted(h) && h.grantGuests)
+}
 
 // CrashProc kills a process without letting it clean up: a crashed agent
 // leaves its watchdog device open, so the hardware timer keeps running.
@@ -164,17 +168,17 @@ func (c *Controller) report(h *Host, r route, self decision.SelfReport) {
 		if r.via != nil {
 			reps = append(reps, decision.AgentReport{Host: h.Name, Network: r.viaNet, Self: self, Via: r.via.Name})
 		}
-		granted := false
+		granted, guests := false, true
 		for _, rep := range reps {
 			c.p.Step(now, rep)
-			if _, err := c.p.Grant(now, rep); err == nil {
-				granted = true
+			if g, err := c.p.Grant(now, rep); err == nil {
+				granted, guests = true, guests && g.Guests
 			}
 		}
 		if !granted {
 			return
 		}
-		c.after(w.cfg.MessageDelay, func() { w.grantReply(h, boot, sent) })
+		c.after(w.cfg.MessageDelay, func() { w.grantReply(h, boot, sent, guests) })
 	}
 	c.after(w.cfg.MessageDelay, deliver)
 }

@@ -34,6 +34,11 @@ func (w *World) StartProc(h *Host, p Proc) {
 	w.event(h.Name, "%s started", p)
 }
 
+// Starting reports whether nova-compute is still in init_host on a powered
+// host (perhaps waiting at the guest start gate): its guests are about to
+// be resumed or destroyed, neither running nor lost yet.
+func (h *Host) Starting() bool { return h.On && h.procs[NovaCompute] && h.novaInit }
+
 // finishNovaInit ends init_host: guests whose instance Nova now places on
 // another host are destroyed here (FIELD-NOTES: _destroy_evacuated_instances),
 // guests Nova still places here are resumed, and the service joins again.

@@ -77,6 +77,7 @@ type Host struct {
 	Domains     map[string]bool // running guests
 	heartbeat   uint64          // storage heartbeat counter
 	grantExp    time.Duration   // the agent's grant expires (persisted; lost with the boot)
+	grantGuests bool            // the latest grant lets the host start guests
 	fedAt       time.Duration   // last watchdog feed
 	armed       bool            // watchdog armed (the agent opened the device)
 	rate        float64         // clock rate against real time; 0 means 1

@@ -243,5 +243,5 @@ func (grantAll) Tick(time.Time) decision.Ready  { return decision.Ready{} }
 func (grantAll) Restore([]decision.Record)      {}
 func (grantAll) Status() []decision.HostStatus  { return nil }
 func (grantAll) Grant(_ time.Time, r decision.AgentReport) (decision.Grant, error) {
-	return decision.Grant{Host: r.Host}, nil
+	return decision.Grant{Host: r.Host, Guests: true}, nil
 }

@@ -1,0 +1,236 @@
+package chaos
+
+import (
+	"fmt"
+	"math/rand"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/vigil-ha/vigil/internal/scenario"
+)
+
+// Gen controls the shape of generated schedules: cluster sizes and which
+// fault classes to draw from.
+type Gen struct {
+	// MinHosts, MaxHosts bound the cluster size. Defaults 3 and 12.
+	MinHosts, MaxHosts int
+	// Classes are the fault classes drawn from, with weights; nil means
+	// DefaultClasses.
+	Classes map[string]int
+}
+
+// Fault classes beyond the single-host faults of the classic mix.
+const (
+	ClassClassic   = "classic"   // one-host faults: stops, power, cuts, flaps, hangs, BMCs, storage, leader kills, maintenance
+	ClassRack      = "rack"      // a group of hosts cut off together on every network, often with their BMCs
+	ClassIsolation = "isolation" // a host cut off with its BMC lost, then its agent stopped, restarted, crashed or its power cycled
+	ClassLeader    = "leader"    // the leader killed, stalled past or within its lease, or cut off etcd, around a failure
+	ClassWorld     = "world"     // clock rates within the safe-time margin and message delay (drawn once per schedule)
+)
+
+// DefaultClasses is the harsh mix `vigil lab fuzz` uses.
+var DefaultClasses = map[string]int{ClassClassic: 6, ClassRack: 2, ClassIsolation: 2, ClassLeader: 1, ClassWorld: 1}
+
+// ParseClasses reads "classic=6,rack=2" (a class without =N weighs 1).
+func ParseClasses(s string) (map[string]int, error) {
+	out := map[string]int{}
+	for _, part := range strings.Split(s, ",") {
+		name, w, found := strings.Cut(strings.TrimSpace(part), "=")
+		weight := 1
+		if found {
+			n, err := strconv.Atoi(w)
+			if err != nil || n < 0 {
+				return nil, fmt.Errorf("chaos: --mix %q: weight of %s must be a whole number >= 0", s, name)
+			}
+			weight = n
+		}
+		if _, ok := DefaultClasses[name]; !ok {
+			return nil, fmt.Errorf("chaos: --mix: unknown fault class %q; classes: %s", name, strings.Join(classNames(), ", "))
+		}
+		out[name] = weight
+	}
+	return out, nil
+}
+
+func classNames() []string {
+	var out []string
+	for k := range DefaultClasses {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func (g Gen) withDefaults() Gen {
+	if g.MinHosts < 3 {
+		g.MinHosts = 3
+	}
+	if g.MaxHosts < g.MinHosts {
+		g.MaxHosts = max(g.MinHosts, 12)
+	}
+	if g.Classes == nil {
+		g.Classes = DefaultClasses
+	}
+	return g
+}
+
+// pick draws a fault's class by weight (deterministic for a seed: classes in
+// order). The world class is drawn once per schedule, not per fault.
+func (g Gen) pick(rng *rand.Rand) string {
+	names := slices.DeleteFunc(classNames(), func(n string) bool { return n == ClassWorld })
+	total := 0
+	for _, n := range names {
+		total += g.Classes[n]
+	}
+	if total == 0 {
+		return ClassClassic
+	}
+	r := rng.Intn(total)
+	for _, n := range names {
+		if r < g.Classes[n] {
+			return n
+		}
+		r -= g.Classes[n]
+	}
+	return ClassClassic
+}
+
+// domains splits cmp1..cmpN into racks of 3–6 hosts; small clusters get none.
+func domains(rng *rand.Rand, hosts int) map[string][]string {
+	if hosts < 6 || rng.Intn(3) == 0 {
+		return nil
+	}
+	out := map[string][]string{}
+	for i, r := 1, 1; i <= hosts; r++ {
+		size := 3 + rng.Intn(4)
+		var rack []string
+		for ; size > 0 && i <= hosts; size-- {
+			rack = append(rack, fmt.Sprintf("cmp%d", i))
+			i++
+		}
+		out[fmt.Sprintf("rack%d", r)] = rack
+	}
+	return out
+}
+
+// world draws clock rates within the margin and a message delay.
+func world(rng *rand.Rand, s *scenario.Scenario) {
+	rates := map[string]float64{"controllers": 1 + float64(rng.Intn(81)-40)/1000}
+	for i := 1; i <= s.Cluster.Hosts; i++ {
+		if rng.Intn(3) == 0 {
+			rates[fmt.Sprintf("cmp%d", i)] = 1 + float64(rng.Intn(81)-40)/1000
+		}
+	}
+	s.Cluster.ClockRates = rates
+	s.Cluster.MessageDelay = d(time.Duration(rng.Intn(16)) * 100 * time.Millisecond)
+}
+
+// group picks 1–3 victims cut off together; when hosts carry domains it is
+// often all of one rack.
+func group(rng *rand.Rand, s *scenario.Scenario, victims []int) []string {
+	if len(s.Cluster.Domains) > 0 && rng.Intn(2) == 0 {
+		racks := slices.Sorted(func(yield func(string) bool) {
+			for r := range s.Cluster.Domains {
+				if !yield(r) {
+					return
+				}
+			}
+		})
+		rack := s.Cluster.Domains[racks[rng.Intn(len(racks))]]
+		var out []string
+		for _, h := range rack {
+			if slices.Contains(victims, hostIndex(h)) {
+				out = append(out, h)
+			}
+		}
+		if len(out) > 0 {
+			return out
+		}
+	}
+	n := 1 + rng.Intn(min(3, len(victims)))
+	var out []string
+	for _, v := range rng.Perm(len(victims))[:n] {
+		out = append(out, fmt.Sprintf("cmp%d", victims[v]+1))
+	}
+	slices.Sort(out)
+	return out
+}
+
+func hostIndex(name string) int {
+	n, _ := strconv.Atoi(strings.TrimPrefix(name, "cmp"))
+	return n - 1
+}
+
+// cutOff partitions both networks so that g reaches only itself (and, with
+// ceph, nothing else either), for dur.
+func cutOff(s *scenario.Scenario, g []string, at, dur scenario.Duration) []scenario.Fault {
+	var rest []string
+	for i := 1; i <= s.Cluster.Hosts; i++ {
+		if h := fmt.Sprintf("cmp%d", i); !slices.Contains(g, h) {
+			rest = append(rest, h)
+		}
+	}
+	rest = append(rest, "controllers")
+	var out []scenario.Fault
+	for _, net := range []string{"mgmt", "storage"} {
+		out = append(out, scenario.Fault{At: at, Partition: net, Groups: [][]string{slices.Clone(g), slices.Clone(rest)}, For: dur})
+	}
+	return out
+}
+
+// rack is a group cut off on every network, its BMCs often lost with it.
+func rack(rng *rand.Rand, s *scenario.Scenario, victims []int, at scenario.Duration) []scenario.Fault {
+	g := group(rng, s, victims)
+	dur := d(time.Duration(20+rng.Intn(150)) * time.Second)
+	if rng.Intn(4) == 0 {
+		dur = 0
+	}
+	out := cutOff(s, g, at, dur)
+	if rng.Intn(3) != 0 {
+		for _, h := range g {
+			out = append(out, scenario.Fault{At: at, BMC: "unreachable", Host: h})
+		}
+	}
+	return out
+}
+
+// isolation cuts one host off with its BMC and then, while it is cut off,
+// stops, restarts or crashes its agent or cycles its power.
+func isolation(rng *rand.Rand, s *scenario.Scenario, victims []int, at scenario.Duration) []scenario.Fault {
+	h := fmt.Sprintf("cmp%d", victims[rng.Intn(len(victims))]+1)
+	dur := d(time.Duration(30+rng.Intn(120)) * time.Second)
+	out := []scenario.Fault{{At: at, BMC: "unreachable", Host: h}}
+	if rng.Intn(2) == 0 {
+		out = append(out, scenario.Fault{At: at, Cut: "mgmt", Host: h, For: dur}, scenario.Fault{At: at, Cut: "storage", Host: h, For: dur})
+	} else {
+		out = append(out, cutOff(s, []string{h}, at, dur)...)
+	}
+	then := at + d(time.Duration(rng.Intn(40000))*time.Millisecond)
+	back := d(time.Duration(1+rng.Intn(20)) * time.Second)
+	switch rng.Intn(4) {
+	case 0:
+		out = append(out, scenario.Fault{At: then, Stop: "agent", Host: h})
+	case 1:
+		out = append(out, scenario.Fault{At: then, Stop: "agent", Host: h, For: back})
+	case 2:
+		out = append(out, scenario.Fault{At: then, Crash: "agent", Host: h, For: back})
+	case 3:
+		out = append(out, scenario.Fault{At: then, Power: "off", Host: h, For: back})
+	}
+	return out
+}
+
+// leader kills, stalls or cuts off etcd the leader around a failure.
+func leader(rng *rand.Rand, at scenario.Duration) []scenario.Fault {
+	switch rng.Intn(4) {
+	case 0:
+		return []scenario.Fault{{At: at, Kill: "controller-leader"}}
+	case 1:
+		return []scenario.Fault{{At: at, Stall: "controller-leader", For: d(time.Duration(200+rng.Intn(1700)) * time.Millisecond)}}
+	case 2:
+		return []scenario.Fault{{At: at, Stall: "controller-leader", For: d(time.Duration(2+rng.Intn(15)) * time.Second)}}
+	}
+	return []scenario.Fault{{At: at, Isolate: "controller-leader"}}
+}
