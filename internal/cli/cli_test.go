@@ -110,6 +110,23 @@ hosts:
 	if strings.Contains(out+errOut, "s3cret-value") {
 		t.Errorf("config check printed the password")
 	}
+	if !strings.Contains(out, "WARNING: level 1 has no storage-level fence") {
+		t.Errorf("a power-only level without a storage fence was not warned about:\n%s", out)
+	}
+	braces := dir + "/braces.yaml"
+	os.WriteFile(braces, []byte(`fencing:
+  domains:
+    default:
+      levels:
+        - [{driver: ipmi, username: admin, password_file: `+pass+`}, {driver: ceph-blocklist}]
+hosts:
+  - {name: cmp1, bmc: {address: 10.0.0.11}, storage_ips: [10.20.0.11]}
+`), 0o600)
+	// (Without -tags pacific the blocklist device cannot be built: only
+	// the warning matters here.)
+	if _, out, errOut := run(t, "config", "check", "--config", braces); strings.Contains(out, "WARNING") || !strings.Contains(out, "level 1: ipmi") {
+		t.Errorf("belt and braces: want the topology and no warning\n%s%s", out, errOut)
+	}
 	bad := dir + "/bad.yaml"
 	os.WriteFile(bad, []byte("brake: {max_hosts: 2, window: soon}\n"), 0o600)
 	code, _, errOut = run(t, "config", "check", "--config", bad)

@@ -58,6 +58,9 @@ func configCmd(args []string, env Env) error {
 		for i, l := range levels {
 			fmt.Fprintf(out, "    level %d: %s\n", i+1, strings.Join(l, "  +  "))
 		}
+		for _, w := range storageWarnings(cfg, h.Name) {
+			fmt.Fprintf(out, "    WARNING: %s\n", w)
+		}
 		if _, err := devices.Build(cfg, h.Name, sec, devices.Options{}, nil); err != nil {
 			bad++
 			fmt.Fprintf(out, "    NOT USABLE: %v\n", err)
@@ -67,4 +70,27 @@ func configCmd(args []string, env Env) error {
 		return fmt.Errorf("%w: %d of %d hosts have a fence device that cannot be built (see above)", errUsage, bad, len(cfg.Hosts))
 	}
 	return nil
+}
+
+// storageWarnings names every level of host's topology that can succeed on
+// power devices alone. A BMC that lies "off" for a hung or cut-off host
+// (docs/fencing.md, known limits) passes such a level, and its guests may
+// write again when the host comes back; a storage fence in the same level
+// keeps them off their disks.
+func storageWarnings(cfg config.Config, host string) []string {
+	levels, err := cfg.Levels(host)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for i, level := range levels {
+		storage := false
+		for _, d := range level {
+			storage = storage || d.Driver == config.DriverCephBlocklist
+		}
+		if !storage {
+			out = append(out, fmt.Sprintf("level %d has no storage-level fence: if its BMC reports \"off\" for a host that is hung or cut off but still running, vigil evacuates and the old guests may write again when it returns; add a ceph-blocklist device to the same level (belt and braces, docs/fencing.md)", i+1))
+		}
+	}
+	return out
 }
