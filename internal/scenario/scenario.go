@@ -73,6 +73,9 @@ type Cluster struct {
 	Domains   map[string][]string `yaml:"domains,omitempty"`
 	Fencing   []string            `yaml:"fencing,omitempty"` // levels: ipmi | ceph-blocklist | ipmi+ceph-blocklist
 	Watchdog  *Watchdog           `yaml:"watchdog,omitempty"`
+	// BlocklistExpire is the expiry of vigil's Ceph blocklist entries
+	// (default 24h; the real device refuses less than 1h).
+	BlocklistExpire Duration `yaml:"blocklist_expire,omitempty"`
 }
 
 // Watchdog arms the agents' isolation response on every host.
@@ -85,6 +88,9 @@ type Watchdog struct {
 type Nova struct {
 	ReportInterval  Duration `yaml:"report_interval,omitempty"`
 	ServiceDownTime Duration `yaml:"service_down_time,omitempty"`
+	// EvacuateLatency: from the executor's fence re-read to Nova accepting
+	// the evacuation.
+	EvacuateLatency Duration `yaml:"evacuate_latency,omitempty"`
 }
 
 // Fault is one scheduled event: exactly one verb key per entry.
@@ -101,6 +107,7 @@ type Fault struct {
 	BMC         string     `yaml:"bmc,omitempty"`         // unreachable | reachable | lies
 	Hang        string     `yaml:"hang,omitempty"`        // host
 	Storage     string     `yaml:"storage,omitempty"`     // unreachable | reachable
+	Blocklist   string     `yaml:"blocklist,omitempty"`   // expire: the host's entries lapse
 	Kill        string     `yaml:"kill,omitempty"`        // controller-leader
 	Flap        string     `yaml:"flap,omitempty"`        // network
 	Period      Duration   `yaml:"period,omitempty"`      // flap: one down+up cycle
