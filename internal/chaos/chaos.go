@@ -189,6 +189,10 @@ func GenerateWith(seed int64, g Gen) *scenario.Scenario {
 		s.Vigil = &scenario.Overrides{}
 		s.Vigil.SelfFence.AssumeDeadAfter = d(46 * time.Second)
 	}
+	if rng.Intn(2) == 0 {
+		// Nova accepts an evacuation up to 2 s after the fence re-read.
+		s.Nova.EvacuateLatency = d(time.Duration(rng.Intn(21)) * 100 * time.Millisecond)
+	}
 	zero := 0
 	s.Expect.DoubleWriters, s.Expect.LostInstances = &zero, &zero
 	victims := rng.Perm(hosts)[:hosts-2]
@@ -201,6 +205,12 @@ func GenerateWith(seed int64, g Gen) *scenario.Scenario {
 		return d(time.Duration(2+rng.Intn(90)) * time.Second)
 	}
 	nets := []string{"mgmt", "storage"}
+	all := func(extra ...string) []string { // every host, after extra
+		for j := 1; j <= hosts; j++ {
+			extra = append(extra, fmt.Sprintf("cmp%d", j))
+		}
+		return extra
+	}
 	n := 1 + rng.Intn(6)
 	off := map[string]bool{}
 	if w := g.Classes[ClassWorld]; w > 0 && rng.Intn(12) < w {
@@ -219,7 +229,7 @@ func GenerateWith(seed int64, g Gen) *scenario.Scenario {
 			s.Faults = append(s.Faults, leader(rng, f.At)...)
 			continue
 		}
-		switch rng.Intn(15) {
+		switch rng.Intn(18) {
 		case 0:
 			f.Stop, f.Host, f.For = []string{"nova-compute", "libvirtd", "agent"}[rng.Intn(3)], name(), dur()
 		case 1, 2:
@@ -267,6 +277,23 @@ func GenerateWith(seed int64, g Gen) *scenario.Scenario {
 			s.Faults = append(s.Faults, scenario.Fault{At: f.At + d(time.Duration(rng.Intn(12000))*time.Millisecond), Kill: "controller-leader"})
 		case 14:
 			f.Release = name() // ignored unless the brake holds it
+		case 15:
+			// Cut off from the controllers and its peers, but still on Ceph.
+			h := name()
+			var rest []string
+			for _, o := range all() {
+				if o != h {
+					rest = append(rest, o)
+				}
+			}
+			f.Partition, f.For, f.Groups = "mgmt", dur(), [][]string{{h}, append(rest, "controllers")}
+			s.Faults = append(s.Faults, scenario.Fault{At: f.At, For: f.For, Partition: "storage",
+				Groups: [][]string{{h, "ceph"}, append(rest, "controllers", "ceph")}})
+		case 16:
+			// The controllers lose Ceph (and the hosts on storage).
+			f.Partition, f.For, f.Groups = "storage", dur(), [][]string{{"controllers"}, all("ceph")}
+		case 17:
+			f.Blocklist, f.Host = "expire", name()
 		}
 		s.Faults = append(s.Faults, f)
 	}

@@ -81,6 +81,7 @@ func (s *Scenario) run(policy string, newPolicy func() sim.Policy) (*Result, err
 		Hosts: s.Cluster.Hosts, Networks: s.Networks(), Instances: s.Cluster.Instances,
 		Domains: s.Cluster.Domains, FenceLevels: s.Cluster.Fencing, Seed: s.Seed,
 		ReportInterval: time.Duration(s.Nova.ReportInterval), ServiceDown: time.Duration(s.Nova.ServiceDownTime),
+		BlocklistExpire: time.Duration(s.Cluster.BlocklistExpire), EvacuateLatency: time.Duration(s.Nova.EvacuateLatency),
 	})
 	if err != nil {
 		return nil, err

@@ -77,6 +77,9 @@ type Cluster struct {
 	MessageDelay Duration `yaml:"message_delay,omitempty"`
 	// ClockRates: host or "controllers" → clock rate against real time.
 	ClockRates map[string]float64 `yaml:"clock_rates,omitempty"`
+	// BlocklistExpire is the expiry of vigil's Ceph blocklist entries
+	// (default 24h; the real device refuses less than 1h).
+	BlocklistExpire Duration `yaml:"blocklist_expire,omitempty"`
 }
 
 // Watchdog arms the agents' isolation response on every host.
@@ -89,6 +92,9 @@ type Watchdog struct {
 type Nova struct {
 	ReportInterval  Duration `yaml:"report_interval,omitempty"`
 	ServiceDownTime Duration `yaml:"service_down_time,omitempty"`
+	// EvacuateLatency: from the executor's fence re-read to Nova accepting
+	// the evacuation.
+	EvacuateLatency Duration `yaml:"evacuate_latency,omitempty"`
 }
 
 // Fault is one scheduled event: exactly one verb key per entry.
@@ -108,6 +114,7 @@ type Fault struct {
 	BMC         string     `yaml:"bmc,omitempty"`         // unreachable | reachable | lies
 	Hang        string     `yaml:"hang,omitempty"`        // host
 	Storage     string     `yaml:"storage,omitempty"`     // unreachable | reachable
+	Blocklist   string     `yaml:"blocklist,omitempty"`   // expire: the host's entries lapse
 	Kill        string     `yaml:"kill,omitempty"`        // controller-leader
 	Flap        string     `yaml:"flap,omitempty"`        // network
 	Period      Duration   `yaml:"period,omitempty"`      // flap: one down+up cycle

@@ -4,8 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -119,33 +117,4 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("policy error does not wrap ErrInvalid: %v", err)
 		}
 	})
-}
-
-// TestKnownLimitsStillFail runs docs/known-limits/: each scenario shows a
-// limit vigil documents, so it must still fail; one that passes means the
-// docs describe a limit that no longer exists.
-func TestKnownLimitsStillFail(t *testing.T) {
-	files, err := filepath.Glob("../../docs/known-limits/*.yaml")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no known-limit scenarios found: %v", err)
-	}
-	for _, f := range files {
-		t.Run(strings.TrimSuffix(filepath.Base(f), ".yaml"), func(t *testing.T) {
-			data, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			s, err := Parse(data)
-			if err != nil {
-				t.Fatal(err)
-			}
-			r, err := s.Run(PolicyVigil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if r.Pass() {
-				t.Errorf("%s passes: the limit it documents is gone; move it to scenarios/ and fix the docs", f)
-			}
-		})
-	}
 }

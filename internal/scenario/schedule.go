@@ -101,6 +101,8 @@ func (s *Scenario) schedule(w *sim.World, c *sim.Controller) *schedule {
 			if dur > 0 {
 				add(at+dur, func() { w.SetStorage(!up) })
 			}
+		case f.Blocklist != "":
+			add(at, func() { w.ExpireBlocklist(h) })
 		case f.Kill != "":
 			add(at, c.KillLeader)
 		case f.Maintenance != "":

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/vigil-ha/vigil/internal/sim"
 )
 
 var states = map[string]bool{
@@ -68,6 +70,12 @@ func (s *Scenario) Validate() error {
 			return bad("cluster.clock_rates."+m, "%v is not a clock rate between 0.5 and 2 (1.02 is 2%% fast)", r)
 		}
 	}
+	if e := time.Duration(c.BlocklistExpire); e != 0 && e < time.Second {
+		return bad("cluster.blocklist_expire", "must be at least 1s, got %v (vigil's device uses 24h and refuses less than 1h)", e)
+	}
+	if l := time.Duration(s.Nova.EvacuateLatency); l > 30*time.Second {
+		return bad("nova.evacuate_latency", "must be 0..30s (the gap between the executor's fence re-read and Nova accepting), got %v", l)
+	}
 	if s.Nova.ReportInterval < 0 || (s.Nova.ServiceDownTime > 0 && s.Nova.ServiceDownTime <= s.Nova.ReportInterval) {
 		return bad("nova.service_down_time", "must be longer than report_interval")
 	}
@@ -103,7 +111,7 @@ func (s *Scenario) validateFault(f Fault, hosts, nets map[string]bool) error {
 	}{
 		{"stop", f.Stop != ""}, {"crash", f.Crash != ""}, {"stall", f.Stall != ""}, {"isolate", f.Isolate != ""},
 		{"power", f.Power != ""}, {"cut", f.Cut != ""}, {"partition", f.Partition != ""},
-		{"bmc", f.BMC != ""}, {"hang", f.Hang != ""}, {"storage", f.Storage != ""}, {"kill", f.Kill != ""},
+		{"bmc", f.BMC != ""}, {"hang", f.Hang != ""}, {"storage", f.Storage != ""}, {"blocklist", f.Blocklist != ""}, {"kill", f.Kill != ""},
 		{"flap", f.Flap != ""}, {"maintenance", f.Maintenance != ""}, {"confirm", f.Confirm != ""},
 		{"release", f.Release != ""},
 	}
@@ -114,7 +122,11 @@ func (s *Scenario) validateFault(f Fault, hosts, nets map[string]bool) error {
 		}
 	}
 	if len(set) != 1 {
-		return fmt.Errorf("needs exactly one verb (stop, crash, stall, isolate, power, cut, partition, bmc, hang, storage, kill, flap, maintenance, confirm, release), got %d: %s", len(set), strings.Join(set, ", "))
+		var names []string
+		for _, v := range verbs {
+			names = append(names, v.name)
+		}
+		return fmt.Errorf("needs exactly one verb (%s), got %d: %s", strings.Join(names, ", "), len(set), strings.Join(set, ", "))
 	}
 	if time.Duration(f.At) > time.Duration(s.Duration) {
 		return fmt.Errorf("at %v is after the end of the run (%v)", time.Duration(f.At), time.Duration(s.Duration))
@@ -183,8 +195,15 @@ func (s *Scenario) validateFault(f Fault, hosts, nets map[string]bool) error {
 		seen := map[string]bool{}
 		for _, g := range f.Groups {
 			for _, m := range g {
-				if m != "controllers" && !hosts[m] {
-					return fmt.Errorf("groups: %q is neither a host nor controllers", m)
+				if m == sim.Ceph {
+					// Ceph is many machines: it may reach several groups.
+					if f.Partition != sim.StorageNet(s.Networks()) {
+						return fmt.Errorf("groups: ceph (its monitors and OSDs) is on the %s network only; name it in a partition of %s", sim.StorageNet(s.Networks()), sim.StorageNet(s.Networks()))
+					}
+					continue
+				}
+				if m != sim.Controllers && !hosts[m] {
+					return fmt.Errorf("groups: %q is neither a host, controllers nor ceph", m)
 				}
 				if seen[m] {
 					return fmt.Errorf("groups: %q is in two groups", m)
@@ -208,6 +227,14 @@ func (s *Scenario) validateFault(f Fault, hosts, nets map[string]bool) error {
 			return fmt.Errorf("storage: %q is not unreachable or reachable", f.Storage)
 		}
 		return noHost("storage")
+	case "blocklist":
+		if f.Blocklist != "expire" {
+			return fmt.Errorf("blocklist: %q is not expire (the host's Ceph blocklist entries lapse now)", f.Blocklist)
+		}
+		if f.For != 0 {
+			return fmt.Errorf("for: an expired blocklist entry does not come back; remove for")
+		}
+		return needHost()
 	case "kill":
 		if f.Kill != "controller-leader" {
 			return fmt.Errorf("kill: only controller-leader can be killed, got %q", f.Kill)

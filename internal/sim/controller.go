@@ -244,8 +244,9 @@ func (c *Controller) collect() {
 			}
 		}
 	}
+	// The heartbeat and watcher reads go from the controllers to Ceph.
 	if w.now%time.Second == 0 {
-		read := decision.StorageHeartbeats{OK: !w.storageDown}
+		read := decision.StorageHeartbeats{OK: w.CtlReachesCeph()}
 		if read.OK {
 			read.Counters = make(map[string]uint64, len(w.Hosts))
 			for _, h := range w.Hosts {
@@ -266,7 +267,7 @@ func (c *Controller) collect() {
 			c.p.Step(now, decision.BMCReading{Host: h.Name, Power: p})
 		}
 	}
-	if w.now%watchEvery == 0 {
+	if w.now%watchEvery == 0 && w.CtlReachesCeph() {
 		// RBD watchers by host: a client's watch outlives it by ~30 s.
 		for _, id := range sortedKeys(w.Disks) {
 			d := w.Disks[id]
@@ -353,7 +354,11 @@ func (c *Controller) execute(a decision.Action) {
 	case decision.ActReEnable:
 		_ = w.Nova.ForceDown(h.Name, false)
 	case decision.ActUnfence:
-		w.Blocklist(h, false)
+		if w.CtlReachesCeph() {
+			w.BlocklistRemove(h)
+		} else {
+			w.event(h.Name, "unfence failed: ceph monitors unreachable from the controllers; the blocklist entries stay")
+		}
 	case decision.ActEvacuate:
 		if c.FirstEvacuate < 0 {
 			c.FirstEvacuate = w.now
@@ -365,16 +370,20 @@ func (c *Controller) execute(a decision.Action) {
 }
 
 // fenceHolds is the executor's last check before it asks Nova to start a
-// second copy: the fence device's status, read again (a BMC that cannot be
-// read is not proof). An operator's confirmation and a watchdog reset have
-// no device to read: the engine judged those.
+// second copy: the fence device's status, read again (a BMC or a blocklist
+// that cannot be read is not proof). An operator's confirmation and a
+// watchdog reset have no device to read: the engine judged those.
 func (c *Controller) fenceHolds(h *Host, method string) (bool, string) {
+	w := c.w
+	blocklist := strings.Contains(method, "ceph-blocklist")
 	switch {
 	case method == "operator" || method == "watchdog":
 		return true, ""
-	case strings.Contains(method, "ceph-blocklist") && h.Blocklisted && !c.w.storageDown:
+	case blocklist && w.CtlReachesCeph() && w.Blocklisted(h):
 		return true, ""
-	case strings.Contains(method, "ceph-blocklist") && !strings.Contains(method, "ipmi"):
+	case blocklist && !strings.Contains(method, "ipmi") && !w.CtlReachesCeph():
+		return false, "fence status unreadable: ceph monitors unreachable from the controllers"
+	case blocklist && !strings.Contains(method, "ipmi"):
 		return false, "fence no longer holds: blocklist entries gone"
 	case h.BMCDown:
 		return false, "fence status unreadable: BMC unreachable"
@@ -401,8 +410,8 @@ func (c *Controller) fence(h *Host, level int) {
 			switch {
 			case dev == "ipmi" && !h.BMCDown && !h.BMCLies:
 				w.PowerOff(h, "fenced: ipmi chassis power off")
-			case dev == "ceph-blocklist" && !w.storageDown:
-				w.Blocklist(h, true)
+			case dev == "ceph-blocklist" && w.CtlReachesCeph():
+				w.BlocklistAdd(h, w.cfg.BlocklistExpire)
 			}
 		}
 	})
@@ -422,9 +431,12 @@ func (c *Controller) fence(h *Host, level int) {
 					proofs = append(proofs, "ipmi: chassis power read back off")
 				}
 			case "ceph-blocklist":
-				if w.storageDown {
-					errs = append(errs, "ceph-blocklist: ceph monitors unreachable: blocklist not added")
-				} else {
+				switch {
+				case !w.CtlReachesCeph():
+					errs = append(errs, "ceph-blocklist: ceph monitors unreachable from the controllers: blocklist not added or not readable")
+				case !w.Blocklisted(h):
+					errs = append(errs, "ceph-blocklist: the entry for its storage IP is not listed")
+				default:
 					proofs = append(proofs, "ceph-blocklist: entries listed for its storage addresses; its watchers are gone")
 				}
 			default:
@@ -491,27 +503,44 @@ func (c *Controller) evacuate(h *Host, id string, avoid []string, method string)
 				return
 			}
 		}
-		// Ground truth: the guest still exists on a powered source that
-		// can reach its disk. (A host the watchdog reset and rebooted runs
-		// none of its old guests: that is not a second writer.)
-		if h.On && h.Domains[id] && !h.Blocklisted && !c.confirmed[h.Name] {
-			c.violate(h.Name, "Nova asked to evacuate %s while %s still runs it unfenced (guests %v)", id, h.Name, sortedKeys(h.Domains))
-		}
-		dest, err := w.Nova.Evacuate(id, target)
-		if errors.Is(err, ErrBadState) && inst.State == Rebuilding {
-			// Stuck rebuilding on this host, which is fenced: no copy can
-			// run here, so reset it and evacuate again.
-			w.Nova.ResetState(id)
-			dest, err = w.Nova.Evacuate(id, target)
-		}
-		if err != nil {
-			res.Err = err.Error()
-			report()
+		// The call is on its way: Nova accepts it EvacuateLatency after the
+		// re-read, whether or not this leader is still alive to hear back.
+		if gap := w.cfg.EvacuateLatency; gap > 0 {
+			gen := c.gen
+			c.later(gap, func(bool) { c.novaEvacuate(h, inst, target, res, current && gen == c.gen && c.up()) })
 			return
 		}
-		c.Evacuated[id] = true
-		c.poll(inst, dest, res, w.now+rebuildWait)
+		c.novaEvacuate(h, inst, target, res, current)
 	})
+}
+
+// novaEvacuate is Nova accepting (or refusing) the evacuate call.
+func (c *Controller) novaEvacuate(h *Host, inst *Instance, target string, res decision.EvacuateResult, current bool) {
+	w := c.w
+	id := res.Instance
+	// Ground truth, when Nova accepts: the guest still exists on a powered
+	// source and its Ceph client is not blocklisted (a host the watchdog
+	// reset and rebooted runs none of its old guests: that is not a second
+	// writer).
+	if h.On && h.Domains[id] && !w.blocked(w.client(h, id)) && !c.confirmed[h.Name] {
+		c.violate(h.Name, "Nova asked to evacuate %s while %s still runs it unfenced (guests %v)", id, h.Name, sortedKeys(h.Domains))
+	}
+	dest, err := w.Nova.Evacuate(id, target)
+	if errors.Is(err, ErrBadState) && inst.State == Rebuilding {
+		// Stuck rebuilding on this host, which is fenced: no copy can
+		// run here, so reset it and evacuate again.
+		w.Nova.ResetState(id)
+		dest, err = w.Nova.Evacuate(id, target)
+	}
+	if err != nil {
+		res.Err = err.Error()
+		if current {
+			c.p.Step(c.at(), res)
+		}
+		return
+	}
+	c.Evacuated[id] = true
+	c.poll(inst, dest, res, w.now+rebuildWait)
 }
 
 // Run advances world and controller until the virtual time end.

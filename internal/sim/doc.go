@@ -4,8 +4,10 @@
 // time and deterministic from a seed.
 //
 // The world is ground truth. Guests keep writing their disks while their host
-// runs, also after Nova has moved them elsewhere, and stop only when the host
-// powers off, is blocklisted, or the guest is destroyed. Two hosts writing one
+// runs and reaches Ceph, also after Nova has moved them elsewhere, and stop
+// only when the host powers off, loses Ceph, its clients are blocklisted (until
+// the entries expire), or the guest is destroyed. Ceph is its own member of
+// the storage network, apart from the controllers. Two hosts writing one
 // disk is a double writer: the seed incident's corruption.
 //
 // The controller feeds the policy the same inputs (decision.Input) the real

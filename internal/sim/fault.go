@@ -47,6 +47,7 @@ func (w *World) finishNovaInit(h *Host) {
 	for _, id := range sortedKeys(h.Domains) {
 		if inst := w.Nova.Instances[id]; inst == nil || inst.Host != h.Name {
 			delete(h.Domains, id)
+			w.endClient(h, id)
 			w.event(h.Name, "nova-compute init_host destroyed evacuated guest %s", id)
 		}
 	}
@@ -76,6 +77,7 @@ func (w *World) PowerOff(h *Host, why string) {
 	for id := range h.Domains {
 		delete(h.Domains, id)
 	}
+	w.endClients(h)
 	w.event(h.Name, "power off (%s)", why)
 }
 
@@ -106,21 +108,31 @@ func (w *World) Cut(h *Host, net string, down bool) {
 }
 
 // Partition splits a network into groups; members not named join the
-// largest group, and so do the controllers unless named. nil heals it.
+// largest group, and so do the controllers unless named. On the storage
+// network Ceph reaches every group that names it, else the controllers'
+// group (it is not counted in a group's size). nil heals it.
 func (w *World) Partition(net string, groups [][]string) {
+	storage := net == w.storageNet()
 	if groups == nil {
 		delete(w.groups, net)
+		if storage {
+			w.ceph.reaches = nil
+		}
 		w.event("", "%s partition healed", net)
 		return
 	}
 	m := map[string]int{}
 	largest, size := 0, -1
 	for i, g := range groups {
+		n := 0
 		for _, member := range g {
-			m[member] = i + 1
+			if member != Ceph {
+				m[member] = i + 1
+				n++
+			}
 		}
-		if len(g) > size {
-			largest, size = i+1, len(g)
+		if n > size {
+			largest, size = i+1, n
 		}
 	}
 	for _, h := range w.Hosts {
@@ -132,6 +144,9 @@ func (w *World) Partition(net string, groups [][]string) {
 		m[Controllers] = largest
 	}
 	w.groups[net] = m
+	if storage {
+		w.partitionCeph(groups, m)
+	}
 	w.event("", "%s partitioned into %v", net, groups)
 }
 
@@ -163,28 +178,5 @@ func (w *World) Hang(h *Host, hung bool) {
 		w.event(h.Name, "kernel hang: nothing answers, power stays on")
 	} else {
 		w.event(h.Name, "hang cleared: host and its guests continue")
-	}
-}
-
-// SetStorage makes the whole Ceph cluster unreachable or reachable.
-func (w *World) SetStorage(up bool) {
-	w.storageDown = !up
-	if up {
-		w.event("", "storage cluster reachable")
-	} else {
-		w.event("", "storage cluster unreachable")
-	}
-}
-
-// Blocklist fences (or unfences) a host's Ceph clients.
-func (w *World) Blocklist(h *Host, on bool) {
-	if h.Blocklisted == on {
-		return
-	}
-	h.Blocklisted = on
-	if on {
-		w.event(h.Name, "ceph blocklisted its client addresses")
-	} else {
-		w.event(h.Name, "ceph blocklist entries removed")
 	}
 }

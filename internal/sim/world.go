@@ -39,6 +39,13 @@ type Config struct {
 	// ClockRates: member (host name or Controllers) → how fast its clock
 	// runs against real time (1.02: 2% fast). Missing members run at 1.
 	ClockRates map[string]float64
+	// BlocklistExpire is the expiry of vigil's Ceph blocklist entries;
+	// default DefaultBlocklistExpire.
+	BlocklistExpire time.Duration
+	// EvacuateLatency is the gap between the executor's last fence re-read
+	// and Nova accepting the evacuation (API round trip, conductor); 0 is
+	// the same instant.
+	EvacuateLatency time.Duration
 }
 
 // Watchdog is the agents' isolation response.
@@ -71,7 +78,6 @@ type Host struct {
 	// guests evacuated away, before it joins the service group.
 	novaInit    bool
 	novaReadyAt time.Duration
-	Blocklisted bool
 	BMCDown     bool
 	BMCLies     bool            // acknowledges power off without doing it, then reads "off"
 	Domains     map[string]bool // running guests
@@ -103,9 +109,9 @@ type World struct {
 	// groups: network → member → group id (members: host names, Controllers).
 	groups map[string]map[string]int
 
-	storageDown bool // the Ceph cluster unreachable for everyone
-	Nova        *Nova
-	Disks       map[string]*Disk
+	ceph  cephState
+	Nova  *Nova
+	Disks map[string]*Disk
 
 	Events []Event
 
@@ -129,6 +135,9 @@ func NewWorld(cfg Config) (*World, error) {
 	if len(cfg.FenceLevels) == 0 {
 		cfg.FenceLevels = []string{"ipmi"}
 	}
+	if cfg.BlocklistExpire <= 0 {
+		cfg.BlocklistExpire = DefaultBlocklistExpire
+	}
 	w := &World{cfg: cfg, rng: rand.New(rand.NewSource(cfg.Seed)), byNm: map[string]*Host{},
 		groups: map[string]map[string]int{}, Disks: map[string]*Disk{}}
 	domainOf := map[string]string{}
@@ -147,6 +156,7 @@ func NewWorld(cfg Config) (*World, error) {
 		w.Hosts = append(w.Hosts, h)
 		w.byNm[name] = h
 	}
+	w.ceph = newCeph(w.Hosts)
 	w.Nova = newNova(w)
 	for i := 1; i <= cfg.Instances; i++ {
 		id := fmt.Sprintf("vm%02d", i)
@@ -187,8 +197,8 @@ func (w *World) reach(a, b *Host, net string) bool {
 	return a.link(net) && b.link(net) && w.group(net, a.Name) == w.group(net, b.Name)
 }
 
-// reachCtl reports whether host h reaches the controllers (and with them Nova,
-// RabbitMQ and the Ceph monitors) on net.
+// reachCtl reports whether host h reaches the controllers (and with them Nova
+// and RabbitMQ) on net. Ceph is reached on its own path: hostReachesCeph.
 func (w *World) reachCtl(h *Host, net string) bool {
 	return h.link(net) && w.group(net, h.Name) == w.group(net, Controllers)
 }
@@ -197,24 +207,12 @@ func (w *World) reachCtl(h *Host, net string) bool {
 // controllers over the storage network) gets a reply from h.
 func (w *World) answersPing(h *Host) bool { return w.reachCtl(h, w.storageNet()) }
 
-// storageOK reports whether h can write to Ceph now.
-func (w *World) storageOK(h *Host) bool {
-	net := w.storageNet()
-	return !w.storageDown && !h.Blocklisted && w.reachCtl(h, net)
-}
-
-func (w *World) storageNet() string {
-	for _, n := range w.cfg.Networks {
-		if n == "storage" {
-			return n
-		}
-	}
-	return w.cfg.Networks[len(w.cfg.Networks)-1]
-}
+func (w *World) storageNet() string { return StorageNet(w.cfg.Networks) }
 
 // advance moves the world one Step: guests write, agents beat, Nova learns.
 func (w *World) advance() {
 	w.now += Step
+	w.expireEntries()
 	for _, h := range w.Hosts {
 		tick := (w.now+h.phase)%time.Second == 0
 		if h.Running(NovaCompute) && h.novaInit && w.now >= h.novaReadyAt &&
@@ -229,13 +227,15 @@ func (w *World) advance() {
 		if !tick {
 			continue
 		}
-		if w.storageOK(h) && h.alive() {
-			for _, id := range sortedKeys(h.Domains) {
+		// Each process is its own Ceph client: a blocklisted one's writes
+		// fail, one whose entry expired writes again.
+		for _, id := range sortedKeys(h.Domains) {
+			if w.canWrite(h, id) {
 				w.Disks[id].write(w, h.Name)
 			}
-			if h.procs[Agent] {
-				h.heartbeat++
-			}
+		}
+		if h.procs[Agent] && w.canWrite(h, string(Agent)) {
+			h.heartbeat++
 		}
 	}
 	w.Nova.advance()
