@@ -122,7 +122,16 @@ func (e *Engine) fenceUndone(now time.Time, h *host) string {
 		return h.inc.fenceLost
 	case f.Method == "watchdog" && f.BootID != "" && h.self.BootID != f.BootID:
 		// It answers from a new boot: the watchdog did reset it, and the
-		// guests it ran died with that boot.
+		// guests it ran died with that boot. Guests the new boot runs were
+		// started again (the start gate should have stopped that): those of
+		// the incident not moved yet must not be moved now.
+		if fresh(h.selfAt, now, e.cfg.AgentTimeout) {
+			for _, d := range h.self.Domains {
+				if slices.Contains(h.inc.instances, d) && !h.inc.done[d] {
+					return "the host's new boot " + h.self.BootID + " runs " + d + ", which vigil had not moved yet: its watchdog fence covered only the old boot"
+				}
+			}
+		}
 		return ""
 	case !storageOnly(f.Method) && fresh(h.lastAgent(), now, e.cfg.AgentTimeout) && h.lastAgent().After(f.At):
 		return "the host's agent answers again (boot " + h.self.BootID + ")"
