@@ -26,6 +26,7 @@ type Engine struct {
 	assessed      []assessment      // scratch for Tick, reused
 	counts        counts            // cluster-wide tallies for the rules, once per Tick
 	unresolved    map[string]string // instance → host whose incident closed before its move finished
+	healthyAt     time.Time         // last time a host turned healthy: capacity may be back
 
 	out Ready
 }
@@ -227,6 +228,7 @@ func (e *Engine) transition(now time.Time, h *host, st State, rule string, ev []
 	h.state, h.since, h.rule = st, now, rule
 	if st == Healthy {
 		h.alerted = map[string]bool{}
+		e.healthyAt = now
 	}
 }
 
@@ -263,8 +265,9 @@ type HostStatus struct {
 	Held   bool // failed, but vigil will not act without an operator
 	Fence  *Fence
 	Domain string
-	// LeftToOperator are instances whose evacuation vigil stopped retrying
-	// (alert evacuate-failed): an operator has to look at them.
+	// LeftToOperator are instances an operator has to look at: their
+	// evacuation failed EvacuateAttempts times (alert evacuate-failed; vigil
+	// keeps retrying), or it was cut short by the fence being lifted.
 	LeftToOperator []string
 }
 
@@ -278,7 +281,7 @@ func (e *Engine) Status() []HostStatus {
 		if h.inc != nil {
 			s.Fence = h.inc.fence
 			for _, in := range h.inc.instances {
-				gaveUp := h.inc.evacTries[in] >= e.cfg.EvacuateAttempts && !h.inc.evacWait[in]
+				gaveUp := h.alerted["evacuate-failed:"+in]
 				stopped := h.state == Rejoining && h.inc.evacTries[in] > 0 // fence lifted mid-move
 				if !h.inc.done[in] && (gaveUp || stopped) {
 					s.LeftToOperator = append(s.LeftToOperator, in)

@@ -224,10 +224,11 @@ func (e *Engine) retryEvacuations(now time.Time, h *host) {
 	e.mergeInstances(h)
 	var todo []string
 	for _, in := range inc.instances {
-		if inc.done[in] || inc.evacWait[in] || inc.evacTries[in] >= e.cfg.EvacuateAttempts {
+		if inc.done[in] || inc.evacWait[in] {
 			continue
 		}
-		if now.Sub(inc.evacAt[in]) >= e.cfg.EvacuateRetry {
+		// Capacity may be back: a host turned healthy since the last try.
+		if now.Sub(inc.evacAt[in]) >= e.evacBackoff(inc.evacTries[in]) || e.healthyAt.After(inc.evacAt[in]) {
 			todo = append(todo, in)
 			inc.evacTries[in]++
 			inc.evacAt[in] = now
@@ -238,6 +239,20 @@ func (e *Engine) retryEvacuations(now time.Time, h *host) {
 		e.emit(Action{Kind: ActEvacuate, Host: h.Name, Instances: todo, Avoid: e.untrusted(h.Name), FenceMethod: inc.fence.Method, Rule: "evacuate-retry",
 			Reason: fmt.Sprintf("retrying evacuation of %d instances", len(todo))})
 	}
+}
+
+// evacBackoff is the wait after an instance's tries-th failed evacuation:
+// EvacuateRetry doubling up to EvacuateRetryMax. It never ends: an
+// instance that is still vigil's to move is retried until it runs.
+func (e *Engine) evacBackoff(tries int) time.Duration {
+	if tries < 1 {
+		return 0
+	}
+	wait := e.cfg.EvacuateRetry << min(tries-1, 30)
+	if wait > e.cfg.EvacuateRetryMax || wait <= 0 {
+		wait = e.cfg.EvacuateRetryMax
+	}
+	return wait
 }
 
 // rejoin lets a fenced host back only when it runs no guest that Nova now
@@ -332,7 +347,8 @@ func (e *Engine) evacuateResult(now time.Time, r EvacuateResult) {
 		return
 	}
 	if inc.evacTries[r.Instance] >= e.cfg.EvacuateAttempts {
-		e.alert(h, "evacuate-failed:"+r.Instance, fmt.Sprintf("evacuation of %s from %s failed %d times (%s); left to an operator", r.Instance, h.Name, inc.evacTries[r.Instance], r.Err))
+		e.alert(h, "evacuate-failed:"+r.Instance, fmt.Sprintf("evacuation of %s from %s failed %d times (%s); vigil keeps retrying every %v at most, and at once when a host turns healthy: check capacity (openstack hypervisor list) and the instance (openstack server show %s)",
+			r.Instance, h.Name, inc.evacTries[r.Instance], r.Err, e.cfg.EvacuateRetryMax, r.Instance))
 	}
 }
 
