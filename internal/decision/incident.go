@@ -374,11 +374,16 @@ func (e *Engine) confirm(now time.Time, c Confirm) {
 
 // untrusted lists the hosts, other than source, that are not healthy in
 // vigil's eyes: Nova's scheduler would still pick a host that went silent
-// seconds ago, because Nova notices only after service_down_time.
+// seconds ago, because Nova notices only after service_down_time. A host
+// counts by its state and by this tick's judgement of it: Tick judges every
+// host before any acts, and a host that went bad in this same tick must not
+// receive instances because its turn comes later.
 func (e *Engine) untrusted(source string) []string {
 	var out []string
-	for _, name := range e.order {
-		if st := e.hosts[name].state; name != source && st != Healthy {
+	judged := len(e.assessed) == len(e.order)
+	for i, name := range e.order {
+		bad := e.hosts[name].state != Healthy || (judged && e.assessed[i].state != Healthy)
+		if name != source && bad {
 			out = append(out, name)
 		}
 	}
