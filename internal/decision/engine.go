@@ -27,6 +27,11 @@ type Engine struct {
 	counts        counts            // cluster-wide tallies for the rules, once per Tick
 	unresolved    map[string]string // instance → host whose incident closed before its move finished
 	healthyAt     time.Time         // last time a host turned healthy: capacity may be back
+	// watch is where Nova last placed each instance an open incident counts
+	// as moved, so the incident can check it runs on a healthy host. Only
+	// those instances are recorded: Nova's reads of other instances cost a
+	// map lookup.
+	watch map[string]placement
 
 	out Ready
 }
@@ -37,7 +42,7 @@ func New(cfg Config) (*Engine, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	e := &Engine{cfg: cfg, netIdx: map[string]int{}, hosts: map[string]*host{}, unresolved: map[string]string{}}
+	e := &Engine{cfg: cfg, netIdx: map[string]int{}, hosts: map[string]*host{}, unresolved: map[string]string{}, watch: map[string]placement{}}
 	for i, n := range cfg.Networks {
 		e.netIdx[n] = i
 	}
@@ -93,6 +98,13 @@ func (e *Engine) Step(now time.Time, in Input) {
 	case NovaService:
 		if h := e.hosts[m.Host]; h != nil {
 			h.nova, h.novaAt = m, now
+			if len(e.watch) > 0 {
+				for _, in := range m.Instances {
+					if _, ok := e.watch[in]; ok {
+						e.watch[in] = placement{host: m.Host, status: m.Status[in], at: now}
+					}
+				}
+			}
 		}
 	case DiskWriters:
 		for _, name := range m.Hosts {

@@ -57,13 +57,29 @@ type incident struct {
 	lastErr   string
 	fence     *Fence
 	instances []string
-	done      map[string]bool
+	done      map[string]bool      // moved off the host: ACTIVE elsewhere, or Nova places it on another host
+	doneAt    map[string]time.Time // when done was last set
 	evacTries map[string]int
 	evacAt    map[string]time.Time // when an evacuate was last sent
 	evacWait  map[string]bool      // sent, no result yet
 	forced    bool                 // force-down sent
 	fenceLost string               // why the executor found the fence lifted
 	roundErrs []string             // every level's failure in the current round
+}
+
+// markDone counts an instance as moved off the incident's host.
+func (inc *incident) markDone(in string, now time.Time) {
+	inc.done[in] = true
+	if inc.doneAt == nil {
+		inc.doneAt = map[string]time.Time{}
+	}
+	inc.doneAt[in] = now
+}
+
+// placement is where Nova placed an instance, by a read received at at.
+type placement struct {
+	host, status string
+	at           time.Time
 }
 
 func (h *host) lastAgent() time.Time {

@@ -73,6 +73,7 @@ func (e *Engine) workflow(now time.Time, h *host, a assessment) {
 			e.recover(now, h)
 			return
 		}
+		e.reconcile(now, h)
 		e.retryEvacuations(now, h)
 		if len(inc.done) == len(inc.instances) {
 			e.transition(now, h, Recovered, "all-evacuated", []string{fmt.Sprintf("%d instances run elsewhere; %s stays forced down until it rejoins cleanly", len(inc.instances), h.Name)})
@@ -82,7 +83,17 @@ func (e *Engine) workflow(now time.Time, h *host, a assessment) {
 		if fresh(h.lastAgent(), now, e.cfg.AgentTimeout) {
 			e.transition(now, h, Rejoining, "host-back", []string{"agent answers again (boot " + h.self.BootID + ")"})
 			e.persist(h)
+			return
 		}
+		if in := e.placedHere(h); in != "" {
+			// Another incident's evacuation landed on this host before it
+			// was judged (targets chosen seconds before it died): it is
+			// this fenced host's to move.
+			e.transition(now, h, Recovering, "instances-placed-here", []string{fmt.Sprintf("Nova now places %s on %s, which is fenced: evacuating it", in, h.Name)})
+			e.persist(h)
+			return
+		}
+		e.reconcile(now, h)
 	case Rejoining:
 		e.rejoin(now, h)
 	}
@@ -204,6 +215,20 @@ func (e *Engine) recover(now time.Time, h *host) {
 	}
 }
 
+// placedHere returns an instance that a Nova read taken after h's fence
+// places on h and that h's incident does not know yet, or "".
+func (e *Engine) placedHere(h *host) string {
+	if !h.novaAt.After(h.inc.fence.At) {
+		return ""
+	}
+	for _, in := range h.nova.Instances {
+		if !slices.Contains(h.inc.instances, in) {
+			return in
+		}
+	}
+	return ""
+}
+
 // mergeInstances adds instances Nova places on the fenced host that the
 // incident does not know yet (a late or first Nova read).
 func (e *Engine) mergeInstances(h *host) {
@@ -290,6 +315,7 @@ func (e *Engine) rejoin(now time.Time, h *host) {
 	}
 	e.emit(Action{Kind: ActUnfence, Host: h.Name, Rule: "clean-rejoin", Reason: "no evacuated instance runs on the host"})
 	e.emit(Action{Kind: ActReEnable, Host: h.Name, Rule: "clean-rejoin", Reason: "unset forced-down and enable nova-compute"})
+	e.forget(h.inc)
 	h.inc = nil
 	e.transition(now, h, Healthy, "clean-rejoin", e.evidence(h, now))
 	e.persist(h)
@@ -342,13 +368,70 @@ func (e *Engine) evacuateResult(now time.Time, r EvacuateResult) {
 		return
 	}
 	if r.OK {
-		inc.done[r.Instance] = true
-		e.persist(h)
+		e.moved(now, h, r.Instance)
+		return
+	}
+	if r.Placed != "" && r.Placed != h.Name {
+		// Nova places it on another host already (an earlier evacuation
+		// went through, its rebuild is not finished or failed there): there
+		// is nothing left to move off this host. Where it sits now decides
+		// what happens next (reconcile).
+		e.moved(now, h, r.Instance)
 		return
 	}
 	if inc.evacTries[r.Instance] >= e.cfg.EvacuateAttempts {
 		e.alert(h, "evacuate-failed:"+r.Instance, fmt.Sprintf("evacuation of %s from %s failed %d times (%s); vigil keeps retrying every %v at most, and at once when a host turns healthy: check capacity (openstack hypervisor list) and the instance (openstack server show %s)",
 			r.Instance, h.Name, inc.evacTries[r.Instance], r.Err, e.cfg.EvacuateRetryMax, r.Instance))
+	}
+}
+
+// moved counts an instance as gone from h and keeps watching where Nova
+// places it until the incident closes.
+func (e *Engine) moved(now time.Time, h *host, in string) {
+	h.inc.markDone(in, now)
+	if _, ok := e.watch[in]; !ok {
+		e.watch[in] = placement{}
+	}
+	e.persist(h)
+}
+
+// reconcile checks, against Nova reads newer than the move, that every
+// instance h's incident counted as moved runs on a healthy host. The host
+// Nova places an instance on owns it: a fenced host in an incident
+// evacuates what Nova lists there (Recovered included); an instance back
+// on h is moved again (h is fenced); one in ERROR on a healthy host cannot
+// be evacuated (vigil never evacuates from a host that is not fenced) and is
+// handed to an operator.
+func (e *Engine) reconcile(now time.Time, h *host) {
+	inc := h.inc
+	for _, in := range inc.instances {
+		p, ok := e.watch[in]
+		if !inc.done[in] || !ok || !p.at.After(inc.doneAt[in]) {
+			continue
+		}
+		o := e.hosts[p.host]
+		switch {
+		case o == nil:
+		case o == h:
+			delete(inc.done, in)
+			inc.evacWait[in] = false
+			if h.state == Recovered {
+				e.transition(now, h, Recovering, "instance-not-moved", []string{fmt.Sprintf("Nova places %s on %s again (%s): evacuating it again", in, h.Name, p.status)})
+			}
+			e.persist(h)
+		case o.state == Healthy && p.status == NovaError:
+			if _, ok := e.unresolved[in]; !ok {
+				e.unresolved[in] = o.Name
+				e.alert(h, "evacuated-instance-error:"+in, fmt.Sprintf("%s was moved off %s but is in ERROR on %s, which is up: vigil does not evacuate from a host that is not fenced; repair it there (openstack server reboot --hard %s, or reset its state and migrate it)", in, h.Name, o.Name, in))
+			}
+		}
+	}
+}
+
+// forget stops watching the instances of an incident that closes.
+func (e *Engine) forget(inc *incident) {
+	for _, in := range inc.instances {
+		delete(e.watch, in)
 	}
 }
 

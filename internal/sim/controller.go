@@ -233,8 +233,13 @@ func (c *Controller) collect() {
 	if w.now%novaEvery == 0 {
 		for _, h := range w.Hosts {
 			s := w.Nova.Services[h.Name]
+			on := w.Nova.InstancesOn(h.Name)
+			status := make(map[string]string, len(on))
+			for _, id := range on {
+				status[id] = string(w.Nova.Instances[id].State)
+			}
 			c.p.Step(now, decision.NovaService{Host: h.Name, Up: w.Nova.Up(h.Name), ForcedDown: s.ForcedDown,
-				Disabled: s.Disabled, Instances: w.Nova.InstancesOn(h.Name)})
+				Disabled: s.Disabled, Instances: on, Status: status})
 		}
 	}
 }
@@ -411,12 +416,15 @@ func (c *Controller) evacuate(h *Host, id string, avoid []string, method string)
 	source := h.Name
 	c.later(200*time.Millisecond, func(current bool) {
 		res := decision.EvacuateResult{Host: source, Instance: id}
+		inst := w.Nova.Instances[id]
 		report := func() {
+			if inst != nil {
+				res.Placed, res.Status = inst.Host, string(inst.State)
+			}
 			if current {
 				c.p.Step(c.at(), res)
 			}
 		}
-		inst := w.Nova.Instances[id]
 		if inst != nil && inst.Host != source {
 			// Moved already (an action replayed after a failover): done
 			// only once it runs there.
@@ -486,9 +494,12 @@ func (c *Controller) poll(inst *Instance, dest string, res decision.EvacuateResu
 		case inst.State == Rebuilding && c.w.now < deadline:
 			c.poll(inst, dest, res, deadline)
 			return
+		case inst.Host != dest:
+			res.Err = "Nova moved it on from " + dest + " to " + inst.Host + ", state " + string(inst.State)
 		default:
 			res.Err = "rebuild on " + dest + " not ACTIVE: " + string(inst.State)
 		}
+		res.Placed, res.Status = inst.Host, string(inst.State)
 		if current {
 			c.p.Step(c.at(), res)
 		}
