@@ -168,6 +168,7 @@ func (e *Engine) Tick(now time.Time) Ready {
 			if !bad && !h.state.inIncident() {
 				h.badSince = time.Time{}
 				h.released, h.braked = false, false
+				h.answeredAt = time.Time{}
 			}
 			e.counts.add(h)
 		}

@@ -42,6 +42,10 @@ type host struct {
 	alerted     map[string]bool
 	released    bool // operator released the brake for this host
 	braked      bool // the brake held this host in its current bad episode
+	// answeredAt: a fence of this bad episode was aborted because the host
+	// answered the executor's probe, and nothing else showed life. Silence
+	// counts again from then, and the next fence ignores a ping answer.
+	answeredAt time.Time
 
 	inc *incident
 }
@@ -52,7 +56,9 @@ type incident struct {
 	cause     string // the rule that failed the host
 	level     int
 	inFlight  bool
-	attempts  int // full rounds over every level that failed
+	sentAt    time.Time // when the fence in flight was decided
+	cancelled bool      // cancel-fence sent for the fence in flight
+	attempts  int       // full rounds over every level that failed
 	nextTry   time.Time
 	lastErr   string
 	fence     *Fence

@@ -20,9 +20,28 @@ func (e *Engine) open(now time.Time, h *host) {
 }
 
 func (e *Engine) sendFence(now time.Time, h *host) {
-	h.inc.inFlight = true
-	e.emit(Action{Kind: ActFence, Host: h.Name, Level: h.inc.level, Rule: "fence-before-recovery",
+	h.inc.inFlight, h.inc.sentAt, h.inc.cancelled = true, now, false
+	e.emit(Action{Kind: ActFence, Host: h.Name, Level: h.inc.level, Rule: "fence-before-recovery", ProbeAborts: h.answeredAt.IsZero(),
 		Reason: fmt.Sprintf("%s failed (%s); instances may only start elsewhere once it is verifiably fenced", h.Name, h.inc.cause)})
+}
+
+// lifeSince reports what showed h alive after t: an agent report on any
+// network, a peer reaching it, its storage heartbeat moving; "" if nothing.
+func (e *Engine) lifeSince(h *host, t time.Time) string {
+	for i, at := range h.agentAt {
+		if at.After(t) {
+			return "its agent answered on " + e.cfg.Networks[i]
+		}
+	}
+	for i, at := range h.peerAt {
+		if at.After(t) {
+			return fmt.Sprintf("%s reached it on %s", h.peerBy[i], e.cfg.Networks[i])
+		}
+	}
+	if h.storageMoved.After(t) {
+		return "its storage heartbeat moved"
+	}
+	return ""
 }
 
 // workflow advances a host that has an open incident.
@@ -50,7 +69,17 @@ func (e *Engine) workflow(now time.Time, h *host, a assessment) {
 				return
 			}
 		}
-		if inc.inFlight || now.Before(inc.nextTry) {
+		if inc.inFlight {
+			if why := e.lifeSince(h, inc.sentAt); why != "" && !inc.cancelled {
+				// Life between the decision and the power-off: stop the
+				// fence if its device has not acted yet.
+				inc.cancelled = true
+				e.emit(Action{Kind: ActCancelFence, Host: h.Name, Level: inc.level, Rule: "life-after-decision",
+					Reason: fmt.Sprintf("%s after the fence was decided: stop it unless the device already acted", why)})
+			}
+			return
+		}
+		if now.Before(inc.nextTry) {
 			return
 		}
 		if now.Before(e.leaderSince.Add(e.cfg.FailoverGrace)) {
@@ -328,6 +357,10 @@ func (e *Engine) fenceResult(now time.Time, r FenceResult) {
 	}
 	inc := h.inc
 	inc.inFlight = false
+	if r.Aborted != NotAborted {
+		e.fenceAborted(now, h, r)
+		return
+	}
 	if r.OK {
 		inc.fence = &Fence{At: now, Method: r.Method, Proof: r.Proof, Level: r.Level}
 		return
@@ -351,6 +384,28 @@ func (e *Engine) fenceResult(now time.Time, r FenceResult) {
 	e.transition(now, h, Fencing, "fence-failed", []string{why, fmt.Sprintf("every level failed (round %d); no evacuation; retry in %v", inc.attempts, wait)})
 	delete(h.alerted, "fence-failed")
 	e.alert(h, "fence-failed", fmt.Sprintf("cannot fence %s (%s): its instances are held; retrying in %v, or confirm the host is off: vigil confirm %s", h.Name, why, wait, h.Name))
+}
+
+// fenceAborted closes an incident whose fence the executor stopped before
+// any device acted: the host showed life, so it is judged again from the
+// evidence, not counted a failed fence. A probe answer alone (no agent,
+// peer or storage life) is remembered: silence counts again from now, and
+// the next fence of this episode will not abort on a ping (a hung
+// userspace whose kernel answers must still be fenced).
+func (e *Engine) fenceAborted(now time.Time, h *host, r FenceResult) {
+	why := r.Aborted.String()
+	if r.Err != "" {
+		why += " (" + r.Err + ")"
+	}
+	ev := []string{fmt.Sprintf("level %d %s: %s; the host was not touched", r.Level, r.Method, why)}
+	if r.Aborted == AbortHostAnswers && e.lifeSince(h, h.inc.sentAt) == "" {
+		h.answeredAt = now
+		ev = append(ev, fmt.Sprintf("vigil judges it again after %v more of silence; a ping answer alone will not stop the next fence", e.cfg.DeadAfter))
+	}
+	h.inc = nil
+	e.transition(now, h, Suspect, "fence-aborted", ev)
+	e.persist(h)
+	e.alert(h, "fence-aborted", fmt.Sprintf("%s was judged failed but showed life before its power-off (%s); nothing was done to it and no instance moved: check its networks (a flapping bond looks like this)", h.Name, why))
 }
 
 func (e *Engine) evacuateResult(now time.Time, r EvacuateResult) {

@@ -86,6 +86,29 @@ type FenceResult struct {
 	Method string // e.g. "ipmi"
 	Proof  string // what showed the fence took effect
 	Err    string // why it failed
+	// Aborted says the executor stopped before any device acted, and why;
+	// the host was not touched. Not a failed fence: the engine judges the
+	// host again.
+	Aborted FenceAbort
+}
+
+// FenceAbort is why a fence was stopped before its device acted.
+type FenceAbort int
+
+const (
+	NotAborted       FenceAbort = iota
+	AbortHostAnswers            // the probe right before the power-off got an answer
+	AbortCancelled              // the engine cancelled it (ActCancelFence)
+)
+
+func (a FenceAbort) String() string {
+	switch a {
+	case AbortHostAnswers:
+		return "aborted: host answers"
+	case AbortCancelled:
+		return "cancelled: host alive after the decision"
+	}
+	return "not aborted"
 }
 
 // EvacuateResult is the executor's report for one instance of an Evacuate.

@@ -95,14 +95,15 @@ type Fault struct {
 
 	Stop        string     `yaml:"stop,omitempty"`        // nova-compute | libvirtd | agent
 	Power       string     `yaml:"power,omitempty"`       // off | on
-	Cut         string     `yaml:"cut,omitempty"`         // network
+	Cut         string     `yaml:"cut,omitempty"`         // network, or bond: all of them
 	Partition   string     `yaml:"partition,omitempty"`   // network
 	Groups      [][]string `yaml:"groups,omitempty"`      // partition groups
-	BMC         string     `yaml:"bmc,omitempty"`         // unreachable | reachable | lies
-	Hang        string     `yaml:"hang,omitempty"`        // host
+	BMC         string     `yaml:"bmc,omitempty"`         // unreachable | reachable | lies | slow | late
+	Delay       Duration   `yaml:"delay,omitempty"`       // bmc slow/late: how long
+	Hang        string     `yaml:"hang,omitempty"`        // host | userspace
 	Storage     string     `yaml:"storage,omitempty"`     // unreachable | reachable
 	Kill        string     `yaml:"kill,omitempty"`        // controller-leader
-	Flap        string     `yaml:"flap,omitempty"`        // network
+	Flap        string     `yaml:"flap,omitempty"`        // network, or bond: all of them
 	Period      Duration   `yaml:"period,omitempty"`      // flap: one down+up cycle
 	Count       int        `yaml:"count,omitempty"`       // flap: cycles
 	Maintenance string     `yaml:"maintenance,omitempty"` // on | off

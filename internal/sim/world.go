@@ -58,24 +58,30 @@ type Host struct {
 	Domain string
 	On     bool
 	Hung   bool
-	Boot   int
-	cut    map[string]bool // network → link down
-	procs  map[Proc]bool   // running
-	starts map[Proc]int
+	// UserHung: userspace is stuck (agent, services, guests, the agents'
+	// peer probes) while the kernel still answers ping.
+	UserHung bool
+	Boot     int
+	cut      map[string]bool // network → link down
+	procs    map[Proc]bool   // running
+	starts   map[Proc]int
 	// novaReadyAt: nova-compute runs init_host until then, destroying the
 	// guests evacuated away, before it joins the service group.
 	novaInit    bool
 	novaReadyAt time.Duration
 	Blocklisted bool
 	BMCDown     bool
-	BMCLies     bool            // acknowledges power off without doing it, then reads "off"
-	Domains     map[string]bool // running guests
-	heartbeat   uint64          // storage heartbeat counter
-	contactAt   time.Duration   // agent's last contact with controllers or a peer
-	fedAt       time.Duration   // last watchdog feed
-	armed       bool            // watchdog armed (the agent opened the device)
-	bootAt      time.Duration   // a reset host boots again at this time; 0 none
-	phase       time.Duration   // per-host offset of periodic work
+	BMCLies     bool // acknowledges power off without doing it, then reads "off"
+	// BMCSlow: the power-off command takes this long to act and answer.
+	// BMCLate: the BMC answers at once but cuts the power this much later.
+	BMCSlow, BMCLate time.Duration
+	Domains          map[string]bool // running guests
+	heartbeat        uint64          // storage heartbeat counter
+	contactAt        time.Duration   // agent's last contact with controllers or a peer
+	fedAt            time.Duration   // last watchdog feed
+	armed            bool            // watchdog armed (the agent opened the device)
+	bootAt           time.Duration   // a reset host boots again at this time; 0 none
+	phase            time.Duration   // per-host offset of periodic work
 }
 
 // Event is something that happened in the world, for the timeline.
@@ -165,7 +171,10 @@ func (w *World) event(host, format string, args ...any) {
 func (h *Host) alive() bool { return h.On && !h.Hung }
 
 // Running reports whether process p runs on h now.
-func (h *Host) Running(p Proc) bool { return h.alive() && h.procs[p] }
+func (h *Host) Running(p Proc) bool { return h.alive() && !h.UserHung && h.procs[p] }
+
+// guestsRun reports whether h's guests execute (and write their disks).
+func (h *Host) guestsRun() bool { return h.alive() && !h.UserHung }
 
 func (w *World) group(net, member string) int { return w.groups[net][member] }
 
@@ -177,6 +186,12 @@ func (w *World) reach(a, b *Host, net string) bool {
 	return a.link(net) && b.link(net) && w.group(net, a.Name) == w.group(net, b.Name)
 }
 
+// peerProbe reports whether a's agent gets an answer from b on net. The
+// simulator's peer probe is answered by b's kernel (a stopped agent does not
+// stop it) but not by a host whose userspace hangs: the model of a probe
+// answered by a userspace responder, which a partial hang stops.
+func (w *World) peerProbe(a, b *Host, net string) bool { return w.reach(a, b, net) && !b.UserHung }
+
 // reachCtl reports whether host h reaches the controllers (and with them Nova,
 // RabbitMQ and the Ceph monitors) on net.
 func (w *World) reachCtl(h *Host, net string) bool {
@@ -184,7 +199,8 @@ func (w *World) reachCtl(h *Host, net string) bool {
 }
 
 // answersPing reports whether the executor's probe (a ping from the
-// controllers over the storage network) gets a reply from h.
+// controllers over the storage network) gets a reply from h. The kernel
+// answers it: a host whose userspace hangs still does.
 func (w *World) answersPing(h *Host) bool { return w.reachCtl(h, w.storageNet()) }
 
 // storageOK reports whether h can write to Ceph now.
@@ -218,7 +234,7 @@ func (w *World) advance() {
 		if !tick {
 			continue
 		}
-		if w.storageOK(h) && h.alive() {
+		if w.storageOK(h) && h.guestsRun() {
 			for _, id := range sortedKeys(h.Domains) {
 				w.Disks[id].write(w, h.Name)
 			}
