@@ -37,6 +37,10 @@ type Report struct {
 	Failures  []Failure // sorted by Index
 	// What the schedules exercised, so a run that tested nothing shows.
 	Fenced, Evacuated, Held int
+	// LiveFenced counts fences sent while the host's agent ran and reached
+	// the controllers (ground truth). Not an invariant: a hang that clears
+	// in the instant of the power-off cannot be seen in time.
+	LiveFenced int
 }
 
 // Run generates and checks opts.Schedules schedules.
@@ -70,6 +74,7 @@ func Run(opts Options) (Report, error) {
 					rep.Fenced += len(r.Fenced)
 					rep.Evacuated += len(r.Evacuated)
 					rep.Held += len(r.Held)
+					rep.LiveFenced += r.LiveFenced
 				}
 				done++
 				if opts.Progress != nil {
@@ -123,6 +128,9 @@ func broken(r *scenario.Result, err error) []string {
 	}
 	if n := len(r.Lost); n > 0 {
 		out = append(out, fmt.Sprintf("%d HA instances lost %v", n, r.Lost))
+	}
+	if n := len(r.Stranded); n > 0 {
+		out = append(out, fmt.Sprintf("%d instances left unrecovered although a host had capacity for the last 70 s %v", n, r.Stranded))
 	}
 	return out
 }
@@ -200,7 +208,7 @@ func Generate(seed int64) *scenario.Scenario {
 	off := map[string]bool{}
 	for i := 0; i < n; i++ {
 		f := scenario.Fault{At: at()}
-		switch rng.Intn(15) {
+		switch rng.Intn(20) {
 		case 0:
 			f.Stop, f.Host, f.For = []string{"nova-compute", "libvirtd", "agent"}[rng.Intn(3)], name(), dur()
 		case 1, 2:
@@ -248,6 +256,20 @@ func Generate(seed int64) *scenario.Scenario {
 			s.Faults = append(s.Faults, scenario.Fault{At: f.At + d(time.Duration(rng.Intn(12000))*time.Millisecond), Kill: "controller-leader"})
 		case 14:
 			f.Release = name() // ignored unless the brake holds it
+		case 15:
+			// Every network at once (a bond), briefly or flapping.
+			f.Flap, f.Host, f.Period, f.Count = "bond", name(), d(time.Duration(4000+rng.Intn(10000))*time.Millisecond), 1+rng.Intn(10)
+		case 16:
+			f.Hang, f.Host, f.For = "userspace", name(), dur()
+		case 17:
+			// Capacity loss: nova-compute down on a host for a while.
+			f.Stop, f.Host, f.For = "nova-compute", name(), d(time.Duration(30+rng.Intn(90))*time.Second)
+		case 18:
+			// Two hosts dying seconds apart.
+			f.Power, f.Host = "off", name()
+			s.Faults = append(s.Faults, scenario.Fault{At: f.At + d(time.Duration(rng.Intn(5000))*time.Millisecond), Power: "off", Host: name()})
+		case 19:
+			f.BMC, f.Host, f.Delay = []string{"slow", "late"}[rng.Intn(2)], name(), d(time.Duration(1+rng.Intn(10))*time.Second)
 		}
 		s.Faults = append(s.Faults, f)
 	}

@@ -203,6 +203,22 @@ func (w *World) reachCtl(h *Host, net string) bool {
 // answers it: a host whose userspace hangs still does.
 func (w *World) answersPing(h *Host) bool { return w.reachCtl(h, w.storageNet()) }
 
+// answersAnyPing reports whether a ping from the controllers gets a reply
+// from h on some network: the executor's last look before a power-off pings
+// every address of the host.
+func (w *World) answersAnyPing(h *Host) bool {
+	for _, n := range w.cfg.Networks {
+		if w.reachCtl(h, n) {
+			return true
+		}
+	}
+	return false
+}
+
+// agentLive reports whether h's agent runs and reaches the controllers on
+// some network: ground truth for "the host is alive".
+func (w *World) agentLive(h *Host) bool { return h.Running(Agent) && w.answersAnyPing(h) }
+
 // storageOK reports whether h can write to Ceph now.
 func (w *World) storageOK(h *Host) bool {
 	net := w.storageNet()
