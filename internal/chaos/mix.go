@@ -28,10 +28,13 @@ const (
 	ClassIsolation = "isolation" // a host cut off with its BMC lost, then its agent stopped, restarted, crashed or its power cycled
 	ClassLeader    = "leader"    // the leader killed, stalled past or within its lease, or cut off etcd, around a failure
 	ClassWorld     = "world"     // clock rates within the safe-time margin and message delay (drawn once per schedule)
+	// ClassLapse lets the classic mix expire vigil's blocklist entries, a
+	// known limit until renewal lands: off by default (weight 0).
+	ClassLapse = "lapse"
 )
 
 // DefaultClasses is the harsh mix `vigil lab fuzz` uses.
-var DefaultClasses = map[string]int{ClassClassic: 6, ClassRack: 2, ClassIsolation: 2, ClassLeader: 1, ClassWorld: 1}
+var DefaultClasses = map[string]int{ClassClassic: 6, ClassRack: 2, ClassIsolation: 2, ClassLeader: 1, ClassWorld: 1, ClassLapse: 0}
 
 // ParseClasses reads "classic=6,rack=2" (a class without =N weighs 1).
 func ParseClasses(s string) (map[string]int, error) {
@@ -79,7 +82,7 @@ func (g Gen) withDefaults() Gen {
 // pick draws a fault's class by weight (deterministic for a seed: classes in
 // order). The world class is drawn once per schedule, not per fault.
 func (g Gen) pick(rng *rand.Rand) string {
-	names := slices.DeleteFunc(classNames(), func(n string) bool { return n == ClassWorld })
+	names := slices.DeleteFunc(classNames(), func(n string) bool { return n == ClassWorld || n == ClassLapse })
 	total := 0
 	for _, n := range names {
 		total += g.Classes[n]

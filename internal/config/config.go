@@ -38,8 +38,9 @@ type Recovery struct {
 	MaxConcurrentFences int      `yaml:"max_concurrent_fences"` // default 3
 	FenceRetry          Duration `yaml:"fence_retry"`           // default 5s, doubles after each round
 	FenceRetryMax       Duration `yaml:"fence_retry_max"`       // default 60s
-	EvacuateRetry       Duration `yaml:"evacuate_retry"`        // default 10s
-	EvacuateAttempts    int      `yaml:"evacuate_attempts"`     // default 5
+	EvacuateRetry       Duration `yaml:"evacuate_retry"`        // default 10s, doubles after each failure
+	EvacuateRetryMax    Duration `yaml:"evacuate_retry_max"`    // default 60s
+	EvacuateAttempts    int      `yaml:"evacuate_attempts"`     // default 3: failures before an alert
 }
 
 // Brake stops automatic fencing when too many hosts go bad at once.
@@ -128,7 +129,8 @@ func Default() Config {
 			FenceRetry:          sec(5),
 			FenceRetryMax:       sec(60),
 			EvacuateRetry:       sec(10),
-			EvacuateAttempts:    5,
+			EvacuateRetryMax:    sec(60),
+			EvacuateAttempts:    3,
 		},
 		Brake: Brake{
 			MaxHosts:    2,        // more than two hosts bad at once ...

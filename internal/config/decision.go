@@ -32,6 +32,7 @@ func (c Config) Decision() decision.Config {
 		FenceRetryMax:       c.Recovery.FenceRetryMax.Std(),
 		MaxConcurrentFences: c.Recovery.MaxConcurrentFences,
 		EvacuateRetry:       c.Recovery.EvacuateRetry.Std(),
+		EvacuateRetryMax:    c.Recovery.EvacuateRetryMax.Std(),
 		EvacuateAttempts:    c.Recovery.EvacuateAttempts,
 		BrakeMaxHosts:       c.Brake.MaxHosts,
 		BrakeMaxFraction:    c.Brake.MaxFraction,

@@ -57,6 +57,10 @@ func (e *Engine) assess(h *host, now time.Time) assessment {
 	if last.IsZero() {
 		silence = now.Sub(e.leaderSince)
 	}
+	if h.answeredAt.After(last) {
+		// It answered the fence probe: silent only since then.
+		silence = now.Sub(h.answeredAt)
+	}
 	bmcOff := h.bmc == PowerOff && fresh(h.bmcAt, now, e.cfg.BMCFreshness)
 	storageKnown := fresh(e.storageReadAt, now, e.cfg.StorageTimeout)
 	switch {

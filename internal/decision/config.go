@@ -36,10 +36,13 @@ type Config struct {
 	FenceRetry, FenceRetryMax time.Duration
 	// MaxConcurrentFences caps fences in flight at once. Default 3.
 	MaxConcurrentFences int
-	// EvacuateRetry is the wait before retrying a failed evacuation; after
-	// EvacuateAttempts tries the instance is left to an operator. Defaults 10s, 5.
-	EvacuateRetry    time.Duration
-	EvacuateAttempts int
+	// EvacuateRetry is the first wait before retrying a failed evacuation of
+	// one instance; it doubles after each failure up to EvacuateRetryMax, and
+	// a host turning healthy (capacity back) cuts it short. vigil never stops
+	// retrying while the instance is its to move: after EvacuateAttempts
+	// failures it alerts an operator. Defaults 10s, 60s, 3.
+	EvacuateRetry, EvacuateRetryMax time.Duration
+	EvacuateAttempts                int
 
 	// Brake: no automatic fencing when more than BrakeMaxHosts hosts, or more
 	// than BrakeMaxFraction of one failure domain, went bad within BrakeWindow.
@@ -79,7 +82,8 @@ func DefaultConfig() Config {
 		FenceRetryMax:       60 * time.Second,
 		MaxConcurrentFences: 3,
 		EvacuateRetry:       10 * time.Second,
-		EvacuateAttempts:    5,
+		EvacuateRetryMax:    60 * time.Second,
+		EvacuateAttempts:    3,
 		BrakeMaxHosts:       2,
 		BrakeMaxFraction:    0.5,
 		BrakeWindow:         120 * time.Second,
@@ -130,7 +134,8 @@ func (c Config) Validate() error {
 		{"detection.storage_timeout", c.StorageTimeout}, {"detection.dead_after", c.DeadAfter},
 		{"detection.bmc_freshness", c.BMCFreshness}, {"detection.failover_grace", c.FailoverGrace},
 		{"recovery.fence_retry", c.FenceRetry}, {"recovery.fence_retry_max", c.FenceRetryMax},
-		{"recovery.evacuate_retry", c.EvacuateRetry}, {"brake.window", c.BrakeWindow},
+		{"recovery.evacuate_retry", c.EvacuateRetry}, {"recovery.evacuate_retry_max", c.EvacuateRetryMax},
+		{"brake.window", c.BrakeWindow},
 	} {
 		if p.d <= 0 {
 			return cfgErr(p.path, "must be a positive duration, got %v", p.d)
@@ -152,6 +157,9 @@ func (c Config) Validate() error {
 	}
 	if c.FenceRetryMax < c.FenceRetry {
 		return cfgErr("recovery.fence_retry_max", "%v is shorter than recovery.fence_retry (%v)", c.FenceRetryMax, c.FenceRetry)
+	}
+	if c.EvacuateRetryMax < c.EvacuateRetry {
+		return cfgErr("recovery.evacuate_retry_max", "%v is shorter than recovery.evacuate_retry (%v)", c.EvacuateRetryMax, c.EvacuateRetry)
 	}
 	for _, n := range []struct {
 		path string

@@ -27,6 +27,12 @@ type Engine struct {
 	assessed      []assessment      // scratch for Tick, reused
 	counts        counts            // cluster-wide tallies for the rules, once per Tick
 	unresolved    map[string]string // instance → host whose incident closed before its move finished
+	healthyAt     time.Time         // last time a host turned healthy: capacity may be back
+	// watch is where Nova last placed each instance an open incident counts
+	// as moved, so the incident can check it runs on a healthy host. Only
+	// those instances are recorded: Nova's reads of other instances cost a
+	// map lookup.
+	watch map[string]placement
 
 	out Ready
 }
@@ -37,7 +43,7 @@ func New(cfg Config) (*Engine, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	e := &Engine{cfg: cfg, netIdx: map[string]int{}, hosts: map[string]*host{}, unresolved: map[string]string{}}
+	e := &Engine{cfg: cfg, netIdx: map[string]int{}, hosts: map[string]*host{}, unresolved: map[string]string{}, watch: map[string]placement{}}
 	for i, n := range cfg.Networks {
 		e.netIdx[n] = i
 	}
@@ -93,6 +99,13 @@ func (e *Engine) Step(now time.Time, in Input) {
 	case NovaService:
 		if h := e.hosts[m.Host]; h != nil {
 			h.nova, h.novaAt = m, now
+			if len(e.watch) > 0 {
+				for _, in := range m.Instances {
+					if _, ok := e.watch[in]; ok {
+						e.watch[in] = placement{host: m.Host, status: m.Status[in], at: now}
+					}
+				}
+			}
 		}
 	case DiskWriters:
 		for _, name := range m.Hosts {
@@ -165,6 +178,7 @@ func (e *Engine) Tick(now time.Time) Ready {
 			if !bad && !h.state.inIncident() {
 				h.badSince = time.Time{}
 				h.released, h.braked = false, false
+				h.answeredAt = time.Time{}
 			}
 			e.counts.add(h)
 		}
@@ -237,6 +251,7 @@ func (e *Engine) transition(now time.Time, h *host, st State, rule string, ev []
 	h.state, h.since, h.rule = st, now, rule
 	if st == Healthy {
 		h.alerted = map[string]bool{}
+		e.healthyAt = now
 	}
 }
 
@@ -273,8 +288,9 @@ type HostStatus struct {
 	Held   bool // failed, but vigil will not act without an operator
 	Fence  *Fence
 	Domain string
-	// LeftToOperator are instances whose evacuation vigil stopped retrying
-	// (alert evacuate-failed): an operator has to look at them.
+	// LeftToOperator are instances an operator has to look at: their
+	// evacuation failed EvacuateAttempts times (alert evacuate-failed; vigil
+	// keeps retrying), or it was cut short by the fence being lifted.
 	LeftToOperator []string
 }
 
@@ -288,7 +304,7 @@ func (e *Engine) Status() []HostStatus {
 		if h.inc != nil {
 			s.Fence = h.inc.fence
 			for _, in := range h.inc.instances {
-				gaveUp := h.inc.evacTries[in] >= e.cfg.EvacuateAttempts && !h.inc.evacWait[in]
+				gaveUp := h.alerted["evacuate-failed:"+in]
 				stopped := h.state == Rejoining && h.inc.evacTries[in] > 0 // fence lifted mid-move
 				if !h.inc.done[in] && (gaveUp || stopped) {
 					s.LeftToOperator = append(s.LeftToOperator, in)

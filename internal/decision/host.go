@@ -49,6 +49,10 @@ type host struct {
 	alerted     map[string]bool
 	released    bool // operator released the brake for this host
 	braked      bool // the brake held this host in its current bad episode
+	// answeredAt: a fence of this bad episode was aborted because the host
+	// answered the executor's probe, and nothing else showed life. Silence
+	// counts again from then, and the next fence ignores a ping answer.
+	answeredAt time.Time
 
 	inc *incident
 }
@@ -59,18 +63,36 @@ type incident struct {
 	cause     string // the rule that failed the host
 	level     int
 	inFlight  bool
-	attempts  int // full rounds over every level that failed
+	sentAt    time.Time // when the fence in flight was decided
+	cancelled bool      // cancel-fence sent for the fence in flight
+	attempts  int       // full rounds over every level that failed
 	nextTry   time.Time
 	lastErr   string
 	fence     *Fence
 	instances []string
-	done      map[string]bool
+	done      map[string]bool      // moved off the host: ACTIVE elsewhere, or Nova places it on another host
+	doneAt    map[string]time.Time // when done was last set
 	evacTries map[string]int
 	evacAt    map[string]time.Time // when an evacuate was last sent
 	evacWait  map[string]bool      // sent, no result yet
 	forced    bool                 // force-down sent
 	fenceLost string               // why the executor found the fence lifted
 	roundErrs []string             // every level's failure in the current round
+}
+
+// markDone counts an instance as moved off the incident's host.
+func (inc *incident) markDone(in string, now time.Time) {
+	inc.done[in] = true
+	if inc.doneAt == nil {
+		inc.doneAt = map[string]time.Time{}
+	}
+	inc.doneAt[in] = now
+}
+
+// placement is where Nova placed an instance, by a read received at at.
+type placement struct {
+	host, status string
+	at           time.Time
 }
 
 func (h *host) lastAgent() time.Time {

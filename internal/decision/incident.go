@@ -20,9 +20,28 @@ func (e *Engine) open(now time.Time, h *host) {
 }
 
 func (e *Engine) sendFence(now time.Time, h *host) {
-	h.inc.inFlight = true
-	e.emit(Action{Kind: ActFence, Host: h.Name, Level: h.inc.level, Rule: "fence-before-recovery",
+	h.inc.inFlight, h.inc.sentAt, h.inc.cancelled = true, now, false
+	e.emit(Action{Kind: ActFence, Host: h.Name, Level: h.inc.level, Rule: "fence-before-recovery", ProbeAborts: h.answeredAt.IsZero(),
 		Reason: fmt.Sprintf("%s failed (%s); instances may only start elsewhere once it is verifiably fenced", h.Name, h.inc.cause)})
+}
+
+// lifeSince reports what showed h alive after t: an agent report on any
+// network, a peer reaching it, its storage heartbeat moving; "" if nothing.
+func (e *Engine) lifeSince(h *host, t time.Time) string {
+	for i, at := range h.agentAt {
+		if at.After(t) {
+			return "its agent answered on " + e.cfg.Networks[i]
+		}
+	}
+	for i, at := range h.peerAt {
+		if at.After(t) {
+			return fmt.Sprintf("%s reached it on %s", h.peerBy[i], e.cfg.Networks[i])
+		}
+	}
+	if h.storageMoved.After(t) {
+		return "its storage heartbeat moved"
+	}
+	return ""
 }
 
 // workflow advances a host that has an open incident.
@@ -53,7 +72,17 @@ func (e *Engine) workflow(now time.Time, h *host, a assessment) {
 				return
 			}
 		}
-		if inc.inFlight || now.Before(inc.nextTry) {
+		if inc.inFlight {
+			if why := e.lifeSince(h, inc.sentAt); why != "" && !inc.cancelled {
+				// Life between the decision and the power-off: stop the
+				// fence if its device has not acted yet.
+				inc.cancelled = true
+				e.emit(Action{Kind: ActCancelFence, Host: h.Name, Level: inc.level, Rule: "life-after-decision",
+					Reason: fmt.Sprintf("%s after the fence was decided: stop it unless the device already acted", why)})
+			}
+			return
+		}
+		if now.Before(inc.nextTry) {
 			return
 		}
 		if now.Before(e.leaderSince.Add(e.cfg.FailoverGrace)) {
@@ -76,6 +105,7 @@ func (e *Engine) workflow(now time.Time, h *host, a assessment) {
 			e.recover(now, h)
 			return
 		}
+		e.reconcile(now, h)
 		e.retryEvacuations(now, h)
 		if len(inc.done) == len(inc.instances) {
 			e.transition(now, h, Recovered, "all-evacuated", []string{fmt.Sprintf("%d instances run elsewhere; %s stays forced down until it rejoins cleanly", len(inc.instances), h.Name)})
@@ -85,7 +115,17 @@ func (e *Engine) workflow(now time.Time, h *host, a assessment) {
 		if fresh(h.lastAgent(), now, e.cfg.AgentTimeout) {
 			e.transition(now, h, Rejoining, "host-back", []string{"agent answers again (boot " + h.self.BootID + ")"})
 			e.persist(h)
+			return
 		}
+		if in := e.placedHere(h); in != "" {
+			// Another incident's evacuation landed on this host before it
+			// was judged (targets chosen seconds before it died): it is
+			// this fenced host's to move.
+			e.transition(now, h, Recovering, "instances-placed-here", []string{fmt.Sprintf("Nova now places %s on %s, which is fenced: evacuating it", in, h.Name)})
+			e.persist(h)
+			return
+		}
+		e.reconcile(now, h)
 	case Rejoining:
 		e.rejoin(now, h)
 	}
@@ -200,6 +240,20 @@ func (e *Engine) recover(now time.Time, h *host) {
 	}
 }
 
+// placedHere returns an instance that a Nova read taken after h's fence
+// places on h and that h's incident does not know yet, or "".
+func (e *Engine) placedHere(h *host) string {
+	if !h.novaAt.After(h.inc.fence.At) {
+		return ""
+	}
+	for _, in := range h.nova.Instances {
+		if !slices.Contains(h.inc.instances, in) {
+			return in
+		}
+	}
+	return ""
+}
+
 // mergeInstances adds instances Nova places on the fenced host that the
 // incident does not know yet (a late or first Nova read).
 func (e *Engine) mergeInstances(h *host) {
@@ -220,10 +274,11 @@ func (e *Engine) retryEvacuations(now time.Time, h *host) {
 	e.mergeInstances(h)
 	var todo []string
 	for _, in := range inc.instances {
-		if inc.done[in] || inc.evacWait[in] || inc.evacTries[in] >= e.cfg.EvacuateAttempts {
+		if inc.done[in] || inc.evacWait[in] {
 			continue
 		}
-		if now.Sub(inc.evacAt[in]) >= e.cfg.EvacuateRetry {
+		// Capacity may be back: a host turned healthy since the last try.
+		if now.Sub(inc.evacAt[in]) >= e.evacBackoff(inc.evacTries[in]) || e.healthyAt.After(inc.evacAt[in]) {
 			todo = append(todo, in)
 			inc.evacTries[in]++
 			inc.evacAt[in] = now
@@ -234,6 +289,20 @@ func (e *Engine) retryEvacuations(now time.Time, h *host) {
 		e.emit(Action{Kind: ActEvacuate, Host: h.Name, Instances: todo, Avoid: e.untrusted(h.Name), FenceMethod: inc.fence.Method, Rule: "evacuate-retry",
 			Reason: fmt.Sprintf("retrying evacuation of %d instances", len(todo))})
 	}
+}
+
+// evacBackoff is the wait after an instance's tries-th failed evacuation:
+// EvacuateRetry doubling up to EvacuateRetryMax. It never ends: an
+// instance that is still vigil's to move is retried until it runs.
+func (e *Engine) evacBackoff(tries int) time.Duration {
+	if tries < 1 {
+		return 0
+	}
+	wait := e.cfg.EvacuateRetry << min(tries-1, 30)
+	if wait > e.cfg.EvacuateRetryMax || wait <= 0 {
+		wait = e.cfg.EvacuateRetryMax
+	}
+	return wait
 }
 
 // rejoin lets a fenced host back only when it runs no guest that Nova now
@@ -271,6 +340,7 @@ func (e *Engine) rejoin(now time.Time, h *host) {
 	}
 	e.emit(Action{Kind: ActUnfence, Host: h.Name, Rule: "clean-rejoin", Reason: "no evacuated instance runs on the host"})
 	e.emit(Action{Kind: ActReEnable, Host: h.Name, Rule: "clean-rejoin", Reason: "unset forced-down and enable nova-compute"})
+	e.forget(h.inc)
 	h.inc = nil
 	e.transition(now, h, Healthy, "clean-rejoin", e.evidence(h, now))
 	e.persist(h)
@@ -283,6 +353,10 @@ func (e *Engine) fenceResult(now time.Time, r FenceResult) {
 	}
 	inc := h.inc
 	inc.inFlight = false
+	if r.Aborted != NotAborted {
+		e.fenceAborted(now, h, r)
+		return
+	}
 	if r.OK {
 		inc.fence = &Fence{At: now, Method: r.Method, Proof: r.Proof, Level: r.Level}
 		return
@@ -308,6 +382,28 @@ func (e *Engine) fenceResult(now time.Time, r FenceResult) {
 	e.alert(h, "fence-failed", fmt.Sprintf("cannot fence %s (%s): its instances are held; retrying in %v, or confirm the host is off: vigil confirm %s", h.Name, why, wait, h.Name))
 }
 
+// fenceAborted closes an incident whose fence the executor stopped before
+// any device acted: the host showed life, so it is judged again from the
+// evidence, not counted a failed fence. A probe answer alone (no agent,
+// peer or storage life) is remembered: silence counts again from now, and
+// the next fence of this episode will not abort on a ping (a hung
+// userspace whose kernel answers must still be fenced).
+func (e *Engine) fenceAborted(now time.Time, h *host, r FenceResult) {
+	why := r.Aborted.String()
+	if r.Err != "" {
+		why += " (" + r.Err + ")"
+	}
+	ev := []string{fmt.Sprintf("level %d %s: %s; the host was not touched", r.Level, r.Method, why)}
+	if r.Aborted == AbortHostAnswers && e.lifeSince(h, h.inc.sentAt) == "" {
+		h.answeredAt = now
+		ev = append(ev, fmt.Sprintf("vigil judges it again after %v more of silence; a ping answer alone will not stop the next fence", e.cfg.DeadAfter))
+	}
+	h.inc = nil
+	e.transition(now, h, Suspect, "fence-aborted", ev)
+	e.persist(h)
+	e.alert(h, "fence-aborted", fmt.Sprintf("%s was judged failed but showed life before its power-off (%s); nothing was done to it and no instance moved: check its networks (a flapping bond looks like this)", h.Name, why))
+}
+
 func (e *Engine) evacuateResult(now time.Time, r EvacuateResult) {
 	h := e.hosts[r.Host]
 	if h == nil || h.inc == nil || h.inc.fence == nil {
@@ -323,12 +419,70 @@ func (e *Engine) evacuateResult(now time.Time, r EvacuateResult) {
 		return
 	}
 	if r.OK {
-		inc.done[r.Instance] = true
-		e.persist(h)
+		e.moved(now, h, r.Instance)
+		return
+	}
+	if r.Placed != "" && r.Placed != h.Name {
+		// Nova places it on another host already (an earlier evacuation
+		// went through, its rebuild is not finished or failed there): there
+		// is nothing left to move off this host. Where it sits now decides
+		// what happens next (reconcile).
+		e.moved(now, h, r.Instance)
 		return
 	}
 	if inc.evacTries[r.Instance] >= e.cfg.EvacuateAttempts {
-		e.alert(h, "evacuate-failed:"+r.Instance, fmt.Sprintf("evacuation of %s from %s failed %d times (%s); left to an operator", r.Instance, h.Name, inc.evacTries[r.Instance], r.Err))
+		e.alert(h, "evacuate-failed:"+r.Instance, fmt.Sprintf("evacuation of %s from %s failed %d times (%s); vigil keeps retrying every %v at most, and at once when a host turns healthy: check capacity (openstack hypervisor list) and the instance (openstack server show %s)",
+			r.Instance, h.Name, inc.evacTries[r.Instance], r.Err, e.cfg.EvacuateRetryMax, r.Instance))
+	}
+}
+
+// moved counts an instance as gone from h and keeps watching where Nova
+// places it until the incident closes.
+func (e *Engine) moved(now time.Time, h *host, in string) {
+	h.inc.markDone(in, now)
+	if _, ok := e.watch[in]; !ok {
+		e.watch[in] = placement{}
+	}
+	e.persist(h)
+}
+
+// reconcile checks, against Nova reads newer than the move, that every
+// instance h's incident counted as moved runs on a healthy host. The host
+// Nova places an instance on owns it: a fenced host in an incident
+// evacuates what Nova lists there (Recovered included); an instance back
+// on h is moved again (h is fenced); one in ERROR on a healthy host cannot
+// be evacuated (vigil never evacuates from a host that is not fenced) and is
+// handed to an operator.
+func (e *Engine) reconcile(now time.Time, h *host) {
+	inc := h.inc
+	for _, in := range inc.instances {
+		p, ok := e.watch[in]
+		if !inc.done[in] || !ok || !p.at.After(inc.doneAt[in]) {
+			continue
+		}
+		o := e.hosts[p.host]
+		switch {
+		case o == nil:
+		case o == h:
+			delete(inc.done, in)
+			inc.evacWait[in] = false
+			if h.state == Recovered {
+				e.transition(now, h, Recovering, "instance-not-moved", []string{fmt.Sprintf("Nova places %s on %s again (%s): evacuating it again", in, h.Name, p.status)})
+			}
+			e.persist(h)
+		case o.state == Healthy && p.status == NovaError:
+			if _, ok := e.unresolved[in]; !ok {
+				e.unresolved[in] = o.Name
+				e.alert(h, "evacuated-instance-error:"+in, fmt.Sprintf("%s was moved off %s but is in ERROR on %s, which is up: vigil does not evacuate from a host that is not fenced; repair it there (openstack server reboot --hard %s, or reset its state and migrate it)", in, h.Name, o.Name, in))
+			}
+		}
+	}
+}
+
+// forget stops watching the instances of an incident that closes.
+func (e *Engine) forget(inc *incident) {
+	for _, in := range inc.instances {
+		delete(e.watch, in)
 	}
 }
 
@@ -354,11 +508,16 @@ func (e *Engine) confirm(now time.Time, c Confirm) {
 
 // untrusted lists the hosts, other than source, that are not healthy in
 // vigil's eyes: Nova's scheduler would still pick a host that went silent
-// seconds ago, because Nova notices only after service_down_time.
+// seconds ago, because Nova notices only after service_down_time. A host
+// counts by its state and by this tick's judgement of it: Tick judges every
+// host before any acts, and a host that went bad in this same tick must not
+// receive instances because its turn comes later.
 func (e *Engine) untrusted(source string) []string {
 	var out []string
-	for _, name := range e.order {
-		if st := e.hosts[name].state; name != source && st != Healthy {
+	judged := len(e.assessed) == len(e.order)
+	for i, name := range e.order {
+		bad := e.hosts[name].state != Healthy || (judged && e.assessed[i].state != Healthy)
+		if name != source && bad {
 			out = append(out, name)
 		}
 	}

@@ -65,7 +65,17 @@ type NovaService struct {
 	ForcedDown bool
 	Disabled   bool
 	Instances  []string
+	// Status is each listed instance's Nova server status (ACTIVE, SHUTOFF,
+	// ERROR, REBUILD, ...); an instance missing from it is of unknown status.
+	Status map[string]string
 }
+
+// Nova server statuses the engine tells apart.
+const (
+	NovaActive  = "ACTIVE"
+	NovaError   = "ERROR"
+	NovaShutoff = "SHUTOFF"
+)
 
 // DiskWriters lists the hosts currently holding watches or the lock on an
 // instance's disk. Evidence only: a crashed client's watch lingers ~30 s.
@@ -89,6 +99,29 @@ type FenceResult struct {
 	Method string // e.g. "ipmi"
 	Proof  string // what showed the fence took effect
 	Err    string // why it failed
+	// Aborted says the executor stopped before any device acted, and why;
+	// the host was not touched. Not a failed fence: the engine judges the
+	// host again.
+	Aborted FenceAbort
+}
+
+// FenceAbort is why a fence was stopped before its device acted.
+type FenceAbort int
+
+const (
+	NotAborted       FenceAbort = iota
+	AbortHostAnswers            // the probe right before the power-off got an answer
+	AbortCancelled              // the engine cancelled it (ActCancelFence)
+)
+
+func (a FenceAbort) String() string {
+	switch a {
+	case AbortHostAnswers:
+		return "aborted: host answers"
+	case AbortCancelled:
+		return "cancelled: host alive after the decision"
+	}
+	return "not aborted"
 }
 
 // EvacuateResult is the executor's report for one instance of an Evacuate.
@@ -100,6 +133,11 @@ type EvacuateResult struct {
 	// FenceLost: the executor re-read the fence before calling Nova and it
 	// no longer holds (the host was powered back on, the BMC cannot be read).
 	FenceLost bool
+	// Placed and Status are where Nova places the instance and its server
+	// status when the executor finished ("" when it could not read them).
+	// An instance Nova places on another host than Host is no longer this
+	// incident's to move: that host's state decides what happens to it.
+	Placed, Status string
 }
 
 // Confirm is an operator vouching that a host is off and its guests stopped.

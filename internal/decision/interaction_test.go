@@ -37,6 +37,7 @@ import (
 //	bmc cmp1 on|off|unreachable          a BMC read (run repeats it every step)
 //	nova cmp1 up|down [forced] [disabled] [instances=vm1,vm2]   (run repeats it)
 //	fence-result cmp1 level=1 ok|fail [method=ipmi] [proof=(..)] [err=(..)]
+//	             [aborted=answers|cancelled]   stopped before the power-off
 //	evac-result cmp1 vm1 ok|fail [target=cmp2] [err=(..)]   (ok: later Nova reads
 //	                                     place vm1 on its target)
 //	confirm cmp1 [by=alice]   release cmp1 [by=alice]   maintenance cmp1 on|off
@@ -415,8 +416,8 @@ func (h *harness) fenceResult(d *datadriven.TestData) error {
 		return err
 	}
 	r := FenceResult{Host: name, Level: 1, OK: d.HasArg("ok"), Method: "ipmi"}
-	if !r.OK && !d.HasArg("fail") {
-		return fmt.Errorf("fence-result wants ok or fail")
+	if !r.OK && !d.HasArg("fail") && !d.HasArg("aborted") {
+		return fmt.Errorf("fence-result wants ok, fail or aborted=...")
 	}
 	if a, ok := d.Arg("level"); ok {
 		if r.Level, err = strconv.Atoi(a.Vals[0]); err != nil {
@@ -434,6 +435,17 @@ func (h *harness) fenceResult(d *datadriven.TestData) error {
 	}
 	if a, ok := d.Arg("err"); ok {
 		r.Err = strings.Join(a.Vals, ", ")
+	}
+	if a, ok := d.Arg("aborted"); ok {
+		switch v := strings.Join(a.Vals, ","); v {
+		case "answers":
+			r.Aborted = AbortHostAnswers
+		case "cancelled":
+			r.Aborted = AbortCancelled
+		default:
+			return fmt.Errorf("aborted=answers|cancelled, got %q", v)
+		}
+		r.OK, r.Proof = false, ""
 	}
 	return h.step(r)
 }
@@ -650,6 +662,9 @@ func (h *harness) format(r Ready) string {
 	}
 	for _, a := range r.Actions {
 		fmt.Fprintf(&b, "%s %s: ACTION %s [%s]\n    %s\n", at(h.now), a.Host, a, a.Rule, a.Reason)
+		if a.Kind == ActFence && !a.ProbeAborts {
+			b.WriteString("    (a ping answer alone does not abort this fence)\n")
+		}
 	}
 	for _, rec := range r.Records {
 		h.store[rec.Host] = rec

@@ -648,7 +648,9 @@ func (w *world) authorize(a Action) *violation {
 		if a.Reason != "" && strings.Contains(a.Reason, "operator") {
 			w.cov.confirmed++
 		}
-	case w.selfFenced(a.Host):
+	case tr.selfFence || w.selfFenced(a.Host):
+		// The conditions held at a Tick of this incident: the agent may
+		// answer again since, from the boot the watchdog reset it into.
 		tr.authorized = true
 		w.cov.selfFenced++
 	default:

@@ -11,21 +11,30 @@ import (
 type ActionKind string
 
 const (
-	ActAlert     ActionKind = "alert"
-	ActFence     ActionKind = "fence"
-	ActForceDown ActionKind = "force-down"
-	ActEvacuate  ActionKind = "evacuate"
-	ActUnfence   ActionKind = "unfence"
-	ActReEnable  ActionKind = "re-enable"
+	ActAlert ActionKind = "alert"
+	ActFence ActionKind = "fence"
+	// ActCancelFence stops a fence in flight before its device acts: the
+	// host showed life after the decision. Too late once the power-off was
+	// sent; then the fence's own result stands.
+	ActCancelFence ActionKind = "cancel-fence"
+	ActForceDown   ActionKind = "force-down"
+	ActEvacuate    ActionKind = "evacuate"
+	ActUnfence     ActionKind = "unfence"
+	ActReEnable    ActionKind = "re-enable"
 )
 
 // Action is one thing for the executor to do. Actions are data.
 type Action struct {
-	Kind      ActionKind
-	Host      string
-	Level     int      // fence: topology level, 1-based
-	Instances []string // evacuate
-	Avoid     []string // evacuate: hosts vigil does not trust as targets now
+	Kind  ActionKind
+	Host  string
+	Level int // fence: topology level, 1-based
+	// ProbeAborts (fence): right before the power-off, probe the host and
+	// abort when it answers (FenceResult.Aborted). False on a host that
+	// already answered one such probe and stayed silent otherwise for
+	// dead_after more: a hung userspace whose kernel answers ping.
+	ProbeAborts bool
+	Instances   []string // evacuate
+	Avoid       []string // evacuate: hosts vigil does not trust as targets now
 	// FenceMethod (evacuate): how the host was fenced, so the executor can
 	// re-read that fence right before it calls Nova.
 	FenceMethod string

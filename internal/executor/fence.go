@@ -29,6 +29,19 @@ func Fence(ctx context.Context, topos Topologies, a decision.Action, report func
 	if a.Level >= 1 && a.Level <= len(topo.Levels) {
 		res.Method = drivers(topo.Levels[a.Level-1])
 	}
+	if a.ProbeAborts && topo.Probe != nil && a.Level >= 1 && a.Level <= len(topo.Levels) && powers(topo.Levels[a.Level-1]) {
+		// The last look before the power-off: a host that answers was
+		// judged on stale evidence (its reports are still on the way).
+		// The engine judges it again; it clears ProbeAborts when only a
+		// ping answers (a hung userspace).
+		if answers, what, err := topo.Probe.Answers(ctx); err == nil && answers {
+			res.Aborted, res.Err = decision.AbortHostAnswers, what
+			if report != nil {
+				report(fence.Step{Level: a.Level, Op: "probe", Detail: "host answers before the power-off: " + what})
+			}
+			return res
+		}
+	}
 	out, err := topo.OffLevel(ctx, a.Level, report)
 	if err != nil {
 		res.Err = err.Error()
@@ -36,6 +49,15 @@ func Fence(ctx context.Context, topos Topologies, a decision.Action, report func
 	}
 	res.OK, res.Proof = true, out.Summary()
 	return res
+}
+
+func powers(ms []fence.Member) bool {
+	for _, m := range ms {
+		if m.Power {
+			return true
+		}
+	}
+	return false
 }
 
 func drivers(ms []fence.Member) string {

@@ -108,3 +108,41 @@ func TestFenceReportsUnknownHostAndLevel(t *testing.T) {
 		t.Errorf("missing level: %+v", r)
 	}
 }
+
+// prober answers with a fixed verdict.
+type prober bool
+
+func (p prober) Answers(context.Context) (bool, string, error) {
+	return bool(p), "10.0.1.11 echo reply", nil
+}
+
+// A fence with ProbeAborts stops before the power-off when the host
+// answers, and the device is never called; without it (a host that only
+// answers ping) the fence goes through.
+func TestFenceProbeAbortsBeforePowerOff(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		probeAborts bool
+		answers     prober
+		wantOff     bool
+		wantAbort   decision.FenceAbort
+	}{
+		{"host answers: aborted", true, true, false, decision.AbortHostAnswers},
+		{"host silent: fenced", true, false, true, decision.NotAborted},
+		{"second decision: a ping answer alone does not abort", false, true, true, decision.NotAborted},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dev := &bmc{driver: "ipmi"}
+			ts := topos{"cmp1": {Host: "cmp1", Probe: tc.answers, ProbeWait: time.Millisecond,
+				Levels: [][]fence.Member{{{Name: "ipmi", Driver: "ipmi", Device: dev, Power: true}}}}}
+			a := decision.Action{Kind: decision.ActFence, Host: "cmp1", Level: 1, ProbeAborts: tc.probeAborts}
+			res := Fence(context.Background(), ts, a, nil)
+			if res.Aborted != tc.wantAbort || dev.off != tc.wantOff {
+				t.Fatalf("aborted %v, device off %v; want %v, %v (%+v)", res.Aborted, dev.off, tc.wantAbort, tc.wantOff, res)
+			}
+			if tc.wantAbort != decision.NotAborted && res.OK {
+				t.Fatalf("an aborted fence reported OK: %+v", res)
+			}
+		})
+	}
+}

@@ -29,10 +29,15 @@ type Result struct {
 	Fenced        []string // hosts that reached fenced
 	DoubleWriters []string // instances whose disk had two writers
 	Lost, Held    []string
-	States        map[string]string
-	Alerts        []decision.Action
-	Violations    []sim.Violation
-	Failures      []string // expectations that did not hold
+	// Stranded are instances vigil still lists for an operator
+	// (LeftToOperator) at the end although a host has been healthy, with
+	// nova-compute up and enabled, for the last 70 s: capacity was there.
+	Stranded   []string
+	LiveFenced int // fences sent while the host's agent ran and reached the controllers
+	States     map[string]string
+	Alerts     []decision.Action
+	Violations []sim.Violation
+	Failures   []string // expectations that did not hold
 
 	World      *sim.World
 	Controller *sim.Controller
@@ -131,6 +136,26 @@ func (r *Result) collect() {
 			}
 		}
 	}
+	r.LiveFenced = c.LiveFenced
+	capacity := false
+	for _, st := range c.Status() {
+		s := w.Nova.Services[st.Name]
+		if st.State == "healthy" && w.Now()-st.Since.Sub(sim.Epoch) >= 70*time.Second && w.Nova.Up(st.Name) && !s.ForcedDown && !s.Disabled {
+			capacity = true
+		}
+	}
+	stranded := map[string]bool{}
+	for _, st := range c.Status() {
+		for _, in := range st.LeftToOperator {
+			stranded[in] = capacity
+		}
+	}
+	for in, ok := range stranded {
+		if ok {
+			r.Stranded = append(r.Stranded, in)
+		}
+	}
+	sort.Strings(r.Stranded)
 	r.Recovered = -1
 	allBack := len(r.Evacuated) > 0
 	for _, id := range r.Evacuated {
@@ -144,6 +169,26 @@ func (r *Result) collect() {
 		}
 	}
 	if !allBack {
+		r.LiveFenced = c.LiveFenced
+		capacity := false
+		for _, st := range c.Status() {
+			s := w.Nova.Services[st.Name]
+			if st.State == "healthy" && w.Now()-st.Since.Sub(sim.Epoch) >= 70*time.Second && w.Nova.Up(st.Name) && !s.ForcedDown && !s.Disabled {
+				capacity = true
+			}
+		}
+		stranded := map[string]bool{}
+		for _, st := range c.Status() {
+			for _, in := range st.LeftToOperator {
+				stranded[in] = capacity
+			}
+		}
+		for in, ok := range stranded {
+			if ok {
+				r.Stranded = append(r.Stranded, in)
+			}
+		}
+		sort.Strings(r.Stranded)
 		r.Recovered = -1
 	}
 	for _, h := range w.Hosts {

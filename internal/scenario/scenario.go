@@ -108,15 +108,16 @@ type Fault struct {
 	Stall       string     `yaml:"stall,omitempty"`       // controller-leader: SIGSTOP for `for`
 	Isolate     string     `yaml:"isolate,omitempty"`     // controller-leader: loses etcd
 	Power       string     `yaml:"power,omitempty"`       // off | on
-	Cut         string     `yaml:"cut,omitempty"`         // network
+	Cut         string     `yaml:"cut,omitempty"`         // network, or bond: all of them
 	Partition   string     `yaml:"partition,omitempty"`   // network
 	Groups      [][]string `yaml:"groups,omitempty"`      // partition groups
-	BMC         string     `yaml:"bmc,omitempty"`         // unreachable | reachable | lies
-	Hang        string     `yaml:"hang,omitempty"`        // host
+	BMC         string     `yaml:"bmc,omitempty"`         // unreachable | reachable | lies | slow | late
+	Delay       Duration   `yaml:"delay,omitempty"`       // bmc slow/late: how long
+	Hang        string     `yaml:"hang,omitempty"`        // host | userspace
 	Storage     string     `yaml:"storage,omitempty"`     // unreachable | reachable
 	Blocklist   string     `yaml:"blocklist,omitempty"`   // expire: the host's entries lapse
 	Kill        string     `yaml:"kill,omitempty"`        // controller-leader
-	Flap        string     `yaml:"flap,omitempty"`        // network
+	Flap        string     `yaml:"flap,omitempty"`        // network, or bond: all of them
 	Period      Duration   `yaml:"period,omitempty"`      // flap: one down+up cycle
 	Count       int        `yaml:"count,omitempty"`       // flap: cycles
 	Maintenance string     `yaml:"maintenance,omitempty"` // on | off

@@ -59,17 +59,17 @@ func (s *Scenario) schedule(w *sim.World, c *sim.Controller) *schedule {
 			add(at, func() { w.PowerOn(h, "scenario: operator powers it on") })
 		case f.Cut != "":
 			harmful(at)
-			net := f.Cut
-			add(at, func() { w.Cut(h, net, true) })
+			nets := s.links(f.Cut)
+			add(at, func() { cut(w, h, nets, true) })
 			if dur > 0 {
-				add(at+dur, func() { w.Cut(h, net, false) })
+				add(at+dur, func() { cut(w, h, nets, false) })
 			}
 		case f.Flap != "":
-			net, half := f.Flap, time.Duration(f.Period)/2
+			nets, half := s.links(f.Flap), time.Duration(f.Period)/2
 			for i := 0; i < f.Count; i++ {
 				start := at + time.Duration(i)*time.Duration(f.Period)
-				add(start, func() { w.Cut(h, net, true) })
-				add(start+half, func() { w.Cut(h, net, false) })
+				add(start, func() { cut(w, h, nets, true) })
+				add(start+half, func() { cut(w, h, nets, false) })
 			}
 		case f.Partition != "":
 			harmful(at)
@@ -77,6 +77,16 @@ func (s *Scenario) schedule(w *sim.World, c *sim.Controller) *schedule {
 			add(at, func() { w.Partition(net, groups) })
 			if dur > 0 {
 				add(at+dur, func() { w.Partition(net, nil) })
+			}
+		case f.BMC == "slow" || f.BMC == "late":
+			set := w.SlowBMC
+			if f.BMC == "late" {
+				set = w.LateBMC
+			}
+			delay := time.Duration(f.Delay)
+			add(at, func() { set(h, delay) })
+			if dur > 0 {
+				add(at+dur, func() { set(h, 0) })
 			}
 		case f.BMC == "lies":
 			add(at, func() { w.LyingBMC(h) })
@@ -91,9 +101,13 @@ func (s *Scenario) schedule(w *sim.World, c *sim.Controller) *schedule {
 			}
 		case f.Hang != "":
 			harmful(at)
-			add(at, func() { w.Hang(h, true) })
+			hang := w.Hang
+			if f.Hang == "userspace" {
+				hang = w.HangUserspace
+			}
+			add(at, func() { hang(h, true) })
 			if dur > 0 {
-				add(at+dur, func() { w.Hang(h, false) })
+				add(at+dur, func() { hang(h, false) })
 			}
 		case f.Storage != "":
 			up := f.Storage == "reachable"
@@ -118,6 +132,23 @@ func (s *Scenario) schedule(w *sim.World, c *sim.Controller) *schedule {
 	}
 	sort.SliceStable(sc.events, func(i, j int) bool { return sc.events[i].at < sc.events[j].at })
 	return sc
+}
+
+// bond names every network of a host at once: they share one bonded link.
+const bond = "bond"
+
+// links is the networks a cut or flap takes down: one, or all for bond.
+func (s *Scenario) links(net string) []string {
+	if net == bond {
+		return s.Networks()
+	}
+	return []string{net}
+}
+
+func cut(w *sim.World, h *sim.Host, nets []string, down bool) {
+	for _, n := range nets {
+		w.Cut(h, n, down)
+	}
 }
 
 // apply runs every event due at now.

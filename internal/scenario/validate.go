@@ -173,13 +173,13 @@ func (s *Scenario) validateFault(f Fault, hosts, nets map[string]bool) error {
 		}
 		return needHost()
 	case "cut":
-		if !nets[f.Cut] {
-			return fmt.Errorf("cut: %q is not a network of this cluster %v", f.Cut, s.Networks())
+		if !nets[f.Cut] && f.Cut != bond {
+			return fmt.Errorf("cut: %q is not a network of this cluster %v, nor bond (all of them)", f.Cut, s.Networks())
 		}
 		return needHost()
 	case "flap":
-		if !nets[f.Flap] {
-			return fmt.Errorf("flap: %q is not a network of this cluster %v", f.Flap, s.Networks())
+		if !nets[f.Flap] && f.Flap != bond {
+			return fmt.Errorf("flap: %q is not a network of this cluster %v, nor bond (all of them)", f.Flap, s.Networks())
 		}
 		if f.Period < Duration(200*time.Millisecond) || f.Count < 1 {
 			return fmt.Errorf("flap needs period (>= 200ms, one down+up cycle) and count (>= 1)")
@@ -213,13 +213,22 @@ func (s *Scenario) validateFault(f Fault, hosts, nets map[string]bool) error {
 		}
 		return noHost("partition")
 	case "bmc":
-		if f.BMC != "unreachable" && f.BMC != "reachable" && f.BMC != "lies" {
-			return fmt.Errorf("bmc: %q is not unreachable, reachable or lies", f.BMC)
+		switch f.BMC {
+		case "unreachable", "reachable", "lies":
+			if f.Delay > 0 {
+				return fmt.Errorf("delay: only bmc slow or late takes a delay")
+			}
+		case "slow", "late":
+			if f.Delay <= 0 || time.Duration(f.Delay) > 10*time.Minute {
+				return fmt.Errorf("delay: bmc %s needs a delay between 100ms and 10m, e.g. delay: 5s", f.BMC)
+			}
+		default:
+			return fmt.Errorf("bmc: %q is not unreachable, reachable, lies, slow or late", f.BMC)
 		}
 		return needHost()
 	case "hang":
-		if f.Hang != "host" {
-			return fmt.Errorf("hang: write `hang: host` with host: NAME")
+		if f.Hang != "host" && f.Hang != "userspace" {
+			return fmt.Errorf("hang: write `hang: host` (kernel hang) or `hang: userspace` (the kernel still answers ping) with host: NAME")
 		}
 		return needHost()
 	case "storage":

@@ -74,6 +74,7 @@ type Controller struct {
 
 	maintenance map[string]bool
 	confirmed   map[string]bool
+	cancelled   map[string]bool // host → cancel-fence received for its fence in flight
 
 	// Guarded: the executor re-reads the fence right before each Nova
 	// evacuate call (vigil's executor does; the seed's script did not).
@@ -85,13 +86,16 @@ type Controller struct {
 	// FirstFailed, FirstFenced, FirstEvacuate are virtual times; -1 when never.
 	FirstFailed, FirstFenced, FirstEvacuate time.Duration
 	Fenced                                  map[string]bool
-	Evacuated                               map[string]bool
+	// LiveFenced counts fences whose device was told to act while the
+	// host's agent ran and reached the controllers.
+	LiveFenced int
+	Evacuated  map[string]bool
 }
 
 // NewController attaches a controller running newPolicy() to w. It leads from t=0.
 func NewController(w *World, newPolicy func() Policy) *Controller {
 	c := &Controller{w: w, newPolicy: newPolicy, store: map[string]decision.Record{},
-		maintenance: map[string]bool{}, confirmed: map[string]bool{},
+		maintenance: map[string]bool{}, confirmed: map[string]bool{}, cancelled: map[string]bool{},
 		FirstFailed: -1, FirstFenced: -1, FirstEvacuate: -1, Fenced: map[string]bool{}, Evacuated: map[string]bool{}}
 	w.ctl = c
 	c.elect()
@@ -240,7 +244,7 @@ func (c *Controller) collect() {
 		for k := 1; k <= peerFanout && k < len(w.Hosts); k++ {
 			o := w.Hosts[(i+k)%len(w.Hosts)]
 			for _, net := range w.cfg.Networks {
-				c.p.Step(now, decision.PeerReport{Observer: h.Name, Host: o.Name, Network: net, Reachable: w.reach(h, o, net)})
+				c.p.Step(now, decision.PeerReport{Observer: h.Name, Host: o.Name, Network: net, Reachable: w.peerProbe(h, o, net)})
 			}
 		}
 	}
@@ -283,14 +287,25 @@ func (c *Controller) collect() {
 	if w.now%novaEvery == 0 {
 		for _, h := range w.Hosts {
 			s := w.Nova.Services[h.Name]
+			on := w.Nova.InstancesOn(h.Name)
+			status := make(map[string]string, len(on))
+			for _, id := range on {
+				status[id] = string(w.Nova.Instances[id].State)
+			}
 			c.p.Step(now, decision.NovaService{Host: h.Name, Up: w.Nova.Up(h.Name), ForcedDown: s.ForcedDown,
-				Disabled: s.Disabled, Instances: w.Nova.InstancesOn(h.Name)})
+				Disabled: s.Disabled, Instances: on, Status: status})
 		}
 	}
 }
 
 func (c *Controller) later(d time.Duration, fn func(current bool)) {
 	c.ops = append(c.ops, op{at: c.w.now + d, gen: c.gen, fn: fn})
+}
+
+// laterGen runs fn after d if the leader that scheduled it (gen) still
+// leads; the world changes it makes (a device acting) happen regardless.
+func (c *Controller) laterGen(gen int, d time.Duration, fn func()) {
+	c.ops = append(c.ops, op{at: c.w.now + d, gen: gen, fn: func(bool) { fn() }})
 }
 
 func (c *Controller) runOps() {
@@ -348,7 +363,9 @@ func (c *Controller) execute(a decision.Action) {
 	case decision.ActAlert:
 		c.Alerts = append(c.Alerts, a)
 	case decision.ActFence:
-		c.fence(h, a.Level)
+		c.fence(h, a.Level, a.ProbeAborts)
+	case decision.ActCancelFence:
+		c.cancelled[h.Name] = true
 	case decision.ActForceDown:
 		_ = w.Nova.ForceDown(h.Name, true)
 	case decision.ActReEnable:
@@ -393,75 +410,113 @@ func (c *Controller) fenceHolds(h *Host, method string) (bool, string) {
 	return true, ""
 }
 
-// fenceTime is how long a device takes to act and be read back.
-const fenceTime = 2 * time.Second
+// fenceTime is how long a device takes to act and be read back: it acts
+// after fenceAct (session, authentication), is read back a second later.
+const (
+	fenceTime = 2 * time.Second
+	fenceAct  = time.Second
+)
 
-func (c *Controller) fence(h *Host, level int) {
+func (c *Controller) fence(h *Host, level int, probeAborts bool) {
 	w := c.w
 	kind := "?"
 	if level >= 1 && level <= len(w.cfg.FenceLevels) {
 		kind = w.cfg.FenceLevels[level-1]
 	}
 	res := decision.FenceResult{Host: h.Name, Level: level, Method: kind}
+	gen := c.gen
+	report := func() {
+		if gen == c.gen && c.up() {
+			c.p.Step(c.at(), res)
+		}
+	}
+	power := strings.Contains(kind, "ipmi")
 	// The executor's probe baseline goes out with the fence.
 	answeredBefore := w.answersPing(h)
-	c.later(time.Second, func(bool) {
+	c.cancelled[h.Name] = false
+	c.laterGen(gen, fenceAct, func() {
+		// The last moment before any device acts: a cancel from the
+		// engine, or the host answering the probe, stops the fence here.
+		switch {
+		case c.cancelled[h.Name]:
+			res.Aborted, res.Err = decision.AbortCancelled, "before the power-off"
+		case power && probeAborts && w.answersAnyPing(h):
+			res.Aborted, res.Err = decision.AbortHostAnswers, "ping on the storage network, right before the power-off"
+		}
+		if res.Aborted != decision.NotAborted {
+			w.event(h.Name, "fence stopped before the power-off (%s)", res.Aborted)
+			report()
+			return
+		}
+		if w.agentLive(h) {
+			// Ground truth, counted but not an invariant: some are
+			// unpreventable (a hang clearing in the very instant of the
+			// power-off, before any report could leave).
+			c.LiveFenced++
+			w.event(h.Name, "fence goes out while its agent runs and reaches the controllers")
+		}
+		slow := time.Duration(0)
 		for _, dev := range strings.Split(kind, "+") {
 			switch {
 			case dev == "ipmi" && !h.BMCDown && !h.BMCLies:
-				w.PowerOff(h, "fenced: ipmi chassis power off")
+				slow = h.BMCSlow
+				c.laterGen(gen, max(h.BMCSlow, h.BMCLate), func() { w.PowerOff(h, "fenced: ipmi chassis power off") })
 			case dev == "ceph-blocklist" && w.CtlReachesCeph():
 				w.BlocklistAdd(h, w.cfg.BlocklistExpire)
 			}
 		}
+		c.laterGen(gen, slow+fenceTime-fenceAct, func() {
+			c.verify(h, kind, answeredBefore, &res)
+			report()
+		})
 	})
-	c.later(fenceTime, func(current bool) {
-		var proofs, errs []string
-		power := false
-		for _, dev := range strings.Split(kind, "+") {
-			switch dev {
-			case "ipmi":
-				power = true
-				switch {
-				case h.BMCDown:
-					errs = append(errs, "ipmi: BMC unreachable: no answer to chassis power off")
-				case h.On && !h.BMCLies:
-					errs = append(errs, "ipmi: chassis power still reads on")
-				default:
-					proofs = append(proofs, "ipmi: chassis power read back off")
-				}
-			case "ceph-blocklist":
-				switch {
-				case !w.CtlReachesCeph():
-					errs = append(errs, "ceph-blocklist: ceph monitors unreachable from the controllers: blocklist not added or not readable")
-				case !w.Blocklisted(h):
-					errs = append(errs, "ceph-blocklist: the entry for its storage IP is not listed")
-				default:
-					proofs = append(proofs, "ceph-blocklist: entries listed for its storage addresses; its watchers are gone")
-				}
-			default:
-				errs = append(errs, dev+": no such fence device")
-			}
-		}
-		if power && len(errs) == 0 {
+}
+
+// verify reads every device of the level back, and the probe.
+func (c *Controller) verify(h *Host, kind string, answeredBefore bool, res *decision.FenceResult) {
+	w := c.w
+	var proofs, errs []string
+	power := false
+	for _, dev := range strings.Split(kind, "+") {
+		switch dev {
+		case "ipmi":
+			power = true
 			switch {
-			case answeredBefore && w.answersPing(h):
-				errs = append(errs, "probe: the device reports the host fenced, but it still answers ping on the storage network")
-			case answeredBefore:
-				proofs = append(proofs, "probe: host no longer answers ping")
+			case h.BMCDown:
+				errs = append(errs, "ipmi: BMC unreachable: no answer to chassis power off")
+			case h.On && !h.BMCLies:
+				errs = append(errs, "ipmi: chassis power still reads on")
 			default:
-				proofs = append(proofs, "probe: inconclusive, the host did not answer before the fence either")
+				proofs = append(proofs, "ipmi: chassis power read back off")
 			}
+		case "ceph-blocklist":
+			switch {
+			case !w.CtlReachesCeph():
+				errs = append(errs, "ceph-blocklist: ceph monitors unreachable from the controllers: blocklist not added or not readable")
+			case !w.Blocklisted(h):
+				errs = append(errs, "ceph-blocklist: the entry for its storage IP is not listed")
+			default:
+				proofs = append(proofs, "ceph-blocklist: entries listed for its storage addresses; its watchers are gone")
+			}
+		default:
+			errs = append(errs, dev+": no such fence device")
 		}
-		if len(errs) > 0 {
-			res.Err = strings.Join(errs, "; ")
-		} else {
-			res.OK, res.Proof = true, strings.Join(proofs, "; ")
+	}
+	if power && len(errs) == 0 {
+		switch {
+		case answeredBefore && w.answersPing(h):
+			errs = append(errs, "probe: the device reports the host fenced, but it still answers ping on the storage network")
+		case answeredBefore:
+			proofs = append(proofs, "probe: host no longer answers ping")
+		default:
+			proofs = append(proofs, "probe: inconclusive, the host did not answer before the fence either")
 		}
-		if current {
-			c.p.Step(c.at(), res)
-		}
-	})
+	}
+	if len(errs) > 0 {
+		res.Err = strings.Join(errs, "; ")
+	} else {
+		res.OK, res.Proof = true, strings.Join(proofs, "; ")
+	}
 }
 
 // rebuildWait is how long the executor polls an evacuated instance for ACTIVE.
@@ -472,12 +527,15 @@ func (c *Controller) evacuate(h *Host, id string, avoid []string, method string)
 	source := h.Name
 	c.later(200*time.Millisecond, func(current bool) {
 		res := decision.EvacuateResult{Host: source, Instance: id}
+		inst := w.Nova.Instances[id]
 		report := func() {
+			if inst != nil {
+				res.Placed, res.Status = inst.Host, string(inst.State)
+			}
 			if current {
 				c.p.Step(c.at(), res)
 			}
 		}
-		inst := w.Nova.Instances[id]
 		if inst != nil && inst.Host != source {
 			// Moved already (an action replayed after a failover): done
 			// only once it runs there.
@@ -564,9 +622,12 @@ func (c *Controller) poll(inst *Instance, dest string, res decision.EvacuateResu
 		case inst.State == Rebuilding && c.w.now < deadline:
 			c.poll(inst, dest, res, deadline)
 			return
+		case inst.Host != dest:
+			res.Err = "Nova moved it on from " + dest + " to " + inst.Host + ", state " + string(inst.State)
 		default:
 			res.Err = "rebuild on " + dest + " not ACTIVE: " + string(inst.State)
 		}
+		res.Placed, res.Status = inst.Host, string(inst.State)
 		if current {
 			c.p.Step(c.at(), res)
 		}

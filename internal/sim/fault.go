@@ -70,7 +70,7 @@ func (w *World) PowerOff(h *Host, why string) {
 	if !h.On {
 		return
 	}
-	h.On, h.Hung, h.armed, h.grantExp = false, false, false, 0
+	h.On, h.Hung, h.UserHung, h.armed, h.grantExp = false, false, false, false, 0
 	for p := range h.procs {
 		h.procs[p] = false
 	}
@@ -86,7 +86,7 @@ func (w *World) PowerOn(h *Host, why string) {
 	if h.On {
 		return
 	}
-	h.On, h.Hung = true, false
+	h.On, h.Hung, h.UserHung = true, false, false
 	h.Boot++
 	w.event(h.Name, "power on (%s), boot %d", why, h.Boot)
 	for _, p := range []Proc{Agent, Libvirtd, NovaCompute} {
@@ -179,4 +179,33 @@ func (w *World) Hang(h *Host, hung bool) {
 	} else {
 		w.event(h.Name, "hang cleared: host and its guests continue")
 	}
+}
+
+// HangUserspace freezes a powered host's userspace: the agent, nova-compute,
+// libvirtd and the guests stop, the kernel still answers ping. When it
+// clears, everything continues where it was.
+func (w *World) HangUserspace(h *Host, hung bool) {
+	if !h.On || h.UserHung == hung {
+		return
+	}
+	h.UserHung = hung
+	if hung {
+		w.event(h.Name, "userspace hang: agent, services and guests stuck; the kernel still answers ping")
+	} else {
+		w.event(h.Name, "userspace hang cleared: agent, services and guests continue")
+	}
+}
+
+// SlowBMC makes the host's BMC take d to act on and answer a power-off
+// (0: prompt again).
+func (w *World) SlowBMC(h *Host, d time.Duration) {
+	h.BMCSlow = d
+	w.event(h.Name, "BMC slow: a power-off takes %v", d)
+}
+
+// LateBMC makes the host's BMC acknowledge a power-off at once but cut the
+// power d later (0: prompt again).
+func (w *World) LateBMC(h *Host, d time.Duration) {
+	h.BMCLate = d
+	w.event(h.Name, "BMC late: it acknowledges a power-off at once and cuts the power %v later", d)
 }

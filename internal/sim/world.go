@@ -70,25 +70,31 @@ type Host struct {
 	Domain string
 	On     bool
 	Hung   bool
-	Boot   int
-	cut    map[string]bool // network → link down
-	procs  map[Proc]bool   // running
-	starts map[Proc]int
+	// UserHung: userspace is stuck (agent, services, guests, the agents'
+	// peer probes) while the kernel still answers ping.
+	UserHung bool
+	Boot     int
+	cut      map[string]bool // network → link down
+	procs    map[Proc]bool   // running
+	starts   map[Proc]int
 	// novaReadyAt: nova-compute runs init_host until then, destroying the
 	// guests evacuated away, before it joins the service group.
 	novaInit    bool
 	novaReadyAt time.Duration
 	BMCDown     bool
-	BMCLies     bool            // acknowledges power off without doing it, then reads "off"
-	Domains     map[string]bool // running guests
-	heartbeat   uint64          // storage heartbeat counter
-	grantExp    time.Duration   // the agent's grant expires (persisted; lost with the boot)
-	grantGuests bool            // the latest grant lets the host start guests
-	fedAt       time.Duration   // last watchdog feed
-	armed       bool            // watchdog armed (the agent opened the device)
-	rate        float64         // clock rate against real time; 0 means 1
-	bootAt      time.Duration   // a reset host boots again at this time; 0 none
-	phase       time.Duration   // per-host offset of periodic work
+	BMCLies     bool // acknowledges power off without doing it, then reads "off"
+	// BMCSlow: the power-off command takes this long to act and answer.
+	// BMCLate: the BMC answers at once but cuts the power this much later.
+	BMCSlow, BMCLate time.Duration
+	Domains          map[string]bool // running guests
+	heartbeat        uint64          // storage heartbeat counter
+	grantExp         time.Duration   // the agent's grant expires (persisted; lost with the boot)
+	grantGuests      bool            // the latest grant lets the host start guests
+	fedAt            time.Duration   // last watchdog feed
+	armed            bool            // watchdog armed (the agent opened the device)
+	rate             float64         // clock rate against real time; 0 means 1
+	bootAt           time.Duration   // a reset host boots again at this time; 0 none
+	phase            time.Duration   // per-host offset of periodic work
 }
 
 // Event is something that happened in the world, for the timeline.
@@ -185,7 +191,10 @@ func (w *World) event(host, format string, args ...any) {
 func (h *Host) alive() bool { return h.On && !h.Hung }
 
 // Running reports whether process p runs on h now.
-func (h *Host) Running(p Proc) bool { return h.alive() && h.procs[p] }
+func (h *Host) Running(p Proc) bool { return h.alive() && !h.UserHung && h.procs[p] }
+
+// guestsRun reports whether h's guests execute (and write their disks).
+func (h *Host) guestsRun() bool { return h.alive() && !h.UserHung }
 
 func (w *World) group(net, member string) int { return w.groups[net][member] }
 
@@ -197,6 +206,12 @@ func (w *World) reach(a, b *Host, net string) bool {
 	return a.link(net) && b.link(net) && w.group(net, a.Name) == w.group(net, b.Name)
 }
 
+// peerProbe reports whether a's agent gets an answer from b on net. The
+// simulator's peer probe is answered by b's kernel (a stopped agent does not
+// stop it) but not by a host whose userspace hangs: the model of a probe
+// answered by a userspace responder, which a partial hang stops.
+func (w *World) peerProbe(a, b *Host, net string) bool { return w.reach(a, b, net) && !b.UserHung }
+
 // reachCtl reports whether host h reaches the controllers (and with them Nova
 // and RabbitMQ) on net. Ceph is reached on its own path: hostReachesCeph.
 func (w *World) reachCtl(h *Host, net string) bool {
@@ -204,10 +219,27 @@ func (w *World) reachCtl(h *Host, net string) bool {
 }
 
 // answersPing reports whether the executor's probe (a ping from the
-// controllers over the storage network) gets a reply from h.
+// controllers over the storage network) gets a reply from h. The kernel
+// answers it: a host whose userspace hangs still does.
 func (w *World) answersPing(h *Host) bool { return w.reachCtl(h, w.storageNet()) }
 
 func (w *World) storageNet() string { return StorageNet(w.cfg.Networks) }
+
+// answersAnyPing reports whether a ping from the controllers gets a reply
+// from h on some network: the executor's last look before a power-off pings
+// every address of the host.
+func (w *World) answersAnyPing(h *Host) bool {
+	for _, n := range w.cfg.Networks {
+		if w.reachCtl(h, n) {
+			return true
+		}
+	}
+	return false
+}
+
+// agentLive reports whether h's agent runs and reaches the controllers on
+// some network: ground truth for "the host is alive".
+func (w *World) agentLive(h *Host) bool { return h.Running(Agent) && w.answersAnyPing(h) }
 
 // advance moves the world one Step: guests write, agents beat, Nova learns.
 func (w *World) advance() {
@@ -228,13 +260,14 @@ func (w *World) advance() {
 			continue
 		}
 		// Each process is its own Ceph client: a blocklisted one's writes
-		// fail, one whose entry expired writes again.
+		// fail, one whose entry expired writes again. A hung userspace
+		// writes nothing.
 		for _, id := range sortedKeys(h.Domains) {
-			if w.canWrite(h, id) {
+			if h.guestsRun() && w.canWrite(h, id) {
 				w.Disks[id].write(w, h.Name)
 			}
 		}
-		if h.procs[Agent] && w.canWrite(h, string(Agent)) {
+		if h.Running(Agent) && w.canWrite(h, string(Agent)) {
 			h.heartbeat++
 		}
 	}
