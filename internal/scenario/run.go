@@ -169,26 +169,6 @@ func (r *Result) collect() {
 		}
 	}
 	if !allBack {
-		r.LiveFenced = c.LiveFenced
-		capacity := false
-		for _, st := range c.Status() {
-			s := w.Nova.Services[st.Name]
-			if st.State == "healthy" && w.Now()-st.Since.Sub(sim.Epoch) >= 70*time.Second && w.Nova.Up(st.Name) && !s.ForcedDown && !s.Disabled {
-				capacity = true
-			}
-		}
-		stranded := map[string]bool{}
-		for _, st := range c.Status() {
-			for _, in := range st.LeftToOperator {
-				stranded[in] = capacity
-			}
-		}
-		for in, ok := range stranded {
-			if ok {
-				r.Stranded = append(r.Stranded, in)
-			}
-		}
-		sort.Strings(r.Stranded)
 		r.Recovered = -1
 	}
 	for _, h := range w.Hosts {
