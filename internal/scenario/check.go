@@ -5,6 +5,9 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/vigil-ha/vigil/internal/decision"
+	"github.com/vigil-ha/vigil/internal/sim"
 )
 
 // check compares the outcome with the scenario's expectations.
@@ -12,6 +15,7 @@ func (r *Result) check() {
 	e := r.Scenario.Expect
 	fail := func(format string, args ...any) { r.Failures = append(r.Failures, fmt.Sprintf(format, args...)) }
 	if r.Policy == PolicyVigil {
+		r.Violations = append(slices.Clip(r.Violations), r.heldForever()...)
 		for _, v := range r.Violations {
 			fail("invariant broken at %v on %s: %s", v.At, v.Host, v.What)
 		}
@@ -54,6 +58,40 @@ func (r *Result) check() {
 			fail("alerts: want %q, got %v", want, r.alertCodes())
 		}
 	}
+}
+
+// heldForever finds incidents stuck at the end of a run: a host that is
+// off for good, whose HA instances have no running copy, while vigil waits
+// in rejoining for it to come back. Nothing is retried there and no alert
+// asks the operator for what would help (a confirm), so its instances are
+// held forever. Other holds retry or ask (fence-failed, brake, ...).
+func (r *Result) heldForever() []sim.Violation {
+	w := r.World
+	running := map[string]bool{}
+	for _, h := range w.Hosts {
+		if h.On {
+			for id := range h.Domains {
+				running[id] = true
+			}
+		}
+	}
+	var out []sim.Violation
+	for _, h := range w.Hosts {
+		if h.On || h.Rebooting() || r.States[h.Name] != string(decision.Rejoining) {
+			continue
+		}
+		var down []string
+		for _, id := range w.Nova.InstancesOn(h.Name) {
+			if !running[id] {
+				down = append(down, id)
+			}
+		}
+		if len(down) > 0 {
+			out = append(out, sim.Violation{At: w.Now(), Host: h.Name,
+				What: fmt.Sprintf("held forever: %s is off and vigil waits in rejoining for it to come back; %v have no running copy", h.Name, down)})
+		}
+	}
+	return out
 }
 
 // alerted matches "code" or "host:code".
