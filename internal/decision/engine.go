@@ -279,7 +279,7 @@ func (e *Engine) Status() []HostStatus {
 			s.Fence = h.inc.fence
 			for _, in := range h.inc.instances {
 				gaveUp := h.inc.evacTries[in] >= e.cfg.EvacuateAttempts && !h.inc.evacWait[in]
-				stopped := h.state == Rejoining && h.inc.evacTries[in] > 0 // fence lifted mid-move
+				stopped := h.state == Rejoining && h.inc.maybeSent(in) // fence lifted mid-move
 				if !h.inc.done[in] && (gaveUp || stopped) {
 					s.LeftToOperator = append(s.LeftToOperator, in)
 				}
@@ -309,13 +309,17 @@ func (e *Engine) Restore(recs []Record) {
 		if h == nil || !r.Phase.inIncident() {
 			continue // closed, or not a phase an incident can be in
 		}
-		inc := &incident{opened: r.Opened, level: r.Level, fence: r.Fence, instances: r.Instances,
-			done: map[string]bool{}, evacTries: map[string]int{}, evacAt: map[string]time.Time{}, evacWait: map[string]bool{}}
-		if inc.level == 0 {
-			inc.level = 1
+		inc := newIncident(r.Opened)
+		inc.fence, inc.instances = r.Fence, r.Instances
+		if r.Level > 0 {
+			inc.level = r.Level
 		}
 		for _, d := range r.Done {
 			inc.done[d] = true
+			inc.sent[d] = true
+		}
+		for _, d := range r.Moving {
+			inc.sent[d] = true
 		}
 		h.inc = inc
 		h.state = r.Phase

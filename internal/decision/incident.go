@@ -10,8 +10,8 @@ import (
 
 // open starts an incident for a failed host: first fence level now.
 func (e *Engine) open(now time.Time, h *host) {
-	h.inc = &incident{opened: now, level: 1, cause: h.rule, done: map[string]bool{}, evacTries: map[string]int{},
-		evacAt: map[string]time.Time{}, evacWait: map[string]bool{}}
+	h.inc = newIncident(now)
+	h.inc.cause = h.rule
 	h.released = false // consumed
 	e.counts.inFlight++
 	e.transition(now, h, Fencing, "fence-before-recovery", []string{fmt.Sprintf("fencing %s with topology level 1 of %d", h.Name, e.levels(h))})
@@ -110,7 +110,10 @@ func (e *Engine) undone(now time.Time, h *host, why string) {
 	inc := h.inc
 	var limbo []string
 	for _, in := range inc.instances {
-		if !inc.done[in] && inc.evacTries[in] > 0 {
+		// Only calls Nova may have accepted: one the executor stopped at
+		// its fence re-read never reached Nova, and that guest's only copy
+		// is still on the host.
+		if !inc.done[in] && inc.maybeSent(in) {
 			limbo = append(limbo, in)
 		}
 	}
@@ -189,7 +192,7 @@ func (e *Engine) recover(now time.Time, h *host) {
 	}
 	var todo []string
 	for _, in := range inc.instances {
-		if !inc.done[in] {
+		if !inc.done[in] && !inc.evacWait[in] {
 			todo = append(todo, in)
 			inc.evacTries[in]++
 			inc.evacAt[in] = now
@@ -222,6 +225,9 @@ func (e *Engine) mergeInstances(h *host) {
 func (e *Engine) retryEvacuations(now time.Time, h *host) {
 	inc := h.inc
 	e.mergeInstances(h)
+	if now.Before(inc.recheckAt) {
+		return // the fence could not be read: wait before asking the executor again
+	}
 	var todo []string
 	for _, in := range inc.instances {
 		if inc.done[in] || inc.evacWait[in] || inc.evacTries[in] >= e.cfg.EvacuateAttempts {
@@ -257,12 +263,16 @@ func (e *Engine) rejoin(now time.Time, h *host) {
 	for _, d := range h.self.Domains {
 		// A guest vigil moved away must be gone whatever Nova's (possibly
 		// stale) list says; any other guest must be one Nova places here.
-		if h.inc.done[d] || h.inc.evacTries[d] > 0 || !mine[d] {
+		if h.inc.done[d] || h.inc.maybeSent(d) || !mine[d] {
 			still = append(still, d)
 		}
 	}
-	if len(still) > 0 || !h.self.NovaCompute.Running {
-		e.alert(h, "rejoin-blocked", fmt.Sprintf("%s is back but still runs evacuated instances %v or nova-compute is not running; restart nova-compute there so it destroys them; vigil keeps it forced down and fenced until then", h.Name, still))
+	switch {
+	case len(still) > 0:
+		e.alert(h, "rejoin-blocked", fmt.Sprintf("%s is back but still runs %s, which Nova places elsewhere or vigil moved away; restart nova-compute there so it destroys them; vigil keeps it forced down and fenced until then", h.Name, strings.Join(still, ", ")))
+		return
+	case !h.self.NovaCompute.Running:
+		e.alert(h, "rejoin-blocked", fmt.Sprintf("%s is back but nova-compute is not running there; start it (it destroys guests moved away on start); vigil keeps it forced down and fenced until then", h.Name))
 		return
 	}
 	// Instances caught mid-move (Nova placed them elsewhere, the move never
@@ -282,7 +292,8 @@ func (e *Engine) rejoin(now time.Time, h *host) {
 
 func (e *Engine) fenceResult(now time.Time, r FenceResult) {
 	h := e.hosts[r.Host]
-	if h == nil || h.inc == nil || h.state != Fencing || h.inc.fence != nil {
+	// A fence sent before maintenance began still counts: it happened.
+	if h == nil || h.inc == nil || h.phase() != Fencing || h.inc.fence != nil {
 		return
 	}
 	inc := h.inc
@@ -292,6 +303,9 @@ func (e *Engine) fenceResult(now time.Time, r FenceResult) {
 		return
 	}
 	inc.lastErr = fmt.Sprintf("level %d %s: %s", r.Level, r.Method, r.Err)
+	if h.state == Maintenance {
+		return // nothing is tried while an operator owns the host; fencing resumes after
+	}
 	inc.roundErrs = append(inc.roundErrs, inc.lastErr)
 	if inc.level < e.levels(h) {
 		inc.level++
@@ -300,10 +314,7 @@ func (e *Engine) fenceResult(now time.Time, r FenceResult) {
 	}
 	inc.attempts++
 	inc.level = 1
-	wait := e.cfg.FenceRetry << (inc.attempts - 1)
-	if wait > e.cfg.FenceRetryMax || wait <= 0 {
-		wait = e.cfg.FenceRetryMax
-	}
+	wait := backoff(e.cfg.FenceRetry, e.cfg.FenceRetryMax, inc.attempts)
 	inc.nextTry = now.Add(wait)
 	why := strings.Join(inc.roundErrs, "; ")
 	inc.roundErrs = nil
@@ -322,11 +333,21 @@ func (e *Engine) evacuateResult(now time.Time, r EvacuateResult) {
 		return // not an instance of this incident
 	}
 	inc.evacWait[r.Instance] = false
-	if r.FenceLost {
+	if r.Accepted && !r.OK && !inc.sent[r.Instance] {
+		inc.sent[r.Instance] = true
+		e.persist(h)
+	}
+	switch {
+	case r.FenceUnreadable:
+		e.fenceUnreadable(now, h, r)
+		return
+	case r.FenceLost:
 		inc.fenceLost = r.Err
 		return
 	}
+	inc.unreadable, inc.rechecks = "", 0 // the fence was read: it holds
 	if r.OK {
+		inc.sent[r.Instance] = true
 		inc.done[r.Instance] = true
 		e.persist(h)
 		return
@@ -336,24 +357,120 @@ func (e *Engine) evacuateResult(now time.Time, r EvacuateResult) {
 	}
 }
 
-// confirm records an operator's word that the host is off. It is accepted only
-// for a host that is failed or being fenced, never for one that answers.
+// fenceUnreadable handles an evacuation the executor stopped because it
+// could not read the fence. An unreadable fence is not a lifted one: the
+// host may well still be off. The incident stays where it is and the
+// evacuation is retried with backoff, until the fence reads again or an
+// operator confirms the host is off.
+func (e *Engine) fenceUnreadable(now time.Time, h *host, r EvacuateResult) {
+	inc := h.inc
+	if inc.evacTries[r.Instance] > 0 {
+		inc.evacTries[r.Instance]-- // stopped before Nova: not an attempt
+	}
+	if p := h.phase(); p != Fenced && p != Recovering {
+		return // evacuation already stopped (fence lifted): nothing to retry
+	}
+	if now.Before(inc.recheckAt) {
+		return // another instance of the same round: counted and alerted
+	}
+	inc.rechecks++
+	wait := backoff(e.cfg.EvacuateRetry, max(e.cfg.FenceRetryMax, e.cfg.EvacuateRetry), inc.rechecks)
+	inc.recheckAt, inc.unreadable = now.Add(wait), r.Err
+	var held []string
+	for _, in := range inc.instances {
+		if !inc.done[in] {
+			held = append(held, in)
+		}
+	}
+	list := strings.Join(held, ", ")
+	e.transition(now, h, h.state, "fence-unreadable", []string{r.Err,
+		fmt.Sprintf("an unreadable fence is not a lifted one; nothing proves it still holds either: %s not evacuated now, retry in %v (round %d)", list, wait, inc.rechecks)})
+	delete(h.alerted, "fence-unreadable")
+	e.alert(h, "fence-unreadable", fmt.Sprintf("cannot read the fence of %s before evacuating (%s): %s stay held; retrying in %v. Restore access to its fence device, or check the host is off and confirm it: vigil confirm %s", h.Name, r.Err, list, wait, h.Name))
+}
+
+// backoff doubles base n-1 times, up to limit.
+func backoff(base, limit time.Duration, n int) time.Duration {
+	d := base
+	for i := 1; i < n && d < limit; i++ {
+		d *= 2
+	}
+	return min(d, limit)
+}
+
+// confirm records an operator's word that the host is off as its fence
+// (Method "operator"). It is accepted in every phase that holds instances
+// on the host, and refused, with an alert saying why, otherwise.
 func (e *Engine) confirm(now time.Time, c Confirm) {
 	h := e.hosts[c.Host]
-	if h == nil || h.maintenance {
+	if h == nil {
 		return
 	}
-	switch {
-	case (h.state == Failed || h.state == Suspect) && h.inc == nil:
-		h.inc = &incident{opened: now, level: 1, done: map[string]bool{}, evacTries: map[string]int{},
-			evacAt: map[string]time.Time{}, evacWait: map[string]bool{}}
-		e.transition(now, h, Fencing, "operator-confirmed", []string{"operator " + c.By + " confirmed the host is off"})
-	case h.state == Fencing && h.inc != nil && h.inc.fence == nil:
-	default:
+	if why := e.confirmRefused(now, h); why != "" {
+		delete(h.alerted, "confirm-refused")
+		e.alert(h, "confirm-refused", fmt.Sprintf("confirm of %s by %s refused: %s", h.Name, c.By, why))
 		return
 	}
-	h.inc.inFlight = false
-	h.inc.fence = &Fence{At: now, Method: "operator", By: c.By, Proof: "operator " + c.By + " confirmed the host is off"}
+	f := &Fence{At: now, Method: "operator", By: c.By, Proof: "operator " + c.By + " confirmed the host is off"}
+	if h.inc == nil {
+		h.inc = newIncident(now)
+		e.transition(now, h, Fencing, "operator-confirmed", []string{f.Proof})
+	}
+	inc := h.inc
+	inc.inFlight = false
+	inc.fence = f
+	// The operator's word is newer than the executor's last read.
+	inc.fenceLost, inc.unreadable, inc.recheckAt = "", "", time.Time{}
+	if h.state == Fencing {
+		return // the next Tick verifies it like any fence
+	}
+	left := 0
+	for _, in := range inc.instances {
+		if !inc.done[in] {
+			left++
+		}
+	}
+	// Fenced again: the next Tick evacuates what is still here.
+	e.transition(now, h, Fenced, "operator-confirmed", []string{f.Proof, fmt.Sprintf("%d of %d instances still to move", left, len(inc.instances))})
+	e.persist(h)
+}
+
+// confirmRefused says why an operator's confirm cannot be taken for h now,
+// or "": refused for a host that shows life, and where nothing is held.
+func (e *Engine) confirmRefused(now time.Time, h *host) string {
+	if h.maintenance {
+		return "it is in maintenance and vigil does nothing to it; take it out of maintenance first (an open incident resumes then)"
+	}
+	if life := e.showsLife(now, h); life != "" {
+		return life + ": a confirm says the host is off, and it shows life; power it off first if it must go"
+	}
+	switch h.state {
+	case Failed, Suspect, Fencing, Fenced, Recovering:
+		return ""
+	case Rejoining:
+		for _, in := range h.inc.instances {
+			if !h.inc.done[in] {
+				return ""
+			}
+		}
+		return "every instance of it already runs elsewhere: nothing is held; it rejoins once it answers and runs none of them"
+	case Recovered:
+		return "every instance of it already runs elsewhere: nothing is held"
+	}
+	return fmt.Sprintf("it is %s: vigil holds nothing for it", h.state)
+}
+
+// showsLife names positive evidence that h runs now, or "": its agent or a
+// peer answers, its storage heartbeat moves, or its BMC reads power on.
+func (e *Engine) showsLife(now time.Time, h *host) string {
+	switch a := e.assess(h, now); a.state {
+	case Healthy, ServiceDegraded, NetworkDegraded, Isolated:
+		return fmt.Sprintf("it answers (%s: %s)", a.state, strings.Join(e.evidence(h, now), "; "))
+	}
+	if h.bmc == PowerOn && fresh(h.bmcAt, now, e.cfg.BMCFreshness) {
+		return "its BMC reads the power on"
+	}
+	return ""
 }
 
 // untrusted lists the hosts, other than source, that are not healthy in

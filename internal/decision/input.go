@@ -79,14 +79,24 @@ type FenceResult struct {
 }
 
 // EvacuateResult is the executor's report for one instance of an Evacuate.
+// The executor re-reads the fence right before it calls Nova; when that read
+// stops it, Nova was never asked (FenceLost or FenceUnreadable, Accepted false).
 type EvacuateResult struct {
 	Host, Instance string
-	OK             bool
+	OK             bool // running ACTIVE on Target
 	Target         string
 	Err            string
-	// FenceLost: the executor re-read the fence before calling Nova and it
-	// no longer holds (the host was powered back on, the BMC cannot be read).
+	// Accepted: Nova accepted the evacuate call, so a copy may start (or
+	// run) elsewhere whatever the outcome. OK implies it.
+	Accepted bool
+	// FenceLost: the fence was read and no longer holds (the chassis power
+	// reads on, the blocklist entries are gone): positive evidence that the
+	// host may write again.
 	FenceLost bool
+	// FenceUnreadable: the fence could not be read (the BMC or the Ceph
+	// monitors do not answer). That proves nothing either way: the host may
+	// well still be off.
+	FenceUnreadable bool
 }
 
 // Confirm is an operator vouching that a host is off and its guests stopped.

@@ -80,6 +80,8 @@ type Record struct {
 	Fence     *Fence    `json:"fence,omitempty"`
 	Instances []string  `json:"instances,omitempty"` // to evacuate, fixed when fenced
 	Done      []string  `json:"done,omitempty"`      // evacuated
+	// Moving: Nova accepted their evacuation, not yet seen ACTIVE elsewhere.
+	Moving []string `json:"moving,omitempty"`
 }
 
 // Fence is the proof that a host can no longer write.
