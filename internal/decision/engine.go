@@ -170,23 +170,15 @@ func (e *Engine) Tick(now time.Time) Ready {
 func (e *Engine) tickHost(now time.Time, h *host, a assessment) {
 	if h.maintenance {
 		if h.state != Maintenance {
-			ev := []string{"an operator put the host in maintenance; vigil will not act on it"}
-			if h.inc != nil {
-				ev = append(ev, fmt.Sprintf("the open incident (%s) is handed to the operator and closed", h.state))
-				h.inc = nil
-			}
-			// Nothing decided for this host since the last Tick goes out now.
-			kept := e.out.Actions[:0]
-			for _, a := range e.out.Actions {
-				if a.Host != h.Name {
-					kept = append(kept, a)
-				}
-			}
-			e.out.Actions = kept
-			e.transition(now, h, Maintenance, "operator-maintenance", ev)
-			e.persist(h)
+			e.enterMaintenance(now, h)
 		}
 		return
+	}
+	if h.state == Maintenance && h.inc != nil {
+		phase := h.inc.paused
+		h.inc.paused = ""
+		e.transition(now, h, phase, "maintenance-ended", []string{"an operator took the host out of maintenance",
+			fmt.Sprintf("its incident resumes at %s", phase)})
 	}
 	if h.state.inIncident() {
 		e.workflow(now, h, a)
@@ -279,7 +271,7 @@ func (e *Engine) Status() []HostStatus {
 			s.Fence = h.inc.fence
 			for _, in := range h.inc.instances {
 				gaveUp := h.inc.evacTries[in] >= e.cfg.EvacuateAttempts && !h.inc.evacWait[in]
-				stopped := h.state == Rejoining && h.inc.maybeSent(in) // fence lifted mid-move
+				stopped := h.phase() == Rejoining && h.inc.maybeSent(in) // fence lifted mid-move
 				if !h.inc.done[in] && (gaveUp || stopped) {
 					s.LeftToOperator = append(s.LeftToOperator, in)
 				}

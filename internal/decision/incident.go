@@ -300,6 +300,9 @@ func (e *Engine) fenceResult(now time.Time, r FenceResult) {
 	inc.inFlight = false
 	if r.OK {
 		inc.fence = &Fence{At: now, Method: r.Method, Proof: r.Proof, Level: r.Level}
+		if h.state == Maintenance {
+			e.persist(h) // no transition will record it before maintenance ends
+		}
 		return
 	}
 	inc.lastErr = fmt.Sprintf("level %d %s: %s", r.Level, r.Method, r.Err)
@@ -367,8 +370,8 @@ func (e *Engine) fenceUnreadable(now time.Time, h *host, r EvacuateResult) {
 	if inc.evacTries[r.Instance] > 0 {
 		inc.evacTries[r.Instance]-- // stopped before Nova: not an attempt
 	}
-	if p := h.phase(); p != Fenced && p != Recovering {
-		return // evacuation already stopped (fence lifted): nothing to retry
+	if h.state != Fenced && h.state != Recovering {
+		return // stopped (fence lifted) or in maintenance: retried, if at all, when it resumes
 	}
 	if now.Before(inc.recheckAt) {
 		return // another instance of the same round: counted and alerted

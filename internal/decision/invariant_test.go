@@ -76,7 +76,7 @@ func violate(host, format string, args ...any) *violation {
 type coverage struct {
 	fences, evacuations, confirmed, selfFenced, aborted, rejoins int
 	brake, blind, restored, maintTicks, answeringFailed          int
-	unreadable, lateConfirms                                     int
+	unreadable, lateConfirms, resumed                            int
 }
 
 func (c *coverage) add(o coverage) {
@@ -93,6 +93,7 @@ func (c *coverage) add(o coverage) {
 	c.answeringFailed += o.answeringFailed
 	c.unreadable += o.unreadable
 	c.lateConfirms += o.lateConfirms
+	c.resumed += o.resumed
 }
 
 // mode is what a simulated host is really doing.
@@ -533,12 +534,17 @@ func (w *world) check(r Ready) *violation {
 		}
 		tr := w.tr[t.Host]
 		switch {
+		case t.To == Maintenance, t.From == Maintenance && inIncidentState(t.To) && tr.open:
+			// An incident survives maintenance: it neither closes nor reopens.
+			if t.From == Maintenance {
+				w.cov.resumed++
+			}
 		case !inIncidentState(t.From) && inIncidentState(t.To):
 			*tr = track{open: true, openAt: t.At, authAt: tr.authAt, failAt: tr.failAt}
 			if !tr.failAt.Before(t.At) {
 				tr.fails = 1
 			}
-		case inIncidentState(t.From) && !inIncidentState(t.To):
+		case (inIncidentState(t.From) || t.From == Maintenance) && !inIncidentState(t.To):
 			tr.open, tr.authorized = false, false
 		}
 		switch t.Rule {

@@ -16,6 +16,7 @@ func (r *Result) check() {
 	fail := func(format string, args ...any) { r.Failures = append(r.Failures, fmt.Sprintf(format, args...)) }
 	if r.Policy == PolicyVigil {
 		r.Violations = append(slices.Clip(r.Violations), r.heldForever()...)
+		r.Violations = append(r.Violations, r.orphanedFences()...)
 		for _, v := range r.Violations {
 			fail("invariant broken at %v on %s: %s", v.At, v.Host, v.What)
 		}
@@ -89,6 +90,33 @@ func (r *Result) heldForever() []sim.Violation {
 		if len(down) > 0 {
 			out = append(out, sim.Violation{At: w.Now(), Host: h.Name,
 				What: fmt.Sprintf("held forever: %s is off and vigil waits in rejoining for it to come back; %v have no running copy", h.Name, down)})
+		}
+	}
+	return out
+}
+
+// orphanedFences finds hosts left fenced by no incident at the end of a
+// run: the host runs, vigil has no incident for it (so nothing will ever
+// unfence or re-enable it), yet it is still forced down in Nova or
+// blocklisted.
+func (r *Result) orphanedFences() []sim.Violation {
+	w := r.World
+	var out []sim.Violation
+	for _, h := range w.Hosts {
+		st := decision.State(r.States[h.Name])
+		if !h.On || st == decision.Maintenance || st == decision.Fencing || st == decision.Fenced || st == decision.Recovering || st == decision.Recovered || st == decision.Rejoining {
+			continue
+		}
+		var left []string
+		if s := w.Nova.Services[h.Name]; s.ForcedDown {
+			left = append(left, "forced down in Nova")
+		}
+		if h.Blocklisted {
+			left = append(left, "blocklisted in Ceph")
+		}
+		if len(left) > 0 {
+			out = append(out, sim.Violation{At: w.Now(), Host: h.Name,
+				What: fmt.Sprintf("left fenced: %s runs, vigil has no incident for it (%s), yet it is still %s", h.Name, st, strings.Join(left, " and "))})
 		}
 	}
 	return out
