@@ -61,6 +61,11 @@ func (e *Engine) workflow(now time.Time, h *host, a assessment) {
 			e.transition(now, h, a.state, "fence-aborted", append(e.evidence(h, now), "host answered again before any fence took effect; incident closed"))
 			e.persist(h)
 			e.alert(h, "fence-aborted", fmt.Sprintf("%s answered again before it was fenced (%s); no instance was moved", h.Name, inc.lastErr))
+			// A failed level may still have applied some of its devices
+			// (a blocklist went on, the power read-back failed): lift them,
+			// or the host runs guests that cannot write.
+			e.emit(Action{Kind: ActUnfence, Host: h.Name, Rule: "fence-aborted",
+				Reason: "undo any device of a failed fence level that did act; no instance was moved, so nothing can write twice"})
 			return
 		}
 		e.sendFence(now, h)
