@@ -72,7 +72,8 @@ type incident struct {
 	rechecks   int
 	recheckAt  time.Time
 
-	paused State // the phase the incident was in when maintenance began
+	paused  State // the phase the incident was in when maintenance began
+	stalled bool  // rejoining, instances not moved, and the host shows no life
 }
 
 func newIncident(opened time.Time) *incident {
@@ -140,6 +141,8 @@ func (h *host) held() bool {
 		return h.inc != nil && h.inc.fence == nil && h.inc.attempts > 0
 	case Fenced, Recovering:
 		return h.inc != nil && h.inc.unreadable != ""
+	case Rejoining:
+		return h.inc != nil && h.inc.stalled
 	}
 	return false
 }

@@ -90,7 +90,35 @@ func (e *Engine) workflow(now time.Time, h *host, a assessment) {
 		}
 	case Rejoining:
 		e.rejoin(now, h)
+		if h.inc != nil {
+			e.rejoinStalled(now, h)
+		}
 	}
+}
+
+// rejoinStalled tells the operator about a host whose fence was lifted
+// while some of its instances had not moved, and that has shown no life
+// since: rejoining waits for it to come back, which an off host never does,
+// and its instances have no other copy. A confirm would let them move.
+func (e *Engine) rejoinStalled(now time.Time, h *host) {
+	inc := h.inc
+	var held []string
+	for _, in := range inc.instances {
+		if !inc.done[in] && !inc.maybeSent(in) {
+			held = append(held, in)
+		}
+	}
+	quiet := now.Sub(h.since)
+	if last := h.lastAgent(); last.After(h.since) {
+		quiet = now.Sub(last)
+	}
+	if len(held) == 0 || e.showsLife(now, h) != "" || quiet < e.cfg.DeadAfter {
+		inc.stalled = false
+		return
+	}
+	inc.stalled = true
+	e.alert(h, "rejoin-stalled", fmt.Sprintf("%s's fence was lifted before %s moved, and it has shown no life for %v: they have no other copy and are held. If it is off, confirm it (vigil confirm %s) and vigil moves them; if it is booting, wait for it",
+		h.Name, strings.Join(held, ", "), quiet.Round(time.Second), h.Name))
 }
 
 // agentDiedWithHost reports whether the agent's last report was also about

@@ -63,11 +63,15 @@ func (r *Result) check() {
 
 // heldForever finds incidents stuck at the end of a run: a host that is
 // off for good, whose HA instances have no running copy, while vigil waits
-// in rejoining for it to come back. Nothing is retried there and no alert
-// asks the operator for what would help (a confirm), so its instances are
-// held forever. Other holds retry or ask (fence-failed, brake, ...).
+// in rejoining for it to come back without saying it holds them (its
+// status is not Held, which every hold alerts for with what to do). Nothing
+// is retried there, so its instances are held forever.
 func (r *Result) heldForever() []sim.Violation {
 	w := r.World
+	holds := map[string]bool{}
+	for _, st := range r.Controller.Status() {
+		holds[st.Name] = st.Held
+	}
 	running := map[string]bool{}
 	for _, h := range w.Hosts {
 		if h.On {
@@ -78,7 +82,7 @@ func (r *Result) heldForever() []sim.Violation {
 	}
 	var out []sim.Violation
 	for _, h := range w.Hosts {
-		if h.On || h.Rebooting() || r.States[h.Name] != string(decision.Rejoining) {
+		if h.On || h.Rebooting() || holds[h.Name] || r.States[h.Name] != string(decision.Rejoining) {
 			continue
 		}
 		var down []string
