@@ -43,7 +43,7 @@ func (e *Engine) inForce(h *host) []string {
 			out = append(out, "its Ceph client is blocklisted: its guests there cannot write")
 		}
 	}
-	if inc.forced {
+	if inc.forced || h.nova.ForcedDown { // forced is not persisted: a new leader reads Nova
 		out = append(out, "nova-compute is forced down")
 	}
 	var moved, here []string
