@@ -311,7 +311,7 @@ func (e *Engine) rejoin(now time.Time, h *host) {
 	// Instances caught mid-move (Nova placed them elsewhere, the move never
 	// finished) are nobody's once the incident closes: hand them over.
 	for _, in := range h.inc.instances {
-		if !h.inc.done[in] && !mine[in] && h.inc.evacTries[in] > 0 {
+		if !h.inc.done[in] && !mine[in] && (h.inc.evacTries[in] > 0 || h.inc.maybeSent(in)) {
 			e.unresolved[in] = h.Name
 			e.alert(h, "evacuate-unresolved:"+in, fmt.Sprintf("%s left %s while its evacuation had not finished; Nova places it on another host but vigil never saw it ACTIVE: check it (openstack server show %s)", h.Name, in, in))
 		}
