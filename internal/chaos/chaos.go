@@ -240,7 +240,7 @@ func GenerateWith(seed int64, g Gen) *scenario.Scenario {
 			s.Faults = append(s.Faults, leader(rng, f.At)...)
 			continue
 		}
-		switch rng.Intn(23) {
+		switch rng.Intn(24) {
 		case 0:
 			f.Stop, f.Host, f.For = []string{"nova-compute", "libvirtd", "agent"}[rng.Intn(3)], name(), dur()
 		case 1, 2:
@@ -324,6 +324,25 @@ func GenerateWith(seed int64, g Gen) *scenario.Scenario {
 			s.Faults = append(s.Faults, scenario.Fault{At: f.At + d(time.Duration(rng.Intn(5000))*time.Millisecond), Power: "off", Host: name()})
 		case 22:
 			f.BMC, f.Host, f.Delay = []string{"slow", "late"}[rng.Intn(2)], name(), d(time.Duration(1+rng.Intn(10))*time.Second)
+		case 23:
+			// A host off for good, then: its BMC lost right around the
+			// fence, maintenance on and off mid-incident, or an operator's
+			// (truthful) confirm at a random phase.
+			f.Power, f.Host = "off", name()
+			off[f.Host] = true
+			later := func(lo, span time.Duration) scenario.Duration {
+				return f.At + d(lo+time.Duration(rng.Int63n(int64(span))))
+			}
+			switch rng.Intn(3) {
+			case 0:
+				s.Faults = append(s.Faults, scenario.Fault{At: later(4500*time.Millisecond, 2*time.Second), BMC: "unreachable", Host: f.Host})
+			case 1:
+				on := later(0, 40*time.Second)
+				s.Faults = append(s.Faults, scenario.Fault{At: on, Maintenance: "on", Host: f.Host},
+					scenario.Fault{At: on + d(time.Duration(5+rng.Intn(60))*time.Second), Maintenance: "off", Host: f.Host})
+			case 2:
+				s.Faults = append(s.Faults, scenario.Fault{At: later(0, 60*time.Second), Confirm: f.Host})
+			}
 		}
 		s.Faults = append(s.Faults, f)
 	}

@@ -122,6 +122,8 @@ func (e *Engine) Step(now time.Time, in Input) {
 			e.leaderSince = now
 		}
 		e.leader, e.token = m.Leader, m.Token
+	case UnfenceResult:
+		e.unfenceResult(now, m)
 	case AgentStopping:
 		// The controller acknowledges this notice; only then does the
 		// agent disarm, so from now on its silence is no self-fence.
@@ -192,25 +194,18 @@ func (e *Engine) Tick(now time.Time) Ready {
 }
 
 func (e *Engine) tickHost(now time.Time, h *host, a assessment) {
+	e.retryUnfence(now, h)
 	if h.maintenance {
 		if h.state != Maintenance {
-			ev := []string{"an operator put the host in maintenance; vigil will not act on it"}
-			if h.inc != nil {
-				ev = append(ev, fmt.Sprintf("the open incident (%s) is handed to the operator and closed", h.state))
-				h.inc = nil
-			}
-			// Nothing decided for this host since the last Tick goes out now.
-			kept := e.out.Actions[:0]
-			for _, a := range e.out.Actions {
-				if a.Host != h.Name {
-					kept = append(kept, a)
-				}
-			}
-			e.out.Actions = kept
-			e.transition(now, h, Maintenance, "operator-maintenance", ev)
-			e.persist(h)
+			e.enterMaintenance(now, h)
 		}
 		return
+	}
+	if h.state == Maintenance && h.inc != nil {
+		phase := h.inc.paused
+		h.inc.paused = ""
+		e.transition(now, h, phase, "maintenance-ended", []string{"an operator took the host out of maintenance",
+			fmt.Sprintf("its incident resumes at %s", phase)})
 	}
 	if h.state.inIncident() {
 		e.workflow(now, h, a)
@@ -305,7 +300,7 @@ func (e *Engine) Status() []HostStatus {
 			s.Fence = h.inc.fence
 			for _, in := range h.inc.instances {
 				gaveUp := h.alerted["evacuate-failed:"+in]
-				stopped := h.state == Rejoining && h.inc.evacTries[in] > 0 // fence lifted mid-move
+				stopped := h.phase() == Rejoining && h.inc.maybeSent(in) // fence lifted mid-move
 				if !h.inc.done[in] && (gaveUp || stopped) {
 					s.LeftToOperator = append(s.LeftToOperator, in)
 				}
@@ -335,13 +330,17 @@ func (e *Engine) Restore(recs []Record) {
 		if h == nil || !r.Phase.inIncident() {
 			continue // closed, or not a phase an incident can be in
 		}
-		inc := &incident{opened: r.Opened, level: r.Level, fence: r.Fence, instances: r.Instances,
-			done: map[string]bool{}, evacTries: map[string]int{}, evacAt: map[string]time.Time{}, evacWait: map[string]bool{}}
-		if inc.level == 0 {
-			inc.level = 1
+		inc := newIncident(r.Opened)
+		inc.fence, inc.instances = r.Fence, r.Instances
+		if r.Level > 0 {
+			inc.level = r.Level
 		}
 		for _, d := range r.Done {
 			inc.done[d] = true
+			inc.sent[d] = true
+		}
+		for _, d := range r.Moving {
+			inc.sent[d] = true
 		}
 		h.inc = inc
 		h.state = r.Phase

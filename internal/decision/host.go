@@ -44,6 +44,11 @@ type host struct {
 	grantBoot  string
 	grantArmed bool
 
+	// An unfence the executor reported failed: retried until it works.
+	unfenceDue  time.Time
+	unfenceWait time.Duration
+	unfenceErr  string
+
 	maintenance bool
 	badSince    time.Time // onset of the current bad episode (suspect or worse); zero when live
 	alerted     map[string]bool
@@ -75,9 +80,36 @@ type incident struct {
 	evacTries map[string]int
 	evacAt    map[string]time.Time // when an evacuate was last sent
 	evacWait  map[string]bool      // sent, no result yet
+	sent      map[string]bool      // Nova accepted an evacuation: a copy may run elsewhere
 	forced    bool                 // force-down sent
 	fenceLost string               // why the executor found the fence lifted
 	roundErrs []string             // every level's failure in the current round
+
+	// The executor could not read the fence before calling Nova: why, how
+	// many rounds in a row, and no evacuation before recheckAt.
+	unreadable string
+	rechecks   int
+	recheckAt  time.Time
+
+	paused  State // the phase the incident was in when maintenance began
+	stalled bool  // rejoining, instances not moved, and the host shows no life
+}
+
+func newIncident(opened time.Time) *incident {
+	return &incident{opened: opened, level: 1, done: map[string]bool{}, evacTries: map[string]int{},
+		evacAt: map[string]time.Time{}, evacWait: map[string]bool{}, sent: map[string]bool{}}
+}
+
+// maybeSent reports whether Nova may have accepted an evacuation of in: it
+// said so, or a call is still out and its fate unknown.
+func (inc *incident) maybeSent(in string) bool { return inc.sent[in] || inc.evacWait[in] }
+
+// phase is where the incident stands, maintenance or not.
+func (h *host) phase() State {
+	if h.state == Maintenance && h.inc != nil {
+		return h.inc.paused
+	}
+	return h.state
 }
 
 // markDone counts an instance as moved off the incident's host.
@@ -110,7 +142,7 @@ func fresh(t, now time.Time, d time.Duration) bool {
 }
 
 func (h *host) record() Record {
-	r := Record{Host: h.Name, Phase: h.state}
+	r := Record{Host: h.Name, Phase: h.phase()}
 	if h.inc == nil {
 		r.Phase = ""
 		return r
@@ -125,6 +157,8 @@ func (h *host) record() Record {
 	for _, in := range h.inc.instances {
 		if h.inc.done[in] {
 			r.Done = append(r.Done, in)
+		} else if h.inc.sent[in] {
+			r.Moving = append(r.Moving, in)
 		}
 	}
 	return r
@@ -142,6 +176,10 @@ func (h *host) held() bool {
 		return h.rule == "observer-blind" || h.rule == "storage-unreadable"
 	case Fencing:
 		return h.inc != nil && h.inc.fence == nil && h.inc.attempts > 0
+	case Fenced, Recovering:
+		return h.inc != nil && h.inc.unreadable != ""
+	case Rejoining:
+		return h.inc != nil && h.inc.stalled
 	}
 	return false
 }

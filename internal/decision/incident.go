@@ -10,8 +10,8 @@ import (
 
 // open starts an incident for a failed host: first fence level now.
 func (e *Engine) open(now time.Time, h *host) {
-	h.inc = &incident{opened: now, level: 1, cause: h.rule, done: map[string]bool{}, evacTries: map[string]int{},
-		evacAt: map[string]time.Time{}, evacWait: map[string]bool{}}
+	h.inc = newIncident(now)
+	h.inc.cause = h.rule
 	h.released = false // consumed
 	e.counts.inFlight++
 	e.transition(now, h, Fencing, "fence-before-recovery", []string{fmt.Sprintf("fencing %s with topology level 1 of %d", h.Name, e.levels(h))})
@@ -93,6 +93,11 @@ func (e *Engine) workflow(now time.Time, h *host, a assessment) {
 			e.transition(now, h, a.state, "fence-aborted", append(e.evidence(h, now), "host answered again before any fence took effect; incident closed"))
 			e.persist(h)
 			e.alert(h, "fence-aborted", fmt.Sprintf("%s answered again before it was fenced (%s); no instance was moved", h.Name, inc.lastErr))
+			// A failed level may still have applied some of its devices
+			// (a blocklist went on, the power read-back failed): lift them,
+			// or the host runs guests that cannot write.
+			e.emit(Action{Kind: ActUnfence, Host: h.Name, Rule: "fence-aborted",
+				Reason: "undo any device of a failed fence level that did act; no instance was moved, so nothing can write twice"})
 			return
 		}
 		e.sendFence(now, h)
@@ -128,7 +133,35 @@ func (e *Engine) workflow(now time.Time, h *host, a assessment) {
 		e.reconcile(now, h)
 	case Rejoining:
 		e.rejoin(now, h)
+		if h.inc != nil {
+			e.rejoinStalled(now, h)
+		}
 	}
+}
+
+// rejoinStalled tells the operator about a host whose fence was lifted
+// while some of its instances had not moved, and that has shown no life
+// since: rejoining waits for it to come back, which an off host never does,
+// and its instances have no other copy. A confirm would let them move.
+func (e *Engine) rejoinStalled(now time.Time, h *host) {
+	inc := h.inc
+	var held []string
+	for _, in := range inc.instances {
+		if !inc.done[in] && !inc.maybeSent(in) {
+			held = append(held, in)
+		}
+	}
+	quiet := now.Sub(h.since)
+	if last := h.lastAgent(); last.After(h.since) {
+		quiet = now.Sub(last)
+	}
+	if len(held) == 0 || e.showsLife(now, h) != "" || quiet < e.cfg.DeadAfter {
+		inc.stalled = false
+		return
+	}
+	inc.stalled = true
+	e.alert(h, "rejoin-stalled", fmt.Sprintf("%s's fence was lifted before %s moved, and it has shown no life for %v: they have no other copy and are held. If it is off, confirm it (vigil confirm %s) and vigil moves them; if it is booting, wait for it",
+		h.Name, strings.Join(held, ", "), quiet.Round(time.Second), h.Name))
 }
 
 // undone stops recovery of a host whose fence no longer holds and waits for
@@ -137,7 +170,10 @@ func (e *Engine) undone(now time.Time, h *host, why string) {
 	inc := h.inc
 	var limbo []string
 	for _, in := range inc.instances {
-		if !inc.done[in] && inc.evacTries[in] > 0 {
+		// Only calls Nova may have accepted: one the executor stopped at
+		// its fence re-read never reached Nova, and that guest's only copy
+		// is still on the host.
+		if !inc.done[in] && inc.maybeSent(in) {
 			limbo = append(limbo, in)
 		}
 	}
@@ -225,7 +261,7 @@ func (e *Engine) recover(now time.Time, h *host) {
 	}
 	var todo []string
 	for _, in := range inc.instances {
-		if !inc.done[in] {
+		if !inc.done[in] && !inc.evacWait[in] {
 			todo = append(todo, in)
 			inc.evacTries[in]++
 			inc.evacAt[in] = now
@@ -272,6 +308,9 @@ func (e *Engine) mergeInstances(h *host) {
 func (e *Engine) retryEvacuations(now time.Time, h *host) {
 	inc := h.inc
 	e.mergeInstances(h)
+	if now.Before(inc.recheckAt) {
+		return // the fence could not be read: wait before asking the executor again
+	}
 	var todo []string
 	for _, in := range inc.instances {
 		if inc.done[in] || inc.evacWait[in] {
@@ -322,18 +361,22 @@ func (e *Engine) rejoin(now time.Time, h *host) {
 	for _, d := range h.self.Domains {
 		// A guest vigil moved away must be gone whatever Nova's (possibly
 		// stale) list says; any other guest must be one Nova places here.
-		if h.inc.done[d] || h.inc.evacTries[d] > 0 || !mine[d] {
+		if h.inc.done[d] || h.inc.maybeSent(d) || !mine[d] {
 			still = append(still, d)
 		}
 	}
-	if len(still) > 0 || !h.self.NovaCompute.Running {
-		e.alert(h, "rejoin-blocked", fmt.Sprintf("%s is back but still runs evacuated instances %v or nova-compute is not running; restart nova-compute there so it destroys them; vigil keeps it forced down and fenced until then", h.Name, still))
+	switch {
+	case len(still) > 0:
+		e.alert(h, "rejoin-blocked", fmt.Sprintf("%s is back but still runs %s, which Nova places elsewhere or vigil moved away; restart nova-compute there so it destroys them; vigil keeps it forced down and fenced until then", h.Name, strings.Join(still, ", ")))
+		return
+	case !h.self.NovaCompute.Running:
+		e.alert(h, "rejoin-blocked", fmt.Sprintf("%s is back but nova-compute is not running there; start it (it destroys guests moved away on start); vigil keeps it forced down and fenced until then", h.Name))
 		return
 	}
 	// Instances caught mid-move (Nova placed them elsewhere, the move never
 	// finished) are nobody's once the incident closes: hand them over.
 	for _, in := range h.inc.instances {
-		if !h.inc.done[in] && !mine[in] && h.inc.evacTries[in] > 0 {
+		if !h.inc.done[in] && !mine[in] && (h.inc.evacTries[in] > 0 || h.inc.maybeSent(in)) {
 			e.unresolved[in] = h.Name
 			e.alert(h, "evacuate-unresolved:"+in, fmt.Sprintf("%s left %s while its evacuation had not finished; Nova places it on another host but vigil never saw it ACTIVE: check it (openstack server show %s)", h.Name, in, in))
 		}
@@ -348,7 +391,8 @@ func (e *Engine) rejoin(now time.Time, h *host) {
 
 func (e *Engine) fenceResult(now time.Time, r FenceResult) {
 	h := e.hosts[r.Host]
-	if h == nil || h.inc == nil || h.state != Fencing || h.inc.fence != nil {
+	// A fence sent before maintenance began still counts: it happened.
+	if h == nil || h.inc == nil || h.phase() != Fencing || h.inc.fence != nil {
 		return
 	}
 	inc := h.inc
@@ -359,9 +403,15 @@ func (e *Engine) fenceResult(now time.Time, r FenceResult) {
 	}
 	if r.OK {
 		inc.fence = &Fence{At: now, Method: r.Method, Proof: r.Proof, Level: r.Level}
+		if h.state == Maintenance {
+			e.persist(h) // no transition will record it before maintenance ends
+		}
 		return
 	}
 	inc.lastErr = fmt.Sprintf("level %d %s: %s", r.Level, r.Method, r.Err)
+	if h.state == Maintenance {
+		return // nothing is tried while an operator owns the host; fencing resumes after
+	}
 	inc.roundErrs = append(inc.roundErrs, inc.lastErr)
 	if inc.level < e.levels(h) {
 		inc.level++
@@ -370,10 +420,7 @@ func (e *Engine) fenceResult(now time.Time, r FenceResult) {
 	}
 	inc.attempts++
 	inc.level = 1
-	wait := e.cfg.FenceRetry << (inc.attempts - 1)
-	if wait > e.cfg.FenceRetryMax || wait <= 0 {
-		wait = e.cfg.FenceRetryMax
-	}
+	wait := backoff(e.cfg.FenceRetry, e.cfg.FenceRetryMax, inc.attempts)
 	inc.nextTry = now.Add(wait)
 	why := strings.Join(inc.roundErrs, "; ")
 	inc.roundErrs = nil
@@ -401,6 +448,11 @@ func (e *Engine) fenceAborted(now time.Time, h *host, r FenceResult) {
 	h.inc = nil
 	e.transition(now, h, Suspect, "fence-aborted", ev)
 	e.persist(h)
+	// An earlier failed level (of this leader or, restored, of another)
+	// may have applied some of its devices (a blocklist went on, the power
+	// read-back failed): lift them. Unfencing what is not fenced is a no-op.
+	e.emit(Action{Kind: ActUnfence, Host: h.Name, Rule: "fence-aborted",
+		Reason: "undo any device of a failed fence level that did act; no instance was moved, so nothing can write twice"})
 	e.alert(h, "fence-aborted", fmt.Sprintf("%s was judged failed but showed life before its power-off (%s); nothing was done to it and no instance moved: check its networks (a flapping bond looks like this)", h.Name, why))
 }
 
@@ -414,11 +466,21 @@ func (e *Engine) evacuateResult(now time.Time, r EvacuateResult) {
 		return // not an instance of this incident
 	}
 	inc.evacWait[r.Instance] = false
-	if r.FenceLost {
+	if r.Accepted && !r.OK && !inc.sent[r.Instance] {
+		inc.sent[r.Instance] = true
+		e.persist(h)
+	}
+	switch {
+	case r.FenceUnreadable:
+		e.fenceUnreadable(now, h, r)
+		return
+	case r.FenceLost:
 		inc.fenceLost = r.Err
 		return
 	}
+	inc.unreadable, inc.rechecks = "", 0 // the fence was read: it holds
 	if r.OK {
+		inc.sent[r.Instance] = true
 		e.moved(now, h, r.Instance)
 		return
 	}
@@ -427,6 +489,7 @@ func (e *Engine) evacuateResult(now time.Time, r EvacuateResult) {
 		// went through, its rebuild is not finished or failed there): there
 		// is nothing left to move off this host. Where it sits now decides
 		// what happens next (reconcile).
+		inc.sent[r.Instance] = true
 		e.moved(now, h, r.Instance)
 		return
 	}
@@ -486,24 +549,120 @@ func (e *Engine) forget(inc *incident) {
 	}
 }
 
-// confirm records an operator's word that the host is off. It is accepted only
-// for a host that is failed or being fenced, never for one that answers.
+// fenceUnreadable handles an evacuation the executor stopped because it
+// could not read the fence. An unreadable fence is not a lifted one: the
+// host may well still be off. The incident stays where it is and the
+// evacuation is retried with backoff, until the fence reads again or an
+// operator confirms the host is off.
+func (e *Engine) fenceUnreadable(now time.Time, h *host, r EvacuateResult) {
+	inc := h.inc
+	if inc.evacTries[r.Instance] > 0 {
+		inc.evacTries[r.Instance]-- // stopped before Nova: not an attempt
+	}
+	if h.state != Fenced && h.state != Recovering {
+		return // stopped (fence lifted) or in maintenance: retried, if at all, when it resumes
+	}
+	if now.Before(inc.recheckAt) {
+		return // another instance of the same round: counted and alerted
+	}
+	inc.rechecks++
+	wait := backoff(e.cfg.EvacuateRetry, max(e.cfg.FenceRetryMax, e.cfg.EvacuateRetry), inc.rechecks)
+	inc.recheckAt, inc.unreadable = now.Add(wait), r.Err
+	var held []string
+	for _, in := range inc.instances {
+		if !inc.done[in] {
+			held = append(held, in)
+		}
+	}
+	list := strings.Join(held, ", ")
+	e.transition(now, h, h.state, "fence-unreadable", []string{r.Err,
+		fmt.Sprintf("an unreadable fence is not a lifted one; nothing proves it still holds either: %s not evacuated now, retry in %v (round %d)", list, wait, inc.rechecks)})
+	delete(h.alerted, "fence-unreadable")
+	e.alert(h, "fence-unreadable", fmt.Sprintf("cannot read the fence of %s before evacuating (%s): %s stay held; retrying in %v. Restore access to its fence device, or check the host is off and confirm it: vigil confirm %s", h.Name, r.Err, list, wait, h.Name))
+}
+
+// backoff doubles base n-1 times, up to limit.
+func backoff(base, limit time.Duration, n int) time.Duration {
+	d := base
+	for i := 1; i < n && d < limit; i++ {
+		d *= 2
+	}
+	return min(d, limit)
+}
+
+// confirm records an operator's word that the host is off as its fence
+// (Method "operator"). It is accepted in every phase that holds instances
+// on the host, and refused, with an alert saying why, otherwise.
 func (e *Engine) confirm(now time.Time, c Confirm) {
 	h := e.hosts[c.Host]
-	if h == nil || h.maintenance {
+	if h == nil {
 		return
 	}
-	switch {
-	case (h.state == Failed || h.state == Suspect) && h.inc == nil:
-		h.inc = &incident{opened: now, level: 1, done: map[string]bool{}, evacTries: map[string]int{},
-			evacAt: map[string]time.Time{}, evacWait: map[string]bool{}}
-		e.transition(now, h, Fencing, "operator-confirmed", []string{"operator " + c.By + " confirmed the host is off"})
-	case h.state == Fencing && h.inc != nil && h.inc.fence == nil:
-	default:
+	if why := e.confirmRefused(now, h); why != "" {
+		delete(h.alerted, "confirm-refused")
+		e.alert(h, "confirm-refused", fmt.Sprintf("confirm of %s by %s refused: %s", h.Name, c.By, why))
 		return
 	}
-	h.inc.inFlight = false
-	h.inc.fence = &Fence{At: now, Method: "operator", By: c.By, Proof: "operator " + c.By + " confirmed the host is off"}
+	f := &Fence{At: now, Method: "operator", By: c.By, Proof: "operator " + c.By + " confirmed the host is off"}
+	if h.inc == nil {
+		h.inc = newIncident(now)
+		e.transition(now, h, Fencing, "operator-confirmed", []string{f.Proof})
+	}
+	inc := h.inc
+	inc.inFlight = false
+	inc.fence = f
+	// The operator's word is newer than the executor's last read.
+	inc.fenceLost, inc.unreadable, inc.recheckAt = "", "", time.Time{}
+	if h.state == Fencing {
+		return // the next Tick verifies it like any fence
+	}
+	left := 0
+	for _, in := range inc.instances {
+		if !inc.done[in] {
+			left++
+		}
+	}
+	// Fenced again: the next Tick evacuates what is still here.
+	e.transition(now, h, Fenced, "operator-confirmed", []string{f.Proof, fmt.Sprintf("%d of %d instances still to move", left, len(inc.instances))})
+	e.persist(h)
+}
+
+// confirmRefused says why an operator's confirm cannot be taken for h now,
+// or "": refused for a host that shows life, and where nothing is held.
+func (e *Engine) confirmRefused(now time.Time, h *host) string {
+	if h.maintenance {
+		return "it is in maintenance and vigil does nothing to it; take it out of maintenance first (an open incident resumes then)"
+	}
+	if life := e.showsLife(now, h); life != "" {
+		return life + ": a confirm says the host is off, and it shows life; power it off first if it must go"
+	}
+	switch h.state {
+	case Failed, Suspect, Fencing, Fenced, Recovering:
+		return ""
+	case Rejoining:
+		for _, in := range h.inc.instances {
+			if !h.inc.done[in] {
+				return ""
+			}
+		}
+		return "every instance of it already runs elsewhere: nothing is held; it rejoins once it answers and runs none of them"
+	case Recovered:
+		return "every instance of it already runs elsewhere: nothing is held"
+	}
+	return fmt.Sprintf("it is %s: vigil holds nothing for it", h.state)
+}
+
+// showsLife names positive evidence that h runs now, or "": its agent or a
+// peer answers, its storage heartbeat moves, or its BMC reads power on.
+func (e *Engine) showsLife(now time.Time, h *host) string {
+	switch a := e.assess(h, now); a.state {
+	case Healthy, ServiceDegraded, NetworkDegraded, Isolated:
+		return fmt.Sprintf("it answers (%s: %s)", a.state, strings.Join(e.evidence(h, now), "; "))
+	}
+	if h.bmc == PowerOn && fresh(h.bmcAt, now, e.cfg.BMCFreshness) {
+		return "its BMC reads the power on"
+	}
+	return ""
 }
 
 // untrusted lists the hosts, other than source, that are not healthy in

@@ -125,19 +125,38 @@ func (a FenceAbort) String() string {
 }
 
 // EvacuateResult is the executor's report for one instance of an Evacuate.
+// The executor re-reads the fence right before it calls Nova; when that read
+// stops it, Nova was never asked (FenceLost or FenceUnreadable, Accepted false).
 type EvacuateResult struct {
 	Host, Instance string
-	OK             bool
+	OK             bool // running ACTIVE on Target
 	Target         string
 	Err            string
-	// FenceLost: the executor re-read the fence before calling Nova and it
-	// no longer holds (the host was powered back on, the BMC cannot be read).
+	// Accepted: Nova accepted the evacuate call, so a copy may start (or
+	// run) elsewhere whatever the outcome. OK implies it.
+	Accepted bool
+	// FenceLost: the fence was read and no longer holds (the chassis power
+	// reads on, the blocklist entries are gone): positive evidence that the
+	// host may write again.
 	FenceLost bool
 	// Placed and Status are where Nova places the instance and its server
 	// status when the executor finished ("" when it could not read them).
 	// An instance Nova places on another host than Host is no longer this
 	// incident's to move: that host's state decides what happens to it.
 	Placed, Status string
+	// FenceUnreadable: the fence could not be read (the BMC or the Ceph
+	// monitors do not answer). That proves nothing either way: the host may
+	// well still be off.
+	FenceUnreadable bool
+}
+
+// UnfenceResult is the executor's report of an Unfence action. A failed
+// unfence (the Ceph monitors unreachable, say) leaves the host blocklisted
+// although vigil has let it back: the engine retries it.
+type UnfenceResult struct {
+	Host string
+	OK   bool
+	Err  string
 }
 
 // Confirm is an operator vouching that a host is off and its guests stopped.
@@ -174,3 +193,4 @@ func (Confirm) isInput()           {}
 func (Release) isInput()           {}
 func (Leadership) isInput()        {}
 func (AgentStopping) isInput()     {}
+func (UnfenceResult) isInput()     {}

@@ -38,8 +38,10 @@ import (
 //	nova cmp1 up|down [forced] [disabled] [instances=vm1,vm2]   (run repeats it)
 //	fence-result cmp1 level=1 ok|fail [method=ipmi] [proof=(..)] [err=(..)]
 //	             [aborted=answers|cancelled]   stopped before the power-off
-//	evac-result cmp1 vm1 ok|fail [target=cmp2] [err=(..)]   (ok: later Nova reads
-//	                                     place vm1 on its target)
+//	evac-result cmp1 vm1 ok|fail [target=cmp2] [err=(..)] [accepted] [fence=lifted|unreadable]
+//	                                     (ok: later Nova reads place vm1 on its
+//	                                     target; accepted: Nova took the call;
+//	                                     fence=: the executor's re-read stopped it)
 //	confirm cmp1 [by=alice]   release cmp1 [by=alice]   maintenance cmp1 on|off
 //	tick                                 Tick and print what was decided
 //	paths cmp1 [agent=storage] [peers=mgmt,storage] [storage] | paths cmp1 all|none|clear
@@ -459,9 +461,19 @@ func (h *harness) evacResult(d *datadriven.TestData) error {
 	if err != nil {
 		return err
 	}
-	r := EvacuateResult{Host: name, Instance: inst, OK: d.HasArg("ok")}
+	r := EvacuateResult{Host: name, Instance: inst, OK: d.HasArg("ok"), Accepted: d.HasArg("accepted")}
 	if !r.OK && !d.HasArg("fail") {
 		return fmt.Errorf("evac-result wants ok or fail")
+	}
+	if a, ok := d.Arg("fence"); ok {
+		switch a.Vals[0] {
+		case "lifted":
+			r.FenceLost = true
+		case "unreadable":
+			r.FenceUnreadable = true
+		default:
+			return fmt.Errorf("evac-result fence=lifted|unreadable, got %q", a.Vals[0])
+		}
 	}
 	if a, ok := d.Arg("target"); ok {
 		r.Target = a.Vals[0]
@@ -686,6 +698,9 @@ func fmtRecord(r Record) string {
 	}
 	if len(r.Done) > 0 {
 		s += " done=" + strings.Join(r.Done, ",")
+	}
+	if len(r.Moving) > 0 {
+		s += " moving=" + strings.Join(r.Moving, ",")
 	}
 	return s
 }

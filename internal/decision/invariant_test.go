@@ -22,7 +22,7 @@ import (
 //	    SelfFenceAfter, the last report any engine granted armed a watchdog,
 //	    no clean stop was acknowledged since, that long has passed since
 //	    that grant and since this engine leads, and a fence attempt failed);
-//	(b) no action at all for a host while it is in maintenance;
+//	(b) no action but alerts for a host while it is in maintenance;
 //	(c) no fence for a host whose agent reported on every network within
 //	    AgentTimeout;
 //	(d) every transition carries a rule and non-empty evidence;
@@ -57,6 +57,7 @@ func TestInvariants(t *testing.T) {
 		"clean rejoins": cov.rejoins, "brake holds": cov.brake, "observer-blind holds": cov.blind,
 		"restored incidents": cov.restored, "maintenance ticks": cov.maintTicks,
 		"fences withheld from answering hosts": cov.answeringFailed,
+		"unreadable fences held":               cov.unreadable, "confirms after fencing": cov.lateConfirms,
 	} {
 		if n == 0 {
 			t.Errorf("no %s in %d sequences: the generator does not reach that path", name, seqs)
@@ -76,6 +77,7 @@ func violate(host, format string, args ...any) *violation {
 type coverage struct {
 	fences, evacuations, confirmed, selfFenced, aborted, rejoins int
 	brake, blind, restored, maintTicks, answeringFailed          int
+	unreadable, lateConfirms, resumed                            int
 }
 
 func (c *coverage) add(o coverage) {
@@ -90,6 +92,9 @@ func (c *coverage) add(o coverage) {
 	c.restored += o.restored
 	c.maintTicks += o.maintTicks
 	c.answeringFailed += o.answeringFailed
+	c.unreadable += o.unreadable
+	c.lateConfirms += o.lateConfirms
+	c.resumed += o.resumed
 }
 
 // mode is what a simulated host is really doing.
@@ -431,7 +436,14 @@ func (w *world) execute() {
 		}
 		ok := w.chance(0.7)
 		target := w.pick()
-		w.step(EvacuateResult{Host: ev.host, Instance: ev.instance, OK: ok, Target: target, Err: "no valid host"})
+		r := EvacuateResult{Host: ev.host, Instance: ev.instance, OK: ok, Accepted: ok || w.chance(0.3), Target: target, Err: "no valid host"}
+		switch x := w.rng.Intn(20); {
+		case x == 0: // the executor's fence re-read stopped it before Nova
+			ok, r = false, EvacuateResult{Host: ev.host, Instance: ev.instance, FenceUnreadable: true, Err: "fence status unreadable"}
+		case x == 1:
+			ok, r = false, EvacuateResult{Host: ev.host, Instance: ev.instance, FenceLost: true, Err: "fence no longer holds"}
+		}
+		w.step(r)
 		if ok && target != ev.host && slices.Contains(w.nova[ev.host], ev.instance) {
 			w.nova[ev.host] = slices.DeleteFunc(w.nova[ev.host], func(s string) bool { return s == ev.instance })
 			w.nova[target] = append(w.nova[target], ev.instance)
@@ -542,12 +554,17 @@ func (w *world) check(r Ready) *violation {
 		}
 		tr := w.tr[t.Host]
 		switch {
+		case t.To == Maintenance, t.From == Maintenance && inIncidentState(t.To) && tr.open:
+			// An incident survives maintenance: it neither closes nor reopens.
+			if t.From == Maintenance {
+				w.cov.resumed++
+			}
 		case !inIncidentState(t.From) && inIncidentState(t.To):
 			*tr = track{open: true, openAt: t.At, authAt: tr.authAt, failAt: tr.failAt}
 			if !tr.failAt.Before(t.At) {
 				tr.fails = 1
 			}
-		case inIncidentState(t.From) && !inIncidentState(t.To):
+		case (inIncidentState(t.From) || t.From == Maintenance) && !inIncidentState(t.To):
 			tr.open, tr.authorized = false, false
 		}
 		switch t.Rule {
@@ -559,6 +576,12 @@ func (w *world) check(r Ready) *violation {
 			w.cov.brake++
 		case "observer-blind":
 			w.cov.blind++
+		case "fence-unreadable":
+			w.cov.unreadable++
+		case "operator-confirmed":
+			if t.From != Failed && t.From != Suspect && t.From != Fencing {
+				w.cov.lateConfirms++
+			}
 		}
 	}
 	for _, h := range w.hosts {
@@ -567,7 +590,7 @@ func (w *world) check(r Ready) *violation {
 		}
 	}
 	for _, a := range r.Actions {
-		if w.maint[a.Host] {
+		if w.maint[a.Host] && a.Kind != ActAlert {
 			return violate(a.Host, "(b) action %v for %s, which is in maintenance: %s", a, a.Host, a.Reason)
 		}
 		switch a.Kind {

@@ -93,6 +93,8 @@ type Record struct {
 	// a new leader may count that boot as self-fenced after the safe time
 	// from its own election, as this leader would have from its last grant.
 	WatchdogBoot string `json:"watchdog_boot,omitempty"`
+	// Moving: Nova accepted their evacuation, not yet seen ACTIVE elsewhere.
+	Moving []string `json:"moving,omitempty"`
 }
 
 // Fence is the proof that a host can no longer write.

@@ -5,6 +5,9 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/vigil-ha/vigil/internal/decision"
+	"github.com/vigil-ha/vigil/internal/sim"
 )
 
 // check compares the outcome with the scenario's expectations.
@@ -12,6 +15,8 @@ func (r *Result) check() {
 	e := r.Scenario.Expect
 	fail := func(format string, args ...any) { r.Failures = append(r.Failures, fmt.Sprintf(format, args...)) }
 	if r.Policy == PolicyVigil {
+		r.Violations = append(slices.Clip(r.Violations), r.heldForever()...)
+		r.Violations = append(r.Violations, r.orphanedFences()...)
 		for _, v := range r.Violations {
 			fail("invariant broken at %v on %s: %s", v.At, v.Host, v.What)
 		}
@@ -54,6 +59,71 @@ func (r *Result) check() {
 			fail("alerts: want %q, got %v", want, r.alertCodes())
 		}
 	}
+}
+
+// heldForever finds incidents stuck at the end of a run: a host that is
+// off for good, whose HA instances have no running copy, while vigil waits
+// in rejoining for it to come back without saying it holds them (its
+// status is not Held, which every hold alerts for with what to do). Nothing
+// is retried there, so its instances are held forever.
+func (r *Result) heldForever() []sim.Violation {
+	w := r.World
+	holds := map[string]bool{}
+	for _, st := range r.Controller.Status() {
+		holds[st.Name] = st.Held
+	}
+	running := map[string]bool{}
+	for _, h := range w.Hosts {
+		if h.On {
+			for id := range h.Domains {
+				running[id] = true
+			}
+		}
+	}
+	var out []sim.Violation
+	for _, h := range w.Hosts {
+		if h.On || h.Rebooting() || holds[h.Name] || r.States[h.Name] != string(decision.Rejoining) {
+			continue
+		}
+		var down []string
+		for _, id := range w.Nova.InstancesOn(h.Name) {
+			if !running[id] {
+				down = append(down, id)
+			}
+		}
+		if len(down) > 0 {
+			out = append(out, sim.Violation{At: w.Now(), Host: h.Name,
+				What: fmt.Sprintf("held forever: %s is off and vigil waits in rejoining for it to come back; %v have no running copy", h.Name, down)})
+		}
+	}
+	return out
+}
+
+// orphanedFences finds hosts left fenced by no incident at the end of a
+// run: the host runs, vigil has no incident for it (so nothing will ever
+// unfence or re-enable it), yet it is still forced down in Nova or
+// blocklisted.
+func (r *Result) orphanedFences() []sim.Violation {
+	w := r.World
+	var out []sim.Violation
+	for _, h := range w.Hosts {
+		st := decision.State(r.States[h.Name])
+		if !h.On || st == decision.Maintenance || st == decision.Fencing || st == decision.Fenced || st == decision.Recovering || st == decision.Recovered || st == decision.Rejoining {
+			continue
+		}
+		var left []string
+		if s := w.Nova.Services[h.Name]; s.ForcedDown {
+			left = append(left, "forced down in Nova")
+		}
+		if w.Blocklisted(h) {
+			left = append(left, "blocklisted in Ceph")
+		}
+		if len(left) > 0 {
+			out = append(out, sim.Violation{At: w.Now(), Host: h.Name,
+				What: fmt.Sprintf("left fenced: %s runs, vigil has no incident for it (%s), yet it is still %s", h.Name, st, strings.Join(left, " and "))})
+		}
+	}
+	return out
 }
 
 // alerted matches "code" or "host:code".

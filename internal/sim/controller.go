@@ -373,8 +373,10 @@ func (c *Controller) execute(a decision.Action) {
 	case decision.ActUnfence:
 		if w.CtlReachesCeph() {
 			w.BlocklistRemove(h)
+			c.step(decision.UnfenceResult{Host: h.Name, OK: true})
 		} else {
 			w.event(h.Name, "unfence failed: ceph monitors unreachable from the controllers; the blocklist entries stay")
+			c.step(decision.UnfenceResult{Host: h.Name, Err: "ceph monitors unreachable"})
 		}
 	case decision.ActEvacuate:
 		if c.FirstEvacuate < 0 {
@@ -386,28 +388,46 @@ func (c *Controller) execute(a decision.Action) {
 	}
 }
 
-// fenceHolds is the executor's last check before it asks Nova to start a
-// second copy: the fence device's status, read again (a BMC or a blocklist
-// that cannot be read is not proof). An operator's confirmation and a
-// watchdog reset have no device to read: the engine judged those.
-func (c *Controller) fenceHolds(h *Host, method string) (bool, string) {
-	w := c.w
-	blocklist := strings.Contains(method, "ceph-blocklist")
-	switch {
-	case method == "operator" || method == "watchdog":
-		return true, ""
-	case blocklist && w.CtlReachesCeph() && w.Blocklisted(h):
-		return true, ""
-	case blocklist && !strings.Contains(method, "ipmi") && !w.CtlReachesCeph():
-		return false, "fence status unreadable: ceph monitors unreachable from the controllers"
-	case blocklist && !strings.Contains(method, "ipmi"):
-		return false, "fence no longer holds: blocklist entries gone"
-	case h.BMCDown:
-		return false, "fence status unreadable: BMC unreachable"
-	case h.On && !h.BMCLies:
-		return false, "fence no longer holds: chassis power reads on"
+// fenceRead is what the executor's last look at a fence found.
+type fenceRead int
+
+const (
+	fenceHeld       fenceRead = iota // read, and it holds (or nothing to read)
+	fenceLifted                      // read, and it no longer holds
+	fenceUnreadable                  // could not be read: proves nothing either way
+)
+
+// readFence is the executor's last check before it asks Nova to start a
+// second copy: the fence device's status, read again. A device that reads
+// its fence in place is enough; every device reading it gone means lifted;
+// otherwise (a BMC or the Ceph monitors not answering) it cannot be told.
+// An operator's confirmation and a watchdog reset have no device to read:
+// the engine judged those.
+func (c *Controller) readFence(h *Host, method string) (fenceRead, string) {
+	if method == "operator" || method == "watchdog" {
+		return fenceHeld, ""
 	}
-	return true, ""
+	var lifted, unread []string
+	for _, dev := range strings.Split(method, "+") {
+		switch {
+		case dev == "ceph-blocklist" && !c.w.CtlReachesCeph():
+			unread = append(unread, "ceph monitors unreachable from the controllers")
+		case dev == "ceph-blocklist" && !c.w.Blocklisted(h):
+			lifted = append(lifted, "blocklist entries gone")
+		case dev == "ipmi" && h.BMCDown:
+			unread = append(unread, "BMC unreachable")
+		case dev == "ipmi" && h.On && !h.BMCLies:
+			lifted = append(lifted, "chassis power reads on")
+		case dev == "ipmi" || dev == "ceph-blocklist":
+			return fenceHeld, ""
+		default:
+			unread = append(unread, dev+": no such fence device")
+		}
+	}
+	if len(unread) > 0 {
+		return fenceUnreadable, "fence status unreadable: " + strings.Join(append(unread, lifted...), "; ")
+	}
+	return fenceLifted, "fence no longer holds: " + strings.Join(lifted, "; ")
 }
 
 // fenceTime is how long a device takes to act and be read back: it acts
@@ -539,7 +559,7 @@ func (c *Controller) evacuate(h *Host, id string, avoid []string, method string)
 		if inst != nil && inst.Host != source {
 			// Moved already (an action replayed after a failover): done
 			// only once it runs there.
-			res.Target = inst.Host
+			res.Target, res.Accepted = inst.Host, true
 			if inst.State == Active {
 				res.OK = true
 			} else {
@@ -548,8 +568,8 @@ func (c *Controller) evacuate(h *Host, id string, avoid []string, method string)
 			report()
 			return
 		}
-		if ok, why := c.fenceHolds(h, method); c.Guarded && !ok {
-			res.Err, res.FenceLost = why, true
+		if st, why := c.readFence(h, method); c.Guarded && st != fenceHeld {
+			res.Err, res.FenceLost, res.FenceUnreadable = why, st == fenceLifted, st == fenceUnreadable
 			report()
 			return
 		}
@@ -598,6 +618,7 @@ func (c *Controller) novaEvacuate(h *Host, inst *Instance, target string, res de
 		return
 	}
 	c.Evacuated[id] = true
+	res.Accepted = true
 	c.poll(inst, dest, res, w.now+rebuildWait)
 }
 

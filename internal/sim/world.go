@@ -190,6 +190,9 @@ func (w *World) event(host, format string, args ...any) {
 // alive reports whether the host's kernel runs.
 func (h *Host) alive() bool { return h.On && !h.Hung }
 
+// Rebooting reports whether a watchdog reset h and it will boot again.
+func (h *Host) Rebooting() bool { return h.bootAt > 0 }
+
 // Running reports whether process p runs on h now.
 func (h *Host) Running(p Proc) bool { return h.alive() && !h.UserHung && h.procs[p] }
 

@@ -1,0 +1,47 @@
+package decision
+
+import (
+	"fmt"
+	"time"
+)
+
+// A host that rejoined is unfenced (its blocklist entries removed) by the
+// executor. When that fails the host runs again but cannot write its disks:
+// vigil retries with backoff and alerts until it works. A new incident
+// supersedes the retry (its own fence applies), and nothing is sent to a
+// host in maintenance.
+
+func (e *Engine) unfenceResult(now time.Time, r UnfenceResult) {
+	h := e.hosts[r.Host]
+	if h == nil {
+		return
+	}
+	if r.OK {
+		if h.unfenceErr != "" {
+			e.alert(h, "unfence-done", fmt.Sprintf("%s is unfenced after all (its blocklist entries are gone)", h.Name))
+		}
+		h.unfenceDue, h.unfenceWait, h.unfenceErr = time.Time{}, 0, ""
+		delete(h.alerted, "unfence-failed")
+		return
+	}
+	if h.inc != nil {
+		return // a new incident's fence applies now
+	}
+	h.unfenceWait = min(max(2*h.unfenceWait, e.cfg.FenceRetry), e.cfg.FenceRetryMax)
+	h.unfenceDue, h.unfenceErr = now.Add(h.unfenceWait), r.Err
+	delete(h.alerted, "unfence-failed")
+	e.alert(h, "unfence-failed", fmt.Sprintf("%s rejoined but could not be unfenced (%s): it runs and cannot write its disks; vigil retries in %v, or remove its entries by hand (vigil fence on %s)", h.Name, r.Err, h.unfenceWait, h.Name))
+}
+
+// retryUnfence sends the unfence again when its retry is due.
+func (e *Engine) retryUnfence(now time.Time, h *host) {
+	if h.unfenceDue.IsZero() || now.Before(h.unfenceDue) || h.maintenance {
+		return
+	}
+	if h.inc != nil {
+		h.unfenceDue, h.unfenceWait, h.unfenceErr = time.Time{}, 0, ""
+		return
+	}
+	h.unfenceDue = now.Add(h.unfenceWait) // until a result says otherwise
+	e.emit(Action{Kind: ActUnfence, Host: h.Name, Rule: "unfence-retry", Reason: "the last unfence failed: " + h.unfenceErr})
+}
