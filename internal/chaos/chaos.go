@@ -121,6 +121,9 @@ func broken(r *scenario.Result, err error) []string {
 	if n := len(r.DoubleWriters); n > 0 {
 		out = append(out, fmt.Sprintf("double writers on %d disks %v", n, r.DoubleWriters))
 	}
+	if len(r.Stuck) > 0 {
+		out = append(out, fmt.Sprintf("held by a cluster rule long after its event was over: %v", r.Stuck))
+	}
 	if n := len(r.Lost); n > 0 {
 		out = append(out, fmt.Sprintf("%d HA instances lost %v", n, r.Lost))
 	}
@@ -200,7 +203,7 @@ func Generate(seed int64) *scenario.Scenario {
 	off := map[string]bool{}
 	for i := 0; i < n; i++ {
 		f := scenario.Fault{At: at()}
-		switch rng.Intn(15) {
+		switch rng.Intn(16) {
 		case 0:
 			f.Stop, f.Host, f.For = []string{"nova-compute", "libvirtd", "agent"}[rng.Intn(3)], name(), dur()
 		case 1, 2:
@@ -248,6 +251,9 @@ func Generate(seed int64) *scenario.Scenario {
 			s.Faults = append(s.Faults, scenario.Fault{At: f.At + d(time.Duration(rng.Intn(12000))*time.Millisecond), Kill: "controller-leader"})
 		case 14:
 			f.Release = name() // ignored unless the brake holds it
+		case 15:
+			liveness(rng, s, f.At, name)
+			continue
 		}
 		s.Faults = append(s.Faults, f)
 	}
@@ -260,4 +266,38 @@ func Generate(seed int64) *scenario.Scenario {
 		panic(fmt.Sprintf("chaos: generated an invalid scenario: %v", err)) // a generator bug
 	}
 	return s
+}
+
+// liveness is a fault mix for the cluster rules' liveness: does a real
+// failure still get through after what they count? Hosts dying one after
+// another (small clusters), agents stopped on several hosts at once (an
+// upgrade), short blips of every path around a real death, and a leader
+// killed long after an incident. The run is long enough for a brake window
+// to pass after the last fault.
+func liveness(rng *rand.Rand, s *scenario.Scenario, at scenario.Duration, name func() string) {
+	sec := func(n int) scenario.Duration { return d(time.Duration(n) * time.Second) }
+	var fs []scenario.Fault
+	switch rng.Intn(4) {
+	case 0:
+		for k := 0; k < 2+rng.Intn(3); k++ {
+			fs = append(fs, scenario.Fault{At: at + sec(k*(10+rng.Intn(40))), Power: "off", Host: name()})
+		}
+	case 1:
+		for k := 0; k < 2+rng.Intn(3); k++ {
+			fs = append(fs, scenario.Fault{At: at + sec(rng.Intn(3)), Stop: "agent", Host: name(), For: sec(20 + rng.Intn(60))})
+		}
+		fs = append(fs, scenario.Fault{At: at + sec(5+rng.Intn(20)), Power: "off", Host: name()})
+	case 2:
+		fs = append(fs, scenario.Fault{At: at, Power: "off", Host: name()})
+		for k := 0; k < 1+rng.Intn(3); k++ {
+			h, blip := name(), scenario.Fault{At: at + sec(1+rng.Intn(4)), For: sec(3 + rng.Intn(3))}
+			fs = append(fs, blip, blip)
+			fs[len(fs)-2].Cut, fs[len(fs)-2].Host, fs[len(fs)-1].Cut, fs[len(fs)-1].Host = "mgmt", h, "storage", h
+		}
+	case 3:
+		fs = append(fs, scenario.Fault{At: at, Power: "off", Host: name()}, scenario.Fault{At: at + sec(30+rng.Intn(120)), Kill: "controller-leader"},
+			scenario.Fault{At: at + sec(40+rng.Intn(120)), Power: "off", Host: name()})
+	}
+	s.Faults = append(s.Faults, fs...)
+	s.Duration = max(s.Duration, d(480*time.Second))
 }

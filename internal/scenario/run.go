@@ -29,6 +29,7 @@ type Result struct {
 	Fenced        []string // hosts that reached fenced
 	DoubleWriters []string // instances whose disk had two writers
 	Lost, Held    []string
+	Stuck         []string // hosts held by a cluster rule after its event was over (see stuck)
 	States        map[string]string
 	Alerts        []decision.Action
 	Violations    []sim.Violation
@@ -96,6 +97,9 @@ func (s *Scenario) run(policy string, newPolicy func() sim.Policy) (*Result, err
 		r.Policy = PolicyVigil
 	}
 	r.collect()
+	if cfg, err := s.DecisionConfig(); err == nil && r.Policy == PolicyVigil {
+		r.Stuck = r.stuck(cfg)
+	}
 	r.check()
 	return r, nil
 }
