@@ -34,7 +34,7 @@ func (e *Engine) doubtWindow() time.Duration { return e.cfg.DeadAfter }
 type counts struct {
 	since    time.Time // start of the brake window
 	failed   int       // hosts the brake counts (see above)
-	braked   []*host   // those hosts, for the alert text
+	counted  []*host   // those hosts, for the alert text
 	inFlight int       // fences running or being retried
 	domains  map[string]domainCount
 
@@ -51,7 +51,7 @@ type domainCount struct{ failed, size int }
 func (c *counts) reset(since, doubtRef, judgeFrom time.Time) {
 	c.since, c.failed, c.inFlight = since, 0, 0
 	c.doubtRef, c.judgeFrom, c.live = doubtRef, judgeFrom, 0
-	c.braked, c.dark = c.braked[:0], c.dark[:0]
+	c.counted, c.dark = c.counted[:0], c.dark[:0]
 	if c.domains == nil {
 		c.domains = map[string]domainCount{}
 	}
@@ -72,7 +72,7 @@ func (e *Engine) add(h *host, a assessment, now time.Time) {
 	if e.brakeCounts(h, a) {
 		c.failed++
 		d.failed++
-		c.braked = append(c.braked, h)
+		c.counted = append(c.counted, h)
 	}
 	c.domains[h.Domain] = d
 
@@ -260,7 +260,7 @@ func (e *Engine) brakeLifted(h *host) string {
 // inDomain), with the time each failed when that is before the window.
 func (e *Engine) brakedNames(inDomain bool, domain string) string {
 	var out []string
-	for _, b := range e.counts.braked {
+	for _, b := range e.counts.counted {
 		if inDomain && b.Domain != domain {
 			continue
 		}
