@@ -127,6 +127,9 @@ func broken(r *scenario.Result, err error) []string {
 	if n := len(r.DoubleWriters); n > 0 {
 		out = append(out, fmt.Sprintf("double writers on %d disks %v", n, r.DoubleWriters))
 	}
+	if len(r.Stuck) > 0 {
+		out = append(out, fmt.Sprintf("held by a cluster rule long after its event was over: %v", r.Stuck))
+	}
 	if n := len(r.Lost); n > 0 {
 		out = append(out, fmt.Sprintf("%d HA instances lost %v", n, r.Lost))
 	}
@@ -145,7 +148,7 @@ func Shrink(s *scenario.Scenario, policy string) *scenario.Scenario {
 		for i := range cur.Faults {
 			try := clone(cur)
 			try.Faults = append(try.Faults[:i:i], try.Faults[i+1:]...)
-			if try.Validate() == nil && len(Broken(try, policy)) > 0 {
+			if try.Validate() == nil && truthful(try) && len(Broken(try, policy)) > 0 {
 				cur, changed = try, true
 				break
 			}
@@ -240,7 +243,7 @@ func GenerateWith(seed int64, g Gen) *scenario.Scenario {
 			s.Faults = append(s.Faults, leader(rng, f.At)...)
 			continue
 		}
-		switch rng.Intn(24) {
+		switch rng.Intn(25) {
 		case 0:
 			f.Stop, f.Host, f.For = []string{"nova-compute", "libvirtd", "agent"}[rng.Intn(3)], name(), dur()
 		case 1, 2:
@@ -343,6 +346,9 @@ func GenerateWith(seed int64, g Gen) *scenario.Scenario {
 			case 2:
 				s.Faults = append(s.Faults, scenario.Fault{At: later(0, 60*time.Second), Confirm: f.Host})
 			}
+		case 24:
+			liveness(rng, s, f.At, name)
+			continue
 		}
 		s.Faults = append(s.Faults, f)
 	}
@@ -351,8 +357,43 @@ func GenerateWith(seed int64, g Gen) *scenario.Scenario {
 			s.Faults = append(s.Faults, scenario.Fault{At: d(200 * time.Second), Confirm: h})
 		}
 	}
+	dropLies(s)
 	if err := s.Validate(); err != nil {
 		panic(fmt.Sprintf("chaos: generated an invalid scenario: %v", err)) // a generator bug
 	}
 	return s
+}
+
+// liveness is a fault mix for the cluster rules' liveness: does a real
+// failure still get through after what they count? Hosts dying one after
+// another (small clusters), agents stopped on several hosts at once (an
+// upgrade), short blips of every path around a real death, and a leader
+// killed long after an incident. The run is long enough for a brake window
+// to pass after the last fault.
+func liveness(rng *rand.Rand, s *scenario.Scenario, at scenario.Duration, name func() string) {
+	sec := func(n int) scenario.Duration { return d(time.Duration(n) * time.Second) }
+	var fs []scenario.Fault
+	switch rng.Intn(4) {
+	case 0:
+		for k := 0; k < 2+rng.Intn(3); k++ {
+			fs = append(fs, scenario.Fault{At: at + sec(k*(10+rng.Intn(40))), Power: "off", Host: name()})
+		}
+	case 1:
+		for k := 0; k < 2+rng.Intn(3); k++ {
+			fs = append(fs, scenario.Fault{At: at + sec(rng.Intn(3)), Stop: "agent", Host: name(), For: sec(20 + rng.Intn(60))})
+		}
+		fs = append(fs, scenario.Fault{At: at + sec(5+rng.Intn(20)), Power: "off", Host: name()})
+	case 2:
+		fs = append(fs, scenario.Fault{At: at, Power: "off", Host: name()})
+		for k := 0; k < 1+rng.Intn(3); k++ {
+			h, blip := name(), scenario.Fault{At: at + sec(1+rng.Intn(4)), For: sec(3 + rng.Intn(3))}
+			fs = append(fs, blip, blip)
+			fs[len(fs)-2].Cut, fs[len(fs)-2].Host, fs[len(fs)-1].Cut, fs[len(fs)-1].Host = "mgmt", h, "storage", h
+		}
+	case 3:
+		fs = append(fs, scenario.Fault{At: at, Power: "off", Host: name()}, scenario.Fault{At: at + sec(30+rng.Intn(120)), Kill: "controller-leader"},
+			scenario.Fault{At: at + sec(40+rng.Intn(120)), Power: "off", Host: name()})
+	}
+	s.Faults = append(s.Faults, fs...)
+	s.Duration = max(s.Duration, d(480*time.Second))
 }

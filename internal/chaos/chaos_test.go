@@ -49,3 +49,28 @@ func TestVigilHoldsInvariantsAndIsExercised(t *testing.T) {
 		t.Errorf("schedules exercised too little: %+v", rep)
 	}
 }
+
+func TestConfirmsAreTruthful(t *testing.T) {
+	off := scenario.Fault{At: 10, Power: "off", Host: "cmp1"}
+	for _, tc := range []struct {
+		name   string
+		faults []scenario.Fault
+		want   bool
+	}{
+		{"off for good, then confirmed", []scenario.Fault{off, {At: 20, Confirm: "cmp1"}}, true},
+		{"confirmed before the power loss", []scenario.Fault{off, {At: 5, Confirm: "cmp1"}}, false},
+		{"power back later", []scenario.Fault{off, {At: 20, Confirm: "cmp1"}, {At: 30, Power: "on", Host: "cmp1"}}, false},
+		{"power cycle", []scenario.Fault{{At: 10, Power: "off", Host: "cmp1", For: 5}, {At: 12, Confirm: "cmp1"}}, false},
+		{"never off", []scenario.Fault{{At: 20, Confirm: "cmp1"}}, false},
+	} {
+		s := &scenario.Scenario{Faults: tc.faults}
+		if got := truthful(s); got != tc.want {
+			t.Errorf("%s: truthful = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	for seed := int64(1); seed < 500; seed++ {
+		if s := Generate(seed); !truthful(s) {
+			t.Fatalf("seed %d generated a lying confirm: %+v", seed, s.Faults)
+		}
+	}
+}

@@ -237,3 +237,52 @@ func leader(rng *rand.Rand, at scenario.Duration) []scenario.Fault {
 	}
 	return []scenario.Fault{{At: at, Isolate: "controller-leader"}}
 }
+
+// truthful reports whether every operator confirm in s is the truth: its
+// host lost power at or before the confirm and nothing in the schedule
+// powers it on again (operators here never lie; a confirm of a running host
+// would be the operator's double writer, not vigil's).
+func truthful(s *scenario.Scenario) bool {
+	for _, c := range s.Faults {
+		if c.Confirm == "" {
+			continue
+		}
+		off := false
+		for _, f := range s.Faults {
+			if f.Host != c.Confirm || f.Power == "" {
+				continue
+			}
+			switch {
+			case f.Power == "on" || (f.Power == "off" && f.For > 0):
+				return false // powered on again at some point
+			case f.Power == "off" && f.At <= c.At:
+				off = true
+			}
+		}
+		if !off {
+			return false
+		}
+	}
+	return true
+}
+
+// dropLies removes the confirms that truthful would reject.
+func dropLies(s *scenario.Scenario) {
+	keep := s.Faults[:0]
+	for _, f := range s.Faults {
+		if f.Confirm != "" {
+			one := *s
+			one.Faults = []scenario.Fault{f}
+			for _, o := range s.Faults {
+				if o.Confirm == "" {
+					one.Faults = append(one.Faults, o)
+				}
+			}
+			if !truthful(&one) {
+				continue
+			}
+		}
+		keep = append(keep, f)
+	}
+	s.Faults = keep
+}

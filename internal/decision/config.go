@@ -45,14 +45,16 @@ type Config struct {
 	EvacuateAttempts                int
 
 	// Brake: no automatic fencing when more than BrakeMaxHosts hosts, or more
-	// than BrakeMaxFraction of one failure domain, went bad within BrakeWindow.
-	// Defaults 2 hosts, 0.5, 120s.
+	// than BrakeMaxFraction of one failure domain (from 2 failed hosts of it),
+	// were judged failed within BrakeWindow; hosts the brake holds count until
+	// it lets them go. Defaults 2 hosts, 0.5, 120s.
 	BrakeMaxHosts    int
 	BrakeMaxFraction float64
 	BrakeWindow      time.Duration
 
-	// DoubtFraction: when the controller itself has lost every network to more
-	// than this fraction of hosts (and at least DoubtMinHosts of them), it
+	// DoubtFraction: when the controller itself has lost every path (agent,
+	// peers, storage heartbeat) to more than this fraction of the live hosts
+	// (and at least DoubtMinHosts of them) within DeadAfter of each other, it
 	// suspects its own eyes and freezes. Defaults 0.5 and 3.
 	DoubtFraction float64
 	DoubtMinHosts int

@@ -23,6 +23,7 @@ type Engine struct {
 	storageReadAt time.Time // last successful storage heartbeat read
 	frozen        bool      // observer self-doubt in force
 	frozenWhy     string
+	doubtRef      time.Time         // while frozen: hosts dark since before this are not part of the event
 	rearmUntil    time.Time         // after a thaw, hosts are re-armed like after a failover
 	assessed      []assessment      // scratch for Tick, reused
 	counts        counts            // cluster-wide tallies for the rules, once per Tick
@@ -158,32 +159,21 @@ func (e *Engine) hostNet(name, network string) (*host, int, bool) {
 // last Tick. A follower decides nothing.
 func (e *Engine) Tick(now time.Time) Ready {
 	if e.leader {
-		e.doubt(now)
 		// Judge every host first, so the cluster rules see every host that
 		// went bad in this same instant, then act.
 		if cap(e.assessed) < len(e.order) {
 			e.assessed = make([]assessment, len(e.order))
 		}
 		e.assessed = e.assessed[:len(e.order)]
-		e.counts.reset(now.Add(-e.cfg.BrakeWindow))
+		e.counts.reset(now.Add(-e.cfg.BrakeWindow), e.doubtRefAt(now), e.leaderSince.Add(e.cfg.FailoverGrace))
 		for i, name := range e.order {
 			h := e.hosts[name]
 			a := e.assess(h, now)
 			e.assessed[i] = a
-			bad := a.state == Suspect || a.state == Failed
-			if h.maintenance {
-				bad = false
-			}
-			if bad && h.badSince.IsZero() {
-				h.badSince = now
-			}
-			if !bad && !h.state.inIncident() {
-				h.badSince = time.Time{}
-				h.released, h.braked = false, false
-				h.answeredAt = time.Time{}
-			}
-			e.counts.add(h)
+			e.episode(now, h, a)
+			e.add(h, a, now)
 		}
+		e.doubt(now)
 		for i, name := range e.order {
 			e.tickHost(now, e.hosts[name], e.assessed[i])
 		}
@@ -191,6 +181,25 @@ func (e *Engine) Tick(now time.Time) Ready {
 	r := e.out
 	e.out = Ready{}
 	return r
+}
+
+// episode keeps the onset of h's bad episode (suspect or worse). Only a host
+// that evidence shows alive ends it: a new leader that has not heard from a
+// host yet (unknown) keeps what it restored.
+func (e *Engine) episode(now time.Time, h *host, a assessment) {
+	bad := !h.maintenance && (a.state == Suspect || a.state == Failed)
+	switch {
+	case bad && h.badSince.IsZero():
+		h.badSince = now
+	case !bad && a.state != Unknown && !h.state.inIncident() && !h.badSince.IsZero():
+		held := h.state == Failed && h.failedThisEpisode() && !h.maintenance
+		h.badSince = time.Time{}
+		h.released, h.braked = false, false
+		h.answeredAt = time.Time{}
+		if held {
+			e.out.Records = append(e.out.Records, Record{Host: h.Name, Failed: h.failedAt}) // no longer held
+		}
+	}
 }
 
 func (e *Engine) tickHost(now time.Time, h *host, a assessment) {
@@ -220,17 +229,21 @@ func (e *Engine) tickHost(now time.Time, h *host, a assessment) {
 		return
 	}
 	// Evidence says failed. Cluster rules decide whether vigil may act.
-	if code, why := e.gate(now, h); code != "" {
+	failedAt, braked := h.failedAt, h.braked
+	if code := e.gate(now, h); code != "" {
 		st := Failed
 		if code == "observer-blind" || code == "failover-grace" {
 			st = Suspect
 		}
 		if h.state != st || h.rule != code {
-			ev := append(e.evidence(h, now), why)
-			e.transition(now, h, st, code, ev)
+			why := e.holdReason(now, h, code)
+			e.transition(now, h, st, code, append(e.evidence(h, now), why))
 			if code != "failover-grace" && code != "fence-slots" {
 				e.alert(h, code, why)
 			}
+		}
+		if h.failedAt != failedAt || h.braked != braked {
+			e.persist(h) // judged failed, or held: a new leader must know since when
 		}
 		return
 	}
@@ -276,11 +289,14 @@ func (e *Engine) persist(h *host) { e.out.Records = append(e.out.Records, h.reco
 
 // HostStatus is a read-only view of one host for operators.
 type HostStatus struct {
-	Name   string
-	State  State
-	Since  time.Time
-	Rule   string
-	Held   bool // failed, but vigil will not act without an operator
+	Name  string
+	State State
+	Since time.Time
+	Rule  string
+	Held  bool // failed, but vigil will not act without an operator
+	// Reason says why a host is held by a cluster rule and what ends the
+	// hold, as of the last Tick.
+	Reason string
 	Fence  *Fence
 	Domain string
 	// LeftToOperator are instances an operator has to look at: their
@@ -296,6 +312,12 @@ func (e *Engine) Status() []HostStatus {
 		h := e.hosts[name]
 		s := HostStatus{Name: name, State: h.state, Since: h.since, Rule: h.rule, Domain: h.Domain}
 		s.Held = h.held()
+		if s.Held && h.inc == nil {
+			switch h.rule {
+			case "brake", "observer-blind":
+				s.Reason = e.holdReason(h.since, h, h.rule)
+			}
+		}
 		if h.inc != nil {
 			s.Fence = h.inc.fence
 			for _, in := range h.inc.instances {
@@ -322,14 +344,30 @@ func (e *Engine) Unresolved() []string {
 	return out
 }
 
-// Restore loads incident records written by a previous leader. Call it before
-// the first Tick as leader.
+// Restore loads the records written by a previous leader: incidents, hosts
+// held failed, and when hosts last failed. Call it before the first Tick as
+// leader.
 func (e *Engine) Restore(recs []Record) {
 	for _, r := range recs {
 		h := e.hosts[r.Host]
-		if h == nil || !r.Phase.inIncident() {
+		if h == nil {
+			continue
+		}
+		// When the host last failed, so an old failure is not a fresh one.
+		h.failedAt = r.Failed
+		if h.failedAt.IsZero() && r.Phase.inIncident() {
+			h.failedAt = r.Opened // a record written before Failed existed
+		}
+		if r.Phase == Failed && !h.failedAt.IsZero() {
+			// Failed and held by a cluster rule: the episode goes on, and
+			// the brake still holds it until its rules say otherwise.
+			h.badSince, h.braked = h.failedAt, r.Brake
+			continue
+		}
+		if !r.Phase.inIncident() {
 			continue // closed, or not a phase an incident can be in
 		}
+		h.badSince = h.failedAt
 		inc := newIncident(r.Opened)
 		inc.fence, inc.instances = r.Fence, r.Instances
 		if r.Level > 0 {

@@ -51,9 +51,13 @@ type host struct {
 
 	maintenance bool
 	badSince    time.Time // onset of the current bad episode (suspect or worse); zero when live
-	alerted     map[string]bool
-	released    bool // operator released the brake for this host
-	braked      bool // the brake held this host in its current bad episode
+	// failedAt is when the host was last judged failed by evidence the
+	// cluster rules accepted. It outlives its episode: the brake counts a
+	// host that failed within its window even if it came back.
+	failedAt time.Time
+	alerted  map[string]bool
+	released bool // operator released the brake for this host
+	braked   bool // the brake holds this host in its current bad episode
 	// answeredAt: a fence of this bad episode was aborted because the host
 	// answered the executor's probe, and nothing else showed life. Silence
 	// counts again from then, and the next fence ignores a ping answer.
@@ -141,10 +145,20 @@ func fresh(t, now time.Time, d time.Duration) bool {
 	return !t.IsZero() && now.Sub(t) < d
 }
 
+// failedThisEpisode reports whether the current bad episode was judged failed.
+func (h *host) failedThisEpisode() bool {
+	return !h.failedAt.IsZero() && !h.badSince.IsZero() && !h.failedAt.Before(h.badSince)
+}
+
+// record is what a new leader needs of h: its incident, or, without one,
+// whether it is failed (held by a cluster rule) and when it last failed.
 func (h *host) record() Record {
-	r := Record{Host: h.Name, Phase: h.phase()}
+	r := Record{Host: h.Name, Phase: h.phase(), Failed: h.failedAt}
 	if h.inc == nil {
 		r.Phase = ""
+		if h.state == Failed && h.failedThisEpisode() {
+			r.Phase, r.Brake = Failed, h.braked
+		}
 		return r
 	}
 	r.Opened = h.inc.opened

@@ -56,6 +56,8 @@ import (
 //	status                               every host's state
 //	failover                             a new engine restored from the persisted
 //	                                     records (it follows until `leader`)
+//
+// status prints, under a host a cluster rule holds, why and what ends the hold.
 func TestInteraction(t *testing.T) {
 	datadriven.Walk(t, "testdata", func(t *testing.T, path string) {
 		h := newHarness()
@@ -624,6 +626,9 @@ func (h *harness) status() (string, error) {
 		if s.Held {
 			b.WriteString(" HELD")
 		}
+		if s.Reason != "" {
+			b.WriteString("\n    " + s.Reason)
+		}
 		if s.Fence != nil {
 			fmt.Fprintf(&b, " fence=%s", s.Fence.Method)
 		}
@@ -649,7 +654,7 @@ func (h *harness) failover() (string, error) {
 	var recs []Record
 	var b strings.Builder
 	for _, hi := range h.hosts {
-		if r, ok := h.store[hi.Name]; ok && r.Phase != "" {
+		if r, ok := h.store[hi.Name]; ok && (r.Phase != "" || !r.Failed.IsZero()) {
 			recs = append(recs, r)
 			fmt.Fprintf(&b, "restored %s\n", fmtRecord(r))
 		}
@@ -686,10 +691,24 @@ func (h *harness) format(r Ready) string {
 }
 
 func fmtRecord(r Record) string {
-	if r.Phase == "" {
-		return r.Host + " closed"
+	failed := ""
+	if !r.Failed.IsZero() {
+		failed = " failed=" + at(r.Failed)
 	}
-	s := fmt.Sprintf("%s phase=%s opened=%s level=%d", r.Host, r.Phase, at(r.Opened), r.Level)
+	switch r.Phase {
+	case "":
+		return r.Host + " closed" + failed
+	case Failed:
+		s := r.Host + " phase=failed" + failed
+		if r.Brake {
+			s += " brake"
+		}
+		return s
+	}
+	if r.Failed.Equal(r.Opened) {
+		failed = "" // the usual case: the incident opened when the host failed
+	}
+	s := fmt.Sprintf("%s phase=%s opened=%s%s level=%d", r.Host, r.Phase, at(r.Opened), failed, r.Level)
 	if r.Fence != nil {
 		s += fmt.Sprintf(" fence=%s@%s", r.Fence.Method, at(r.Fence.At))
 	}

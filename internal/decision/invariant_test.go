@@ -517,9 +517,11 @@ func (w *world) failover() {
 	for _, h := range w.hosts {
 		w.tr[h].fails = 0
 		w.tr[h].restored = w.tr[h].open
-		if r, ok := w.store[h]; ok && r.Phase != "" {
-			recs = append(recs, r)
-			w.cov.restored++
+		if r, ok := w.store[h]; ok {
+			recs = append(recs, r) // closed ones too: they carry when the host last failed
+			if inIncidentState(r.Phase) {
+				w.cov.restored++
+			}
 		}
 	}
 	e.Restore(recs)

@@ -79,16 +79,26 @@ func (r Ready) Empty() bool {
 	return len(r.Transitions) == 0 && len(r.Actions) == 0 && len(r.Records) == 0
 }
 
-// Record is the durable part of a host's incident. A new leader restores the
-// engine from these, so an incident survives a controller failover.
+// Record is the durable part of a host's incident and of what the cluster
+// rules know of it. A new leader restores the engine from these, so an
+// incident survives a controller failover, and so does the brake's memory of
+// when hosts failed: a host dead for an hour is not a fresh failure. The
+// store keeps the latest record of each host; a closed record ("" phase)
+// still carries Failed while it matters to the brake.
 type Record struct {
-	Host      string    `json:"host"`
-	Phase     State     `json:"phase"` // Fencing … Rejoining; "" means closed
-	Opened    time.Time `json:"opened"`
-	Level     int       `json:"level,omitempty"`
-	Fence     *Fence    `json:"fence,omitempty"`
-	Instances []string  `json:"instances,omitempty"` // to evacuate, fixed when fenced
-	Done      []string  `json:"done,omitempty"`      // evacuated
+	Host string `json:"host"`
+	// Phase is Fencing … Rejoining for an open incident, Failed for a host
+	// judged failed that a cluster rule holds, "" otherwise (closed).
+	Phase  State     `json:"phase"`
+	Opened time.Time `json:"opened"`
+	// Failed is when the host was last judged failed by evidence.
+	Failed time.Time `json:"failed,omitzero"`
+	// Brake: the mass-failure brake holds the host (phase Failed).
+	Brake     bool     `json:"brake,omitempty"`
+	Level     int      `json:"level,omitempty"`
+	Fence     *Fence   `json:"fence,omitempty"`
+	Instances []string `json:"instances,omitempty"` // to evacuate, fixed when fenced
+	Done      []string `json:"done,omitempty"`      // evacuated
 	// WatchdogBoot is the boot whose armed watchdog the last grant covered:
 	// a new leader may count that boot as self-fenced after the safe time
 	// from its own election, as this leader would have from its last grant.

@@ -76,3 +76,66 @@ func TestAgentAnsweringAfterFence(t *testing.T) {
 		})
 	}
 }
+
+// Records written before Record.Failed existed carry only Opened: a new
+// leader takes that as the failure time. Two hosts recovered an hour ago are
+// no fresh failures, so a lone new death is fenced; two hosts fenced 30 s
+// before the failover still count, so a third death within the window is
+// braked.
+func TestRestoreOldRecordsFailureTime(t *testing.T) {
+	for _, tc := range []struct {
+		ago       time.Duration
+		wantBrake bool
+	}{{time.Hour, false}, {30 * time.Second, true}} {
+		t.Run(tc.ago.String(), func(t *testing.T) {
+			if got := restoredThenOneDeath(t, tc.ago); got != tc.wantBrake {
+				t.Errorf("incidents opened %v before the failover: braked=%v, want %v", tc.ago, got, tc.wantBrake)
+			}
+		})
+	}
+}
+
+// restoredThenOneDeath restores two incidents opened ago before t0, lets
+// cmp3 die, and reports whether the brake held it (false: it was fenced).
+func restoredThenOneDeath(t *testing.T, ago time.Duration) bool {
+	e, err := New(DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 1, 1, 1, 0, 0, 0, time.UTC)
+	names := []string{"cmp1", "cmp2", "cmp3", "cmp4", "cmp5", "cmp6", "cmp7"}
+	for _, n := range names {
+		e.AddHost(HostInfo{Name: n})
+	}
+	opened := t0.Add(-ago)
+	fence := &Fence{At: opened, Method: "ipmi", Proof: "off", Level: 1}
+	e.Restore([]Record{
+		{Host: "cmp1", Phase: Recovered, Opened: opened, Level: 1, Fence: fence, Instances: []string{}},
+		{Host: "cmp2", Phase: Recovered, Opened: opened, Level: 1, Fence: fence, Instances: []string{}},
+	})
+	e.Step(t0, Leadership{Leader: true})
+	for s := 1; s <= 40; s++ {
+		now := t0.Add(time.Duration(s) * time.Second)
+		counters := map[string]uint64{}
+		for _, n := range names[2:] {
+			if n == "cmp3" && s > 15 {
+				continue // cmp3 dies at t0+15s
+			}
+			for _, net := range []string{"mgmt", "storage"} {
+				e.Step(now, AgentReport{Host: n, Network: net, Self: SelfReport{BootID: "b1", NovaCompute: Process{Running: true}, Libvirtd: Process{Running: true}}})
+			}
+			counters[n] = uint64(s)
+		}
+		e.Step(now, StorageHeartbeats{OK: true, Counters: counters})
+		for _, a := range e.Tick(now).Actions {
+			switch {
+			case a.Kind == ActFence && a.Host == "cmp3":
+				return false
+			case a.Kind == ActAlert && a.Code == "brake" && a.Host == "cmp3":
+				return true
+			}
+		}
+	}
+	t.Fatal("cmp3 was neither fenced nor braked")
+	return false
+}

@@ -33,7 +33,8 @@ type Result struct {
 	// (LeftToOperator) at the end although a host has been healthy, with
 	// nova-compute up and enabled, for the last 70 s: capacity was there.
 	Stranded   []string
-	LiveFenced int // fences sent while the host's agent ran and reached the controllers
+	LiveFenced int      // fences sent while the host's agent ran and reached the controllers
+	Stuck      []string // hosts held by a cluster rule after its event was over (see stuck)
 	States     map[string]string
 	Alerts     []decision.Action
 	Violations []sim.Violation
@@ -102,6 +103,9 @@ func (s *Scenario) run(policy string, newPolicy func() sim.Policy) (*Result, err
 		r.Policy = PolicyVigil
 	}
 	r.collect()
+	if cfg, err := s.DecisionConfig(); err == nil && r.Policy == PolicyVigil {
+		r.Stuck = r.stuck(cfg)
+	}
 	r.check()
 	return r, nil
 }

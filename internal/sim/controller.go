@@ -320,10 +320,10 @@ func (c *Controller) runOps() {
 // apply persists records, logs transitions, and executes actions.
 func (c *Controller) apply(r decision.Ready) {
 	for _, rec := range r.Records {
-		if rec.Phase == "" {
+		if rec.Phase == "" && rec.Failed.IsZero() {
 			delete(c.store, rec.Host)
 		} else {
-			c.store[rec.Host] = rec
+			c.store[rec.Host] = rec // a closed record may still carry Failed, for the brake
 		}
 	}
 	for _, t := range r.Transitions {
