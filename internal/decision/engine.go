@@ -126,14 +126,7 @@ func (e *Engine) Step(now time.Time, in Input) {
 	case UnfenceResult:
 		e.unfenceResult(now, m)
 	case AgentStopping:
-		// The controller acknowledges this notice; only then does the
-		// agent disarm, so from now on its silence is no self-fence.
-		if h := e.hosts[m.Host]; h != nil && (m.BootID == "" || m.BootID == h.grantBoot) && h.grantArmed {
-			h.grantArmed = false
-			if h.inc != nil {
-				e.persist(h)
-			}
-		}
+		e.stopping(m)
 	case FenceResult:
 		e.fenceResult(now, m)
 	case EvacuateResult:
@@ -197,7 +190,11 @@ func (e *Engine) episode(now time.Time, h *host, a assessment) {
 		h.released, h.braked = false, false
 		h.answeredAt = time.Time{}
 		if held {
-			e.out.Records = append(e.out.Records, Record{Host: h.Name, Failed: h.failedAt}) // no longer held
+			rec := Record{Host: h.Name, Failed: h.failedAt} // no longer held
+			if h.grantArmed {
+				rec.WatchdogBoot, rec.WatchdogSeq = h.grantBoot, h.grantSeq
+			}
+			e.out.Records = append(e.out.Records, rec)
 		}
 	}
 }
@@ -353,6 +350,11 @@ func (e *Engine) Restore(recs []Record) {
 		if h == nil {
 			continue
 		}
+		if r.WatchdogBoot != "" {
+			// The predecessor granted this boot with its watchdog armed;
+			// the safe time counts from this leader's start.
+			h.grantBoot, h.grantArmed, h.grantSeq = r.WatchdogBoot, true, r.WatchdogSeq
+		}
 		// When the host last failed, so an old failure is not a fresh one.
 		h.failedAt = r.Failed
 		if h.failedAt.IsZero() && r.Phase.inIncident() {
@@ -383,11 +385,6 @@ func (e *Engine) Restore(recs []Record) {
 		h.inc = inc
 		h.state = r.Phase
 		h.rule = "restored"
-		if r.WatchdogBoot != "" {
-			// The predecessor granted this boot with its watchdog armed;
-			// the safe time counts from this leader's start.
-			h.grantBoot, h.grantArmed = r.WatchdogBoot, true
-		}
 		if r.Phase == Recovering {
 			// Evacuations in flight at the failover are sent again; the
 			// executor treats an instance already moved as done.

@@ -47,10 +47,19 @@ func (e *Engine) Grant(now time.Time, r AgentReport) (Grant, error) {
 		e.alert(h, "fenced-boot-answers", "the boot "+r.Self.BootID+" of "+h.Name+" that vigil counted as reset by its watchdog asked for a grant: refused; if its guests still run, two copies may be writing: check "+h.Name+" now")
 		return Grant{}, ErrBootFenced
 	}
-	changed := h.grantBoot != r.Self.BootID || h.grantArmed != r.Self.WatchdogArmed
-	h.grantAt, h.grantBoot, h.grantArmed = now, r.Self.BootID, r.Self.WatchdogArmed
-	if changed && h.inc != nil {
-		e.persist(h) // a successor must not trust a watchdog this leader knows is gone
+	armed := r.Self.WatchdogArmed
+	if r.Self.BootID == h.grantBoot && r.Self.Seq < h.grantSeq {
+		// Sent before a message already heard (a stop notice, say), it
+		// arrived late: it moves the grant, not what the watchdog is.
+		armed = h.grantArmed
+	}
+	was := h.armedBoot()
+	if h.grantBoot != r.Self.BootID || h.grantArmed != armed || r.Self.Seq > h.grantSeq {
+		h.grantSeq = r.Self.Seq
+	}
+	h.grantAt, h.grantBoot, h.grantArmed = now, r.Self.BootID, armed
+	if h.armedBoot() != was {
+		e.persist(h) // a successor must know what this leader knows of the watchdog
 	}
 	guests := h.inc == nil || h.inc.fence == nil
 	return Grant{Host: h.Name, BootID: r.Self.BootID, Token: e.token, Guests: guests}, nil
@@ -77,4 +86,31 @@ func (e *Engine) selfFenceFrom(h *host) time.Time {
 		return h.grantAt
 	}
 	return e.leaderSince
+}
+
+// stopping handles an agent's clean-stop notice: the watchdog no longer
+// counts as a fence of that boot, the disarm is persisted, and the Ack goes
+// out with the records that carry it.
+func (e *Engine) stopping(m AgentStopping) {
+	h := e.hosts[m.Host]
+	if h == nil || !e.leader {
+		return // no ack: the agent keeps its watchdog running
+	}
+	if m.BootID == h.grantBoot && m.Seq < h.grantSeq {
+		return // older than a report that armed it again: not the last word
+	}
+	was := h.armedBoot()
+	h.grantBoot, h.grantArmed, h.grantSeq = m.BootID, false, m.Seq
+	if was != "" {
+		e.persist(h)
+	}
+	e.out.Acks = append(e.out.Acks, Ack{Host: h.Name, BootID: m.BootID, Seq: m.Seq})
+}
+
+// armedBoot is the boot whose armed watchdog vigil may count on, or "".
+func (h *host) armedBoot() string {
+	if h.grantArmed {
+		return h.grantBoot
+	}
+	return ""
 }

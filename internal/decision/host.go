@@ -43,6 +43,7 @@ type host struct {
 	grantAt    time.Time
 	grantBoot  string
 	grantArmed bool
+	grantSeq   uint64 // the message that last set grantArmed for grantBoot
 
 	// An unfence the executor reported failed: retried until it works.
 	unfenceDue  time.Time
@@ -154,6 +155,9 @@ func (h *host) failedThisEpisode() bool {
 // whether it is failed (held by a cluster rule) and when it last failed.
 func (h *host) record() Record {
 	r := Record{Host: h.Name, Phase: h.phase(), Failed: h.failedAt}
+	if h.grantArmed {
+		r.WatchdogBoot, r.WatchdogSeq = h.grantBoot, h.grantSeq
+	}
 	if h.inc == nil {
 		r.Phase = ""
 		if h.state == Failed && h.failedThisEpisode() {
@@ -162,9 +166,6 @@ func (h *host) record() Record {
 		return r
 	}
 	r.Opened = h.inc.opened
-	if h.grantArmed {
-		r.WatchdogBoot = h.grantBoot
-	}
 	r.Level = h.inc.level
 	r.Fence = h.inc.fence
 	r.Instances = h.inc.instances

@@ -603,7 +603,9 @@ func (e *Engine) confirm(now time.Time, c Confirm) {
 		e.alert(h, "confirm-refused", fmt.Sprintf("confirm of %s by %s refused: %s", h.Name, c.By, why))
 		return
 	}
-	f := &Fence{At: now, Method: "operator", By: c.By, Proof: "operator " + c.By + " confirmed the host is off"}
+	// The boot last heard is the one the operator says is off: if it asks
+	// for a grant again, it is refused (and its watchdog resets it).
+	f := &Fence{At: now, Method: "operator", By: c.By, Proof: "operator " + c.By + " confirmed the host is off", BootID: h.self.BootID}
 	if h.inc == nil {
 		h.inc = newIncident(now)
 		e.transition(now, h, Fencing, "operator-confirmed", []string{f.Proof})

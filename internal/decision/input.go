@@ -17,6 +17,11 @@ type SelfReport struct {
 	Libvirtd      Process
 	Domains       []string // instance UUIDs of running guests
 	WatchdogArmed bool     // the agent feeds a watchdog that resets the host when isolated
+	// Seq numbers the agent's messages within one boot (persisted with its
+	// grant, so a restarted agent goes on counting): reports and a clean
+	// stop notice may arrive out of order over different networks and
+	// relays, and only the order they were sent in counts.
+	Seq uint64
 }
 
 // AgentReport is a message received from a host's agent over one network.
@@ -31,11 +36,14 @@ type AgentReport struct {
 	Via string
 }
 
-// AgentStopping is an agent's notice that it stops cleanly. The controller
-// acknowledges it after stepping it, and only then does the agent disarm its
-// watchdog: from here on the host's silence is not a self-fence.
+// AgentStopping is an agent's notice that it stops cleanly. The engine
+// answers it with an Ack in Ready, after the Records that persist the
+// disarm: the controller sends the acknowledgement only once those are
+// written, and only then does the agent disarm its watchdog. From the
+// notice on, the host's silence is no self-fence.
 type AgentStopping struct {
 	Host, BootID string
+	Seq          uint64 // the notice's place among the agent's messages
 }
 
 // PeerReport is one host's probe of another host's address on one network.

@@ -695,6 +695,9 @@ func fmtRecord(r Record) string {
 	if !r.Failed.IsZero() {
 		failed = " failed=" + at(r.Failed)
 	}
+	if r.WatchdogBoot != "" {
+		failed += " watchdog=" + r.WatchdogBoot
+	}
 	switch r.Phase {
 	case "":
 		return r.Host + " closed" + failed
@@ -706,7 +709,7 @@ func fmtRecord(r Record) string {
 		return s
 	}
 	if r.Failed.Equal(r.Opened) {
-		failed = "" // the usual case: the incident opened when the host failed
+		failed = strings.TrimPrefix(failed, " failed="+at(r.Failed)) // the usual case: the incident opened when the host failed
 	}
 	s := fmt.Sprintf("%s phase=%s opened=%s%s level=%d", r.Host, r.Phase, at(r.Opened), failed, r.Level)
 	if r.Fence != nil {

@@ -263,8 +263,6 @@ func (w *world) step(in Input) {
 			w.leaderSince = w.now
 		}
 		w.leader = m.Leader
-	case AgentStopping:
-		w.grantArmed[m.Host] = false
 	}
 	w.e.Step(w.now, in)
 	if r, ok := in.(AgentReport); ok {
@@ -621,6 +619,11 @@ func (w *world) check(r Ready) *violation {
 	}
 	for _, rec := range r.Records {
 		w.store[rec.Host] = rec
+	}
+	for _, a := range r.Acks {
+		// Persisted, then acknowledged: only now does the agent disarm.
+		w.grantArmed[a.Host] = false
+		w.tell(a.Host, "engine: ack of the clean stop (disarmed)")
 	}
 	for _, h := range w.hosts {
 		if w.selfFenced(h) {

@@ -72,11 +72,20 @@ type Ready struct {
 	Transitions []Transition
 	Actions     []Action
 	Records     []Record
+	// Acks are clean-stop notices whose disarm the Records above persist:
+	// send each acknowledgement to its agent only after writing them.
+	Acks []Ack
+}
+
+// Ack acknowledges an agent's clean-stop notice: the agent may disarm.
+type Ack struct {
+	Host, BootID string
+	Seq          uint64
 }
 
 // Empty reports whether r holds nothing.
 func (r Ready) Empty() bool {
-	return len(r.Transitions) == 0 && len(r.Actions) == 0 && len(r.Records) == 0
+	return len(r.Transitions) == 0 && len(r.Actions) == 0 && len(r.Records) == 0 && len(r.Acks) == 0
 }
 
 // Record is the durable part of a host's incident and of what the cluster
@@ -99,10 +108,14 @@ type Record struct {
 	Fence     *Fence   `json:"fence,omitempty"`
 	Instances []string `json:"instances,omitempty"` // to evacuate, fixed when fenced
 	Done      []string `json:"done,omitempty"`      // evacuated
-	// WatchdogBoot is the boot whose armed watchdog the last grant covered:
-	// a new leader may count that boot as self-fenced after the safe time
-	// from its own election, as this leader would have from its last grant.
+	// WatchdogBoot is the boot whose armed watchdog the last grant covered
+	// (written whenever that changes, incident or not): a new leader may
+	// count that boot as self-fenced after the safe time from its own
+	// election, as this leader would have from its last grant.
 	WatchdogBoot string `json:"watchdog_boot,omitempty"`
+	// WatchdogSeq is the message that last armed or disarmed it: older
+	// reports arriving late do not re-arm a watchdog a clean stop disarmed.
+	WatchdogSeq uint64 `json:"watchdog_seq,omitempty"`
 	// Moving: Nova accepted their evacuation, not yet seen ACTIVE elsewhere.
 	Moving []string `json:"moving,omitempty"`
 }

@@ -59,6 +59,9 @@ func (s *Scenario) Validate() error {
 	if wd := c.Watchdog; wd != nil && (wd.IsolationTimeout <= 0 || wd.WatchdogTimeout <= 0) {
 		return bad("cluster.watchdog", "needs isolation_timeout and watchdog_timeout, both positive")
 	}
+	if wd := c.Watchdog; wd != nil && 2*c.MessageDelay+Duration(time.Second) >= wd.IsolationTimeout {
+		return bad("cluster.message_delay", "%v each way leaves no grant fresh for long enough: a report's round trip (2 × %v) plus the agent's report interval (1s) must be shorter than cluster.watchdog.isolation_timeout (%v), or every host resets itself", time.Duration(c.MessageDelay), time.Duration(c.MessageDelay), time.Duration(wd.IsolationTimeout))
+	}
 	if c.MessageDelay > Duration(5*time.Second) {
 		return bad("cluster.message_delay", "%v is more than 5s; the simulator models a slow network, not a dead one (use cut or partition)", time.Duration(c.MessageDelay))
 	}

@@ -128,19 +128,31 @@ func (w *World) CrashProc(h *Host, p Proc) {
 	w.event(h.Name, "%s crashed", p)
 }
 
-// stopAgent is a clean agent stop: it tells the leader and disarms (magic
-// close) only when the leader acknowledged; otherwise it exits with the
-// watchdog still counting.
+// stopAgent is a clean agent stop: it sends the leader a stop notice and
+// disarms (magic close) only when the acknowledgement comes back, which the
+// leader sends once it has persisted the disarm; without it within
+// ackWait, the agent exits with the watchdog still counting.
 func (w *World) stopAgent(h *Host) {
-	if !h.armed {
+	if !h.armed || w.cfg.Watchdog == nil {
 		return
 	}
-	if w.ctl != nil && w.ctl.ackStop(h) {
-		h.armed = false
-		w.event(h.Name, "agent stop acknowledged by the leader: watchdog disarmed")
+	h.seq++
+	h.awaitAck, h.ackBy = h.seq, w.now+ackWait
+	if w.ctl != nil {
+		w.ctl.stopNotice(h, h.seq)
+	}
+}
+
+// ackWait is how long a stopping agent waits for the leader's acknowledgement.
+const ackWait = 2 * time.Second
+
+// ack is the leader's acknowledgement of a stop notice reaching the host.
+func (w *World) ack(h *Host, a decision.Ack) {
+	if a.BootID != bootID(h) || a.Seq != h.awaitAck || w.now > h.ackBy || !h.On {
 		return
 	}
-	w.event(h.Name, "agent stop not acknowledged (no path to the leader): watchdog left running")
+	h.armed, h.awaitAck = false, 0
+	w.event(h.Name, "agent stop acknowledged by the leader: watchdog disarmed")
 }
 
 // startAgent opens the watchdog device if it is not open yet (which starts
@@ -193,20 +205,25 @@ func (c *Controller) after(d time.Duration, fn func()) {
 	c.later(d, func(bool) { fn() })
 }
 
-// ackStop delivers h's clean-stop notice to the leader; it reports whether
-// the acknowledgement comes back.
-func (c *Controller) ackStop(h *Host) bool {
+// stopNotice sends h's clean-stop notice over the route a report would
+// take; the engine answers with an Ack that apply delivers once persisted.
+func (c *Controller) stopNotice(h *Host, seq uint64) {
 	i := -1
 	for j, o := range c.w.Hosts {
 		if o == h {
 			i = j
 		}
 	}
-	if !c.up() || i < 0 || !c.w.route(h, i).ok() {
-		return false
+	if i < 0 || !c.w.route(h, i).ok() {
+		c.w.event(h.Name, "agent stop notice cannot reach the leader: watchdog left running")
+		return
 	}
-	c.p.Step(c.at(), decision.AgentStopping{Host: h.Name, BootID: bootID(h)})
-	return true
+	boot := bootID(h)
+	c.after(c.w.cfg.MessageDelay, func() {
+		if c.up() {
+			c.p.Step(c.at(), decision.AgentStopping{Host: h.Name, BootID: boot, Seq: seq})
+		}
+	})
 }
 
 func bootID(h *Host) string { return fmt.Sprintf("%s-boot%d", h.Name, h.Boot) }

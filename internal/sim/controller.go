@@ -234,6 +234,8 @@ func (c *Controller) collect() {
 			Domains:       sortedKeys(h.Domains),
 			WatchdogArmed: h.armed,
 		}
+		h.seq++
+		self.Seq = h.seq
 		r := w.route(h, i)
 		if r.ok() {
 			c.report(h, r, self)
@@ -319,13 +321,33 @@ func (c *Controller) runOps() {
 
 // apply persists records, logs transitions, and executes actions.
 func (c *Controller) apply(r decision.Ready) {
+	if c.zombieUntil > 0 {
+		// A leader that lost etcd cannot write its journal, and so does
+		// nothing that must be journaled first: no action but alerts, no
+		// acknowledgement of a disarm it could not persist.
+		r.Records, r.Acks = nil, nil
+		kept := r.Actions[:0]
+		for _, a := range r.Actions {
+			if a.Kind == decision.ActAlert {
+				kept = append(kept, a)
+			}
+		}
+		r.Actions = kept
+	}
 	for _, rec := range r.Records {
-		if rec.Phase == "" && rec.Failed.IsZero() {
+		if rec.Phase == "" && rec.Failed.IsZero() && rec.WatchdogBoot == "" {
 			delete(c.store, rec.Host)
 		} else {
-			c.store[rec.Host] = rec // a closed record may still carry Failed, for the brake
+			c.store[rec.Host] = rec // a closed record may still carry Failed (the brake) or an armed watchdog
 		}
 	}
+	for _, a := range r.Acks {
+		if h := c.w.Host(a.Host); h != nil {
+			a := a
+			c.after(c.w.cfg.MessageDelay, func() { c.w.ack(h, a) })
+		}
+	}
+	c.checkConclusions(r)
 	for _, t := range r.Transitions {
 		c.Log = append(c.Log, Entry{At: c.w.now, Host: t.Host, Kind: "state",
 			Text: fmt.Sprintf("%s → %s [%s]", t.From, t.To, t.Rule), Detail: strings.Join(t.Evidence, "; ")})
@@ -653,4 +675,25 @@ func (c *Controller) poll(inst *Instance, dest string, res decision.EvacuateResu
 			c.p.Step(c.at(), res)
 		}
 	})
+}
+
+// checkConclusions holds the engine to the watchdog contract at the moment
+// it concludes, not only when Nova is called: a host counted as fenced by
+// its watchdog (or by an operator) must not still run the boot the fence
+// names.
+func (c *Controller) checkConclusions(r decision.Ready) {
+	for _, t := range r.Transitions {
+		if t.To != decision.Fenced {
+			continue
+		}
+		h := c.w.Host(t.Host)
+		for _, st := range c.p.Status() {
+			if st.Name != t.Host || st.Fence == nil || st.Fence.Method != "watchdog" {
+				continue
+			}
+			if h.On && bootID(h) == st.Fence.BootID {
+				c.violate(h.Name, "counted as reset by its watchdog while boot %s still runs (guests %v)", st.Fence.BootID, sortedKeys(h.Domains))
+			}
+		}
+	}
 }

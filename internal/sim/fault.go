@@ -71,6 +71,7 @@ func (w *World) PowerOff(h *Host, why string) {
 		return
 	}
 	h.On, h.Hung, h.UserHung, h.armed, h.grantExp = false, false, false, false, 0
+	h.seq, h.awaitAck = 0, 0
 	for p := range h.procs {
 		h.procs[p] = false
 	}

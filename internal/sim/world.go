@@ -90,6 +90,9 @@ type Host struct {
 	heartbeat        uint64          // storage heartbeat counter
 	grantExp         time.Duration   // the agent's grant expires (persisted; lost with the boot)
 	grantGuests      bool            // the latest grant lets the host start guests
+	seq              uint64          // the agent's message counter (persisted; reset with the boot)
+	awaitAck         uint64          // a stop notice waiting for its acknowledgement; 0 none
+	ackBy            time.Duration   // the stopping agent gives up waiting then
 	fedAt            time.Duration   // last watchdog feed
 	armed            bool            // watchdog armed (the agent opened the device)
 	rate             float64         // clock rate against real time; 0 means 1

@@ -125,7 +125,7 @@ func wdWorld(t *testing.T) (*World, *Controller) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return w, NewController(w, func() Policy { return grantAll{} })
+	return w, NewController(w, func() Policy { return &grantAll{} })
 }
 
 func (w *World) runWith(c *Controller, d time.Duration) {
@@ -234,14 +234,23 @@ func TestNoGuestStartsWithoutAGrant(t *testing.T) {
 	}
 }
 
-// grantAll is a policy that decides nothing and grants every report.
-type grantAll struct{}
+// grantAll is a policy that decides nothing, grants every report and
+// acknowledges every clean stop at its next Tick.
+type grantAll struct{ acks []decision.Ack }
 
-func (grantAll) AddHost(decision.HostInfo)      {}
-func (grantAll) Step(time.Time, decision.Input) {}
-func (grantAll) Tick(time.Time) decision.Ready  { return decision.Ready{} }
-func (grantAll) Restore([]decision.Record)      {}
-func (grantAll) Status() []decision.HostStatus  { return nil }
-func (grantAll) Grant(_ time.Time, r decision.AgentReport) (decision.Grant, error) {
+func (*grantAll) AddHost(decision.HostInfo) {}
+func (g *grantAll) Step(_ time.Time, in decision.Input) {
+	if m, ok := in.(decision.AgentStopping); ok {
+		g.acks = append(g.acks, decision.Ack{Host: m.Host, BootID: m.BootID, Seq: m.Seq})
+	}
+}
+func (g *grantAll) Tick(time.Time) decision.Ready {
+	r := decision.Ready{Acks: g.acks}
+	g.acks = nil
+	return r
+}
+func (*grantAll) Restore([]decision.Record)     {}
+func (*grantAll) Status() []decision.HostStatus { return nil }
+func (*grantAll) Grant(_ time.Time, r decision.AgentReport) (decision.Grant, error) {
 	return decision.Grant{Host: r.Host, Guests: true}, nil
 }
