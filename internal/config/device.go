@@ -53,7 +53,8 @@ type Device struct {
 	// Insecure skips TLS certificate verification (redfish). Default false.
 	Insecure bool `yaml:"insecure,omitempty"`
 	// System is the Redfish ComputerSystem id (redfish). Default: the
-	// service's only system.
+	// service's only system; a BMC with several refuses every call, naming
+	// them.
 	System string `yaml:"system,omitempty"`
 
 	// Agent is the fence agent to run, e.g. fence_ipmilan (fence-agent).

@@ -214,8 +214,8 @@ func (t Topology) attempt(ctx context.Context, m Member, op func(context.Context
 		}
 		err = op(actx)
 		cancel()
-		if err == nil || errors.Is(err, ErrAuth) {
-			return err // wrong credentials do not get better by retrying
+		if err == nil || errors.Is(err, ErrAuth) || errors.Is(err, ErrInvalidConfig) {
+			return err // wrong credentials or settings do not get better by retrying
 		}
 	}
 	return err

@@ -37,8 +37,9 @@ type Config struct {
 	// means the system's roots.
 	RootCAs *x509.CertPool
 	// SystemID picks the computer system by its Id, the last segment of its
-	// URI ("1", "System.Embedded.1"). Empty means the first member of the
-	// Systems collection; set it on BMCs that manage more than one system.
+	// URI ("1", "System.Embedded.1"). Empty means the only member of the
+	// Systems collection: on a BMC that manages more than one system, every
+	// call fails with fence.ErrInvalidConfig naming the systems found.
 	SystemID string
 	// RequestTimeout bounds each HTTP request: connect, TLS handshake and
 	// reply. Default 10 s: some BMCs take seconds to answer.

@@ -191,14 +191,24 @@ func (d *Device) findSystem(c *gofish.APIClient, op string) (string, error) {
 	if err != nil {
 		return "", classify(op+": read systems", reading, err)
 	}
-	for _, link := range col.ItemLinks {
-		if d.cfg.SystemID == "" || path.Base(link) == d.cfg.SystemID {
+	ids := make([]string, len(col.ItemLinks))
+	for i, link := range col.ItemLinks {
+		ids[i] = path.Base(link)
+		if d.cfg.SystemID == ids[i] || (d.cfg.SystemID == "" && len(col.ItemLinks) == 1) {
 			uri = link
-			break
 		}
 	}
-	if uri == "" {
-		return "", fmt.Errorf("redfish: %s: no system %q among %d in %s", op, d.cfg.SystemID, len(col.ItemLinks), root.Systems)
+	switch {
+	case uri != "":
+	case d.cfg.SystemID == "" && len(ids) > 1:
+		// A multi-node chassis: guessing would power off a neighbour and
+		// read back its state as proof.
+		return "", fmt.Errorf("redfish: %s: %w: the BMC manages %d systems (%s) and no system is configured: set system to the host's",
+			op, fence.ErrInvalidConfig, len(ids), strings.Join(ids, ", "))
+	case d.cfg.SystemID == "":
+		return "", fmt.Errorf("redfish: %s: %s lists no system", op, root.Systems)
+	default:
+		return "", fmt.Errorf("redfish: %s: no system %q among %s (%s)", op, d.cfg.SystemID, root.Systems, strings.Join(ids, ", "))
 	}
 	d.mu.Lock()
 	d.systemURI = uri

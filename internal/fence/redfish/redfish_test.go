@@ -410,3 +410,38 @@ func resetViaHTTP(t *testing.T, b *redfishbmc.BMC, resetType string) {
 		t.Fatalf("reset %s: HTTP %d", resetType, resp.StatusCode)
 	}
 }
+
+// On a multi-node chassis the Systems collection lists several servers.
+// Without a configured system the driver once fenced the first member, a
+// neighbour, and returned a valid-looking proof while the host ran on. It
+// must refuse, naming the systems it found, in Status (the health check)
+// and in Off, and change no power.
+func TestSeveralSystemsWithoutSystemIDRefused(t *testing.T) {
+	b, p := startBMC(t, func(c *redfishbmc.Config) { c.OtherSystems = []string{"blade2", "blade3"} })
+	d := newDevice(t, fastConfig(b), nil)
+	if _, err := d.Status(t.Context()); !errors.Is(err, fence.ErrInvalidConfig) || !strings.Contains(err.Error(), "blade2, blade3, 1") {
+		t.Errorf("Status() = %v, want ErrInvalidConfig naming blade2, blade3, 1", err)
+	}
+	proof, err := d.Off(t.Context())
+	if !errors.Is(err, fence.ErrInvalidConfig) || !strings.Contains(err.Error(), "blade2, blade3, 1") {
+		t.Errorf("Off() = %+v, %v; want ErrInvalidConfig naming the systems", proof, err)
+	}
+	for _, id := range []string{"1", "blade2", "blade3"} {
+		if on, _ := b.SystemPoweredOn(id); !on {
+			t.Errorf("system %s was powered off", id)
+		}
+	}
+	if len(p.seen()) != 0 {
+		t.Errorf("power hook ran: %v", p.seen())
+	}
+
+	// Naming the host's system fences exactly it.
+	c := fastConfig(b)
+	c.SystemID = "1"
+	if _, err := newDevice(t, c, nil).Off(t.Context()); err != nil {
+		t.Fatalf("Off() with system 1 = %v", err)
+	}
+	if on, _ := b.SystemPoweredOn("blade2"); !on || b.PoweredOn() {
+		t.Errorf("after Off of system 1: host on = %t, blade2 on = %t; want off, on", b.PoweredOn(), on)
+	}
+}
