@@ -40,6 +40,7 @@ func dialLAN(ctx context.Context, cfg Config) (session, error) {
 	}
 	c.WithInterface(client.InterfaceLanplus).
 		WithCipherSuiteID(types.CipherSuiteID(cfg.CipherSuite)).
+		WithMaxPrivilegeLevel(cfg.Privilege.level()).
 		WithTimeout(cfg.ExchangeTimeout).
 		WithRetry(cfg.Retries).
 		WithUDPProxy(replies)

@@ -3,7 +3,9 @@ package redfish
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
+	"encoding/pem"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -72,6 +74,7 @@ func fastConfig(b *redfishbmc.BMC) Config {
 	c.OffTimeout = 5 * time.Second
 	c.OnTimeout = 5 * time.Second
 	c.PollInterval = 10 * time.Millisecond
+	c.PowerWait = 30 * time.Millisecond
 	return c
 }
 
@@ -443,5 +446,56 @@ func TestSeveralSystemsWithoutSystemIDRefused(t *testing.T) {
 	}
 	if on, _ := b.SystemPoweredOn("blade2"); !on || b.PoweredOn() {
 		t.Errorf("after Off of system 1: host on = %t, blade2 on = %t; want off, on", b.PoweredOn(), on)
+	}
+}
+
+// certSHA256 is the fingerprint of the test BMC's certificate.
+func certSHA256(t *testing.T, b *redfishbmc.BMC) []byte {
+	t.Helper()
+	blk, _ := pem.Decode(b.CertPEM())
+	if blk == nil {
+		t.Fatal("test BMC certificate is not PEM")
+	}
+	sum := sha256.Sum256(blk.Bytes)
+	return sum[:]
+}
+
+// Before ca_file and cert_sha256 the only way to a self-signed BMC was
+// insecure, which hands the password and a forged PowerState to whoever
+// answers. A pinned certificate is accepted without any root; any other
+// certificate is refused as ErrAuth before the password is sent.
+func TestCertificatePin(t *testing.T) {
+	b, p := startBMC(t, nil)
+	c := fastConfig(b)
+	c.RootCAs, c.CertSHA256 = nil, certSHA256(t, b)
+	if _, err := newDevice(t, c, nil).Off(t.Context()); err != nil {
+		t.Fatalf("Off() with the right pin = %v", err)
+	}
+
+	other, _ := startBMC(t, nil) // same address, another certificate
+	c = fastConfig(other)
+	c.RootCAs, c.CertSHA256 = nil, certSHA256(t, b)
+	_, err := newDevice(t, c, nil).Status(t.Context())
+	if !errors.Is(err, fence.ErrAuth) || !strings.Contains(err.Error(), "not trusted") {
+		t.Errorf("Status() against another certificate = %v, want ErrAuth: not trusted", err)
+	}
+	if diff := cmp.Diff([]bool{false}, p.seen()); diff != "" {
+		t.Errorf("power changes (-want +got):\n%s", diff)
+	}
+}
+
+// Plain http needs its own option; insecure no longer implies it.
+func TestPlainHTTPOnlyWithAllowHTTP(t *testing.T) {
+	b, _ := startBMC(t, nil)
+	srv := httptest.NewServer(b.Handler())
+	defer srv.Close()
+	c := fastConfig(b)
+	c.Endpoint, c.RootCAs, c.InsecureTLS = srv.URL, nil, true
+	if _, err := New(c, nil); !errors.Is(err, ErrInvalidConfig) {
+		t.Fatalf("New(http, insecure) = %v, want ErrInvalidConfig", err)
+	}
+	c.InsecureTLS, c.AllowHTTP = false, true
+	if st, err := newDevice(t, c, nil).Status(t.Context()); err != nil || st != fence.StatusOn {
+		t.Errorf("Status() over http with AllowHTTP = %v, %v", st, err)
 	}
 }
