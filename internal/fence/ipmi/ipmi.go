@@ -32,11 +32,12 @@ func New(cfg Config, log *slog.Logger) (*Device, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	log = log.With("driver", driverName)
 	return &Device{
 		cfg:    cfg,
 		target: net.JoinHostPort(cfg.Address, strconv.Itoa(cfg.Port)),
-		log:    log.With("driver", driverName),
-		dial:   func(ctx context.Context) (session, error) { return dialLAN(ctx, cfg) },
+		log:    log,
+		dial:   func(ctx context.Context) (session, error) { return dialLAN(ctx, cfg, log) },
 	}, nil
 }
 
