@@ -234,10 +234,7 @@ func (g *guard) acceptSetup(ptype byte, p []byte) string {
 	if len(p) < 8 || binary.LittleEndian.Uint32(p[4:8]) != g.console {
 		return "session setup message for another session"
 	}
-	if p[1] != 0 { // an RMCP+ status code: go-ipmi reports it
-		if len(p) != 8 {
-			return "session setup error of the wrong length"
-		}
+	if p[1] != 0 { // an RMCP+ status code: go-ipmi reads only it and reports it
 		return ""
 	}
 	switch ptype {

@@ -349,22 +349,24 @@ func TestRecoversAfterBMCComesBack(t *testing.T) {
 	}
 }
 
-// BenchmarkOffVerify measures Off (ForceOff and PowerState read back Off)
-// against the loopback test BMC; the host is powered on again outside the
-// timer.
+// BenchmarkOffVerify measures Off (ForceOff and PowerState read back Off
+// for power_wait) against the loopback test BMC; the host is powered on
+// again outside the timer.
 func BenchmarkOffVerify(b *testing.B) {
 	for _, bc := range []struct {
 		name   string
 		settle time.Duration
 		poll   time.Duration
+		wait   time.Duration
 	}{
-		{"settle=0", 0, 5 * time.Millisecond},
-		{"settle=20ms/poll=5ms", 20 * time.Millisecond, 5 * time.Millisecond},
+		{"settle=0/power_wait=0", 0, 5 * time.Millisecond, 0},
+		{"settle=20ms/poll=5ms/power_wait=0", 20 * time.Millisecond, 5 * time.Millisecond, 0},
+		{"settle=0/poll=500ms/power_wait=2s", 0, 500 * time.Millisecond, 2 * time.Second},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			bmc, _ := startBMC(b, func(c *redfishbmc.Config) { c.Settle = bc.settle })
 			c := fastConfig(bmc)
-			c.PollInterval = bc.poll
+			c.PollInterval, c.PowerWait = bc.poll, bc.wait
 			d := newDevice(b, c, nil)
 			ctx := b.Context()
 			for b.Loop() {
