@@ -72,7 +72,10 @@ func TestFenceDryRunAndGuards(t *testing.T) {
 	if code, _, errOut := run(t, "fence", "off", "cmp99", "--config", cfg, "--dry-run"); code != 2 || !strings.Contains(errOut, "cmp99") {
 		t.Errorf("unknown host: exit %d, %q", code, errOut)
 	}
-	if code, _, errOut := run(t, "fence", "reboot", "cmp1", "--config", cfg); code != 2 || !strings.Contains(errOut, "unknown action") {
+	if code, _, errOut := run(t, "fence", "reboot", "cmp1", "--config", cfg); code != 2 || !strings.Contains(errOut, "--yes") {
+		t.Errorf("reboot without --yes: exit %d, %q", code, errOut)
+	}
+	if code, _, errOut := run(t, "fence", "cycle", "cmp1", "--config", cfg); code != 2 || !strings.Contains(errOut, "unknown action") {
 		t.Errorf("unknown action: exit %d, %q", code, errOut)
 	}
 }

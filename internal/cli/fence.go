@@ -21,10 +21,11 @@ const fenceHelp = `vigil fence — run a host's fencing topology by hand
   vigil fence off HOST --config FILE --yes      fence HOST: level 1, then the next level if one fails;
                                                 a level counts only when every device is verified
   vigil fence on HOST --config FILE --yes       lift HOST's fences (storage fences first, then power)
+  vigil fence reboot HOST --config FILE --yes   off (verified), then on: a manual power cycle
   vigil fence check HOST|--all --config FILE    health check: status calls only, nothing changes
 
 --dry-run prints the resolved topology (devices, addresses, credential
-references; never a password) and does nothing. off and on change the world:
+references; never a password) and does nothing. off, on and reboot change the world:
 they need --yes. Exit status: 0 done, 1 failed (the reason is printed), 2 bad
 arguments or configuration.
 
@@ -55,13 +56,13 @@ func fenceCmd(args []string, env Env) error {
 		if len(pos) > 1 {
 			return fmt.Errorf("%w: fence check --all takes no host", errUsage)
 		}
-	case action == "status" || action == "off" || action == "on" || action == "check":
+	case action == "status" || action == "off" || action == "on" || action == "reboot" || action == "check":
 		if len(pos) != 2 {
 			return fmt.Errorf("%w: fence %s needs exactly one HOST", errUsage, action)
 		}
 		hosts = pos[1:]
 	default:
-		return fmt.Errorf("%w: fence: unknown action %q: use status, off, on or check", errUsage, action)
+		return fmt.Errorf("%w: fence: unknown action %q: use status, off, on, reboot or check", errUsage, action)
 	}
 	cfg, err := config.Load(*cfgPath)
 	if err != nil {
@@ -87,7 +88,7 @@ func fenceCmd(args []string, env Env) error {
 		fmt.Fprintln(out, "dry run: nothing was done")
 		return nil
 	}
-	if (action == "off" || action == "on") && !*yes {
+	if (action == "off" || action == "on" || action == "reboot") && !*yes {
 		return fmt.Errorf("%w: fence %s %s changes the host's power or fences: add --yes to do it, or --dry-run to see the plan", errUsage, action, hosts[0])
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
@@ -97,8 +98,9 @@ func fenceCmd(args []string, env Env) error {
 	sec := devices.Secrets{Getenv: env.Getenv, ReadFile: env.ReadFile}
 	log := slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	failed := 0
+	slots := &fence.Slots{} // a PDU shared by the hosts of check --all is asked one at a time
 	for _, h := range hosts {
-		topo, err := devices.Build(cfg, h, sec, devices.Options{Probe: *probe}, log)
+		topo, err := devices.Build(cfg, h, sec, devices.Options{Probe: *probe, Slots: slots}, log)
 		if err != nil && !*all {
 			return fmt.Errorf("%w: %v", errUsage, err)
 		}
@@ -134,13 +136,23 @@ func runFence(ctx context.Context, action string, topo fence.Topology, env Env) 
 		fmt.Fprintf(out, "  %s level %d  %-40s %-6s %6.2fs  %s\n", topo.Host, s.Level, name, s.Op, s.Took.Seconds(), result)
 	}
 	switch action {
-	case "off":
+	case "off", "reboot":
 		fmt.Fprintf(out, "%s: fencing (%d levels)\n", topo.Host, len(topo.Levels))
 		o, err := topo.Off(ctx, progress)
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(out, "%s: FENCED at level %d, verified: %s\n", topo.Host, o.Level, o.Summary())
+		if action == "off" {
+			return nil
+		}
+		// Only a verified off is followed by on: a reboot that could not
+		// prove the host went down must not report a power cycle.
+		fmt.Fprintf(out, "%s: lifting fences\n", topo.Host)
+		if err := topo.On(ctx, progress); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "%s: rebooted: off verified, fences lifted\n", topo.Host)
 	case "on":
 		fmt.Fprintf(out, "%s: lifting fences\n", topo.Host)
 		if err := topo.On(ctx, progress); err != nil {

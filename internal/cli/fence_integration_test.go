@@ -212,6 +212,18 @@ func TestIntegrationFenceCommand(t *testing.T) {
 		back(0)
 	})
 
+	t.Run("reboot of host0: off verified, then on", func(t *testing.T) {
+		code, out := run(t, "fence", "reboot", "host0", "--config", cfgPath, "--yes", "--probe=false")
+		if code != 0 {
+			t.Fatalf("reboot: exit %d, want 0", code)
+		}
+		has(out,
+			`host0: FENCED at level 1, verified: redfish: `,
+			`host0 level 1  `+redfishDev+` +on `,
+			`host0: rebooted: off verified, fences lifted`)
+		back(0)
+	})
+
 	t.Run("off of host1 falls back past the wrong password", func(t *testing.T) {
 		code, out := run(t, "fence", "off", "host1", "--config", cfgPath, "--yes", "--probe=false")
 		if code != 0 {

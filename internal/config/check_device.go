@@ -1,12 +1,15 @@
 package config
 
 import (
+	"encoding/hex"
 	"net/netip"
 	"net/url"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
+	"unicode"
 )
 
 var (
@@ -19,15 +22,19 @@ var (
 	userRE     = regexp.MustCompile(`^[^\x00-\x1f\x7f]{1,64}$`)                        // BMC user names
 	drivers    = []string{DriverIPMI, DriverRedfish, DriverFenceAgent, DriverCephBlocklist}
 	maxTimeout = Duration(10 * time.Minute)
-	minExpiry  = Duration(time.Hour)
+	// maxPowerWait bounds power_wait: a state held for a minute is held.
+	maxPowerWait = Duration(time.Minute)
+	privileges   = []string{"operator", "administrator"}
+	kinds        = []string{KindPower, KindStorage, KindIO}
+	minExpiry    = Duration(time.Hour)
 )
 
 // applies lists, per driver, the device keys beyond driver, timeout and
 // retries that the driver uses.
 var applies = map[string][]string{
-	DriverIPMI:          {"address", "port", "username", "password_file", "password_env", "cipher"},
-	DriverRedfish:       {"address", "port", "username", "password_file", "password_env", "endpoint", "insecure", "system"},
-	DriverFenceAgent:    {"address", "port", "username", "password_file", "password_env", "agent", "options"},
+	DriverIPMI:          {"address", "port", "username", "password_file", "password_env", "cipher", "privilege", "power_wait"},
+	DriverRedfish:       {"address", "port", "username", "password_file", "password_env", "endpoint", "insecure", "system", "ca_file", "cert_sha256", "allow_http", "power_wait"},
+	DriverFenceAgent:    {"address", "port", "username", "password_file", "password_env", "agent", "options", "secret_files", "kind", "power_wait"},
 	DriverCephBlocklist: {"ceph_conf", "ceph_user", "expiry", "pool"},
 }
 
@@ -41,6 +48,20 @@ var reservedOptions = map[string]string{
 	"login":    "use the device's username key",
 	"username": "use the device's username key",
 	"port":     "use plug for an outlet number, or the device's port key for the TCP port",
+}
+
+// Kinds of fence-agent devices.
+const (
+	KindPower   = "power"
+	KindStorage = "storage"
+	KindIO      = "io"
+)
+
+// notPower are fence agents that do not cut power, with the kind to state:
+// after them the host still runs (and answers ping).
+var notPower = map[string]string{
+	"fence_scsi": KindStorage, "fence_mpath": KindStorage,
+	"fence_kdump": KindIO, "fence_ifmib": KindIO, "fence_brocade": KindIO, "fence_cisco_mds": KindIO,
 }
 
 // notAFence are names that mean a Nova force-down rather than a fence.
@@ -57,7 +78,9 @@ func (d Device) set() map[string]bool {
 		"cipher": d.Cipher != 0, "endpoint": d.Endpoint != "", "insecure": d.Insecure,
 		"system": d.System != "", "agent": d.Agent != "", "options": len(d.Options) > 0,
 		"ceph_conf": d.CephConf != "", "ceph_user": d.CephUser != "", "expiry": d.Expiry != 0,
-		"pool": d.Pool != "",
+		"pool": d.Pool != "", "privilege": d.Privilege != "", "power_wait": d.PowerWait != 0,
+		"ca_file": d.CAFile != "", "cert_sha256": d.CertSHA256 != "", "allow_http": d.AllowHTTP,
+		"secret_files": len(d.SecretFiles) > 0, "kind": d.Kind != "",
 	}
 }
 
@@ -87,10 +110,13 @@ func checkDevice(path string, d Device) error {
 	}
 
 	if d.Timeout < 0 || d.Timeout > maxTimeout {
-		return invalid(at("timeout"), "%v is out of range; use a positive duration up to %v (default %v)", d.Timeout, maxTimeout, DefaultDeviceTimeout)
+		return invalid(at("timeout"), "%v is out of range; use a positive duration up to %v (default: the driver's own bound)", d.Timeout, maxTimeout)
 	}
 	if d.Retries < 0 || d.Retries > 10 {
 		return invalid(at("retries"), "%d is out of range; use 0 to 10 (level retries come from recovery.fence_retry)", d.Retries)
+	}
+	if d.PowerWait < 0 || d.PowerWait > maxPowerWait || (d.Timeout != 0 && d.PowerWait >= d.Timeout) {
+		return invalid(at("power_wait"), "%v is out of range; use a duration up to %v and shorter than the device's timeout (default %v)", d.PowerWait, maxPowerWait, Duration(2*time.Second))
 	}
 	if d.Address != "" && !validAddress(d.Address) {
 		return invalid(at("address"), "%q is not a host name or IP address; write it without scheme or port, e.g. 10.0.0.11", d.Address)
@@ -107,14 +133,26 @@ func checkDevice(path string, d Device) error {
 		if d.Cipher != 0 && d.Cipher != 3 && d.Cipher != 17 {
 			return invalid(at("cipher"), "cipher suite %d is not accepted; use 3 (default) or 17, the suites that authenticate and encrypt", d.Cipher)
 		}
+		if d.Privilege != "" && !slices.Contains(privileges, d.Privilege) {
+			return invalid(at("privilege"), "%q is not an IPMI privilege level vigil uses; use operator (default: enough to switch power) or administrator", d.Privilege)
+		}
 	case DriverRedfish:
 		if d.Endpoint != "" {
-			if msg := checkEndpoint(d.Endpoint, d.Insecure); msg != "" {
+			if msg := checkEndpoint(d.Endpoint, d.AllowHTTP); msg != "" {
 				return invalid(at("endpoint"), "%s", msg)
 			}
 		}
 		if d.System != "" && !idRE.MatchString(d.System) {
 			return invalid(at("system"), "%q is not a Redfish system id such as 1 or System.Embedded.1", d.System)
+		}
+		if d.CAFile != "" && !cleanAbs(d.CAFile) {
+			return invalid(at("ca_file"), "%q must be an absolute path, e.g. /etc/vigil/bmc-ca.pem", d.CAFile)
+		}
+		if d.CertSHA256 != "" && !ValidFingerprint(d.CertSHA256) {
+			return invalid(at("cert_sha256"), "not a SHA-256 fingerprint: 64 hex digits, colons allowed (openssl x509 -noout -fingerprint -sha256 -in bmc.pem)")
+		}
+		if d.Insecure && (d.CAFile != "" || d.CertSHA256 != "") {
+			return invalid(at("insecure"), "insecure skips the certificate checks that ca_file and cert_sha256 ask for; remove insecure")
 		}
 	case DriverFenceAgent:
 		if notAFence[d.Agent] {
@@ -127,6 +165,27 @@ func checkDevice(path string, d Device) error {
 			if err := checkOption(at("options."+k), k, d.Options[k]); err != nil {
 				return err
 			}
+		}
+		for _, k := range sortedKeys(d.SecretFiles) {
+			p := at("secret_files." + k)
+			if why, reserved := reservedOptions[k]; reserved || k == "password" || k == "passwd" {
+				if !reserved {
+					why = "use password_file"
+				}
+				return invalid(p, "option %q is set by vigil: %s", k, why)
+			}
+			if _, dup := d.Options[k]; dup || !optionRE.MatchString(k) {
+				return invalid(p, "%q must be an agent option name (lower case letters, digits, _ and -) not also in options", k)
+			}
+			if !cleanAbs(d.SecretFiles[k]) {
+				return invalid(p, "%q must be an absolute path of a file readable only by vigil", d.SecretFiles[k])
+			}
+		}
+		if d.Kind != "" && !slices.Contains(kinds, d.Kind) {
+			return invalid(at("kind"), "%q is not a kind of fence; use power (a BMC or PDU cuts the power), storage (fence_scsi, fence_mpath) or io (network or fabric ports)", d.Kind)
+		}
+		if want, known := notPower[d.Agent]; known && (d.Kind == "" || d.Kind == KindPower) {
+			return invalid(at("kind"), "%s is not a power fence: the host keeps running after it, so vigil must not expect it to fall silent; set kind: %s", d.Agent, want)
 		}
 	case DriverCephBlocklist:
 		if d.CephConf != "" && !cleanAbs(d.CephConf) {
@@ -177,28 +236,44 @@ func checkOption(path, key, value string) error {
 	if why, reserved := reservedOptions[key]; reserved {
 		return invalid(path, "option %q is set by vigil: %s", key, why)
 	}
-	if secretOption(key) {
-		return invalid(path, "option %q would hold a secret inline; vigil takes credentials only by reference: use password_file or password_env", key)
+	if SecretOption(key) {
+		return invalid(path, "option %q would hold a secret inline; vigil takes secrets only by reference: put it in a file and list it under secret_files (or use password_file for the password)", key)
 	}
 	if !optionRE.MatchString(key) {
 		return invalid(path, "%q is not a fence agent option name (lower case letters, digits, _ and -)", key)
 	}
-	if strings.ContainsAny(value, "\x00\r\n") {
-		return invalid(path, "the value must be one line")
+	if strings.ContainsFunc(value, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) {
+		// Agents pass options on to helpers (ipmitool, ssh, snmpget): a
+		// space would smuggle in an argument of its own.
+		return invalid(path, "the value must be one word without spaces or control characters")
 	}
 	return nil
 }
 
+// ValidFingerprint reports whether s is a SHA-256 fingerprint: 64 hex
+// digits, optionally in colon-separated pairs.
+func ValidFingerprint(s string) bool {
+	_, ok := Fingerprint(s)
+	return ok
+}
+
+// Fingerprint decodes a SHA-256 fingerprint written as hex, with or without
+// colons.
+func Fingerprint(s string) ([]byte, bool) {
+	b, err := hex.DecodeString(strings.ReplaceAll(s, ":", ""))
+	return b, err == nil && len(b) == 32
+}
+
 // checkEndpoint returns what is wrong with a Redfish URL, or "".
-func checkEndpoint(raw string, insecure bool) string {
+func checkEndpoint(raw string, allowHTTP bool) string {
 	u, err := url.Parse(raw)
 	switch {
 	case err != nil || u.Host == "" || u.Opaque != "":
 		return "not a URL such as https://10.0.0.11"
 	case u.User != nil:
 		return "must not carry credentials; use username and password_file"
-	case u.Scheme == "http" && !insecure:
-		return "plain http sends the BMC password unencrypted; use https, or set insecure: true on the device for a lab"
+	case u.Scheme == "http" && !allowHTTP:
+		return "plain http sends the BMC password and the power state in clear; use https, or set allow_http: true on the device for a lab"
 	case u.Scheme != "https" && u.Scheme != "http":
 		return "the scheme must be https"
 	case u.RawQuery != "" || u.Fragment != "":

@@ -2,7 +2,7 @@ package config
 
 import (
 	"fmt"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -18,9 +18,9 @@ const (
 // Defaults filled in by Levels when a device leaves the key out.
 const (
 	DefaultIPMIPort      = 623
-	DefaultIPMICipher    = 3 // SHA1 authentication and integrity, AES-128 encryption
+	DefaultIPMICipher    = 3          // SHA1 authentication and integrity, AES-128 encryption
+	DefaultIPMIPrivilege = "operator" // enough for chassis control (IPMI 2.0 table G-1)
 	DefaultRedfishPort   = 443
-	DefaultDeviceTimeout = Duration(20_000_000_000) // 20s per attempt
 	DefaultCephConf      = "/etc/ceph/ceph.conf"
 	DefaultCephUser      = "admin"
 	DefaultCephExpiry    = Duration(24 * 3600_000_000_000) // 24h
@@ -46,20 +46,47 @@ type Device struct {
 
 	// Cipher is the IPMI 2.0 cipher suite (ipmi): 3 or 17. Default 3.
 	Cipher int `yaml:"cipher,omitempty"`
+	// Privilege is the IPMI session's privilege level (ipmi): operator
+	// (enough for chassis power control) or administrator. Default operator.
+	Privilege string `yaml:"privilege,omitempty"`
+
+	// PowerWait is how long the power must read back the wanted state, on
+	// consecutive reads, before the fence counts (ipmi, redfish,
+	// fence-agent). Default 2s, fence_ipmilan's power_wait.
+	PowerWait Duration `yaml:"power_wait,omitempty"`
 
 	// Endpoint is the Redfish service URL (redfish). Default the host's
 	// bmc.endpoint, then https://address[:port].
 	Endpoint string `yaml:"endpoint,omitempty"`
 	// Insecure skips TLS certificate verification (redfish). Default false.
 	Insecure bool `yaml:"insecure,omitempty"`
+	// CAFile is a PEM file of the CAs that sign the BMC's certificate
+	// (redfish). Default: the system's roots.
+	CAFile string `yaml:"ca_file,omitempty"`
+	// CertSHA256 pins the BMC's certificate by its SHA-256 fingerprint
+	// (redfish), for self-signed BMC certificates: only that certificate is
+	// accepted, whoever signed it.
+	CertSHA256 string `yaml:"cert_sha256,omitempty"`
+	// AllowHTTP accepts an http:// endpoint (redfish): the password and the
+	// power state then cross the network in clear. Default false.
+	AllowHTTP bool `yaml:"allow_http,omitempty"`
 	// System is the Redfish ComputerSystem id (redfish). Default: the
-	// service's only system.
+	// service's only system; a BMC with several refuses every call, naming
+	// them.
 	System string `yaml:"system,omitempty"`
 
 	// Agent is the fence agent to run, e.g. fence_ipmilan (fence-agent).
 	Agent string `yaml:"agent,omitempty"`
 	// Options are extra key=value arguments for the agent (fence-agent).
 	Options map[string]string `yaml:"options,omitempty"`
+	// SecretFiles are agent options whose values are secrets, each read
+	// from a file (fence-agent), e.g. hexadecimal_kg: /etc/vigil/bmc.kg.
+	SecretFiles map[string]string `yaml:"secret_files,omitempty"`
+	// Kind says what the agent cuts (fence-agent): power (a BMC or PDU),
+	// storage (fence_scsi, fence_mpath: the host keeps running) or io (its
+	// network or fabric ports). Only power fences are probed afterwards.
+	// Default power; agents known not to be power fences must say.
+	Kind string `yaml:"kind,omitempty"`
 
 	// CephConf, CephUser: how to reach the Ceph cluster (ceph-blocklist).
 	// Defaults /etc/ceph/ceph.conf and admin.
@@ -72,7 +99,8 @@ type Device struct {
 	// Default: every pool.
 	Pool string `yaml:"pool,omitempty"`
 
-	// Timeout of one attempt. Default 20s.
+	// Timeout of one attempt. Default: the driver's own bound (ipmi and
+	// redfish 30s, fence-agent 60s, ceph-blocklist 30s).
 	Timeout Duration `yaml:"timeout,omitempty"`
 	// Retries of a failed attempt within the level. Default 0.
 	Retries int `yaml:"retries,omitempty"`
@@ -100,14 +128,15 @@ func (d Device) String() string {
 	add("password_file", d.PasswordFile)
 	add("password_env", d.PasswordEnv)
 	add("agent", d.Agent)
-	keys := make([]string, 0, len(d.Options))
-	for k := range d.Options {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	add("kind", d.Kind)
+	for _, k := range sortedKeys(d.Options) {
 		add("options."+k, redactOption(k, d.Options[k]))
 	}
+	for _, k := range sortedKeys(d.SecretFiles) {
+		add("secret_files."+k, d.SecretFiles[k]) // a path, not the secret
+	}
+	add("ca_file", d.CAFile)
+	add("cert_sha256", d.CertSHA256)
 	add("ceph_user", d.CephUser)
 	add("storage_ips", strings.Join(d.StorageIPs, ","))
 	return b.String()
@@ -143,11 +172,44 @@ func (d Device) Secret(getenv func(string) string, readFile func(string) ([]byte
 	return "", nil
 }
 
-// secretWords mark option keys that would carry a secret inline.
-var secretWords = []string{"passw", "secret", "community", "token", "private", "priv_", "_key", "apikey"}
+// SecretOptionValues reads the device's secret_files: option name to
+// value (one trailing newline removed). Errors name the file, never its
+// content.
+func (d Device) SecretOptionValues(readFile func(string) ([]byte, error)) (map[string]string, error) {
+	out := map[string]string{}
+	for _, k := range sortedKeys(d.SecretFiles) {
+		b, err := readFile(d.SecretFiles[k])
+		if err != nil {
+			return nil, fmt.Errorf("config: secret_files.%s %s: %w", k, d.SecretFiles[k], err)
+		}
+		v := strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
+		if v == "" || strings.ContainsAny(v, "\x00\r\n") {
+			return nil, invalid("secret_files."+k, "%s must hold one non-empty line", d.SecretFiles[k])
+		}
+		out[k] = v
+	}
+	return out, nil
+}
 
-func secretOption(key string) bool {
-	k := strings.ToLower(key)
+// SecretOptions are the fence agent options that carry a secret, from
+// fence-agents' fencing.py and the agents (fence_ipmilan's hexadecimal_kg is
+// the BMC key K_g). It is the one list the configuration checks (such an
+// option is never accepted inline), String and Redacted (and so --dry-run)
+// mask, and secret_files accepts.
+var SecretOptions = []string{
+	"password", "passwd", "hexadecimal_kg", "kg", "snmp_priv_passwd", "snmp_auth_passwd",
+	"community", "api_key", "token", "secret",
+}
+
+// secretWords catch options outside SecretOptions that look like one.
+var secretWords = []string{"passw", "secret", "community", "token", "private", "priv_", "_key", "apikey", "_kg"}
+
+// SecretOption reports whether an agent option carries a secret.
+func SecretOption(key string) bool {
+	k := strings.ReplaceAll(strings.ToLower(key), "-", "_")
+	if slices.Contains(SecretOptions, k) {
+		return true
+	}
 	for _, w := range secretWords {
 		if strings.Contains(k, w) {
 			return true
@@ -157,7 +219,7 @@ func secretOption(key string) bool {
 }
 
 func redactOption(key, value string) string {
-	if secretOption(key) {
+	if SecretOption(key) {
 		return "<redacted>"
 	}
 	return value

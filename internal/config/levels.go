@@ -60,10 +60,8 @@ func (c Config) Levels(host string) ([][]Device, error) {
 // resolve fills d's defaults from host h (at YAML path hp); dp is d's path.
 func resolve(d Device, h Host, hp, dp string) (Device, error) {
 	d.Options = maps.Clone(d.Options)
+	d.SecretFiles = maps.Clone(d.SecretFiles)
 	d.StorageIPs = nil
-	if d.Timeout == 0 {
-		d.Timeout = DefaultDeviceTimeout
-	}
 	switch d.Driver {
 	case DriverIPMI, DriverFenceAgent:
 		// The host's bmc.port belongs to bmc.address: a device with an
@@ -72,7 +70,13 @@ func resolve(d Device, h Host, hp, dp string) (Device, error) {
 			d.Address = h.BMC.Address
 			d.Port = cmp.Or(d.Port, h.BMC.Port)
 		}
+		if d.Driver == DriverFenceAgent && d.Kind == "" {
+			d.Kind = KindPower
+		}
 		if d.Driver == DriverIPMI {
+			if d.Privilege == "" {
+				d.Privilege = DefaultIPMIPrivilege
+			}
 			if d.Port == 0 {
 				d.Port = DefaultIPMIPort
 			}
@@ -99,7 +103,7 @@ func resolve(d Device, h Host, hp, dp string) (Device, error) {
 		if d.Endpoint == "" {
 			return Device{}, invalid(hp+".bmc.address", "host %s has no BMC address for the redfish device at %s; set bmc.address or bmc.endpoint on the host, or address or endpoint on the device", h.Name, dp)
 		}
-		if msg := checkEndpoint(d.Endpoint, d.Insecure); msg != "" {
+		if msg := checkEndpoint(d.Endpoint, d.AllowHTTP); msg != "" {
 			return Device{}, invalid(hp+".bmc.endpoint", "%s (for the redfish device at %s)", msg, dp)
 		}
 	case DriverCephBlocklist:

@@ -56,9 +56,9 @@ func TestLevels(t *testing.T) {
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	s20 := config.DefaultDeviceTimeout
+	var s20 config.Duration // no timeout: the driver's own bound
 	ipmiDefault := func(addr string, port int) config.Device {
-		return config.Device{Driver: "ipmi", Address: addr, Port: port, Username: "admin", PasswordFile: "/etc/vigil/bmc.pass", Cipher: 3, Timeout: s20}
+		return config.Device{Driver: "ipmi", Address: addr, Port: port, Username: "admin", PasswordFile: "/etc/vigil/bmc.pass", Cipher: 3, Privilege: "operator", Timeout: s20}
 	}
 	cephDefault := func(ips ...string) config.Device {
 		return config.Device{Driver: "ceph-blocklist", CephConf: "/etc/ceph/ceph.conf", CephUser: "admin", Expiry: dur(24 * time.Hour), Timeout: s20, StorageIPs: ips}
@@ -67,7 +67,7 @@ func TestLevels(t *testing.T) {
 		return [][]config.Device{
 			{{Driver: "redfish", Username: "rf", PasswordEnv: "RF", Endpoint: endpoint, Timeout: s20}},
 			{
-				{Driver: "fence-agent", Agent: "fence_apc_snmp", Address: "pdu1", Options: map[string]string{"plug": "7"}, Timeout: s20},
+				{Driver: "fence-agent", Agent: "fence_apc_snmp", Address: "pdu1", Options: map[string]string{"plug": "7"}, Kind: "power", Timeout: s20},
 				{Driver: "ceph-blocklist", CephConf: "/etc/ceph/ceph.conf", CephUser: "vigil", Expiry: dur(48 * time.Hour), Pool: "vms", Timeout: s20, StorageIPs: []string{ip}},
 			},
 		}
@@ -82,7 +82,7 @@ func TestLevels(t *testing.T) {
 		{"r2-endpoint", rack2("https://bmc-r2.example.net:8443", "10.20.1.2")},
 		{"r2-v6", rack2("https://[fd00::2]", "10.20.1.3")},
 		{"own", [][]config.Device{
-			{{Driver: "ipmi", Address: "192.168.0.4", Port: 16230, Cipher: 17, Username: "u", PasswordEnv: "P", Timeout: dur(5 * time.Second), Retries: 2}},
+			{{Driver: "ipmi", Address: "192.168.0.4", Port: 16230, Cipher: 17, Privilege: "operator", Username: "u", PasswordEnv: "P", Timeout: dur(5 * time.Second), Retries: 2}},
 			{{Driver: "redfish", Address: "192.168.0.5", Username: "u", PasswordEnv: "P", Endpoint: "https://192.168.0.5", Timeout: s20}},
 		}},
 	}

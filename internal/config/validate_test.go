@@ -125,11 +125,28 @@ func TestValidateErrors(t *testing.T) {
 
 		// ipmi
 		{"cipher zero is default, one is not", func(c *config.Config) { dev(c).Cipher = 1 }, dd + ".cipher", "authenticate and encrypt", nil},
+		{"unknown privilege", func(c *config.Config) { dev(c).Privilege = "user" }, dd + ".privilege", "operator", nil},
+		{"power wait too long", func(c *config.Config) { dev(c).PowerWait = dur(2 * time.Minute) }, dd + ".power_wait", "out of range", nil},
+		{"power wait not below timeout", func(c *config.Config) {
+			dev(c).PowerWait, dev(c).Timeout = dur(5*time.Second), dur(5*time.Second)
+		}, dd + ".power_wait", "shorter than the device's timeout", nil},
 
 		// redfish
 		{"redfish endpoint without https", func(c *config.Config) {
 			setDev(c, with(redfish, func(d *config.Device) { d.Endpoint = "http://10.0.0.1" }))
-		}, dd + ".endpoint", "insecure: true", nil},
+		}, dd + ".endpoint", "allow_http: true", nil},
+		{"insecure does not allow http", func(c *config.Config) {
+			setDev(c, with(redfish, func(d *config.Device) { d.Endpoint, d.Insecure = "http://10.0.0.1", true }))
+		}, dd + ".endpoint", "allow_http: true", nil},
+		{"redfish pin not a fingerprint", func(c *config.Config) {
+			setDev(c, with(redfish, func(d *config.Device) { d.CertSHA256 = "ab:cd" }))
+		}, dd + ".cert_sha256", "64 hex digits", nil},
+		{"redfish relative ca file", func(c *config.Config) {
+			setDev(c, with(redfish, func(d *config.Device) { d.CAFile = "ca.pem" }))
+		}, dd + ".ca_file", "absolute path", nil},
+		{"redfish insecure with a pin", func(c *config.Config) {
+			setDev(c, with(redfish, func(d *config.Device) { d.Insecure, d.CertSHA256 = true, strings.Repeat("ab", 32) }))
+		}, dd + ".insecure", "remove insecure", nil},
 		{"redfish endpoint with credentials", func(c *config.Config) {
 			setDev(c, with(redfish, func(d *config.Device) { d.Endpoint = "https://u:p@10.0.0.1" }))
 		}, dd + ".endpoint", "must not carry credentials", nil},
@@ -162,7 +179,29 @@ func TestValidateErrors(t *testing.T) {
 		}, dd + ".options.action", "set by vigil", nil},
 		{"secret option", func(c *config.Config) {
 			setDev(c, with(agent, func(d *config.Device) { d.Options = map[string]string{"passwd": "x"} }))
-		}, dd + ".options.passwd", "password_file or password_env", nil},
+		}, dd + ".options.passwd", "secret_files", nil},
+		// fence_ipmilan's K_g key was once accepted inline and printed by --dry-run.
+		{"K_g option", func(c *config.Config) {
+			setDev(c, with(agent, func(d *config.Device) { d.Options = map[string]string{"hexadecimal_kg": "0123abcd"} }))
+		}, dd + ".options.hexadecimal_kg", "only by reference", nil},
+		{"secret file for the password", func(c *config.Config) {
+			setDev(c, with(agent, func(d *config.Device) { d.SecretFiles = map[string]string{"passwd": "/etc/vigil/p"} }))
+		}, dd + ".secret_files.passwd", "password_file", nil},
+		{"relative secret file", func(c *config.Config) {
+			setDev(c, with(agent, func(d *config.Device) { d.SecretFiles = map[string]string{"hexadecimal_kg": "kg"} }))
+		}, dd + ".secret_files.hexadecimal_kg", "absolute path", nil},
+		{"option value with a space", func(c *config.Config) {
+			setDev(c, with(agent, func(d *config.Device) { d.Options = map[string]string{"method": "cycle -o"} }))
+		}, dd + ".options.method", "without spaces", nil},
+		{"storage agent as a power fence", func(c *config.Config) {
+			setDev(c, with(agent, func(d *config.Device) { d.Agent = "fence_scsi" }))
+		}, dd + ".kind", "set kind: storage", nil},
+		{"kdump is not a power fence", func(c *config.Config) {
+			setDev(c, with(agent, func(d *config.Device) { d.Agent, d.Kind = "fence_kdump", "power" }))
+		}, dd + ".kind", "not a power fence", nil},
+		{"unknown kind", func(c *config.Config) {
+			setDev(c, with(agent, func(d *config.Device) { d.Kind = "network" }))
+		}, dd + ".kind", "not a kind of fence", nil},
 		{"community option", func(c *config.Config) {
 			setDev(c, with(agent, func(d *config.Device) { d.Options = map[string]string{"community": "private"} }))
 		}, dd + ".options.community", "only by reference", nil},
@@ -171,7 +210,7 @@ func TestValidateErrors(t *testing.T) {
 		}, dd + ".options.Plug", "not a fence agent option name", nil},
 		{"multi-line option", func(c *config.Config) {
 			setDev(c, with(agent, func(d *config.Device) { d.Options = map[string]string{"plug": "1\naction=on"} }))
-		}, dd + ".options.plug", "one line", nil},
+		}, dd + ".options.plug", "control characters", nil},
 
 		// ceph-blocklist
 		{"ceph without storage ips", func(c *config.Config) {
@@ -231,7 +270,12 @@ func TestValidateErrors(t *testing.T) {
 func TestValidateDevices(t *testing.T) {
 	for _, d := range []config.Device{
 		{Driver: "ipmi", Username: "admin", PasswordEnv: "IPMI_PASS", Cipher: 17, Port: 6230, Address: "bmc1.example.net"},
-		{Driver: "redfish", Username: "admin", PasswordFile: "/p", Insecure: true, Endpoint: "http://127.0.0.1:8000"},
+		{Driver: "redfish", Username: "admin", PasswordFile: "/p", AllowHTTP: true, Endpoint: "http://127.0.0.1:8000"},
+		{Driver: "redfish", Username: "admin", PasswordFile: "/p", CAFile: "/etc/vigil/ca.pem", System: "1", PowerWait: dur(time.Second)},
+		{Driver: "redfish", Username: "admin", PasswordFile: "/p", CertSHA256: strings.Repeat("AB:", 31) + "AB"},
+		{Driver: "ipmi", Username: "admin", PasswordEnv: "IPMI_PASS", Address: "bmc1", Privilege: "administrator", PowerWait: dur(3 * time.Second)},
+		{Driver: "fence-agent", Agent: "fence_ipmilan", Username: "admin", PasswordFile: "/p", SecretFiles: map[string]string{"hexadecimal_kg": "/etc/vigil/kg"}},
+		{Driver: "fence-agent", Agent: "fence_scsi", Kind: "storage", Options: map[string]string{"devices": "/dev/sdb,/dev/sdc"}},
 		{Driver: "redfish", Username: "admin", PasswordFile: "/p", Address: "fd00::1"},
 		{Driver: "fence-agent", Agent: "fence_ipmilan", Username: "admin", PasswordFile: "/p", Options: map[string]string{"lanplus": "1", "cipher": "3"}},
 		{Driver: "fence-agent", Agent: "fence_apc_snmp", Address: "pdu1", Options: map[string]string{"plug": "4"}},

@@ -22,6 +22,10 @@ type Member struct {
 	// level with one is probed afterwards; a storage fence leaves the host
 	// running, so a level of storage fences only is not.
 	Power bool
+	// Slot is shared by every member that drives the same physical device
+	// (a PDU fencing several hosts): each action, status calls included,
+	// holds a place in it. Nil: no limit.
+	Slot Slot
 }
 
 // Prober tells whether a host still answers after a fence, on a path that
@@ -208,14 +212,18 @@ func (t Topology) attempt(ctx context.Context, m Member, op func(context.Context
 			case <-time.After(backoff):
 			}
 		}
+		if err = m.Slot.acquire(ctx); err != nil {
+			return err
+		}
 		actx, cancel := ctx, context.CancelFunc(func() {})
 		if m.Timeout > 0 {
 			actx, cancel = context.WithTimeout(ctx, m.Timeout)
 		}
 		err = op(actx)
 		cancel()
-		if err == nil || errors.Is(err, ErrAuth) {
-			return err // wrong credentials do not get better by retrying
+		m.Slot.release()
+		if err == nil || errors.Is(err, ErrAuth) || errors.Is(err, ErrInvalidConfig) {
+			return err // wrong credentials or settings do not get better by retrying
 		}
 	}
 	return err
@@ -261,15 +269,26 @@ func (t Topology) Check(ctx context.Context) []Health {
 	var out []Health
 	for i, level := range t.Levels {
 		for _, m := range level {
-			actx, cancel := ctx, context.CancelFunc(func() {})
-			if m.Timeout > 0 {
-				actx, cancel = context.WithTimeout(ctx, m.Timeout)
-			}
-			start := time.Now()
-			st, err := m.Device.Status(actx)
-			cancel()
-			out = append(out, Health{Host: t.Host, Level: i + 1, Member: m.Name, Driver: m.Driver, Status: st, Took: time.Since(start), Err: err})
+			out = append(out, t.checkMember(ctx, i+1, m))
 		}
 	}
 	return out
+}
+
+// checkMember runs one member's status call with its timeout, in its slot.
+func (t Topology) checkMember(ctx context.Context, level int, m Member) Health {
+	h := Health{Host: t.Host, Level: level, Member: m.Name, Driver: m.Driver}
+	if h.Err = m.Slot.acquire(ctx); h.Err != nil {
+		return h
+	}
+	defer m.Slot.release()
+	actx, cancel := ctx, context.CancelFunc(func() {})
+	if m.Timeout > 0 {
+		actx, cancel = context.WithTimeout(ctx, m.Timeout)
+	}
+	defer cancel()
+	start := time.Now()
+	h.Status, h.Err = m.Device.Status(actx)
+	h.Took = time.Since(start)
+	return h
 }

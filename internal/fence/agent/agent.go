@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/vigil-ha/vigil/internal/fence"
 )
@@ -75,32 +74,32 @@ func New(cfg Config, log *slog.Logger) (*Device, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	cfg.Options = maps.Clone(cfg.Options)
+	cfg.Secrets = maps.Clone(cfg.Secrets)
 	return &Device{cfg: cfg, path: path, log: log.With("driver", driverName, "agent", cfg.Agent)}, nil
 }
 
-// Off runs action=off, then action=status until the agent reports off, all
-// within OffTimeout (or ctx's deadline, if sooner). Only that status is
-// taken as proof.
+// Off runs action=off, then action=status until the agent has reported off
+// for PowerWait on consecutive runs, all within OffTimeout (or ctx's
+// deadline, if sooner). Only those status runs are taken as proof.
 func (d *Device) Off(ctx context.Context) (fence.Proof, error) {
 	ctx, cancel := context.WithTimeout(ctx, d.cfg.OffTimeout)
 	defer cancel()
-	elapsed, runs, err := d.switchAndVerify(ctx, "off", fence.StatusOff)
+	r, err := d.switchAndVerify(ctx, "off", fence.StatusOff)
 	if err != nil {
 		return fence.Proof{}, err
 	}
 	return fence.Proof{
 		Driver: driverName,
-		Detail: fmt.Sprintf("%s action=off exited 0; action=status exited 2 (off) %v after it, on status run %d",
-			d.cfg.Agent, elapsed.Round(time.Millisecond), runs),
+		Detail: fmt.Sprintf("%s action=off exited 0; action=status exited 2 (off): %s", d.cfg.Agent, r),
 	}, nil
 }
 
-// On runs action=on, then action=status until the agent reports on, all
-// within OnTimeout (or ctx's deadline, if sooner).
+// On runs action=on, then action=status until the agent reports on
+// likewise, all within OnTimeout (or ctx's deadline, if sooner).
 func (d *Device) On(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, d.cfg.OnTimeout)
 	defer cancel()
-	_, _, err := d.switchAndVerify(ctx, "on", fence.StatusOn)
+	_, err := d.switchAndVerify(ctx, "on", fence.StatusOn)
 	return err
 }
 
@@ -130,50 +129,23 @@ func (d *Device) Monitor(ctx context.Context) error {
 	return nil
 }
 
-// switchAndVerify runs action, then status until it reports want or ctx
-// ends. It returns the time from the action's exit to the matching status
-// and the number of status runs.
-func (d *Device) switchAndVerify(ctx context.Context, action string, want fence.Status) (time.Duration, int, error) {
+// switchAndVerify runs action, then status through fence.PowerCheck.
+func (d *Device) switchAndVerify(ctx context.Context, action string, want fence.Status) (fence.PowerReading, error) {
 	code, msg, err := d.run(ctx, action)
 	if err != nil {
-		return 0, 0, err
+		return fence.PowerReading{}, err
 	}
 	if code != exitOK {
-		return 0, 0, d.exitError(action, code, msg)
+		return fence.PowerReading{}, d.exitError(action, code, msg)
 	}
-	done := time.Now()
 	d.log.Info("fence agent action succeeded", "power", action)
-
-	tick := time.NewTicker(d.cfg.PollInterval)
-	defer tick.Stop()
-	last := fence.StatusUnknown // from the latest status run that answered
-	var lastErr error           // from the latest status run that failed before ctx ended
-	for runs := 1; ; runs++ {
-		st, err := d.Status(ctx)
-		switch {
-		case err == nil && st == want:
-			d.log.Info("fence agent power verified", "power", action, "attempt", runs)
-			return time.Since(done), runs, nil
-		case err == nil:
-			last = st
-		case ctx.Err() == nil:
-			lastErr = err
-			d.log.Warn("fence agent status failed", "power", action, "attempt", runs, "error", err)
-		}
-		select {
-		case <-ctx.Done():
-			why := "no status run answered"
-			if last != fence.StatusUnknown {
-				why = "status still " + last.String()
-			}
-			if lastErr != nil {
-				why += fmt.Sprintf("; last failed run: %v", lastErr)
-			}
-			return 0, runs, fmt.Errorf("agent: %s action=%s: %w: %s %v after it (%d status runs): %w",
-				d.cfg.Agent, action, fence.ErrNotVerified, why, time.Since(done).Round(time.Millisecond), runs, ctx.Err())
-		case <-tick.C:
-		}
+	check := fence.PowerCheck{Interval: d.cfg.PollInterval, Wait: d.cfg.PowerWait}
+	r, err := check.Await(ctx, want, d.Status, d.log.With("power", action))
+	if err != nil {
+		return r, fmt.Errorf("agent: %s action=%s: %w", d.cfg.Agent, action, err)
 	}
+	d.log.Info("fence agent power verified", "power", action, "attempt", r.Reads)
+	return r, nil
 }
 
 func (d *Device) exitError(action string, code int, msg string) error {
@@ -181,7 +153,8 @@ func (d *Device) exitError(action string, code int, msg string) error {
 }
 
 // stdin is the agent's input for action: one key=value per line. It holds
-// the password and must go nowhere but the agent's stdin.
+// the password and the secret options and must go nowhere but the agent's
+// stdin.
 func (d *Device) stdin(action string) string {
 	var b strings.Builder
 	line := func(k, v string) { b.WriteString(k + "=" + v + "\n") }
@@ -206,6 +179,9 @@ func (d *Device) stdin(action string) string {
 	}
 	for _, k := range slices.Sorted(maps.Keys(d.cfg.Options)) {
 		line(k, d.cfg.Options[k])
+	}
+	for _, k := range slices.Sorted(maps.Keys(d.cfg.Secrets)) {
+		line(k, d.cfg.Secrets[k])
 	}
 	return b.String()
 }

@@ -76,6 +76,7 @@ func newFake(t *testing.T, mode, state string, edit func(*Config)) *fake {
 	}
 	c := fakeConfig(dir)
 	c.PollInterval = 10 * time.Millisecond
+	c.PowerWait = 0 // two agreeing status runs (fence.PowerCheck has its own tests)
 	c.RunTimeout = 5 * time.Second
 	c.OffTimeout = 5 * time.Second
 	c.OnTimeout = 5 * time.Second
@@ -146,10 +147,10 @@ func TestOff(t *testing.T) {
 		name, mode string
 		wantErr    error // nil = a Proof is expected
 		wantExit   int   // for an *ExitError
-		wantRuns   int   // status runs the proof reports
+		wantRuns   int   // status runs the proof reports (two agreeing ones at the end)
 	}{
-		{name: "verified at once", wantRuns: 1},
-		{name: "verified on third status", mode: "slow-off", wantRuns: 3},
+		{name: "verified at once", wantRuns: 2},
+		{name: "verified on third status", mode: "slow-off", wantRuns: 4},
 		{name: "agent says off but host stays on", mode: "off-lies", wantErr: fence.ErrNotVerified},
 		{name: "status keeps failing", mode: "status-fails", wantErr: fence.ErrNotVerified},
 		{name: "off fails", mode: "fail", wantExit: 1},
@@ -176,7 +177,7 @@ func TestOff(t *testing.T) {
 			case err != nil:
 				t.Fatalf("Off() = %v, want a proof", err)
 			default:
-				if proof.Driver != "fence-agent" || !strings.Contains(proof.Detail, "on status run "+strconv.Itoa(tt.wantRuns)) {
+				if proof.Driver != "fence-agent" || !strings.Contains(proof.Detail, "("+strconv.Itoa(tt.wantRuns)+" reads)") {
 					t.Errorf("Off() proof = %+v, want fence-agent verified on status run %d", proof, tt.wantRuns)
 				}
 			}
@@ -254,4 +255,39 @@ func TestCancelIsNotUnreachable(t *testing.T) {
 	if !errors.Is(err, context.Canceled) || errors.Is(err, fence.ErrUnreachable) {
 		t.Fatalf("Status() = %v, want context.Canceled and not ErrUnreachable", err)
 	}
+}
+
+// An agent and its helpers once inherited vigil's whole environment, and
+// with it every password_env secret of every device. It gets PATH and a
+// locale, nothing else.
+func TestAgentGetsAMinimalEnvironment(t *testing.T) {
+	t.Setenv("VIGIL_OTHER_BMC_PASSWORD", "other-device-secret")
+	f := newFake(t, "", "on", nil)
+	if _, err := f.d.Status(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	env := f.file(t, "env.log")
+	if strings.Contains(env, "other-device-secret") || strings.Contains(env, "VIGIL_OTHER_BMC_PASSWORD") {
+		t.Errorf("the agent saw another device's secret:\n%s", env)
+	}
+	if !strings.Contains(env, "PATH=") {
+		t.Errorf("the agent got no PATH:\n%s", env)
+	}
+}
+
+// Secret options (fence_ipmilan's hexadecimal_kg) go to stdin only and
+// are cut out of the agent's output like the password.
+func TestSecretOptionsOnStdinOnly(t *testing.T) {
+	f := newFake(t, "fail", "on", func(c *Config) { c.Secrets = map[string]string{"hexadecimal_kg": "c0ffee"} })
+	_, err := f.d.Off(context.Background())
+	if err == nil || strings.Contains(err.Error(), "c0ffee") {
+		t.Fatalf("Off() = %v, want a failure without the K_g", err)
+	}
+	if !strings.Contains(f.file(t, "stdin.log"), "hexadecimal_kg=c0ffee\n") {
+		t.Error("the secret option did not reach the agent's stdin")
+	}
+	if s := f.d.cfg.String(); strings.Contains(s, "c0ffee") {
+		t.Errorf("String() = %s", s)
+	}
+	f.checkArgv(t)
 }

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/vigil-ha/vigil/internal/fence"
 )
@@ -47,7 +48,13 @@ type Config struct {
 	CipherSuite int
 	// Options are further key=value lines, such as method=cycle or
 	// power_timeout=30. They may not repeat the fields above or action.
+	// Values are one word: agents hand them on to helpers (ipmitool, ssh,
+	// snmpget), where a space would add an argument.
 	Options map[string]string
+	// Secrets are option lines whose values are secrets (fence_ipmilan's
+	// hexadecimal_kg): like Password, they go to the agent's stdin only, are
+	// cut out of its output and never shown.
+	Secrets map[string]string
 	// RunTimeout bounds one run of the agent; a run still going then is
 	// killed and reported as fence.ErrUnreachable. Default 30 s:
 	// fence-agents give a power change 20 s (--power-timeout) and report
@@ -62,6 +69,10 @@ type Config struct {
 	// Default 1 s: each run starts an interpreter and a session with the
 	// device, and fence_ipmilan's off has already waited for the power.
 	PollInterval time.Duration
+	// PowerWait is how long status must report the wanted state, on
+	// consecutive runs, before Off or On believes it (fence.PowerCheck).
+	// Default fence.DefaultPowerWait (2 s).
+	PowerWait time.Duration
 }
 
 // DefaultConfig returns a Config with every timing set to its default and
@@ -72,6 +83,7 @@ func DefaultConfig() Config {
 		OffTimeout:   60 * time.Second,
 		OnTimeout:    60 * time.Second,
 		PollInterval: time.Second,
+		PowerWait:    fence.DefaultPowerWait,
 	}
 }
 
@@ -104,11 +116,12 @@ func (c Config) Validate() error {
 	if _, err := c.agentPath(); err != nil {
 		return err
 	}
-	for _, f := range []struct{ name, v string }{
-		{"Address", c.Address}, {"Username", c.Username}, {"Password", c.Password},
-	} {
-		if !safeValue(f.v) {
-			return configErr(f.name, "contains a line break or NUL")
+	if !safeValue(c.Password) {
+		return configErr("Password", "contains a line break or NUL")
+	}
+	for _, f := range []struct{ name, v string }{{"Address", c.Address}, {"Username", c.Username}} {
+		if !oneWord(f.v) {
+			return configErr(f.name, "contains a space or a control character")
 		}
 	}
 	if strings.TrimSpace(c.Password) != c.Password || (len(c.Password) >= 2 && c.Password[0] == '"' && c.Password[len(c.Password)-1] == '"') {
@@ -122,8 +135,19 @@ func (c Config) Validate() error {
 			return configErr("Options", fmt.Sprintf("key %q must match %s", k, optionRE))
 		case slices.Contains(reserved, strings.ReplaceAll(k, "-", "_")):
 			return configErr("Options", fmt.Sprintf("key %q is set by the driver or a Config field", k))
-		case !safeValue(c.Options[k]):
-			return configErr("Options", fmt.Sprintf("value of %q contains a line break or NUL", k))
+		case !oneWord(c.Options[k]):
+			return configErr("Options", fmt.Sprintf("value of %q contains a space or a control character", k))
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(c.Secrets)) {
+		_, dup := c.Options[k]
+		switch {
+		case !optionRE.MatchString(k):
+			return configErr("Secrets", fmt.Sprintf("key %q must match %s", k, optionRE))
+		case dup || slices.Contains(reserved, strings.ReplaceAll(k, "-", "_")):
+			return configErr("Secrets", fmt.Sprintf("key %q is set by the driver, a Config field or Options", k))
+		case c.Secrets[k] == "" || !safeValue(c.Secrets[k]) || strings.TrimSpace(c.Secrets[k]) != c.Secrets[k]:
+			return configErr("Secrets", fmt.Sprintf("value of %q is empty, has surrounding spaces or a line break", k))
 		}
 	}
 	switch {
@@ -141,6 +165,10 @@ func (c Config) Validate() error {
 		return configErr("PollInterval", "must be positive")
 	case c.PollInterval >= c.OffTimeout:
 		return configErr("PollInterval", "not shorter than OffTimeout: Off could run status only once")
+	case c.PowerWait < 0:
+		return configErr("PowerWait", "must not be negative")
+	case c.PowerWait+c.PollInterval >= c.OffTimeout:
+		return configErr("PowerWait", "plus PollInterval not shorter than OffTimeout: Off could never verify")
 	}
 	return nil
 }
@@ -148,6 +176,11 @@ func (c Config) Validate() error {
 // safeValue reports whether v fits on one stdin line.
 func safeValue(v string) bool {
 	return !strings.ContainsAny(v, "\n\r\x00")
+}
+
+// oneWord reports whether v has no space and no control character.
+func oneWord(v string) bool {
+	return !strings.ContainsFunc(v, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) })
 }
 
 // agentPath finds the agent: in Dir if set, else in PATH.
@@ -177,9 +210,9 @@ func (c Config) agentPath() (string, error) {
 // such as snmp_priv_passwd hold secrets too).
 func (c Config) String() string {
 	return fmt.Sprintf("agent.Config{Agent:%q Dir:%q Address:%q Port:%d Username:%q Password:%s Lanplus:%t "+
-		"CipherSuite:%d Options:%v RunTimeout:%v OffTimeout:%v OnTimeout:%v PollInterval:%v}",
+		"CipherSuite:%d Options:%v Secrets:%v RunTimeout:%v OffTimeout:%v OnTimeout:%v PollInterval:%v PowerWait:%v}",
 		c.Agent, c.Dir, c.Address, c.Port, c.Username, fence.Redacted(c.Password), c.Lanplus,
-		c.CipherSuite, slices.Sorted(maps.Keys(c.Options)), c.RunTimeout, c.OffTimeout, c.OnTimeout, c.PollInterval)
+		c.CipherSuite, slices.Sorted(maps.Keys(c.Options)), slices.Sorted(maps.Keys(c.Secrets)), c.RunTimeout, c.OffTimeout, c.OnTimeout, c.PollInterval, c.PowerWait)
 }
 
 // GoString keeps %#v from printing the password.
@@ -197,9 +230,11 @@ func (c Config) LogValue() slog.Value {
 		slog.Bool("lanplus", c.Lanplus),
 		slog.Int("cipher_suite", c.CipherSuite),
 		slog.Any("options", slices.Sorted(maps.Keys(c.Options))),
+		slog.Any("secrets", slices.Sorted(maps.Keys(c.Secrets))),
 		slog.Duration("run_timeout", c.RunTimeout),
 		slog.Duration("off_timeout", c.OffTimeout),
 		slog.Duration("on_timeout", c.OnTimeout),
 		slog.Duration("poll_interval", c.PollInterval),
+		slog.Duration("power_wait", c.PowerWait),
 	)
 }

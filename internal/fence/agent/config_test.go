@@ -71,6 +71,14 @@ func TestConfigValidate(t *testing.T) {
 		{"option dashed alias", func(c *Config) { c.Options = map[string]string{"ip-port": "1"} }, ""},
 		{"option bad key", func(c *Config) { c.Options = map[string]string{"Bad Key": "1"} }, "Options"},
 		{"option value with newline", func(c *Config) { c.Options = map[string]string{"method": "cycle\naction=on"} }, "Options"},
+		{"option value with a space", func(c *Config) { c.Options = map[string]string{"method": "cycle -o"} }, "Options"},
+		{"address with a space", func(c *Config) { c.Address = "10.0.0.1 -o" }, "Address"},
+		{"secret option", func(c *Config) { c.Secrets = map[string]string{"hexadecimal_kg": "c0ffee"} }, ""},
+		{"secret option sets password", func(c *Config) { c.Secrets = map[string]string{"passwd": "x"} }, "Secrets"},
+		{"secret option also an option", func(c *Config) {
+			c.Options, c.Secrets = map[string]string{"kg": "1"}, map[string]string{"kg": "2"}
+		}, "Secrets"},
+		{"empty secret option", func(c *Config) { c.Secrets = map[string]string{"hexadecimal_kg": ""} }, "Secrets"},
 		{"negative port", func(c *Config) { c.Port = -1 }, "Port"},
 		{"port too high", func(c *Config) { c.Port = 65536 }, "Port"},
 		{"bad cipher", func(c *Config) { c.CipherSuite = 256 }, "CipherSuite"},
@@ -121,5 +129,6 @@ func TestDefaultIPMILanConfig(t *testing.T) {
 func TestConfigNeverShowsSecrets(t *testing.T) {
 	c := fakeConfig("/opt/agents")
 	c.Options = map[string]string{"snmp_priv_passwd": "PrivSecret"}
-	fencetest.NeverShows(t, c, []string{secret, "PrivSecret"}, []string{"fence_fake", "snmp_priv_passwd"})
+	c.Secrets = map[string]string{"hexadecimal_kg": "KgSecret"}
+	fencetest.NeverShows(t, c, []string{secret, "PrivSecret", "KgSecret"}, []string{"fence_fake", "snmp_priv_passwd", "hexadecimal_kg"})
 }

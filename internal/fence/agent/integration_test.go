@@ -166,22 +166,28 @@ func TestIntegrationIPMILanUnreachable(t *testing.T) {
 
 // BenchmarkOffAgent measures Off with its verification through
 // fence_ipmilan against ipmi_sim: the off run (which itself waits for the
-// power to go) and the status run that proves it. Powering the host on
-// again is not timed.
+// power to go) and the status runs that prove it for power_wait (0: two
+// runs; 2 s: the default). Powering the host on again is not timed.
 func BenchmarkOffAgent(b *testing.B) {
 	tier.Integration(b, tier.Root, "fence_ipmilan", "ipmitool", "ipmi_sim", "ip", "ping", "setsid")
 	ctx := context.Background()
 	r := newRig(b)
-	d := device(b, r.config(0))
-	for b.Loop() {
-		b.StopTimer()
-		if err := r.bmcs[0].SetPower(ctx, true); err != nil {
-			b.Fatal(err)
-		}
-		r.waitPower(b, 0, true)
-		b.StartTimer()
-		if _, err := d.Off(ctx); err != nil {
-			b.Fatalf("Off() = %v", err)
-		}
+	for _, wait := range []time.Duration{0, 2 * time.Second} {
+		b.Run("power_wait="+wait.String(), func(b *testing.B) {
+			c := r.config(0)
+			c.PowerWait = wait
+			d := device(b, c)
+			for b.Loop() {
+				b.StopTimer()
+				if err := r.bmcs[0].SetPower(ctx, true); err != nil {
+					b.Fatal(err)
+				}
+				r.waitPower(b, 0, true)
+				b.StartTimer()
+				if _, err := d.Off(ctx); err != nil {
+					b.Fatalf("Off() = %v", err)
+				}
+			}
+		})
 	}
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os/exec"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -29,6 +31,8 @@ func (d *Device) run(ctx context.Context, action string) (code int, msg string, 
 	defer cancel()
 	cmd := exec.CommandContext(runCtx, d.path) // no arguments: the agent reads stdin
 	cmd.Stdin = strings.NewReader(d.stdin(action))
+	// Not vigil's environment: it holds every password_env secret.
+	cmd.Env = agentEnv
 	out := &tail{max: keepOutput}
 	cmd.Stdout, cmd.Stderr = out, out
 	// The agent runs helpers (ipmitool, curl, ssh): kill them with it.
@@ -55,11 +59,22 @@ func (d *Device) run(ctx context.Context, action string) (code int, msg string, 
 	return 0, msg, fmt.Errorf("agent: %s action=%s: %w (%s)", d.cfg.Agent, action, runErr, msg)
 }
 
-// message is the last few non-empty lines of out, password cut out, short
-// enough for an error.
+// agentEnv is the whole environment of an agent and its helpers: a fixed
+// PATH (fence-agents find ipmitool, snmpget and ssh there) and a locale
+// that keeps their output in English for people reading an ExitError.
+var agentEnv = []string{
+	"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+	"LANG=C.UTF-8",
+	"LC_ALL=C.UTF-8",
+}
+
+// message is the last few non-empty lines of out, password and secret
+// options cut out, short enough for an error.
 func (d *Device) message(out string) string {
-	if d.cfg.Password != "" {
-		out = strings.ReplaceAll(out, d.cfg.Password, "<redacted>")
+	for _, secret := range append([]string{d.cfg.Password}, slices.Collect(maps.Values(d.cfg.Secrets))...) {
+		if secret != "" {
+			out = strings.ReplaceAll(out, secret, "<redacted>")
+		}
 	}
 	var lines []string
 	for _, l := range strings.Split(out, "\n") {

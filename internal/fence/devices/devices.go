@@ -1,8 +1,10 @@
 package devices
 
 import (
+	"crypto/x509"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -28,6 +30,10 @@ type Options struct {
 	ProbeWait time.Duration
 	// Netns runs the probe's ping inside this network namespace (tests).
 	Netns string
+	// Slots serialises actions on a device that several hosts share (a
+	// PDU, a chassis manager): pass the same Slots to every Build. Nil
+	// gives each Build its own, which still serialises within the host.
+	Slots *fence.Slots
 }
 
 // Build returns host's topology with every device constructed. It connects
@@ -46,11 +52,15 @@ func Build(cfg config.Config, host string, sec Secrets, opts Options, log *slog.
 			h = x
 		}
 	}
+	if opts.Slots == nil {
+		opts.Slots = &fence.Slots{}
+	}
 	topo := fence.Topology{Host: host}
 	for li, level := range levels {
 		var ms []fence.Member
 		for di, d := range level {
 			m, err := member(d, h, sec, log)
+			m.Slot = opts.Slots.For(deviceKey(d))
 			if err != nil {
 				return fence.Topology{}, fmt.Errorf("host %s level %d device %d (%s): %w", host, li+1, di+1, d.Driver, err)
 			}
@@ -81,29 +91,82 @@ func Describe(cfg config.Config, host string) ([][]string, error) {
 	return out, nil
 }
 
+// deviceKey names the physical device d drives, for its Slot: two hosts'
+// devices with the same key are one device.
+func deviceKey(d config.Device) string {
+	switch d.Driver {
+	case config.DriverRedfish:
+		return "redfish " + d.Endpoint
+	case config.DriverFenceAgent:
+		return fmt.Sprintf("%s %s:%d", d.Agent, d.Address, d.Port)
+	case config.DriverCephBlocklist:
+		return "ceph-blocklist " + d.CephConf // a cluster takes any number of commands
+	}
+	return fmt.Sprintf("%s %s:%d", d.Driver, d.Address, d.Port)
+}
+
+// ipmilanAgents speak IPMI through ipmitool (fence_ipmilan and its aliases):
+// vigil sends lanplus=1 and cipher=3 unless the options say otherwise, as
+// IPMI 1.5 has no integrity protection.
+var ipmilanAgents = []string{"fence_ipmilan", "fence_idrac", "fence_ilo3", "fence_ilo4", "fence_ilo5", "fence_imm", "fence_ipmilanplus"}
+
 func member(d config.Device, h config.Host, sec Secrets, log *slog.Logger) (fence.Member, error) {
 	m := fence.Member{Name: d.String(), Driver: d.Driver, Timeout: d.Timeout.Std(), Retries: d.Retries,
-		Power: d.Driver != config.DriverCephBlocklist}
+		Power: d.Driver == config.DriverIPMI || d.Driver == config.DriverRedfish ||
+			(d.Driver == config.DriverFenceAgent && d.Kind == config.KindPower)}
 	pass, err := d.Secret(sec.Getenv, sec.ReadFile)
 	if err != nil {
 		return m, err
 	}
+	// An explicit timeout is the driver's bound for Off and On; without one
+	// the driver's own (longer) bound applies and the attempt adds none.
+	timeout := d.Timeout.Std()
 	switch d.Driver {
 	case config.DriverIPMI:
 		c := ipmi.DefaultConfig()
 		c.Address, c.Port, c.Username, c.Password, c.CipherSuite = d.Address, d.Port, d.Username, pass, d.Cipher
-		c.OffTimeout = max(c.OffTimeout, d.Timeout.Std())
+		c.Privilege = ipmi.Privilege(d.Privilege)
+		if d.PowerWait != 0 {
+			c.PowerWait = d.PowerWait.Std()
+		}
+		if timeout > 0 {
+			c.OffTimeout, c.OnTimeout = timeout, max(c.OnTimeout, timeout)
+			c.ExchangeTimeout = min(c.ExchangeTimeout, timeout/4)
+			c.PollInterval = min(c.PollInterval, timeout/4)
+		}
 		m.Name = fmt.Sprintf("ipmi %s:%d", d.Address, d.Port)
 		m.Device, err = ipmi.New(c, log)
 	case config.DriverRedfish:
 		c := redfish.DefaultConfig()
 		c.Endpoint, c.Username, c.Password, c.InsecureTLS, c.SystemID = d.Endpoint, d.Username, pass, d.Insecure, d.System
-		c.OffTimeout = max(c.OffTimeout, d.Timeout.Std())
+		c.AllowHTTP = d.AllowHTTP
+		if d.PowerWait != 0 {
+			c.PowerWait = d.PowerWait.Std()
+		}
+		if d.CertSHA256 != "" {
+			c.CertSHA256, _ = config.Fingerprint(d.CertSHA256)
+		}
+		if d.CAFile != "" {
+			if c.RootCAs, err = caPool(d.CAFile, sec.ReadFile); err != nil {
+				return m, err
+			}
+		}
+		if timeout > 0 {
+			c.OffTimeout, c.OnTimeout = timeout, max(c.OnTimeout, timeout)
+			c.RequestTimeout = min(c.RequestTimeout, timeout/2)
+			c.PollInterval = min(c.PollInterval, timeout/4)
+		}
 		m.Name = "redfish " + d.Endpoint
 		m.Device, err = redfish.New(c, log)
 	case config.DriverFenceAgent:
 		c := agent.DefaultConfig()
 		c.Agent, c.Address, c.Port, c.Username, c.Password = d.Agent, d.Address, d.Port, d.Username, pass
+		if d.PowerWait != 0 {
+			c.PowerWait = d.PowerWait.Std()
+		}
+		if slices.Contains(ipmilanAgents, d.Agent) {
+			c.Lanplus, c.CipherSuite = true, config.DefaultIPMICipher
+		}
 		c.Options = map[string]string{}
 		for k, v := range d.Options {
 			// The agent driver sends lanplus and cipher from typed fields.
@@ -118,9 +181,15 @@ func member(d config.Device, h config.Host, sec Secrets, log *slog.Logger) (fenc
 				c.Options[k] = v
 			}
 		}
-		c.RunTimeout = max(c.RunTimeout, d.Timeout.Std())
-		// Off and On hold a run and the status runs after it.
-		c.OffTimeout, c.OnTimeout = max(c.OffTimeout, c.RunTimeout), max(c.OnTimeout, c.RunTimeout)
+		if c.Secrets, err = d.SecretOptionValues(sec.ReadFile); err != nil {
+			return m, err
+		}
+		if timeout > 0 {
+			// One run may take the whole attempt (a PDU agent's own
+			// power_timeout); Off and On hold it and the status runs.
+			c.RunTimeout, c.OffTimeout, c.OnTimeout = timeout, timeout, max(c.OnTimeout, timeout)
+			c.PollInterval = min(c.PollInterval, timeout/4)
+		}
 		m.Name = fmt.Sprintf("%s %s", d.Agent, d.Address)
 		if d.Port != 0 {
 			m.Name = fmt.Sprintf("%s %s:%d", d.Agent, d.Address, d.Port)
@@ -133,4 +202,17 @@ func member(d config.Device, h config.Host, sec Secrets, log *slog.Logger) (fenc
 		err = fmt.Errorf("unknown driver %q", d.Driver)
 	}
 	return m, err
+}
+
+// caPool reads a PEM file of CA certificates.
+func caPool(path string, readFile func(string) ([]byte, error)) (*x509.CertPool, error) {
+	b, err := readFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("ca_file %s: %w", path, err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(b) {
+		return nil, fmt.Errorf("ca_file %s: no PEM certificate in it", path)
+	}
+	return pool, nil
 }

@@ -27,6 +27,22 @@ const (
 	maxPassword = 20
 )
 
+// Privilege is an IPMI session privilege level.
+type Privilege string
+
+// The privilege levels the driver asks for.
+const (
+	PrivilegeOperator      Privilege = "operator"
+	PrivilegeAdministrator Privilege = "administrator"
+)
+
+func (p Privilege) level() types.PrivilegeLevel {
+	if p == PrivilegeAdministrator {
+		return types.PrivilegeLevelAdministrator
+	}
+	return types.PrivilegeLevelOperator
+}
+
 // Config describes one BMC and how patiently to drive it.
 type Config struct {
 	// Address is the BMC's host name or IP address.
@@ -38,6 +54,10 @@ type Config struct {
 	// by String.
 	Username string
 	Password string
+	// Privilege is the session's privilege level. Default
+	// PrivilegeOperator: chassis control needs no more (IPMI 2.0 table
+	// G-1), and a BMC user for fencing should have no more.
+	Privilege Privilege
 	// CipherSuite is the RMCP+ cipher suite ID. Default 3
 	// (RAKP-HMAC-SHA1, HMAC-SHA1-96, AES-CBC-128), the one every IPMI 2.0
 	// BMC must offer. Naming it saves the search over suites that costs
@@ -61,6 +81,10 @@ type Config struct {
 	// Default 500 ms: a read is cheap for the BMC, and each pause is time the
 	// host's instances stay down.
 	PollInterval time.Duration
+	// PowerWait is how long the power must read back the wanted state, on
+	// consecutive reads, before Off or On believes it (fence.PowerCheck).
+	// Default fence.DefaultPowerWait (2 s).
+	PowerWait time.Duration
 }
 
 // DefaultConfig returns a Config with every default set and no address or
@@ -68,12 +92,14 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		Port:            623,
+		Privilege:       PrivilegeOperator,
 		CipherSuite:     3,
 		ExchangeTimeout: time.Second,
 		Retries:         2,
 		OffTimeout:      30 * time.Second,
 		OnTimeout:       60 * time.Second,
 		PollInterval:    500 * time.Millisecond,
+		PowerWait:       fence.DefaultPowerWait,
 	}
 }
 
@@ -94,6 +120,8 @@ func (c Config) Validate() error {
 		return configErr("Password", "empty")
 	case len(c.Password) > maxPassword:
 		return configErr("Password", fmt.Sprintf("longer than IPMI's %d bytes", maxPassword))
+	case c.Privilege != PrivilegeOperator && c.Privilege != PrivilegeAdministrator:
+		return configErr("Privilege", "must be operator or administrator")
 	case c.CipherSuite == 0:
 		return configErr("CipherSuite", "0 has no authentication")
 	case !knownCipherSuite(c.CipherSuite):
@@ -110,6 +138,10 @@ func (c Config) Validate() error {
 		return configErr("PollInterval", "must be positive")
 	case c.PollInterval >= c.OffTimeout:
 		return configErr("PollInterval", "not shorter than OffTimeout: Off could read the power only once")
+	case c.PowerWait < 0:
+		return configErr("PowerWait", "must not be negative")
+	case c.PowerWait+c.PollInterval >= c.OffTimeout:
+		return configErr("PowerWait", "plus PollInterval not shorter than OffTimeout: Off could never verify")
 	}
 	return nil
 }
@@ -124,10 +156,10 @@ func knownCipherSuite(id int) bool {
 
 // String shows the config without the password.
 func (c Config) String() string {
-	return fmt.Sprintf("ipmi.Config{Address:%q Port:%d Username:%q Password:%s CipherSuite:%d "+
-		"ExchangeTimeout:%v Retries:%d OffTimeout:%v OnTimeout:%v PollInterval:%v}",
-		c.Address, c.Port, c.Username, fence.Redacted(c.Password), c.CipherSuite,
-		c.ExchangeTimeout, c.Retries, c.OffTimeout, c.OnTimeout, c.PollInterval)
+	return fmt.Sprintf("ipmi.Config{Address:%q Port:%d Username:%q Password:%s Privilege:%s CipherSuite:%d "+
+		"ExchangeTimeout:%v Retries:%d OffTimeout:%v OnTimeout:%v PollInterval:%v PowerWait:%v}",
+		c.Address, c.Port, c.Username, fence.Redacted(c.Password), c.Privilege, c.CipherSuite,
+		c.ExchangeTimeout, c.Retries, c.OffTimeout, c.OnTimeout, c.PollInterval, c.PowerWait)
 }
 
 // GoString keeps %#v from printing the password.
@@ -140,11 +172,13 @@ func (c Config) LogValue() slog.Value {
 		slog.Int("port", c.Port),
 		slog.String("username", c.Username),
 		slog.String("password", fence.Redacted(c.Password)),
+		slog.String("privilege", string(c.Privilege)),
 		slog.Int("cipher_suite", c.CipherSuite),
 		slog.Duration("exchange_timeout", c.ExchangeTimeout),
 		slog.Int("retries", c.Retries),
 		slog.Duration("off_timeout", c.OffTimeout),
 		slog.Duration("on_timeout", c.OnTimeout),
 		slog.Duration("poll_interval", c.PollInterval),
+		slog.Duration("power_wait", c.PowerWait),
 	)
 }

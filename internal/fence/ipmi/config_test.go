@@ -49,6 +49,12 @@ func TestConfigValidate(t *testing.T) {
 		{"on timeout too short", func(c *Config) { c.OnTimeout = 0 }, "OnTimeout"},
 		{"no poll interval", func(c *Config) { c.PollInterval = 0 }, "PollInterval"},
 		{"poll interval as long as off timeout", func(c *Config) { c.PollInterval = c.OffTimeout }, "PollInterval"},
+		{"no power wait", func(c *Config) { c.PowerWait = 0 }, ""},
+		{"administrator", func(c *Config) { c.Privilege = PrivilegeAdministrator }, ""},
+		{"no privilege", func(c *Config) { c.Privilege = "" }, "Privilege"},
+		{"user privilege", func(c *Config) { c.Privilege = "user" }, "Privilege"},
+		{"negative power wait", func(c *Config) { c.PowerWait = -time.Second }, "PowerWait"},
+		{"power wait as long as off timeout", func(c *Config) { c.PowerWait = c.OffTimeout }, "PowerWait"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -6,6 +6,13 @@
 // command. On is the same with power up. Every call opens its own session
 // and closes it; a read that fails while verifying opens a new one.
 //
+// go-ipmi never reads a datagram the guard (guard.go) has not accepted:
+// go-ipmi v0.9.1 panics on a short or misaligned encrypted reply, checks
+// no integrity code and takes a plaintext IPMI 1.5 reply inside a 2.0
+// session, so the guard follows the session, derives its keys and passes
+// only authenticated, fresh, well-formed replies for it. The driver asks
+// for operator privilege by default (enough for chassis control).
+//
 // Failures wrap the fence sentinels: the BMC never answered →
 // fence.ErrUnreachable; it rejected the username or password →
 // fence.ErrAuth; it answered a command with a non-zero completion code →

@@ -215,21 +215,57 @@ func TestIntegrationUnreachable(t *testing.T) {
 
 // BenchmarkOffIPMI measures Off with its verification against ipmi_sim:
 // session setup, chassis power down (which SIGKILLs the host namespace),
-// and the power read back. Powering the host on again is not timed.
+// and the power read back for power_wait (0: two reads one PollInterval,
+// 100 ms, apart; 2 s: the default). Powering the host on again is not
+// timed.
 func BenchmarkOffIPMI(b *testing.B) {
 	tier.Integration(b, tier.Root, "ipmi_sim", "ip", "ping", "setsid")
 	ctx := context.Background()
 	r := newRig(b)
-	d := r.device(b, r.config(0))
-	for b.Loop() {
-		b.StopTimer()
-		if err := r.bmcs[0].SetPower(ctx, true); err != nil {
-			b.Fatal(err)
-		}
-		r.waitPower(b, 0, true)
-		b.StartTimer()
-		if _, err := d.Off(ctx); err != nil {
-			b.Fatalf("Off() = %v", err)
-		}
+	for _, wait := range []time.Duration{0, 2 * time.Second} {
+		b.Run("power_wait="+wait.String(), func(b *testing.B) {
+			c := r.config(0)
+			c.PowerWait = wait
+			d := r.device(b, c)
+			for b.Loop() {
+				b.StopTimer()
+				if err := r.bmcs[0].SetPower(ctx, true); err != nil {
+					b.Fatal(err)
+				}
+				r.waitPower(b, 0, true)
+				b.StartTimer()
+				if _, err := d.Off(ctx); err != nil {
+					b.Fatalf("Off() = %v", err)
+				}
+			}
+		})
+	}
+}
+
+// A BMC user with operator privilege only, as a fencing account should be,
+// fences with the driver's default privilege (operator). (ipmi_sim does not
+// refuse such a user a session at administrator, as real BMCs do, so the
+// test cannot show the old default failing.)
+func TestIntegrationOperatorUserFences(t *testing.T) {
+	tier.Integration(t, tier.Root, "ipmi_sim", "ip", "ping", "setsid")
+	ctx := context.Background()
+	r := newRig(t)
+	c := ipmisim.DefaultConfig(r.lab.Host(0).Namespace, t.TempDir())
+	c.Username, c.Privilege = "fencer", "operator"
+	op, err := ipmisim.Start(ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(op.Stop)
+	cfg := r.config(0)
+	cfg.Port, cfg.Username, cfg.Password = op.Port(), op.Username(), op.Password()
+	if cfg.Privilege != ipmi.PrivilegeOperator {
+		t.Fatalf("default privilege %q, want operator", cfg.Privilege)
+	}
+	if _, err := r.device(t, cfg).Off(ctx); err != nil {
+		t.Fatalf("Off() as operator = %v", err)
+	}
+	if on, err := r.bmcs[0].PoweredOn(ctx); err != nil || on {
+		t.Errorf("after Off host0 powered on = %t, %v; want off", on, err)
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
-	"time"
 
 	"github.com/vigil-ha/vigil/internal/fence"
 )
@@ -33,36 +32,37 @@ func New(cfg Config, log *slog.Logger) (*Device, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	log = log.With("driver", driverName)
 	return &Device{
 		cfg:    cfg,
 		target: net.JoinHostPort(cfg.Address, strconv.Itoa(cfg.Port)),
-		log:    log.With("driver", driverName),
-		dial:   func(ctx context.Context) (session, error) { return dialLAN(ctx, cfg) },
+		log:    log,
+		dial:   func(ctx context.Context) (session, error) { return dialLAN(ctx, cfg, log) },
 	}, nil
 }
 
 // Off sends chassis power down and returns a Proof once the chassis power
-// reads back off within OffTimeout (or ctx's deadline, if sooner).
+// has read back off for PowerWait within OffTimeout (or ctx's deadline, if
+// sooner).
 func (d *Device) Off(ctx context.Context) (fence.Proof, error) {
 	ctx, cancel := context.WithTimeout(ctx, d.cfg.OffTimeout)
 	defer cancel()
-	elapsed, reads, err := d.switchAndVerify(ctx, "off", false)
+	r, err := d.switchAndVerify(ctx, "off", false)
 	if err != nil {
 		return fence.Proof{}, err
 	}
 	return fence.Proof{
 		Driver: driverName,
-		Detail: fmt.Sprintf("chassis power down accepted by %s; power read back off %v after it, on read %d",
-			d.target, elapsed.Round(time.Millisecond), reads),
+		Detail: fmt.Sprintf("chassis power down accepted by %s; %s", d.target, r),
 	}, nil
 }
 
 // On sends chassis power up and returns nil once the chassis power reads
-// back on within OnTimeout (or ctx's deadline, if sooner).
+// back on likewise within OnTimeout (or ctx's deadline, if sooner).
 func (d *Device) On(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, d.cfg.OnTimeout)
 	defer cancel()
-	_, _, err := d.switchAndVerify(ctx, "on", true)
+	_, err := d.switchAndVerify(ctx, "on", true)
 	return err
 }
 
@@ -77,20 +77,16 @@ func (d *Device) Status(ctx context.Context) (fence.Status, error) {
 	if err != nil {
 		return fence.StatusUnknown, fmt.Errorf("ipmi: status of %s: %w", d.target, err)
 	}
-	if on {
-		return fence.StatusOn, nil
-	}
-	return fence.StatusOff, nil
+	return statusOf(on), nil
 }
 
 // switchAndVerify sends power up (on) or down, then reads the power state
-// until it is on or ctx ends; a failed read drops the session and the next
-// read opens a new one. It returns the time from the command's reply to the
-// matching read and the number of reads.
-func (d *Device) switchAndVerify(ctx context.Context, op string, on bool) (time.Duration, int, error) {
+// through fence.PowerCheck; a failed read drops the session and the next
+// read opens a new one.
+func (d *Device) switchAndVerify(ctx context.Context, op string, on bool) (fence.PowerReading, error) {
 	s, err := d.dial(ctx)
 	if err != nil {
-		return 0, 0, fmt.Errorf("ipmi: %s %s: %w", op, d.target, err)
+		return fence.PowerReading{}, fmt.Errorf("ipmi: %s %s: %w", op, d.target, err)
 	}
 	defer func() {
 		if s != nil {
@@ -98,53 +94,36 @@ func (d *Device) switchAndVerify(ctx context.Context, op string, on bool) (time.
 		}
 	}()
 	if err := s.setPower(ctx, on); err != nil {
-		return 0, 0, fmt.Errorf("ipmi: %s %s: %w", op, d.target, err)
+		return fence.PowerReading{}, fmt.Errorf("ipmi: %s %s: %w", op, d.target, err)
 	}
-	sent := time.Now()
 	d.log.Info("ipmi chassis control accepted", "power", op)
-
-	tick := time.NewTicker(d.cfg.PollInterval)
-	defer tick.Stop()
-	last := ""        // power state of the latest read that answered
-	var lastErr error // from the latest read that failed before ctx ended
-	for reads := 1; ; reads++ {
+	read := func(ctx context.Context) (fence.Status, error) {
 		if s == nil {
-			s, err = d.dial(ctx)
-		}
-		if s != nil {
-			var isOn bool
-			isOn, err = s.powerIsOn(ctx)
-			if err != nil {
-				s.close()
-				s = nil
-			}
-			switch {
-			case err != nil:
-			case isOn == on:
-				d.log.Info("ipmi power verified", "power", op, "attempt", reads)
-				return time.Since(sent), reads, nil
-			case isOn:
-				last = "on"
-			default:
-				last = "off"
+			var err error
+			if s, err = d.dial(ctx); err != nil {
+				return fence.StatusUnknown, err
 			}
 		}
-		if err != nil && ctx.Err() == nil {
-			lastErr = err
-			d.log.Warn("ipmi power read failed", "power", op, "attempt", reads, "error", err)
+		isOn, err := s.powerIsOn(ctx)
+		if err != nil {
+			s.close()
+			s = nil
+			return fence.StatusUnknown, err
 		}
-		select {
-		case <-ctx.Done():
-			why := "no read answered"
-			if last != "" {
-				why = "power still " + last
-			}
-			if lastErr != nil {
-				why += fmt.Sprintf("; last failed read: %v", lastErr)
-			}
-			return 0, reads, fmt.Errorf("ipmi: %s %s: %w: %s %v after the command (%d reads): %w",
-				op, d.target, fence.ErrNotVerified, why, time.Since(sent).Round(time.Millisecond), reads, ctx.Err())
-		case <-tick.C:
-		}
+		return statusOf(isOn), nil
 	}
+	check := fence.PowerCheck{Interval: d.cfg.PollInterval, Wait: d.cfg.PowerWait}
+	r, err := check.Await(ctx, statusOf(on), read, d.log.With("power", op))
+	if err != nil {
+		return r, fmt.Errorf("ipmi: %s %s: %w", op, d.target, err)
+	}
+	d.log.Info("ipmi power verified", "power", op, "attempt", r.Reads)
+	return r, nil
+}
+
+func statusOf(on bool) fence.Status {
+	if on {
+		return fence.StatusOn
+	}
+	return fence.StatusOff
 }

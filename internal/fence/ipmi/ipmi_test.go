@@ -72,7 +72,9 @@ func (s fakeSession) close() { s.f.record("close") }
 
 func newFakeDevice(t *testing.T, f *fakeBMC) *Device {
 	t.Helper()
-	d, err := New(validConfig(), nil)
+	c := validConfig()
+	c.PowerWait = 0 // two agreeing reads, PollInterval apart (fence.PowerCheck has its own tests)
+	d, err := New(c, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,19 +95,20 @@ func TestOff(t *testing.T) {
 		{
 			name:      "off on first read",
 			bmc:       &fakeBMC{reads: []read{{on: false}}},
-			wantCalls: []string{"dial", "set off", "read", "close"},
+			wantCalls: []string{"dial", "set off", "read", "read", "close"},
+			wantTook:  500 * time.Millisecond,
 		},
 		{
 			name:      "off on third read",
 			bmc:       &fakeBMC{reads: []read{{on: true}, {on: true}, {on: false}}},
-			wantCalls: []string{"dial", "set off", "read", "read", "read", "close"},
-			wantTook:  time.Second,
+			wantCalls: []string{"dial", "set off", "read", "read", "read", "read", "close"},
+			wantTook:  1500 * time.Millisecond,
 		},
 		{
 			name:      "failed read opens a new session",
 			bmc:       &fakeBMC{reads: []read{{err: errLost}, {on: false}}},
-			wantCalls: []string{"dial", "set off", "read", "close", "dial", "read", "close"},
-			wantTook:  500 * time.Millisecond,
+			wantCalls: []string{"dial", "set off", "read", "close", "dial", "read", "read", "close"},
+			wantTook:  time.Second,
 		},
 		{
 			name:     "never off",
@@ -149,7 +152,7 @@ func TestOff(t *testing.T) {
 					if err != nil {
 						t.Fatalf("Off() = %v, want a proof", err)
 					}
-					if proof.Driver != "ipmi" || !strings.Contains(proof.Detail, "read back off") {
+					if proof.Driver != "ipmi" || !strings.Contains(proof.Detail, "power read off on 2 consecutive reads") {
 						t.Errorf("Off() proof = %+v, want the ipmi driver and a read-back", proof)
 					}
 				} else {
@@ -206,7 +209,7 @@ func TestOn(t *testing.T) {
 		if err := d.On(context.Background()); err != nil {
 			t.Fatalf("On() = %v", err)
 		}
-		want := []string{"dial", "set on", "read", "read", "close"}
+		want := []string{"dial", "set on", "read", "read", "read", "close"}
 		if diff := cmp.Diff(want, f.calls); diff != "" {
 			t.Errorf("calls (-want +got):\n%s", diff)
 		}
@@ -243,4 +246,16 @@ func TestStatus(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A BMC that reads off for a moment after the command (during a reset, say)
+// and then on again: a single "off" read once made that a proof.
+func TestOffBlipIsNotProof(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		d := newFakeDevice(t, &fakeBMC{reads: []read{{on: false}, {on: true}}})
+		proof, err := d.Off(context.Background())
+		if !errors.Is(err, fence.ErrNotVerified) || proof != (fence.Proof{}) {
+			t.Fatalf("Off() = %+v, %v; want ErrNotVerified", proof, err)
+		}
+	})
 }

@@ -3,6 +3,7 @@ package ipmi
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"strconv"
 	"sync/atomic"
@@ -32,14 +33,20 @@ type lanSession struct {
 
 // dialLAN opens a lanplus session to the BMC in cfg. Its errors are
 // classified.
-func dialLAN(ctx context.Context, cfg Config) (session, error) {
-	replies := &replyCounter{target: net.JoinHostPort(cfg.Address, strconv.Itoa(cfg.Port))}
+func dialLAN(ctx context.Context, cfg Config, log *slog.Logger) (session, error) {
+	replies := &replyCounter{target: net.JoinHostPort(cfg.Address, strconv.Itoa(cfg.Port)),
+		guard: func(c net.Conn) net.Conn {
+			return newGuard(c, cfg.Password, func(reason string) {
+				log.Warn("ipmi reply dropped", "reason", reason)
+			})
+		}}
 	c, err := client.NewClient(cfg.Address, cfg.Port, cfg.Username, cfg.Password)
 	if err != nil { // only a too-long username, which Validate rejects
 		return nil, fmt.Errorf("new client: %w", err)
 	}
 	c.WithInterface(client.InterfaceLanplus).
 		WithCipherSuiteID(types.CipherSuiteID(cfg.CipherSuite)).
+		WithMaxPrivilegeLevel(cfg.Privilege.level()).
 		WithTimeout(cfg.ExchangeTimeout).
 		WithRetry(cfg.Retries).
 		WithUDPProxy(replies)
@@ -90,9 +97,11 @@ func abandon(c *client.Client) {
 // replyCounter is the UDP dialer handed to go-ipmi (WithUDPProxy). It dials
 // the BMC as go-ipmi would and counts the datagrams that come back, so that
 // "the BMC never answered" is a fact the driver observes rather than
-// something read from error text.
+// something read from error text; above the count sits the guard, which
+// passes go-ipmi only the datagrams a BMC in the session could have sent.
 type replyCounter struct {
 	target string // host:port, joined so IPv6 addresses work
+	guard  func(net.Conn) net.Conn
 	n      atomic.Int64
 }
 
@@ -102,7 +111,7 @@ func (r *replyCounter) Dial(network, _ string) (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &countingConn{Conn: c, n: &r.n}, nil
+	return r.guard(&countingConn{Conn: c, n: &r.n}), nil
 }
 
 func (r *replyCounter) count() int64 { return r.n.Load() }

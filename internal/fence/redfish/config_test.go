@@ -32,6 +32,10 @@ func TestValidate(t *testing.T) {
 		{"valid ipv6", func(c *Config) { c.Endpoint = "https://[fd00::5]:443" }, ""},
 		{"no endpoint", func(c *Config) { c.Endpoint = "" }, "Endpoint"},
 		{"http", func(c *Config) { c.Endpoint = "http://bmc.example" }, "Endpoint"},
+		{"http allowed", func(c *Config) { c.Endpoint, c.AllowHTTP = "http://bmc.example", true }, ""},
+		{"pin", func(c *Config) { c.CertSHA256 = make([]byte, 32) }, ""},
+		{"short pin", func(c *Config) { c.CertSHA256 = make([]byte, 20) }, "CertSHA256"},
+		{"insecure with a pin", func(c *Config) { c.CertSHA256, c.InsecureTLS = make([]byte, 32), true }, "InsecureTLS"},
 		{"no scheme", func(c *Config) { c.Endpoint = "bmc.example:443" }, "Endpoint"},
 		{"user info", func(c *Config) { c.Endpoint = "https://admin:" + secret + "@bmc.example" }, "Endpoint"},
 		{"path", func(c *Config) { c.Endpoint = "https://bmc.example/redfish/v1" }, "Endpoint"},
@@ -44,6 +48,8 @@ func TestValidate(t *testing.T) {
 		{"on shorter than request", func(c *Config) { c.OnTimeout = time.Second }, "OnTimeout"},
 		{"zero poll", func(c *Config) { c.PollInterval = 0 }, "PollInterval"},
 		{"poll not below off timeout", func(c *Config) { c.PollInterval = c.OffTimeout }, "PollInterval"},
+		{"negative power wait", func(c *Config) { c.PowerWait = -1 }, "PowerWait"},
+		{"power wait as long as off timeout", func(c *Config) { c.PowerWait = c.OffTimeout }, "PowerWait"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -76,7 +76,13 @@ func messageID(e *common.Error) string {
 	return ""
 }
 
+// errPinMismatch: the BMC presented a certificate other than the pinned one.
+var errPinMismatch = errors.New("the BMC's certificate is not the pinned one")
+
 func untrustedCert(err error) bool {
+	if errors.Is(err, errPinMismatch) {
+		return true
+	}
 	var verify *tls.CertificateVerificationError
 	var unknown x509.UnknownAuthorityError
 	var host x509.HostnameError

@@ -2,6 +2,8 @@ package redfish
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
 	"crypto/tls"
 	"encoding/json"
 	"errors"
@@ -12,7 +14,6 @@ import (
 	"path"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/stmcginnis/gofish"
 	"github.com/stmcginnis/gofish/common"
@@ -49,13 +50,9 @@ func New(cfg Config, log *slog.Logger) (*Device, error) {
 	}
 	dialer := &net.Dialer{Timeout: cfg.RequestTimeout}
 	transport := &http.Transport{
-		Proxy:       nil, // a BMC is on the management network, never behind a proxy from the environment
-		DialContext: dialer.DialContext,
-		TLSClientConfig: &tls.Config{
-			InsecureSkipVerify: cfg.InsecureTLS, //nolint:gosec // the operator's choice, off by default
-			RootCAs:            cfg.RootCAs,
-			MinVersion:         tls.VersionTLS12,
-		},
+		Proxy:                 nil, // a BMC is on the management network, never behind a proxy from the environment
+		DialContext:           dialer.DialContext,
+		TLSClientConfig:       tlsConfig(cfg),
 		TLSHandshakeTimeout:   cfg.RequestTimeout,
 		ResponseHeaderTimeout: cfg.RequestTimeout,
 		// Many BMCs handle kept-alive connections badly; gofish closes them anyway.
@@ -69,9 +66,35 @@ func New(cfg Config, log *slog.Logger) (*Device, error) {
 	}, nil
 }
 
-// Off sends ForceOff and returns a Proof once PowerState reads Off within
-// OffTimeout (or ctx's deadline, if sooner). A system that already reads Off
-// gets no reset: that read is the proof.
+// tlsConfig verifies the BMC's certificate against cfg's roots, or only
+// against its pin.
+func tlsConfig(cfg Config) *tls.Config {
+	c := &tls.Config{
+		InsecureSkipVerify: cfg.InsecureTLS, //nolint:gosec // the operator's choice, off by default
+		RootCAs:            cfg.RootCAs,
+		MinVersion:         tls.VersionTLS12,
+	}
+	if pin := cfg.CertSHA256; pin != nil {
+		// The chain is not checked (a pinned certificate is typically
+		// self-signed); the pin is, on every handshake.
+		c.InsecureSkipVerify = true //nolint:gosec // replaced by VerifyConnection
+		c.VerifyConnection = func(cs tls.ConnectionState) error {
+			if len(cs.PeerCertificates) == 0 {
+				return errPinMismatch
+			}
+			got := sha256.Sum256(cs.PeerCertificates[0].Raw)
+			if subtle.ConstantTimeCompare(got[:], pin) != 1 {
+				return fmt.Errorf("%w: it has SHA-256 %x", errPinMismatch, got)
+			}
+			return nil
+		}
+	}
+	return c
+}
+
+// Off sends ForceOff and returns a Proof once PowerState has read Off for
+// PowerWait within OffTimeout (or ctx's deadline, if sooner). A system that
+// already reads Off gets no reset: the reads that follow are the proof.
 func (d *Device) Off(ctx context.Context) (fence.Proof, error) {
 	ctx, cancel := context.WithTimeout(ctx, d.cfg.OffTimeout)
 	defer cancel()
@@ -81,19 +104,22 @@ func (d *Device) Off(ctx context.Context) (fence.Proof, error) {
 	}
 	if sys.PowerState == gfredfish.OffPowerState {
 		d.log.Info("redfish power already off", "power_state", sys.PowerState)
+		r, err := d.verify(ctx, c, sys.ODataID, "off", fence.StatusOff)
+		if err != nil {
+			return fence.Proof{}, err
+		}
 		return fence.Proof{
 			Driver: driverName,
-			Detail: fmt.Sprintf("PowerState of %s read Off before any reset; none sent", sys.ODataID),
+			Detail: fmt.Sprintf("PowerState of %s read Off before any reset, none sent; %s", sys.ODataID, r),
 		}, nil
 	}
-	elapsed, reads, err := d.resetAndVerify(ctx, c, sys, "off", gfredfish.ForceOffResetType, gfredfish.OffPowerState)
+	r, err := d.resetAndVerify(ctx, c, sys, "off", gfredfish.ForceOffResetType, fence.StatusOff)
 	if err != nil {
 		return fence.Proof{}, err
 	}
 	return fence.Proof{
 		Driver: driverName,
-		Detail: fmt.Sprintf("ForceOff accepted; PowerState of %s read back Off %v after the reset, on read %d",
-			sys.ODataID, elapsed.Round(time.Millisecond), reads),
+		Detail: fmt.Sprintf("ForceOff accepted for %s; %s", sys.ODataID, r),
 	}, nil
 }
 
@@ -109,7 +135,7 @@ func (d *Device) On(ctx context.Context) error {
 	if sys.PowerState == gfredfish.OnPowerState {
 		return nil
 	}
-	_, _, err = d.resetAndVerify(ctx, c, sys, "on", gfredfish.OnResetType, gfredfish.OnPowerState)
+	_, err = d.resetAndVerify(ctx, c, sys, "on", gfredfish.OnResetType, fence.StatusOn)
 	return err
 }
 
@@ -191,14 +217,24 @@ func (d *Device) findSystem(c *gofish.APIClient, op string) (string, error) {
 	if err != nil {
 		return "", classify(op+": read systems", reading, err)
 	}
-	for _, link := range col.ItemLinks {
-		if d.cfg.SystemID == "" || path.Base(link) == d.cfg.SystemID {
+	ids := make([]string, len(col.ItemLinks))
+	for i, link := range col.ItemLinks {
+		ids[i] = path.Base(link)
+		if d.cfg.SystemID == ids[i] || (d.cfg.SystemID == "" && len(col.ItemLinks) == 1) {
 			uri = link
-			break
 		}
 	}
-	if uri == "" {
-		return "", fmt.Errorf("redfish: %s: no system %q among %d in %s", op, d.cfg.SystemID, len(col.ItemLinks), root.Systems)
+	switch {
+	case uri != "":
+	case d.cfg.SystemID == "" && len(ids) > 1:
+		// A multi-node chassis: guessing would power off a neighbour and
+		// read back its state as proof.
+		return "", fmt.Errorf("redfish: %s: %w: the BMC manages %d systems (%s) and no system is configured: set system to the host's",
+			op, fence.ErrInvalidConfig, len(ids), strings.Join(ids, ", "))
+	case d.cfg.SystemID == "":
+		return "", fmt.Errorf("redfish: %s: %s lists no system", op, root.Systems)
+	default:
+		return "", fmt.Errorf("redfish: %s: no system %q among %s (%s)", op, d.cfg.SystemID, root.Systems, strings.Join(ids, ", "))
 	}
 	d.mu.Lock()
 	d.systemURI = uri
@@ -214,54 +250,39 @@ func (d *Device) forgetSystem(uri string) {
 	}
 }
 
-// resetAndVerify sends the reset, then reads PowerState until it is want or
-// ctx ends. It returns the time from the reset's reply to the matching read
-// and the number of reads.
+// resetAndVerify sends the reset, then verifies that PowerState reads want.
 func (d *Device) resetAndVerify(ctx context.Context, c *gofish.APIClient, sys *gfredfish.ComputerSystem,
-	op string, rt gfredfish.ResetType, want gfredfish.PowerState) (time.Duration, int, error) {
+	op string, rt gfredfish.ResetType, want fence.Status) (fence.PowerReading, error) {
 	if !allows(sys, rt) {
-		return 0, 0, fmt.Errorf("redfish: %s: %s is not among the system's allowable reset types: %w", op, rt, fence.ErrRefused)
+		return fence.PowerReading{}, fmt.Errorf("redfish: %s: %s is not among the system's allowable reset types: %w", op, rt, fence.ErrRefused)
 	}
 	// gofish would send If-Match with the ETag of our read; a BMC whose
 	// PowerState moved since then answers 412, and a fence must not fail on that.
 	sys.DisableEtagMatch(true)
 	if err := sys.Reset(rt); err != nil {
-		return 0, 0, classify(fmt.Sprintf("%s: reset %s", op, rt), resetting, err)
+		return fence.PowerReading{}, classify(fmt.Sprintf("%s: reset %s", op, rt), resetting, err)
 	}
-	sent := time.Now()
 	d.log.Info("redfish reset accepted", "reset_type", string(rt))
+	return d.verify(ctx, c, sys.ODataID, op, want)
+}
 
-	tick := time.NewTicker(d.cfg.PollInterval)
-	defer tick.Stop()
-	var last gfredfish.PowerState // from the latest read that answered
-	var lastErr error             // from the latest read that failed before ctx ended
-	for reads := 1; ; reads++ {
-		now, err := gfredfish.GetComputerSystem(c, sys.ODataID)
-		switch {
-		case err != nil && ctx.Err() == nil:
-			lastErr = classify(op+": read back", reading, err)
-			d.log.Warn("redfish power read failed", "attempt", reads, "error", lastErr)
-		case err != nil:
-		case now.PowerState == want:
-			d.log.Info("redfish power verified", "power_state", string(want), "attempt", reads)
-			return time.Since(sent), reads, nil
-		default:
-			last = now.PowerState
+// verify reads the system's PowerState through fence.PowerCheck until it
+// has read want for PowerWait or ctx ends.
+func (d *Device) verify(ctx context.Context, c *gofish.APIClient, uri, op string, want fence.Status) (fence.PowerReading, error) {
+	read := func(context.Context) (fence.Status, error) {
+		now, err := gfredfish.GetComputerSystem(c, uri)
+		if err != nil {
+			return fence.StatusUnknown, classify(op+": read back", reading, err)
 		}
-		select {
-		case <-ctx.Done():
-			why := "no read answered"
-			if last != "" {
-				why = fmt.Sprintf("PowerState still %q", last)
-			}
-			if lastErr != nil {
-				why += fmt.Sprintf("; last failed read: %v", lastErr)
-			}
-			return 0, reads, fmt.Errorf("redfish: %s: %w: %s %v after the reset (%d reads): %w",
-				op, fence.ErrNotVerified, why, time.Since(sent).Round(time.Millisecond), reads, ctx.Err())
-		case <-tick.C:
-		}
+		return statusOf(now.PowerState), nil
 	}
+	check := fence.PowerCheck{Interval: d.cfg.PollInterval, Wait: d.cfg.PowerWait}
+	r, err := check.Await(ctx, want, read, d.log.With("power", op))
+	if err != nil {
+		return r, fmt.Errorf("redfish: %s: %w", op, err)
+	}
+	d.log.Info("redfish power verified", "power_state", want.String(), "attempt", r.Reads)
+	return r, nil
 }
 
 // allows reports whether the system lists rt; a system that lists nothing

@@ -3,7 +3,9 @@ package redfish
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
+	"encoding/pem"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -72,6 +74,7 @@ func fastConfig(b *redfishbmc.BMC) Config {
 	c.OffTimeout = 5 * time.Second
 	c.OnTimeout = 5 * time.Second
 	c.PollInterval = 10 * time.Millisecond
+	c.PowerWait = 30 * time.Millisecond
 	return c
 }
 
@@ -346,22 +349,24 @@ func TestRecoversAfterBMCComesBack(t *testing.T) {
 	}
 }
 
-// BenchmarkOffVerify measures Off (ForceOff and PowerState read back Off)
-// against the loopback test BMC; the host is powered on again outside the
-// timer.
+// BenchmarkOffVerify measures Off (ForceOff and PowerState read back Off
+// for power_wait) against the loopback test BMC; the host is powered on
+// again outside the timer.
 func BenchmarkOffVerify(b *testing.B) {
 	for _, bc := range []struct {
 		name   string
 		settle time.Duration
 		poll   time.Duration
+		wait   time.Duration
 	}{
-		{"settle=0", 0, 5 * time.Millisecond},
-		{"settle=20ms/poll=5ms", 20 * time.Millisecond, 5 * time.Millisecond},
+		{"settle=0/power_wait=0", 0, 5 * time.Millisecond, 0},
+		{"settle=20ms/poll=5ms/power_wait=0", 20 * time.Millisecond, 5 * time.Millisecond, 0},
+		{"settle=0/poll=500ms/power_wait=2s", 0, 500 * time.Millisecond, 2 * time.Second},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			bmc, _ := startBMC(b, func(c *redfishbmc.Config) { c.Settle = bc.settle })
 			c := fastConfig(bmc)
-			c.PollInterval = bc.poll
+			c.PollInterval, c.PowerWait = bc.poll, bc.wait
 			d := newDevice(b, c, nil)
 			ctx := b.Context()
 			for b.Loop() {
@@ -408,5 +413,91 @@ func resetViaHTTP(t *testing.T, b *redfishbmc.BMC, resetType string) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusNoContent {
 		t.Fatalf("reset %s: HTTP %d", resetType, resp.StatusCode)
+	}
+}
+
+// On a multi-node chassis the Systems collection lists several servers.
+// Without a configured system the driver once fenced the first member, a
+// neighbour, and returned a valid-looking proof while the host ran on. It
+// must refuse, naming the systems it found, in Status (the health check)
+// and in Off, and change no power.
+func TestSeveralSystemsWithoutSystemIDRefused(t *testing.T) {
+	b, p := startBMC(t, func(c *redfishbmc.Config) { c.OtherSystems = []string{"blade2", "blade3"} })
+	d := newDevice(t, fastConfig(b), nil)
+	if _, err := d.Status(t.Context()); !errors.Is(err, fence.ErrInvalidConfig) || !strings.Contains(err.Error(), "blade2, blade3, 1") {
+		t.Errorf("Status() = %v, want ErrInvalidConfig naming blade2, blade3, 1", err)
+	}
+	proof, err := d.Off(t.Context())
+	if !errors.Is(err, fence.ErrInvalidConfig) || !strings.Contains(err.Error(), "blade2, blade3, 1") {
+		t.Errorf("Off() = %+v, %v; want ErrInvalidConfig naming the systems", proof, err)
+	}
+	for _, id := range []string{"1", "blade2", "blade3"} {
+		if on, _ := b.SystemPoweredOn(id); !on {
+			t.Errorf("system %s was powered off", id)
+		}
+	}
+	if len(p.seen()) != 0 {
+		t.Errorf("power hook ran: %v", p.seen())
+	}
+
+	// Naming the host's system fences exactly it.
+	c := fastConfig(b)
+	c.SystemID = "1"
+	if _, err := newDevice(t, c, nil).Off(t.Context()); err != nil {
+		t.Fatalf("Off() with system 1 = %v", err)
+	}
+	if on, _ := b.SystemPoweredOn("blade2"); !on || b.PoweredOn() {
+		t.Errorf("after Off of system 1: host on = %t, blade2 on = %t; want off, on", b.PoweredOn(), on)
+	}
+}
+
+// certSHA256 is the fingerprint of the test BMC's certificate.
+func certSHA256(t *testing.T, b *redfishbmc.BMC) []byte {
+	t.Helper()
+	blk, _ := pem.Decode(b.CertPEM())
+	if blk == nil {
+		t.Fatal("test BMC certificate is not PEM")
+	}
+	sum := sha256.Sum256(blk.Bytes)
+	return sum[:]
+}
+
+// Before ca_file and cert_sha256 the only way to a self-signed BMC was
+// insecure, which hands the password and a forged PowerState to whoever
+// answers. A pinned certificate is accepted without any root; any other
+// certificate is refused as ErrAuth before the password is sent.
+func TestCertificatePin(t *testing.T) {
+	b, p := startBMC(t, nil)
+	c := fastConfig(b)
+	c.RootCAs, c.CertSHA256 = nil, certSHA256(t, b)
+	if _, err := newDevice(t, c, nil).Off(t.Context()); err != nil {
+		t.Fatalf("Off() with the right pin = %v", err)
+	}
+
+	other, _ := startBMC(t, nil) // same address, another certificate
+	c = fastConfig(other)
+	c.RootCAs, c.CertSHA256 = nil, certSHA256(t, b)
+	_, err := newDevice(t, c, nil).Status(t.Context())
+	if !errors.Is(err, fence.ErrAuth) || !strings.Contains(err.Error(), "not trusted") {
+		t.Errorf("Status() against another certificate = %v, want ErrAuth: not trusted", err)
+	}
+	if diff := cmp.Diff([]bool{false}, p.seen()); diff != "" {
+		t.Errorf("power changes (-want +got):\n%s", diff)
+	}
+}
+
+// Plain http needs its own option; insecure no longer implies it.
+func TestPlainHTTPOnlyWithAllowHTTP(t *testing.T) {
+	b, _ := startBMC(t, nil)
+	srv := httptest.NewServer(b.Handler())
+	defer srv.Close()
+	c := fastConfig(b)
+	c.Endpoint, c.RootCAs, c.InsecureTLS = srv.URL, nil, true
+	if _, err := New(c, nil); !errors.Is(err, ErrInvalidConfig) {
+		t.Fatalf("New(http, insecure) = %v, want ErrInvalidConfig", err)
+	}
+	c.InsecureTLS, c.AllowHTTP = false, true
+	if st, err := newDevice(t, c, nil).Status(t.Context()); err != nil || st != fence.StatusOn {
+		t.Errorf("Status() over http with AllowHTTP = %v, %v", st, err)
 	}
 }

@@ -158,10 +158,10 @@ set_working_mc 0x20
     guid %s
   endlan
   chassis_control "%s %s"
-  user 2 true "%s" "%s" admin 10 %[4]s
+  user 2 true "%s" "%s" %s 10 %[4]s
 `, b.cfg.Namespace, Address, port, auths, randomHex(16),
 		filepath.Join(b.dir, "chassis-control.sh"), b.cfg.Namespace,
-		b.cfg.Username, b.cfg.Password)
+		b.cfg.Username, b.cfg.Password, b.cfg.Privilege)
 }
 
 // start runs ipmi_sim on port and waits until it holds the port, or exits

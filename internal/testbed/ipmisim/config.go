@@ -27,8 +27,11 @@ type Config struct {
 	// Port is the UDP port on 127.0.0.1; 0 picks a free one in
 	// FirstPort..LastPort.
 	Port int
-	// Username of the BMC's administrator (IPMI user 2).
+	// Username of the BMC's user (IPMI user 2).
 	Username string
+	// Privilege is that user's highest privilege: "admin" (default) or
+	// "operator" (enough for chassis control, not for administration).
+	Privilege string
 	// Password of that user; "" makes Start pick a random one (read it back
 	// with BMC.Password).
 	Password string
@@ -47,6 +50,7 @@ func DefaultConfig(namespace, dir string) Config {
 		Namespace:    namespace,
 		Dir:          dir,
 		Username:     "admin",
+		Privilege:    "admin",
 		HostCommand:  []string{"sleep", "infinity"},
 		StartTimeout: 5 * time.Second, // ipmi_sim listens after ~10 ms
 	}
@@ -75,6 +79,9 @@ func (c Config) Validate() error {
 	}
 	if !usernameRE.MatchString(c.Username) {
 		return fmt.Errorf("ipmisim: username %q must match %s", c.Username, usernameRE)
+	}
+	if c.Privilege != "admin" && c.Privilege != "operator" {
+		return fmt.Errorf("ipmisim: privilege %q must be admin or operator", c.Privilege)
 	}
 	if c.Password != "" && !passwordRE.MatchString(c.Password) {
 		return fmt.Errorf("ipmisim: password must match %s", passwordRE)

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -31,6 +32,11 @@ type Config struct {
 	Settle time.Duration
 	// Logger receives one debug line per request. Nil discards.
 	Logger *slog.Logger
+	// OtherSystems makes the BMC manage further computer systems (a
+	// multi-node chassis), listed in the Systems collection before the
+	// host's own system "1". Each starts powered on, has no hook, and
+	// obeys resets; read it with SystemPoweredOn.
+	OtherSystems []string
 }
 
 // DefaultConfig returns a BMC config with test credentials, host on, no hook
@@ -51,6 +57,11 @@ func (c Config) Validate() error {
 		return errors.New("redfishbmc: Password is empty")
 	case c.Settle < 0:
 		return errors.New("redfishbmc: Settle is negative")
+	}
+	for _, id := range c.OtherSystems {
+		if id == "" || id == "1" || strings.ContainsAny(id, "/?#") {
+			return fmt.Errorf("redfishbmc: other system id %q must be a path segment other than 1", id)
+		}
 	}
 	return nil
 }
@@ -103,6 +114,7 @@ type BMC struct {
 	hanging   int           // requests held by a silent BMC
 	sessions  map[string]string
 	nextSess  int
+	others    map[string]bool // power of OtherSystems by id
 	port      int
 	srv       *http.Server
 	served    chan struct{} // closed when srv's Serve returns
@@ -137,6 +149,10 @@ func New(cfg Config) (*BMC, error) {
 		},
 		on:       !cfg.StartOff,
 		sessions: make(map[string]string),
+		others:   make(map[string]bool),
+	}
+	for _, id := range cfg.OtherSystems {
+		b.others[id] = true
 	}
 	b.handler = b.routes()
 	return b, nil
@@ -181,6 +197,18 @@ func (b *BMC) PoweredOn() bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.on
+}
+
+// SystemPoweredOn is the power state of system id: "1" is the host
+// (PoweredOn), the others come from Config.OtherSystems.
+func (b *BMC) SystemPoweredOn(id string) (on, ok bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if id == "1" {
+		return b.on, true
+	}
+	on, ok = b.others[id]
+	return on, ok
 }
 
 // SetLie sets what the BMC reports as PowerState.

@@ -15,6 +15,8 @@
 // connections or accept them and never answer; SetLie makes it report a power
 // state that is not the host's; RefuseResets makes it answer resets with an
 // HTTP error. A power hook that returns an error makes the reset fail with 500.
+// Config.OtherSystems makes it a multi-node chassis: further systems listed
+// before the host's own, each with a power state of its own.
 //
 // It writes no runtime files. It must never listen on anything but loopback,
 // never be linked into the vigil binary (it is a test harness), and never log

@@ -41,6 +41,8 @@ func (b *BMC) routes() http.Handler {
 	authed("GET "+systemsPath, b.getSystems)
 	authed("GET "+systemPath, b.getSystem)
 	authed("POST "+resetPath, b.postReset)
+	authed("GET "+systemsPath+"/{id}", b.getOtherSystem)
+	authed("POST "+systemsPath+"/{id}/Actions/ComputerSystem.Reset", b.postOtherReset)
 	authed("GET "+sessSvcPath, b.getSessionService)
 	authed("GET "+sessionsPath, b.getSessions)
 	authed("GET "+sessionsPath+"/{id}", b.getSession)
@@ -136,13 +138,69 @@ func (b *BMC) getODataService(w http.ResponseWriter, _ *http.Request) {
 }
 
 func (b *BMC) getSystems(w http.ResponseWriter, _ *http.Request) {
+	var members []link
+	for _, id := range b.cfg.OtherSystems {
+		members = append(members, link{systemsPath + "/" + id})
+	}
+	members = append(members, link{systemPath})
 	writeJSON(w, http.StatusOK, map[string]any{
 		"@odata.type":         "#ComputerSystemCollection.ComputerSystemCollection",
 		"@odata.id":           systemsPath,
 		"Name":                "Computer System Collection",
-		"Members@odata.count": 1,
-		"Members":             []link{{systemPath}},
+		"Members@odata.count": len(members),
+		"Members":             members,
 	})
+}
+
+// getOtherSystem serves one of Config.OtherSystems: always truthful, never
+// settling.
+func (b *BMC) getOtherSystem(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	on, ok := b.SystemPoweredOn(id)
+	if !ok {
+		writeError(w, http.StatusNotFound, "Base.1.8.ResourceMissingAtURI", "no system "+id)
+		return
+	}
+	state := map[bool]string{true: "On", false: "Off"}[on]
+	writeJSON(w, http.StatusOK, map[string]any{
+		"@odata.type": "#ComputerSystem.v1_20_0.ComputerSystem",
+		"@odata.id":   systemsPath + "/" + id,
+		"Id":          id,
+		"Name":        "vigil test neighbour " + id,
+		"SystemType":  "Physical",
+		"PowerState":  state,
+		"Status":      map[string]string{"State": "Enabled", "Health": "OK"},
+		"Actions": map[string]any{
+			"#ComputerSystem.Reset": map[string]any{
+				"target":                            systemsPath + "/" + id + "/Actions/ComputerSystem.Reset",
+				"ResetType@Redfish.AllowableValues": resetTypes,
+			},
+		},
+	})
+}
+
+func (b *BMC) postOtherReset(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	var body struct{ ResetType string }
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16)).Decode(&body); err != nil {
+		writeError(w, http.StatusBadRequest, "Base.1.8.MalformedJSON", "request body is not valid JSON")
+		return
+	}
+	b.mu.Lock()
+	_, ok := b.others[id]
+	switch {
+	case !ok:
+	case body.ResetType == "On":
+		b.others[id] = true
+	case body.ResetType == "ForceOff" || body.ResetType == "GracefulShutdown":
+		b.others[id] = false
+	}
+	b.mu.Unlock()
+	if !ok {
+		writeError(w, http.StatusNotFound, "Base.1.8.ResourceMissingAtURI", "no system "+id)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
 }
 
 // etag is the system's entity tag: it changes whenever PowerState does.
