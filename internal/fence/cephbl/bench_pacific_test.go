@@ -28,14 +28,13 @@ func BenchmarkOff(b *testing.B) {
 				d, writers := e.benchHost(n, i)
 				b.StartTimer()
 				start := time.Now()
-				if _, err := d.Off(b.Context()); err != nil {
+				proof, err := d.Off(b.Context())
+				if err != nil {
 					b.Fatal(err)
 				}
 				b.StopTimer()
 				cutoff += e.slowestCutoff(writers, start)
-				if err := d.On(b.Context()); err != nil {
-					b.Fatal(err)
-				}
+				e.release(d, proof)
 				for _, w := range writers {
 					if err := w.Stop(); err != nil {
 						b.Fatal(err)
