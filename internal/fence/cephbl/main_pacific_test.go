@@ -150,6 +150,27 @@ func (e *env) listedOn(ip netip.Addr) []string {
 	return on
 }
 
+// listedRanges returns the listed range entries ("127.0.0.15:0/32").
+func (e *env) listedRanges() []string {
+	e.t.Helper()
+	out, err := e.cluster.Ceph(context.Background(), "osd", "blocklist", "ls", "--format", "json")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	var entries []struct{ Addr string }
+	var ranges []struct{ Range string }
+	if err := dec.Decode(&entries); err != nil {
+		e.t.Fatal(err)
+	}
+	_ = dec.Decode(&ranges) // absent when there is none
+	var rs []string
+	for _, r := range ranges {
+		rs = append(rs, r.Range)
+	}
+	return rs
+}
+
 func (e *env) addEntry(entry string) {
 	e.t.Helper()
 	if _, err := e.cluster.Ceph(e.t.Context(), "osd", "blocklist", "add", entry, "3600"); err != nil {
