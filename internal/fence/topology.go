@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -273,7 +274,21 @@ func (t Topology) Release(ctx context.Context, rel Release, report func(Step)) e
 	}
 	var errs []error
 	for i := len(t.Levels) - 1; i >= 0; i-- {
-		for _, m := range t.Levels[i] {
+		// Within a level too, storage fences before power: the host comes
+		// back to storage that is already its own again, never the reverse.
+		members := slices.Clone(t.Levels[i])
+		slices.SortStableFunc(members, func(a, b Member) int {
+			_, ar := a.Device.(Releaser)
+			_, br := b.Device.(Releaser)
+			switch {
+			case ar && !br:
+				return -1
+			case br && !ar:
+				return 1
+			}
+			return 0
+		})
+		for _, m := range members {
 			err := t.attempt(ctx, m, func(ctx context.Context) (err error) {
 				start := time.Now()
 				var detail string
