@@ -13,6 +13,8 @@ type Env struct {
 	Stdout, Stderr io.Writer
 	Getenv         func(string) string
 	ReadFile       func(string) ([]byte, error)
+	// WriteFile writes a file only the user can read (0600); nil: none.
+	WriteFile func(path string, data []byte) error
 }
 
 // errUsage means the arguments were wrong; the message says how.

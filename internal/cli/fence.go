@@ -22,7 +22,15 @@ const fenceHelp = `vigil fence — run a host's fencing topology by hand
                                                 a level counts only when every device is verified
   vigil fence on HOST --config FILE --yes       lift HOST's fences (storage fences first, then power)
   vigil fence reboot HOST --config FILE --yes   off (verified), then on: a manual power cycle
-  vigil fence check HOST|--all --config FILE    health check: status calls only, nothing changes
+  vigil fence check HOST|--all --config FILE    health check: status calls only (and a caps probe
+                                                for Ceph); nothing changes
+
+off --record FILE writes the fence's record (JSON proofs: the blocklist
+entries vigil added, with their expiry), also when the fence failed half
+way. on lifts a storage fence only from that record (--record FILE) or, with
+--all-entries, every blocklist entry on the host's IPs; and only with
+evidence that the host was reset since: --boot-id ID (a boot id different
+from the one given to off --boot-id) or --force (you checked it yourself).
 
 --dry-run prints the resolved topology (devices, addresses, credential
 references; never a password) and does nothing. off, on and reboot change the world:
@@ -42,6 +50,11 @@ func fenceCmd(args []string, env Env) error {
 	all := fl.Bool("all", false, "check: every host of the configuration")
 	timeout := fl.Duration("timeout", 5*time.Minute, "give up after this long")
 	probe := fl.Bool("probe", true, "after a power fence, ping the host's storage_ips: it must stop answering")
+	record := fl.String("record", "", "off: write the fence's record (JSON) here; on: read it from here")
+	bootID := fl.String("boot-id", "", "off: the host's boot id now (recorded); on: its boot id now (must differ)")
+	instances := fl.String("instances", "", "off: comma-separated instance UUIDs on the host (their disks are verified)")
+	force := fl.Bool("force", false, "on: lift storage fences without boot-id evidence (you checked the host was reset)")
+	allEntries := fl.Bool("all-entries", false, "on: remove every blocklist entry on the host's IPs, not only vigil's")
 	pos, err := parse(fl, args)
 	if err != nil {
 		return err
@@ -109,7 +122,11 @@ func fenceCmd(args []string, env Env) error {
 			fmt.Fprintf(out, "%s: FAILED: %v\n", h, err)
 			continue
 		}
-		if err := runFence(ctx, action, topo, env); err != nil {
+		opts := fenceOpts{record: *record, bootID: *bootID, force: *force, allEntries: *allEntries}
+		if *instances != "" {
+			opts.instances = strings.Split(*instances, ",")
+		}
+		if err := runFence(ctx, action, topo, opts, env); err != nil {
 			failed++
 			fmt.Fprintf(out, "%s: FAILED: %v\n", h, err)
 		}
@@ -120,7 +137,14 @@ func fenceCmd(args []string, env Env) error {
 	return nil
 }
 
-func runFence(ctx context.Context, action string, topo fence.Topology, env Env) error {
+// fenceOpts are the flags of off and on.
+type fenceOpts struct {
+	record, bootID    string
+	instances         []string
+	force, allEntries bool
+}
+
+func runFence(ctx context.Context, action string, topo fence.Topology, opts fenceOpts, env Env) error {
 	out := env.Stdout
 	progress := func(s fence.Step) {
 		result := "ok"
@@ -138,7 +162,22 @@ func runFence(ctx context.Context, action string, topo fence.Topology, env Env) 
 	switch action {
 	case "off", "reboot":
 		fmt.Fprintf(out, "%s: fencing (%d levels)\n", topo.Host, len(topo.Levels))
-		o, err := topo.Off(ctx, progress)
+		// Every proof a step returned, failed ones too: what to lift later.
+		var proofs []fence.Proof
+		recording := func(s fence.Step) {
+			progress(s)
+			if s.Proof.Blocklist != nil || (s.Err == nil && s.Proof.Driver != "") {
+				proofs = append(proofs, s.Proof)
+			}
+		}
+		o, err := topo.OffTarget(ctx, fence.Target{Instances: opts.instances, BootID: opts.bootID}, recording)
+		if opts.record != "" {
+			if werr := writeRecord(env, opts.record, proofs); werr != nil {
+				err = errors.Join(err, werr)
+			} else {
+				fmt.Fprintf(out, "%s: record of %d proofs written to %s\n", topo.Host, len(proofs), opts.record)
+			}
+		}
 		if err != nil {
 			return err
 		}
@@ -154,8 +193,18 @@ func runFence(ctx context.Context, action string, topo fence.Topology, env Env) 
 		}
 		fmt.Fprintf(out, "%s: rebooted: off verified, fences lifted\n", topo.Host)
 	case "on":
+		rel := fence.Release{BootID: opts.bootID, Force: opts.force, By: "vigil fence on", AllEntries: opts.allEntries}
+		if opts.record != "" {
+			b, err := env.ReadFile(opts.record)
+			if err != nil {
+				return err
+			}
+			if rel.Proofs, err = fence.UnmarshalProofs(b); err != nil {
+				return fmt.Errorf("%s: %w", opts.record, err)
+			}
+		}
 		fmt.Fprintf(out, "%s: lifting fences\n", topo.Host)
-		if err := topo.On(ctx, progress); err != nil {
+		if err := topo.Release(ctx, rel, progress); err != nil {
 			return err
 		}
 		fmt.Fprintf(out, "%s: fences lifted\n", topo.Host)
@@ -172,4 +221,15 @@ func runFence(ctx context.Context, action string, topo fence.Topology, env Env) 
 		return errors.Join(errs...)
 	}
 	return nil
+}
+
+func writeRecord(env Env, path string, proofs []fence.Proof) error {
+	if env.WriteFile == nil {
+		return errors.New("fence: --record: this build cannot write files")
+	}
+	b, err := fence.MarshalProofs(proofs)
+	if err != nil {
+		return err
+	}
+	return env.WriteFile(path, b)
 }

@@ -195,7 +195,7 @@ func checkDevice(path string, d Device) error {
 			return invalid(at("ceph_user"), "write the Ceph user id without the client. prefix, e.g. %q", strings.TrimPrefix(d.CephUser, "client."))
 		}
 		if d.CephUser != "" && !idRE.MatchString(d.CephUser) {
-			return invalid(at("ceph_user"), "%q is not a Ceph user id such as admin", d.CephUser)
+			return invalid(at("ceph_user"), "%q is not a Ceph user id such as vigil-fence", d.CephUser)
 		}
 		if d.Expiry != 0 && d.Expiry < minExpiry {
 			return invalid(at("expiry"), "%v is too short; a blocklist entry must outlive any chance of the host writing again: use at least %v (default %v)", d.Expiry, minExpiry, DefaultCephExpiry)

@@ -22,7 +22,7 @@ const (
 	DefaultIPMIPrivilege = "operator" // enough for chassis control (IPMI 2.0 table G-1)
 	DefaultRedfishPort   = 443
 	DefaultCephConf      = "/etc/ceph/ceph.conf"
-	DefaultCephUser      = "admin"
+	DefaultCephUser      = "vigil-fence"
 	DefaultCephExpiry    = Duration(24 * 3600_000_000_000) // 24h
 )
 
@@ -89,14 +89,17 @@ type Device struct {
 	Kind string `yaml:"kind,omitempty"`
 
 	// CephConf, CephUser: how to reach the Ceph cluster (ceph-blocklist).
-	// Defaults /etc/ceph/ceph.conf and admin.
+	// Defaults /etc/ceph/ceph.conf and vigil-fence (a user with only the
+	// caps a fence needs: docs/fencing.md).
 	CephConf string `yaml:"ceph_conf,omitempty"`
 	CephUser string `yaml:"ceph_user,omitempty"`
 	// Expiry of the blocklist entries (ceph-blocklist). Default 24h, at
 	// least 1h: an entry must outlive any chance of the host writing again.
 	Expiry Duration `yaml:"expiry,omitempty"`
-	// Pool whose image locks are read to verify the fence (ceph-blocklist).
-	// Default: every pool.
+	// Pool holding the host's instance disks, Nova's images_rbd_pool
+	// (ceph-blocklist): an instance's disk is POOL/<uuid>_disk. Without a
+	// known instance list every image of the pool is read once. Default:
+	// none (the fence then proves only the OSDs of every pool enforce it).
 	Pool string `yaml:"pool,omitempty"`
 
 	// Timeout of one attempt. Default: the driver's own bound (ipmi and

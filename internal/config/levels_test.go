@@ -61,7 +61,7 @@ func TestLevels(t *testing.T) {
 		return config.Device{Driver: "ipmi", Address: addr, Port: port, Username: "admin", PasswordFile: "/etc/vigil/bmc.pass", Cipher: 3, Privilege: "operator", Timeout: s20}
 	}
 	cephDefault := func(ips ...string) config.Device {
-		return config.Device{Driver: "ceph-blocklist", CephConf: "/etc/ceph/ceph.conf", CephUser: "admin", Expiry: dur(24 * time.Hour), Timeout: s20, StorageIPs: ips}
+		return config.Device{Driver: "ceph-blocklist", CephConf: "/etc/ceph/ceph.conf", CephUser: "vigil-fence", Expiry: dur(24 * time.Hour), Timeout: s20, StorageIPs: ips}
 	}
 	rack2 := func(endpoint, ip string) [][]config.Device {
 		return [][]config.Device{

@@ -2,6 +2,7 @@ package executor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/vigil-ha/vigil/internal/decision"
@@ -16,15 +17,25 @@ type Topologies interface {
 // Fence runs one decision.ActFence action: the level it names, on the host
 // it names, and reports a FenceResult whose OK means verified.
 func Fence(ctx context.Context, topos Topologies, a decision.Action, report func(fence.Step)) decision.FenceResult {
+	res, _ := FenceTarget(ctx, topos, a, fence.Target{}, report)
+	return res
+}
+
+// FenceTarget is Fence for a known target (the host's instances from Nova,
+// its boot id). It also returns the typed proofs to store with the
+// incident: the record a later Renew and Unfence work from. When the fence
+// failed they are the records of what failed devices changed (blocklist
+// entries added half way), still to be kept for unfencing.
+func FenceTarget(ctx context.Context, topos Topologies, a decision.Action, tgt fence.Target, report func(fence.Step)) (decision.FenceResult, []fence.Proof) {
 	res := decision.FenceResult{Host: a.Host, Level: a.Level}
 	if a.Kind != decision.ActFence {
 		res.Err = fmt.Sprintf("executor: %s is not a fence action", a.Kind)
-		return res
+		return res, nil
 	}
 	topo, err := topos.Topology(a.Host)
 	if err != nil {
 		res.Err = err.Error()
-		return res
+		return res, nil
 	}
 	if a.Level >= 1 && a.Level <= len(topo.Levels) {
 		res.Method = drivers(topo.Levels[a.Level-1])
@@ -39,16 +50,70 @@ func Fence(ctx context.Context, topos Topologies, a decision.Action, report func
 			if report != nil {
 				report(fence.Step{Level: a.Level, Op: "probe", Detail: "host answers before the power-off: " + what})
 			}
-			return res
+			return res, nil
 		}
 	}
-	out, err := topo.OffLevel(ctx, a.Level, report)
+	var partial []fence.Proof
+	out, err := topo.OffLevelTarget(ctx, a.Level, tgt, func(s fence.Step) {
+		if s.Err != nil && s.Proof.Blocklist != nil {
+			partial = append(partial, s.Proof)
+		}
+		if report != nil {
+			report(s)
+		}
+	})
 	if err != nil {
 		res.Err = err.Error()
-		return res
+		return res, partial
 	}
 	res.OK, res.Proof = true, out.Summary()
-	return res
+	return res, out.Proofs
+}
+
+// Renew refreshes, once, every fence of the host's record that lapses
+// unless renewed (fence.Renewer: Ceph blocklist entries): the controller
+// calls it periodically while the incident is open and stores the proofs it
+// returns in place of the old ones. A proof no device renews is returned
+// as it was. Errors (a lapsed entry found, a renewal refused) are for an
+// alert: the returned proofs are still the current record.
+func Renew(ctx context.Context, topos Topologies, host string, proofs []fence.Proof) ([]fence.Proof, error) {
+	topo, err := topos.Topology(host)
+	if err != nil {
+		return proofs, err
+	}
+	out := append([]fence.Proof(nil), proofs...)
+	var errs []error
+	for i, p := range out {
+		for _, level := range topo.Levels {
+			for _, m := range level {
+				r, ok := m.Device.(fence.Renewer)
+				if !ok || m.Driver != p.Driver {
+					continue
+				}
+				np, err := r.Renew(ctx, p)
+				if errors.Is(err, fence.ErrNotMine) {
+					continue
+				}
+				if err != nil {
+					errs = append(errs, fmt.Errorf("%s: %w", m.Name, err))
+				}
+				if np.Driver != "" {
+					out[i] = np
+				}
+			}
+		}
+	}
+	return out, errors.Join(errs...)
+}
+
+// Unfence lifts the host's fences from the stored record (rel.Proofs) and
+// the evidence in rel; storage fences refuse without evidence of a reset.
+func Unfence(ctx context.Context, topos Topologies, host string, rel fence.Release, report func(fence.Step)) error {
+	topo, err := topos.Topology(host)
+	if err != nil {
+		return err
+	}
+	return topo.Release(ctx, rel, report)
 }
 
 func powers(ms []fence.Member) bool {

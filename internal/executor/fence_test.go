@@ -146,3 +146,40 @@ func TestFenceProbeAbortsBeforePowerOff(t *testing.T) {
 		})
 	}
 }
+
+// renewing is a storage fence whose proof Renew replaces.
+type renewing struct {
+	bmc
+	renewed int
+}
+
+func (r *renewing) Renew(_ context.Context, p fence.Proof) (fence.Proof, error) {
+	if p.Blocklist == nil {
+		return p, fence.ErrNotMine
+	}
+	r.renewed++
+	np := p
+	np.Detail = fmt.Sprintf("renewed %d", r.renewed)
+	return np, nil
+}
+
+// Renew is one refresh of a host's record: renewable proofs are replaced,
+// others (the power proof) come back as they were.
+func TestRenewRefreshesRenewableProofs(t *testing.T) {
+	dev := &renewing{bmc: bmc{driver: "ceph-blocklist"}}
+	ts := topos{"cmp1": {Host: "cmp1", Levels: [][]fence.Member{{{Name: "ceph", Driver: "ceph-blocklist", Device: dev}}}}}
+	proofs := []fence.Proof{
+		{Driver: "ipmi", Detail: "off"},
+		{Driver: "ceph-blocklist", Detail: "fenced", Blocklist: &fence.BlocklistProof{Host: "cmp1"}},
+	}
+	got, err := Renew(context.Background(), ts, "cmp1", proofs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got[0].Detail != "off" || got[1].Detail != "renewed 1" || proofs[1].Detail != "fenced" {
+		t.Errorf("Renew = %+v (input now %+v), want the blocklist proof replaced and the input untouched", got, proofs)
+	}
+	if _, err := Renew(context.Background(), ts, "cmp9", proofs); err == nil {
+		t.Error("Renew of an unknown host: nil error")
+	}
+}

@@ -28,13 +28,6 @@ func (s Status) String() string {
 	}
 }
 
-// Proof is the evidence a device gives that a fence took effect. It is shown
-// to operators and stored with the incident.
-type Proof struct {
-	Driver string // "ipmi", "redfish", "fence-agent", "ceph-blocklist"
-	Detail string // e.g. "chassis power read back off after 1.2s"
-}
-
 // Device fences one host. Every method honours ctx's deadline.
 type Device interface {
 	// Off fences the host and verifies it. It returns a Proof only when the

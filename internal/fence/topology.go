@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -56,7 +57,11 @@ type Step struct {
 	Op     string // "off", "on", "status", "probe"
 	Took   time.Duration
 	Detail string
-	Err    error
+	// Proof is what an "off" returned: the proof, or with Err the record
+	// of what a failed Off changed (e.g. blocklist entries it added), to be
+	// kept for unfencing.
+	Proof Proof
+	Err   error
 }
 
 // Outcome is a verified fence: which level did it and the proofs.
@@ -69,7 +74,7 @@ type Outcome struct {
 func (o Outcome) Summary() string {
 	var parts []string
 	for _, p := range o.Proofs {
-		parts = append(parts, p.Driver+": "+p.Detail)
+		parts = append(parts, p.String())
 	}
 	return strings.Join(parts, "; ")
 }
@@ -77,12 +82,18 @@ func (o Outcome) Summary() string {
 // Off fences the host: level 1, and on failure the next, until one level
 // fully succeeds. report, if not nil, sees every step as it happens.
 func (t Topology) Off(ctx context.Context, report func(Step)) (Outcome, error) {
+	return t.OffTarget(ctx, Target{}, report)
+}
+
+// OffTarget is Off for a known Target: devices that verify the target's
+// resources (TargetedDevice) are given it.
+func (t Topology) OffTarget(ctx context.Context, tgt Target, report func(Step)) (Outcome, error) {
 	if len(t.Levels) == 0 {
 		return Outcome{}, fmt.Errorf("fence: %s has no fence levels configured", t.Host)
 	}
 	var errs []error
 	for i := range t.Levels {
-		out, err := t.OffLevel(ctx, i+1, report)
+		out, err := t.OffLevelTarget(ctx, i+1, tgt, report)
 		if err == nil {
 			return out, nil
 		}
@@ -96,6 +107,11 @@ func (t Topology) Off(ctx context.Context, report func(Step)) (Outcome, error) {
 
 // OffLevel runs one level (1-based): every member must fence and verify.
 func (t Topology) OffLevel(ctx context.Context, level int, report func(Step)) (Outcome, error) {
+	return t.OffLevelTarget(ctx, level, Target{}, report)
+}
+
+// OffLevelTarget is OffLevel for a known Target.
+func (t Topology) OffLevelTarget(ctx context.Context, level int, tgt Target, report func(Step)) (Outcome, error) {
 	if level < 1 || level > len(t.Levels) {
 		return Outcome{}, fmt.Errorf("fence: %s has no level %d (it has %d)", t.Host, level, len(t.Levels))
 	}
@@ -118,8 +134,12 @@ func (t Topology) OffLevel(ctx context.Context, level int, report func(Step)) (O
 		var p Proof
 		err := t.attempt(ctx, m, func(ctx context.Context) (err error) {
 			start := time.Now()
-			p, err = m.Device.Off(ctx)
-			report(Step{Level: level, Member: m.Name, Op: "off", Took: time.Since(start), Detail: p.Detail, Err: err})
+			if td, ok := m.Device.(TargetedDevice); ok {
+				p, err = td.OffTarget(ctx, tgt)
+			} else {
+				p, err = m.Device.Off(ctx)
+			}
+			report(Step{Level: level, Member: m.Name, Op: "off", Took: time.Since(start), Detail: p.Detail, Proof: p, Err: err})
 			return err
 		})
 		if err != nil {
@@ -222,8 +242,8 @@ func (t Topology) attempt(ctx context.Context, m Member, op func(context.Context
 		err = op(actx)
 		cancel()
 		m.Slot.release()
-		if err == nil || errors.Is(err, ErrAuth) || errors.Is(err, ErrInvalidConfig) {
-			return err // wrong credentials or settings do not get better by retrying
+		if err == nil || errors.Is(err, ErrAuth) || errors.Is(err, ErrInvalidConfig) || errors.Is(err, ErrNoResetEvidence) {
+			return err // wrong credentials or settings, or missing evidence, do not get better by retrying
 		}
 	}
 	return err
@@ -242,6 +262,50 @@ func (t Topology) On(ctx context.Context, report func(Step)) error {
 				start := time.Now()
 				err := m.Device.On(ctx)
 				report(Step{Level: i + 1, Member: m.Name, Op: "on", Took: time.Since(start), Err: err})
+				return err
+			})
+			if err != nil {
+				errs = append(errs, fmt.Errorf("level %d %s: %w", i+1, m.Name, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Release lifts every fence of the host as On does, but a device that
+// lifts from a record (Releaser: storage fences) is given rel and lifts only
+// when rel's evidence allows it. The reasons it gives are reported as the
+// steps' Detail.
+func (t Topology) Release(ctx context.Context, rel Release, report func(Step)) error {
+	if report == nil {
+		report = func(Step) {}
+	}
+	var errs []error
+	for i := len(t.Levels) - 1; i >= 0; i-- {
+		// Within a level too, storage fences before power: the host comes
+		// back to storage that is already its own again, never the reverse.
+		members := slices.Clone(t.Levels[i])
+		slices.SortStableFunc(members, func(a, b Member) int {
+			_, ar := a.Device.(Releaser)
+			_, br := b.Device.(Releaser)
+			switch {
+			case ar && !br:
+				return -1
+			case br && !ar:
+				return 1
+			}
+			return 0
+		})
+		for _, m := range members {
+			err := t.attempt(ctx, m, func(ctx context.Context) (err error) {
+				start := time.Now()
+				var detail string
+				if r, ok := m.Device.(Releaser); ok {
+					detail, err = r.Release(ctx, rel)
+				} else {
+					err = m.Device.On(ctx)
+				}
+				report(Step{Level: i + 1, Member: m.Name, Op: "on", Took: time.Since(start), Detail: detail, Err: err})
 				return err
 			})
 			if err != nil {

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/vigil-ha/vigil/internal/fence"
 )
 
 // adder decides which entries a fence needs and sends the `osd blocklist
@@ -16,77 +18,82 @@ import (
 // into one osdmap epoch, so entries decided close together land together:
 // sent one after the other, each add waited for its own epoch (~1 s each,
 // measured). The whole-IP entries go out before any image is opened.
+//
+// Every entry vigil sends is recorded (as its own, with the expiry asked
+// for and the time) before the command leaves, so that an add whose reply
+// is lost is still recognised as vigil's from a later listing.
 type adder struct {
 	s      *session
 	expire time.Duration
-	before blocklist          // the blocklist when Off started
-	owns   func(addr) bool    // whether the Device added an entry earlier
-	log    *slog.Logger       //
-	start  time.Time          // for the log
-	wanted []addr             // every entry the fence needs, in decision order
-	others map[addr]time.Time // wanted entries someone else made, with their expiry
+	before blocklist // the blocklist when Off started
+	// prior is the Device's record of an earlier fence: entries listed
+	// before this Off that it shows as vigil's stay vigil's.
+	prior func(entry) (fence.BlocklistEntry, bool)
+	log   *slog.Logger
+	start time.Time
+
+	wanted []entry // every entry the fence needs, in decision order
 
 	wg sync.WaitGroup // one per add in flight
 
-	// mu guards ours and errs.
+	// mu guards recs and errs.
 	mu   sync.Mutex
-	ours map[addr]bool // entries that are now the Device's
+	recs map[entry]fence.BlocklistEntry
 	errs []error
 }
 
-func newAdder(s *session, expire time.Duration, before blocklist, owns func(addr) bool, log *slog.Logger) *adder {
-	return &adder{
-		s: s, expire: expire, before: before, owns: owns, log: log, start: time.Now(),
-		others: map[addr]time.Time{}, ours: map[addr]bool{},
-	}
+func newAdder(s *session, expire time.Duration, before blocklist, prior func(entry) (fence.BlocklistEntry, bool), log *slog.Logger) *adder {
+	return &adder{s: s, expire: expire, before: before, prior: prior, log: log, start: time.Now(),
+		recs: map[entry]fence.BlocklistEntry{}}
 }
 
-// want makes a part of the fence: an entry someone else made is left as it
-// is (it fences the host, but it is not ours to remove, and adding it again
-// would not extend its expiry); one of ours is kept; any other is added.
-func (ad *adder) want(a addr) {
-	if slices.Contains(ad.wanted, a) {
+// want makes e part of the fence: an entry already listed is relied on as
+// it is (vigil's if the Device's record says so, else someone else's, never
+// removed by vigil); any other is recorded as vigil's and added.
+func (ad *adder) want(e entry) {
+	if slices.Contains(ad.wanted, e) {
 		return
 	}
-	ad.wanted = append(ad.wanted, a)
-	until, present := ad.before.Entries[a]
-	switch owned := ad.owns(a); {
-	case present && !owned:
-		ad.others[a] = until
-		ad.log.Warn("blocklist entry already present", "entry", a.String(), "until", until)
-	case present && owned:
-		ad.done(a, nil)
-	default:
-		ad.wg.Add(1)
-		go func() {
-			defer ad.wg.Done()
-			ad.done(a, ad.s.blocklistAdd(a, ad.expire))
-		}()
+	ad.wanted = append(ad.wanted, e)
+	if until, present := ad.before.until(e); present {
+		rec, ours := ad.prior(e)
+		if !ours {
+			rec = fence.BlocklistEntry{Addr: e.String(), Range: e.isRange()}
+			ad.log.Warn("blocklist entry already present", "entry", e.String(), "until", until)
+		}
+		rec.Until = until
+		ad.set(e, rec, nil)
+		return
 	}
+	rec := fence.BlocklistEntry{Addr: e.String(), Range: e.isRange(), Ours: true, Expire: ad.expire, SentAt: time.Now()}
+	ad.set(e, rec, nil)
+	ad.wg.Go(func() {
+		err := ad.s.add(e, ad.expire)
+		if err == nil {
+			ad.log.Info("blocklisted", "entry", e.String(), "expire", ad.expire, "elapsed", time.Since(ad.start))
+		}
+		ad.set(e, rec, err)
+	})
 }
 
-func (ad *adder) done(a addr, err error) {
+func (ad *adder) set(e entry, rec fence.BlocklistEntry, err error) {
 	ad.mu.Lock()
 	defer ad.mu.Unlock()
+	ad.recs[e] = rec
 	if err != nil {
 		ad.errs = append(ad.errs, err)
-		return
 	}
-	ad.ours[a] = true
-	ad.log.Info("blocklisted", "entry", a.String(), "expire", ad.expire, "elapsed", time.Since(ad.start))
 }
 
-// wait waits for every add and returns the wanted entries that are now the
-// Device's, in decision order, and the adds' errors.
-func (ad *adder) wait() ([]addr, error) {
+// wait waits for every add and returns the records of the wanted entries,
+// in decision order, and the adds' errors.
+func (ad *adder) wait() ([]fence.BlocklistEntry, error) {
 	ad.wg.Wait()
 	ad.mu.Lock()
 	defer ad.mu.Unlock()
-	var ours []addr
-	for _, a := range ad.wanted {
-		if ad.ours[a] {
-			ours = append(ours, a)
-		}
+	recs := make([]fence.BlocklistEntry, 0, len(ad.wanted))
+	for _, e := range ad.wanted {
+		recs = append(recs, ad.recs[e])
 	}
-	return ours, errors.Join(ad.errs...)
+	return recs, errors.Join(ad.errs...)
 }

@@ -16,6 +16,10 @@ const Driver = "ceph-blocklist"
 // expiry must outlast any repair; Ceph's own default (1 h) is the floor.
 const MinExpire = time.Hour
 
+// DefaultUser is the cephx user the driver logs in as unless told: a user of
+// its own with only the caps a fence needs (docs/fencing.md), not admin.
+const DefaultUser = "vigil-fence"
+
 // ImageRef names one RBD image.
 type ImageRef struct {
 	Pool string
@@ -29,9 +33,10 @@ type Config struct {
 	// ConfPath is the ceph.conf the driver's client reads: mon addresses and
 	// the keyring of User.
 	ConfPath string
-	// User is the cephx user without "client.". It needs mon caps to run
-	// `osd blocklist` (e.g. mon 'allow r, allow command "osd blocklist"')
-	// and read access to the images' pools (osd 'profile rbd-read-only').
+	// User is the cephx user without "client.", DefaultUser unless set. It
+	// needs mon 'allow r, allow command "osd blocklist"' and
+	// osd 'profile rbd-read-only pool=P' for each pool of the host's disks
+	// (docs/fencing.md); Status proves both.
 	User string
 	// Host names the host in logs and proofs.
 	Host string
@@ -39,14 +44,15 @@ type Config struct {
 	// storage (Ceph public) network IPs. Required.
 	HostIPs []netip.Addr
 
-	// Images are the host's instance disks. Images, ListImages and Pools
-	// add up; each image is checked once.
+	// Images are disks of the host known in advance. Images, ListImages
+	// and the Target of OffTarget add up; each image is checked once.
 	Images []ImageRef
-	// ListImages, if set, is called at each Off to get the host's disks
-	// (for example from Nova's view of the host's instances).
+	// ListImages, if set, is called at each Off to get the host's disks.
 	ListImages func(ctx context.Context) ([]ImageRef, error)
-	// Pools are scanned whole at each Off: every image in them is checked.
-	// Slow with many images; meant for when the host's disks are unknown.
+	// Pools hold the host's instance disks. A Target's instances are
+	// looked up in each as Nova names them ("<uuid>_disk"). When no disk of
+	// the host is known at all, every image of the pools is read once and
+	// those with a watcher or lock owner on the host's IPs are verified.
 	Pools []string
 
 	// OwnerEntriesOnly skips the whole-IP entries and blocklists only the
@@ -57,6 +63,17 @@ type Config struct {
 	OwnerEntriesOnly bool
 	// Expire is how long the blocklist entries last if nobody removes them.
 	Expire time.Duration
+	// MinLifetime is the least time an entry the fence relies on must have
+	// left: at Off an entry someone else made with less is not relied on
+	// (the driver adds its own cover), and Renew renews vigil's entries
+	// once they have less. Default Expire/2: renewed well before expiry.
+	MinLifetime time.Duration
+	// ClockSkew is how far the mons' clocks may be from this host's: an
+	// entry whose add got no reply is taken as vigil's when its listed
+	// expiry is within ClockSkew of what vigil asked for.
+	ClockSkew time.Duration
+	// Parallel bounds concurrent image opens and PG probes.
+	Parallel int
 
 	// ConnectTimeout bounds connecting to the mons.
 	ConnectTimeout time.Duration
@@ -73,8 +90,11 @@ type Config struct {
 // ConfPath, Host, HostIPs and the images.
 func DefaultConfig() Config {
 	return Config{
-		User:           "admin",
-		Expire:         24 * time.Hour,         // a host that stays down over night stays fenced; On removes it sooner
+		User:           DefaultUser,
+		Expire:         24 * time.Hour,         // a host that stays down over night stays fenced; Release removes it sooner
+		MinLifetime:    12 * time.Hour,         // renewed at half its life: a missed renewal round or two changes nothing
+		ClockSkew:      time.Minute,            // NTP keeps mons and vigil within a second; a minute is generous
+		Parallel:       16,                     // 16 requests in flight: 1,000 images opened in ~1 s, not one by one
 		ConnectTimeout: 5 * time.Second,        // a healthy mon answers in < 0.1 s
 		OpTimeout:      10 * time.Second,       // `osd blocklist add` commits a map epoch: ~0.1–1 s
 		VerifyTimeout:  15 * time.Second,       // writers fail within ~1 s of the new map; watches drop with it
@@ -101,6 +121,12 @@ func (c Config) Validate() error {
 		return fmt.Errorf("cephbl: PollInterval %v must be positive and below VerifyTimeout %v", c.PollInterval, c.VerifyTimeout)
 	case c.OwnerEntriesOnly && len(c.Images) == 0 && c.ListImages == nil && len(c.Pools) == 0:
 		return errors.New("cephbl: OwnerEntriesOnly without Images, ListImages or Pools would blocklist nothing")
+	case c.MinLifetime <= 0 || c.MinLifetime >= c.Expire:
+		return fmt.Errorf("cephbl: MinLifetime %v must be positive and below Expire %v: entries are renewed when they have less than MinLifetime left", c.MinLifetime, c.Expire)
+	case c.ClockSkew < 0 || c.ClockSkew > c.MinLifetime:
+		return fmt.Errorf("cephbl: ClockSkew %v must be between 0 and MinLifetime %v", c.ClockSkew, c.MinLifetime)
+	case c.Parallel < 1:
+		return fmt.Errorf("cephbl: Parallel %d must be at least 1", c.Parallel)
 	}
 	seen := map[netip.Addr]bool{}
 	for _, ip := range c.HostIPs {

@@ -9,26 +9,27 @@ import (
 	"io"
 	"log/slog"
 	"slices"
-	"strings"
 	"sync"
 	"time"
-
-	"github.com/ceph/go-ceph/rbd"
 
 	"github.com/vigil-ha/vigil/internal/fence"
 )
 
-var _ fence.Device = (*Device)(nil)
+var (
+	_ fence.Device         = (*Device)(nil)
+	_ fence.TargetedDevice = (*Device)(nil)
+	_ fence.Releaser       = (*Device)(nil)
+	_ fence.Renewer        = (*Device)(nil)
+)
 
 // Device is the storage fence of one host.
 type Device struct {
 	cfg Config
 	log *slog.Logger
 
-	// mu guards added and fenced.
-	mu     sync.Mutex
-	added  []addr // entries this Device added and has not removed, in order
-	fenced bool   // an Off has added or found this host's entries
+	// mu guards last.
+	mu   sync.Mutex
+	last *fence.BlocklistProof // the record of this Device's latest Off
 }
 
 // New returns the device for cfg. It does not connect; each call does.
@@ -43,47 +44,37 @@ func New(cfg Config, log *slog.Logger) (*Device, error) {
 	return &Device{cfg: cfg, log: log.With("driver", Driver, "host", cfg.Host)}, nil
 }
 
-// Added returns the entries this Device added and has not removed yet.
-func (d *Device) Added() []string {
+// prior returns the Device's own record of e from its latest Off.
+func (d *Device) prior(e entry) (fence.BlocklistEntry, bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	s := make([]string, len(d.added))
-	for i, a := range d.added {
-		s[i] = a.String()
+	if d.last == nil {
+		return fence.BlocklistEntry{}, false
 	}
-	return s
-}
-
-// owns tells whether this Device added a (and has not removed it).
-func (d *Device) owns(a addr) bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return slices.Contains(d.added, a)
-}
-
-func (d *Device) remember(as ...addr) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	for _, a := range as {
-		if !slices.Contains(d.added, a) {
-			d.added = append(d.added, a)
+	for _, r := range d.last.Entries {
+		if r.Ours && r.Addr == e.String() && r.Range == e.isRange() {
+			return r, true
 		}
 	}
-	if len(as) > 0 {
-		d.fenced = true
-	}
+	return fence.BlocklistEntry{}, false
 }
 
-func (d *Device) forget(gone []addr) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.added = slices.DeleteFunc(d.added, func(a addr) bool { return slices.Contains(gone, a) })
-}
-
-// Off blocklists the host (its IPs, then its lock owners' exact addresses)
-// and verifies the fence; see the package documentation. The Proof lists
-// the entries it added; they are also kept for On.
+// Off is OffTarget with nothing known about the host's disks.
 func (d *Device) Off(ctx context.Context) (fence.Proof, error) {
+	return d.OffTarget(ctx, fence.Target{})
+}
+
+// OffTarget blocklists the host (its IPs, then its lock owners' exact
+// addresses) and verifies the fence of the target's disks; see the package
+// documentation. On failure the returned Proof, if it has a Blocklist, is
+// the record of the entries vigil added or tried to add (not evidence).
+func (d *Device) OffTarget(ctx context.Context, tgt fence.Target) (fence.Proof, error) {
+	start := time.Now()
+	rec := newRecord(d.cfg, tgt.BootID)
+	refs, scan, err := d.imageRefs(ctx, tgt)
+	if err != nil {
+		return fence.Proof{}, err
+	}
 	s, err := d.connect(ctx)
 	if err != nil {
 		return fence.Proof{}, err
@@ -98,137 +89,154 @@ func (d *Device) Off(ctx context.Context) (fence.Proof, error) {
 	if err != nil {
 		return fence.Proof{}, err
 	}
-	start := time.Now()
-	p := proofDetail{Host: d.cfg.Host, Expire: d.cfg.Expire}
-	ad := newAdder(s, d.cfg.Expire, before, d.owns, d.log)
+	ad := newAdder(s, d.cfg.Expire, before, d.prior, d.log)
 	if !d.cfg.OwnerEntriesOnly {
 		for _, ip := range d.cfg.HostIPs {
-			ad.want(wholeIP(ip))
+			ad.want(entry{a: wholeIP(ip)})
 		}
 	}
-	imgs, readErr := d.readOwners(ctx, s, ad, &p)
+	imgs, readErr := d.readOwners(ctx, s, ad, rec, refs, scan)
 	defer closeImages(imgs)
-	ours, addErr := ad.wait()
-	d.remember(ours...) // even if Off fails: On must be able to remove them
+	if err := d.coverShortInherited(ad); err != nil {
+		readErr = errors.Join(readErr, err)
+	}
+	entries, addErr := ad.wait()
+	rec.Entries = entries
+	// From here on the record is returned even on failure: it names what
+	// vigil added, for unfencing.
+	failed := func(err error) (fence.Proof, error) {
+		rec.FencedAt = time.Now()
+		sortEntries(rec.Entries)
+		d.keep(rec)
+		return proofOf(rec, time.Since(start)), err
+	}
 	if err := errors.Join(readErr, addErr); err != nil {
-		return fence.Proof{}, err
+		return failed(err)
 	}
 	if len(ad.wanted) == 0 {
-		return fence.Proof{}, fmt.Errorf("cephbl: %w: no lock owner of the host's %d images, and whole-IP entries are off", fence.ErrNotVerified, len(imgs))
+		return failed(fmt.Errorf("cephbl: %w: no lock owner of the host's %d images, and whole-IP entries are off", fence.ErrNotVerified, len(imgs)))
 	}
-	if err := d.verifyOff(ctx, s, ad.wanted, imgs); err != nil {
-		return fence.Proof{}, err
+	if err := d.verifyOff(ctx, s, rec, ad.wanted, imgs); err != nil {
+		return failed(err)
 	}
-	p.Added, p.Existing, p.Verified = ours, ad.others, time.Since(start)
-	proof := fence.Proof{Driver: Driver, Detail: p.String()}
-	d.log.Info("fence verified", "detail", proof.Detail)
-	return proof, nil
+	rec.Verified, rec.FencedAt = true, time.Now()
+	sortEntries(rec.Entries)
+	d.keep(rec)
+	p := proofOf(rec, time.Since(start))
+	d.log.Info("fence verified", "detail", p.Detail)
+	return p, nil
+}
+
+func (d *Device) keep(rec *fence.BlocklistProof) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.last = rec
 }
 
 // readOwners opens the host's images and wants the exact address of every
 // lock owner on the host.
-func (d *Device) readOwners(ctx context.Context, s *session, ad *adder, p *proofDetail) ([]openImage, error) {
-	imgs, err := d.openImages(ctx, s, p)
+func (d *Device) readOwners(ctx context.Context, s *session, ad *adder, rec *fence.BlocklistProof, refs []ImageRef, scan bool) ([]openImage, error) {
+	var imgs []openImage
+	var missing []ImageRef
+	var err error
+	if scan {
+		imgs, err = d.scanPools(ctx, s)
+	} else {
+		imgs, missing, err = d.openAll(ctx, s, refs)
+	}
+	for _, m := range missing {
+		rec.Missing = append(rec.Missing, m.String())
+		d.log.Info("image missing", "image", m.String())
+	}
 	if err != nil {
 		return imgs, err
 	}
 	for _, im := range imgs {
+		rec.Images = append(rec.Images, im.ref.String())
 		owners, err := lockOwners(im.ref, im.img)
 		if err != nil {
 			return imgs, err
 		}
 		for _, o := range owners {
 			if onHost(o, d.cfg.HostIPs) {
-				p.Owners++
-				ad.want(o)
+				rec.Owners = append(rec.Owners, o.String())
+				ad.want(entry{a: o})
 			}
 		}
 	}
 	return imgs, nil
 }
 
-type openImage struct {
-	ref ImageRef
-	img *rbd.Image
-}
-
-func closeImages(imgs []openImage) {
-	for _, im := range imgs {
-		_ = im.img.Close() // read-only handle; nothing to flush
-	}
-}
-
-// openImages opens the host's images read-only: Images, ListImages and
-// Pools, each once. Images that do not exist are counted in p.Missing.
-func (d *Device) openImages(ctx context.Context, s *session, p *proofDetail) ([]openImage, error) {
-	refs := slices.Clone(d.cfg.Images)
-	if d.cfg.ListImages != nil {
-		more, err := d.cfg.ListImages(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("cephbl: %w: list the host's images: %w", fence.ErrNotVerified, err)
-		}
-		for _, r := range more {
-			if err := r.validate(); err != nil {
-				return nil, err
-			}
-		}
-		refs = append(refs, more...)
-	}
-	for _, pool := range d.cfg.Pools {
-		more, err := s.poolImages(pool)
-		if err != nil {
-			return nil, err
-		}
-		refs = append(refs, more...)
-	}
-	slices.SortFunc(refs, func(a, b ImageRef) int { return strings.Compare(a.String(), b.String()) })
-	refs = slices.Compact(refs)
-	var imgs []openImage
-	for _, ref := range refs {
-		if err := ctx.Err(); err != nil {
-			return imgs, fmt.Errorf("cephbl: %w: %w", fence.ErrNotVerified, err)
-		}
-		img, err := s.openImage(ref)
-		if err != nil {
-			return imgs, err
-		}
-		if img == nil {
-			p.Missing++
-			d.log.Info("image missing", "image", ref.String())
+// coverShortInherited makes the fence last when it inherits an entry that
+// expires too soon: a whole-IP entry someone else made with less than
+// MinLifetime left gets vigil's own range entry for the same IP (Ceph keeps
+// an entry's first expiry, so re-adding it would not extend it). An exact
+// entry inherited short is covered by the whole-IP entries; with
+// OwnerEntriesOnly nothing may cover it, and the fence fails.
+func (d *Device) coverShortInherited(ad *adder) error {
+	now := time.Now()
+	var errs []error
+	for _, e := range slices.Clone(ad.wanted) {
+		until, present := ad.before.until(e)
+		if _, ours := ad.prior(e); !present || ours || until.Sub(now) >= d.cfg.MinLifetime {
 			continue
 		}
-		imgs = append(imgs, openImage{ref: ref, img: img})
+		switch {
+		case !e.isRange() && e.a == wholeIP(e.a.IP):
+			ad.want(rangeOf(e.a.IP))
+		case d.cfg.OwnerEntriesOnly:
+			errs = append(errs, fmt.Errorf("%w: %s, added by someone else, expires at %s (in %v, below min_lifetime %v) and with owner entries only nothing may cover it: remove it (ceph osd blocklist rm %s) so that vigil adds its own",
+				ErrShortLifetime, e, until.UTC().Format(time.RFC3339), until.Sub(now).Round(time.Second), d.cfg.MinLifetime, e))
+		}
 	}
-	p.Images = len(imgs)
-	return imgs, nil
+	return errors.Join(errs...)
 }
 
-// verifyOff polls until every wanted entry is listed and no watcher of the
-// host is left on the images, or until VerifyTimeout or ctx's deadline.
-func (d *Device) verifyOff(ctx context.Context, s *session, wanted []addr, imgs []openImage) error {
+// verifyOff polls until every relied-on entry is listed, the OSDs serving
+// the images' pools enforce them (barrier), and no watcher is left on the
+// images that the blocklist does not stop; or until VerifyTimeout.
+func (d *Device) verifyOff(ctx context.Context, s *session, rec *fence.BlocklistProof, wanted []entry, imgs []openImage) error {
+	var pools []string
+	for _, im := range imgs {
+		pools = append(pools, im.ref.Pool)
+	}
+	pools = append(pools, d.cfg.Pools...)
+	slices.Sort(pools)
+	pools = slices.Compact(pools)
+	relied := slices.Clone(wanted)
+	var epoch uint64
 	return d.poll(ctx, func() (string, error) {
 		b, err := s.blocklistLS()
 		if err != nil {
 			return "", err
 		}
-		var missing []addr
-		for _, a := range wanted {
-			if _, ok := b.Entries[a]; !ok {
-				missing = append(missing, a)
+		var missing []string
+		for i, r := range rec.Entries {
+			until, ok := b.until(relied[i])
+			if !ok {
+				missing = append(missing, r.Addr)
+				continue
 			}
+			if r.Ours && r.Until.IsZero() && !stillOurs(r, until, time.Now(), d.cfg.ClockSkew) {
+				// Someone else added it between our listing and our add:
+				// Ceph kept their expiry, so it is theirs.
+				rec.Entries[i].Ours = false
+			}
+			rec.Entries[i].Until = until
 		}
 		if len(missing) > 0 {
-			return "entries not listed: " + joinAddrs(missing), nil
+			return "entries not listed: " + fmt.Sprint(missing), nil
+		}
+		if epoch == 0 {
+			e, pgs, pending, err := d.barrier(ctx, s, relied, pools)
+			if err != nil || pending != "" {
+				return pending, err
+			}
+			epoch, rec.OSDMapEpoch, rec.PGs, rec.Pools = e, e, pgs, pools
 		}
 		for _, im := range imgs {
-			ws, err := watchers(im.ref, im.img)
-			if err != nil {
-				return "", err
-			}
-			for _, w := range ws {
-				if onHost(w, d.cfg.HostIPs) {
-					return fmt.Sprintf("watcher %s of the host still on %s", w, im.ref), nil
-				}
+			if stray, err := d.strayWatcher(im, b, s.self); err != nil || stray != "" {
+				return stray, err
 			}
 		}
 		return "", nil
@@ -263,87 +271,18 @@ func (d *Device) poll(ctx context.Context, check func() (pending string, err err
 	}
 }
 
-// On removes the entries this Device added (Added). A Device that never
-// fenced knows none and fails with ErrUnknownEntries: after a controller
-// failover, call Remove with the entries from the stored Proof.
-func (d *Device) On(ctx context.Context) error {
-	d.mu.Lock()
-	entries, fenced := slices.Clone(d.added), d.fenced
-	d.mu.Unlock()
-	if len(entries) == 0 {
-		if fenced {
-			return nil // already removed
-		}
-		return ErrUnknownEntries
-	}
-	return d.remove(ctx, entries)
-}
-
-// Remove removes exactly the given entries (strings as in the Proof) and
-// verifies they are no longer listed. Every entry must be on the host's
-// IPs (ErrForeignEntry otherwise, before anything changes). Entries that are
-// already gone are fine.
-func (d *Device) Remove(ctx context.Context, entries []string) error {
-	as := make([]addr, 0, len(entries))
-	for _, e := range entries {
-		a, err := parseAddr(e)
-		if err != nil {
-			return err
-		}
-		if !onHost(a, d.cfg.HostIPs) {
-			return fmt.Errorf("%w: %s", ErrForeignEntry, e)
-		}
-		as = append(as, a)
-	}
-	return d.remove(ctx, as)
-}
-
-func (d *Device) remove(ctx context.Context, entries []addr) error {
-	s, err := d.connect(ctx)
-	if err != nil {
-		return err
-	}
-	defer s.close()
-	// Concurrent, like the adds: the removals share one osdmap epoch.
-	errs := make([]error, len(entries))
-	var wg sync.WaitGroup
-	for i, a := range entries {
-		wg.Go(func() {
-			if errs[i] = s.blocklistRm(a); errs[i] == nil {
-				d.log.Info("unblocklisted", "entry", a.String())
-			}
-		})
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return err // a retry removes them again; removing an absent entry is fine
-	}
-	err = d.poll(ctx, func() (string, error) {
-		b, err := s.blocklistLS()
-		if err != nil {
-			return "", err
-		}
-		var left []addr
-		for _, a := range entries {
-			if _, ok := b.Entries[a]; ok {
-				left = append(left, a)
-			}
-		}
-		if len(left) > 0 {
-			return "entries still listed: " + joinAddrs(left), nil
-		}
-		return "", nil
-	})
-	if err != nil {
-		return err
-	}
-	d.forget(entries)
-	return nil
+// On refuses: lifting a storage fence lets stale writers write again, so it
+// needs the fence's record and evidence that the host was reset (Release).
+func (d *Device) On(context.Context) error {
+	return fmt.Errorf("cephbl: %w: lift a blocklist fence with Release: the fence's record and the host's new boot id, or an operator's force", fence.ErrNoResetEvidence)
 }
 
 // Status reads the blocklist: StatusOff when the host's entries are
 // present (every host IP covered, or with OwnerEntriesOnly any entry on
-// them), StatusOn otherwise.
+// them), StatusOn otherwise. It also proves the user may fence: it runs a
+// refused-by-design `osd blocklist rm` (an invalid address: the mon checks
+// the caps first, then answers EINVAL) and reads each configured pool. A
+// user without the caps fails with fence.ErrRefused.
 func (d *Device) Status(ctx context.Context) (fence.Status, error) {
 	s, err := d.connect(ctx)
 	if err != nil {
@@ -354,39 +293,8 @@ func (d *Device) Status(ctx context.Context) (fence.Status, error) {
 	if err != nil {
 		return fence.StatusUnknown, err
 	}
+	if err := d.proveCaps(s); err != nil {
+		return fence.StatusUnknown, err
+	}
 	return status(b, d.cfg.HostIPs, d.cfg.OwnerEntriesOnly), nil
-}
-
-// RemoveHostEntries removes every blocklist entry on the host's IPs, whoever
-// added it, and returns them. It is the operator's manual unfence (`vigil
-// fence on HOST`), used when no Proof of the fence is at hand; entries on any
-// other IP are never touched.
-func (d *Device) RemoveHostEntries(ctx context.Context) ([]string, error) {
-	s, err := d.connect(ctx)
-	if err != nil {
-		return nil, err
-	}
-	b, err := s.blocklistLS()
-	s.close()
-	if err != nil {
-		return nil, err
-	}
-	var mine []addr
-	for a := range b.Entries {
-		if onHost(a, d.cfg.HostIPs) {
-			mine = append(mine, a)
-		}
-	}
-	slices.SortFunc(mine, func(x, y addr) int { return strings.Compare(x.String(), y.String()) })
-	if len(mine) == 0 {
-		return nil, nil
-	}
-	if err := d.remove(ctx, mine); err != nil {
-		return nil, err
-	}
-	out := make([]string, len(mine))
-	for i, a := range mine {
-		out[i] = a.String()
-	}
-	return out, nil
 }

@@ -68,9 +68,6 @@ func TestOffFencesWriterAndOnRestoresHost(t *testing.T) {
 	if diff := cmp.Diff(want, entries); diff != "" {
 		t.Errorf("proof entries (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff(want, d.Added()); diff != "" {
-		t.Errorf("Added() (-want +got):\n%s", diff)
-	}
 	listed := e.listed()
 	for _, en := range want {
 		until, ok := listed[en]
@@ -96,9 +93,13 @@ func TestOffFencesWriterAndOnRestoresHost(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	if err := d.On(ctx); err != nil {
-		t.Fatal(err)
+	if err := d.On(ctx); !errors.Is(err, fence.ErrNoResetEvidence) {
+		t.Errorf("On() = %v, want ErrNoResetEvidence: a storage fence is lifted only with evidence", err)
 	}
+	if _, err := d.Release(ctx, fence.Release{Proofs: []fence.Proof{proof}}); !errors.Is(err, fence.ErrNoResetEvidence) {
+		t.Errorf("Release without a boot id or force = %v, want ErrNoResetEvidence", err)
+	}
+	e.release(d, proof)
 	if diff := cmp.Diff([]string{"127.0.0.2:0/4242"}, e.listedOn(e.hostIP)); diff != "" {
 		t.Errorf("entries on the host after On (-want +got):\n%s", diff)
 	}
@@ -108,14 +109,9 @@ func TestOffFencesWriterAndOnRestoresHost(t *testing.T) {
 	if st, err := d.Status(ctx); err != nil || st != fence.StatusOn {
 		t.Errorf("Status after On = %v, %v; want on", st, err)
 	}
-	if len(d.Added()) != 0 {
-		t.Errorf("Added() after On = %v, want none", d.Added())
-	}
 	// The host can write again from its address.
 	e.startWriter(ctx, img, "returned", e.hostIP)
-	if err := d.On(ctx); err != nil {
-		t.Errorf("second On: %v, want nil (nothing left to remove)", err)
-	}
+	e.release(d, proof) // nothing left to remove: fine
 }
 
 // A crashed host keeps its lock and its watch (~30 s); the blocklist drops
@@ -171,8 +167,8 @@ func TestOffIdleHostAndUnfenceAfterFailover(t *testing.T) {
 	}
 
 	successor := e.device(cfg)
-	if err := successor.On(ctx); !errors.Is(err, ErrUnknownEntries) {
-		t.Errorf("On of a Device that never fenced = %v, want ErrUnknownEntries", err)
+	if _, err := successor.Release(ctx, fence.Release{Force: true}); !errors.Is(err, ErrNoRecord) {
+		t.Errorf("Release without the record = %v, want ErrNoRecord", err)
 	}
 	if st, err := successor.Status(ctx); err != nil || st != fence.StatusOff {
 		t.Errorf("Status = %v, %v; want off", st, err)
@@ -185,11 +181,9 @@ func TestOffIdleHostAndUnfenceAfterFailover(t *testing.T) {
 	if got, _ := EntriesFromProof(again); len(got) != 0 {
 		t.Errorf("second Off claims %v, want none (the entry was there before)", got)
 	}
-	if err := successor.Remove(ctx, entries); err != nil {
-		t.Fatal(err)
-	}
+	e.release(successor, proof)
 	if got := e.listedOn(e.hostIP); len(got) != 0 {
-		t.Errorf("entries left after Remove: %v", got)
+		t.Errorf("entries left after Release: %v", got)
 	}
 }
 
@@ -213,9 +207,7 @@ func TestIPv6HostIP(t *testing.T) {
 	if _, ok := e.listed()["[fd00::7]:0/0"]; !ok {
 		t.Errorf("[fd00::7]:0/0 not listed: %v", e.listed())
 	}
-	if err := d.On(ctx); err != nil {
-		t.Fatal(err)
-	}
+	e.release(d, proof)
 }
 
 // With OwnerEntriesOnly only the lock owners' exact addresses are listed.
@@ -229,7 +221,8 @@ func TestOwnerEntriesOnly(t *testing.T) {
 	cfg.OwnerEntriesOnly = true
 	d := e.device(cfg)
 	start := time.Now()
-	if _, err := d.Off(ctx); err != nil {
+	proof, err := d.Off(ctx)
+	if err != nil {
 		t.Fatal(err)
 	}
 	if failed, err := victim.WaitFailedWrite(ctx, start); err != nil || failed.Errno != int(syscall.ESHUTDOWN) {
@@ -241,11 +234,9 @@ func TestOwnerEntriesOnly(t *testing.T) {
 	if st, err := d.Status(ctx); err != nil || st != fence.StatusOff {
 		t.Errorf("Status = %v, %v; want off", st, err)
 	}
-	if err := d.On(ctx); err != nil {
-		t.Fatal(err)
-	}
+	e.release(d, proof)
 	if st, err := d.Status(ctx); err != nil || st != fence.StatusOn {
-		t.Errorf("Status after On = %v, %v; want on", st, err)
+		t.Errorf("Status after Release = %v, %v; want on", st, err)
 	}
 }
 
@@ -348,7 +339,7 @@ func TestUnreachableCluster(t *testing.T) {
 	}
 }
 
-func TestRemoveRefusesOtherHostsEntries(t *testing.T) {
+func TestReleaseRefusesOtherHostsEntries(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.ConfPath, cfg.Host = "/nonexistent/ceph.conf", "h"
 	cfg.HostIPs = []netip.Addr{netip.MustParseAddr("10.0.1.5")}
@@ -357,15 +348,20 @@ func TestRemoveRefusesOtherHostsEntries(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, entries := range [][]string{{"10.0.1.6:0/0"}, {"10.0.1.5:0/0", "10.0.1.50:0/9"}} {
-		if err := d.Remove(t.Context(), entries); !errors.Is(err, ErrForeignEntry) {
-			t.Errorf("Remove(%v) = %v, want ErrForeignEntry", entries, err)
+		rec := &fence.BlocklistProof{Host: "h", IPs: []string{"10.0.1.5"}}
+		for _, a := range entries {
+			rec.Entries = append(rec.Entries, fence.BlocklistEntry{Addr: a, Ours: true})
+		}
+		rel := fence.Release{Proofs: []fence.Proof{{Driver: Driver, Blocklist: rec}}, Force: true}
+		if _, err := d.Release(t.Context(), rel); !errors.Is(err, ErrForeignEntry) {
+			t.Errorf("Release(%v) = %v, want ErrForeignEntry", entries, err)
 		}
 	}
 }
 
-// The operator's manual unfence in a fresh process: every entry on the
-// host's IPs goes, an entry on another IP stays.
-func TestRemoveHostEntriesKeepsOtherHosts(t *testing.T) {
+// The operator's unfence with --all-entries: every entry on the host's IPs
+// goes, whoever made it; an entry on another IP stays.
+func TestReleaseAllEntriesKeepsOtherHosts(t *testing.T) {
 	e := setup(t, "127.0.0.6")
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
@@ -373,25 +369,26 @@ func TestRemoveHostEntriesKeepsOtherHosts(t *testing.T) {
 	if _, err := e.device(cfg).Off(ctx); err != nil {
 		t.Fatal(err)
 	}
+	e.addEntry("127.0.0.6:0/777") // someone else's
 	other := cfg
 	other.Host, other.HostIPs = "other", []netip.Addr{netip.MustParseAddr("127.0.0.7")}
-	if _, err := e.device(other).Off(ctx); err != nil {
-		t.Fatal(err)
-	}
-	removed, err := e.device(cfg).RemoveHostEntries(ctx)
+	otherProof, err := e.device(other).Off(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff([]string{"127.0.0.6:0/0"}, removed); diff != "" {
-		t.Errorf("removed (-want +got):\n%s", diff)
+	if _, err := e.device(cfg).Release(ctx, fence.Release{AllEntries: true}); !errors.Is(err, fence.ErrNoResetEvidence) {
+		t.Errorf("Release of all entries without force = %v, want ErrNoResetEvidence", err)
 	}
+	out, err := e.device(cfg).Release(ctx, fence.Release{AllEntries: true, Force: true, By: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Log(out)
 	if got := e.listedOn(netip.MustParseAddr("127.0.0.6")); len(got) != 0 {
 		t.Errorf("host entries left: %v", got)
 	}
 	if got := e.listedOn(netip.MustParseAddr("127.0.0.7")); len(got) == 0 {
 		t.Errorf("the other host's entry was removed too")
 	}
-	if err := e.device(other).Remove(ctx, []string{"127.0.0.7:0/0"}); err != nil {
-		t.Fatal(err)
-	}
+	e.release(e.device(other), otherProof)
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -199,4 +200,85 @@ func expireArg(d time.Duration) json.Number {
 		s += ".0"
 	}
 	return json.Number(s)
+}
+
+// entry is one blocklist entry as the driver adds and removes it: an
+// address (exact, or whole-IP), or with rng valid a CIDR range.
+type entry struct {
+	a   addr
+	rng netip.Prefix
+}
+
+func rangeOf(ip netip.Addr) entry {
+	ip = ip.Unmap()
+	return entry{rng: netip.PrefixFrom(ip, ip.BitLen())}
+}
+
+func (e entry) isRange() bool { return e.rng.IsValid() }
+
+// String is the form the mon accepts: "10.0.0.5:0/0", or "10.0.0.5/32".
+func (e entry) String() string {
+	if e.isRange() {
+		return e.rng.String()
+	}
+	return e.a.String()
+}
+
+// onHost tells whether the entry is on one of ips: an address on one of
+// them, or a range that is exactly one of them (/32, /128).
+func (e entry) onHost(ips []netip.Addr) bool {
+	if !e.isRange() {
+		return onHost(e.a, ips)
+	}
+	return e.rng.Bits() == e.rng.Addr().BitLen() && onHost(addr{IP: e.rng.Addr()}, ips)
+}
+
+// parseEntry reads an entry as a Proof records it.
+func parseEntry(s string, isRange bool) (entry, error) {
+	if isRange {
+		p, err := netip.ParsePrefix(s)
+		if err != nil || p.Addr().Zone() != "" {
+			return entry{}, fmt.Errorf("cephbl: blocklist range %q is not a CIDR", s)
+		}
+		return entry{rng: netip.PrefixFrom(p.Addr().Unmap(), p.Bits()).Masked()}, nil
+	}
+	a, err := parseAddr(s)
+	return entry{a: a}, err
+}
+
+// until returns the listed expiry of e, and whether it is listed.
+func (b blocklist) until(e entry) (time.Time, bool) {
+	if e.isRange() {
+		u, ok := b.Ranges[e.rng]
+		return u, ok
+	}
+	u, ok := b.Entries[e.a]
+	return u, ok
+}
+
+// blocked tells whether a client address is blocklisted, as the OSD decides
+// it (OSDMap::is_blocklisted): its exact entry, its IP's whole-IP entry, or
+// a range that contains its IP.
+func (b blocklist) blocked(a addr) bool {
+	if _, ok := b.Entries[a]; ok {
+		return true
+	}
+	return b.covers(a.IP)
+}
+
+// onHostEntries returns every listed entry on ips, sorted.
+func (b blocklist) onHostEntries(ips []netip.Addr) []entry {
+	var es []entry
+	for a := range b.Entries {
+		if onHost(a, ips) {
+			es = append(es, entry{a: a})
+		}
+	}
+	for p := range b.Ranges {
+		if e := (entry{rng: p}); e.onHost(ips) {
+			es = append(es, e)
+		}
+	}
+	slices.SortFunc(es, func(x, y entry) int { return strings.Compare(x.String(), y.String()) })
+	return es
 }

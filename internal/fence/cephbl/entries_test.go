@@ -171,8 +171,8 @@ func TestErrorClasses(t *testing.T) {
 		want  error
 		notIs error
 	}{
-		{"connect timed out", connectError(int(syscall.ETIMEDOUT), cause), fence.ErrUnreachable, fence.ErrAuth},
-		{"connect refused key", connectError(int(syscall.EACCES), cause), fence.ErrAuth, fence.ErrUnreachable},
+		{"connect timed out", connectError("vigil-fence", int(syscall.ETIMEDOUT), cause), fence.ErrUnreachable, fence.ErrAuth},
+		{"connect refused key", connectError("vigil-fence", int(syscall.EACCES), cause), fence.ErrAuth, fence.ErrUnreachable},
 		{"command invalid", commandError("add", int(syscall.EINVAL), "bad addr", cause), fence.ErrRefused, fence.ErrUnreachable},
 		{"command denied", commandError("add", int(syscall.EACCES), "access denied", cause), fence.ErrRefused, fence.ErrAuth},
 		{"command timed out", commandError("add", int(syscall.ETIMEDOUT), "", cause), fence.ErrUnreachable, fence.ErrRefused},

@@ -16,16 +16,21 @@ var (
 	// ErrForeignEntry: Remove was given an entry that is not on the host's
 	// IPs.
 	ErrForeignEntry = errors.New("cephbl: blocklist entry is not on the host's IPs")
-	// ErrUnknownEntries: On was called on a Device that never fenced and was
-	// given no entries; pass the Proof's entries to Remove.
-	ErrUnknownEntries = errors.New("cephbl: no blocklist entries known to remove")
+	// ErrNoRecord: Release was given no record of this host's blocklist
+	// fence and was not asked to remove every entry on the host's IPs.
+	ErrNoRecord = errors.New("cephbl: no record of the blocklist entries vigil added")
+	// ErrShortLifetime: an entry the fence relies on expires too soon and
+	// cannot be renewed without opening a gap or fencing more than the host.
+	ErrShortLifetime = errors.New("cephbl: blocklist entry expires too soon")
 )
 
-// connectError classifies a failed connect by its errno (positive).
-func connectError(errno int, err error) error {
+// connectError classifies a failed connect by its errno (positive). At
+// login cephx answers EACCES alike for a wrong key, an unknown user and a
+// user without mon caps: all three are a credential the operator must fix.
+func connectError(user string, errno int, err error) error {
 	switch syscall.Errno(errno) {
 	case syscall.EACCES, syscall.EPERM:
-		return fmt.Errorf("cephbl: connect: %w: %w", fence.ErrAuth, err)
+		return fmt.Errorf("cephbl: connect as client.%s: %w (wrong key, unknown user, or no mon caps): %w", user, fence.ErrAuth, err)
 	default: // ETIMEDOUT (no mon answered within ConnectTimeout), ECONNREFUSED, ...
 		return fmt.Errorf("cephbl: connect: %w: %w", fence.ErrUnreachable, err)
 	}

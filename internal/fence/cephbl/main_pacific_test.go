@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vigil-ha/vigil/internal/fence"
 	"github.com/vigil-ha/vigil/internal/testbed/ceph"
 )
 
@@ -79,10 +80,22 @@ func (e *env) startWriter(ctx context.Context, img ImageRef, id string, src neti
 	return w
 }
 
+// release lifts d's fence from proof, forced, and fails the test if it
+// cannot.
+func (e *env) release(d *Device, proof fence.Proof) string {
+	e.t.Helper()
+	out, err := d.Release(e.t.Context(), fence.Release{Proofs: []fence.Proof{proof}, Force: true, By: "test"})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return out
+}
+
 // config is a device config for the env's host with short timings.
 func (e *env) config(images ...ImageRef) Config {
 	c := DefaultConfig()
 	c.ConfPath = e.cluster.ConfPath()
+	c.User = "admin" // the caps tests use their own users
 	c.Host = "host-" + e.hostIP.String()
 	c.HostIPs = []netip.Addr{e.hostIP}
 	c.Images = images
@@ -135,6 +148,27 @@ func (e *env) listedOn(ip netip.Addr) []string {
 	}
 	slices.Sort(on)
 	return on
+}
+
+// listedRanges returns the listed range entries ("127.0.0.15:0/32").
+func (e *env) listedRanges() []string {
+	e.t.Helper()
+	out, err := e.cluster.Ceph(context.Background(), "osd", "blocklist", "ls", "--format", "json")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	var entries []struct{ Addr string }
+	var ranges []struct{ Range string }
+	if err := dec.Decode(&entries); err != nil {
+		e.t.Fatal(err)
+	}
+	_ = dec.Decode(&ranges) // absent when there is none
+	var rs []string
+	for _, r := range ranges {
+		rs = append(rs, r.Range)
+	}
+	return rs
 }
 
 func (e *env) addEntry(entry string) {

@@ -1,7 +1,9 @@
 package cephbl
 
 import (
+	"errors"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 	"time"
@@ -9,65 +11,119 @@ import (
 	"github.com/vigil-ha/vigil/internal/fence"
 )
 
-// proofDetail is what Off proves, rendered as space-separated key=value
-// pairs (entries first) so that operators can read it and EntriesFromProof
-// can parse it back.
-type proofDetail struct {
-	Added    []addr             // entries this Off added (the ones to remove on unfence)
-	Existing map[addr]time.Time // wanted entries that were already there, with their expiry
-	Host     string
-	Expire   time.Duration
-	Images   int           // images checked
-	Owners   int           // lock owners found on the host
-	Missing  int           // images that do not exist (deleted instances)
-	Verified time.Duration // from the first add until verified
+// newRecord starts the record of an Off: what a Proof will carry.
+func newRecord(cfg Config, bootID string) *fence.BlocklistProof {
+	ips := make([]string, len(cfg.HostIPs))
+	for i, ip := range cfg.HostIPs {
+		ips[i] = ip.Unmap().String()
+	}
+	return &fence.BlocklistProof{Host: cfg.Host, IPs: ips, BootID: bootID}
 }
 
-func (p proofDetail) String() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "entries=%s", joinAddrs(p.Added))
-	if len(p.Existing) > 0 {
-		var ex []string
-		for a, until := range p.Existing {
-			ex = append(ex, a.String()+"@"+until.UTC().Format(time.RFC3339))
+// proofOf wraps a record as a Proof with its one-line Detail.
+func proofOf(r *fence.BlocklistProof, took time.Duration) fence.Proof {
+	return fence.Proof{Driver: Driver, Detail: detail(r, took), Blocklist: r}
+}
+
+// detail renders a record for humans: "entries=… existing=… host=…".
+func detail(r *fence.BlocklistProof, took time.Duration) string {
+	var ours, others []string
+	for _, e := range r.Entries {
+		if e.Ours {
+			ours = append(ours, e.Addr)
+		} else {
+			others = append(others, e.Addr+"@"+e.Until.UTC().Format(time.RFC3339))
 		}
-		slices.Sort(ex)
-		fmt.Fprintf(&b, " existing=%s", strings.Join(ex, ","))
 	}
-	fmt.Fprintf(&b, " host=%s expire=%v images=%d missing=%d owners=%d verified_after=%v",
-		p.Host, p.Expire, p.Images, p.Missing, p.Owners, p.Verified.Round(time.Millisecond))
+	var b strings.Builder
+	fmt.Fprintf(&b, "entries=%s", strings.Join(ours, ","))
+	if len(others) > 0 {
+		fmt.Fprintf(&b, " existing=%s", strings.Join(others, ","))
+	}
+	fmt.Fprintf(&b, " host=%s osdmap_epoch=%d pgs=%d images=%d missing=%d owners=%d",
+		r.Host, r.OSDMapEpoch, r.PGs, len(r.Images), len(r.Missing), len(r.Owners))
+	if !r.Verified {
+		b.WriteString(" NOT VERIFIED")
+	}
+	fmt.Fprintf(&b, " took=%v", took.Round(time.Millisecond))
 	return b.String()
 }
 
-func joinAddrs(as []addr) string {
-	s := make([]string, len(as))
-	for i, a := range as {
-		s[i] = a.String()
+// recordsOf returns the blocklist records of a fence's proofs that are
+// about ips: every proof of this driver whose IPs overlap them.
+func recordsOf(ps []fence.Proof, ips []netip.Addr) []*fence.BlocklistProof {
+	var rs []*fence.BlocklistProof
+	for _, p := range ps {
+		if p.Driver != Driver || p.Blocklist == nil {
+			continue
+		}
+		for _, s := range p.Blocklist.IPs {
+			if ip, err := netip.ParseAddr(s); err == nil && onHost(addr{IP: ip.Unmap()}, ips) {
+				rs = append(rs, p.Blocklist)
+				break
+			}
+		}
 	}
-	return strings.Join(s, ",")
+	return rs
 }
 
-// EntriesFromProof returns the blocklist entries an Off of this driver added,
-// from its Proof: what Remove takes to unfence after a controller failover.
+// EntriesFromProof returns the blocklist entries an Off of this driver added
+// (the ones unfencing removes), from its Proof.
 func EntriesFromProof(p fence.Proof) ([]string, error) {
 	if p.Driver != Driver {
 		return nil, fmt.Errorf("cephbl: proof of driver %q, not %q", p.Driver, Driver)
 	}
-	for _, field := range strings.Fields(p.Detail) {
-		list, ok := strings.CutPrefix(field, "entries=")
-		if !ok {
-			continue
-		}
-		if list == "" {
-			return nil, nil
-		}
-		entries := strings.Split(list, ",")
-		for _, e := range entries {
-			if _, err := parseAddr(e); err != nil {
-				return nil, err
-			}
-		}
-		return entries, nil
+	if p.Blocklist == nil {
+		return nil, errors.New("cephbl: proof has no blocklist record")
 	}
-	return nil, fmt.Errorf("cephbl: proof detail %q has no entries", p.Detail)
+	var out []string
+	for _, e := range p.Blocklist.Entries {
+		if _, err := parseEntry(e.Addr, e.Range); err != nil {
+			return nil, err
+		}
+		if e.Ours {
+			out = append(out, e.Addr)
+		}
+	}
+	return out, nil
+}
+
+// stillOurs tells whether the listed expiry of a recorded entry of vigil's
+// shows it is still the entry vigil added, and not one made since by
+// someone else (after vigil's expired or was removed): its expiry is the one
+// recorded, or, when the add's reply was lost, one that the add could have
+// set: between SentAt+Expire and end+Expire, within skew (end: when the Off
+// that sent it finished).
+func stillOurs(rec fence.BlocklistEntry, listed time.Time, end time.Time, skew time.Duration) bool {
+	if !rec.Ours {
+		return false
+	}
+	if !rec.Until.IsZero() {
+		d := listed.Sub(rec.Until)
+		return d >= -skew && d <= skew
+	}
+	if rec.SentAt.IsZero() || rec.Expire <= 0 {
+		return false
+	}
+	lo, hi := rec.SentAt.Add(rec.Expire-skew), end.Add(rec.Expire+skew)
+	return !listed.Before(lo) && !listed.After(hi)
+}
+
+// sortEntries orders a record's entries: whole-IP, ranges, then exact.
+func sortEntries(es []fence.BlocklistEntry) {
+	rank := func(e fence.BlocklistEntry) int {
+		switch {
+		case e.Range:
+			return 1
+		case strings.HasSuffix(e.Addr, ":0/0"):
+			return 0
+		}
+		return 2
+	}
+	slices.SortStableFunc(es, func(a, b fence.BlocklistEntry) int {
+		if d := rank(a) - rank(b); d != 0 {
+			return d
+		}
+		return strings.Compare(a.Addr, b.Addr)
+	})
 }

@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/netip"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
@@ -22,15 +24,18 @@ import (
 // shut down at its end: nothing outlives a call, and a stale or
 // blocklisted connection is never reused.
 type session struct {
-	conn   *rados.Conn
-	self   []addr
+	conn *rados.Conn
+	self []addr
+
+	// mu guards ioctxs: images are opened and PGs probed concurrently.
+	mu     sync.Mutex
 	ioctxs map[string]*rados.IOContext
 }
 
 // connect opens a session. librados calls cannot be interrupted, so the
 // context's deadline is turned into librados' own timeouts: each blocking
 // call ends by itself no later than the deadline (rounded up to a second).
-func (d *Device) connect(ctx context.Context) (*session, error) {
+func (d *Device) connect(ctx context.Context) (_ *session, err error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("cephbl: %w: %w", fence.ErrUnreachable, err)
 	}
@@ -38,6 +43,13 @@ func (d *Device) connect(ctx context.Context) (*session, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cephbl: new connection: %w", err)
 	}
+	// A handle that never connected still holds librados' context (its
+	// threads, its log): shut it down on every failure.
+	defer func() {
+		if err != nil {
+			conn.Shutdown()
+		}
+	}()
 	if err := conn.ReadConfigFile(d.cfg.ConfPath); err != nil {
 		return nil, fmt.Errorf("cephbl: read %s: %w", d.cfg.ConfPath, err)
 	}
@@ -52,7 +64,7 @@ func (d *Device) connect(ctx context.Context) (*session, error) {
 		}
 	}
 	if err := conn.Connect(); err != nil {
-		return nil, connectError(errnoOf(err), err)
+		return nil, connectError(d.cfg.User, errnoOf(err), err)
 	}
 	s := &session{conn: conn, ioctxs: map[string]*rados.IOContext{}}
 	own, err := conn.GetAddrs()
@@ -60,7 +72,6 @@ func (d *Device) connect(ctx context.Context) (*session, error) {
 		s.self, err = parseAddrs(own)
 	}
 	if err != nil {
-		s.close()
 		return nil, fmt.Errorf("cephbl: own client address: %w", err)
 	}
 	return s, nil
@@ -95,19 +106,24 @@ func (s *session) monCommand(what string, cmd map[string]any) ([]byte, error) {
 	return out, nil
 }
 
-func (s *session) blocklistAdd(a addr, expire time.Duration) error {
-	_, err := s.monCommand("osd blocklist add "+a.String(), map[string]any{
-		"prefix": "osd blocklist", "blocklistop": "add", "addr": a.String(), "expire": expireArg(expire),
-	})
+// add adds one entry (an address or a range) with the given expiry.
+func (s *session) add(e entry, expire time.Duration) error {
+	cmd := map[string]any{"prefix": "osd blocklist", "blocklistop": "add", "addr": e.String(), "expire": expireArg(expire)}
+	if e.isRange() {
+		cmd["range"] = "range"
+	}
+	_, err := s.monCommand("osd blocklist add "+e.String(), cmd)
 	return err
 }
 
-// blocklistRm removes one exact entry. Removing an absent entry succeeds
-// (Pacific answers 0 "isn't blocklisted"; ENOENT is taken the same way).
-func (s *session) blocklistRm(a addr) error {
-	_, err := s.monCommand("osd blocklist rm "+a.String(), map[string]any{
-		"prefix": "osd blocklist", "blocklistop": "rm", "addr": a.String(),
-	})
+// rm removes one exact entry. Removing an absent entry succeeds (Pacific
+// answers 0 "isn't blocklisted"; ENOENT is taken the same way).
+func (s *session) rm(e entry) error {
+	cmd := map[string]any{"prefix": "osd blocklist", "blocklistop": "rm", "addr": e.String()}
+	if e.isRange() {
+		cmd["range"] = "range"
+	}
+	_, err := s.monCommand("osd blocklist rm "+e.String(), cmd)
 	if errnoOf(err) == int(syscall.ENOENT) {
 		return nil
 	}
@@ -122,7 +138,80 @@ func (s *session) blocklistLS() (blocklist, error) {
 	return parseBlocklist(out)
 }
 
+// poolInfo is what the barrier needs of a pool, from `osd dump`.
+type poolInfo struct {
+	ID         int64  `json:"pool"`
+	Name       string `json:"pool_name"`
+	PGNum      uint32 `json:"pg_num"`
+	ObjectHash int    `json:"object_hash"`
+}
+
+// osdmap is the part of `osd dump` the driver reads.
+type osdmap struct {
+	Epoch     uint64            `json:"epoch"`
+	Pools     []poolInfo        `json:"pools"`
+	Blocklist map[string]string `json:"blocklist"`
+	Ranges    map[string]string `json:"range_blocklist"`
+}
+
+// osdDump reads the mon's current osdmap: its epoch, pools and blocklist
+// in one answer, so the epoch is one that carries the listed entries.
+func (s *session) osdDump() (osdmap, blocklist, error) {
+	out, err := s.monCommand("osd dump", map[string]any{"prefix": "osd dump", "format": "json"})
+	if err != nil {
+		return osdmap{}, blocklist{}, err
+	}
+	var m osdmap
+	if err := json.Unmarshal(out, &m); err != nil {
+		return osdmap{}, blocklist{}, fmt.Errorf("cephbl: osd dump: %w", err)
+	}
+	b := blocklist{Entries: map[addr]time.Time{}, Ranges: map[netip.Prefix]time.Time{}}
+	for text, until := range m.Blocklist {
+		a, err := parseAddr(text)
+		u, uerr := time.Parse(untilLayout, until)
+		if err != nil || uerr != nil {
+			return osdmap{}, blocklist{}, fmt.Errorf("cephbl: osd dump: blocklist entry %q %q", text, until)
+		}
+		b.Entries[a] = u
+	}
+	for text, until := range m.Ranges {
+		p, err := parseRange(text)
+		u, uerr := time.Parse(untilLayout, until)
+		if err != nil || uerr != nil {
+			return osdmap{}, blocklist{}, fmt.Errorf("cephbl: osd dump: blocklist range %q %q", text, until)
+		}
+		b.Ranges[p] = u
+	}
+	return m, b, nil
+}
+
+// waitLatestMap makes the driver's client fetch the latest osdmap the mon
+// has: every request it sends afterwards carries that epoch, and an OSD
+// serves it only once it has that epoch itself.
+func (s *session) waitLatestMap() error {
+	if err := s.conn.WaitForLatestOSDMap(); err != nil {
+		return commandError("wait for the latest osdmap", errnoOf(err), "", err)
+	}
+	return nil
+}
+
+// probe stats an object that does not exist: answered (ENOENT) by the
+// primary OSD of its PG once that OSD has the client's osdmap epoch.
+func (s *session) probe(pool, name string) error {
+	io, err := s.ioctx(pool)
+	if err != nil {
+		return err
+	}
+	_, err = io.Stat(name)
+	if err == nil || errnoOf(err) == int(syscall.ENOENT) {
+		return nil
+	}
+	return commandError("probe "+pool+"/"+name, errnoOf(err), "", err)
+}
+
 func (s *session) ioctx(pool string) (*rados.IOContext, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if io, ok := s.ioctxs[pool]; ok {
 		return io, nil
 	}

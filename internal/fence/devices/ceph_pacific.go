@@ -3,8 +3,6 @@
 package devices
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/netip"
@@ -16,7 +14,10 @@ import (
 
 func ceph(d config.Device, h config.Host, log *slog.Logger) (fence.Device, error) {
 	c := cephbl.DefaultConfig()
-	c.ConfPath, c.User, c.Host = d.CephConf, d.CephUser, h.Name
+	c.ConfPath, c.Host = d.CephConf, h.Name
+	if d.CephUser != "" {
+		c.User = d.CephUser
+	}
 	for _, s := range h.StorageIPs {
 		ip, err := netip.ParseAddr(s)
 		if err != nil {
@@ -29,26 +30,10 @@ func ceph(d config.Device, h config.Host, log *slog.Logger) (fence.Device, error
 	}
 	if d.Expiry > 0 {
 		c.Expire = d.Expiry.Std()
+		c.MinLifetime = c.Expire / 2
 	}
 	if t := d.Timeout.Std(); t > c.VerifyTimeout {
 		c.VerifyTimeout = t
 	}
-	dev, err := cephbl.New(c, log)
-	if err != nil {
-		return nil, err
-	}
-	return manualUnfence{dev}, nil
-}
-
-// manualUnfence is the blocklist device as `vigil fence` uses it: a fresh
-// process never added the entries itself, so On lifts every entry on the
-// host's IPs (and only those) when the device knows none of its own.
-type manualUnfence struct{ *cephbl.Device }
-
-func (m manualUnfence) On(ctx context.Context) error {
-	err := m.Device.On(ctx)
-	if errors.Is(err, cephbl.ErrUnknownEntries) {
-		_, err = m.RemoveHostEntries(ctx)
-	}
-	return err
+	return cephbl.New(c, log)
 }

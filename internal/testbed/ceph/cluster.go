@@ -109,7 +109,7 @@ func Start(ctx context.Context, cfg Config) (_ *Cluster, err error) {
 	}()
 	t0 := time.Now()
 	fsid := newUUID()
-	if err := os.WriteFile(c.conf, []byte(renderConf(fsid, cfg.Dir, cfg.PortBase, cfg.ObjectStore)), 0o644); err != nil {
+	if err := os.WriteFile(c.conf, []byte(renderConf(fsid, cfg.Dir, cfg.PortBase, cfg.ObjectStore)+cfg.ExtraConf), 0o644); err != nil {
 		return nil, err
 	}
 	if err := c.startMon(ctx, fsid); err != nil {

@@ -35,6 +35,10 @@ type Config struct {
 	StartTimeout time.Duration
 	// StopTimeout is how long Stop waits after SIGTERM before it sends SIGKILL.
 	StopTimeout time.Duration
+	// ExtraConf is appended to the generated ceph.conf: sections and
+	// options a test needs, e.g. "[osd]\nms inject delay type = mon" to make
+	// the OSD learn new osdmaps late.
+	ExtraConf string
 }
 
 // DefaultConfig returns a memstore cluster on DefaultPortBase in dir.
