@@ -393,6 +393,29 @@ func (in *incident) count(kind decision.ActionKind) int {
 	return n
 }
 
+// alerts counts the alerts with code.
+func (in *incident) alerts(code string) int {
+	n := 0
+	for _, e := range in.events {
+		if e.act != nil && e.act.Kind == decision.ActAlert && e.act.Code == code {
+			n++
+		}
+	}
+	return n
+}
+
+// alert returns the first alert with code.
+func (in *incident) alert(code string) event {
+	in.t.Helper()
+	for _, e := range in.events {
+		if e.act != nil && e.act.Kind == decision.ActAlert && e.act.Code == code {
+			return e
+		}
+	}
+	in.t.Fatalf("no alert %s", code)
+	return event{}
+}
+
 // action returns the first action of kind.
 func (in *incident) action(kind decision.ActionKind) event {
 	in.t.Helper()
@@ -409,11 +432,11 @@ func (in *incident) action(kind decision.ActionKind) event {
 func (in *incident) fenceResult(level int) event {
 	in.t.Helper()
 	for _, e := range in.events {
-		if e.fence != nil && e.fence.Level == level {
+		if e.fence != nil && e.fence.Level == level && e.fence.Aborted == decision.NotAborted {
 			return e
 		}
 	}
-	in.t.Fatalf("no fence result for level %d", level)
+	in.t.Fatalf("no fence result for level %d that went through", level)
 	return event{}
 }
 

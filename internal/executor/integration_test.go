@@ -16,7 +16,10 @@ import (
 // The engine → executor → real devices loop, end to end. host0 hangs: its
 // processes stop, it stays powered on and its network stack still answers,
 // but its agent and its storage heartbeat go silent. The engine fails it on
-// its own clock and fences it through the executor: level 1 (IPMI, a wrong
+// its own clock; the executor's last look before the power-off finds it
+// answering ping and stops (stale evidence looks like this); after another
+// dead_after of agent-level silence the engine fails it again, and this
+// time a ping alone does not stop the fence: level 1 (IPMI, a wrong
 // password) is refused by the BMC, level 2 (fence_ipmilan) cuts the power of
 // the lab host for real, and only then does the engine force it down in Nova
 // and evacuate its guests.
@@ -36,14 +39,21 @@ func TestIntegrationHungHostIsFencedAtLevel2ThenEvacuated(t *testing.T) {
 		"+18s host0 suspect → failed (all-paths-silent)",
 		"+18s host0 failed → fencing (fence-before-recovery)",
 		"+18s fence(level 1) host0",
-		"+18s host0 level 1 ipmi: failed",
-		"+18s host0 fencing → fencing (fence-next-level)",
-		"+19s fence(level 2) host0",
-		"+19s host0 level 2 fence-agent: fenced",
-		"+20s host0 fencing → fenced (fence-verified)",
-		"+20s host0 fenced → recovering (evacuate-after-fence)",
-		"+20s force-down host0 [host off]",
-		"+20s evacuate(db-1,web-1) host0 [host off]",
+		"+18s host0 level 1 ipmi: aborted",
+		"+18s host0 fencing → suspect (fence-aborted)",
+		"+19s unfence host0 [host on]",
+		"+19s alert(fence-aborted) host0 [host on]",
+		"+24s host0 suspect → failed (all-paths-silent)",
+		"+24s host0 failed → fencing (fence-before-recovery)",
+		"+24s fence(level 1) host0",
+		"+24s host0 level 1 ipmi: failed",
+		"+24s host0 fencing → fencing (fence-next-level)",
+		"+25s fence(level 2) host0",
+		"+25s host0 level 2 fence-agent: fenced",
+		"+26s host0 fencing → fenced (fence-verified)",
+		"+26s host0 fenced → recovering (evacuate-after-fence)",
+		"+26s force-down host0 [host off]",
+		"+26s evacuate(db-1,web-1) host0 [host off]",
 	}, in.story()); diff != "" {
 		t.Errorf("incident (-want +got):\n%s", diff)
 	}
@@ -97,21 +107,22 @@ func TestIntegrationFenceFailsEverywhereNothingMoves(t *testing.T) {
 	in.checkHealthy()
 
 	in.hang(0)
-	in.runUntil("two rounds of fencing failed", 30, func() bool { return in.count(decision.ActAlert) == 2 })
+	in.runUntil("two rounds of fencing failed", 40, func() bool { return in.alerts("fence-failed") == 2 })
 
 	if diff := cmp.Diff([]string{
 		"+12s host0 hangs: processes stopped, still powered on",
 		"+15s host0 healthy → suspect (silent)",
 		"+18s host0 suspect → failed (all-paths-silent)",
 		"+18s host0 failed → fencing (fence-before-recovery)",
+		// The last look before the power-off: host0's kernel answers ping.
 		"+18s fence(level 1) host0",
-		"+18s host0 level 1 ipmi: failed",
-		"+18s host0 fencing → fencing (fence-next-level)",
-		"+19s fence(level 2) host0",
-		"+19s host0 level 2 fence-agent: failed",
-		"+19s host0 fencing → fencing (fence-failed)",
-		"+20s alert(fence-failed) host0 [host on]",
-		// fence_retry 5s after the round failed at +19s.
+		"+18s host0 level 1 ipmi: aborted",
+		"+18s host0 fencing → suspect (fence-aborted)",
+		"+19s unfence host0 [host on]",
+		"+19s alert(fence-aborted) host0 [host on]",
+		// Silent another dead_after: a ping answer alone no longer stops it.
+		"+24s host0 suspect → failed (all-paths-silent)",
+		"+24s host0 failed → fencing (fence-before-recovery)",
 		"+24s fence(level 1) host0",
 		"+24s host0 level 1 ipmi: failed",
 		"+24s host0 fencing → fencing (fence-next-level)",
@@ -119,6 +130,14 @@ func TestIntegrationFenceFailsEverywhereNothingMoves(t *testing.T) {
 		"+25s host0 level 2 fence-agent: failed",
 		"+25s host0 fencing → fencing (fence-failed)",
 		"+26s alert(fence-failed) host0 [host on]",
+		// fence_retry 5s after the round failed at +25s.
+		"+30s fence(level 1) host0",
+		"+30s host0 level 1 ipmi: failed",
+		"+30s host0 fencing → fencing (fence-next-level)",
+		"+31s fence(level 2) host0",
+		"+31s host0 level 2 fence-agent: failed",
+		"+31s host0 fencing → fencing (fence-failed)",
+		"+32s alert(fence-failed) host0 [host on]",
 	}, in.story()); diff != "" {
 		t.Errorf("incident (-want +got):\n%s", diff)
 	}
@@ -130,7 +149,7 @@ func TestIntegrationFenceFailsEverywhereNothingMoves(t *testing.T) {
 	if l2.fence.OK || l2.fence.Err == "" {
 		t.Errorf("level 2 = %+v, want fence_ipmilan's failure", l2.fence)
 	}
-	alert := in.action(decision.ActAlert)
+	alert := in.alert("fence-failed")
 	if reason := "level 2 fence-agent: " + l2.fence.Err; !strings.Contains(alert.act.Reason, reason) || !strings.Contains(alert.act.Reason, "retrying in 5s") {
 		t.Errorf("alert reason = %q, want it to name %q and the retry", alert.act.Reason, reason)
 	}
@@ -184,7 +203,11 @@ func (e event) short() string {
 	case e.trans != nil:
 		return fmt.Sprintf("%s %s %s → %s (%s)", at, e.trans.Host, e.trans.From, e.trans.To, e.trans.Rule)
 	case e.fence != nil:
-		return fmt.Sprintf("%s %s level %d %s: %s", at, e.fence.Host, e.fence.Level, e.fence.Method, map[bool]string{true: "fenced", false: "failed"}[e.fence.OK])
+		outcome := map[bool]string{true: "fenced", false: "failed"}[e.fence.OK]
+		if e.fence.Aborted != decision.NotAborted {
+			outcome = "aborted"
+		}
+		return fmt.Sprintf("%s %s level %d %s: %s", at, e.fence.Host, e.fence.Level, e.fence.Method, outcome)
 	case e.act.Kind == decision.ActFence:
 		return fmt.Sprintf("%s %s %s", at, e.act, e.act.Host)
 	default:
