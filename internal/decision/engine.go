@@ -355,6 +355,11 @@ func (e *Engine) Restore(recs []Record) {
 			// the safe time counts from this leader's start.
 			h.grantBoot, h.grantArmed, h.grantSeq = r.WatchdogBoot, true, r.WatchdogSeq
 		}
+		if r.Unfence && !r.Phase.inIncident() {
+			// The predecessor's unfence of this host failed: retry it
+			// at the first tick.
+			h.unfenceDue, h.unfenceWait, h.unfenceErr = time.Unix(1, 0), e.cfg.FenceRetry, "a predecessor's unfence failed"
+		}
 		// When the host last failed, so an old failure is not a fresh one.
 		h.failedAt = r.Failed
 		if h.failedAt.IsZero() && r.Phase.inIncident() {

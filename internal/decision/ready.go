@@ -116,6 +116,9 @@ type Record struct {
 	// WatchdogSeq is the message that last armed or disarmed it: older
 	// reports arriving late do not re-arm a watchdog a clean stop disarmed.
 	WatchdogSeq uint64 `json:"watchdog_seq,omitempty"`
+	// Unfence: the host rejoined but its unfence failed; a new leader
+	// retries it (phase "").
+	Unfence bool `json:"unfence,omitempty"`
 	// Moving: Nova accepted their evacuation, not yet seen ACTIVE elsewhere.
 	Moving []string `json:"moving,omitempty"`
 }
