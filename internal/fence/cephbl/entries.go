@@ -209,6 +209,7 @@ type entry struct {
 	rng netip.Prefix
 }
 
+//lint:ignore U1000 used by the -tags pacific build
 func rangeOf(ip netip.Addr) entry {
 	ip = ip.Unmap()
 	return entry{rng: netip.PrefixFrom(ip, ip.BitLen())}
@@ -247,6 +248,8 @@ func parseEntry(s string, isRange bool) (entry, error) {
 }
 
 // until returns the listed expiry of e, and whether it is listed.
+//
+//lint:ignore U1000 used by the -tags pacific build
 func (b blocklist) until(e entry) (time.Time, bool) {
 	if e.isRange() {
 		u, ok := b.Ranges[e.rng]
@@ -267,6 +270,8 @@ func (b blocklist) blocked(a addr) bool {
 }
 
 // onHostEntries returns every listed entry on ips, sorted.
+//
+//lint:ignore U1000 used by the -tags pacific build
 func (b blocklist) onHostEntries(ips []netip.Addr) []entry {
 	var es []entry
 	for a := range b.Entries {

@@ -92,6 +92,8 @@ func pgOf(hash uint32, pgNum uint32) uint32 {
 
 // objectHashRjenkins is pg_pool_t::TYPE_HASH... CEPH_STR_HASH_RJENKINS as
 // `osd dump` lists it in a pool's "object_hash".
+//
+//lint:ignore U1000 used by the -tags pacific build
 const objectHashRjenkins = 2
 
 // maxProbeTries bounds the search for a name per PG; with n PGs the

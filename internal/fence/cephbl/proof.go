@@ -12,6 +12,8 @@ import (
 )
 
 // newRecord starts the record of an Off: what a Proof will carry.
+//
+//lint:ignore U1000 used by the -tags pacific build
 func newRecord(cfg Config, bootID string) *fence.BlocklistProof {
 	ips := make([]string, len(cfg.HostIPs))
 	for i, ip := range cfg.HostIPs {
