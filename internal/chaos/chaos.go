@@ -133,6 +133,9 @@ func broken(r *scenario.Result, err error) []string {
 	if n := len(r.Lost); n > 0 {
 		out = append(out, fmt.Sprintf("%d HA instances lost %v", n, r.Lost))
 	}
+	if n := len(r.Started); n > 0 {
+		out = append(out, fmt.Sprintf("%d instances their user stopped run at the end %v", n, r.Started))
+	}
 	if n := len(r.Stranded); n > 0 {
 		out = append(out, fmt.Sprintf("%d instances left unrecovered although a host had capacity for the last 70 s %v", n, r.Stranded))
 	}

@@ -20,6 +20,9 @@ func (r *Result) check() {
 		for _, v := range r.Violations {
 			fail("invariant broken at %v on %s: %s", v.At, v.Host, v.What)
 		}
+		if len(r.Started) > 0 {
+			fail("instances their user stopped run at the end: %v", r.Started)
+		}
 		if len(r.Stuck) > 0 {
 			fail("held by a cluster rule long after its event was over (powered off, nothing else happening): %v", r.Stuck)
 		}
