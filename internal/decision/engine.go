@@ -355,6 +355,11 @@ func (e *Engine) Restore(recs []Record) {
 			// the safe time counts from this leader's start.
 			h.grantBoot, h.grantArmed, h.grantSeq = r.WatchdogBoot, true, r.WatchdogSeq
 		}
+		if !r.UnfenceDue.IsZero() && !r.Phase.inIncident() {
+			// The predecessor's unfence of it failed: retry it (at once
+			// if it was due already).
+			h.unfenceDue, h.unfenceErr, h.unfenceWait = r.UnfenceDue, r.UnfenceErr, e.cfg.FenceRetry
+		}
 		// When the host last failed, so an old failure is not a fresh one.
 		h.failedAt = r.Failed
 		if h.failedAt.IsZero() && r.Phase.inIncident() {

@@ -160,6 +160,7 @@ func (h *host) record() Record {
 	}
 	if h.inc == nil {
 		r.Phase = ""
+		r.UnfenceDue, r.UnfenceErr = h.unfenceDue, h.unfenceErr
 		if h.state == Failed && h.failedThisEpisode() {
 			r.Phase, r.Brake = Failed, h.braked
 		}

@@ -698,6 +698,9 @@ func fmtRecord(r Record) string {
 	if r.WatchdogBoot != "" {
 		failed += " watchdog=" + r.WatchdogBoot
 	}
+	if !r.UnfenceDue.IsZero() {
+		failed += " unfence-due=" + at(r.UnfenceDue)
+	}
 	switch r.Phase {
 	case "":
 		return r.Host + " closed" + failed

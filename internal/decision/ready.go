@@ -118,6 +118,11 @@ type Record struct {
 	WatchdogSeq uint64 `json:"watchdog_seq,omitempty"`
 	// Moving: Nova accepted their evacuation, not yet seen ACTIVE elsewhere.
 	Moving []string `json:"moving,omitempty"`
+	// UnfenceDue, UnfenceErr: the host's last unfence failed (why) and is
+	// retried then (no incident): a new leader retries it too, or the host
+	// runs and never writes its disks again.
+	UnfenceDue time.Time `json:"unfence_due,omitzero"`
+	UnfenceErr string    `json:"unfence_err,omitempty"`
 }
 
 // Fence is the proof that a host can no longer write.

@@ -20,8 +20,12 @@ func (e *Engine) unfenceResult(now time.Time, r UnfenceResult) {
 		if h.unfenceErr != "" {
 			e.alert(h, "unfence-done", fmt.Sprintf("%s is unfenced after all (its blocklist entries are gone)", h.Name))
 		}
+		pending := !h.unfenceDue.IsZero()
 		h.unfenceDue, h.unfenceWait, h.unfenceErr = time.Time{}, 0, ""
 		delete(h.alerted, "unfence-failed")
+		if pending && h.inc == nil {
+			e.persist(h)
+		}
 		return
 	}
 	if h.inc != nil {
@@ -29,6 +33,7 @@ func (e *Engine) unfenceResult(now time.Time, r UnfenceResult) {
 	}
 	h.unfenceWait = min(max(2*h.unfenceWait, e.cfg.FenceRetry), e.cfg.FenceRetryMax)
 	h.unfenceDue, h.unfenceErr = now.Add(h.unfenceWait), r.Err
+	e.persist(h) // a new leader retries it
 	delete(h.alerted, "unfence-failed")
 	e.alert(h, "unfence-failed", fmt.Sprintf("%s rejoined but could not be unfenced (%s): it runs and cannot write its disks; vigil retries in %v, or remove its entries by hand (vigil fence on %s)", h.Name, r.Err, h.unfenceWait, h.Name))
 }
