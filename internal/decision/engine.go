@@ -387,6 +387,9 @@ func (e *Engine) Restore(recs []Record) {
 		for _, d := range r.Moving {
 			inc.sent[d] = true
 		}
+		for _, d := range r.Stopped {
+			inc.stopped[d] = true
+		}
 		h.inc = inc
 		h.state = r.Phase
 		h.rule = "restored"

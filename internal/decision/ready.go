@@ -38,7 +38,12 @@ type Action struct {
 	// FenceMethod (evacuate): how the host was fenced, so the executor can
 	// re-read that fence right before it calls Nova.
 	FenceMethod string
-	Code        string // alert: stable code, e.g. "fence-failed"
+	// Stopped (evacuate): instances Nova showed SHUTOFF. They must end
+	// SHUTOFF on their target: an executor whose Nova rebuilds one ACTIVE
+	// (its state was reset, or set to ERROR by a failed scheduling) stops
+	// it again before it reports it moved.
+	Stopped []string
+	Code    string // alert: stable code, e.g. "fence-failed"
 	Rule        string // the rule that decided it
 	Reason      string // human-readable evidence
 }
@@ -121,6 +126,8 @@ type Record struct {
 	// UnfenceDue, UnfenceErr: the host's last unfence failed (why) and is
 	// retried then (no incident): a new leader retries it too, or the host
 	// runs and never writes its disks again.
+	// Stopped: instances Nova showed SHUTOFF during the incident.
+	Stopped []string `json:"stopped,omitempty"`
 	UnfenceDue time.Time `json:"unfence_due,omitzero"`
 	UnfenceErr string    `json:"unfence_err,omitempty"`
 }

@@ -3,6 +3,7 @@ package sim
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -405,7 +406,7 @@ func (c *Controller) execute(a decision.Action) {
 			c.FirstEvacuate = w.now
 		}
 		for _, id := range a.Instances {
-			c.evacuate(h, id, a.Avoid, a.FenceMethod)
+			c.evacuate(h, id, a.Avoid, a.FenceMethod, slices.Contains(a.Stopped, id))
 		}
 	}
 }
@@ -564,7 +565,9 @@ func (c *Controller) verify(h *Host, kind string, answeredBefore bool, res *deci
 // rebuildWait is how long the executor polls an evacuated instance for ACTIVE.
 const rebuildWait = 30 * time.Second
 
-func (c *Controller) evacuate(h *Host, id string, avoid []string, method string) {
+// evacuate carries out one instance of an Evacuate action; stopped: vigil
+// saw it SHUTOFF, and it must end SHUTOFF on its target.
+func (c *Controller) evacuate(h *Host, id string, avoid []string, method string, stopped bool) {
 	w := c.w
 	source := h.Name
 	c.later(200*time.Millisecond, func(current bool) {
@@ -607,15 +610,15 @@ func (c *Controller) evacuate(h *Host, id string, avoid []string, method string)
 		// re-read, whether or not this leader is still alive to hear back.
 		if gap := w.cfg.EvacuateLatency; gap > 0 {
 			gen := c.gen
-			c.later(gap, func(bool) { c.novaEvacuate(h, inst, target, res, current && gen == c.gen && c.up()) })
+			c.later(gap, func(bool) { c.novaEvacuate(h, inst, target, res, stopped, current && gen == c.gen && c.up()) })
 			return
 		}
-		c.novaEvacuate(h, inst, target, res, current)
+		c.novaEvacuate(h, inst, target, res, stopped, current)
 	})
 }
 
 // novaEvacuate is Nova accepting (or refusing) the evacuate call.
-func (c *Controller) novaEvacuate(h *Host, inst *Instance, target string, res decision.EvacuateResult, current bool) {
+func (c *Controller) novaEvacuate(h *Host, inst *Instance, target string, res decision.EvacuateResult, stopped, current bool) {
 	w := c.w
 	id := res.Instance
 	// Ground truth, when Nova accepts: the guest still exists on a powered
@@ -626,9 +629,10 @@ func (c *Controller) novaEvacuate(h *Host, inst *Instance, target string, res de
 		c.violate(h.Name, "Nova asked to evacuate %s while %s still runs it unfenced (guests %v)", id, h.Name, sortedKeys(h.Domains))
 	}
 	// A stopped server stays stopped through an evacuation (Nova before
-	// 2.95 stops it again after the rebuild), unless its state must be reset
-	// first: then Nova rebuilds it ACTIVE, and the executor stops it again.
-	stop := inst != nil && inst.VM == Shutoff
+	// 2.95 stops it again after the rebuild), unless its state was lost
+	// first (reset, or ERROR after no valid host): then Nova rebuilds it
+	// ACTIVE, and the executor stops it again.
+	stop := stopped || (inst != nil && inst.VM == Shutoff)
 	dest, err := w.Nova.Evacuate(id, target)
 	if errors.Is(err, ErrBadState) && inst.Task == TaskRebuilding {
 		// Stuck rebuilding on this host, which is fenced: no copy can
