@@ -91,9 +91,9 @@ type incident struct {
 	// incident. Nova forgets it when its scheduler finds no host (ERROR)
 	// or the executor resets a stuck rebuild, and then rebuilds them
 	// ACTIVE: the executor must stop them again.
-	stopped map[string]bool
-	fenceLost string               // why the executor found the fence lifted
-	roundErrs []string             // every level's failure in the current round
+	stopped   map[string]bool
+	fenceLost string   // why the executor found the fence lifted
+	roundErrs []string // every level's failure in the current round
 
 	// The executor could not read the fence before calling Nova: why, how
 	// many rounds in a row, and no evacuation before recheckAt.

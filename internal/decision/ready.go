@@ -44,8 +44,8 @@ type Action struct {
 	// it again before it reports it moved.
 	Stopped []string
 	Code    string // alert: stable code, e.g. "fence-failed"
-	Rule        string // the rule that decided it
-	Reason      string // human-readable evidence
+	Rule    string // the rule that decided it
+	Reason  string // human-readable evidence
 }
 
 func (a Action) String() string {
@@ -127,7 +127,7 @@ type Record struct {
 	// retried then (no incident): a new leader retries it too, or the host
 	// runs and never writes its disks again.
 	// Stopped: instances Nova showed SHUTOFF during the incident.
-	Stopped []string `json:"stopped,omitempty"`
+	Stopped    []string  `json:"stopped,omitempty"`
 	UnfenceDue time.Time `json:"unfence_due,omitzero"`
 	UnfenceErr string    `json:"unfence_err,omitempty"`
 }
