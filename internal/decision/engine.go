@@ -300,6 +300,8 @@ type HostStatus struct {
 	// evacuation failed EvacuateAttempts times (alert evacuate-failed; vigil
 	// keeps retrying), or it was cut short by the fence being lifted.
 	LeftToOperator []string
+	// Unfence says why the host's last unfence failed; vigil retries it.
+	Unfence string
 }
 
 // Status returns every host's state, sorted by name.
@@ -307,7 +309,7 @@ func (e *Engine) Status() []HostStatus {
 	out := make([]HostStatus, 0, len(e.order))
 	for _, name := range e.order {
 		h := e.hosts[name]
-		s := HostStatus{Name: name, State: h.state, Since: h.since, Rule: h.rule, Domain: h.Domain}
+		s := HostStatus{Name: name, State: h.state, Since: h.since, Rule: h.rule, Domain: h.Domain, Unfence: h.unfenceErr}
 		s.Held = h.held()
 		if s.Held && h.inc == nil {
 			switch h.rule {

@@ -29,8 +29,9 @@ type Result struct {
 	Fenced        []string // hosts that reached fenced
 	DoubleWriters []string // instances whose disk had two writers
 	Lost, Held    []string
-	// Started are instances their user stopped that run at the end: vigil
-	// (or Nova under it) started what its user had stopped.
+	// Started are instances their user stopped whose guest runs at the end
+	// on the host Nova places them on: vigil (or Nova under it) started
+	// what its user had stopped.
 	Started []string
 	// Stranded are instances vigil still lists for an operator
 	// (LeftToOperator) at the end although a host has been healthy, with
@@ -155,9 +156,10 @@ func (r *Result) collect() {
 	stranded := map[string]bool{}
 	for _, st := range c.Status() {
 		for _, in := range st.LeftToOperator {
-			// Capacity does not help an instance with a task state: Nova
-			// refuses its evacuation until an operator clears it.
-			stranded[in] = capacity && w.Nova.Instances[in].Task == ""
+			// Capacity does not help an instance with a task state (Nova
+			// refuses its evacuation until an operator clears it), nor
+			// one whose host vigil holds (its fence cannot be read now).
+			stranded[in] = capacity && w.Nova.Instances[in].Task == "" && !st.Held
 		}
 	}
 	for in, ok := range stranded {
@@ -187,7 +189,10 @@ func (r *Result) collect() {
 	for _, h := range w.Hosts {
 		for _, id := range w.Nova.InstancesOn(h.Name) {
 			inst := w.Nova.Instances[id]
-			if inst.Stopped && running[id] {
+			if inst.Stopped && h.On && h.Domains[id] {
+				// Its guest runs where Nova places it: started again.
+				// (A stale copy on a host it was moved off, blocklisted,
+				// is rejoin-blocked's, not a start.)
 				r.Started = append(r.Started, id)
 			}
 			if running[id] || h.Starting() || r.stoppedInPlace(inst) {
@@ -197,8 +202,12 @@ func (r *Result) collect() {
 				r.Held = append(r.Held, id)
 				continue
 			}
-			if s := w.Nova.Services[h.Name]; inst.VM == sim.Errored && w.Nova.Up(h.Name) && !s.ForcedDown && !inIncident(r.States[h.Name]) {
-				continue // in ERROR on a live host vigil has no incident for: an operator's to repair (vigil never evacuates from a host that is not fenced)
+			if s := w.Nova.Services[h.Name]; (inst.VM == sim.Errored || inst.Task != "") && w.Nova.Up(h.Name) && !s.ForcedDown && !inIncident(r.States[h.Name]) {
+				// In ERROR, or with an operation in flight (a live migration
+				// whose destination died after the switch-over), on a live
+				// host vigil has no incident for: an operator's to repair
+				// (vigil never evacuates from a host that is not fenced).
+				continue
 			}
 			r.Lost = append(r.Lost, id)
 		}
@@ -218,12 +227,13 @@ func inIncident(state string) bool {
 }
 
 // stoppedInPlace reports whether inst is stopped by its user (SHUTOFF, no
-// task) on a host whose nova-compute is up and not forced down: its user can
-// start it there. That is no lost instance, and it must not run.
+// task) on a powered host that is not forced down: its user can start it
+// there (once Nova hears from the host again). That is no lost instance, and
+// it must not run. (The guests of a powered host count as running the same
+// way.)
 func (r *Result) stoppedInPlace(inst *sim.Instance) bool {
-	n := r.World.Nova
-	s := n.Services[inst.Host]
-	return inst.Stopped && inst.VM == sim.Shutoff && inst.Task == "" && s != nil && n.Up(inst.Host) && !s.ForcedDown
+	h, s := r.World.Host(inst.Host), r.World.Nova.Services[inst.Host]
+	return inst.Stopped && inst.VM == sim.Shutoff && inst.Task == "" && h != nil && h.On && !s.ForcedDown
 }
 
 func sortedSet(m map[string]bool) []string {
