@@ -133,6 +133,9 @@ func broken(r *scenario.Result, err error) []string {
 	if n := len(r.Lost); n > 0 {
 		out = append(out, fmt.Sprintf("%d HA instances lost %v", n, r.Lost))
 	}
+	if n := len(r.Started); n > 0 {
+		out = append(out, fmt.Sprintf("%d instances their user stopped run at the end %v", n, r.Started))
+	}
 	if n := len(r.Stranded); n > 0 {
 		out = append(out, fmt.Sprintf("%d instances left unrecovered although a host had capacity for the last 70 s %v", n, r.Stranded))
 	}
@@ -243,7 +246,8 @@ func GenerateWith(seed int64, g Gen) *scenario.Scenario {
 			s.Faults = append(s.Faults, leader(rng, f.At)...)
 			continue
 		}
-		switch rng.Intn(25) {
+		vm := func() string { return fmt.Sprintf("vm%02d", 1+rng.Intn(s.Cluster.Instances)) }
+		switch rng.Intn(30) {
 		case 0:
 			f.Stop, f.Host, f.For = []string{"nova-compute", "libvirtd", "agent"}[rng.Intn(3)], name(), dur()
 		case 1, 2:
@@ -349,6 +353,24 @@ func GenerateWith(seed int64, g Gen) *scenario.Scenario {
 		case 24:
 			liveness(rng, s, f.At, name)
 			continue
+		case 25:
+			f.Instance, f.VM = "shutoff", vm() // its user stopped it
+		case 26:
+			f.Instance, f.VM = "error", vm() // a failed operation; the guest runs on
+		case 27:
+			// An operation left in flight: a live migration (switched over
+			// to another host, or not), a delete, a rebuild.
+			f.Instance, f.VM = []string{"migrating", "deleting", "rebuilding"}[rng.Intn(3)], vm()
+			if f.Instance == "migrating" && rng.Intn(2) == 0 {
+				f.Host = fmt.Sprintf("cmp%d", 1+rng.Intn(hosts))
+			} else {
+				f.For = dur()
+			}
+		case 28:
+			s.Cluster.Capacity = 3 // two instances a host: room for one more each
+			continue
+		case 29:
+			f.Rebuild, f.Host, f.For = "fails", fmt.Sprintf("cmp%d", 1+rng.Intn(hosts)), dur()
 		}
 		s.Faults = append(s.Faults, f)
 	}

@@ -300,6 +300,8 @@ type HostStatus struct {
 	// evacuation failed EvacuateAttempts times (alert evacuate-failed; vigil
 	// keeps retrying), or it was cut short by the fence being lifted.
 	LeftToOperator []string
+	// Unfence says why the host's last unfence failed; vigil retries it.
+	Unfence string
 }
 
 // Status returns every host's state, sorted by name.
@@ -307,7 +309,7 @@ func (e *Engine) Status() []HostStatus {
 	out := make([]HostStatus, 0, len(e.order))
 	for _, name := range e.order {
 		h := e.hosts[name]
-		s := HostStatus{Name: name, State: h.state, Since: h.since, Rule: h.rule, Domain: h.Domain}
+		s := HostStatus{Name: name, State: h.state, Since: h.since, Rule: h.rule, Domain: h.Domain, Unfence: h.unfenceErr}
 		s.Held = h.held()
 		if s.Held && h.inc == nil {
 			switch h.rule {
@@ -355,10 +357,10 @@ func (e *Engine) Restore(recs []Record) {
 			// the safe time counts from this leader's start.
 			h.grantBoot, h.grantArmed, h.grantSeq = r.WatchdogBoot, true, r.WatchdogSeq
 		}
-		if r.Unfence && !r.Phase.inIncident() {
-			// The predecessor's unfence of this host failed: retry it
-			// at the first tick.
-			h.unfenceDue, h.unfenceWait, h.unfenceErr = time.Unix(1, 0), e.cfg.FenceRetry, "a predecessor's unfence failed"
+		if !r.UnfenceDue.IsZero() && !r.Phase.inIncident() {
+			// The predecessor's unfence of it failed: retry it (at once
+			// if it was due already).
+			h.unfenceDue, h.unfenceErr, h.unfenceWait = r.UnfenceDue, r.UnfenceErr, e.cfg.FenceRetry
 		}
 		// When the host last failed, so an old failure is not a fresh one.
 		h.failedAt = r.Failed
@@ -386,6 +388,9 @@ func (e *Engine) Restore(recs []Record) {
 		}
 		for _, d := range r.Moving {
 			inc.sent[d] = true
+		}
+		for _, d := range r.Stopped {
+			inc.stopped[d] = true
 		}
 		h.inc = inc
 		h.state = r.Phase

@@ -87,8 +87,13 @@ type incident struct {
 	evacWait  map[string]bool      // sent, no result yet
 	sent      map[string]bool      // Nova accepted an evacuation: a copy may run elsewhere
 	forced    bool                 // force-down sent
-	fenceLost string               // why the executor found the fence lifted
-	roundErrs []string             // every level's failure in the current round
+	// stopped: instances Nova showed SHUTOFF on the host during the
+	// incident. Nova forgets it when its scheduler finds no host (ERROR)
+	// or the executor resets a stuck rebuild, and then rebuilds them
+	// ACTIVE: the executor must stop them again.
+	stopped   map[string]bool
+	fenceLost string   // why the executor found the fence lifted
+	roundErrs []string // every level's failure in the current round
 
 	// The executor could not read the fence before calling Nova: why, how
 	// many rounds in a row, and no evacuation before recheckAt.
@@ -102,12 +107,23 @@ type incident struct {
 
 func newIncident(opened time.Time) *incident {
 	return &incident{opened: opened, level: 1, done: map[string]bool{}, evacTries: map[string]int{},
-		evacAt: map[string]time.Time{}, evacWait: map[string]bool{}, sent: map[string]bool{}}
+		evacAt: map[string]time.Time{}, evacWait: map[string]bool{}, sent: map[string]bool{}, stopped: map[string]bool{}}
 }
 
 // maybeSent reports whether Nova may have accepted an evacuation of in: it
 // said so, or a call is still out and its fate unknown.
 func (inc *incident) maybeSent(in string) bool { return inc.sent[in] || inc.evacWait[in] }
+
+// stoppedOf lists the instances of ins that Nova showed SHUTOFF.
+func (inc *incident) stoppedOf(ins []string) []string {
+	var out []string
+	for _, in := range ins {
+		if inc.stopped[in] {
+			out = append(out, in)
+		}
+	}
+	return out
+}
 
 // phase is where the incident stands, maintenance or not.
 func (h *host) phase() State {
@@ -160,7 +176,7 @@ func (h *host) record() Record {
 	}
 	if h.inc == nil {
 		r.Phase = ""
-		r.Unfence = h.unfenceErr != ""
+		r.UnfenceDue, r.UnfenceErr = h.unfenceDue, h.unfenceErr
 		if h.state == Failed && h.failedThisEpisode() {
 			r.Phase, r.Brake = Failed, h.braked
 		}
@@ -175,6 +191,9 @@ func (h *host) record() Record {
 			r.Done = append(r.Done, in)
 		} else if h.inc.sent[in] {
 			r.Moving = append(r.Moving, in)
+		}
+		if h.inc.stopped[in] {
+			r.Stopped = append(r.Stopped, in)
 		}
 	}
 	return r

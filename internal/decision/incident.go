@@ -272,7 +272,7 @@ func (e *Engine) recover(now time.Time, h *host) {
 	e.persist(h)
 	if len(todo) > 0 {
 		e.emit(Action{Kind: ActEvacuate, Host: h.Name, Instances: todo, Avoid: e.untrusted(h.Name), FenceMethod: inc.fence.Method, Rule: "evacuate-after-fence",
-			Reason: fmt.Sprintf("%s %s", h.Name, inc.fence.describe())})
+			Stopped: inc.stoppedOf(todo), Reason: fmt.Sprintf("%s %s", h.Name, inc.fence.describe())})
 	}
 }
 
@@ -291,12 +291,18 @@ func (e *Engine) placedHere(h *host) string {
 }
 
 // mergeInstances adds instances Nova places on the fenced host that the
-// incident does not know yet (a late or first Nova read).
+// incident does not know yet (a late or first Nova read), and remembers
+// those Nova shows stopped: a failed scheduling sets them to ERROR, and
+// what their user left stopped must stay stopped wherever they move.
 func (e *Engine) mergeInstances(h *host) {
 	inc := h.inc
 	for _, in := range h.nova.Instances {
 		if !slices.Contains(inc.instances, in) {
 			inc.instances = append(inc.instances, in)
+		}
+		if h.nova.Status[in] == NovaShutoff && !inc.stopped[in] && !inc.done[in] {
+			inc.stopped[in] = true
+			e.persist(h)
 		}
 	}
 	if inc.instances == nil {
@@ -326,7 +332,7 @@ func (e *Engine) retryEvacuations(now time.Time, h *host) {
 	}
 	if len(todo) > 0 {
 		e.emit(Action{Kind: ActEvacuate, Host: h.Name, Instances: todo, Avoid: e.untrusted(h.Name), FenceMethod: inc.fence.Method, Rule: "evacuate-retry",
-			Reason: fmt.Sprintf("retrying evacuation of %d instances", len(todo))})
+			Stopped: inc.stoppedOf(todo), Reason: fmt.Sprintf("retrying evacuation of %d instances", len(todo))})
 	}
 }
 

@@ -35,7 +35,7 @@ import (
 //	peer cmp2->cmp1 storage [mgmt] [unreachable]
 //	storage cmp1=5 cmp2=7 | storage unreadable
 //	bmc cmp1 on|off|unreachable          a BMC read (run repeats it every step)
-//	nova cmp1 up|down [forced] [disabled] [instances=vm1,vm2]   (run repeats it)
+//	nova cmp1 up|down [forced] [disabled] [instances=vm1,vm2] [status=vm2:SHUTOFF]   (run repeats it)
 //	fence-result cmp1 level=1 ok|fail [method=ipmi] [proof=(..)] [err=(..)]
 //	             [aborted=answers|cancelled]   stopped before the power-off
 //	evac-result cmp1 vm1 ok|fail [target=cmp2] [err=(..)] [accepted] [fence=lifted|unreadable]
@@ -410,6 +410,18 @@ func (h *harness) novaRead(d *datadriven.TestData) error {
 	} else {
 		n.Instances = h.nova[name].Instances
 	}
+	if a, ok := d.Arg("status"); ok {
+		n.Status = map[string]string{}
+		for _, kv := range splitList(a.Vals) {
+			in, st, ok := strings.Cut(kv, ":")
+			if !ok {
+				return fmt.Errorf("nova status=vm1:SHUTOFF,vm2:ERROR, got %q", kv)
+			}
+			n.Status[in] = st
+		}
+	} else {
+		n.Status = h.nova[name].Status
+	}
 	h.nova[name] = n
 	return h.step(n)
 }
@@ -682,6 +694,9 @@ func (h *harness) format(r Ready) string {
 		if a.Kind == ActFence && !a.ProbeAborts {
 			b.WriteString("    (a ping answer alone does not abort this fence)\n")
 		}
+		if len(a.Stopped) > 0 {
+			fmt.Fprintf(&b, "    (must end SHUTOFF: %s)\n", strings.Join(a.Stopped, ","))
+		}
 	}
 	for _, rec := range r.Records {
 		h.store[rec.Host] = rec
@@ -697,6 +712,9 @@ func fmtRecord(r Record) string {
 	}
 	if r.WatchdogBoot != "" {
 		failed += " watchdog=" + r.WatchdogBoot
+	}
+	if !r.UnfenceDue.IsZero() {
+		failed += " unfence-due=" + at(r.UnfenceDue)
 	}
 	switch r.Phase {
 	case "":
@@ -723,6 +741,9 @@ func fmtRecord(r Record) string {
 	}
 	if len(r.Moving) > 0 {
 		s += " moving=" + strings.Join(r.Moving, ",")
+	}
+	if len(r.Stopped) > 0 {
+		s += " stopped=" + strings.Join(r.Stopped, ",")
 	}
 	return s
 }

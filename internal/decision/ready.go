@@ -38,9 +38,14 @@ type Action struct {
 	// FenceMethod (evacuate): how the host was fenced, so the executor can
 	// re-read that fence right before it calls Nova.
 	FenceMethod string
-	Code        string // alert: stable code, e.g. "fence-failed"
-	Rule        string // the rule that decided it
-	Reason      string // human-readable evidence
+	// Stopped (evacuate): instances Nova showed SHUTOFF. They must end
+	// SHUTOFF on their target: an executor whose Nova rebuilds one ACTIVE
+	// (its state was reset, or set to ERROR by a failed scheduling) stops
+	// it again before it reports it moved.
+	Stopped []string
+	Code    string // alert: stable code, e.g. "fence-failed"
+	Rule    string // the rule that decided it
+	Reason  string // human-readable evidence
 }
 
 func (a Action) String() string {
@@ -116,11 +121,15 @@ type Record struct {
 	// WatchdogSeq is the message that last armed or disarmed it: older
 	// reports arriving late do not re-arm a watchdog a clean stop disarmed.
 	WatchdogSeq uint64 `json:"watchdog_seq,omitempty"`
-	// Unfence: the host rejoined but its unfence failed; a new leader
-	// retries it (phase "").
-	Unfence bool `json:"unfence,omitempty"`
 	// Moving: Nova accepted their evacuation, not yet seen ACTIVE elsewhere.
 	Moving []string `json:"moving,omitempty"`
+	// UnfenceDue, UnfenceErr: the host's last unfence failed (why) and is
+	// retried then (no incident): a new leader retries it too, or the host
+	// runs and never writes its disks again.
+	// Stopped: instances Nova showed SHUTOFF during the incident.
+	Stopped    []string  `json:"stopped,omitempty"`
+	UnfenceDue time.Time `json:"unfence_due,omitzero"`
+	UnfenceErr string    `json:"unfence_err,omitempty"`
 }
 
 // Fence is the proof that a host can no longer write.

@@ -139,3 +139,43 @@ func restoredThenOneDeath(t *testing.T, ago time.Duration) bool {
 	t.Fatal("cmp3 was neither fenced nor braked")
 	return false
 }
+
+// An unfence that failed (the controllers could not reach the Ceph monitors)
+// is retried; a new leader must retry it too, or the host runs and never
+// writes its disks again. Found by the fuzzer: a leader killed between two
+// retries left the host blocklisted for good.
+func TestFailedUnfenceSurvivesFailover(t *testing.T) {
+	e, err := New(DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	e.AddHost(HostInfo{Name: "cmp1"})
+	e.Step(t0, Leadership{Leader: true})
+	e.Step(t0, UnfenceResult{Host: "cmp1", Err: "ceph monitors unreachable"})
+	var rec *Record
+	for _, r := range e.Tick(t0).Records {
+		if r.Host == "cmp1" {
+			rec = &r
+		}
+	}
+	if rec == nil || rec.UnfenceDue.IsZero() {
+		t.Fatalf("a failed unfence was not persisted: %+v", rec)
+	}
+	next, err := New(DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	next.AddHost(HostInfo{Name: "cmp1"})
+	next.Restore([]Record{*rec})
+	next.Step(t0, Leadership{Leader: true})
+	for s := 0; s <= 60; s++ {
+		now := t0.Add(time.Duration(s) * time.Second)
+		for _, a := range next.Tick(now).Actions {
+			if a.Kind == ActUnfence && a.Host == "cmp1" {
+				return
+			}
+		}
+	}
+	t.Fatal("the new leader never retried the failed unfence")
+}

@@ -20,11 +20,11 @@ func (e *Engine) unfenceResult(now time.Time, r UnfenceResult) {
 		if h.unfenceErr != "" {
 			e.alert(h, "unfence-done", fmt.Sprintf("%s is unfenced after all (its blocklist entries are gone)", h.Name))
 		}
-		pending := h.unfenceErr != ""
+		pending := !h.unfenceDue.IsZero()
 		h.unfenceDue, h.unfenceWait, h.unfenceErr = time.Time{}, 0, ""
 		delete(h.alerted, "unfence-failed")
 		if pending && h.inc == nil {
-			e.persist(h) // the retry is done: a successor need not repeat it
+			e.persist(h)
 		}
 		return
 	}
@@ -32,11 +32,8 @@ func (e *Engine) unfenceResult(now time.Time, r UnfenceResult) {
 		return // a new incident's fence applies now
 	}
 	h.unfenceWait = min(max(2*h.unfenceWait, e.cfg.FenceRetry), e.cfg.FenceRetryMax)
-	first := h.unfenceErr == ""
 	h.unfenceDue, h.unfenceErr = now.Add(h.unfenceWait), r.Err
-	if first {
-		e.persist(h) // a successor retries it too
-	}
+	e.persist(h) // a new leader retries it
 	delete(h.alerted, "unfence-failed")
 	e.alert(h, "unfence-failed", fmt.Sprintf("%s rejoined but could not be unfenced (%s): it runs and cannot write its disks; vigil retries in %v, or remove its entries by hand (vigil fence on %s)", h.Name, r.Err, h.unfenceWait, h.Name))
 }

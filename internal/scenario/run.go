@@ -29,6 +29,10 @@ type Result struct {
 	Fenced        []string // hosts that reached fenced
 	DoubleWriters []string // instances whose disk had two writers
 	Lost, Held    []string
+	// Started are instances their user stopped whose guest runs at the end
+	// on the host Nova places them on: vigil (or Nova under it) started
+	// what its user had stopped.
+	Started []string
 	// Stranded are instances vigil still lists for an operator
 	// (LeftToOperator) at the end although a host has been healthy, with
 	// nova-compute up and enabled, for the last 70 s: capacity was there.
@@ -88,6 +92,7 @@ func (s *Scenario) run(policy string, newPolicy func() sim.Policy) (*Result, err
 		Domains: s.Cluster.Domains, FenceLevels: s.Cluster.Fencing, Seed: s.Seed,
 		ReportInterval: time.Duration(s.Nova.ReportInterval), ServiceDown: time.Duration(s.Nova.ServiceDownTime),
 		BlocklistExpire: time.Duration(s.Cluster.BlocklistExpire), EvacuateLatency: time.Duration(s.Nova.EvacuateLatency),
+		Capacity: s.Capacities(),
 	})
 	if err != nil {
 		return nil, err
@@ -144,14 +149,17 @@ func (r *Result) collect() {
 	capacity := false
 	for _, st := range c.Status() {
 		s := w.Nova.Services[st.Name]
-		if st.State == "healthy" && w.Now()-st.Since.Sub(sim.Epoch) >= 70*time.Second && w.Nova.Up(st.Name) && !s.ForcedDown && !s.Disabled {
+		if st.State == "healthy" && w.Now()-st.Since.Sub(sim.Epoch) >= 70*time.Second && w.Nova.Up(st.Name) && !s.ForcedDown && !s.Disabled && w.Nova.HasRoom(st.Name) {
 			capacity = true
 		}
 	}
 	stranded := map[string]bool{}
 	for _, st := range c.Status() {
 		for _, in := range st.LeftToOperator {
-			stranded[in] = capacity
+			// Capacity does not help an instance with a task state (Nova
+			// refuses its evacuation until an operator clears it), nor
+			// one whose host vigil holds (its fence cannot be read now).
+			stranded[in] = capacity && w.Nova.Instances[in].Task == "" && !st.Held
 		}
 	}
 	for in, ok := range stranded {
@@ -164,7 +172,10 @@ func (r *Result) collect() {
 	allBack := len(r.Evacuated) > 0
 	for _, id := range r.Evacuated {
 		inst := w.Nova.Instances[id]
-		if inst.State != sim.Active || !running[id] {
+		if r.stoppedInPlace(inst) {
+			continue // rebuilt and kept stopped, as its user left it
+		}
+		if inst.VM != sim.Active || !running[id] {
 			allBack = false
 			continue
 		}
@@ -177,11 +188,25 @@ func (r *Result) collect() {
 	}
 	for _, h := range w.Hosts {
 		for _, id := range w.Nova.InstancesOn(h.Name) {
-			if running[id] || h.Starting() {
-				continue // running, or about to be resumed as the run ends
+			inst := w.Nova.Instances[id]
+			if inst.Stopped && h.On && h.Domains[id] {
+				// Its guest runs where Nova places it: started again.
+				// (A stale copy on a host it was moved off, blocklisted,
+				// is rejoin-blocked's, not a start.)
+				r.Started = append(r.Started, id)
 			}
-			if (held[h.Name] && w.Nova.Instances[id].State != sim.Errored) || leftToOperator[id] {
+			if running[id] || h.Starting() || r.stoppedInPlace(inst) {
+				continue // running, about to be resumed as the run ends, or stopped by its user where it can be started
+			}
+			if held[h.Name] || leftToOperator[id] {
 				r.Held = append(r.Held, id)
+				continue
+			}
+			if s := w.Nova.Services[h.Name]; (inst.VM == sim.Errored || inst.Task != "") && w.Nova.Up(h.Name) && !s.ForcedDown && !inIncident(r.States[h.Name]) {
+				// In ERROR, or with an operation in flight (a live migration
+				// whose destination died after the switch-over), on a live
+				// host vigil has no incident for: an operator's to repair
+				// (vigil never evacuates from a host that is not fenced).
 				continue
 			}
 			r.Lost = append(r.Lost, id)
@@ -189,6 +214,26 @@ func (r *Result) collect() {
 	}
 	sort.Strings(r.Held)
 	sort.Strings(r.Lost)
+	sort.Strings(r.Started)
+}
+
+// inIncident reports whether a host state is one of vigil's incident phases.
+func inIncident(state string) bool {
+	switch decision.State(state) {
+	case decision.Fencing, decision.Fenced, decision.Recovering, decision.Recovered, decision.Rejoining:
+		return true
+	}
+	return false
+}
+
+// stoppedInPlace reports whether inst is stopped by its user (SHUTOFF, no
+// task) on a powered host that is not forced down: its user can start it
+// there (once Nova hears from the host again). That is no lost instance, and
+// it must not run. (The guests of a powered host count as running the same
+// way.)
+func (r *Result) stoppedInPlace(inst *sim.Instance) bool {
+	h, s := r.World.Host(inst.Host), r.World.Nova.Services[inst.Host]
+	return inst.Stopped && inst.VM == sim.Shutoff && inst.Task == "" && h != nil && h.On && !s.ForcedDown
 }
 
 func sortedSet(m map[string]bool) []string {

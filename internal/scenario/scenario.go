@@ -80,6 +80,11 @@ type Cluster struct {
 	// BlocklistExpire is the expiry of vigil's Ceph blocklist entries
 	// (default 24h; the real device refuses less than 1h).
 	BlocklistExpire Duration `yaml:"blocklist_expire,omitempty"`
+	// Capacity is how many instances every host can hold (Nova's placement
+	// counts stopped and ERROR ones too); 0 is unlimited. HostCapacity sets
+	// it per host over Capacity.
+	Capacity     int            `yaml:"capacity,omitempty"`
+	HostCapacity map[string]int `yaml:"host_capacity,omitempty"`
 }
 
 // Watchdog arms the agents' isolation response on every host.
@@ -123,6 +128,9 @@ type Fault struct {
 	Maintenance string     `yaml:"maintenance,omitempty"` // on | off
 	Confirm     string     `yaml:"confirm,omitempty"`     // host: operator confirms it is off
 	Release     string     `yaml:"release,omitempty"`     // host: operator releases the brake
+	Instance    string     `yaml:"instance,omitempty"`    // shutoff | error | migrating | deleting | rebuilding, of vm
+	VM          string     `yaml:"vm,omitempty"`          // instance: which one
+	Rebuild     string     `yaml:"rebuild,omitempty"`     // fails: rebuilds on host end in ERROR there
 }
 
 // Expect is what must hold at the end of the run.
@@ -178,6 +186,28 @@ func (s *Scenario) Networks() []string {
 		return []string{"mgmt", "storage"}
 	}
 	return s.Cluster.Networks
+}
+
+// InstanceNames returns the instances vm01… of the cluster.
+func (s *Scenario) InstanceNames() []string {
+	out := make([]string, s.Cluster.Instances)
+	for i := range out {
+		out[i] = fmt.Sprintf("vm%02d", i+1)
+	}
+	return out
+}
+
+// Capacities is every host's capacity (0 unlimited), as the simulator takes it.
+func (s *Scenario) Capacities() map[string]int {
+	out := map[string]int{}
+	for _, h := range s.HostNames() {
+		if c, ok := s.Cluster.HostCapacity[h]; ok {
+			out[h] = c
+		} else if s.Cluster.Capacity > 0 {
+			out[h] = s.Cluster.Capacity
+		}
+	}
+	return out
 }
 
 // HostNames returns cmp1..cmpN.

@@ -125,6 +125,26 @@ func (s *Scenario) schedule(w *sim.World, c *sim.Controller) *schedule {
 		case f.Confirm != "":
 			name := f.Confirm
 			add(at, func() { c.Confirm(name) })
+		case f.Instance != "":
+			id, dest := f.VM, f.Host
+			switch f.Instance {
+			case "shutoff":
+				add(at, func() { w.StopInstance(id) })
+			case "error":
+				add(at, func() { w.ErrorInstance(id) })
+			default:
+				task := sim.TaskState(f.Instance)
+				add(at, func() { w.SetTask(id, task, dest) })
+				if dur > 0 {
+					add(at+dur, func() { w.ClearTask(id) })
+				}
+			}
+		case f.Rebuild != "":
+			name := f.Host
+			add(at, func() { w.FailRebuilds(name, true) })
+			if dur > 0 {
+				add(at+dur, func() { w.FailRebuilds(name, false) })
+			}
 		case f.Release != "":
 			name := f.Release
 			add(at, func() { c.Release(name) })

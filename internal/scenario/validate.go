@@ -2,6 +2,7 @@ package scenario
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -76,6 +77,9 @@ func (s *Scenario) Validate() error {
 	if e := time.Duration(c.BlocklistExpire); e != 0 && e < time.Second {
 		return bad("cluster.blocklist_expire", "must be at least 1s, got %v (vigil's device uses 24h and refuses less than 1h)", e)
 	}
+	if err := s.validateCapacity(hosts); err != nil {
+		return err
+	}
 	if l := time.Duration(s.Nova.EvacuateLatency); l > 30*time.Second {
 		return bad("nova.evacuate_latency", "must be 0..30s (the gap between the executor's fence re-read and Nova accepting), got %v", l)
 	}
@@ -116,7 +120,7 @@ func (s *Scenario) validateFault(f Fault, hosts, nets map[string]bool) error {
 		{"power", f.Power != ""}, {"cut", f.Cut != ""}, {"partition", f.Partition != ""},
 		{"bmc", f.BMC != ""}, {"hang", f.Hang != ""}, {"storage", f.Storage != ""}, {"blocklist", f.Blocklist != ""}, {"kill", f.Kill != ""},
 		{"flap", f.Flap != ""}, {"maintenance", f.Maintenance != ""}, {"confirm", f.Confirm != ""},
-		{"release", f.Release != ""},
+		{"release", f.Release != ""}, {"instance", f.Instance != ""}, {"rebuild", f.Rebuild != ""},
 	}
 	var set []string
 	for _, v := range verbs {
@@ -145,6 +149,9 @@ func (s *Scenario) validateFault(f Fault, hosts, nets map[string]bool) error {
 			return fmt.Errorf("host: %s applies to the whole cluster; remove host", verb)
 		}
 		return nil
+	}
+	if f.VM != "" && set[0] != "instance" {
+		return fmt.Errorf("vm: only the instance verb takes vm; remove it")
 	}
 	switch set[0] {
 	case "stop":
@@ -264,6 +271,76 @@ func (s *Scenario) validateFault(f Fault, hosts, nets map[string]bool) error {
 	case "release":
 		if !hosts[f.Release] {
 			return fmt.Errorf("release: %q is not a host of this cluster", f.Release)
+		}
+	case "instance":
+		return s.validateInstanceFault(f, needHost)
+	case "rebuild":
+		if f.Rebuild != "fails" {
+			return fmt.Errorf("rebuild: %q is not fails (rebuilds on host end in ERROR there)", f.Rebuild)
+		}
+		return needHost()
+	}
+	return nil
+}
+
+// validateInstanceFault checks an instance verb: which instance, and what
+// host and for mean for its state.
+func (s *Scenario) validateInstanceFault(f Fault, needHost func() error) error {
+	vms := s.InstanceNames()
+	if !slices.Contains(vms, f.VM) {
+		if len(vms) == 0 {
+			return fmt.Errorf("vm: %q: this cluster has no instances (cluster.instances)", f.VM)
+		}
+		return fmt.Errorf("vm: %q is not an instance of this cluster (%s..%s)", f.VM, vms[0], vms[len(vms)-1])
+	}
+	switch f.Instance {
+	case "shutoff", "error":
+		if f.For != 0 || f.Host != "" {
+			return fmt.Errorf("instance: %s lasts (starting or repairing it again is not modelled): remove for and host", f.Instance)
+		}
+	case "migrating":
+		if f.Host != "" {
+			if err := needHost(); err != nil {
+				return err
+			}
+			if f.For != 0 {
+				return fmt.Errorf("for: a live migration that switched over to %s stays in flight; remove for", f.Host)
+			}
+		}
+	case "deleting", "rebuilding":
+		if f.Host != "" {
+			return fmt.Errorf("host: instance: %s takes no host; remove it", f.Instance)
+		}
+	default:
+		return fmt.Errorf("instance: %q is not shutoff, error, migrating, deleting or rebuilding", f.Instance)
+	}
+	return nil
+}
+
+// validateCapacity checks the hosts' capacities, and that the instances
+// placed round-robin at the start fit in them.
+func (s *Scenario) validateCapacity(hosts map[string]bool) error {
+	c := s.Cluster
+	if c.Capacity < 0 {
+		return bad("cluster.capacity", "must be 0 (unlimited) or more, got %d", c.Capacity)
+	}
+	for h, n := range c.HostCapacity {
+		if !hosts[h] {
+			return bad("cluster.host_capacity."+h, "unknown host (hosts are cmp1..cmp%d)", c.Hosts)
+		}
+		if n < 1 {
+			return bad("cluster.host_capacity."+h, "must be at least 1, got %d (leave the host out for cluster.capacity)", n)
+		}
+	}
+	placed := map[string]int{}
+	names := s.HostNames()
+	for i := 0; i < c.Instances; i++ {
+		placed[names[i%len(names)]]++
+	}
+	capacity := s.Capacities()
+	for _, h := range names {
+		if n := capacity[h]; n > 0 && placed[h] > n {
+			return bad("cluster.capacity", "%s holds %d instances at the start (placed round-robin) but its capacity is %d: raise it or place fewer instances", h, placed[h], n)
 		}
 	}
 	return nil

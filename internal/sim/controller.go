@@ -3,6 +3,7 @@ package sim
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -292,7 +293,7 @@ func (c *Controller) collect() {
 			on := w.Nova.InstancesOn(h.Name)
 			status := make(map[string]string, len(on))
 			for _, id := range on {
-				status[id] = string(w.Nova.Instances[id].State)
+				status[id] = w.Nova.Instances[id].Status()
 			}
 			c.p.Step(now, decision.NovaService{Host: h.Name, Up: w.Nova.Up(h.Name), ForcedDown: s.ForcedDown,
 				Disabled: s.Disabled, Instances: on, Status: status})
@@ -335,7 +336,7 @@ func (c *Controller) apply(r decision.Ready) {
 		r.Actions = kept
 	}
 	for _, rec := range r.Records {
-		if rec.Phase == "" && rec.Failed.IsZero() && rec.WatchdogBoot == "" && !rec.Unfence {
+		if rec.Phase == "" && rec.Failed.IsZero() && rec.WatchdogBoot == "" && rec.UnfenceDue.IsZero() {
 			delete(c.store, rec.Host)
 		} else {
 			c.store[rec.Host] = rec // a closed record may still carry Failed (the brake) or an armed watchdog
@@ -405,7 +406,7 @@ func (c *Controller) execute(a decision.Action) {
 			c.FirstEvacuate = w.now
 		}
 		for _, id := range a.Instances {
-			c.evacuate(h, id, a.Avoid, a.FenceMethod)
+			c.evacuate(h, id, a.Avoid, a.FenceMethod, slices.Contains(a.Stopped, id))
 		}
 	}
 }
@@ -564,7 +565,9 @@ func (c *Controller) verify(h *Host, kind string, answeredBefore bool, res *deci
 // rebuildWait is how long the executor polls an evacuated instance for ACTIVE.
 const rebuildWait = 30 * time.Second
 
-func (c *Controller) evacuate(h *Host, id string, avoid []string, method string) {
+// evacuate carries out one instance of an Evacuate action; stopped: vigil
+// saw it SHUTOFF, and it must end SHUTOFF on its target.
+func (c *Controller) evacuate(h *Host, id string, avoid []string, method string, stopped bool) {
 	w := c.w
 	source := h.Name
 	c.later(200*time.Millisecond, func(current bool) {
@@ -572,7 +575,7 @@ func (c *Controller) evacuate(h *Host, id string, avoid []string, method string)
 		inst := w.Nova.Instances[id]
 		report := func() {
 			if inst != nil {
-				res.Placed, res.Status = inst.Host, string(inst.State)
+				res.Placed, res.Status = inst.Host, inst.Status()
 			}
 			if current {
 				c.p.Step(c.at(), res)
@@ -580,12 +583,12 @@ func (c *Controller) evacuate(h *Host, id string, avoid []string, method string)
 		}
 		if inst != nil && inst.Host != source {
 			// Moved already (an action replayed after a failover): done
-			// only once it runs there.
+			// only once it is rebuilt there, running or stopped.
 			res.Target, res.Accepted = inst.Host, true
-			if inst.State == Active {
+			if inst.Task == "" && (inst.VM == Active || inst.VM == Shutoff) {
 				res.OK = true
 			} else {
-				res.Err = "already evacuated to " + inst.Host + ", state " + string(inst.State)
+				res.Err = "already evacuated to " + inst.Host + ", state " + inst.Status()
 			}
 			report()
 			return
@@ -607,15 +610,15 @@ func (c *Controller) evacuate(h *Host, id string, avoid []string, method string)
 		// re-read, whether or not this leader is still alive to hear back.
 		if gap := w.cfg.EvacuateLatency; gap > 0 {
 			gen := c.gen
-			c.later(gap, func(bool) { c.novaEvacuate(h, inst, target, res, current && gen == c.gen && c.up()) })
+			c.later(gap, func(bool) { c.novaEvacuate(h, inst, target, res, stopped, current && gen == c.gen && c.up()) })
 			return
 		}
-		c.novaEvacuate(h, inst, target, res, current)
+		c.novaEvacuate(h, inst, target, res, stopped, current)
 	})
 }
 
 // novaEvacuate is Nova accepting (or refusing) the evacuate call.
-func (c *Controller) novaEvacuate(h *Host, inst *Instance, target string, res decision.EvacuateResult, current bool) {
+func (c *Controller) novaEvacuate(h *Host, inst *Instance, target string, res decision.EvacuateResult, stopped, current bool) {
 	w := c.w
 	id := res.Instance
 	// Ground truth, when Nova accepts: the guest still exists on a powered
@@ -625,15 +628,25 @@ func (c *Controller) novaEvacuate(h *Host, inst *Instance, target string, res de
 	if h.On && h.Domains[id] && !w.blocked(w.client(h, id)) && !c.confirmed[h.Name] {
 		c.violate(h.Name, "Nova asked to evacuate %s while %s still runs it unfenced (guests %v)", id, h.Name, sortedKeys(h.Domains))
 	}
+	// A stopped server stays stopped through an evacuation (Nova before
+	// 2.95 stops it again after the rebuild), unless its state was lost
+	// first (reset, or ERROR after no valid host): then Nova rebuilds it
+	// ACTIVE, and the executor stops it again.
+	stop := stopped || (inst != nil && inst.VM == Shutoff)
 	dest, err := w.Nova.Evacuate(id, target)
-	if errors.Is(err, ErrBadState) && inst.State == Rebuilding {
+	if errors.Is(err, ErrBadState) && inst.Task == TaskRebuilding {
 		// Stuck rebuilding on this host, which is fenced: no copy can
-		// run here, so reset it and evacuate again.
+		// run here, so reset it and evacuate again. Any other task state
+		// (a live migration may have switched over and run the guest on
+		// its destination already) is left to an operator.
 		w.Nova.ResetState(id)
 		dest, err = w.Nova.Evacuate(id, target)
 	}
 	if err != nil {
 		res.Err = err.Error()
+		if inst != nil {
+			res.Placed, res.Status = inst.Host, inst.Status()
+		}
 		if current {
 			c.p.Step(c.at(), res)
 		}
@@ -641,7 +654,7 @@ func (c *Controller) novaEvacuate(h *Host, inst *Instance, target string, res de
 	}
 	c.Evacuated[id] = true
 	res.Accepted = true
-	c.poll(inst, dest, res, w.now+rebuildWait)
+	c.poll(inst, dest, res, stop, w.now+rebuildWait)
 }
 
 // Run advances world and controller until the virtual time end.
@@ -655,22 +668,31 @@ func Run(w *World, c *Controller, end time.Duration, faults func(now time.Durati
 	}
 }
 
-// poll waits for an evacuated instance to be ACTIVE on dest, as the real
-// executor polls the Nova API, and reports the result.
-func (c *Controller) poll(inst *Instance, dest string, res decision.EvacuateResult, deadline time.Duration) {
+// poll waits for an evacuated instance to be rebuilt on dest, ACTIVE or
+// (stop) SHUTOFF, as the real executor polls the Nova API, and reports the
+// result. An instance that must end stopped and came up ACTIVE is stopped
+// (os-stop) before it counts as done.
+func (c *Controller) poll(inst *Instance, dest string, res decision.EvacuateResult, stop bool, deadline time.Duration) {
 	c.later(500*time.Millisecond, func(current bool) {
+		rebuilt := inst.Host == dest && inst.Task == ""
 		switch {
-		case inst.State == Active && inst.Host == dest:
+		case rebuilt && inst.VM == Active && stop:
+			if err := c.w.Nova.Stop(inst.ID); err != nil {
+				res.Err = "rebuilt ACTIVE on " + dest + ", os-stop failed: " + err.Error()
+				break
+			}
 			res.OK, res.Target = true, dest
-		case inst.State == Rebuilding && c.w.now < deadline:
-			c.poll(inst, dest, res, deadline)
+		case rebuilt && (inst.VM == Active || inst.VM == Shutoff):
+			res.OK, res.Target = true, dest
+		case inst.Task == TaskRebuilding && inst.Host == dest && c.w.now < deadline:
+			c.poll(inst, dest, res, stop, deadline)
 			return
 		case inst.Host != dest:
-			res.Err = "Nova moved it on from " + dest + " to " + inst.Host + ", state " + string(inst.State)
+			res.Err = "Nova moved it on from " + dest + " to " + inst.Host + ", state " + inst.Status()
 		default:
-			res.Err = "rebuild on " + dest + " not ACTIVE: " + string(inst.State)
+			res.Err = "rebuild on " + dest + " not ACTIVE: " + inst.Status()
 		}
-		res.Placed, res.Status = inst.Host, string(inst.State)
+		res.Placed, res.Status = inst.Host, inst.Status()
 		if current {
 			c.p.Step(c.at(), res)
 		}

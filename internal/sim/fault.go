@@ -53,7 +53,7 @@ func (w *World) finishNovaInit(h *Host) {
 	}
 	for _, id := range w.Nova.order {
 		inst := w.Nova.Instances[id]
-		if inst.Host == h.Name && !h.Domains[id] && inst.State == Active {
+		if inst.Host == h.Name && !h.Domains[id] && inst.VM == Active && inst.Task != TaskRebuilding {
 			if !w.mayStartGuests(h) {
 				w.event(h.Name, "guest start of %s refused: the agent holds no grant", id)
 				continue

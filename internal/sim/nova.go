@@ -6,13 +6,32 @@ import (
 	"time"
 )
 
-// InstanceState is a Nova server status.
+// InstanceState is a Nova vm_state, named by the server status the API shows
+// for it when no task runs.
 type InstanceState string
 
 const (
-	Active     InstanceState = "ACTIVE"
-	Rebuilding InstanceState = "REBUILD"
-	Errored    InstanceState = "ERROR"
+	Active  InstanceState = "ACTIVE"
+	Shutoff InstanceState = "SHUTOFF" // vm_state stopped
+	Errored InstanceState = "ERROR"
+)
+
+// TaskState is a Nova task_state: an operation in flight ("" none). Nova
+// refuses an evacuation of an instance with a task state (409,
+// check_instance_state's default task_state=[None]).
+type TaskState string
+
+const (
+	TaskRebuilding TaskState = "rebuilding" // an evacuation or a rebuild runs
+	TaskMigrating  TaskState = "migrating"  // a live migration runs
+	TaskDeleting   TaskState = "deleting"   // a delete runs
+)
+
+// Server statuses that a task state shows as (nova/api/openstack/common.py
+// _STATE_MAP); a task state not listed leaves the vm_state's status.
+const (
+	StatusRebuild   = "REBUILD"
+	StatusMigrating = "MIGRATING"
 )
 
 // rebuildTime is evacuate-call to ACTIVE on the target (FIELD-NOTES: 1.2–2.3 s
@@ -21,12 +40,30 @@ const rebuildTime = 1500 * time.Millisecond
 
 // Instance is one Nova server.
 type Instance struct {
-	ID        string
-	Host      string
-	State     InstanceState
-	readyAt   time.Duration
-	ActiveAt  time.Duration // when it last became ACTIVE on its host
-	Evacuated int           // evacuations accepted
+	ID       string
+	Host     string
+	VM       InstanceState
+	Task     TaskState
+	readyAt  time.Duration
+	ActiveAt time.Duration // when it last became ACTIVE on its host
+	// Evacuated counts evacuations accepted.
+	Evacuated int
+	// Stopped: its user stopped it (a scenario's instance: shutoff). Ground
+	// truth: it must not run again unless its user starts it.
+	Stopped bool
+}
+
+// Status is the server status the API shows.
+func (i *Instance) Status() string {
+	switch i.Task {
+	case TaskRebuilding:
+		return StatusRebuild
+	case TaskMigrating:
+		if i.VM == Active {
+			return StatusMigrating
+		}
+	}
+	return string(i.VM)
 }
 
 // Service is one nova-compute service record.
@@ -37,13 +74,14 @@ type Service struct {
 	Disabled   bool
 }
 
-// Migration is an evacuation record (accepted → done).
+// Migration is an evacuation record (accepted → done, or failed).
 type Migration struct {
 	Instance, Source, Dest string
 	Status                 string
 }
 
-// Nova models the parts of the Nova API and conductor that matter here.
+// Nova models the parts of the Nova API, conductor and scheduler that matter
+// here.
 type Nova struct {
 	w          *World
 	Services   map[string]*Service
@@ -51,6 +89,12 @@ type Nova struct {
 	order      []string
 	Migrations []*Migration
 	wasUp      map[string]bool
+	// capacity: host → instances it can hold (placement's allocations,
+	// stopped and ERROR instances included); missing or 0 is unlimited.
+	capacity map[string]int
+	// rebuildFails: hosts where a rebuild fails now (the instance goes
+	// ERROR there, as on a destination whose spawn fails).
+	rebuildFails map[string]bool
 }
 
 // Errors the Nova model returns, like the API's 4xx answers.
@@ -62,7 +106,8 @@ var (
 )
 
 func newNova(w *World) *Nova {
-	n := &Nova{w: w, Services: map[string]*Service{}, Instances: map[string]*Instance{}, wasUp: map[string]bool{}}
+	n := &Nova{w: w, Services: map[string]*Service{}, Instances: map[string]*Instance{}, wasUp: map[string]bool{},
+		capacity: w.cfg.Capacity, rebuildFails: map[string]bool{}}
 	for _, h := range w.Hosts {
 		n.Services[h.Name] = &Service{Host: h.Name}
 		n.wasUp[h.Name] = true
@@ -71,7 +116,7 @@ func newNova(w *World) *Nova {
 }
 
 func (n *Nova) addInstance(id, host string) {
-	n.Instances[id] = &Instance{ID: id, Host: host, State: Active}
+	n.Instances[id] = &Instance{ID: id, Host: host, VM: Active}
 	n.order = append(n.order, id)
 }
 
@@ -89,6 +134,14 @@ func (n *Nova) InstancesOn(host string) []string {
 		}
 	}
 	return out
+}
+
+// HasRoom reports whether host can hold one more instance.
+func (n *Nova) HasRoom(host string) bool { return n.hasRoom(host) }
+
+func (n *Nova) hasRoom(host string) bool {
+	c := n.capacity[host]
+	return c <= 0 || len(n.InstancesOn(host)) < c
 }
 
 func (n *Nova) advance() {
@@ -110,17 +163,41 @@ func (n *Nova) advance() {
 	}
 	for _, id := range n.order {
 		inst := n.Instances[id]
-		if inst.State != Rebuilding || w.now < inst.readyAt {
+		if inst.Task != TaskRebuilding || inst.readyAt == 0 || w.now < inst.readyAt {
 			continue
 		}
 		dest := w.Host(inst.Host)
 		if dest == nil || !dest.Running(NovaCompute) || dest.novaInit {
 			continue // the rebuild waits in the destination's queue
 		}
-		inst.State, inst.ActiveAt = Active, w.now
-		dest.Domains[id] = true
-		w.event(inst.Host, "nova: %s ACTIVE after evacuation", id)
+		n.rebuilt(inst, dest)
 	}
+}
+
+// rebuilt ends an evacuation's rebuild on dest. A failed spawn leaves the
+// instance in ERROR there (the compute manager errors it out; instance.host
+// is the destination already). Otherwise it ends in the vm_state it had:
+// before microversion 2.95 (the Zed test bed is 2.93) Nova keeps ACTIVE and
+// stopped servers in their state, a stopped one by stopping it again right
+// after the spawn (nova/compute/manager.py, "bringing vm to original
+// state"); that short boot is not modelled as a disk write. An ERROR server
+// is rebuilt ACTIVE.
+func (n *Nova) rebuilt(inst *Instance, dest *Host) {
+	w := n.w
+	inst.Task, inst.readyAt = "", 0
+	if n.rebuildFails[dest.Name] {
+		inst.VM = Errored
+		n.migrationsEnd(inst.ID, dest.Name, "failed")
+		w.event(dest.Name, "nova: rebuild of %s failed on %s: ERROR there", inst.ID, dest.Name)
+		return
+	}
+	if inst.VM == Shutoff {
+		w.event(dest.Name, "nova: %s rebuilt and stopped again (SHUTOFF) after evacuation", inst.ID)
+		return
+	}
+	inst.VM, inst.ActiveAt = Active, w.now
+	dest.Domains[inst.ID] = true
+	w.event(dest.Name, "nova: %s ACTIVE after evacuation", inst.ID)
 }
 
 // ForceDown sets or clears forced_down and disabled (force-down first, then
@@ -140,7 +217,11 @@ func (n *Nova) ForceDown(host string, down bool) error {
 // Evacuate rebuilds an instance on another host: dest when given (Nova
 // >= 2.29 validates it through the scheduler), else the scheduler's choice.
 // Like Nova, it checks only the source service's state, never whether the
-// guest still runs there.
+// guest still runs there. Nova accepts ACTIVE, stopped and ERROR servers
+// with no task state. When no host fits, the conductor sets the instance to
+// ERROR on its source (nova/conductor/manager.py rebuild_instance,
+// NoValidHost: vm_state ERROR, task_state None): a stopped server's state is
+// lost there.
 func (n *Nova) Evacuate(id, dest string) (string, error) {
 	inst := n.Instances[id]
 	if inst == nil {
@@ -150,32 +231,35 @@ func (n *Nova) Evacuate(id, dest string) (string, error) {
 	if n.Up(inst.Host) && !src.ForcedDown {
 		return "", ErrServiceUp
 	}
-	if inst.State != Active && inst.State != Errored {
-		return "", ErrBadState
+	if inst.Task != "" {
+		return "", fmt.Errorf("%w: task_state %s", ErrBadState, inst.Task)
 	}
 	if dest == "" {
 		dest = n.pickHost(inst.Host, nil)
-	} else if s := n.Services[dest]; s == nil || dest == inst.Host || !n.Up(dest) || s.ForcedDown || s.Disabled {
-		return "", ErrNoHost
+	} else if s := n.Services[dest]; s == nil || dest == inst.Host || !n.Up(dest) || s.ForcedDown || s.Disabled || !n.hasRoom(dest) {
+		dest = ""
 	}
 	if dest == "" {
-		inst.State = Errored
+		if inst.VM != Errored {
+			n.w.event(inst.Host, "nova: no valid host for %s: set to ERROR (was %s)", id, inst.VM)
+		}
+		inst.VM = Errored
 		return "", ErrNoHost
 	}
 	n.Migrations = append(n.Migrations, &Migration{Instance: id, Source: inst.Host, Dest: dest, Status: "accepted"})
 	n.w.event(inst.Host, "nova: evacuation of %s to %s accepted", id, dest)
-	inst.Host, inst.State, inst.readyAt = dest, Rebuilding, n.w.now+rebuildTime
+	inst.Host, inst.Task, inst.readyAt = dest, TaskRebuilding, n.w.now+rebuildTime
 	inst.Evacuated++
 	return dest, nil
 }
 
-// pickHost is the scheduler: the up, enabled host with the fewest
+// pickHost is the scheduler: the up, enabled host with room and the fewest
 // instances, skipping exclude and avoid.
 func (n *Nova) pickHost(exclude string, avoid map[string]bool) string {
 	best, load := "", 0
 	for _, h := range n.w.Hosts {
 		s := n.Services[h.Name]
-		if h.Name == exclude || avoid[h.Name] || !n.Up(h.Name) || s.ForcedDown || s.Disabled {
+		if h.Name == exclude || avoid[h.Name] || !n.Up(h.Name) || s.ForcedDown || s.Disabled || !n.hasRoom(h.Name) {
 			continue
 		}
 		if l := len(n.InstancesOn(h.Name)); best == "" || l < load {
@@ -185,13 +269,34 @@ func (n *Nova) pickHost(exclude string, avoid map[string]bool) string {
 	return best
 }
 
-// ResetState is os-resetState: an operator (or vigil's executor, for an
-// instance stuck rebuilding on a host that is now fenced) sets it to ERROR.
+// ResetState is os-resetState (to ERROR): an operator, or vigil's executor
+// for an instance stuck rebuilding on a host that is now fenced, clears its
+// task state. A stopped server becomes ERROR, and a later evacuation rebuilds
+// it ACTIVE.
 func (n *Nova) ResetState(id string) {
-	if inst := n.Instances[id]; inst != nil && inst.State != Errored {
-		inst.State = Errored
-		n.w.event(inst.Host, "nova: %s reset to ERROR (was %s)", id, "REBUILD")
+	if inst := n.Instances[id]; inst != nil && (inst.VM != Errored || inst.Task != "") {
+		n.w.event(inst.Host, "nova: %s reset to ERROR (was %s)", id, inst.Status())
+		inst.VM, inst.Task, inst.readyAt = Errored, "", 0
 	}
+}
+
+// Stop is os-stop, as vigil's executor sends it to put an evacuated server
+// back in the SHUTOFF state it had: it stops the guest on its host.
+func (n *Nova) Stop(id string) error {
+	inst := n.Instances[id]
+	switch {
+	case inst == nil:
+		return ErrNoInstance
+	case inst.VM != Active || inst.Task != "":
+		return fmt.Errorf("%w: os-stop of %s (%s)", ErrBadState, id, inst.Status())
+	}
+	inst.VM = Shutoff
+	if h := n.w.Host(inst.Host); h != nil && h.Domains[id] {
+		delete(h.Domains, id)
+		n.w.endClient(h, id)
+	}
+	n.w.event(inst.Host, "nova: %s stopped (SHUTOFF)", id)
+	return nil
 }
 
 // PickHost is the scheduler's choice for an instance of source, avoiding
@@ -208,6 +313,14 @@ func (n *Nova) migrationsDone(source string) {
 	for _, m := range n.Migrations {
 		if m.Source == source && m.Status == "accepted" {
 			m.Status = "done"
+		}
+	}
+}
+
+func (n *Nova) migrationsEnd(id, dest, status string) {
+	for _, m := range n.Migrations {
+		if m.Instance == id && m.Dest == dest && m.Status == "accepted" {
+			m.Status = status
 		}
 	}
 }

@@ -46,6 +46,10 @@ type Config struct {
 	// and Nova accepting the evacuation (API round trip, conductor); 0 is
 	// the same instant.
 	EvacuateLatency time.Duration
+	// Capacity: host → how many instances it can hold (Nova's placement
+	// counts stopped and ERROR instances too); missing or 0 is unlimited.
+	// The scheduler picks only hosts with room.
+	Capacity map[string]int
 }
 
 // Watchdog is the agents' isolation response.
@@ -164,6 +168,11 @@ func NewWorld(cfg Config) (*World, error) {
 			phase: time.Duration(w.rng.Intn(10)) * Step}
 		w.Hosts = append(w.Hosts, h)
 		w.byNm[name] = h
+	}
+	for name, c := range cfg.Capacity {
+		if w.byNm[name] == nil || c < 0 {
+			return nil, fmt.Errorf("sim: capacity of %q: no such host, or below 0", name)
+		}
 	}
 	w.ceph = newCeph(w.Hosts)
 	w.Nova = newNova(w)
