@@ -51,9 +51,12 @@ func (w *World) finishNovaInit(h *Host) {
 			w.event(h.Name, "nova-compute init_host destroyed evacuated guest %s", id)
 		}
 	}
+	// An instance with an operation in flight (a rebuild, a live migration
+	// that may have switched over) is not resumed: init_host sorts those out
+	// without starting a second guest.
 	for _, id := range w.Nova.order {
 		inst := w.Nova.Instances[id]
-		if inst.Host == h.Name && !h.Domains[id] && inst.VM == Active && inst.Task != TaskRebuilding {
+		if inst.Host == h.Name && !h.Domains[id] && inst.VM == Active && inst.Task == "" {
 			if !w.mayStartGuests(h) {
 				w.event(h.Name, "guest start of %s refused: the agent holds no grant", id)
 				continue
