@@ -23,19 +23,25 @@ func TestShippedScenarios(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			s, err := Parse(data)
-			if err != nil {
-				t.Fatal(err)
-			}
-			r, err := s.Run(PolicyVigil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !r.Pass() {
+			if r := runVigil(t, data); !r.Pass() {
 				t.Errorf("%s\n%s\ntimeline:\n%s", r.Summary(), r.Explain(), r.FormatTimeline())
 			}
 		})
 	}
+}
+
+// runVigil parses a scenario file and plays it under vigil's policy.
+func runVigil(t *testing.T, data []byte) *Result {
+	t.Helper()
+	s, err := Parse(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := s.Run(PolicyVigil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }
 
 // TestScripts runs the datadriven scripts in testdata/: each reads like an
