@@ -202,10 +202,11 @@ func (r *Result) collect() {
 				r.Held = append(r.Held, id)
 				continue
 			}
-			if s := w.Nova.Services[h.Name]; (inst.VM == sim.Errored || inst.Task != "") && w.Nova.Up(h.Name) && !s.ForcedDown && !inIncident(r.States[h.Name]) {
+			if s := w.Nova.Services[h.Name]; (inst.VM == sim.Errored || inst.Task != "") && h.On && !s.ForcedDown && !inIncident(r.States[h.Name]) {
 				// In ERROR, or with an operation in flight (a live migration
 				// whose destination died after the switch-over), on a live
-				// host vigil has no incident for: an operator's to repair
+				// host (powered, whatever Nova's service group says) vigil
+				// has no incident for: an operator's to repair
 				// (vigil never evacuates from a host that is not fenced).
 				continue
 			}

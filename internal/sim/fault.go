@@ -53,9 +53,15 @@ func (w *World) finishNovaInit(h *Host) {
 	}
 	// An instance with an operation in flight (a rebuild, a live migration
 	// that may have switched over) is not resumed: init_host sorts those out
-	// without starting a second guest.
+	// without starting a second guest. One caught rebuilding or deleting
+	// here is put in ERROR, as Nova's _init_instance does: an operator's.
 	for _, id := range w.Nova.order {
 		inst := w.Nova.Instances[id]
+		if inst.Host == h.Name && !h.Domains[id] && (inst.Task == TaskRebuilding || inst.Task == TaskDeleting) {
+			inst.VM, inst.Task = Errored, ""
+			w.event(h.Name, "nova-compute init_host: %s was caught mid-operation, set to ERROR", id)
+			continue
+		}
 		if inst.Host == h.Name && !h.Domains[id] && inst.VM == Active && inst.Task == "" {
 			if !w.mayStartGuests(h) {
 				w.event(h.Name, "guest start of %s refused: the agent holds no grant", id)
