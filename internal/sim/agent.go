@@ -91,7 +91,7 @@ func (w *World) watchdog(h *Host, tick bool) {
 	if wd == nil || !h.On || !h.armed {
 		return
 	}
-	if tick && h.Running(Agent) && w.granted(h) {
+	if tick && (h.Running(Agent) || w.stopping(h)) && w.granted(h) {
 		h.fedAt = w.now
 	}
 	// The hardware timer runs on, hung kernel or crashed agent or not.
@@ -130,25 +130,35 @@ func (w *World) CrashProc(h *Host, p Proc) {
 
 // stopAgent is a clean agent stop: it sends the leader a stop notice and
 // disarms (magic close) only when the acknowledgement comes back, which the
-// leader sends once it has persisted the disarm; without it within
-// ackWait, the agent exits with the watchdog still counting.
+// leader sends once it has persisted the disarm. While it waits it goes on
+// feeding the watchdog under the grant it holds, and it waits as long as
+// that grant lasts (at least ackWait): a slow round trip must not leave a
+// healthy host's watchdog running. Without the acknowledgement by then, the
+// agent exits with the watchdog still counting.
 func (w *World) stopAgent(h *Host) {
 	if !h.armed || w.cfg.Watchdog == nil {
 		return
 	}
 	h.seq++
-	h.awaitAck, h.ackBy = h.seq, w.now+ackWait
+	h.awaitAck, h.ackBy = h.seq, max(w.now+ackWait, h.grantExp)
 	if w.ctl != nil {
 		w.ctl.stopNotice(h, h.seq)
 	}
 }
 
-// ackWait is how long a stopping agent waits for the leader's acknowledgement.
+// ackWait is the least a stopping agent waits for the leader's acknowledgement.
 const ackWait = 2 * time.Second
 
-// ack is the leader's acknowledgement of a stop notice reaching the host.
+// stopping reports whether h's agent is in its clean stop, waiting for the
+// leader's acknowledgement.
+func (w *World) stopping(h *Host) bool { return h.awaitAck != 0 && w.now <= h.ackBy }
+
+// ack is the leader's acknowledgement of a stop notice reaching the host. It
+// is bound to the stopping agent and the notice it waits for: an agent
+// started since then is another process, whose watchdog a late ack of its
+// predecessor's notice must not disarm.
 func (w *World) ack(h *Host, a decision.Ack) {
-	if a.BootID != bootID(h) || a.Seq != h.awaitAck || w.now > h.ackBy || !h.On {
+	if a.BootID != bootID(h) || a.Seq != h.awaitAck || !w.stopping(h) || !h.On {
 		return
 	}
 	h.armed, h.awaitAck = false, 0
@@ -158,8 +168,16 @@ func (w *World) ack(h *Host, a decision.Ack) {
 // startAgent opens the watchdog device if it is not open yet (which starts
 // its timer) and resumes from the grant persisted for this boot.
 func (w *World) startAgent(h *Host) {
-	if w.cfg.Watchdog == nil || h.armed {
-		return // armed: the device stayed open across a crash; its timer ran on
+	if w.cfg.Watchdog == nil {
+		return
+	}
+	if h.awaitAck != 0 {
+		// The stopping agent is gone without its acknowledgement: it
+		// exited with the watchdog running, and this one takes it over.
+		h.awaitAck = 0
+	}
+	if h.armed {
+		return // the device stayed open across a crash or an unacknowledged stop; its timer ran on
 	}
 	h.armed, h.fedAt = true, w.now
 }

@@ -205,11 +205,12 @@ func TestACleanStopDisarmsOnlyWhenAcknowledged(t *testing.T) {
 	w.Cut(cut, "mgmt", true)
 	w.Cut(cut, "storage", true)
 	w.StopProc(cut, Agent) // nobody hears it: the watchdog keeps counting
+	boot := cut.Boot
 	w.runWith(c, 120*time.Second)
-	if !acked.On {
+	if !acked.On || acked.Boot != boot {
 		t.Fatal("an acknowledged clean stop still reset the host")
 	}
-	if cut.On {
+	if cut.Boot == boot {
 		t.Fatal("a clean stop nobody acknowledged disarmed the watchdog")
 	}
 }
