@@ -191,9 +191,7 @@ func (e *Engine) episode(now time.Time, h *host, a assessment) {
 		h.answeredAt = time.Time{}
 		if held {
 			rec := Record{Host: h.Name, Failed: h.failedAt} // no longer held
-			if h.grantArmed {
-				rec.WatchdogBoot, rec.WatchdogSeq = h.grantBoot, h.grantSeq
-			}
+			h.watchdogRecord(&rec)
 			e.out.Records = append(e.out.Records, rec)
 		}
 	}
@@ -353,9 +351,12 @@ func (e *Engine) Restore(recs []Record) {
 			continue
 		}
 		if r.WatchdogBoot != "" {
-			// The predecessor granted this boot with its watchdog armed;
-			// the safe time counts from this leader's start.
-			h.grantBoot, h.grantArmed, h.grantSeq = r.WatchdogBoot, true, r.WatchdogSeq
+			// What the predecessor believed of the host's watchdog: armed
+			// (the safe time counts from this leader's start) or disarmed
+			// by an acknowledged stop, with the message that made it so.
+			h.grantBoot, h.grantArmed, h.grantSeq = r.WatchdogBoot, !r.WatchdogOff, r.WatchdogSeq
+			h.grantStopped = r.WatchdogOff
+			h.grantBootNo = r.WatchdogBootNo
 		}
 		if !r.UnfenceDue.IsZero() && !r.Phase.inIncident() {
 			// The predecessor's unfence of it failed: retry it (at once

@@ -47,6 +47,12 @@ func (e *Engine) Grant(now time.Time, r AgentReport) (Grant, error) {
 		e.alert(h, "fenced-boot-answers", "the boot "+r.Self.BootID+" of "+h.Name+" that vigil counted as reset by its watchdog asked for a grant: refused; if its guests still run, two copies may be writing: check "+h.Name+" now")
 		return Grant{}, ErrBootFenced
 	}
+	if h.olderBoot(r.Self.Boot) {
+		// A late message of a boot that ended: the grant time moves (that
+		// only postpones a conclusion), nothing of the watchdog does.
+		h.grantAt = now
+		return Grant{Host: h.Name, BootID: r.Self.BootID, Token: e.token, Guests: false}, nil
+	}
 	armed := r.Self.WatchdogArmed
 	if r.Self.BootID == h.grantBoot && r.Self.Seq < h.grantSeq {
 		// Sent before a message already heard (a stop notice, say), it
@@ -57,7 +63,13 @@ func (e *Engine) Grant(now time.Time, r AgentReport) (Grant, error) {
 	if h.grantBoot != r.Self.BootID || h.grantArmed != armed || r.Self.Seq > h.grantSeq {
 		h.grantSeq = r.Self.Seq
 	}
+	if h.grantBoot != r.Self.BootID || armed {
+		h.grantStopped = false
+	}
 	h.grantAt, h.grantBoot, h.grantArmed = now, r.Self.BootID, armed
+	if r.Self.Boot != 0 {
+		h.grantBootNo = r.Self.Boot
+	}
 	if h.armedBoot() != was {
 		e.persist(h) // a successor must know what this leader knows of the watchdog
 	}
@@ -96,15 +108,33 @@ func (e *Engine) stopping(m AgentStopping) {
 	if h == nil || !e.leader {
 		return // no ack: the agent keeps its watchdog running
 	}
+	if h.olderBoot(m.Boot) {
+		// A boot that ended, or one vigil never counts on: acknowledging
+		// it changes nothing vigil believes.
+		e.out.Acks = append(e.out.Acks, Ack{Host: h.Name, BootID: m.BootID, Seq: m.Seq})
+		return
+	}
 	if m.BootID == h.grantBoot && m.Seq < h.grantSeq {
 		return // older than a report that armed it again: not the last word
 	}
-	was := h.armedBoot()
-	h.grantBoot, h.grantArmed, h.grantSeq = m.BootID, false, m.Seq
-	if was != "" {
-		e.persist(h)
+	h.grantBoot, h.grantArmed, h.grantSeq, h.grantStopped = m.BootID, false, m.Seq, true
+	if m.Boot != 0 {
+		h.grantBootNo = m.Boot
 	}
+	// Persisted even if vigil never believed it armed: a report sent before
+	// the notice may still arrive, at a successor too, and must find the
+	// disarm and its sequence number there.
+	e.persist(h)
 	e.out.Acks = append(e.out.Acks, Ack{Host: h.Name, BootID: m.BootID, Seq: m.Seq})
+}
+
+// olderBoot reports whether a message numbered boot comes from a boot
+// before the one vigil last heard of h (both numbered): that boot has ended.
+// (A host whose agent lost its boot counter is never counted on for its
+// watchdog until its count passes the old one: safe, and it alerts nothing
+// worse than a held host.)
+func (h *host) olderBoot(boot uint64) bool {
+	return boot != 0 && h.grantBootNo != 0 && boot < h.grantBootNo
 }
 
 // armedBoot is the boot whose armed watchdog vigil may count on, or "".

@@ -83,3 +83,118 @@ func TestSelfFenceCountsFromTheLastGrant(t *testing.T) {
 		t.Fatal("an acknowledged clean stop left the watchdog counted as armed")
 	}
 }
+
+// concludesSelfFence drives cmp1 silent with every fence failing for 60 s
+// from now and reports whether the engine then counts it as reset by its
+// watchdog (cmp2 answers throughout, so the cluster rules stay calm).
+func concludesSelfFence(e *Engine, now time.Time) bool {
+	end := now.Add(60 * time.Second)
+	for ; now.Before(end); now = now.Add(250 * time.Millisecond) {
+		for _, net := range []string{"mgmt", "storage"} {
+			e.Step(now, AgentReport{Host: "cmp2", Network: net, Self: SelfReport{BootID: "x", NovaCompute: Process{Running: true}, Libvirtd: Process{Running: true}}})
+		}
+		e.Step(now, StorageHeartbeats{OK: true})
+		for _, a := range e.Tick(now).Actions {
+			if a.Kind == ActFence {
+				e.Step(now, FenceResult{Host: a.Host, Level: a.Level, Err: "BMC unreachable"})
+			}
+		}
+	}
+	for _, st := range e.Status() {
+		if st.Name == "cmp1" {
+			return st.Fence != nil && st.Fence.Method == "watchdog"
+		}
+	}
+	return false
+}
+
+func watchdogEngine(t *testing.T) *Engine {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.SelfFenceAfter = 46 * time.Second
+	e, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.AddHost(HostInfo{Name: "cmp1"})
+	e.AddHost(HostInfo{Name: "cmp2"})
+	return e
+}
+
+func armedReport(boot string, no, seq uint64) AgentReport {
+	return AgentReport{Host: "cmp1", Network: "mgmt", Self: SelfReport{BootID: boot, Boot: no, Seq: seq, WatchdogArmed: true,
+		NovaCompute: Process{Running: true}, Libvirtd: Process{Running: true}}}
+}
+
+// TestDisarmSurvivesFailover (second adversarial review, r1): a clean stop
+// disarmed cmp1's watchdog and the leader failed over; a report the agent
+// sent before its stop notice arrives late, at the successor. It must not
+// re-arm what the successor believes: the host runs on without a watchdog,
+// and counting it as self-fenced would start its guests a second time. The
+// disarm, with the message that made it, is persisted like an arming.
+func TestDisarmSurvivesFailover(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	e1 := watchdogEngine(t)
+	e1.Step(t0, Leadership{Leader: true, Token: 1})
+	store := map[string]Record{}
+	save := func(rd Ready) {
+		for _, r := range rd.Records {
+			store[r.Host] = r
+		}
+	}
+	e1.Step(t0, armedReport("b1", 1, 4))
+	if _, err := e1.Grant(t0, armedReport("b1", 1, 4)); err != nil {
+		t.Fatal(err)
+	}
+	save(e1.Tick(t0))
+	e1.Step(t0.Add(time.Second), AgentStopping{Host: "cmp1", BootID: "b1", Boot: 1, Seq: 6})
+	rd := e1.Tick(t0.Add(time.Second))
+	save(rd)
+	if len(rd.Acks) != 1 {
+		t.Fatalf("stop notice: acks %v, want one", rd.Acks)
+	}
+	var recs []Record
+	for _, r := range store {
+		recs = append(recs, r)
+	}
+	e2 := watchdogEngine(t)
+	e2.Restore(recs)
+	now := t0.Add(20 * time.Second)
+	e2.Step(now, Leadership{Leader: true, Token: 2})
+	late := armedReport("b1", 1, 5) // sent before the stop notice (seq 6)
+	e2.Step(now, late)
+	if _, err := e2.Grant(now, late); err != nil {
+		t.Fatal(err)
+	}
+	if concludesSelfFence(e2, now) {
+		t.Fatal("the successor counted a watchdog the acknowledged stop disarmed as a fence")
+	}
+}
+
+// TestOldBootNeverReArms (second adversarial review, r2): cmp1 rebooted;
+// its new boot's agent stopped cleanly and was acknowledged. A report of
+// the boot before, delayed on another network, then arrives saying armed.
+// That boot is over: nothing it says may change what vigil believes of the
+// host's watchdog, or vigil would count a reset that nothing will cause.
+func TestOldBootNeverReArms(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	e := watchdogEngine(t)
+	e.Step(t0, Leadership{Leader: true, Token: 1})
+	grant := func(at time.Time, r AgentReport) {
+		e.Step(at, r)
+		if _, err := e.Grant(at, r); err != nil {
+			t.Fatal(err)
+		}
+		e.Tick(at)
+	}
+	grant(t0, armedReport("b1", 1, 9))
+	grant(t0.Add(10*time.Second), armedReport("b2", 2, 1))
+	e.Step(t0.Add(11*time.Second), AgentStopping{Host: "cmp1", BootID: "b2", Boot: 2, Seq: 2})
+	if rd := e.Tick(t0.Add(11 * time.Second)); len(rd.Acks) != 1 {
+		t.Fatalf("stop notice: acks %v, want one", rd.Acks)
+	}
+	grant(t0.Add(12*time.Second), armedReport("b1", 1, 10)) // late, from the boot before
+	if concludesSelfFence(e, t0.Add(12*time.Second)) {
+		t.Fatal("a late report of an ended boot re-armed the watchdog belief")
+	}
+}

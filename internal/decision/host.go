@@ -40,10 +40,12 @@ type host struct {
 	// The watchdog contract (grant.go): when this leader last granted the
 	// host, for which boot, and whether that report armed a watchdog; an
 	// acknowledged clean stop disarms it.
-	grantAt    time.Time
-	grantBoot  string
-	grantArmed bool
-	grantSeq   uint64 // the message that last set grantArmed for grantBoot
+	grantAt      time.Time
+	grantBoot    string
+	grantArmed   bool
+	grantSeq     uint64 // the message that last set grantArmed for grantBoot
+	grantBootNo  uint64 // grantBoot's number (SelfReport.Boot); 0 unnumbered
+	grantStopped bool   // an acknowledged clean stop disarmed grantBoot
 
 	// An unfence the executor reported failed: retried until it works.
 	unfenceDue  time.Time
@@ -167,13 +169,21 @@ func (h *host) failedThisEpisode() bool {
 	return !h.failedAt.IsZero() && !h.badSince.IsZero() && !h.failedAt.Before(h.badSince)
 }
 
+// watchdogRecord writes what vigil believes of h's watchdog into r: the
+// boot last heard, armed or disarmed, and the message that made it so.
+func (h *host) watchdogRecord(r *Record) {
+	if !h.grantArmed && !h.grantStopped {
+		return // never armed: nothing a successor could get wrong
+	}
+	r.WatchdogBoot, r.WatchdogSeq, r.WatchdogBootNo = h.grantBoot, h.grantSeq, h.grantBootNo
+	r.WatchdogOff = !h.grantArmed
+}
+
 // record is what a new leader needs of h: its incident, or, without one,
 // whether it is failed (held by a cluster rule) and when it last failed.
 func (h *host) record() Record {
 	r := Record{Host: h.Name, Phase: h.phase(), Failed: h.failedAt}
-	if h.grantArmed {
-		r.WatchdogBoot, r.WatchdogSeq = h.grantBoot, h.grantSeq
-	}
+	h.watchdogRecord(&r)
 	if h.inc == nil {
 		r.Phase = ""
 		r.UnfenceDue, r.UnfenceErr = h.unfenceDue, h.unfenceErr

@@ -22,6 +22,12 @@ type SelfReport struct {
 	// stop notice may arrive out of order over different networks and
 	// relays, and only the order they were sent in counts.
 	Seq uint64
+	// Boot numbers the host's boots, as the agent counts them on local
+	// disk (one more whenever it starts on a boot id it has not seen):
+	// messages of an older boot that arrive late never change what vigil
+	// believes of the host's watchdog. 0: not numbered (compared by
+	// BootID only).
+	Boot uint64
 }
 
 // AgentReport is a message received from a host's agent over one network.
@@ -43,6 +49,7 @@ type AgentReport struct {
 // notice on, the host's silence is no self-fence.
 type AgentStopping struct {
 	Host, BootID string
+	Boot         uint64 // the boot's number (SelfReport.Boot)
 	Seq          uint64 // the notice's place among the agent's messages
 }
 

@@ -712,6 +712,9 @@ func fmtRecord(r Record) string {
 	}
 	if r.WatchdogBoot != "" {
 		failed += " watchdog=" + r.WatchdogBoot
+		if r.WatchdogOff {
+			failed += "(off)"
+		}
 	}
 	if !r.UnfenceDue.IsZero() {
 		failed += " unfence-due=" + at(r.UnfenceDue)

@@ -236,12 +236,15 @@ func (c *Controller) stopNotice(h *Host, seq uint64) {
 		c.w.event(h.Name, "agent stop notice cannot reach the leader: watchdog left running")
 		return
 	}
-	boot := bootID(h)
+	boot, no := bootID(h), bootNo(h)
 	c.after(c.w.cfg.MessageDelay, func() {
 		if c.up() {
-			c.p.Step(c.at(), decision.AgentStopping{Host: h.Name, BootID: boot, Seq: seq})
+			c.p.Step(c.at(), decision.AgentStopping{Host: h.Name, BootID: boot, Boot: no, Seq: seq})
 		}
 	})
 }
 
 func bootID(h *Host) string { return fmt.Sprintf("%s-boot%d", h.Name, h.Boot) }
+
+// bootNo is the boot's number as the agent counts boots on local disk.
+func bootNo(h *Host) uint64 { return uint64(h.Boot) + 1 }

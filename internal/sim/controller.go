@@ -230,6 +230,7 @@ func (c *Controller) collect() {
 		}
 		self := decision.SelfReport{
 			BootID:        bootID(h),
+			Boot:          bootNo(h),
 			NovaCompute:   decision.Process{Running: h.procs[NovaCompute], Restarts: h.starts[NovaCompute]},
 			Libvirtd:      decision.Process{Running: h.procs[Libvirtd], Restarts: h.starts[Libvirtd]},
 			Domains:       sortedKeys(h.Domains),

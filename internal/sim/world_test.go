@@ -242,7 +242,7 @@ type grantAll struct{ acks []decision.Ack }
 func (*grantAll) AddHost(decision.HostInfo) {}
 func (g *grantAll) Step(_ time.Time, in decision.Input) {
 	if m, ok := in.(decision.AgentStopping); ok {
-		g.acks = append(g.acks, decision.Ack(m))
+		g.acks = append(g.acks, decision.Ack{Host: m.Host, BootID: m.BootID, Seq: m.Seq})
 	}
 }
 func (g *grantAll) Tick(time.Time) decision.Ready {
