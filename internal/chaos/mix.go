@@ -200,7 +200,8 @@ func rack(rng *rand.Rand, s *scenario.Scenario, victims []int, at scenario.Durat
 }
 
 // isolation cuts one host off with its BMC and then, while it is cut off,
-// stops, restarts or crashes its agent or cycles its power.
+// stops, restarts or crashes its agent or cycles its power; or restarts its
+// agent just before the cut, with slow messages.
 func isolation(rng *rand.Rand, s *scenario.Scenario, victims []int, at scenario.Duration) []scenario.Fault {
 	h := fmt.Sprintf("cmp%d", victims[rng.Intn(len(victims))]+1)
 	dur := d(time.Duration(30+rng.Intn(120)) * time.Second)
@@ -212,7 +213,18 @@ func isolation(rng *rand.Rand, s *scenario.Scenario, victims []int, at scenario.
 	}
 	then := at + d(time.Duration(rng.Intn(40000))*time.Millisecond)
 	back := d(time.Duration(1+rng.Intn(20)) * time.Second)
-	switch rng.Intn(4) {
+	switch rng.Intn(5) {
+	case 4:
+		// The agent restarted just before the cut, its stop notice and
+		// the acknowledgement still in flight on slow links.
+		if s.Cluster.MessageDelay == 0 {
+			s.Cluster.MessageDelay = d(time.Duration(3+rng.Intn(18)) * 100 * time.Millisecond)
+		}
+		before := d(time.Duration(rng.Intn(4000)) * time.Millisecond)
+		if before > at {
+			before = at
+		}
+		out = append(out, scenario.Fault{At: at - before, Stop: "agent", Host: h, For: d(time.Duration(1+rng.Intn(10)) * 100 * time.Millisecond)})
 	case 0:
 		out = append(out, scenario.Fault{At: then, Stop: "agent", Host: h})
 	case 1:
