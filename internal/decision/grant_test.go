@@ -2,6 +2,9 @@ package decision
 
 import (
 	"errors"
+	"fmt"
+	"math/rand"
+	"strings"
 	"testing"
 	"time"
 )
@@ -196,5 +199,99 @@ func TestOldBootNeverReArms(t *testing.T) {
 	grant(t0.Add(12*time.Second), armedReport("b1", 1, 10)) // late, from the boot before
 	if concludesSelfFence(e, t0.Add(12*time.Second)) {
 		t.Fatal("a late report of an ended boot re-armed the watchdog belief")
+	}
+}
+
+// TestWatchdogBeliefUnderReordering drives one host's agent through random
+// reports, clean stops (acknowledged or overtaken by a restart), reboots,
+// messages delivered late and out of order (an older message of this boot
+// or one of the boot before), and leader failovers restored from the
+// persisted records. After every input it checks the contract's engine side:
+// whenever vigil believes the host's watchdog armed, the boot running on the
+// host now really has it armed. Otherwise vigil would one day count a
+// reset that nothing causes and start the host's guests a second time.
+func TestWatchdogBeliefUnderReordering(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	seqs := 2000
+	if testing.Short() {
+		seqs = 300
+	}
+	for seed := int64(1); seed <= int64(seqs); seed++ {
+		rng := rand.New(rand.NewSource(seed))
+		e := watchdogEngine(t)
+		now := t0
+		e.Step(now, Leadership{Leader: true, Token: 1})
+		store := map[string]Record{}
+		cur := SelfReport{BootID: "b1", Boot: 1, WatchdogArmed: true, NovaCompute: Process{Running: true}, Libvirtd: Process{Running: true}}
+		armed := true // the truth: the running agent's watchdog
+		var waiting *Ack
+		var sent []SelfReport
+		var story []string
+		tick := func() {
+			rd := e.Tick(now)
+			for _, r := range rd.Records {
+				store[r.Host] = r
+			}
+			for _, a := range rd.Acks {
+				if waiting != nil && a == *waiting {
+					armed, cur.WatchdogArmed, waiting = false, false, nil
+					story = append(story, fmt.Sprintf("ack %d: disarmed", a.Seq))
+				}
+			}
+		}
+		deliver := func(s SelfReport, why string) {
+			r := AgentReport{Host: "cmp1", Network: "mgmt", Self: s}
+			e.Step(now, r)
+			_, err := e.Grant(now, r)
+			story = append(story, fmt.Sprintf("%s: %s seq %d armed %v (%v)", why, s.BootID, s.Seq, s.WatchdogArmed, err))
+		}
+		for i := 0; i < 60; i++ {
+			now = now.Add(time.Duration(100+rng.Intn(900)) * time.Millisecond)
+			switch x := rng.Intn(10); {
+			case x < 4: // the agent reports
+				cur.Seq++
+				waiting = nil // an agent runs: no stop waits any more
+				sent = append(sent, cur)
+				deliver(cur, "report")
+			case x < 5: // a clean stop
+				cur.Seq++
+				e.Step(now, AgentStopping{Host: "cmp1", BootID: cur.BootID, Boot: cur.Boot, Seq: cur.Seq})
+				waiting = &Ack{Host: "cmp1", BootID: cur.BootID, Seq: cur.Seq}
+				story = append(story, fmt.Sprintf("stop notice seq %d", cur.Seq))
+			case x < 6: // a restarted agent, which arms the watchdog
+				cur.Seq++
+				cur.WatchdogArmed, armed, waiting = true, true, nil
+				sent = append(sent, cur)
+				deliver(cur, "restarted agent reports")
+			case x < 7: // a reboot: the new boot's agent arms it
+				cur = SelfReport{BootID: fmt.Sprintf("b%d", cur.Boot+1), Boot: cur.Boot + 1, WatchdogArmed: true,
+					NovaCompute: Process{Running: true}, Libvirtd: Process{Running: true}}
+				armed, waiting = true, nil
+				story = append(story, "reboot into "+cur.BootID)
+			case x < 9: // a late message
+				if len(sent) > 0 {
+					deliver(sent[rng.Intn(len(sent))], "late")
+				}
+			default: // failover
+				var recs []Record
+				for _, r := range store {
+					recs = append(recs, r)
+				}
+				e = watchdogEngine(t)
+				e.Restore(recs)
+				e.Step(now, Leadership{Leader: true, Token: uint64(i + 2)})
+				story = append(story, "failover")
+			}
+			if rng.Intn(3) > 0 {
+				tick()
+			}
+			// (Believing an ended boot armed while the new one is armed
+			// too is safe: the new boot resets unless granted, and every
+			// grant to it postpones the conclusion.)
+			if b := e.hosts["cmp1"].armedBoot(); b != "" && !armed {
+				t.Fatalf("seed %d: vigil believes %s armed; the host runs %s, armed %v:\n  %s",
+					seed, b, cur.BootID, armed, strings.Join(story, "\n  "))
+			}
+		}
 	}
 }

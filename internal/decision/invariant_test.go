@@ -164,8 +164,17 @@ type world struct {
 	// The watchdog contract: the last grant any engine issued to each host,
 	// whether that report armed a watchdog, and when this leader started.
 	grantAt     map[string]time.Time
-	grantArmed  map[string]bool
+	grantArmed  map[string]bool // the truth: the current agent's watchdog is armed
 	leaderSince time.Time
+	// The agents' messages: each host's recent reports (replayed late, as
+	// other networks and relays deliver them), the stop notice the running
+	// agent waits to have acknowledged, and whether the host has a watchdog.
+	sent     map[string][]SelfReport
+	prevBoot map[string]SelfReport // the last report of the boot before
+	noBMC    map[string]bool       // every fence of it fails: only its watchdog can count
+	stopWait map[string]Ack
+	hasWD    map[string]bool
+	replay   bool // the report being stepped is a late copy of an old one
 
 	story map[string][]string // per host: what happened, minus routine observations
 	cov   coverage
@@ -196,6 +205,8 @@ func newWorld(seed int64) *world {
 		agentAt: map[string][]time.Time{}, lastAgent: map[string]time.Time{},
 		lastSelf: map[string]SelfReport{}, tr: map[string]*track{}, story: map[string][]string{},
 		grantAt: map[string]time.Time{}, grantArmed: map[string]bool{},
+		sent: map[string][]SelfReport{}, stopWait: map[string]Ack{}, hasWD: map[string]bool{},
+		prevBoot: map[string]SelfReport{}, noBMC: map[string]bool{},
 	}
 	n := 3 + rng.Intn(6)
 	for i := 1; i <= n; i++ {
@@ -208,8 +219,10 @@ func newWorld(seed int64) *world {
 			w.insts[name] = append(w.insts[name], fmt.Sprintf("vm%d.%d", i, j))
 		}
 		w.nova[name] = slices.Clone(w.insts[name])
-		w.self[name] = SelfReport{BootID: "b1", NovaCompute: Process{Running: true}, Libvirtd: Process{Running: true},
-			Domains: w.insts[name], WatchdogArmed: rng.Intn(2) == 0}
+		w.hasWD[name] = rng.Intn(2) == 0
+		w.noBMC[name] = cfg.SelfFenceAfter > 0 && rng.Intn(4) == 0
+		w.self[name] = SelfReport{BootID: "b1", Boot: 1, NovaCompute: Process{Running: true}, Libvirtd: Process{Running: true},
+			Domains: w.insts[name], WatchdogArmed: w.hasWD[name]}
 		w.agentAt[name] = make([]time.Time, len(cfg.Networks))
 		w.tr[name] = &track{}
 	}
@@ -237,7 +250,9 @@ func (w *world) step(in Input) {
 		if i := slices.Index(w.cfg.Networks, m.Network); i >= 0 && w.agentAt[m.Host] != nil {
 			w.agentAt[m.Host][i] = w.now
 			w.lastAgent[m.Host] = w.now
-			w.lastSelf[m.Host] = m.Self
+			if !w.replay {
+				w.lastSelf[m.Host] = m.Self
+			}
 		}
 	case FenceResult:
 		if tr := w.tr[m.Host]; tr != nil {
@@ -267,7 +282,10 @@ func (w *world) step(in Input) {
 	w.e.Step(w.now, in)
 	if r, ok := in.(AgentReport); ok {
 		if _, err := w.e.Grant(w.now, r); err == nil {
-			w.grantAt[r.Host], w.grantArmed[r.Host] = w.now, r.Self.WatchdogArmed
+			w.grantAt[r.Host] = w.now
+			if !w.replay {
+				w.grantArmed[r.Host] = r.Self.WatchdogArmed
+			}
 		}
 	}
 }
@@ -334,8 +352,14 @@ func (w *world) setMode(h string) {
 		s := w.self[h]
 		// Back from the dead, maybe rebooted (guests gone), maybe not.
 		if w.chance(0.5) {
+			if old := w.sent[h]; len(old) > 0 {
+				w.prevBoot[h] = old[len(old)-1]
+			}
 			s.BootID = fmt.Sprintf("b%d", w.rng.Intn(100))
+			s.Boot, s.Seq = s.Boot+1, 0
 			s.Domains = nil
+			s.WatchdogArmed = w.hasWD[h] // the new boot's agent arms it
+			delete(w.stopWait, h)
 		}
 		w.self[h] = s
 	case x < 5:
@@ -343,7 +367,15 @@ func (w *world) setMode(h string) {
 	case x < 6:
 		w.mode[h] = partial
 	default:
+		// Cut off: maybe its agent was just stopped, and messages it
+		// sent before are still in flight.
+		if w.mode[h] == alive && w.chance(0.25) {
+			w.stopAgent(h) // acknowledged at the next Tick
+		}
 		w.mode[h] = dead
+		if w.chance(0.5) {
+			w.late(h)
+		}
 	}
 }
 
@@ -363,6 +395,7 @@ func (w *world) observe() {
 		if w.chance(0.05) {
 			s.Domains = nil
 		}
+		s.Seq++
 		w.self[h] = s
 		var agentNets, peerNets []string
 		switch m {
@@ -375,7 +408,7 @@ func (w *world) observe() {
 		}
 		for _, n := range agentNets {
 			if w.chance(0.9) {
-				w.step(AgentReport{Host: h, Network: n, Self: s})
+				w.send(h, n, s)
 			}
 		}
 		for _, n := range peerNets {
@@ -418,7 +451,7 @@ func (w *world) execute() {
 			keepF = append(keepF, f)
 			continue
 		}
-		ok := w.chance(0.55)
+		ok := w.chance(0.55) && !w.noBMC[f.host]
 		w.step(FenceResult{Host: f.host, Level: f.level, OK: ok, Method: "ipmi", Proof: "off", Err: "timeout"})
 		if ok {
 			w.mode[f.host] = dead // a verified fence really stops the host
@@ -450,6 +483,53 @@ func (w *world) execute() {
 	w.evacs = keepE
 }
 
+// stopAgent is a clean agent stop: its watchdog is disarmed once
+// acknowledged, unless the agent was started again before the ack came.
+func (w *world) stopAgent(h string) {
+	s := w.self[h]
+	s.Seq++
+	w.self[h] = s
+	w.step(AgentStopping{Host: h, BootID: s.BootID, Boot: s.Boot, Seq: s.Seq})
+	w.stopWait[h] = Ack{Host: h, BootID: s.BootID, Seq: s.Seq}
+	if w.chance(0.3) {
+		s.Seq++
+		s.WatchdogArmed = s.WatchdogArmed || w.hasWD[h]
+		w.self[h] = s
+		w.send(h, w.cfg.Networks[w.rng.Intn(len(w.cfg.Networks))], s)
+	}
+}
+
+// late delivers a report h's agent sent a while ago, as another network or
+// a relay does: an older message of this boot or, if it can, of the boot
+// before.
+func (w *world) late(h string) {
+	old := w.sent[h]
+	if len(old) < 2 {
+		return
+	}
+	pick := old[w.rng.Intn(len(old)-1)]
+	if p, ok := w.prevBoot[h]; ok && w.chance(0.5) {
+		pick = p
+	}
+	w.replay = true
+	w.tell(h, "world: a late report of %s seq %d (armed %v) arrives", pick.BootID, pick.Seq, pick.WatchdogArmed)
+	w.step(AgentReport{Host: h, Network: w.cfg.Networks[w.rng.Intn(len(w.cfg.Networks))], Self: pick})
+	w.replay = false
+}
+
+// send is the running agent reporting: its report, kept for late replays,
+// also tells that an agent runs, so no stop it sent before waits any more.
+func (w *world) send(h, network string, s SelfReport) {
+	delete(w.stopWait, h)
+	if old := w.sent[h]; len(old) == 0 || old[len(old)-1].Seq != s.Seq || old[len(old)-1].BootID != s.BootID {
+		w.sent[h] = append(old, s)
+		if len(w.sent[h]) > 20 {
+			w.sent[h] = w.sent[h][1:]
+		}
+	}
+	w.step(AgentReport{Host: h, Network: network, Self: s})
+}
+
 // noise steps inputs no sane collector would send: stale or duplicate
 // results, reports for unknown hosts and networks.
 func (w *world) noise() {
@@ -457,10 +537,11 @@ func (w *world) noise() {
 		return
 	}
 	h := w.pick()
-	switch w.rng.Intn(7) {
+	switch w.rng.Intn(8) {
 	case 6:
-		// A clean agent stop, acknowledged: its watchdog is disarmed.
-		w.step(AgentStopping{Host: h, BootID: w.self[h].BootID})
+		w.stopAgent(h)
+	case 7:
+		w.late(h)
 	case 0:
 		w.step(FenceResult{Host: h, Level: 1 + w.rng.Intn(3), OK: w.chance(0.5), Method: "stale"})
 	case 1:
@@ -526,6 +607,11 @@ func (w *world) failover() {
 	w.tell("", "FAILOVER: new engine restored %d records", len(recs))
 	w.leader = false
 	w.step(Leadership{Leader: true})
+	for _, h := range w.hosts {
+		if w.chance(0.3) {
+			w.late(h) // messages in flight survive the leader change
+		}
+	}
 }
 
 func inIncidentState(s State) bool {
@@ -621,8 +707,17 @@ func (w *world) check(r Ready) *violation {
 		w.store[rec.Host] = rec
 	}
 	for _, a := range r.Acks {
-		// Persisted, then acknowledged: only now does the agent disarm.
+		// Persisted, then acknowledged: only now does the agent disarm,
+		// if it is still the agent that waits for this ack.
+		if w.stopWait[a.Host] != a {
+			w.tell(a.Host, "engine: ack %+v, but no agent waits for it", a)
+			continue
+		}
+		delete(w.stopWait, a.Host)
 		w.grantArmed[a.Host] = false
+		s := w.self[a.Host]
+		s.WatchdogArmed = false
+		w.self[a.Host] = s
 		w.tell(a.Host, "engine: ack of the clean stop (disarmed)")
 	}
 	for _, h := range w.hosts {
