@@ -350,13 +350,15 @@ func (e *Engine) Restore(recs []Record) {
 		if h == nil {
 			continue
 		}
-		if r.WatchdogBoot != "" {
-			// What the predecessor believed of the host's watchdog: armed
-			// (the safe time counts from this leader's start) or disarmed
-			// by an acknowledged stop, with the message that made it so.
-			h.grantBoot, h.grantArmed, h.grantSeq = r.WatchdogBoot, !r.WatchdogOff, r.WatchdogSeq
-			h.grantStopped = r.WatchdogOff
-			h.grantBootNo = r.WatchdogBootNo
+		// What the predecessor believed of the host's watchdog: armed (the
+		// safe time counts from this leader's start) or disarmed by an
+		// acknowledged stop, with the message that made it so.
+		switch {
+		case r.WatchdogBoot != "":
+			h.grantBoot, h.grantArmed, h.grantSeq, h.grantBootNo = r.WatchdogBoot, true, r.WatchdogSeq, r.WatchdogBootNo
+		case r.WatchdogOffBoot != "":
+			h.grantBoot, h.grantArmed, h.grantSeq, h.grantBootNo = r.WatchdogOffBoot, false, r.WatchdogSeq, r.WatchdogBootNo
+			h.grantStopped = true
 		}
 		if !r.UnfenceDue.IsZero() && !r.Phase.inIncident() {
 			// The predecessor's unfence of it failed: retry it (at once

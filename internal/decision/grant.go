@@ -2,6 +2,7 @@ package decision
 
 import (
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -47,13 +48,16 @@ func (e *Engine) Grant(now time.Time, r AgentReport) (Grant, error) {
 		e.alert(h, "fenced-boot-answers", "the boot "+r.Self.BootID+" of "+h.Name+" that vigil counted as reset by its watchdog asked for a grant: refused; if its guests still run, two copies may be writing: check "+h.Name+" now")
 		return Grant{}, ErrBootFenced
 	}
-	if h.olderBoot(r.Self.Boot) {
+	e.checkBootNo(h, r.Self.BootID, r.Self.Boot, r.Self.WatchdogArmed)
+	if h.olderBoot(r.Self.BootID, r.Self.Boot) {
 		// A late message of a boot that ended: the grant time moves (that
 		// only postpones a conclusion), nothing of the watchdog does.
 		h.grantAt = now
 		return Grant{Host: h.Name, BootID: r.Self.BootID, Token: e.token, Guests: false}, nil
 	}
-	armed := r.Self.WatchdogArmed
+	// Only a numbered boot's watchdog counts: without numbers an ended
+	// boot's late report cannot be told from the running one's.
+	armed := r.Self.WatchdogArmed && r.Self.Boot != 0
 	if r.Self.BootID == h.grantBoot && r.Self.Seq < h.grantSeq {
 		// Sent before a message already heard (a stop notice, say), it
 		// arrived late: it moves the grant, not what the watchdog is.
@@ -66,10 +70,8 @@ func (e *Engine) Grant(now time.Time, r AgentReport) (Grant, error) {
 	if h.grantBoot != r.Self.BootID || armed {
 		h.grantStopped = false
 	}
+	h.setBootNo(r.Self.BootID, r.Self.Boot)
 	h.grantAt, h.grantBoot, h.grantArmed = now, r.Self.BootID, armed
-	if r.Self.Boot != 0 {
-		h.grantBootNo = r.Self.Boot
-	}
 	if h.armedBoot() != was {
 		e.persist(h) // a successor must know what this leader knows of the watchdog
 	}
@@ -108,7 +110,15 @@ func (e *Engine) stopping(m AgentStopping) {
 	if h == nil || !e.leader {
 		return // no ack: the agent keeps its watchdog running
 	}
-	if h.olderBoot(m.Boot) {
+	if h.sameBootCountedBack(m.BootID, m.Boot) {
+		// The agent lost its counter (and its sequence numbers) on the
+		// running boot: its messages cannot be ordered against what vigil
+		// heard. No ack: the agent leaves its watchdog running, which is
+		// what vigil believes.
+		e.checkBootNo(h, m.BootID, m.Boot, true)
+		return
+	}
+	if h.olderBoot(m.BootID, m.Boot) {
 		// A boot that ended, or one vigil never counts on: acknowledging
 		// it changes nothing vigil believes.
 		e.out.Acks = append(e.out.Acks, Ack{Host: h.Name, BootID: m.BootID, Seq: m.Seq})
@@ -117,10 +127,8 @@ func (e *Engine) stopping(m AgentStopping) {
 	if m.BootID == h.grantBoot && m.Seq < h.grantSeq {
 		return // older than a report that armed it again: not the last word
 	}
+	h.setBootNo(m.BootID, m.Boot)
 	h.grantBoot, h.grantArmed, h.grantSeq, h.grantStopped = m.BootID, false, m.Seq, true
-	if m.Boot != 0 {
-		h.grantBootNo = m.Boot
-	}
 	// Persisted even if vigil never believed it armed: a report sent before
 	// the notice may still arrive, at a successor too, and must find the
 	// disarm and its sequence number there.
@@ -133,8 +141,44 @@ func (e *Engine) stopping(m AgentStopping) {
 // (A host whose agent lost its boot counter is never counted on for its
 // watchdog until its count passes the old one: safe, and it alerts nothing
 // worse than a held host.)
-func (h *host) olderBoot(boot uint64) bool {
+func (h *host) olderBoot(id string, boot uint64) bool {
+	if id == h.grantBoot {
+		return false // the boot id is the truth; the number only orders boots
+	}
+	// An unnumbered boot cannot be ordered: it is taken as the running one,
+	// whose watchdog vigil does not count, which drops an armed belief.
 	return boot != 0 && h.grantBootNo != 0 && boot < h.grantBootNo
+}
+
+// sameBootCountedBack: a message of the boot vigil last heard, numbered lower
+// than before: the agent's state was wiped while the host ran.
+func (h *host) sameBootCountedBack(id string, boot uint64) bool {
+	return id == h.grantBoot && boot != 0 && h.grantBootNo != 0 && boot < h.grantBootNo
+}
+
+// setBootNo records the number of the boot id a message that moves vigil's
+// belief came from. A new boot without a number is still later than the one
+// before it: its number becomes one more, so the ended boot stays older.
+func (h *host) setBootNo(id string, boot uint64) {
+	switch {
+	case boot > h.grantBootNo:
+		h.grantBootNo = boot
+	case boot == 0 && id != h.grantBoot && h.grantBootNo != 0:
+		h.grantBootNo++
+	}
+}
+
+// checkBootNo alerts on an agent whose watchdog vigil cannot count on for
+// want of boot numbers, or whose counter went back.
+func (e *Engine) checkBootNo(h *host, id string, boot uint64, armed bool) {
+	switch {
+	case boot == 0 && armed:
+		e.alert(h, "watchdog-unnumbered", "the agent on "+h.Name+" feeds a watchdog but does not number its boots: vigil never counts that watchdog as a fence (an ended boot's late message could not be told from the running one's); upgrade the agent")
+	case h.sameBootCountedBack(id, boot):
+		e.alert(h, "boot-counter-reset", fmt.Sprintf("the agent on %s counts its running boot %s as boot %d, vigil heard it as boot %d: its state directory was wiped; vigil keeps what it believed of the watchdog and acknowledges no clean stop of this boot, so stopping the agent leaves the watchdog running and resets the host; reboot %s to start counting afresh", h.Name, id, boot, h.grantBootNo, h.Name))
+	case id != h.grantBoot && boot != 0 && h.olderBoot(id, boot):
+		e.alert(h, "boot-counter-back", fmt.Sprintf("a message of %s's boot %s numbered %d, below boot %d already heard: a late message of an ended boot, or the agent's state was wiped (host reinstalled); if %s keeps answering from it, vigil does not count its watchdog as a fence until its boot count passes %d (each boot adds one)", h.Name, id, boot, h.grantBootNo, h.Name, h.grantBootNo))
+	}
 }
 
 // armedBoot is the boot whose armed watchdog vigil may count on, or "".

@@ -21,7 +21,7 @@ func TestGrant(t *testing.T) {
 	e.AddHost(HostInfo{Name: "cmp1"})
 	e.AddHost(HostInfo{Name: "cmp2"})
 	rep := func(boot string) AgentReport {
-		return AgentReport{Host: "cmp1", Network: "mgmt", Self: SelfReport{BootID: boot, WatchdogArmed: true,
+		return AgentReport{Host: "cmp1", Network: "mgmt", Self: SelfReport{BootID: boot, Boot: 1, WatchdogArmed: true,
 			NovaCompute: Process{Running: true}, Libvirtd: Process{Running: true}}}
 	}
 	if _, err := e.Grant(t0, rep("b1")); !errors.Is(err, ErrNotLeader) {

@@ -175,8 +175,12 @@ func (h *host) watchdogRecord(r *Record) {
 	if !h.grantArmed && !h.grantStopped {
 		return // never armed: nothing a successor could get wrong
 	}
-	r.WatchdogBoot, r.WatchdogSeq, r.WatchdogBootNo = h.grantBoot, h.grantSeq, h.grantBootNo
-	r.WatchdogOff = !h.grantArmed
+	r.WatchdogSeq, r.WatchdogBootNo = h.grantSeq, h.grantBootNo
+	if h.grantArmed {
+		r.WatchdogBoot = h.grantBoot
+	} else {
+		r.WatchdogOffBoot = h.grantBoot
+	}
 }
 
 // record is what a new leader needs of h: its incident, or, without one,

@@ -141,7 +141,7 @@ func (h *harness) handle(d *datadriven.TestData) (string, error) {
 			return "", fmt.Errorf("usage: stopping cmp1")
 		}
 		name := d.CmdArgs[0].Key
-		return "", h.step(AgentStopping{Host: name, BootID: h.self[name].BootID})
+		return "", h.step(AgentStopping{Host: name, BootID: h.self[name].BootID, Boot: h.self[name].Boot})
 	case "at":
 		dur, err := durArg(d, 0)
 		if err != nil {
@@ -273,7 +273,7 @@ func (h *harness) addHosts(d *datadriven.TestData) error {
 		info := HostInfo{Name: a.Key, Domain: domain}
 		e.AddHost(info)
 		h.hosts = append(h.hosts, info)
-		h.self[a.Key] = SelfReport{BootID: "b1", NovaCompute: Process{Running: true}, Libvirtd: Process{Running: true}}
+		h.self[a.Key] = SelfReport{BootID: "b1", Boot: 1, NovaCompute: Process{Running: true}, Libvirtd: Process{Running: true}}
 	}
 	slices.SortFunc(h.hosts, func(a, b HostInfo) int { return strings.Compare(a.Name, b.Name) })
 	return nil
@@ -308,7 +308,9 @@ func (h *harness) report(d *datadriven.TestData) error {
 		case "watchdog":
 			s.WatchdogArmed = v != "off"
 		case "boot":
-			s.BootID = v
+			if v != s.BootID {
+				s.BootID, s.Boot = v, s.Boot+1 // the agent numbers its boots
+			}
 		default:
 			if !slices.Contains(h.cfg.Networks, a.Key) {
 				return fmt.Errorf("report: unknown network or option %q", a.Key)
@@ -712,9 +714,9 @@ func fmtRecord(r Record) string {
 	}
 	if r.WatchdogBoot != "" {
 		failed += " watchdog=" + r.WatchdogBoot
-		if r.WatchdogOff {
-			failed += "(off)"
-		}
+	}
+	if r.WatchdogOffBoot != "" {
+		failed += " watchdog=" + r.WatchdogOffBoot + "(off)"
 	}
 	if !r.UnfenceDue.IsZero() {
 		failed += " unfence-due=" + at(r.UnfenceDue)

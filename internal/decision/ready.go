@@ -113,13 +113,15 @@ type Record struct {
 	Fence     *Fence   `json:"fence,omitempty"`
 	Instances []string `json:"instances,omitempty"` // to evacuate, fixed when fenced
 	Done      []string `json:"done,omitempty"`      // evacuated
-	// WatchdogBoot is the boot last heard of the host and whether its
-	// watchdog is armed (written whenever that changes, incident or not):
-	// a new leader may count an armed boot as self-fenced after the safe
-	// time from its own election, as this leader would have from its last
-	// grant. WatchdogOff: an acknowledged clean stop disarmed it.
+	// WatchdogBoot is the boot whose armed watchdog the last grant covered
+	// (written whenever that changes, incident or not): a new leader may
+	// count that boot as self-fenced after the safe time from its own
+	// election, as this leader would have from its last grant.
 	WatchdogBoot string `json:"watchdog_boot,omitempty"`
-	WatchdogOff  bool   `json:"watchdog_off,omitempty"`
+	// WatchdogOffBoot is instead the boot an acknowledged clean stop
+	// disarmed. (A field of its own: a vigil that does not know it reads
+	// no armed watchdog, never a wrong one.)
+	WatchdogOffBoot string `json:"watchdog_off_boot,omitempty"`
 	// WatchdogSeq is the message that last armed or disarmed it: older
 	// reports arriving late do not re-arm a watchdog a clean stop disarmed.
 	WatchdogSeq uint64 `json:"watchdog_seq,omitempty"`

@@ -337,7 +337,7 @@ func (c *Controller) apply(r decision.Ready) {
 		r.Actions = kept
 	}
 	for _, rec := range r.Records {
-		if rec.Phase == "" && rec.Failed.IsZero() && rec.WatchdogBoot == "" && rec.UnfenceDue.IsZero() {
+		if rec.Phase == "" && rec.Failed.IsZero() && rec.WatchdogBoot == "" && rec.WatchdogOffBoot == "" && rec.UnfenceDue.IsZero() {
 			delete(c.store, rec.Host)
 		} else {
 			c.store[rec.Host] = rec // a closed record may still carry Failed (the brake) or an armed watchdog
