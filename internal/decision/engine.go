@@ -218,7 +218,11 @@ func (e *Engine) tickHost(now time.Time, h *host, a assessment) {
 		return
 	}
 	if a.state != Failed {
-		if h.state != a.state {
+		// A suspect host's rule says whether vigil holds it (held): a
+		// silence that outlasts dead_after while storage cannot be read
+		// changes the rule, not the state.
+		unreadable := a.state == Suspect && h.rule != a.rule && (a.rule == "storage-unreadable" || h.rule == "storage-unreadable")
+		if h.state != a.state || unreadable {
 			ev := e.evidence(h, now)
 			e.transition(now, h, a.state, a.rule, ev)
 			e.alertFor(now, h, a, ev)
