@@ -52,11 +52,20 @@ func (w *World) finishNovaInit(h *Host) {
 		}
 	}
 	// An instance with an operation in flight (a rebuild, a live migration
-	// that may have switched over) is not resumed: init_host sorts those out
+	// that switched over) is not resumed: init_host sorts those out
 	// without starting a second guest. One caught rebuilding or deleting
 	// here is put in ERROR, as Nova's _init_instance does: an operator's.
+	// A live migration that had not switched over is aborted and its task
+	// state reset (_reset_live_migration), then its guest is resumed like
+	// any other. (Real Nova resets a switched-over one too and would resume
+	// a second copy next to the one on its destination; the simulator
+	// leaves that one in flight for an operator instead.)
 	for _, id := range w.Nova.order {
 		inst := w.Nova.Instances[id]
+		if inst.Host == h.Name && inst.Task == TaskMigrating && inst.switchedTo == "" {
+			inst.Task = ""
+			w.event(h.Name, "nova-compute init_host: live migration of %s interrupted, aborted, task_state reset", id)
+		}
 		if inst.Host == h.Name && !h.Domains[id] && (inst.Task == TaskRebuilding || inst.Task == TaskDeleting) {
 			inst.VM, inst.Task = Errored, ""
 			w.event(h.Name, "nova-compute init_host: %s was caught mid-operation, set to ERROR", id)

@@ -51,6 +51,9 @@ type Instance struct {
 	// Stopped: its user stopped it (a scenario's instance: shutoff). Ground
 	// truth: it must not run again unless its user starts it.
 	Stopped bool
+	// switchedTo: a live migration in flight (TaskMigrating) has switched
+	// over; its guest runs there while Nova still places it on Host.
+	switchedTo string
 }
 
 // Status is the server status the API shows.
