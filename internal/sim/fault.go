@@ -72,15 +72,28 @@ func (w *World) finishNovaInit(h *Host) {
 			continue
 		}
 		if inst.Host == h.Name && !h.Domains[id] && inst.VM == Active && inst.Task == "" {
-			if !w.mayStartGuests(h) {
-				w.event(h.Name, "guest start of %s refused: the agent holds no grant", id)
+			if !w.startGuest(h, inst) {
 				continue
 			}
-			h.Domains[id] = true
 			w.event(h.Name, "nova-compute resumed guest %s", id)
 		}
 	}
 	w.Nova.migrationsDone(h.Name)
+}
+
+// startGuest starts inst's guest on h through the guest-start gate. A
+// refused start fails libvirt's domain start, and Nova puts the instance in
+// ERROR (init_host's _resume_guests_state, a hard reboot's failure alike).
+func (w *World) startGuest(h *Host, inst *Instance) bool {
+	if !w.mayStartGuests(h) {
+		h.refused[inst.ID] = true
+		inst.VM = Errored
+		w.event(h.Name, "guest start of %s refused at the guest-start gate (no fresh grant, or the grant withholds guests): ERROR", inst.ID)
+		return false
+	}
+	delete(h.refused, inst.ID)
+	h.Domains[inst.ID] = true
+	return true
 }
 
 // PowerOff cuts a host's power: every process and guest stops at once.
@@ -96,6 +109,7 @@ func (w *World) PowerOff(h *Host, why string) {
 	for id := range h.Domains {
 		delete(h.Domains, id)
 	}
+	clear(h.refused) // the gate's log is per boot
 	w.endClients(h)
 	w.event(h.Name, "power off (%s)", why)
 }
