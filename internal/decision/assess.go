@@ -68,12 +68,23 @@ func (e *Engine) assess(h *host, now time.Time) assessment {
 		return assessment{Failed, "power-off-and-silent"}
 	case silence < e.cfg.DeadAfter:
 		return assessment{Suspect, "silent"}
-	case !storageKnown:
+	case !storageKnown && !e.watchdogTrusted(h):
 		return assessment{Suspect, "storage-unreadable"}
+	case !storageKnown:
+		// The heartbeat would only tell whether the host still runs; its
+		// armed watchdog resets it without a grant whether it runs or
+		// not, and the incident counts it as the fence only after the
+		// safe time since the last grant.
+		return assessment{Failed, "silent-watchdog-armed"}
 	default:
 		return assessment{Failed, "all-paths-silent"}
 	}
 }
+
+// watchdogTrusted reports whether vigil may count h's watchdog as a fence
+// once the safe time has passed: self-fencing is configured and h's boot
+// last reported its watchdog armed.
+func (e *Engine) watchdogTrusted(h *host) bool { return e.cfg.SelfFenceAfter > 0 && h.grantArmed }
 
 func novaDown(h *host, now time.Time, e *Engine) bool {
 	return !h.novaAt.IsZero() && (!h.nova.Up || h.nova.ForcedDown)

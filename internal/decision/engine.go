@@ -61,7 +61,7 @@ func (e *Engine) AddHost(info HostInfo) {
 	e.hosts[info.Name] = &host{
 		HostInfo: info, state: Unknown,
 		agentAt: make([]time.Time, n), peerAt: make([]time.Time, n), peerBy: make([]string, n),
-		writers: map[string]time.Time{}, alerted: map[string]bool{},
+		writers: map[string]time.Time{}, alerted: map[string]bool{}, restartAt: map[string]time.Time{},
 	}
 	i := sort.SearchStrings(e.order, info.Name)
 	e.order = append(e.order, "")
@@ -215,8 +215,13 @@ func (e *Engine) tickHost(now time.Time, h *host, a assessment) {
 		e.workflow(now, h, a)
 		return
 	}
+	e.restartRefused(now, h, a)
 	if a.state != Failed {
-		if h.state != a.state {
+		// A suspect host's rule says whether vigil holds it (held): a
+		// silence that outlasts dead_after while storage cannot be read
+		// changes the rule, not the state.
+		unreadable := a.state == Suspect && h.rule != a.rule && (a.rule == "storage-unreadable" || h.rule == "storage-unreadable")
+		if h.state != a.state || unreadable {
 			ev := e.evidence(h, now)
 			e.transition(now, h, a.state, a.rule, ev)
 			e.alertFor(now, h, a, ev)

@@ -52,6 +52,10 @@ type host struct {
 	unfenceWait time.Duration
 	unfenceErr  string
 
+	// restartAt: when vigil last asked for a hard reboot of a guest its
+	// gate refused on this host, per instance (restart.go).
+	restartAt map[string]time.Time
+
 	maintenance bool
 	badSince    time.Time // onset of the current bad episode (suspect or worse); zero when live
 	// failedAt is when the host was last judged failed by evidence the

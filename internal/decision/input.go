@@ -12,11 +12,15 @@ type Process struct {
 
 // SelfReport is what the host agent says about its own host.
 type SelfReport struct {
-	BootID        string
-	NovaCompute   Process
-	Libvirtd      Process
-	Domains       []string // instance UUIDs of running guests
-	WatchdogArmed bool     // the agent feeds a watchdog that resets the host when isolated
+	BootID      string
+	NovaCompute Process
+	Libvirtd    Process
+	Domains     []string // instance UUIDs of running guests
+	// Refused lists the guests whose start the guest-start gate refused in
+	// this boot (no fresh grant, or a grant that withheld guests while an
+	// incident held the host's fence) and that have not started since.
+	Refused       []string
+	WatchdogArmed bool // the agent feeds a watchdog that resets the host when isolated
 	// Seq numbers the agent's messages within one boot (persisted with its
 	// grant, so a restarted agent goes on counting): reports and a clean
 	// stop notice may arrive out of order over different networks and

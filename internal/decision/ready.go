@@ -21,6 +21,9 @@ const (
 	ActEvacuate    ActionKind = "evacuate"
 	ActUnfence     ActionKind = "unfence"
 	ActReEnable    ActionKind = "re-enable"
+	// ActRestart hard-reboots instances in place, on the host Nova places
+	// them on: guests vigil's own gate refused there (SelfReport.Refused).
+	ActRestart ActionKind = "restart"
 )
 
 // Action is one thing for the executor to do. Actions are data.
@@ -33,7 +36,7 @@ type Action struct {
 	// already answered one such probe and stayed silent otherwise for
 	// dead_after more: a hung userspace whose kernel answers ping.
 	ProbeAborts bool
-	Instances   []string // evacuate
+	Instances   []string // evacuate, restart
 	Avoid       []string // evacuate: hosts vigil does not trust as targets now
 	// FenceMethod (evacuate): how the host was fenced, so the executor can
 	// re-read that fence right before it calls Nova.
@@ -54,7 +57,7 @@ func (a Action) String() string {
 	switch a.Kind {
 	case ActFence:
 		b.WriteString("(level " + strconv.Itoa(a.Level) + ")")
-	case ActEvacuate:
+	case ActEvacuate, ActRestart:
 		b.WriteString("(" + strings.Join(a.Instances, ",") + ")")
 	case ActAlert:
 		b.WriteString("(" + a.Code + ")")

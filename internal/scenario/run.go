@@ -202,12 +202,14 @@ func (r *Result) collect() {
 				r.Held = append(r.Held, id)
 				continue
 			}
-			if s := w.Nova.Services[h.Name]; (inst.VM == sim.Errored || inst.Task != "") && h.On && !s.ForcedDown && !inIncident(r.States[h.Name]) {
+			if s := w.Nova.Services[h.Name]; (inst.VM == sim.Errored || inst.Task != "") && h.On && !s.ForcedDown && !inIncident(r.States[h.Name]) && !h.GateRefused(id) {
 				// In ERROR, or with an operation in flight (a live migration
 				// whose destination died after the switch-over), on a live
 				// host (powered, whatever Nova's service group says) vigil
 				// has no incident for: an operator's to repair
 				// (vigil never evacuates from a host that is not fenced).
+				// Not one that vigil's own guest-start gate refused there:
+				// ERROR because vigil said no, it is vigil's to start.
 				continue
 			}
 			r.Lost = append(r.Lost, id)

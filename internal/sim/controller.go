@@ -234,6 +234,7 @@ func (c *Controller) collect() {
 			NovaCompute:   decision.Process{Running: h.procs[NovaCompute], Restarts: h.starts[NovaCompute]},
 			Libvirtd:      decision.Process{Running: h.procs[Libvirtd], Restarts: h.starts[Libvirtd]},
 			Domains:       sortedKeys(h.Domains),
+			Refused:       sortedKeys(h.refused),
 			WatchdogArmed: h.armed,
 		}
 		h.seq++
@@ -394,6 +395,15 @@ func (c *Controller) execute(a decision.Action) {
 		_ = w.Nova.ForceDown(h.Name, true)
 	case decision.ActReEnable:
 		_ = w.Nova.ForceDown(h.Name, false)
+	case decision.ActRestart:
+		for _, id := range a.Instances {
+			if inst := w.Nova.Instances[id]; inst != nil && inst.Host != h.Name {
+				continue // Nova places it elsewhere now: not this host's to start
+			}
+			if err := w.Nova.Reboot(id); err != nil {
+				w.event(h.Name, "restart of %s failed: %v", id, err)
+			}
+		}
 	case decision.ActUnfence:
 		if w.CtlReachesCeph() {
 			w.BlocklistRemove(h)

@@ -52,26 +52,48 @@ func (w *World) finishNovaInit(h *Host) {
 		}
 	}
 	// An instance with an operation in flight (a rebuild, a live migration
-	// that may have switched over) is not resumed: init_host sorts those out
+	// that switched over) is not resumed: init_host sorts those out
 	// without starting a second guest. One caught rebuilding or deleting
 	// here is put in ERROR, as Nova's _init_instance does: an operator's.
+	// A live migration that had not switched over is aborted and its task
+	// state reset (_reset_live_migration), then its guest is resumed like
+	// any other. (Real Nova resets a switched-over one too and would resume
+	// a second copy next to the one on its destination; the simulator
+	// leaves that one in flight for an operator instead.)
 	for _, id := range w.Nova.order {
 		inst := w.Nova.Instances[id]
+		if inst.Host == h.Name && inst.Task == TaskMigrating && inst.switchedTo == "" {
+			inst.Task = ""
+			w.event(h.Name, "nova-compute init_host: live migration of %s interrupted, aborted, task_state reset", id)
+		}
 		if inst.Host == h.Name && !h.Domains[id] && (inst.Task == TaskRebuilding || inst.Task == TaskDeleting) {
 			inst.VM, inst.Task = Errored, ""
 			w.event(h.Name, "nova-compute init_host: %s was caught mid-operation, set to ERROR", id)
 			continue
 		}
 		if inst.Host == h.Name && !h.Domains[id] && inst.VM == Active && inst.Task == "" {
-			if !w.mayStartGuests(h) {
-				w.event(h.Name, "guest start of %s refused: the agent holds no grant", id)
+			if !w.startGuest(h, inst) {
 				continue
 			}
-			h.Domains[id] = true
 			w.event(h.Name, "nova-compute resumed guest %s", id)
 		}
 	}
 	w.Nova.migrationsDone(h.Name)
+}
+
+// startGuest starts inst's guest on h through the guest-start gate. A
+// refused start fails libvirt's domain start, and Nova puts the instance in
+// ERROR (init_host's _resume_guests_state, a hard reboot's failure alike).
+func (w *World) startGuest(h *Host, inst *Instance) bool {
+	if !w.mayStartGuests(h) {
+		h.refused[inst.ID] = true
+		inst.VM = Errored
+		w.event(h.Name, "guest start of %s refused at the guest-start gate (no fresh grant, or the grant withholds guests): ERROR", inst.ID)
+		return false
+	}
+	delete(h.refused, inst.ID)
+	h.Domains[inst.ID] = true
+	return true
 }
 
 // PowerOff cuts a host's power: every process and guest stops at once.
@@ -87,6 +109,7 @@ func (w *World) PowerOff(h *Host, why string) {
 	for id := range h.Domains {
 		delete(h.Domains, id)
 	}
+	clear(h.refused) // the gate's log is per boot
 	w.endClients(h)
 	w.event(h.Name, "power off (%s)", why)
 }

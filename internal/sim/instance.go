@@ -51,6 +51,7 @@ func (w *World) SetTask(id string, task TaskState, dest string) {
 			// the destination resumes), not two writers.
 			delete(w.Disks[id].last, src.Name)
 		}
+		inst.switchedTo = dest
 		w.event(inst.Host, "instance %s live-migrating to %s: switched over, its guest runs there; Nova still places it here", id, dest)
 		return
 	}
@@ -62,7 +63,7 @@ func (w *World) SetTask(id string, task TaskState, dest string) {
 func (w *World) ClearTask(id string) {
 	if inst := w.Nova.Instances[id]; inst != nil && inst.Task != "" && inst.readyAt == 0 { // not an evacuation's rebuild
 		w.event(inst.Host, "instance %s task_state %s cleared", id, inst.Task)
-		inst.Task = ""
+		inst.Task, inst.switchedTo = "", ""
 	}
 }
 

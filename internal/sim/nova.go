@@ -51,6 +51,9 @@ type Instance struct {
 	// Stopped: its user stopped it (a scenario's instance: shutoff). Ground
 	// truth: it must not run again unless its user starts it.
 	Stopped bool
+	// switchedTo: a live migration in flight (TaskMigrating) has switched
+	// over; its guest runs there while Nova still places it on Host.
+	switchedTo string
 }
 
 // Status is the server status the API shows.
@@ -99,10 +102,11 @@ type Nova struct {
 
 // Errors the Nova model returns, like the API's 4xx answers.
 var (
-	ErrServiceUp  = errors.New("nova: 409 compute service of the source host is still in use (up and not forced down)")
-	ErrNoHost     = errors.New("nova: no valid host was found")
-	ErrBadState   = errors.New("nova: 409 instance state does not allow evacuate")
-	ErrNoInstance = errors.New("nova: 404 instance not found")
+	ErrServiceUp   = errors.New("nova: 409 compute service of the source host is still in use (up and not forced down)")
+	ErrNoHost      = errors.New("nova: no valid host was found")
+	ErrBadState    = errors.New("nova: 409 instance state does not allow evacuate")
+	ErrNoInstance  = errors.New("nova: 404 instance not found")
+	ErrServiceDown = errors.New("nova: compute service unavailable")
 )
 
 func newNova(w *World) *Nova {
@@ -296,6 +300,34 @@ func (n *Nova) Stop(id string) error {
 		n.w.endClient(h, id)
 	}
 	n.w.event(inst.Host, "nova: %s stopped (SHUTOFF)", id)
+	return nil
+}
+
+// Reboot is a hard reboot (os-reboot HARD), as vigil's executor sends it
+// to start a guest its gate refused: Nova accepts ACTIVE and ERROR servers
+// with no task state and starts the guest on the host it places them on,
+// through that host's guest-start gate; the server ends ACTIVE, or ERROR
+// again when the gate refuses.
+func (n *Nova) Reboot(id string) error {
+	inst := n.Instances[id]
+	switch {
+	case inst == nil:
+		return ErrNoInstance
+	case inst.Task != "" || (inst.VM != Active && inst.VM != Errored):
+		return fmt.Errorf("%w: reboot of %s (%s)", ErrBadState, id, inst.Status())
+	}
+	h := n.w.Host(inst.Host)
+	if h == nil || !h.Running(NovaCompute) || h.novaInit {
+		return fmt.Errorf("%w: nova-compute on %s does not take the reboot now", ErrServiceDown, inst.Host)
+	}
+	if h.Domains[id] {
+		return nil // running: a hard reboot restarts the same guest
+	}
+	if !n.w.startGuest(h, inst) {
+		return fmt.Errorf("%w: guest start of %s refused on %s", ErrBadState, id, inst.Host)
+	}
+	inst.VM, inst.ActiveAt = Active, n.w.now
+	n.w.event(inst.Host, "nova: %s hard-rebooted: its guest runs (ACTIVE)", id)
 	return nil
 }
 

@@ -93,3 +93,34 @@ func TestSwitchedOverMigrationRunsOnItsDestination(t *testing.T) {
 		t.Fatalf("the switch-over counted as two writers: %v", d)
 	}
 }
+
+// A host rebooting under a live migration: init_host aborts one that had
+// not switched over and resumes its guest; one that had switched over stays
+// in flight and is not resumed (its guest runs on the destination).
+func TestInitHostResetsInterruptedLiveMigration(t *testing.T) {
+	for _, tc := range []struct {
+		dest       string
+		wantTask   TaskState
+		wantResume bool
+	}{
+		{dest: "", wantTask: "", wantResume: true},
+		{dest: "cmp2", wantTask: TaskMigrating, wantResume: false},
+	} {
+		t.Run("dest="+tc.dest, func(t *testing.T) {
+			w, err := NewWorld(Config{Hosts: 3, Instances: 3})
+			if err != nil {
+				t.Fatal(err)
+			}
+			w.runFor(5 * time.Second)
+			w.SetTask("vm01", TaskMigrating, tc.dest)
+			h := w.Host("cmp1")
+			w.PowerOff(h, "test")
+			w.PowerOn(h, "test")
+			w.runFor(5 * time.Second)
+			inst := w.Nova.Instances["vm01"]
+			if inst.Task != tc.wantTask || h.Domains["vm01"] != tc.wantResume {
+				t.Fatalf("after init_host: task_state %q, guest on cmp1 %v; want %q, %v", inst.Task, h.Domains["vm01"], tc.wantTask, tc.wantResume)
+			}
+		})
+	}
+}

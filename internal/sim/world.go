@@ -91,17 +91,21 @@ type Host struct {
 	// BMCLate: the BMC answers at once but cuts the power this much later.
 	BMCSlow, BMCLate time.Duration
 	Domains          map[string]bool // running guests
-	heartbeat        uint64          // storage heartbeat counter
-	grantExp         time.Duration   // the agent's grant expires (persisted; lost with the boot)
-	grantGuests      bool            // the latest grant lets the host start guests
-	seq              uint64          // the agent's message counter (persisted; reset with the boot)
-	awaitAck         uint64          // a stop notice waiting for its acknowledgement; 0 none
-	ackBy            time.Duration   // the stopping agent gives up waiting then
-	fedAt            time.Duration   // last watchdog feed
-	armed            bool            // watchdog armed (the agent opened the device)
-	rate             float64         // clock rate against real time; 0 means 1
-	bootAt           time.Duration   // a reset host boots again at this time; 0 none
-	phase            time.Duration   // per-host offset of periodic work
+	// refused: guests whose start the guest-start gate refused in this
+	// boot (the hook's log; the agent reports them). Nova set them to
+	// ERROR; a start that gets through clears the entry.
+	refused     map[string]bool
+	heartbeat   uint64        // storage heartbeat counter
+	grantExp    time.Duration // the agent's grant expires (persisted; lost with the boot)
+	grantGuests bool          // the latest grant lets the host start guests
+	seq         uint64        // the agent's message counter (persisted; reset with the boot)
+	awaitAck    uint64        // a stop notice waiting for its acknowledgement; 0 none
+	ackBy       time.Duration // the stopping agent gives up waiting then
+	fedAt       time.Duration // last watchdog feed
+	armed       bool          // watchdog armed (the agent opened the device)
+	rate        float64       // clock rate against real time; 0 means 1
+	bootAt      time.Duration // a reset host boots again at this time; 0 none
+	phase       time.Duration // per-host offset of periodic work
 }
 
 // Event is something that happened in the world, for the timeline.
@@ -164,7 +168,7 @@ func NewWorld(cfg Config) (*World, error) {
 		h := &Host{Name: name, Domain: domainOf[name], On: true, Boot: 1, cut: map[string]bool{}, armed: cfg.Watchdog != nil,
 			rate:   cfg.ClockRates[name],
 			procs:  map[Proc]bool{NovaCompute: true, Libvirtd: true, Agent: true},
-			starts: map[Proc]int{}, Domains: map[string]bool{},
+			starts: map[Proc]int{}, Domains: map[string]bool{}, refused: map[string]bool{},
 			phase: time.Duration(w.rng.Intn(10)) * Step}
 		w.Hosts = append(w.Hosts, h)
 		w.byNm[name] = h
@@ -198,6 +202,11 @@ func (w *World) Config() Config { return w.cfg }
 func (w *World) event(host, format string, args ...any) {
 	w.Events = append(w.Events, Event{At: w.now, Host: host, What: fmt.Sprintf(format, args...)})
 }
+
+// GateRefused reports whether the guest-start gate refused id's start in
+// h's current boot and no start got through since: ground truth that
+// vigil's own gate, not an operator's failed operation, left it in ERROR.
+func (h *Host) GateRefused(id string) bool { return h.refused[id] }
 
 // alive reports whether the host's kernel runs.
 func (h *Host) alive() bool { return h.On && !h.Hung }

@@ -1,0 +1,60 @@
+package decision
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// restartRetry is how long vigil waits before it asks again to start a
+// guest its gate refused, while the agent still reports it refused.
+const restartRetry = 30 * time.Second
+
+// restartRefused starts, in place, the guests vigil's own gate refused on
+// h. A host that boots while an incident holds its fence (an operator
+// powered it on in maintenance, say) gets grants that withhold guests, so
+// nova-compute's init_host cannot resume them and Nova puts them in ERROR.
+// When the incident ends without moving them (the host rejoined), nothing
+// else would ever start them: vigil asks Nova for a hard reboot.
+//
+// Only where no second copy can run: h is alive and has no incident (so
+// vigil moves nothing off it, and its grants let guests start), the agent
+// of this boot reports the start refused and the guest not running, and
+// Nova places the instance on h with no task state (no evacuation or
+// migration in flight; one that was moved is placed elsewhere). An
+// instance handed to an operator when an incident closed is left alone.
+func (e *Engine) restartRefused(now time.Time, h *host, a assessment) {
+	if len(h.self.Refused) == 0 || h.inc != nil || h.maintenance {
+		return
+	}
+	switch a.state {
+	case Healthy, ServiceDegraded, NetworkDegraded:
+	default:
+		return
+	}
+	if !fresh(h.selfAt, now, e.cfg.AgentTimeout) || !fresh(h.novaAt, now, e.cfg.AgentTimeout) || !h.nova.Up || h.nova.ForcedDown {
+		return
+	}
+	var todo []string
+	for _, in := range h.self.Refused {
+		st := h.nova.Status[in]
+		switch {
+		case slices.Contains(h.self.Domains, in), !slices.Contains(h.nova.Instances, in):
+		case st != NovaError && st != NovaActive:
+		case e.unresolved[in] != "":
+		case now.Sub(h.restartAt[in]) < restartRetry:
+		default:
+			todo = append(todo, in)
+		}
+	}
+	if len(todo) == 0 {
+		return
+	}
+	for _, in := range todo {
+		h.restartAt[in] = now
+	}
+	e.emit(Action{Kind: ActRestart, Host: h.Name, Instances: todo, Rule: "restart-refused",
+		Reason: fmt.Sprintf("the guest-start gate refused %s on %s (boot %s) while an incident held its fence; the incident is over and nothing moved them: hard reboot in place",
+			strings.Join(todo, ", "), h.Name, h.self.BootID)})
+}
