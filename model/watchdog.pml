@@ -40,10 +40,10 @@
 #endif
 #define C 2             /* controllers */
 #ifndef D
-#define D 2             /* isolation_timeout */
+#define D 1             /* isolation_timeout */
 #endif
 #ifndef W
-#define W 2             /* watchdog_timeout */
+#define W 1             /* watchdog_timeout */
 #endif
 #ifndef DRIFT
 #define DRIFT 1         /* a clock may stretch or shrink each interval by this */
@@ -57,17 +57,23 @@
 #define SS S
 #endif
 #define L 3             /* etcd lease TTL */
+#ifndef MAXBOOT
 #define MAXBOOT 2       /* boots 1..MAXBOOT per host (0 = none) */
+#endif
 #ifndef MAXEP
 #define MAXEP 1         /* clean stops per boot */
 #endif
 #ifndef MAXTERM
 #define MAXTERM 2       /* elections: the first leader and one successor */
 #endif
-#define U 2             /* in-flight slots host -> controllers, per host */
-#define DN 2            /* in-flight slots controllers -> host, per host */
+#ifndef U
+#define U 2             /* in-flight slots host -> controllers, per host (1 or 2) */
+#endif
+#ifndef DN
+#define DN 1            /* in-flight slots controllers -> host, per host (1 or 2) */
+#endif
 #define NONE 2          /* etcd holder: nobody */
-#define AGEMAX (D + 2*DRIFT + 1) /* a report this old earns nothing */
+#define AGEMAX (D + DRIFT + 1) /* a report this old earns nothing */
 #define SINCEMAX (SS + DRIFT + 1)
 
 /* message kinds */
@@ -120,7 +126,7 @@ bool leading[C];        /* believes it leads: its own view of the lease */
 byte view[C];           /* ticks left of its lease view */
 bool zomb[C];           /* lost etcd: writes nothing, acks nothing */
 byte tok[C];
-byte offC;              /* the controllers' clock stretch, as offH */
+byte offC[C];           /* each controller's clock stretch, as offH */
 byte term;              /* elections so far */
 #ifdef ZOMBIE_GRANTS
 bool lost[C];           /* view ended, but it goes on answering */
@@ -200,7 +206,7 @@ inline feed(h) {
 inline sendDown(h, kind, bt, e, age, g) {
 	if
 	:: dnKind[h*DN] == 0 -> k = h*DN
-	:: else -> if :: dnKind[h*DN+1] == 0 -> k = h*DN+1 :: else -> k = 255 fi
+	:: else -> if :: DN > 1 && dnKind[h*DN+DN-1] == 0 -> k = h*DN+DN-1 :: else -> k = 255 fi
 	fi;
 	if
 	:: k != 255 -> dnKind[k] = kind; dnBoot[k] = bt; dnEp[k] = e; dnAge[k] = age; dnGuests[k] = g
@@ -361,7 +367,7 @@ inline tick() {
 			for (i : 0 .. H-1) {
 				if
 				:: leading[j] && view[j] > 0 && garmed[j*H+i] && !fenced[j*H+i] &&
-				   since[j*H+i] >= STRETCH(SS, offC) -> conclude(j, i)
+				   since[j*H+i] >= STRETCH(SS, offC[j]) -> conclude(j, i)
 				:: else -> skip
 				fi
 			}
@@ -394,15 +400,15 @@ inline hostEvent(h) {
 		skip
 	:: agent[h] -> agent[h] = false; stopping[h] = false; /* crash: the timer runs on */
 		printf("t=%d h%d: agent crashes\n", rt, h)
-	:: on[h] && agent[h] && !stopping[h] && (upKind[h*U] == 0 || upKind[h*U+1] == 0) ->
+	:: on[h] && agent[h] && !stopping[h] && (upKind[h*U] == 0 || upKind[h*U+U-1] == 0) ->
 		/* the report, which asks for a grant, direct or through a peer */
-		if :: upKind[h*U] == 0 -> k = h*U :: else -> k = h*U+1 fi;
+		if :: upKind[h*U] == 0 -> k = h*U :: else -> k = h*U+U-1 fi;
 		upKind[k] = MREPORT; upBoot[k] = boot[h]; upEp[k] = ep[h]; upAge[k] = 0; k = 0;
 		printf("t=%d h%d: report sent (boot %d seq %d)\n", rt, h, boot[h], ep[h])
-	:: on[h] && agent[h] && !stopping[h] && ep[h] < MAXEP && (upKind[h*U] == 0 || upKind[h*U+1] == 0) ->
+	:: on[h] && agent[h] && !stopping[h] && ep[h] < MAXEP && (upKind[h*U] == 0 || upKind[h*U+U-1] == 0) ->
 		/* a clean stop: tell the leader, wait for its ack */
 		ep[h]++; stopping[h] = true;
-		if :: upKind[h*U] == 0 -> k = h*U :: else -> k = h*U+1 fi;
+		if :: upKind[h*U] == 0 -> k = h*U :: else -> k = h*U+U-1 fi;
 		upKind[k] = MSTOP; upBoot[k] = boot[h]; upEp[k] = ep[h]; upAge[k] = 0; k = 0;
 		printf("t=%d h%d: clean stop, notice sent (boot %d seq %d)\n", rt, h, boot[h], ep[h])
 	:: stopping[h] ->
@@ -437,16 +443,16 @@ inline netEvent(h) {
 	if
 	:: upKind[h*U] != 0 && leading[0] -> deliverUp(0, h, h*U)
 	:: upKind[h*U] != 0 && leading[1] -> deliverUp(1, h, h*U)
-	:: upKind[h*U+1] != 0 && leading[0] -> deliverUp(0, h, h*U+1)
-	:: upKind[h*U+1] != 0 && leading[1] -> deliverUp(1, h, h*U+1)
+	:: U > 1 && upKind[h*U+U-1] != 0 && leading[0] -> deliverUp(0, h, h*U+U-1)
+	:: U > 1 && upKind[h*U+U-1] != 0 && leading[1] -> deliverUp(1, h, h*U+U-1)
 	:: upKind[h*U] != 0 -> upKind[h*U] = 0; upBoot[h*U] = 0; upEp[h*U] = 0; upAge[h*U] = 0
-	:: upKind[h*U+1] != 0 -> upKind[h*U+1] = 0; upBoot[h*U+1] = 0; upEp[h*U+1] = 0; upAge[h*U+1] = 0
+	:: U > 1 && upKind[h*U+U-1] != 0 -> upKind[h*U+U-1] = 0; upBoot[h*U+U-1] = 0; upEp[h*U+U-1] = 0; upAge[h*U+U-1] = 0
 	:: dnKind[h*DN] != 0 -> deliverDown(h, h*DN)
-	:: dnKind[h*DN+1] != 0 -> deliverDown(h, h*DN+1)
+	:: DN > 1 && dnKind[h*DN+DN-1] != 0 -> deliverDown(h, h*DN+DN-1)
 	:: dnKind[h*DN] != 0 ->
 		dnKind[h*DN] = 0; dnBoot[h*DN] = 0; dnEp[h*DN] = 0; dnAge[h*DN] = 0; dnGuests[h*DN] = false
-	:: dnKind[h*DN+1] != 0 ->
-		dnKind[h*DN+1] = 0; dnBoot[h*DN+1] = 0; dnEp[h*DN+1] = 0; dnAge[h*DN+1] = 0; dnGuests[h*DN+1] = false
+	:: DN > 1 && dnKind[h*DN+DN-1] != 0 ->
+		dnKind[h*DN+DN-1] = 0; dnBoot[h*DN+DN-1] = 0; dnEp[h*DN+DN-1] = 0; dnAge[h*DN+DN-1] = 0; dnGuests[h*DN+DN-1] = false
 	fi
 }
 
@@ -456,22 +462,42 @@ inline netEvent(h) {
 inline canon(h) {
 	d_step {
 		if
-		:: UPKEY(h*U) < UPKEY(h*U+1) ->
-			x = upKind[h*U]; upKind[h*U] = upKind[h*U+1]; upKind[h*U+1] = x;
-			x = upBoot[h*U]; upBoot[h*U] = upBoot[h*U+1]; upBoot[h*U+1] = x;
-			x = upEp[h*U]; upEp[h*U] = upEp[h*U+1]; upEp[h*U+1] = x;
-			x = upAge[h*U]; upAge[h*U] = upAge[h*U+1]; upAge[h*U+1] = x
+		:: U > 1 && UPKEY(h*U) < UPKEY(h*U+U-1) ->
+			x = upKind[h*U]; upKind[h*U] = upKind[h*U+U-1]; upKind[h*U+U-1] = x;
+			x = upBoot[h*U]; upBoot[h*U] = upBoot[h*U+U-1]; upBoot[h*U+U-1] = x;
+			x = upEp[h*U]; upEp[h*U] = upEp[h*U+U-1]; upEp[h*U+U-1] = x;
+			x = upAge[h*U]; upAge[h*U] = upAge[h*U+U-1]; upAge[h*U+U-1] = x
 		:: else -> skip
 		fi;
 		if
-		:: DNKEY(h*DN) < DNKEY(h*DN+1) ->
-			x = dnKind[h*DN]; dnKind[h*DN] = dnKind[h*DN+1]; dnKind[h*DN+1] = x;
-			x = dnBoot[h*DN]; dnBoot[h*DN] = dnBoot[h*DN+1]; dnBoot[h*DN+1] = x;
-			x = dnEp[h*DN]; dnEp[h*DN] = dnEp[h*DN+1]; dnEp[h*DN+1] = x;
-			x = dnAge[h*DN]; dnAge[h*DN] = dnAge[h*DN+1]; dnAge[h*DN+1] = x;
-			x = dnGuests[h*DN]; dnGuests[h*DN] = dnGuests[h*DN+1]; dnGuests[h*DN+1] = x
+		:: DN > 1 && DNKEY(h*DN) < DNKEY(h*DN+DN-1) ->
+			x = dnKind[h*DN]; dnKind[h*DN] = dnKind[h*DN+DN-1]; dnKind[h*DN+DN-1] = x;
+			x = dnBoot[h*DN]; dnBoot[h*DN] = dnBoot[h*DN+DN-1]; dnBoot[h*DN+DN-1] = x;
+			x = dnEp[h*DN]; dnEp[h*DN] = dnEp[h*DN+DN-1]; dnEp[h*DN+DN-1] = x;
+			x = dnAge[h*DN]; dnAge[h*DN] = dnAge[h*DN+DN-1]; dnAge[h*DN+DN-1] = x;
+			x = dnGuests[h*DN]; dnGuests[h*DN] = dnGuests[h*DN+DN-1]; dnGuests[h*DN+DN-1] = x
 		:: else -> skip
 		fi;
+		x = 0
+	}
+}
+
+/* what no longer matters is forgotten, so equal futures are one state:
+ * the silence counts only while a boot is believed armed and not concluded */
+inline canonCtl() {
+	d_step {
+		for (x : 0 .. C*H-1) {
+			if :: !garmed[x] || fenced[x] -> since[x] = 0 :: else -> skip fi;
+			if :: gboot[x] == 0 -> gep[x] = 0 :: else -> skip fi
+		}
+		for (x : 0 .. H-1) {
+			if :: gl[x] == 0 -> gguests[x] = false :: else -> skip fi
+		}
+#ifdef NO_ELECTION_FLOOR
+		for (x : 0 .. H-1) {
+			if :: !sArmed[x] || sFenced[x] -> sSince[x] = 0 :: else -> skip fi
+		}
+#endif
 		x = 0
 	}
 }
@@ -483,7 +509,7 @@ inline ctlEvent(c) {
 		/* wins the election: a new token; Restore; leaderSince = now */
 		term++; curTok++; holder = c; lease = L;
 		clearCtl(c);
-		leading[c] = true; tok[c] = curTok; view[c] = STRETCH(L - 1, offC);
+		leading[c] = true; tok[c] = curTok; view[c] = STRETCH(L - 1, offC[c]);
 #ifdef ZOMBIE_GRANTS
 		lost[c] = false;
 #endif
@@ -500,7 +526,7 @@ inline ctlEvent(c) {
 	:: holder == c && leading[c] && !zomb[c] ->
 		/* keepalive: etcd counts from receipt, the leader from its send,
 		 * one tick short, on its own clock */
-		lease = L; view[c] = STRETCH(L - 1, offC)
+		lease = L; view[c] = STRETCH(L - 1, offC[c])
 	:: leading[c] && !zomb[c] -> zomb[c] = true; /* loses etcd: a zombie */
 		printf("t=%d c%d: loses etcd (zombie until its lease view ends)\n", rt, c)
 	fi
@@ -510,23 +536,38 @@ active proctype world() {
 	atomic {
 		/* every clock gets its own constant rate */
 		for (i : 0 .. H-1) {
+#ifdef ALL_RATES
 			if :: offH[i] = 0 :: offH[i] = DRIFT :: offH[i] = 2*DRIFT fi;
 			if :: offW[i] = 0 :: offW[i] = DRIFT :: offW[i] = 2*DRIFT fi;
+#else
+			/* slow: the longest grant, the latest reset; a faster host's
+			 * behaviours are this one's with a power-off (README) */
+			offH[i] = 2*DRIFT; offW[i] = 2*DRIFT;
+#endif
 			on[i] = true; boot[i] = 1; agent[i] = true; armed[i] = true;
 			wd[i] = STRETCH(W, offW[i])
 		}
-		if :: offC = 0 :: offC = DRIFT :: offC = 2*DRIFT fi;
+		/* the controllers are alike: offC[0] <= offC[1] covers every pair */
+#ifdef ALL_RATES
+		if :: offC[0] = 0 :: offC[0] = DRIFT :: offC[0] = 2*DRIFT fi;
+		if :: offC[1] = offC[0] :: offC[0] < 2*DRIFT -> offC[1] = 2*DRIFT :: offC[0] == 0 -> offC[1] = DRIFT fi;
+#else
+		/* each fast or slow: both directions matter (a fast clock concludes
+		 * early, a slow one leads longer) */
+		if :: offC[0] = 0 :: offC[0] = 2*DRIFT fi;
+		if :: offC[1] = offC[0] :: offC[0] == 0 -> offC[1] = 2*DRIFT fi;
+#endif
 		i = 0; j = 0
 	}
 	do
-	:: tick(); assert(INV)
-	:: atomic { hostEvent(0); canon(0); assert(INV) }
-	:: atomic { netEvent(0); canon(0); assert(INV) }
+	:: atomic { tick(); canonCtl(); assert(INV) }
+	:: atomic { hostEvent(0); canon(0); canonCtl(); assert(INV) }
+	:: atomic { netEvent(0); canon(0); canonCtl(); assert(INV) }
 #if H > 1
-	:: atomic { hostEvent(1); canon(1); assert(INV) }
-	:: atomic { netEvent(1); canon(1); assert(INV) }
+	:: atomic { hostEvent(1); canon(1); canonCtl(); assert(INV) }
+	:: atomic { netEvent(1); canon(1); canonCtl(); assert(INV) }
 #endif
-	:: atomic { ctlEvent(0); assert(INV) }
-	:: atomic { ctlEvent(1); assert(INV) }
+	:: atomic { ctlEvent(0); canonCtl(); assert(INV) }
+	:: atomic { ctlEvent(1); canonCtl(); assert(INV) }
 	od
 }
