@@ -25,7 +25,6 @@ variants=(
 	"NO_START_GATE|-DNO_START_GATE|a host starts guests without a fresh grant"
 	"NO_SEQ|-DNO_SEQ|a report sent before a stop notice re-arms the belief"
 	"ACK_BEFORE_PERSIST|-DACK_BEFORE_PERSIST|the ack goes out although the disarm was not written"
-	"TRANSIENT_WRITE_FAIL|-DTRANSIENT_WRITE_FAIL -DMAXEP=2|a failed store write does not end the term"
 	"SHORT_S|-DSHORT_S|assume_dead_after one tick below the model's minimum"
 	"DRIFT_BEYOND_MARGIN|-DDRIFT=2 -DS=6|clocks drift twice what S was sized for"
 	"BOOT_UNORDERED|-DBOOT_UNORDERED|grant.go today: a late report of a dead boot re-arms"

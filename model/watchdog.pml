@@ -56,7 +56,7 @@
 #else
 #define SS S
 #endif
-#define L 3             /* etcd lease TTL */
+#define L (2*DRIFT + 2)  /* etcd lease TTL: a fast leader's view still spans two ticks */
 #ifndef MAXBOOT
 #define MAXBOOT 2       /* boots 1..MAXBOOT per host (0 = none) */
 #endif
