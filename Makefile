@@ -8,7 +8,7 @@ STATICCHECK_VERSION := v0.8.2
 # Runtime files of integration tests (namespaces, BMCs, Ceph) go here, never in the repo.
 export VIGIL_RUN ?= /tmp/vigil-run
 
-.PHONY: all build deps deps-build test integration scenarios fuzz-check lint bench bench-fence check lab clean
+.PHONY: all build deps deps-build test integration scenarios fuzz-check model lint bench bench-fence check lab clean
 
 all: build
 
@@ -43,6 +43,11 @@ fuzz-check: build
 	@seed=$$(date +%s); echo "fuzz-check: fresh seed $$seed (3-30 hosts); reported, not yet gating (known liveness cases, see docs/performance.md)"; \
 	  $(BIN)/vigil lab fuzz --schedules 1000 --seed $$seed --hosts 3-30 || echo "fuzz-check: fresh seed $$seed found schedules above: replay them with vigil lab run"
 
+# The Spin model of the watchdog contract (model/README.md): the sound model must
+# hold in every state of its bounded world, each unsound variant must fail.
+model: deps
+	model/run.sh
+
 lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
@@ -54,7 +59,7 @@ lint:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./internal/decision/ ./internal/scenario/ ./internal/fence/redfish/
 
-check: deps lint test integration scenarios fuzz-check
+check: deps model lint test integration scenarios fuzz-check
 
 lab: build
 	$(BIN)/vigil lab

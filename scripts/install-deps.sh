@@ -8,7 +8,8 @@ tier=${1:-integration}
 
 build_pkgs=(gcc make librados-dev librbd-dev)
 integ_pkgs=(iproute2 iputils-ping openipmi ipmitool fence-agents etcd-server etcd-client
-	ceph-mon ceph-mgr ceph-osd ceph-common python3-rbd python3-rados uuid-runtime openssl)
+	ceph-mon ceph-mgr ceph-osd ceph-common python3-rbd python3-rados uuid-runtime openssl
+	spin) # spin: the model checker of model/ (it compiles its verifier with gcc)
 
 want=("${build_pkgs[@]}")
 [ "$tier" = integration ] && want+=("${integ_pkgs[@]}")

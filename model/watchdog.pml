@@ -1,0 +1,573 @@
+/*
+ * vigil's watchdog self-fence contract (docs/architecture.md, "The watchdog
+ * contract"), as a Promela model for Spin. See model/README.md.
+ *
+ * Safety: vigil never treats a host as self-fenced while it can still run
+ * guests. Checked two ways:
+ *   - when a leading controller concludes "host h self-fenced" (its armed
+ *     belief, now - max(G_H, leaderSince) >= S on its own clock), the boot it
+ *     names is not running and h runs no guest;
+ *   - in every state, a self-fence in the store (what evacuations are
+ *     journaled against) has h run no guest and not run the boot it names.
+ *
+ * One process; every event is atomic; real time moves in ticks (tick()).
+ * The network loses, delays and reorders any message: every partition of
+ * any shape, at any moment, is one pattern of losses.
+ *
+ * Unsound variants (each must give a counterexample), e.g. spin -DPEER_FEEDS:
+ *   PEER_FEEDS           a peer merely answering feeds the watchdog
+ *   FRESH_CLOCK          an agent restart starts a fresh isolation clock
+ *   DISARM_WITHOUT_ACK   a clean stop disarms without the leader's ack
+ *   NO_ELECTION_FLOOR    a successor counts from the grant time in the store
+ *   GRANT_FROM_RECEIPT   the agent counts a grant from its arrival
+ *   ZOMBIE_GRANTS        a leader whose lease view ended goes on granting
+ *   NO_START_GATE        a host starts guests without a fresh grant
+ *   NO_SEQ               a report sent before a stop notice re-arms the belief
+ *   ACK_BEFORE_PERSIST   the ack goes out although the disarm was not written
+ *   TRANSIENT_WRITE_FAIL a failed store write does not end the leader's term
+ *   SHORT_S              assume_dead_after one tick below what the clocks need
+ *   BOOT_UNORDERED       as grant.go is (2026-12): boots are unordered ids, and
+ *                        a late report of a dead boot re-arms the belief
+ *   STOP_NOT_RECORDED    as grant.go/host.go are (2026-12): the store keeps a
+ *                        host's boot and sequence only while armed, and a stop
+ *                        of a boot not known armed writes nothing
+ */
+
+/* ---- constants (ticks) ---- */
+#ifndef H
+#define H 1             /* hosts modelled in full; see README: the engine's
+                         * grant state is per host, a relay is transport */
+#endif
+#define C 2             /* controllers */
+#ifndef D
+#define D 1             /* isolation_timeout */
+#endif
+#ifndef W
+#define W 1             /* watchdog_timeout */
+#endif
+#ifndef DRIFT
+#define DRIFT 1         /* a clock may stretch or shrink each interval by this */
+#endif
+#ifndef S
+#define S (D + W + 3*DRIFT + 1) /* assume_dead_after: the model's safe minimum */
+#endif
+#ifdef SHORT_S
+#define SS (S - 1)
+#else
+#define SS S
+#endif
+#define L (2*DRIFT + 2)  /* etcd lease TTL: a fast leader's view still spans two ticks */
+#ifndef MAXBOOT
+#define MAXBOOT 2       /* boots 1..MAXBOOT per host (0 = none) */
+#endif
+#ifndef MAXEP
+#define MAXEP 1         /* clean stops per boot */
+#endif
+#ifndef MAXTERM
+#define MAXTERM 2       /* elections: the first leader and one successor */
+#endif
+#ifndef U
+#define U 2             /* in-flight slots host -> controllers, per host (1 or 2) */
+#endif
+#ifndef DN
+#define DN 1            /* in-flight slots controllers -> host, per host (1 or 2) */
+#endif
+#define NONE 2          /* etcd holder: nobody */
+#define AGEMAX (D + DRIFT + 1) /* a report this old earns nothing */
+#define SINCEMAX (SS + DRIFT + 1)
+
+/* message kinds */
+#define MREPORT 1
+#define MSTOP 2
+#define MGRANT 1
+#define MACK 2
+
+/* ---- hosts and agents ---- */
+bool on[H];
+byte boot[H];           /* current boot, 1..MAXBOOT */
+bool agent[H];          /* agent process running */
+bool armed[H];          /* /dev/watchdog open: the hardware timer runs */
+byte wd[H];             /* watchdog ticks left; reset when it reaches 0 */
+byte gl[H];             /* grant: valid while >= 1 (persisted with the boot) */
+bool gguests[H];        /* the grant allows guest starts */
+bool guests[H];         /* h runs guests */
+byte ep[H];             /* the agent's sequence within the boot (stops so far) */
+bool stopping[H];       /* a clean stop waits for the leader's ack */
+byte offH[H];           /* the host clock's stretch: 0, DRIFT or 2*DRIFT, minus DRIFT */
+byte offW[H];           /* the watchdog timer's own stretch */
+
+/* in flight, host -> controllers (index h*U+k): a report or a stop notice */
+byte upKind[H*U];
+byte upBoot[H*U];
+byte upEp[H*U];
+byte upAge[H*U];        /* real ticks since the agent sent it */
+/* in flight, controllers -> host (index h*DN+k): a grant or an ack */
+byte dnKind[H*DN];
+byte dnBoot[H*DN];
+byte dnEp[H*DN];
+byte dnAge[H*DN];       /* real ticks since the agent sent the report */
+bool dnGuests[H*DN];
+
+/* ---- etcd: lease, fencing token, and the store ---- */
+byte holder = NONE;
+byte lease;             /* ticks left on etcd's clock */
+byte curTok;            /* the leader key's revision: bumps every election */
+bool sArmed[H];         /* the armed boot record, per host */
+byte sBoot[H];
+byte sEp[H];
+bool sFenced[H];        /* a journaled self-fence */
+byte sFboot[H];
+#ifdef NO_ELECTION_FLOOR
+byte sSince[H];         /* ticks since the armed record was written */
+#endif
+
+/* ---- controllers (engine state per host at index c*H+h) ---- */
+bool leading[C];        /* believes it leads: its own view of the lease */
+byte view[C];           /* ticks left of its lease view */
+bool zomb[C];           /* lost etcd: writes nothing, acks nothing */
+byte tok[C];
+byte offC[C];           /* each controller's clock stretch, as offH */
+byte term;              /* elections so far */
+#ifdef ZOMBIE_GRANTS
+bool lost[C];           /* view ended, but it goes on answering */
+#endif
+byte since[C*H];        /* ticks since max(G_H, leaderSince) */
+byte gboot[C*H];        /* grantBoot */
+bool garmed[C*H];       /* grantArmed */
+byte gep[C*H];          /* grantSeq */
+bool fenced[C*H];       /* concluded: boot fboot self-fenced */
+byte fboot[C*H];
+
+hidden byte i, j, k, x;
+hidden int rt;          /* real time, for the trail only (not state) */
+hidden byte b1;
+
+/* a stretch o in {0, DRIFT, 2*DRIFT} applied to an interval n */
+#define STRETCH(n, o) ((n) + (o) - DRIFT)
+
+#define ARMEDBOOT(ch) (garmed[ch] -> gboot[ch] : 0)
+#define CANWRITE(c) (holder == (c) && curTok == tok[c] && !zomb[c])
+
+/* the property, over the store */
+#define SAFE(h) (!sFenced[h] || (!guests[h] && !(on[h] && boot[h] == sFboot[h])))
+#if H == 1
+#define INV SAFE(0)
+#else
+#define INV (SAFE(0) && SAFE(1))
+#endif
+
+inline clearHost(h) {
+	on[h] = false; agent[h] = false; armed[h] = false; wd[h] = 0; gl[h] = 0;
+	gguests[h] = false; guests[h] = false; ep[h] = 0; stopping[h] = false
+}
+
+inline clearCtl(c) {
+	leading[c] = false; view[c] = 0; zomb[c] = false; tok[c] = 0;
+	for (x : 0 .. H-1) {
+		since[c*H+x] = 0; gboot[c*H+x] = 0; garmed[c*H+x] = false;
+		gep[c*H+x] = 0; fenced[c*H+x] = false; fboot[c*H+x] = 0
+	}
+}
+
+/* the engine's records of h, written with the leader's token */
+inline persist(c, h) {
+	sArmed[h] = garmed[c*H+h];
+#ifdef STOP_NOT_RECORDED
+	/* Record{WatchdogBoot, WatchdogSeq} only while armed (host.go, record) */
+	sBoot[h] = (garmed[c*H+h] -> gboot[c*H+h] : 0); sEp[h] = (garmed[c*H+h] -> gep[c*H+h] : 0);
+#else
+	/* the boot and sequence last heard, armed or disarmed */
+	sBoot[h] = gboot[c*H+h]; sEp[h] = gep[c*H+h];
+#endif
+	sFenced[h] = fenced[c*H+h]; sFboot[h] = fboot[c*H+h];
+#ifdef NO_ELECTION_FLOOR
+	sSince[h] = since[c*H+h];
+#endif
+}
+
+/* a write that fails: the sound model ends the leader's writing for the
+ * term (the simulator's zombie); the variant lets the next one succeed */
+inline writeFails(c) {
+#ifndef TRANSIENT_WRITE_FAIL
+	zomb[c] = true
+#else
+	skip
+#endif
+}
+
+/* the feed: an agent feeds only while it holds a valid grant */
+inline feed(h) {
+	if
+	:: on[h] && agent[h] && armed[h] && gl[h] >= 1 -> wd[h] = STRETCH(W, offW[h])
+	:: else -> skip
+	fi
+}
+
+inline sendDown(h, kind, bt, e, age, g) {
+	if
+	:: dnKind[h*DN] == 0 -> k = h*DN
+	:: else -> if :: DN > 1 && dnKind[h*DN+DN-1] == 0 -> k = h*DN+DN-1 :: else -> k = 255 fi
+	fi;
+	if
+	:: k != 255 -> dnKind[k] = kind; dnBoot[k] = bt; dnEp[k] = e; dnAge[k] = age; dnGuests[k] = g
+	:: else -> skip /* no room: lost */
+	fi;
+	k = 0
+}
+
+/* Engine.Grant for a report of boot bt, sequence e, sent age ticks ago */
+inline grant(c, h, bt, e, age) {
+	x = c*H+h;
+	if
+	:: fenced[x] && fboot[x] == bt -> printf("t=%d c%d: refuses boot %d of h%d: counted as self-fenced\n", rt, c, bt, h) /* ErrBootFenced */
+#ifndef BOOT_UNORDERED
+	:: bt < gboot[x] -> printf("t=%d c%d: refuses boot %d of h%d: it heard boot %d since\n", rt, c, bt, h, gboot[x])
+#endif
+	:: else ->
+		b1 = true; /* armed */
+#ifndef NO_SEQ
+		if :: gboot[x] == bt && e < gep[x] -> b1 = garmed[x] :: else -> skip fi;
+#endif
+		j = ARMEDBOOT(x);
+		if :: gboot[x] != bt || garmed[x] != b1 || e > gep[x] -> gep[x] = e :: else -> skip fi;
+		since[x] = 0; gboot[x] = bt; garmed[x] = b1;
+		if
+		:: ARMEDBOOT(x) != j ->
+			if :: CANWRITE(c) -> persist(c, h) :: else -> writeFails(c) fi
+		:: else -> skip
+		fi;
+		sendDown(h, MGRANT, bt, 0, age, !fenced[x]);
+		printf("t=%d c%d: grants h%d boot %d (report sent %d ago, seq %d, armed %d, guests %d)\n", rt, c, h, bt, age, e, b1, !fenced[x])
+	fi;
+	x = 0; j = 0; b1 = false
+}
+
+/* Engine.stopping, then the controller's apply: records first, then acks */
+inline stopNotice(c, h, bt, e) {
+	x = c*H+h;
+	if
+	:: gboot[x] == bt && e < gep[x] -> printf("t=%d c%d: ignores an old stop notice of h%d\n", rt, c, h) /* not the last word */
+#ifndef BOOT_UNORDERED
+	:: bt < gboot[x] -> printf("t=%d c%d: ignores a stop notice of an older boot of h%d\n", rt, c, h)
+#endif
+	:: else ->
+		j = ARMEDBOOT(x);
+		gboot[x] = bt; garmed[x] = false; gep[x] = e;
+		if
+		:: CANWRITE(c) ->
+#ifdef STOP_NOT_RECORDED
+			if :: j != 0 -> persist(c, h) :: else -> skip fi; /* grant.go: if was != "" */
+#else
+			persist(c, h); /* the notice's boot and sequence, even if nothing was armed */
+#endif
+			sendDown(h, MACK, bt, e, 0, false);
+			printf("t=%d c%d: h%d boot %d stops: disarm written, ack sent\n", rt, c, h, bt)
+		:: else ->
+			writeFails(c);
+			printf("t=%d c%d: h%d boot %d stops: cannot write, no ack\n", rt, c, h, bt);
+#ifdef ACK_BEFORE_PERSIST
+			sendDown(h, MACK, bt, e, 0, false);
+#endif
+			skip
+		fi
+	fi;
+	x = 0; j = 0
+}
+
+/* a leading controller receives in-flight message s of host h */
+inline deliverUp(c, h, s) {
+	if
+	:: upKind[s] == MREPORT -> grant(c, h, upBoot[s], upEp[s], upAge[s])
+	:: upKind[s] == MSTOP -> stopNotice(c, h, upBoot[s], upEp[s])
+	fi;
+	upKind[s] = 0; upBoot[s] = 0; upEp[s] = 0; upAge[s] = 0
+}
+
+/* host h's agent receives in-flight message s */
+inline deliverDown(h, s) {
+	if
+	:: dnKind[s] == MGRANT && on[h] && agent[h] && boot[h] == dnBoot[s] ->
+#ifdef GRANT_FROM_RECEIPT
+		j = STRETCH(D, offH[h]) + 1;
+#else
+		/* valid until t_s + D on the agent's clock, whenever it arrives */
+		j = (STRETCH(D, offH[h]) + 1 > dnAge[s] -> STRETCH(D, offH[h]) + 1 - dnAge[s] : 0);
+#endif
+		if :: j > gl[h] -> gl[h] = j :: else -> skip fi;
+		gguests[h] = dnGuests[s];
+		printf("t=%d h%d: grant arrives (report sent %d ago): grant left %d, guests %d\n", rt, h, dnAge[s], gl[h], gguests[h]);
+		feed(h);
+		j = 0
+	:: dnKind[s] == MACK && on[h] && agent[h] && stopping[h] && boot[h] == dnBoot[s] && ep[h] == dnEp[s] ->
+		/* magic close: the watchdog stops; the agent exits */
+		armed[h] = false; wd[h] = 0; agent[h] = false; stopping[h] = false;
+		printf("t=%d h%d: ack arrives: watchdog disarmed, agent exits\n", rt, h)
+	:: else -> skip /* for another boot, or nobody listens */
+	fi;
+	dnKind[s] = 0; dnBoot[s] = 0; dnEp[s] = 0; dnAge[s] = 0; dnGuests[s] = false
+}
+
+/* a leading controller c concludes h self-fenced */
+inline conclude(c, h) {
+	x = c*H+h;
+	printf("t=%d c%d: CONCLUDES h%d boot %d self-fenced (%d ticks since max(grant, leaderSince)); h%d on %d, boot %d, guests %d\n",
+		rt, c, h, gboot[x], since[x], h, on[h], boot[h], guests[h]);
+	assert(!(on[h] && boot[h] == gboot[x]) && !guests[h]);
+	fenced[x] = true; fboot[x] = gboot[x];
+	if :: CANWRITE(c) -> persist(c, h) :: else -> writeFails(c) fi;
+	x = 0
+}
+
+/* one tick of real time: every clock moves, the leader checks the safe
+ * time, watchdogs that ran out reset their hosts, agents feed */
+inline tick() {
+	d_step {
+		rt++;
+		for (i : 0 .. H-1) {
+			if :: gl[i] > 0 -> gl[i]-- :: else -> skip fi;
+			if :: on[i] && armed[i] && wd[i] > 0 -> wd[i]-- :: else -> skip fi;
+			for (k : 0 .. U-1) {
+				if :: upKind[i*U+k] == MREPORT && upAge[i*U+k] < AGEMAX -> upAge[i*U+k]++ :: else -> skip fi
+			}
+			for (k : 0 .. DN-1) {
+				if :: dnKind[i*DN+k] == MGRANT && dnAge[i*DN+k] < AGEMAX -> dnAge[i*DN+k]++ :: else -> skip fi
+			}
+#ifdef NO_ELECTION_FLOOR
+			if :: sSince[i] < SINCEMAX -> sSince[i]++ :: else -> skip fi;
+#endif
+			k = 0
+		}
+		if
+		:: lease > 0 -> lease--;
+			if :: lease == 0 -> holder = NONE; printf("t=%d etcd: lease expired\n", rt) :: else -> skip fi
+		:: else -> skip
+		fi;
+		for (j : 0 .. C-1) {
+			if
+			:: leading[j] ->
+				for (i : 0 .. H-1) {
+					if :: since[j*H+i] < SINCEMAX -> since[j*H+i]++ :: else -> skip fi
+				}
+				if :: view[j] > 0 -> view[j]-- :: else -> skip fi;
+				if
+				:: view[j] == 0 ->
+					printf("t=%d c%d: its lease view ended: stops leading\n", rt, j);
+#ifdef ZOMBIE_GRANTS
+					lost[j] = true; zomb[j] = true
+#else
+					clearCtl(j)
+#endif
+				:: else -> skip
+				fi
+			:: else -> skip
+			fi
+		}
+		/* conclusions (before this tick's resets: a tie counts against vigil) */
+		for (j : 0 .. C-1) {
+			for (i : 0 .. H-1) {
+				if
+				:: leading[j] && view[j] > 0 && garmed[j*H+i] && !fenced[j*H+i] &&
+				   since[j*H+i] >= STRETCH(SS, offC[j]) -> conclude(j, i)
+				:: else -> skip
+				fi
+			}
+		}
+		for (i : 0 .. H-1) {
+			if
+			:: on[i] && armed[i] && wd[i] == 0 -> clearHost(i); /* watchdog reset */
+				printf("t=%d h%d: WATCHDOG RESET\n", rt, i)
+			:: else -> skip
+			fi;
+			feed(i)
+		}
+		i = 0; j = 0
+	}
+}
+
+/* ---- events of host h ---- */
+inline hostEvent(h) {
+	if
+	:: on[h] -> clearHost(h); printf("t=%d h%d: power off\n", rt, h) /* PDU, operator, kernel crash */
+	:: !on[h] && boot[h] < MAXBOOT -> on[h] = true; boot[h]++; /* a new boot: no grant */
+		printf("t=%d h%d: power on, boot %d\n", rt, h, boot[h])
+	:: on[h] && !agent[h] ->
+		agent[h] = true; /* resumes from the grant persisted for this boot */
+		printf("t=%d h%d: agent starts (grant left %d)\n", rt, h, gl[h]);
+		if :: !armed[h] -> armed[h] = true; wd[h] = STRETCH(W, offW[h]) :: else -> skip fi;
+#ifdef FRESH_CLOCK
+		gl[h] = STRETCH(D, offH[h]) + 1;
+#endif
+		skip
+	:: agent[h] -> agent[h] = false; stopping[h] = false; /* crash: the timer runs on */
+		printf("t=%d h%d: agent crashes\n", rt, h)
+	:: on[h] && agent[h] && !stopping[h] && (upKind[h*U] == 0 || upKind[h*U+U-1] == 0) ->
+		/* the report, which asks for a grant, direct or through a peer */
+		if :: upKind[h*U] == 0 -> k = h*U :: else -> k = h*U+U-1 fi;
+		upKind[k] = MREPORT; upBoot[k] = boot[h]; upEp[k] = ep[h]; upAge[k] = 0; k = 0;
+		printf("t=%d h%d: report sent (boot %d seq %d)\n", rt, h, boot[h], ep[h])
+	:: on[h] && agent[h] && !stopping[h] && ep[h] < MAXEP && (upKind[h*U] == 0 || upKind[h*U+U-1] == 0) ->
+		/* a clean stop: tell the leader, wait for its ack */
+		ep[h]++; stopping[h] = true;
+		if :: upKind[h*U] == 0 -> k = h*U :: else -> k = h*U+U-1 fi;
+		upKind[k] = MSTOP; upBoot[k] = boot[h]; upEp[k] = ep[h]; upAge[k] = 0; k = 0;
+		printf("t=%d h%d: clean stop, notice sent (boot %d seq %d)\n", rt, h, boot[h], ep[h])
+	:: stopping[h] ->
+		/* no ack in time: exit with the watchdog running */
+		agent[h] = false; stopping[h] = false;
+		printf("t=%d h%d: agent exits without ack\n", rt, h);
+#ifdef DISARM_WITHOUT_ACK
+		armed[h] = false; wd[h] = 0;
+#endif
+		skip
+#ifdef NO_START_GATE
+	:: on[h] && !guests[h] -> guests[h] = true; printf("t=%d h%d: guests start (no gate)\n", rt, h)
+#else
+	:: on[h] && agent[h] && gl[h] >= 1 && gguests[h] && !guests[h] -> guests[h] = true;
+		printf("t=%d h%d: guests start (grant left %d)\n", rt, h, gl[h])
+#endif
+#ifdef PEER_FEEDS
+#if H == 1
+	:: on[h] && agent[h] -> /* a peer of its rack, not modelled, answers */
+#else
+	:: on[h] && agent[h] && on[1-h] && agent[1-h] ->
+#endif
+		/* the peer answered: "not isolated" */
+		gl[h] = STRETCH(D, offH[h]) + 1; feed(h);
+		printf("t=%d h%d: a peer answers: fed\n", rt, h)
+#endif
+	fi
+}
+
+/* ---- the network around host h: deliver or lose any message ---- */
+inline netEvent(h) {
+	if
+	:: upKind[h*U] != 0 && leading[0] -> deliverUp(0, h, h*U)
+	:: upKind[h*U] != 0 && leading[1] -> deliverUp(1, h, h*U)
+	:: U > 1 && upKind[h*U+U-1] != 0 && leading[0] -> deliverUp(0, h, h*U+U-1)
+	:: U > 1 && upKind[h*U+U-1] != 0 && leading[1] -> deliverUp(1, h, h*U+U-1)
+	:: upKind[h*U] != 0 -> upKind[h*U] = 0; upBoot[h*U] = 0; upEp[h*U] = 0; upAge[h*U] = 0
+	:: U > 1 && upKind[h*U+U-1] != 0 -> upKind[h*U+U-1] = 0; upBoot[h*U+U-1] = 0; upEp[h*U+U-1] = 0; upAge[h*U+U-1] = 0
+	:: dnKind[h*DN] != 0 -> deliverDown(h, h*DN)
+	:: DN > 1 && dnKind[h*DN+DN-1] != 0 -> deliverDown(h, h*DN+DN-1)
+	:: dnKind[h*DN] != 0 ->
+		dnKind[h*DN] = 0; dnBoot[h*DN] = 0; dnEp[h*DN] = 0; dnAge[h*DN] = 0; dnGuests[h*DN] = false
+	:: DN > 1 && dnKind[h*DN+DN-1] != 0 ->
+		dnKind[h*DN+DN-1] = 0; dnBoot[h*DN+DN-1] = 0; dnEp[h*DN+DN-1] = 0; dnAge[h*DN+DN-1] = 0; dnGuests[h*DN+DN-1] = false
+	fi
+}
+
+/* in-flight slots are a set: keep each host's two in a canonical order */
+#define UPKEY(s) (((upKind[s]*4 + upBoot[s])*4 + upEp[s])*16 + upAge[s])
+#define DNKEY(s) ((((dnKind[s]*4 + dnBoot[s])*4 + dnEp[s])*16 + dnAge[s])*2 + dnGuests[s])
+inline canon(h) {
+	d_step {
+		if
+		:: U > 1 && UPKEY(h*U) < UPKEY(h*U+U-1) ->
+			x = upKind[h*U]; upKind[h*U] = upKind[h*U+U-1]; upKind[h*U+U-1] = x;
+			x = upBoot[h*U]; upBoot[h*U] = upBoot[h*U+U-1]; upBoot[h*U+U-1] = x;
+			x = upEp[h*U]; upEp[h*U] = upEp[h*U+U-1]; upEp[h*U+U-1] = x;
+			x = upAge[h*U]; upAge[h*U] = upAge[h*U+U-1]; upAge[h*U+U-1] = x
+		:: else -> skip
+		fi;
+		if
+		:: DN > 1 && DNKEY(h*DN) < DNKEY(h*DN+DN-1) ->
+			x = dnKind[h*DN]; dnKind[h*DN] = dnKind[h*DN+DN-1]; dnKind[h*DN+DN-1] = x;
+			x = dnBoot[h*DN]; dnBoot[h*DN] = dnBoot[h*DN+DN-1]; dnBoot[h*DN+DN-1] = x;
+			x = dnEp[h*DN]; dnEp[h*DN] = dnEp[h*DN+DN-1]; dnEp[h*DN+DN-1] = x;
+			x = dnAge[h*DN]; dnAge[h*DN] = dnAge[h*DN+DN-1]; dnAge[h*DN+DN-1] = x;
+			x = dnGuests[h*DN]; dnGuests[h*DN] = dnGuests[h*DN+DN-1]; dnGuests[h*DN+DN-1] = x
+		:: else -> skip
+		fi;
+		x = 0
+	}
+}
+
+/* what no longer matters is forgotten, so equal futures are one state:
+ * the silence counts only while a boot is believed armed and not concluded */
+inline canonCtl() {
+	d_step {
+		for (x : 0 .. C*H-1) {
+			if :: !garmed[x] || fenced[x] -> since[x] = 0 :: else -> skip fi;
+			if :: gboot[x] == 0 -> gep[x] = 0 :: else -> skip fi
+		}
+		for (x : 0 .. H-1) {
+			if :: gl[x] == 0 -> gguests[x] = false :: else -> skip fi
+		}
+#ifdef NO_ELECTION_FLOOR
+		for (x : 0 .. H-1) {
+			if :: !sArmed[x] || sFenced[x] -> sSince[x] = 0 :: else -> skip fi
+		}
+#endif
+		x = 0
+	}
+}
+
+/* ---- events of controller c ---- */
+inline ctlEvent(c) {
+	if
+	:: holder == NONE && term < MAXTERM ->
+		/* wins the election: a new token; Restore; leaderSince = now */
+		term++; curTok++; holder = c; lease = L;
+		clearCtl(c);
+		leading[c] = true; tok[c] = curTok; view[c] = STRETCH(L - 1, offC[c]);
+#ifdef ZOMBIE_GRANTS
+		lost[c] = false;
+#endif
+		printf("t=%d c%d: elected, token %d\n", rt, c, curTok);
+		for (x : 0 .. H-1) {
+			garmed[c*H+x] = sArmed[x]; gboot[c*H+x] = sBoot[x]; gep[c*H+x] = sEp[x];
+			fenced[c*H+x] = sFenced[x]; fboot[c*H+x] = sFboot[x];
+#ifdef NO_ELECTION_FLOOR
+			since[c*H+x] = sSince[x];
+#endif
+			skip
+		}
+		x = 0
+	:: holder == c && leading[c] && !zomb[c] ->
+		/* keepalive: etcd counts from receipt, the leader from its send,
+		 * one tick short, on its own clock */
+		lease = L; view[c] = STRETCH(L - 1, offC[c])
+	:: leading[c] && !zomb[c] -> zomb[c] = true; /* loses etcd: a zombie */
+		printf("t=%d c%d: loses etcd (zombie until its lease view ends)\n", rt, c)
+	fi
+}
+
+active proctype world() {
+	atomic {
+		/* every clock gets its own constant rate */
+		for (i : 0 .. H-1) {
+#ifdef ALL_RATES
+			if :: offH[i] = 0 :: offH[i] = DRIFT :: offH[i] = 2*DRIFT fi;
+			if :: offW[i] = 0 :: offW[i] = DRIFT :: offW[i] = 2*DRIFT fi;
+#else
+			/* slow: the longest grant, the latest reset; a faster host's
+			 * behaviours are this one's with a power-off (README) */
+			offH[i] = 2*DRIFT; offW[i] = 2*DRIFT;
+#endif
+			on[i] = true; boot[i] = 1; agent[i] = true; armed[i] = true;
+			wd[i] = STRETCH(W, offW[i])
+		}
+		/* the controllers are alike: offC[0] <= offC[1] covers every pair */
+#ifdef ALL_RATES
+		if :: offC[0] = 0 :: offC[0] = DRIFT :: offC[0] = 2*DRIFT fi;
+		if :: offC[1] = offC[0] :: offC[0] < 2*DRIFT -> offC[1] = 2*DRIFT :: offC[0] == 0 -> offC[1] = DRIFT fi;
+#else
+		/* each fast or slow: both directions matter (a fast clock concludes
+		 * early, a slow one leads longer) */
+		if :: offC[0] = 0 :: offC[0] = 2*DRIFT fi;
+		if :: offC[1] = offC[0] :: offC[0] == 0 -> offC[1] = 2*DRIFT fi;
+#endif
+		i = 0; j = 0
+	}
+	do
+	:: atomic { tick(); canonCtl(); assert(INV) }
+	:: atomic { hostEvent(0); canon(0); canonCtl(); assert(INV) }
+	:: atomic { netEvent(0); canon(0); canonCtl(); assert(INV) }
+#if H > 1
+	:: atomic { hostEvent(1); canon(1); canonCtl(); assert(INV) }
+	:: atomic { netEvent(1); canon(1); canonCtl(); assert(INV) }
+#endif
+	:: atomic { ctlEvent(0); canonCtl(); assert(INV) }
+	:: atomic { ctlEvent(1); canonCtl(); assert(INV) }
+	od
+}
