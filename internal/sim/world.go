@@ -100,7 +100,6 @@ type Host struct {
 	grantGuests bool          // the latest grant lets the host start guests
 	seq         uint64        // the agent's message counter (persisted; reset with the boot)
 	awaitAck    uint64        // a stop notice waiting for its acknowledgement; 0 none
-	ackBy       time.Duration // the stopping agent gives up waiting then
 	fedAt       time.Duration // last watchdog feed
 	armed       bool          // watchdog armed (the agent opened the device)
 	rate        float64       // clock rate against real time; 0 means 1
