@@ -27,8 +27,8 @@ variants=(
 	"ACK_BEFORE_PERSIST|-DACK_BEFORE_PERSIST|the ack goes out although the disarm was not written"
 	"SHORT_S|-DSHORT_S|assume_dead_after one tick below the model's minimum"
 	"DRIFT_BEYOND_MARGIN|-DDRIFT=2 -DS=6|clocks drift twice what S was sized for"
-	"BOOT_UNORDERED|-DBOOT_UNORDERED|grant.go today: a late report of a dead boot re-arms"
-	"STOP_NOT_RECORDED|-DSTOP_NOT_RECORDED|grant.go today: a disarm's boot and seq are not stored"
+	"BOOT_UNORDERED|-DBOOT_UNORDERED|grant.go before boot numbers: a late report of a dead boot re-arms"
+	"STOP_NOT_RECORDED|-DSTOP_NOT_RECORDED|grant.go before persisted disarms: a disarm's boot and seq are not stored"
 )
 
 fail=0
