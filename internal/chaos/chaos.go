@@ -25,9 +25,12 @@ type Options struct {
 
 // Failure is a schedule that broke an invariant, shrunk to a minimum.
 type Failure struct {
-	Index    int
-	Seed     int64
-	Broken   []string
+	Index  int
+	Seed   int64
+	Broken []string
+	// Safety: the schedule broke a safety invariant (a double writer, an
+	// evacuation without a fence, ...), not only a liveness one.
+	Safety   bool
 	Minimal  *scenario.Scenario
 	Original *scenario.Scenario
 }
@@ -95,7 +98,16 @@ func Run(opts Options) (Report, error) {
 }
 
 func sortFailures(fs []Failure) {
-	slices.SortFunc(fs, func(a, b Failure) int { return a.Index - b.Index })
+	// Safety failures first: they are the ones to read.
+	slices.SortFunc(fs, func(a, b Failure) int {
+		if a.Safety != b.Safety {
+			if a.Safety {
+				return -1
+			}
+			return 1
+		}
+		return a.Index - b.Index
+	})
 }
 
 // check generates schedule i and returns a shrunk failure (or nil) and
@@ -107,13 +119,27 @@ func check(i int, seed int64, policy string, g Gen) (*Failure, *scenario.Result)
 	if len(broken) == 0 {
 		return nil, r
 	}
-	return &Failure{Index: i, Seed: seed, Broken: broken, Original: s, Minimal: Shrink(s, policy)}, r
+	return &Failure{Index: i, Seed: seed, Broken: broken, Safety: safety(r, err), Original: s, Minimal: Shrink(s, policy)}, r
 }
 
 // Broken runs s and lists the invariants it breaks.
 func Broken(s *scenario.Scenario, policy string) []string {
 	r, err := s.Run(policy)
 	return broken(r, err)
+}
+
+// safety reports whether a run broke a safety invariant; a run that failed
+// to run at all counts as one (nothing proves it safe).
+func safety(r *scenario.Result, err error) bool {
+	if err != nil || len(r.DoubleWriters) > 0 {
+		return true
+	}
+	for _, v := range r.Violations {
+		if v.Safety {
+			return true
+		}
+	}
+	return false
 }
 
 func broken(r *scenario.Result, err error) []string {

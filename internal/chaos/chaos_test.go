@@ -1,11 +1,13 @@
 package chaos
 
 import (
+	"errors"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/vigil-ha/vigil/internal/scenario"
+	"github.com/vigil-ha/vigil/internal/sim"
 )
 
 func TestGenerateIsDeterministic(t *testing.T) {
@@ -99,5 +101,27 @@ func TestGeneratorDrawsNovaFaults(t *testing.T) {
 		if !seen[want] {
 			t.Errorf("500 schedules never drew %s", want)
 		}
+	}
+}
+
+// TestSafetyTellsWritersFromRecovery: --gate safety fails a run only for
+// the promises about writers and fences, never for an instance not recovered.
+func TestSafetyTellsWritersFromRecovery(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		r    scenario.Result
+		want bool
+	}{
+		{"lost only", scenario.Result{Lost: []string{"vm01"}, Stranded: []string{"vm02"}}, false},
+		{"held forever", scenario.Result{Violations: []sim.Violation{{Host: "cmp1", What: "held for good"}}}, false},
+		{"double writer", scenario.Result{DoubleWriters: []string{"vm01"}}, true},
+		{"evacuated unfenced", scenario.Result{Violations: []sim.Violation{{Host: "cmp1", What: "evacuate while it runs", Safety: true}}}, true},
+	} {
+		if got := safety(&c.r, nil); got != c.want {
+			t.Errorf("%s: safety %v, want %v", c.name, got, c.want)
+		}
+	}
+	if !safety(nil, errors.New("boom")) {
+		t.Error("a run that failed to run counted as safe")
 	}
 }

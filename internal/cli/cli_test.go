@@ -55,6 +55,14 @@ func TestLabFuzzFindsNaiveViolations(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "0 broke an invariant") {
 		t.Errorf("vigil under fuzz: exit %d\n%s", code, out)
 	}
+	// The naive policy's faults are double writers: --gate safety fails too.
+	code, out, _ = run(t, "lab", "fuzz", "--schedules", "20", "--seed", "7", "--policy", "naive", "--gate", "safety")
+	if code != 1 || !strings.Contains(out, "broke a safety invariant") {
+		t.Errorf("naive policy under --gate safety: exit %d\n%s", code, out)
+	}
+	if code, _, errOut := run(t, "lab", "fuzz", "--gate", "liveness"); code != 2 || !strings.Contains(errOut, "--gate") {
+		t.Errorf("--gate liveness: exit %d, stderr %q", code, errOut)
+	}
 }
 
 func TestFenceDryRunAndGuards(t *testing.T) {

@@ -51,6 +51,11 @@ type Violation struct {
 	At   time.Duration
 	Host string
 	What string
+	// Safety: a promise about writers or fences was broken (an
+	// evacuation of a running unfenced host, a reset counted that did
+	// not happen, an action on a host in maintenance), not only one about
+	// recovery.
+	Safety bool
 }
 
 type op struct {
@@ -371,7 +376,7 @@ func (c *Controller) apply(r decision.Ready) {
 }
 
 func (c *Controller) violate(host, format string, args ...any) {
-	c.Violations = append(c.Violations, Violation{At: c.w.now, Host: host, What: fmt.Sprintf(format, args...)})
+	c.Violations = append(c.Violations, Violation{At: c.w.now, Host: host, What: fmt.Sprintf(format, args...), Safety: true})
 	c.w.event(host, "INVARIANT BROKEN: "+format, args...)
 }
 
