@@ -49,11 +49,14 @@ func (e *Engine) Grant(now time.Time, r AgentReport) (Grant, error) {
 		return Grant{}, ErrBootFenced
 	}
 	e.checkBootNo(h, r.Self.BootID, r.Self.Boot, r.Self.WatchdogArmed)
+	guests := h.inc == nil || h.inc.fence == nil
 	if h.olderBoot(r.Self.BootID, r.Self.Boot) {
 		// A late message of a boot that ended: the grant time moves (that
-		// only postpones a conclusion), nothing of the watchdog does.
+		// only postpones a conclusion), nothing of the watchdog does. (If
+		// it is a reinstalled host counting afresh, it may run guests as
+		// any host may; only its watchdog is not counted on.)
 		h.grantAt = now
-		return Grant{Host: h.Name, BootID: r.Self.BootID, Token: e.token, Guests: false}, nil
+		return Grant{Host: h.Name, BootID: r.Self.BootID, Token: e.token, Guests: guests}, nil
 	}
 	// Only a numbered boot's watchdog counts: without numbers an ended
 	// boot's late report cannot be told from the running one's.
@@ -75,7 +78,6 @@ func (e *Engine) Grant(now time.Time, r AgentReport) (Grant, error) {
 	if h.armedBoot() != was {
 		e.persist(h) // a successor must know what this leader knows of the watchdog
 	}
-	guests := h.inc == nil || h.inc.fence == nil
 	return Grant{Host: h.Name, BootID: r.Self.BootID, Token: e.token, Guests: guests}, nil
 }
 
