@@ -173,6 +173,11 @@ func (e *Engine) Tick(now time.Time) Ready {
 	}
 	r := e.out
 	e.out = Ready{}
+	for _, rec := range r.Records {
+		if h := e.hosts[rec.Host]; h != nil {
+			h.watchdogUnsaved = false // the controller writes these before it acts
+		}
+	}
 	return r
 }
 
@@ -360,10 +365,13 @@ func (e *Engine) Restore(recs []Record) {
 		// acknowledged stop, with the message that made it so.
 		switch {
 		case r.WatchdogBoot != "":
-			h.grantBoot, h.grantArmed, h.grantSeq, h.grantBootNo = r.WatchdogBoot, true, r.WatchdogSeq, r.WatchdogBootNo
+			h.grantBoot, h.grantArmed = r.WatchdogBoot, true
 		case r.WatchdogOffBoot != "":
-			h.grantBoot, h.grantArmed, h.grantSeq, h.grantBootNo = r.WatchdogOffBoot, false, r.WatchdogSeq, r.WatchdogBootNo
-			h.grantStopped = true
+			h.grantBoot, h.grantArmed = r.WatchdogOffBoot, false
+		}
+		h.grantSeq, h.maxBootNo, h.maxBootID, h.unordered = r.WatchdogSeq, r.WatchdogBootNo, r.WatchdogNoBoot, r.WatchdogUnordered
+		if h.maxBootID == "" && h.maxBootNo != 0 {
+			h.maxBootID = h.grantBoot // a record from before WatchdogNoBoot
 		}
 		if !r.UnfenceDue.IsZero() && !r.Phase.inIncident() {
 			// The predecessor's unfence of it failed: retry it (at once

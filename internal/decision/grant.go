@@ -50,33 +50,42 @@ func (e *Engine) Grant(now time.Time, r AgentReport) (Grant, error) {
 	}
 	e.checkBootNo(h, r.Self.BootID, r.Self.Boot, r.Self.WatchdogArmed)
 	guests := h.inc == nil || h.inc.fence == nil
-	if h.olderBoot(r.Self.BootID, r.Self.Boot) {
-		// A late message of a boot that ended: the grant time moves (that
-		// only postpones a conclusion), nothing of the watchdog does. (If
-		// it is a reinstalled host counting afresh, it may run guests as
-		// any host may; only its watchdog is not counted on.)
-		h.grantAt = now
-		return Grant{Host: h.Name, BootID: r.Self.BootID, Token: e.token, Guests: guests}, nil
-	}
-	// Only a numbered boot's watchdog counts: without numbers an ended
-	// boot's late report cannot be told from the running one's.
-	armed := r.Self.WatchdogArmed && r.Self.Boot != 0
-	if r.Self.BootID == h.grantBoot && r.Self.Seq < h.grantSeq {
+	before := h.watchdogState()
+	h.grantAt = now
+	id, no := r.Self.BootID, r.Self.Boot
+	switch {
+	case id != h.grantBoot && no > h.maxBootNo:
+		// A boot newer than every boot heard: the running one.
+		h.maxBootNo, h.maxBootID, h.unordered = no, id, false
+		h.grantBoot, h.grantArmed, h.grantSeq = id, r.Self.WatchdogArmed, r.Self.Seq
+	case id != h.grantBoot:
+		// Unnumbered, numbered like a boot already heard, or lower: it
+		// cannot be placed for sure (a late message of an ended boot, or a
+		// running boot whose counter was lost). vigil counts no watchdog of
+		// the host until a boot numbered above all reports.
+		h.grantArmed, h.unordered = false, true
+	case h.countedBack(id, no):
+		// The running boot's counter went back: its sequence numbers did
+		// too, and nothing it says can be ordered against what was heard.
+	case r.Self.Seq < h.grantSeq:
 		// Sent before a message already heard (a stop notice, say), it
 		// arrived late: it moves the grant, not what the watchdog is.
-		armed = h.grantArmed
+	default:
+		h.grantArmed, h.grantSeq = r.Self.WatchdogArmed, r.Self.Seq
 	}
-	was := h.armedBoot()
-	if h.grantBoot != r.Self.BootID || h.grantArmed != armed || r.Self.Seq > h.grantSeq {
-		h.grantSeq = r.Self.Seq
+	if h.grantArmed && (no == 0 || h.unordered || h.grantBoot != h.maxBootID) {
+		h.grantArmed = false // only the newest numbered boot's watchdog counts
 	}
-	if h.grantBoot != r.Self.BootID || armed {
-		h.grantStopped = false
+	if h.watchdogState() != before {
+		// A successor must know what this leader knows of the watchdog,
+		// and until the record is written a successor may still believe
+		// an ended boot armed: this grant lets no guest start (the next
+		// one, after the write, does).
+		e.persist(h)
+		h.watchdogUnsaved = true
 	}
-	h.setBootNo(r.Self.BootID, r.Self.Boot)
-	h.grantAt, h.grantBoot, h.grantArmed = now, r.Self.BootID, armed
-	if h.armedBoot() != was {
-		e.persist(h) // a successor must know what this leader knows of the watchdog
+	if h.watchdogUnsaved {
+		guests = false
 	}
 	return Grant{Host: h.Name, BootID: r.Self.BootID, Token: e.token, Guests: guests}, nil
 }
@@ -112,25 +121,28 @@ func (e *Engine) stopping(m AgentStopping) {
 	if h == nil || !e.leader {
 		return // no ack: the agent keeps its watchdog running
 	}
-	if h.sameBootCountedBack(m.BootID, m.Boot) {
+	id, no := m.BootID, m.Boot
+	switch {
+	case id == h.grantBoot && h.countedBack(id, no):
 		// The agent lost its counter (and its sequence numbers) on the
 		// running boot: its messages cannot be ordered against what vigil
 		// heard. No ack: the agent leaves its watchdog running, which is
 		// what vigil believes.
-		e.checkBootNo(h, m.BootID, m.Boot, true)
+		e.checkBootNo(h, id, no, true)
 		return
-	}
-	if h.olderBoot(m.BootID, m.Boot) {
-		// A boot that ended, or one vigil never counts on: acknowledging
-		// it changes nothing vigil believes.
-		e.out.Acks = append(e.out.Acks, Ack{Host: h.Name, BootID: m.BootID, Seq: m.Seq})
-		return
-	}
-	if m.BootID == h.grantBoot && m.Seq < h.grantSeq {
+	case id == h.grantBoot && m.Seq < h.grantSeq:
 		return // older than a report that armed it again: not the last word
+	case id == h.grantBoot:
+		h.grantArmed, h.grantSeq = false, m.Seq
+	case no > h.maxBootNo:
+		h.maxBootNo, h.maxBootID, h.unordered = no, id, false
+		h.grantBoot, h.grantArmed, h.grantSeq = id, false, m.Seq
+	default:
+		// A boot that cannot be placed for sure: vigil stops counting any
+		// watchdog of the host (as for its reports) and acknowledges.
+		e.checkBootNo(h, id, no, false)
+		h.grantArmed, h.unordered = false, true
 	}
-	h.setBootNo(m.BootID, m.Boot)
-	h.grantBoot, h.grantArmed, h.grantSeq, h.grantStopped = m.BootID, false, m.Seq, true
 	// Persisted even if vigil never believed it armed: a report sent before
 	// the notice may still arrive, at a successor too, and must find the
 	// disarm and its sequence number there.
@@ -138,48 +150,36 @@ func (e *Engine) stopping(m AgentStopping) {
 	e.out.Acks = append(e.out.Acks, Ack{Host: h.Name, BootID: m.BootID, Seq: m.Seq})
 }
 
-// olderBoot reports whether a message numbered boot comes from a boot
-// before the one vigil last heard of h (both numbered): that boot has ended.
-// (A host whose agent lost its boot counter is never counted on for its
-// watchdog until its count passes the old one: safe, and it alerts nothing
-// worse than a held host.)
-func (h *host) olderBoot(id string, boot uint64) bool {
-	if id == h.grantBoot {
-		return false // the boot id is the truth; the number only orders boots
-	}
-	// An unnumbered boot cannot be ordered: it is taken as the running one,
-	// whose watchdog vigil does not count, which drops an armed belief.
-	return boot != 0 && h.grantBootNo != 0 && boot < h.grantBootNo
+// countedBack: a message of boot id numbered below what that same boot said
+// before: the agent's state was wiped while the host ran.
+func (h *host) countedBack(id string, no uint64) bool {
+	return id == h.maxBootID && no != 0 && no < h.maxBootNo
 }
 
-// sameBootCountedBack: a message of the boot vigil last heard, numbered lower
-// than before: the agent's state was wiped while the host ran.
-func (h *host) sameBootCountedBack(id string, boot uint64) bool {
-	return id == h.grantBoot && boot != 0 && h.grantBootNo != 0 && boot < h.grantBootNo
+// watchdogState is what a successor must know of the host's watchdog.
+type watchdogState struct {
+	boot      string
+	armed     bool
+	maxNo     uint64
+	maxID     string
+	unordered bool
 }
 
-// setBootNo records the number of the boot id a message that moves vigil's
-// belief came from. A new boot without a number is still later than the one
-// before it: its number becomes one more, so the ended boot stays older.
-func (h *host) setBootNo(id string, boot uint64) {
-	switch {
-	case boot > h.grantBootNo:
-		h.grantBootNo = boot
-	case boot == 0 && id != h.grantBoot && h.grantBootNo != 0:
-		h.grantBootNo++
-	}
+func (h *host) watchdogState() watchdogState {
+	return watchdogState{h.grantBoot, h.grantArmed, h.maxBootNo, h.maxBootID, h.unordered}
 }
 
 // checkBootNo alerts on an agent whose watchdog vigil cannot count on for
-// want of boot numbers, or whose counter went back.
-func (e *Engine) checkBootNo(h *host, id string, boot uint64, armed bool) {
-	switch {
-	case boot == 0 && armed:
+// want of boot numbers, or whose boot numbers cannot be trusted.
+func (e *Engine) checkBootNo(h *host, id string, no uint64, armed bool) {
+	if no == 0 && armed {
 		e.alert(h, "watchdog-unnumbered", "the agent on "+h.Name+" feeds a watchdog but does not number its boots: vigil never counts that watchdog as a fence (an ended boot's late message could not be told from the running one's); upgrade the agent")
-	case h.sameBootCountedBack(id, boot):
-		e.alert(h, "boot-counter-reset", fmt.Sprintf("the agent on %s counts its running boot %s as boot %d, vigil heard it as boot %d: its state directory was wiped; vigil keeps what it believed of the watchdog and acknowledges no clean stop of this boot, so stopping the agent leaves the watchdog running and resets the host; reboot %s to start counting afresh", h.Name, id, boot, h.grantBootNo, h.Name))
-	case id != h.grantBoot && boot != 0 && h.olderBoot(id, boot):
-		e.alert(h, "boot-counter-back", fmt.Sprintf("a message of %s's boot %s numbered %d, below boot %d already heard: a late message of an ended boot, or the agent's state was wiped (host reinstalled); if %s keeps answering from it, vigil does not count its watchdog as a fence until its boot count passes %d (each boot adds one)", h.Name, id, boot, h.grantBootNo, h.Name, h.grantBootNo))
+	}
+	if h.countedBack(id, no) {
+		e.alert(h, "boot-counter-reset", fmt.Sprintf("the agent on %s counts its running boot %s as boot %d, vigil heard it as boot %d: its state directory was wiped; vigil keeps what it believed of the watchdog and acknowledges no clean stop of this boot, so stopping the agent leaves the watchdog running and resets the host; reboot %s to start counting afresh", h.Name, id, no, h.maxBootNo, h.Name))
+	}
+	if id != h.maxBootID && h.maxBootNo != 0 && no <= h.maxBootNo {
+		e.alert(h, "boot-unordered", fmt.Sprintf("a message of %s's boot %s (numbered %d) cannot be placed after boot %s (%d): a late message of an ended boot, an agent that does not number boots, or a boot counter lost (host reinstalled, power lost before the counter was written); vigil does not count %s's watchdog as a fence until a boot numbered above %d reports (each boot adds one)", h.Name, id, no, h.maxBootID, h.maxBootNo, h.Name, h.maxBootNo))
 	}
 }
 

@@ -40,12 +40,19 @@ type host struct {
 	// The watchdog contract (grant.go): when this leader last granted the
 	// host, for which boot, and whether that report armed a watchdog; an
 	// acknowledged clean stop disarms it.
-	grantAt      time.Time
-	grantBoot    string
-	grantArmed   bool
-	grantSeq     uint64 // the message that last set grantArmed for grantBoot
-	grantBootNo  uint64 // grantBoot's number (SelfReport.Boot); 0 unnumbered
-	grantStopped bool   // an acknowledged clean stop disarmed grantBoot
+	grantAt    time.Time
+	grantBoot  string
+	grantArmed bool
+	grantSeq   uint64 // the message that last set grantArmed for grantBoot
+	// Boot order: the highest boot number an agent reported and the boot
+	// that reported it; unordered: a boot that cannot be placed for sure
+	// was heard since, so no watchdog counts until a newer boot reports.
+	maxBootNo uint64
+	maxBootID string
+	unordered bool
+	// watchdogUnsaved: what vigil believes of the watchdog changed and the
+	// record saying so has not left in a Ready yet; grants start no guests.
+	watchdogUnsaved bool
 
 	// An unfence the executor reported failed: retried until it works.
 	unfenceDue  time.Time
@@ -176,10 +183,10 @@ func (h *host) failedThisEpisode() bool {
 // watchdogRecord writes what vigil believes of h's watchdog into r: the
 // boot last heard, armed or disarmed, and the message that made it so.
 func (h *host) watchdogRecord(r *Record) {
-	if !h.grantArmed && !h.grantStopped {
-		return // never armed: nothing a successor could get wrong
+	if h.grantBoot == "" && h.maxBootID == "" {
+		return
 	}
-	r.WatchdogSeq, r.WatchdogBootNo = h.grantSeq, h.grantBootNo
+	r.WatchdogSeq, r.WatchdogBootNo, r.WatchdogNoBoot, r.WatchdogUnordered = h.grantSeq, h.maxBootNo, h.maxBootID, h.unordered
 	if h.grantArmed {
 		r.WatchdogBoot = h.grantBoot
 	} else {

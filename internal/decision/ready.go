@@ -121,16 +121,21 @@ type Record struct {
 	// count that boot as self-fenced after the safe time from its own
 	// election, as this leader would have from its last grant.
 	WatchdogBoot string `json:"watchdog_boot,omitempty"`
-	// WatchdogOffBoot is instead the boot an acknowledged clean stop
-	// disarmed. (A field of its own: a vigil that does not know it reads
-	// no armed watchdog, never a wrong one.)
+	// WatchdogOffBoot is instead the boot last heard when vigil counts no
+	// watchdog of it (disarmed by an acknowledged stop, or never armed).
+	// A field of its own: a vigil that does not know it reads no armed
+	// watchdog, never a wrong one.
 	WatchdogOffBoot string `json:"watchdog_off_boot,omitempty"`
 	// WatchdogSeq is the message that last armed or disarmed it: older
 	// reports arriving late do not re-arm a watchdog a clean stop disarmed.
 	WatchdogSeq uint64 `json:"watchdog_seq,omitempty"`
-	// WatchdogBootNo is that boot's number: an older boot's late messages
-	// change nothing.
-	WatchdogBootNo uint64 `json:"watchdog_boot_no,omitempty"`
+	// WatchdogBootNo is the highest boot number the host's agent reported,
+	// WatchdogNoBoot the boot that reported it; WatchdogUnordered: a boot
+	// that could not be placed after it was heard since, so no watchdog of
+	// the host counts until a boot numbered higher reports.
+	WatchdogBootNo    uint64 `json:"watchdog_boot_no,omitempty"`
+	WatchdogNoBoot    string `json:"watchdog_no_boot,omitempty"`
+	WatchdogUnordered bool   `json:"watchdog_unordered,omitempty"`
 	// Moving: Nova accepted their evacuation, not yet seen ACTIVE elsewhere.
 	Moving []string `json:"moving,omitempty"`
 	// UnfenceDue, UnfenceErr: the host's last unfence failed (why) and is

@@ -18,7 +18,10 @@ const restartRetry = 30 * time.Second
 // When the incident ends without moving them (the host rejoined), nothing
 // else would ever start them: vigil asks Nova for a hard reboot.
 //
-// Only where no second copy can run: h is alive and has no incident (so
+// Only where no second copy can run: no other host's agent reported the
+// guest running and no other host was seen on its disk lately (a live
+// migration that had switched over before h died leaves the guest on the
+// destination while Nova still places it on h); h is alive and has no incident (so
 // vigil moves nothing off it, and its grants let guests start), the agent
 // of this boot reports the start refused and the guest not running, and
 // Nova places the instance on h with no task state (no evacuation or
@@ -43,6 +46,8 @@ func (e *Engine) restartRefused(now time.Time, h *host, a assessment) {
 		case slices.Contains(h.self.Domains, in), !slices.Contains(h.nova.Instances, in):
 		case st != NovaError && st != NovaActive:
 		case e.unresolved[in] != "":
+		case e.runsElsewhere(now, h, in):
+			e.alert(h, "restart-copy-elsewhere", fmt.Sprintf("%s's start was refused on %s and Nova still places it there, but another host runs it or writes its disk (a live migration that had switched over?): vigil does not restart it; check where %s really runs and fix its placement in Nova", in, h.Name, in))
 		case now.Sub(h.restartAt[in]) < restartRetry:
 		default:
 			todo = append(todo, in)
@@ -57,4 +62,21 @@ func (e *Engine) restartRefused(now time.Time, h *host, a assessment) {
 	e.emit(Action{Kind: ActRestart, Host: h.Name, Instances: todo, Rule: "restart-refused",
 		Reason: fmt.Sprintf("the guest-start gate refused %s on %s (boot %s) while an incident held its fence; the incident is over and nothing moved them: hard reboot in place",
 			strings.Join(todo, ", "), h.Name, h.self.BootID)})
+}
+
+// runsElsewhere reports whether a host other than h was seen running
+// instance in or writing its disk within the last agent timeout.
+func (e *Engine) runsElsewhere(now time.Time, h *host, in string) bool {
+	for _, o := range e.hosts {
+		if o == h {
+			continue
+		}
+		if fresh(o.writers[in], now, e.cfg.AgentTimeout*10) {
+			return true
+		}
+		if fresh(o.selfAt, now, e.cfg.AgentTimeout*10) && slices.Contains(o.self.Domains, in) {
+			return true
+		}
+	}
+	return false
 }
