@@ -114,6 +114,12 @@ func (e *Engine) Step(now time.Time, in Input) {
 				h.writers[m.Instance] = now
 			}
 		}
+	case Persisted:
+		for _, h := range e.hosts {
+			if h.watchdogUnsaved == unsavedWriting {
+				h.watchdogUnsaved = unsavedNone
+			}
+		}
 	case SetMaintenance:
 		if h := e.hosts[m.Host]; h != nil {
 			h.maintenance = m.On
@@ -174,8 +180,8 @@ func (e *Engine) Tick(now time.Time) Ready {
 	r := e.out
 	e.out = Ready{}
 	for _, rec := range r.Records {
-		if h := e.hosts[rec.Host]; h != nil {
-			h.watchdogUnsaved = false // the controller writes these before it acts
+		if h := e.hosts[rec.Host]; h != nil && h.watchdogUnsaved == unsavedChanged {
+			h.watchdogUnsaved = unsavedWriting // written once Persisted says so
 		}
 	}
 	return r

@@ -54,6 +54,11 @@ func (e *Engine) Grant(now time.Time, r AgentReport) (Grant, error) {
 	h.grantAt = now
 	id, no := r.Self.BootID, r.Self.Boot
 	switch {
+	case id == h.grantBoot && h.maxBootID == "" && no > 0:
+		// A record from before boot numbers named this boot: its own
+		// numbered report places it.
+		h.maxBootNo, h.maxBootID = no, id
+		h.grantArmed, h.grantSeq = r.Self.WatchdogArmed, max(h.grantSeq, r.Self.Seq)
 	case id != h.grantBoot && no > h.maxBootNo:
 		// A boot newer than every boot heard: the running one.
 		h.maxBootNo, h.maxBootID, h.unordered = no, id, false
@@ -64,6 +69,11 @@ func (e *Engine) Grant(now time.Time, r AgentReport) (Grant, error) {
 		// running boot whose counter was lost). vigil counts no watchdog of
 		// the host until a boot numbered above all reports.
 		h.grantArmed, h.unordered = false, true
+		if !r.Self.WatchdogArmed {
+			// Nor may it start guests without a watchdog: a boot never
+			// heard, numbered higher, could later be placed over it.
+			guests = false
+		}
 	case h.countedBack(id, no):
 		// The running boot's counter went back: its sequence numbers did
 		// too, and nothing it says can be ordered against what was heard.
@@ -82,9 +92,9 @@ func (e *Engine) Grant(now time.Time, r AgentReport) (Grant, error) {
 		// an ended boot armed: this grant lets no guest start (the next
 		// one, after the write, does).
 		e.persist(h)
-		h.watchdogUnsaved = true
+		h.watchdogUnsaved = unsavedChanged
 	}
-	if h.watchdogUnsaved {
+	if h.watchdogUnsaved != unsavedNone {
 		guests = false
 	}
 	return Grant{Host: h.Name, BootID: r.Self.BootID, Token: e.token, Guests: guests}, nil
@@ -139,14 +149,23 @@ func (e *Engine) stopping(m AgentStopping) {
 		h.grantBoot, h.grantArmed, h.grantSeq = id, false, m.Seq
 	default:
 		// A boot that cannot be placed for sure: vigil stops counting any
-		// watchdog of the host (as for its reports) and acknowledges.
+		// watchdog of the host (as for its reports), but acknowledges no
+		// stop of it: a boot never heard, numbered higher, could later be
+		// placed over it, and this one must then reset, not run on
+		// disarmed.
 		e.checkBootNo(h, id, no, false)
-		h.grantArmed, h.unordered = false, true
+		if h.grantArmed || !h.unordered {
+			h.grantArmed, h.unordered = false, true
+			e.persist(h)
+			h.watchdogUnsaved = unsavedChanged
+		}
+		return
 	}
 	// Persisted even if vigil never believed it armed: a report sent before
 	// the notice may still arrive, at a successor too, and must find the
 	// disarm and its sequence number there.
 	e.persist(h)
+	h.watchdogUnsaved = unsavedChanged
 	e.out.Acks = append(e.out.Acks, Ack{Host: h.Name, BootID: m.BootID, Seq: m.Seq})
 }
 

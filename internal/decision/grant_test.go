@@ -35,6 +35,10 @@ func TestGrant(t *testing.T) {
 	if len(e.Tick(t0).Records) == 0 {
 		t.Fatal("the first grant to boot b1 wrote no record of it")
 	}
+	if g, _ := e.Grant(t0, rep("b1")); g.Guests {
+		t.Fatal("guests allowed before the controller said the record was written")
+	}
+	e.Step(t0, Persisted{})
 	g, err = e.Grant(t0, rep("b1"))
 	if err != nil || g.Token != 7 || !g.Guests || g.BootID != "b1" {
 		t.Fatalf("healthy host: grant %+v, %v; want token 7, guests allowed", g, err)
@@ -242,6 +246,7 @@ func TestWatchdogBeliefUnderReordering(t *testing.T) {
 			for _, r := range rd.Records {
 				store[r.Host] = r
 			}
+			e.Step(now, Persisted{})
 			for _, a := range rd.Acks {
 				if waiting != nil && a == *waiting {
 					armed, cur.WatchdogArmed, waiting = false, false, nil

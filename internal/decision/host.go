@@ -51,8 +51,8 @@ type host struct {
 	maxBootID string
 	unordered bool
 	// watchdogUnsaved: what vigil believes of the watchdog changed and the
-	// record saying so has not left in a Ready yet; grants start no guests.
-	watchdogUnsaved bool
+	// record saying so is not known written yet; grants start no guests.
+	watchdogUnsaved unsaved
 
 	// An unfence the executor reported failed: retried until it works.
 	unfenceDue  time.Time
@@ -243,3 +243,13 @@ func (h *host) held() bool {
 	}
 	return false
 }
+
+// unsaved tracks a change of what vigil believes of a host's watchdog on
+// its way to the store.
+type unsaved uint8
+
+const (
+	unsavedNone    unsaved = iota
+	unsavedChanged         // changed, its record not yet returned in a Ready
+	unsavedWriting         // returned in a Ready, not yet confirmed by Persisted
+)

@@ -192,6 +192,13 @@ type Release struct {
 
 // Leadership tells the engine whether its controller leads. A new leader
 // re-arms every host with the failover grace before judging any.
+// Persisted tells the engine that the controller durably wrote the records
+// of every Ready the engine returned so far (the fenced etcd transaction
+// committed). A leader that lost etcd never steps it. Until it comes, a
+// grant that followed a change of what vigil believes of a host's watchdog
+// lets no guest start: a successor might still believe an ended boot armed.
+type Persisted struct{}
+
 type Leadership struct {
 	Leader bool
 	// Token is the fencing token of this term (the etcd leader key's
@@ -213,3 +220,4 @@ func (Release) isInput()           {}
 func (Leadership) isInput()        {}
 func (AgentStopping) isInput()     {}
 func (UnfenceResult) isInput()     {}
+func (Persisted) isInput()         {}

@@ -704,6 +704,9 @@ func (h *harness) format(r Ready) string {
 		h.store[rec.Host] = rec
 		fmt.Fprintf(&b, "%s %s: record %s\n", at(h.now), rec.Host, fmtRecord(rec))
 	}
+	if len(r.Records) > 0 {
+		h.e.Step(h.now, Persisted{})
+	}
 	return b.String()
 }
 

@@ -706,6 +706,9 @@ func (w *world) check(r Ready) *violation {
 	for _, rec := range r.Records {
 		w.store[rec.Host] = rec
 	}
+	if len(r.Records) > 0 {
+		w.e.Step(w.now, Persisted{})
+	}
 	for _, a := range r.Acks {
 		// Persisted, then acknowledged: only now does the agent disarm,
 		// if it is still the agent that waits for this ack.

@@ -11,6 +11,10 @@ import (
 // guest its gate refused, while the agent still reports it refused.
 const restartRetry = 30 * time.Second
 
+// restartSettle: a restart waits this many agent timeouts after an election
+// and looks this far back for another host running the guest.
+const restartSettle = 10
+
 // restartRefused starts, in place, the guests vigil's own gate refused on
 // h. A host that boots while an incident holds its fence (an operator
 // powered it on in maintenance, say) gets grants that withhold guests, so
@@ -30,6 +34,9 @@ const restartRetry = 30 * time.Second
 func (e *Engine) restartRefused(now time.Time, h *host, a assessment) {
 	if len(h.self.Refused) == 0 || h.inc != nil || h.maintenance {
 		return
+	}
+	if now.Sub(e.leaderSince) < restartSettle*e.cfg.AgentTimeout {
+		return // a new leader has not heard every host that may run the guest yet
 	}
 	switch a.state {
 	case Healthy, ServiceDegraded, NetworkDegraded:
@@ -71,10 +78,10 @@ func (e *Engine) runsElsewhere(now time.Time, h *host, in string) bool {
 		if o == h {
 			continue
 		}
-		if fresh(o.writers[in], now, e.cfg.AgentTimeout*10) {
+		if fresh(o.writers[in], now, e.cfg.AgentTimeout*restartSettle) {
 			return true
 		}
-		if fresh(o.selfAt, now, e.cfg.AgentTimeout*10) && slices.Contains(o.self.Domains, in) {
+		if fresh(o.selfAt, now, e.cfg.AgentTimeout*restartSettle) && slices.Contains(o.self.Domains, in) {
 			return true
 		}
 	}

@@ -41,7 +41,7 @@ func TestRestartRefused(t *testing.T) {
 				nova.Instances, nova.Status["vm1"] = []string{"vm1"}, tc.status
 			}
 			var asked []time.Duration
-			for s := 0; s <= 70; s++ {
+			for s := 0; s <= 100; s++ { // the first ask waits restartSettle agent timeouts after the election
 				now := t0.Add(time.Duration(s) * time.Second)
 				for _, net := range e.cfg.Networks {
 					e.Step(now, AgentReport{Host: "cmp1", Network: net, Self: self})

@@ -349,6 +349,9 @@ func (c *Controller) apply(r decision.Ready) {
 			c.store[rec.Host] = rec // a closed record may still carry Failed (the brake) or an armed watchdog
 		}
 	}
+	if c.zombieUntil == 0 && len(r.Records) > 0 {
+		c.p.Step(c.at(), decision.Persisted{}) // the write committed
+	}
 	for _, a := range r.Acks {
 		if h := c.w.Host(a.Host); h != nil {
 			a := a
