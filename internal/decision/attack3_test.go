@@ -81,8 +81,9 @@ func TestAttack3WipedCounterNewBootIsExplained(t *testing.T) {
 	if _, err := e.Grant(now, r); err != nil {
 		t.Fatal(err)
 	}
-	acts := e.Tick(now).Actions // the record of the new boot is written
-	e.Step(now, Persisted{})
+	rd := e.Tick(now) // the record of the new boot is written
+	e.Step(now, Persisted{Ready: rd.Seq})
+	acts := rd.Actions
 	g, err := e.Grant(now, r)
 	if err != nil {
 		t.Fatal(err)

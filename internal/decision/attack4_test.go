@@ -30,7 +30,7 @@ func (x *a4) tick(at time.Time) {
 		x.store[r.Host] = r
 	}
 	if len(rd.Records) > 0 {
-		x.e.Step(at, Persisted{})
+		x.e.Step(at, Persisted{Ready: rd.Seq})
 	}
 	x.acts = append(x.acts, rd.Actions...)
 	x.acks = append(x.acks, rd.Acks...)

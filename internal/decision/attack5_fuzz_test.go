@@ -43,7 +43,7 @@ func TestAttack5FuzzBelief(t *testing.T) {
 				store[r.Host] = r
 			}
 			if len(rd.Records) > 0 {
-				e.Step(now, Persisted{})
+				e.Step(now, Persisted{Ready: rd.Seq})
 			}
 			for _, a := range rd.Acks {
 				if waiting != nil && a == *waiting {

@@ -10,8 +10,9 @@ import (
 // Engine is vigil's per-cluster decision state machine. It is not safe for
 // concurrent use; its owner serialises Step and Tick.
 type Engine struct {
-	cfg    Config
-	netIdx map[string]int
+	readySeq uint64 // the last Ready.Seq
+	cfg      Config
+	netIdx   map[string]int
 
 	hosts map[string]*host
 	order []string // sorted names, for deterministic output
@@ -116,8 +117,15 @@ func (e *Engine) Step(now time.Time, in Input) {
 		}
 	case Persisted:
 		for _, h := range e.hosts {
-			if h.watchdogUnsaved == unsavedWriting {
+			switch {
+			case h.watchdogUnsaved != unsavedWriting:
+			case h.unsavedIn == m.Ready:
 				h.watchdogUnsaved = unsavedNone
+			case h.unsavedIn < m.Ready:
+				// Its Ready was never confirmed: that write failed.
+				// Send the record again.
+				e.persist(h)
+				h.watchdogUnsaved = unsavedChanged
 			}
 		}
 	case SetMaintenance:
@@ -179,9 +187,12 @@ func (e *Engine) Tick(now time.Time) Ready {
 	}
 	r := e.out
 	e.out = Ready{}
+	e.readySeq++
+	r.Seq = e.readySeq
 	for _, rec := range r.Records {
 		if h := e.hosts[rec.Host]; h != nil && h.watchdogUnsaved == unsavedChanged {
-			h.watchdogUnsaved = unsavedWriting // written once Persisted says so
+			// written once Persisted confirms this Ready
+			h.watchdogUnsaved, h.unsavedIn = unsavedWriting, r.Seq
 		}
 	}
 	return r

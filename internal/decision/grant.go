@@ -69,7 +69,7 @@ func (e *Engine) Grant(now time.Time, r AgentReport) (Grant, error) {
 		// running boot whose counter was lost). vigil counts no watchdog of
 		// the host until a boot numbered above all reports.
 		h.grantArmed, h.unordered = false, true
-		if !r.Self.WatchdogArmed {
+		if !r.Self.WatchdogArmed && e.cfg.SelfFenceAfter > 0 {
 			// Nor may it start guests without a watchdog: a boot never
 			// heard, numbered higher, could later be placed over it.
 			guests = false
@@ -97,6 +97,7 @@ func (e *Engine) Grant(now time.Time, r AgentReport) (Grant, error) {
 	if h.watchdogUnsaved != unsavedNone {
 		guests = false
 	}
+	h.lastGuests = guests
 	return Grant{Host: h.Name, BootID: r.Self.BootID, Token: e.token, Guests: guests}, nil
 }
 
@@ -159,6 +160,12 @@ func (e *Engine) stopping(m AgentStopping) {
 			e.persist(h)
 			h.watchdogUnsaved = unsavedChanged
 		}
+		if e.cfg.SelfFenceAfter > 0 {
+			return // no ack: see above
+		}
+		// Without self-fencing no watchdog ever counts as a fence: the
+		// stop may be acknowledged once its record is written.
+		e.out.Acks = append(e.out.Acks, Ack{Host: h.Name, BootID: m.BootID, Seq: m.Seq})
 		return
 	}
 	// Persisted even if vigil never believed it armed: a report sent before
@@ -198,7 +205,7 @@ func (e *Engine) checkBootNo(h *host, id string, no uint64, armed bool) {
 		e.alert(h, "boot-counter-reset", fmt.Sprintf("the agent on %s counts its running boot %s as boot %d, vigil heard it as boot %d: its state directory was wiped; vigil keeps what it believed of the watchdog and acknowledges no clean stop of this boot, so stopping the agent leaves the watchdog running and resets the host; reboot %s to start counting afresh", h.Name, id, no, h.maxBootNo, h.Name))
 	}
 	if id != h.maxBootID && h.maxBootNo != 0 && no <= h.maxBootNo {
-		e.alert(h, "boot-unordered", fmt.Sprintf("a message of %s's boot %s (numbered %d) cannot be placed after boot %s (%d): a late message of an ended boot, an agent that does not number boots, or a boot counter lost (host reinstalled, power lost before the counter was written); vigil does not count %s's watchdog as a fence until a boot numbered above %d reports (each boot adds one)", h.Name, id, no, h.maxBootID, h.maxBootNo, h.Name, h.maxBootNo))
+		e.alert(h, "boot-unordered", fmt.Sprintf("a message of %s's boot %s (numbered %d) cannot be placed after boot %s (%d): a late message of an ended boot, an agent that does not number boots, or a boot counter lost (host reinstalled, power lost before the counter was written); vigil does not count %s's watchdog as a fence until a boot numbered above %d reports (each boot adds one); with self-fencing on, a clean agent stop of this boot is not acknowledged, so it resets the host, and without an armed watchdog its guests are held", h.Name, id, no, h.maxBootID, h.maxBootNo, h.Name, h.maxBootNo))
 	}
 }
 

@@ -32,13 +32,14 @@ func TestGrant(t *testing.T) {
 	if err != nil || g.Guests {
 		t.Fatalf("first grant to a boot: %+v, %v; want no guests until vigil's record of the boot is written", g, err)
 	}
-	if len(e.Tick(t0).Records) == 0 {
+	rd0 := e.Tick(t0)
+	if len(rd0.Records) == 0 {
 		t.Fatal("the first grant to boot b1 wrote no record of it")
 	}
 	if g, _ := e.Grant(t0, rep("b1")); g.Guests {
 		t.Fatal("guests allowed before the controller said the record was written")
 	}
-	e.Step(t0, Persisted{})
+	e.Step(t0, Persisted{Ready: rd0.Seq})
 	g, err = e.Grant(t0, rep("b1"))
 	if err != nil || g.Token != 7 || !g.Guests || g.BootID != "b1" {
 		t.Fatalf("healthy host: grant %+v, %v; want token 7, guests allowed", g, err)
@@ -246,7 +247,7 @@ func TestWatchdogBeliefUnderReordering(t *testing.T) {
 			for _, r := range rd.Records {
 				store[r.Host] = r
 			}
-			e.Step(now, Persisted{})
+			e.Step(now, Persisted{Ready: rd.Seq})
 			for _, a := range rd.Acks {
 				if waiting != nil && a == *waiting {
 					armed, cur.WatchdogArmed, waiting = false, false, nil

@@ -53,6 +53,8 @@ type host struct {
 	// watchdogUnsaved: what vigil believes of the watchdog changed and the
 	// record saying so is not known written yet; grants start no guests.
 	watchdogUnsaved unsaved
+	unsavedIn       uint64 // the Ready that carried that record
+	lastGuests      bool   // the last grant let guests start
 
 	// An unfence the executor reported failed: retried until it works.
 	unfenceDue  time.Time

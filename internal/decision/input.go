@@ -192,12 +192,6 @@ type Release struct {
 
 // Leadership tells the engine whether its controller leads. A new leader
 // re-arms every host with the failover grace before judging any.
-// Persisted tells the engine that the controller durably wrote the records
-// of every Ready the engine returned so far (the fenced etcd transaction
-// committed). A leader that lost etcd never steps it. Until it comes, a
-// grant that followed a change of what vigil believes of a host's watchdog
-// lets no guest start: a successor might still believe an ended boot armed.
-type Persisted struct{}
 
 type Leadership struct {
 	Leader bool
@@ -205,6 +199,15 @@ type Leadership struct {
 	// revision); grants carry it so agents can tell terms apart.
 	Token uint64
 }
+
+// Persisted tells the engine that the controller durably wrote the records
+// of the Ready numbered Ready (Ready.Seq; the fenced etcd transaction
+// committed). Until then a grant that followed a change of what vigil
+// believes of a host's watchdog lets no guest start: a successor might still
+// believe an ended boot armed. A record whose Ready was never confirmed (its
+// write failed) is sent again in the next Ready. A leader that lost etcd
+// steps none.
+type Persisted struct{ Ready uint64 }
 
 func (AgentReport) isInput()       {}
 func (PeerReport) isInput()        {}

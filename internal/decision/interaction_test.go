@@ -705,7 +705,7 @@ func (h *harness) format(r Ready) string {
 		fmt.Fprintf(&b, "%s %s: record %s\n", at(h.now), rec.Host, fmtRecord(rec))
 	}
 	if len(r.Records) > 0 {
-		h.e.Step(h.now, Persisted{})
+		h.e.Step(h.now, Persisted{Ready: r.Seq})
 	}
 	return b.String()
 }

@@ -707,7 +707,7 @@ func (w *world) check(r Ready) *violation {
 		w.store[rec.Host] = rec
 	}
 	if len(r.Records) > 0 {
-		w.e.Step(w.now, Persisted{})
+		w.e.Step(w.now, Persisted{Ready: r.Seq})
 	}
 	for _, a := range r.Acks {
 		// Persisted, then acknowledged: only now does the agent disarm,

@@ -77,6 +77,9 @@ type Transition struct {
 // Ready is everything the engine decided since the last Tick. The caller must
 // persist Records before carrying out Actions.
 type Ready struct {
+	// Seq numbers the Ready; the controller confirms a write of its
+	// Records with Persisted{Ready: Seq}.
+	Seq         uint64
 	Transitions []Transition
 	Actions     []Action
 	Records     []Record

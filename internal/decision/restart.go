@@ -35,6 +35,9 @@ func (e *Engine) restartRefused(now time.Time, h *host, a assessment) {
 	if len(h.self.Refused) == 0 || h.inc != nil || h.maintenance {
 		return
 	}
+	if !h.lastGuests || h.watchdogUnsaved != unsavedNone {
+		return // its grants hold guests back: the gate would refuse the start again
+	}
 	if now.Sub(e.leaderSince) < restartSettle*e.cfg.AgentTimeout {
 		return // a new leader has not heard every host that may run the guest yet
 	}

@@ -44,11 +44,15 @@ func TestRestartRefused(t *testing.T) {
 			for s := 0; s <= 100; s++ { // the first ask waits restartSettle agent timeouts after the election
 				now := t0.Add(time.Duration(s) * time.Second)
 				for _, net := range e.cfg.Networks {
-					e.Step(now, AgentReport{Host: "cmp1", Network: net, Self: self})
+					r := AgentReport{Host: "cmp1", Network: net, Self: self}
+					e.Step(now, r)
+					e.Grant(now, r) // as the controller does: a restart needs grants that start guests
 				}
 				e.Step(now, nova)
 				e.Step(now, StorageHeartbeats{OK: true, Counters: map[string]uint64{"cmp1": uint64(s)}})
-				for _, a := range e.Tick(now).Actions {
+				rd := e.Tick(now)
+				e.Step(now, Persisted{Ready: rd.Seq})
+				for _, a := range rd.Actions {
 					if a.Kind == ActRestart {
 						if !slices.Equal(a.Instances, []string{"vm1"}) {
 							t.Fatalf("restart %v, want [vm1]", a.Instances)

@@ -350,7 +350,7 @@ func (c *Controller) apply(r decision.Ready) {
 		}
 	}
 	if c.zombieUntil == 0 && len(r.Records) > 0 {
-		c.p.Step(c.at(), decision.Persisted{}) // the write committed
+		c.p.Step(c.at(), decision.Persisted{Ready: r.Seq}) // the write committed
 	}
 	for _, a := range r.Acks {
 		if h := c.w.Host(a.Host); h != nil {
