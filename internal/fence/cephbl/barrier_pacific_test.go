@@ -32,7 +32,7 @@ func setupLaggy(t *testing.T, hostIP string) *env {
 		t.Fatal(err)
 	}
 	cfg := ceph.DefaultConfig(dir)
-	cfg.PortBase, cfg.ExtraConf = 41400, laggyOSD
+	cfg.PortBase, cfg.ExtraConf = 21400, laggyOSD
 	c, err := ceph.Start(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -21,7 +21,7 @@ import (
 // bed is the cluster of this package's integration tests. Port base 41200
 // keeps it clear of internal/testbed/ceph's own tests (41000), which go
 // test may run at the same time.
-var bed = &ceph.Shared{PortBase: 41200}
+var bed = &ceph.Shared{PortBase: 21200}
 
 func TestMain(m *testing.M) {
 	bed.Enabled = os.Getenv("VIGIL_INTEGRATION") == "1"

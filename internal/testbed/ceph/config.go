@@ -9,8 +9,10 @@ import (
 )
 
 // DefaultPortBase is the mon's v2 port when the caller does not choose one.
-// It is away from the shared recipe's 40000 so the two never collide.
-const DefaultPortBase = 41000
+// It is away from the shared recipe's 40000, and below Linux's ephemeral
+// port range (32768 and up), where any concurrent test's outgoing or
+// httptest socket may take a port first.
+const DefaultPortBase = 21000
 
 // portSpan is how many ports above the base a cluster uses.
 const portSpan = 100

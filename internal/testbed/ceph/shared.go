@@ -19,7 +19,7 @@ const SkipMessage = "integration test: set VIGIL_INTEGRATION=1 to run it against
 // package: started by the first test that asks, stopped by Close from
 // TestMain. Set the fields before m.Run.
 //
-//	var bed = &ceph.Shared{PortBase: 41200}
+//	var bed = &ceph.Shared{PortBase: 21200}
 //
 //	func TestMain(m *testing.M) {
 //		bed.Enabled = os.Getenv("VIGIL_INTEGRATION") == "1"
