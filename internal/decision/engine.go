@@ -10,9 +10,8 @@ import (
 // Engine is vigil's per-cluster decision state machine. It is not safe for
 // concurrent use; its owner serialises Step and Tick.
 type Engine struct {
-	readySeq uint64 // the last Ready.Seq
-	cfg      Config
-	netIdx   map[string]int
+	cfg    Config
+	netIdx map[string]int
 
 	hosts map[string]*host
 	order []string // sorted names, for deterministic output
@@ -36,7 +35,8 @@ type Engine struct {
 	// map lookup.
 	watch map[string]placement
 
-	out Ready
+	out      Ready
+	readySeq uint64 // the last Ready.Seq
 }
 
 // New returns an engine for cfg, which must be valid. It starts as a follower:
@@ -124,8 +124,7 @@ func (e *Engine) Step(now time.Time, in Input) {
 			case h.unsavedIn < m.Ready:
 				// Its Ready was never confirmed: that write failed.
 				// Send the record again.
-				e.persist(h)
-				h.watchdogUnsaved = unsavedChanged
+				e.persistWatchdog(h)
 			}
 		}
 	case SetMaintenance:

@@ -91,8 +91,7 @@ func (e *Engine) Grant(now time.Time, r AgentReport) (Grant, error) {
 		// and until the record is written a successor may still believe
 		// an ended boot armed: this grant lets no guest start (the next
 		// one, after the write, does).
-		e.persist(h)
-		h.watchdogUnsaved = unsavedChanged
+		e.persistWatchdog(h)
 	}
 	if h.watchdogUnsaved != unsavedNone {
 		guests = false
@@ -157,8 +156,7 @@ func (e *Engine) stopping(m AgentStopping) {
 		e.checkBootNo(h, id, no, false)
 		if h.grantArmed || !h.unordered {
 			h.grantArmed, h.unordered = false, true
-			e.persist(h)
-			h.watchdogUnsaved = unsavedChanged
+			e.persistWatchdog(h)
 		}
 		if e.cfg.SelfFenceAfter > 0 {
 			return // no ack: see above
@@ -171,9 +169,15 @@ func (e *Engine) stopping(m AgentStopping) {
 	// Persisted even if vigil never believed it armed: a report sent before
 	// the notice may still arrive, at a successor too, and must find the
 	// disarm and its sequence number there.
+	e.persistWatchdog(h)
+	e.out.Acks = append(e.out.Acks, Ack{Host: h.Name, BootID: m.BootID, Seq: m.Seq})
+}
+
+// persistWatchdog writes h's record after a change of what vigil believes
+// of its watchdog; grants start no guests until Persisted confirms it.
+func (e *Engine) persistWatchdog(h *host) {
 	e.persist(h)
 	h.watchdogUnsaved = unsavedChanged
-	e.out.Acks = append(e.out.Acks, Ack{Host: h.Name, BootID: m.BootID, Seq: m.Seq})
 }
 
 // countedBack: a message of boot id numbered below what that same boot said
