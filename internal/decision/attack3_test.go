@@ -103,61 +103,36 @@ func TestAttack3WipedCounterNewBootIsExplained(t *testing.T) {
 	}
 }
 
-// Finding A3 (safety, agents that do not number boots: Boot 0, which
-// SelfReport documents as supported, "compared by BootID only"; e.g. an
-// agent of the version before 806b2f4 during a rolling agent upgrade, or a
-// downgrade). r2 is still open for them: boot b2's clean stop is
-// acknowledged, then a report of the ended boot b1, delayed on another
-// network, re-arms vigil's belief (a different boot id is taken at its word).
-func TestAttack3UnnumberedOldBootReArms(t *testing.T) {
-	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	e := watchdogEngine(t)
-	e.Step(t0, Leadership{Leader: true, Token: 1})
-	grant := func(at time.Time, r AgentReport) {
-		e.Step(at, r)
-		if _, err := e.Grant(at, r); err != nil {
-			t.Fatal(err)
-		}
-		e.Tick(at)
-	}
-	grant(t0, armedReport("b1", 0, 9))
-	grant(t0.Add(10*time.Second), armedReport("b2", 0, 1))
-	e.Step(t0.Add(11*time.Second), AgentStopping{Host: "cmp1", BootID: "b2", Seq: 2})
-	// (Since attack5, a boot vigil cannot place gets no stop acknowledged:
-	// its watchdog runs on. The belief must stay unarmed all the same.)
-	if rd := e.Tick(t0.Add(11 * time.Second)); len(rd.Acks) != 0 {
-		t.Fatalf("stop notice of an unplaceable boot: acks %v, want none", rd.Acks)
-	}
-	grant(t0.Add(12*time.Second), armedReport("b1", 0, 10)) // late, from the boot before
-	if concludesSelfFence(e, t0.Add(12*time.Second)) {
-		t.Fatal("DOUBLE WRITER: an unnumbered agent's late report of ended boot b1 re-armed the belief; b2 runs disarmed")
-	}
-}
-
-// Finding A3b: the same with a numbered boot before an unnumbered one (an
-// agent downgraded across the reboot): grantBootNo keeps 1 from b1, b2 is
-// unnumbered, and b1's late report (Boot 1) is not "older" than 1.
-func TestAttack3NumberedThenUnnumberedReArms(t *testing.T) {
-	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	e := watchdogEngine(t)
-	e.Step(t0, Leadership{Leader: true, Token: 1})
-	grant := func(at time.Time, r AgentReport) {
-		e.Step(at, r)
-		if _, err := e.Grant(at, r); err != nil {
-			t.Fatal(err)
-		}
-		e.Tick(at)
-	}
-	grant(t0, armedReport("b1", 1, 9))
-	grant(t0.Add(10*time.Second), armedReport("b2", 0, 1))
-	e.Step(t0.Add(11*time.Second), AgentStopping{Host: "cmp1", BootID: "b2", Seq: 2})
-	// (Since attack5, a boot vigil cannot place gets no stop acknowledged:
-	// its watchdog runs on. The belief must stay unarmed all the same.)
-	if rd := e.Tick(t0.Add(11 * time.Second)); len(rd.Acks) != 0 {
-		t.Fatalf("stop notice of an unplaceable boot: acks %v, want none", rd.Acks)
-	}
-	grant(t0.Add(12*time.Second), armedReport("b1", 1, 10))
-	if concludesSelfFence(e, t0.Add(12*time.Second)) {
-		t.Fatal("DOUBLE WRITER: numbered b1's late report re-armed the belief after unnumbered b2's acknowledged stop")
+// Finding A3 (safety, agents that do not number boots: Boot 0; an agent of
+// an older version during a rolling upgrade, or a downgrade). Boot b2's
+// clean stop, then a report of the ended boot b1, delayed on another
+// network, re-armed vigil's belief (a different boot id was taken at its
+// word). A3b: the same with a numbered b1 before an unnumbered b2 (an agent
+// downgraded across the reboot). Since attack5 a boot vigil cannot place
+// gets no stop acknowledged (its watchdog runs on); the belief must stay
+// unarmed all the same.
+func TestAttack3UnnumberedBootsNeverReArm(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		b1, b2 uint64 // boot numbers
+	}{
+		{"both unnumbered", 0, 0},
+		{"numbered, then unnumbered", 1, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+			x := newA4(t, t0)
+			x.report(t0, armedReport("b1", tc.b1, 9))
+			x.report(t0.Add(10*time.Second), armedReport("b2", tc.b2, 1))
+			x.e.Step(t0.Add(11*time.Second), AgentStopping{Host: "cmp1", BootID: "b2", Boot: tc.b2, Seq: 2})
+			x.tick(t0.Add(11 * time.Second))
+			if len(x.acks) != 0 {
+				t.Fatalf("stop notice of an unplaceable boot: acks %v, want none", x.acks)
+			}
+			x.report(t0.Add(12*time.Second), armedReport("b1", tc.b1, 10)) // late, from the boot before
+			if concludesSelfFence(x.e, t0.Add(12*time.Second)) {
+				t.Fatal("DOUBLE WRITER: a late report of ended boot b1 re-armed the belief; b2 runs disarmed")
+			}
+		})
 	}
 }
