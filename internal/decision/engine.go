@@ -19,6 +19,7 @@ type Engine struct {
 	leader      bool
 	leaderSince time.Time
 	token       uint64 // fencing token of the current term, carried by grants
+	ticketN     uint64 // tickets issued in this term (grant.go, Ticket)
 
 	storageReadAt time.Time // last successful storage heartbeat read
 	frozen        bool      // observer self-doubt in force
@@ -120,7 +121,7 @@ func (e *Engine) Step(now time.Time, in Input) {
 			switch {
 			case h.watchdogUnsaved != unsavedWriting:
 			case h.unsavedIn == m.Ready:
-				h.watchdogUnsaved = unsavedNone
+				h.watchdogUnsaved, h.savedTicket = unsavedNone, h.unsavedTicket
 			case h.unsavedIn < m.Ready:
 				// Its Ready was never confirmed: that write failed.
 				// Send the record again.
@@ -191,7 +192,7 @@ func (e *Engine) Tick(now time.Time) Ready {
 	for _, rec := range r.Records {
 		if h := e.hosts[rec.Host]; h != nil && h.watchdogUnsaved == unsavedChanged {
 			// written once Persisted confirms this Ready
-			h.watchdogUnsaved, h.unsavedIn = unsavedWriting, r.Seq
+			h.watchdogUnsaved, h.unsavedIn, h.unsavedTicket = unsavedWriting, r.Seq, h.ticket
 		}
 	}
 	return r
@@ -385,10 +386,9 @@ func (e *Engine) Restore(recs []Record) {
 		case r.WatchdogOffBoot != "":
 			h.grantBoot, h.grantArmed = r.WatchdogOffBoot, false
 		}
-		h.grantSeq, h.maxBootNo, h.maxBootID, h.unordered = r.WatchdogSeq, r.WatchdogBootNo, r.WatchdogNoBoot, r.WatchdogUnordered
-		if h.maxBootID == "" && h.maxBootNo != 0 {
-			h.maxBootID = h.grantBoot // a record from before WatchdogNoBoot
-		}
+		h.grantSeq, h.ticket, h.tAgent, h.echoed = r.WatchdogSeq, r.WatchdogTicket, r.WatchdogAgent, r.WatchdogEchoed
+		h.savedTicket = h.ticket // read from the store: written
+		h.grantArmed = h.grantArmed && h.echoed
 		if !r.UnfenceDue.IsZero() && !r.Phase.inIncident() {
 			// The predecessor's unfence of it failed: retry it (at once
 			// if it was due already).

@@ -9,22 +9,51 @@ import (
 // The watchdog contract (docs/architecture.md, "The watchdog contract"):
 // an agent feeds its host's hardware watchdog only while it holds a fresh
 // grant from the leader, counted from the moment it sent the report that
-// earned it. A peer answering feeds nothing. The leader counts a silent host
+// earned it. Only the armed watchdog of the host's newest agent process
+// counts, and the leader, not the host, decides which that is (Ticket). A peer answering feeds nothing. The leader counts a silent host
 // as self-fenced only once the safe time has passed since the last grant it
 // issued to that host (or since it became leader, for grants a predecessor
 // may have issued), so the watchdog has surely reset the host by then.
 
-// Grant is the leader's permission for one boot of a host's agent to keep
+// Grant is the leader's permission for one agent process of a host to keep
 // feeding its watchdog for another isolation timeout, counted by the agent
 // from when it sent the report the grant answers.
 type Grant struct {
 	Host, BootID string
+	Agent        string // the agent process it answers (SelfReport.Agent)
 	Token        uint64 // the term's fencing token
+	// Ticket, once set, is the agent process's ticket (see Ticket): the
+	// agent puts it in every later message. Zero until the record naming
+	// it is written.
+	Ticket Ticket
 	// Guests: the host may start guests. False while an incident holds a
-	// fence of the host: vigil may be starting its instances elsewhere, and
-	// a new boot must not resume them first; the guest start gate waits.
+	// fence of the host (vigil may be starting its instances elsewhere,
+	// and a new boot must not resume them first), and until vigil has
+	// placed this agent process after every other one it heard of and
+	// written down what it believes of its watchdog; the guest start gate
+	// waits.
 	Guests bool
 }
+
+// Ticket orders a host's agent processes without trusting anything the
+// host keeps: the leader issues one to an agent process it cannot place,
+// writes it down, and only then hands it out. An agent that puts the
+// host's current ticket in a message is later than every agent process
+// that held an earlier one, whatever its clock or its disk say, because it
+// was alive after the leader issued the ticket, and every earlier holder
+// had asked for its own before that (docs/architecture.md, "Ordering boots
+// and agent restarts"). Term is the fencing token of the leader that issued
+// it, N that leader's count: no two tickets are alike, even if a host's
+// record is lost.
+type Ticket struct {
+	Term uint64 `json:"term"`
+	N    uint64 `json:"n"`
+}
+
+// IsZero reports whether t is no ticket.
+func (t Ticket) IsZero() bool { return t == Ticket{} }
+
+func (t Ticket) String() string { return fmt.Sprintf("%d.%d", t.Term, t.N) }
 
 // Errors Grant returns when it refuses.
 var (
@@ -48,56 +77,68 @@ func (e *Engine) Grant(now time.Time, r AgentReport) (Grant, error) {
 		e.alert(h, "fenced-boot-answers", "the boot "+r.Self.BootID+" of "+h.Name+" that vigil counted as reset by its watchdog asked for a grant: refused; if its guests still run, two copies may be writing: check "+h.Name+" now")
 		return Grant{}, ErrBootFenced
 	}
-	e.checkBootNo(h, r.Self.BootID, r.Self.Boot, r.Self.WatchdogArmed)
-	guests := h.inc == nil || h.inc.fence == nil
-	before := h.watchdogState()
 	h.grantAt = now
-	id, no := r.Self.BootID, r.Self.Boot
-	switch {
-	case id == h.grantBoot && h.maxBootID == "" && no > 0:
-		// A record from before boot numbers named this boot: its own
-		// numbered report places it.
-		h.maxBootNo, h.maxBootID = no, id
-		h.grantArmed, h.grantSeq = r.Self.WatchdogArmed, max(h.grantSeq, r.Self.Seq)
-	case id != h.grantBoot && no > h.maxBootNo:
-		// A boot newer than every boot heard: the running one.
-		h.maxBootNo, h.maxBootID, h.unordered = no, id, false
-		h.grantBoot, h.grantArmed, h.grantSeq = id, r.Self.WatchdogArmed, r.Self.Seq
-	case id != h.grantBoot:
-		// Unnumbered, numbered like a boot already heard, or lower: it
-		// cannot be placed for sure (a late message of an ended boot, or a
-		// running boot whose counter was lost). vigil counts no watchdog of
-		// the host until a boot numbered above all reports.
-		h.grantArmed, h.unordered = false, true
-		if !r.Self.WatchdogArmed && e.cfg.SelfFenceAfter > 0 {
-			// Nor may it start guests without a watchdog: a boot never
-			// heard, numbered higher, could later be placed over it.
-			guests = false
-		}
-	case h.countedBack(id, no):
-		// The running boot's counter went back: its sequence numbers did
-		// too, and nothing it says can be ordered against what was heard.
-	case r.Self.Seq < h.grantSeq:
-		// Sent before a message already heard (a stop notice, say), it
-		// arrived late: it moves the grant, not what the watchdog is.
-	default:
-		h.grantArmed, h.grantSeq = r.Self.WatchdogArmed, r.Self.Seq
-	}
-	if h.grantArmed && (no == 0 || h.unordered || h.grantBoot != h.maxBootID) {
-		h.grantArmed = false // only the newest numbered boot's watchdog counts
+	s := r.Self
+	before := h.watchdogState()
+	if e.place(h, s.BootID, s.Agent, s.Ticket, s.WatchdogArmed) == holder && s.Seq >= h.grantSeq {
+		// The newest agent process's newest word. One sent before a
+		// message already heard (a stop notice, say) arrived late: it
+		// moves the grant, not what the watchdog is.
+		h.grantSeq = s.Seq
+		h.grantArmed = h.echoed && s.WatchdogArmed
 	}
 	if h.watchdogState() != before {
 		// A successor must know what this leader knows of the watchdog,
 		// and until the record is written a successor may still believe
-		// an ended boot armed: this grant lets no guest start (the next
-		// one, after the write, does).
+		// an ended boot armed: no guest starts until it is.
 		e.persistWatchdog(h)
 	}
-	if h.watchdogUnsaved != unsavedNone {
-		guests = false
+	g := Grant{Host: h.Name, BootID: s.BootID, Agent: s.Agent, Token: e.token}
+	isHolder := s.Agent != "" && s.Agent == h.tAgent
+	if isHolder && h.ticket == h.savedTicket {
+		g.Ticket = h.ticket
 	}
-	h.lastGuests = guests
-	return Grant{Host: h.Name, BootID: r.Self.BootID, Token: e.token, Guests: guests}, nil
+	g.Guests = (h.inc == nil || h.inc.fence == nil) && isHolder && h.echoed && h.watchdogUnsaved == unsavedNone
+	h.lastGuests = g.Guests
+	return g, nil
+}
+
+// heard is what place made of a message.
+type heard int
+
+const (
+	holder heard = iota // from the agent process that holds the ticket
+	stale               // from an agent process provably older than it
+	issued              // from one that could not be placed: ticket issued
+)
+
+// place puts a message of agent process agent, on boot boot, carrying
+// ticket t, in order with what vigil heard of h's agent processes
+// (grant.go's Ticket). A message it cannot place makes its sender the
+// holder of a new ticket, and until that agent process echoes it no
+// watchdog of h counts: the sender may be the running one, with no
+// watchdog, or a late message of an ended one.
+func (e *Engine) place(h *host, boot, agent string, t Ticket, armed bool) heard {
+	switch {
+	case agent != "" && agent == h.tAgent:
+		if t == h.ticket && !t.IsZero() {
+			h.echoed = true
+		}
+		return holder
+	case h.echoed && !t.IsZero():
+		// A ticket issued before the holder's, which its holder echoed
+		// later: this agent process ended before the holder began.
+		return stale
+	}
+	if agent == "" && armed {
+		e.alert(h, "watchdog-unidentified", "the agent on "+h.Name+" feeds a watchdog but names no agent process: vigil cannot order its messages against other boots' and never counts that watchdog as a fence; upgrade the agent")
+	}
+	e.ticketN++
+	h.ticket, h.tAgent, h.grantBoot, h.echoed, h.grantArmed, h.grantSeq = Ticket{Term: e.token, N: e.ticketN}, agent, boot, false, false, 0
+	if agent == "" {
+		h.ticket = Ticket{} // nobody to echo it: no watchdog counts until an agent that names itself reports
+	}
+	return issued
 }
 
 // selfFence returns h's fence when it is one that assumes the boot it names
@@ -131,46 +172,22 @@ func (e *Engine) stopping(m AgentStopping) {
 	if h == nil || !e.leader {
 		return // no ack: the agent keeps its watchdog running
 	}
-	id, no := m.BootID, m.Boot
-	switch {
-	case id == h.grantBoot && h.countedBack(id, no):
-		// The agent lost its counter (and its sequence numbers) on the
-		// running boot: its messages cannot be ordered against what vigil
-		// heard. No ack: the agent leaves its watchdog running, which is
-		// what vigil believes.
-		e.checkBootNo(h, id, no, true)
-		return
-	case id == h.grantBoot && m.Seq < h.grantSeq:
-		return // older than a report that armed it again: not the last word
-	case id == h.grantBoot:
-		h.grantArmed, h.grantSeq = false, m.Seq
-	case no > h.maxBootNo:
-		h.maxBootNo, h.maxBootID, h.unordered = no, id, false
-		h.grantBoot, h.grantArmed, h.grantSeq = id, false, m.Seq
-	default:
-		// A boot that cannot be placed for sure: vigil stops counting any
-		// watchdog of the host (as for its reports), but acknowledges no
-		// stop of it: a boot never heard, numbered higher, could later be
-		// placed over it, and this one must then reset, not run on
-		// disarmed.
-		e.checkBootNo(h, id, no, false)
-		if h.grantArmed || !h.unordered {
-			h.grantArmed, h.unordered = false, true
-			e.persistWatchdog(h)
+	switch e.place(h, m.BootID, m.Agent, m.Ticket, true) {
+	case stale:
+		return // an ended agent process's: nobody waits for the ack
+	case holder:
+		if m.Seq < h.grantSeq {
+			return // older than a report that armed it again: not the last word
 		}
-		if e.cfg.SelfFenceAfter > 0 {
-			return // no ack: see above
-		}
-		// Without self-fencing no watchdog ever counts as a fence: the
-		// stop may be acknowledged once its record is written.
-		e.out.Acks = append(e.out.Acks, Ack{Host: h.Name, BootID: m.BootID, Seq: m.Seq})
-		return
 	}
-	// Persisted even if vigil never believed it armed: a report sent before
-	// the notice may still arrive, at a successor too, and must find the
-	// disarm and its sequence number there.
+	// The stopping process holds the ticket now, with no watchdog vigil
+	// counts: persisted even if vigil never believed it armed, since a
+	// report sent before the notice may still arrive, at a successor too,
+	// and must find the disarm and its sequence number there. Any process
+	// placed after it later is later than it, so its disarm is safe.
+	h.grantArmed, h.grantSeq = false, m.Seq
 	e.persistWatchdog(h)
-	e.out.Acks = append(e.out.Acks, Ack{Host: h.Name, BootID: m.BootID, Seq: m.Seq})
+	e.out.Acks = append(e.out.Acks, Ack{Host: h.Name, BootID: m.BootID, Agent: m.Agent, Seq: m.Seq})
 }
 
 // persistWatchdog writes h's record after a change of what vigil believes
@@ -180,36 +197,32 @@ func (e *Engine) persistWatchdog(h *host) {
 	h.watchdogUnsaved = unsavedChanged
 }
 
-// countedBack: a message of boot id numbered below what that same boot said
-// before: the agent's state was wiped while the host ran.
-func (h *host) countedBack(id string, no uint64) bool {
-	return id == h.maxBootID && no != 0 && no < h.maxBootNo
-}
-
-// watchdogState is what a successor must know of the host's watchdog.
+// watchdogState is what a successor must know of the host's watchdog. Not
+// whether the holder echoed its ticket: the record says so when written for
+// another reason, but a successor that does not know it only waits for the
+// next echo (the ticket itself was written before it was handed out).
 type watchdogState struct {
-	boot      string
-	armed     bool
-	maxNo     uint64
-	maxID     string
-	unordered bool
+	boot, agent string
+	ticket      Ticket
+	armed       bool
 }
 
 func (h *host) watchdogState() watchdogState {
-	return watchdogState{h.grantBoot, h.grantArmed, h.maxBootNo, h.maxBootID, h.unordered}
+	return watchdogState{h.grantBoot, h.tAgent, h.ticket, h.grantArmed}
 }
 
-// checkBootNo alerts on an agent whose watchdog vigil cannot count on for
-// want of boot numbers, or whose boot numbers cannot be trusted.
-func (e *Engine) checkBootNo(h *host, id string, no uint64, armed bool) {
-	if no == 0 && armed {
-		e.alert(h, "watchdog-unnumbered", "the agent on "+h.Name+" feeds a watchdog but does not number its boots: vigil never counts that watchdog as a fence (an ended boot's late message could not be told from the running one's); upgrade the agent")
-	}
-	if h.countedBack(id, no) {
-		e.alert(h, "boot-counter-reset", fmt.Sprintf("the agent on %s counts its running boot %s as boot %d, vigil heard it as boot %d: its state directory was wiped; vigil keeps what it believed of the watchdog and acknowledges no clean stop of this boot, so stopping the agent leaves the watchdog running and resets the host; reboot %s to start counting afresh", h.Name, id, no, h.maxBootNo, h.Name))
-	}
-	if id != h.maxBootID && h.maxBootNo != 0 && no <= h.maxBootNo {
-		e.alert(h, "boot-unordered", fmt.Sprintf("a message of %s's boot %s (numbered %d) cannot be placed after boot %s (%d): a late message of an ended boot, an agent that does not number boots, or a boot counter lost (host reinstalled, power lost before the counter was written); vigil does not count %s's watchdog as a fence until a boot numbered above %d reports (each boot adds one); with self-fencing on, a clean agent stop of this boot is not acknowledged, so it resets the host, and without an armed watchdog its guests are held", h.Name, id, no, h.maxBootID, h.maxBootNo, h.Name, h.maxBootNo))
+// whyNoWatchdog says, for an alert, why vigil will not count h's watchdog as
+// its fence when self-fencing is on; "" when it will, or self-fencing is off.
+func (e *Engine) whyNoWatchdog(h *host) string {
+	switch {
+	case e.cfg.SelfFenceAfter == 0 || h.grantArmed:
+		return ""
+	case h.tAgent != "" && !h.echoed:
+		return fmt.Sprintf(" and its watchdog is not counted as a fence: the last agent process vigil heard (%s on boot %s) fell silent before it confirmed the ticket vigil issued it, so vigil cannot tell it from an older process's late message", h.tAgent, h.grantBoot)
+	case h.tAgent == "" && h.grantBoot != "":
+		return " and its watchdog is not counted as a fence: its agent names no agent process (upgrade the agent)"
+	default:
+		return " and its watchdog is not counted as a fence: its agent last reported no armed watchdog"
 	}
 }
 

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"math/rand"
+	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -20,28 +22,42 @@ func TestGrant(t *testing.T) {
 	}
 	e.AddHost(HostInfo{Name: "cmp1"})
 	e.AddHost(HostInfo{Name: "cmp2"})
+	var tk Ticket // what b1's agent process was handed
 	rep := func(boot string) AgentReport {
-		return AgentReport{Host: "cmp1", Network: "mgmt", Self: SelfReport{BootID: boot, Boot: 1, WatchdogArmed: true,
+		r := AgentReport{Host: "cmp1", Network: "mgmt", Self: SelfReport{BootID: boot, Agent: boot, WatchdogArmed: true,
 			NovaCompute: Process{Running: true}, Libvirtd: Process{Running: true}}}
+		if boot == "b1" {
+			r.Self.Ticket = tk
+		}
+		return r
 	}
 	if _, err := e.Grant(t0, rep("b1")); !errors.Is(err, ErrNotLeader) {
 		t.Fatalf("a follower granted: %v", err)
 	}
 	e.Step(t0, Leadership{Leader: true, Token: 7})
 	g, err := e.Grant(t0, rep("b1"))
-	if err != nil || g.Guests {
-		t.Fatalf("first grant to a boot: %+v, %v; want no guests until vigil's record of the boot is written", g, err)
+	if err != nil || g.Guests || !g.Ticket.IsZero() {
+		t.Fatalf("first grant to an agent process: %+v, %v; want no ticket and no guests until the record of its ticket is written", g, err)
 	}
 	rd0 := e.Tick(t0)
-	if len(rd0.Records) == 0 {
-		t.Fatal("the first grant to boot b1 wrote no record of it")
+	if len(rd0.Records) == 0 || rd0.Records[0].WatchdogTicket.IsZero() {
+		t.Fatalf("the first grant to b1 wrote no record of its ticket: %+v", rd0.Records)
 	}
-	if g, _ := e.Grant(t0, rep("b1")); g.Guests {
-		t.Fatal("guests allowed before the controller said the record was written")
+	if g, _ := e.Grant(t0, rep("b1")); g.Guests || !g.Ticket.IsZero() {
+		t.Fatalf("ticket or guests handed out before the controller said the record was written: %+v", g)
 	}
 	e.Step(t0, Persisted{Ready: rd0.Seq})
+	if g, _ = e.Grant(t0, rep("b1")); g.Ticket != rd0.Records[0].WatchdogTicket || g.Ticket.Term != 7 || g.Guests {
+		t.Fatalf("once written: grant %+v; want the written ticket, of term 7, and no guests until b1 echoes it", g)
+	}
+	tk = g.Ticket
+	if g, _ = e.Grant(t0, rep("b1")); g.Guests || e.hosts["cmp1"].armedBoot() != "b1" {
+		t.Fatalf("the echo: grant %+v, armed %q; want b1 counted armed, no guests until that is written", g, e.hosts["cmp1"].armedBoot())
+	}
+	rd := e.Tick(t0)
+	e.Step(t0, Persisted{Ready: rd.Seq})
 	g, err = e.Grant(t0, rep("b1"))
-	if err != nil || g.Token != 7 || !g.Guests || g.BootID != "b1" {
+	if err != nil || g.Token != 7 || !g.Guests || g.BootID != "b1" || g.Agent != "b1" {
 		t.Fatalf("healthy host: grant %+v, %v; want token 7, guests allowed", g, err)
 	}
 	// cmp1 falls silent, every fence fails; past the safe time from its
@@ -136,8 +152,10 @@ func watchdogEngine(t *testing.T) *Engine {
 	return e
 }
 
-func armedReport(boot string, no, seq uint64) AgentReport {
-	return AgentReport{Host: "cmp1", Network: "mgmt", Self: SelfReport{BootID: boot, Boot: no, Seq: seq, WatchdogArmed: true,
+// armedReport is a report of cmp1's agent on boot, one agent process per
+// boot (named after it), whose watchdog is armed.
+func armedReport(boot string, seq uint64) AgentReport {
+	return AgentReport{Host: "cmp1", Network: "mgmt", Self: SelfReport{BootID: boot, Agent: boot, Seq: seq, WatchdogArmed: true,
 		NovaCompute: Process{Running: true}, Libvirtd: Process{Running: true}}}
 }
 
@@ -149,39 +167,17 @@ func armedReport(boot string, no, seq uint64) AgentReport {
 // disarm, with the message that made it, is persisted like an arming.
 func TestDisarmSurvivesFailover(t *testing.T) {
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	e1 := watchdogEngine(t)
-	e1.Step(t0, Leadership{Leader: true, Token: 1})
-	store := map[string]Record{}
-	save := func(rd Ready) {
-		for _, r := range rd.Records {
-			store[r.Host] = r
-		}
+	x := newA4(t, t0)
+	x.report(t0, armedReport("b1", 4))
+	x.stop(t0.Add(time.Second), "cmp1", "b1", "b1", 6)
+	x.tick(t0.Add(time.Second))
+	if len(x.acks) != 1 {
+		t.Fatalf("stop notice: acks %v, want one", x.acks)
 	}
-	e1.Step(t0, armedReport("b1", 1, 4))
-	if _, err := e1.Grant(t0, armedReport("b1", 1, 4)); err != nil {
-		t.Fatal(err)
-	}
-	save(e1.Tick(t0))
-	e1.Step(t0.Add(time.Second), AgentStopping{Host: "cmp1", BootID: "b1", Boot: 1, Seq: 6})
-	rd := e1.Tick(t0.Add(time.Second))
-	save(rd)
-	if len(rd.Acks) != 1 {
-		t.Fatalf("stop notice: acks %v, want one", rd.Acks)
-	}
-	var recs []Record
-	for _, r := range store {
-		recs = append(recs, r)
-	}
-	e2 := watchdogEngine(t)
-	e2.Restore(recs)
 	now := t0.Add(20 * time.Second)
-	e2.Step(now, Leadership{Leader: true, Token: 2})
-	late := armedReport("b1", 1, 5) // sent before the stop notice (seq 6)
-	e2.Step(now, late)
-	if _, err := e2.Grant(now, late); err != nil {
-		t.Fatal(err)
-	}
-	if concludesSelfFence(e2, now) {
+	x.failover(now, 2)
+	x.late(now, armedReport("b1", 5)) // sent before the stop notice (seq 6)
+	if concludesSelfFence(x.e, now) {
 		t.Fatal("the successor counted a watchdog the acknowledged stop disarmed as a fence")
 	}
 }
@@ -193,115 +189,152 @@ func TestDisarmSurvivesFailover(t *testing.T) {
 // host's watchdog, or vigil would count a reset that nothing will cause.
 func TestOldBootNeverReArms(t *testing.T) {
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	e := watchdogEngine(t)
-	e.Step(t0, Leadership{Leader: true, Token: 1})
-	grant := func(at time.Time, r AgentReport) {
-		e.Step(at, r)
-		if _, err := e.Grant(at, r); err != nil {
-			t.Fatal(err)
-		}
-		e.Tick(at)
+	x := newA4(t, t0)
+	x.report(t0, armedReport("b1", 9))
+	x.report(t0.Add(10*time.Second), armedReport("b2", 1))
+	x.stop(t0.Add(11*time.Second), "cmp1", "b2", "b2", 2)
+	x.tick(t0.Add(11 * time.Second))
+	if len(x.acks) != 1 {
+		t.Fatalf("stop notice: acks %v, want one", x.acks)
 	}
-	grant(t0, armedReport("b1", 1, 9))
-	grant(t0.Add(10*time.Second), armedReport("b2", 2, 1))
-	e.Step(t0.Add(11*time.Second), AgentStopping{Host: "cmp1", BootID: "b2", Boot: 2, Seq: 2})
-	if rd := e.Tick(t0.Add(11 * time.Second)); len(rd.Acks) != 1 {
-		t.Fatalf("stop notice: acks %v, want one", rd.Acks)
-	}
-	grant(t0.Add(12*time.Second), armedReport("b1", 1, 10)) // late, from the boot before
-	if concludesSelfFence(e, t0.Add(12*time.Second)) {
+	x.late(t0.Add(12*time.Second), armedReport("b1", 10)) // late, from the boot before
+	if concludesSelfFence(x.e, t0.Add(12*time.Second)) {
 		t.Fatal("a late report of an ended boot re-armed the watchdog belief")
 	}
 }
 
 // TestWatchdogBeliefUnderReordering drives one host's agent through random
-// reports, clean stops (acknowledged or overtaken by a restart), reboots,
-// messages delivered late and out of order (an older message of this boot
-// or one of the boot before), and leader failovers restored from the
-// persisted records; new boots may run no watchdog, not number their boots,
-// or repeat a number. After every input it checks the contract's engine side:
-// whenever vigil believes the host's watchdog armed, the boot running on the
-// host now really has it armed, or runs no guest (never granted). Otherwise vigil would one day count a
-// reset that nothing causes and start the host's guests a second time.
+// reports, clean stops (acknowledged, or overtaken by a restart), agent
+// restarts and crashes (each a new agent process), reboots (into a boot
+// whose agent may feed no watchdog, or name no process), messages delivered
+// late and out of order (any message any earlier process sent, with the
+// ticket it held then), leader failovers restored from the persisted
+// records, writes that fail once, and leaders that lost etcd and write
+// nothing until they are deposed. After every input it checks the
+// contract's engine side: whenever vigil believes the host's watchdog
+// armed, the watchdog really runs, or the boot runs no guest (never granted
+// them). Otherwise vigil would one day count a reset that nothing causes
+// and start the host's guests a second time. Fresh seeds:
+// VIGIL_REORDER_SEED=N starts there, VIGIL_REORDER_N sets how many.
 func TestWatchdogBeliefUnderReordering(t *testing.T) {
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	seqs := 2000
+	first, n := int64(1), int64(3000)
 	if testing.Short() {
-		seqs = 300
+		n = 300
 	}
-	for seed := int64(1); seed <= int64(seqs); seed++ {
+	if v, err := strconv.ParseInt(os.Getenv("VIGIL_REORDER_SEED"), 10, 64); err == nil {
+		first = v
+	}
+	if v, err := strconv.ParseInt(os.Getenv("VIGIL_REORDER_N"), 10, 64); err == nil {
+		n = v
+	}
+	type proc struct {
+		boot, id string
+		ticket   Ticket
+		seq      uint64
+	}
+	type sent struct {
+		p    *proc
+		self SelfReport
+	}
+	fails := 0
+	for seed := first; seed < first+n; seed++ {
 		rng := rand.New(rand.NewSource(seed))
 		e := watchdogEngine(t)
 		now := t0
-		e.Step(now, Leadership{Leader: true, Token: 1})
+		term := uint64(1)
+		e.Step(now, Leadership{Leader: true, Token: term})
 		store := map[string]Record{}
-		cur := SelfReport{BootID: "b1", Boot: 1, WatchdogArmed: true, NovaCompute: Process{Running: true}, Libvirtd: Process{Running: true}}
-		armed := true // the truth: the running agent's watchdog
-		boots := 1
+		boots, procs := 1, 1
+		cur := &proc{boot: "b1", id: "p1"}
+		running := true // cur runs (not stopped, not crashed)
+		armed := true   // the truth: the host's watchdog runs
 		guests := false // the running boot got a grant letting it start guests
+		zombie, blip := false, false
 		var waiting *Ack
-		var sent []SelfReport
+		var msgs []sent
 		var story []string
+		say := func(f string, a ...any) { story = append(story, fmt.Sprintf(f, a...)) }
 		tick := func() {
 			rd := e.Tick(now)
+			if zombie || blip {
+				say("tick: the write fails (%d records lost)", len(rd.Records))
+				blip = false
+				return
+			}
 			for _, r := range rd.Records {
 				store[r.Host] = r
 			}
 			e.Step(now, Persisted{Ready: rd.Seq})
 			for _, a := range rd.Acks {
 				if waiting != nil && a == *waiting {
-					armed, cur.WatchdogArmed, waiting = false, false, nil
-					story = append(story, fmt.Sprintf("ack %d: disarmed", a.Seq))
+					armed, waiting = false, nil
+					say("ack %s seq %d: disarmed", a.Agent, a.Seq)
 				}
 			}
 		}
-		deliver := func(s SelfReport, why string) {
-			r := AgentReport{Host: "cmp1", Network: "mgmt", Self: s}
+		deliver := func(m sent, why string) {
+			r := AgentReport{Host: "cmp1", Network: "mgmt", Self: m.self}
 			e.Step(now, r)
 			g, err := e.Grant(now, r)
-			if err == nil && g.Guests && s.BootID == cur.BootID {
-				guests = true
-			}
-			story = append(story, fmt.Sprintf("%s: %s seq %d armed %v (guests %v, %v)", why, s.BootID, s.Seq, s.WatchdogArmed, g.Guests, err))
-		}
-		for i := 0; i < 60; i++ {
-			now = now.Add(time.Duration(100+rng.Intn(900)) * time.Millisecond)
-			switch x := rng.Intn(10); {
-			case x < 4: // the agent reports
-				cur.Seq++
-				waiting = nil // an agent runs: no stop waits any more
-				sent = append(sent, cur)
-				deliver(cur, "report")
-			case x < 5: // a clean stop
-				cur.Seq++
-				e.Step(now, AgentStopping{Host: "cmp1", BootID: cur.BootID, Boot: cur.Boot, Seq: cur.Seq})
-				waiting = &Ack{Host: "cmp1", BootID: cur.BootID, Seq: cur.Seq}
-				story = append(story, fmt.Sprintf("stop notice seq %d", cur.Seq))
-			case x < 6: // a restarted agent, which arms the watchdog
-				cur.Seq++
-				cur.WatchdogArmed, armed, waiting = true, true, nil
-				sent = append(sent, cur)
-				deliver(cur, "restarted agent reports")
-			case x < 7: // a reboot: the new boot's agent arms it, or has no watchdog
-				boots++
-				no := uint64(boots)
-				switch rng.Intn(6) {
-				case 0:
-					no = 0 // an agent that does not number boots
-				case 1:
-					// Power lost before the counter was written: the
-					// number of the boot before, again. (A counter wiped
-					// back to a lower number is checked by the attack3
-					// tests; docs/architecture.md says what it costs.)
-					no = uint64(boots - 1)
+			if err == nil && g.Agent == cur.id && m.p == cur && running {
+				if !g.Ticket.IsZero() {
+					cur.ticket = g.Ticket
 				}
-				armed, waiting, guests = rng.Intn(4) > 0, nil, false
-				cur = SelfReport{BootID: fmt.Sprintf("b%d", boots), Boot: no, WatchdogArmed: armed,
-					NovaCompute: Process{Running: true}, Libvirtd: Process{Running: true}}
-				story = append(story, fmt.Sprintf("reboot into %s numbered %d, armed %v", cur.BootID, no, armed))
-			case x < 9: // a late message
-				if len(sent) > 0 {
-					deliver(sent[rng.Intn(len(sent))], "late")
+				if g.Guests {
+					guests = true
+				}
+			}
+			say("%s: %s/%s ticket %v seq %d armed %v (ticket %v guests %v, %v)", why, m.self.BootID, m.self.Agent, m.self.Ticket, m.self.Seq, m.self.WatchdogArmed, g.Ticket, g.Guests, err)
+		}
+		start := func(boot string, named, arms bool) {
+			procs++
+			cur = &proc{boot: boot, id: fmt.Sprintf("p%d", procs)}
+			if !named {
+				cur.id = ""
+			}
+			running, waiting = true, nil
+			armed = armed || arms
+		}
+		for i := 0; i < 80; i++ {
+			now = now.Add(time.Duration(100+rng.Intn(900)) * time.Millisecond)
+			switch x := rng.Intn(14); {
+			case x < 5: // the agent reports
+				if !running {
+					break
+				}
+				cur.seq++
+				m := sent{cur, SelfReport{BootID: cur.boot, Agent: cur.id, Ticket: cur.ticket, Seq: cur.seq, WatchdogArmed: armed,
+					NovaCompute: Process{Running: true}, Libvirtd: Process{Running: true}}}
+				msgs = append(msgs, m)
+				deliver(m, "report")
+			case x < 6: // a clean stop
+				if !running || !armed {
+					break
+				}
+				cur.seq++
+				e.Step(now, AgentStopping{Host: "cmp1", BootID: cur.boot, Agent: cur.id, Ticket: cur.ticket, Seq: cur.seq})
+				running, waiting = false, &Ack{Host: "cmp1", BootID: cur.boot, Agent: cur.id, Seq: cur.seq}
+				say("stop notice %s seq %d", cur.id, cur.seq)
+			case x < 7: // the agent restarts (after a crash, a stop, or a wiped state): it arms
+				start(cur.boot, true, true)
+				say("agent restarts as %s on %s", cur.id, cur.boot)
+			case x < 8: // a reboot: the new boot's agent arms it, or has no watchdog
+				boots++
+				armed, guests = false, false
+				named, arms := rng.Intn(6) > 0, rng.Intn(4) > 0
+				start(fmt.Sprintf("b%d", boots), named, arms)
+				say("reboot into %s, agent %q, armed %v", cur.boot, cur.id, arms)
+			case x < 10: // a late message, with the ticket its process held when it sent it
+				if len(msgs) > 0 {
+					deliver(msgs[rng.Intn(len(msgs))], "late")
+				}
+			case x < 11: // one write fails; the leader goes on
+				blip = true
+			case x < 12: // the leader loses etcd: it writes nothing until deposed
+				if !zombie {
+					zombie = true
+					say("the leader loses etcd")
 				}
 			default: // failover
 				var recs []Record
@@ -310,20 +343,29 @@ func TestWatchdogBeliefUnderReordering(t *testing.T) {
 				}
 				e = watchdogEngine(t)
 				e.Restore(recs)
-				e.Step(now, Leadership{Leader: true, Token: uint64(i + 2)})
-				story = append(story, "failover")
+				term++
+				e.Step(now, Leadership{Leader: true, Token: term})
+				zombie = false
+				say("failover")
 			}
 			if rng.Intn(3) > 0 {
 				tick()
 			}
-			// (Believing an ended boot armed while the new one is armed
-			// too is safe: the new boot resets unless granted, and every
-			// grant to it postpones the conclusion.)
-			// (A boot that was never granted runs no guest: the start gate.)
+			// (Believing a boot armed while the watchdog runs is safe:
+			// the host resets unless granted, and every grant postpones
+			// the conclusion. A boot that was never granted guests runs
+			// none: the start gate.)
 			if b := e.hosts["cmp1"].armedBoot(); b != "" && !armed && guests {
-				t.Fatalf("seed %d: vigil believes %s armed; the host runs %s, armed %v:\n  %s",
-					seed, b, cur.BootID, armed, strings.Join(story, "\n  "))
+				fails++
+				if fails <= 3 {
+					t.Errorf("seed %d: vigil believes %s armed; the host runs %s/%s with no watchdog, and guests:\n  %s",
+						seed, b, cur.boot, cur.id, strings.Join(story[max(0, len(story)-20):], "\n  "))
+				}
+				break
 			}
 		}
+	}
+	if fails > 0 {
+		t.Errorf("%d of %d sequences broke the contract", fails, n)
 	}
 }

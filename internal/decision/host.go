@@ -43,17 +43,19 @@ type host struct {
 	grantAt    time.Time
 	grantBoot  string
 	grantArmed bool
-	grantSeq   uint64 // the message that last set grantArmed for grantBoot
-	// Boot order: the highest boot number an agent reported and the boot
-	// that reported it; unordered: a boot that cannot be placed for sure
-	// was heard since, so no watchdog counts until a newer boot reports.
-	maxBootNo uint64
-	maxBootID string
-	unordered bool
+	grantSeq   uint64 // the holder's message that last set grantArmed
+	// The host's current ticket, the agent process (on boot grantBoot) it
+	// was issued to, and whether that process echoed it: only then does
+	// its watchdog count (grant.go, Ticket).
+	ticket Ticket
+	tAgent string
+	echoed bool
 	// watchdogUnsaved: what vigil believes of the watchdog changed and the
 	// record saying so is not known written yet; grants start no guests.
 	watchdogUnsaved unsaved
 	unsavedIn       uint64 // the Ready that carried that record
+	unsavedTicket   Ticket // the ticket that record names
+	savedTicket     Ticket // the ticket of the last record known written: only it is handed out
 	lastGuests      bool   // the last grant let guests start
 
 	// An unfence the executor reported failed: retried until it works.
@@ -185,10 +187,10 @@ func (h *host) failedThisEpisode() bool {
 // watchdogRecord writes what vigil believes of h's watchdog into r: the
 // boot last heard, armed or disarmed, and the message that made it so.
 func (h *host) watchdogRecord(r *Record) {
-	if h.grantBoot == "" && h.maxBootID == "" {
+	if h.grantBoot == "" && h.tAgent == "" && h.ticket.IsZero() {
 		return
 	}
-	r.WatchdogSeq, r.WatchdogBootNo, r.WatchdogNoBoot, r.WatchdogUnordered = h.grantSeq, h.maxBootNo, h.maxBootID, h.unordered
+	r.WatchdogSeq, r.WatchdogTicket, r.WatchdogAgent, r.WatchdogEchoed = h.grantSeq, h.ticket, h.tAgent, h.echoed
 	if h.grantArmed {
 		r.WatchdogBoot = h.grantBoot
 	} else {

@@ -432,7 +432,7 @@ func (e *Engine) fenceResult(now time.Time, r FenceResult) {
 	inc.roundErrs = nil
 	e.transition(now, h, Fencing, "fence-failed", []string{why, fmt.Sprintf("every level failed (round %d); no evacuation; retry in %v", inc.attempts, wait)})
 	delete(h.alerted, "fence-failed")
-	e.alert(h, "fence-failed", fmt.Sprintf("cannot fence %s (%s): its instances are held; retrying in %v, or confirm the host is off: vigil confirm %s", h.Name, why, wait, h.Name))
+	e.alert(h, "fence-failed", fmt.Sprintf("cannot fence %s (%s): its instances are held%s; retrying in %v, or confirm the host is off: vigil confirm %s", h.Name, why, e.whyNoWatchdog(h), wait, h.Name))
 }
 
 // fenceAborted closes an incident whose fence the executor stopped before

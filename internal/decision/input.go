@@ -21,17 +21,17 @@ type SelfReport struct {
 	// incident held the host's fence) and that have not started since.
 	Refused       []string
 	WatchdogArmed bool // the agent feeds a watchdog that resets the host when isolated
-	// Seq numbers the agent's messages within one boot (persisted with its
-	// grant, so a restarted agent goes on counting): reports and a clean
-	// stop notice may arrive out of order over different networks and
-	// relays, and only the order they were sent in counts.
+	// Agent names the agent process: random, chosen when it starts, never
+	// reused. Ticket is the one the leader's grants gave this process
+	// (Grant.Ticket), zero until then. Together they let vigil order the
+	// host's agent processes, across restarts and reboots, without
+	// trusting anything the host keeps (grant.go, Ticket).
+	Agent  string
+	Ticket Ticket
+	// Seq numbers the process's messages: reports and a clean stop notice
+	// may arrive out of order over different networks and relays, and
+	// only the order they were sent in counts.
 	Seq uint64
-	// Boot numbers the host's boots, as the agent counts them on local
-	// disk (one more whenever it starts on a boot id it has not seen):
-	// messages of an older boot that arrive late never change what vigil
-	// believes of the host's watchdog. 0: not numbered (compared by
-	// BootID only).
-	Boot uint64
 }
 
 // AgentReport is a message received from a host's agent over one network.
@@ -53,7 +53,8 @@ type AgentReport struct {
 // notice on, the host's silence is no self-fence.
 type AgentStopping struct {
 	Host, BootID string
-	Boot         uint64 // the boot's number (SelfReport.Boot)
+	Agent        string // the stopping agent process (SelfReport.Agent)
+	Ticket       Ticket // its ticket (SelfReport.Ticket)
 	Seq          uint64 // the notice's place among the agent's messages
 }
 

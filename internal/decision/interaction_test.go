@@ -123,9 +123,19 @@ func (h *harness) step(in Input) error {
 	e.Step(h.now, in)
 	if r, ok := in.(AgentReport); ok {
 		// The controller answers every report with a grant when it may.
-		_, _ = e.Grant(h.now, r)
+		h.grant(r)
 	}
 	return nil
+}
+
+// grant asks for r's grant, and the agent process keeps the ticket it hands
+// out, to echo it from its next report on.
+func (h *harness) grant(r AgentReport) {
+	g, err := h.e.Grant(h.now, r)
+	if s := h.self[r.Host]; err == nil && !g.Ticket.IsZero() && g.Agent == s.Agent {
+		s.Ticket = g.Ticket
+		h.self[r.Host] = s
+	}
 }
 
 func (h *harness) handle(d *datadriven.TestData) (string, error) {
@@ -141,7 +151,8 @@ func (h *harness) handle(d *datadriven.TestData) (string, error) {
 			return "", fmt.Errorf("usage: stopping cmp1")
 		}
 		name := d.CmdArgs[0].Key
-		return "", h.step(AgentStopping{Host: name, BootID: h.self[name].BootID, Boot: h.self[name].Boot})
+		s := h.self[name]
+		return "", h.step(AgentStopping{Host: name, BootID: s.BootID, Agent: s.Agent, Ticket: s.Ticket, Seq: s.Seq})
 	case "at":
 		dur, err := durArg(d, 0)
 		if err != nil {
@@ -273,7 +284,7 @@ func (h *harness) addHosts(d *datadriven.TestData) error {
 		info := HostInfo{Name: a.Key, Domain: domain}
 		e.AddHost(info)
 		h.hosts = append(h.hosts, info)
-		h.self[a.Key] = SelfReport{BootID: "b1", Boot: 1, NovaCompute: Process{Running: true}, Libvirtd: Process{Running: true}}
+		h.self[a.Key] = SelfReport{BootID: "b1", Agent: a.Key + "-b1", NovaCompute: Process{Running: true}, Libvirtd: Process{Running: true}}
 	}
 	slices.SortFunc(h.hosts, func(a, b HostInfo) int { return strings.Compare(a.Name, b.Name) })
 	return nil
@@ -309,7 +320,8 @@ func (h *harness) report(d *datadriven.TestData) error {
 			s.WatchdogArmed = v != "off"
 		case "boot":
 			if v != s.BootID {
-				s.BootID, s.Boot = v, s.Boot+1 // the agent numbers its boots
+				// a new boot: a new agent process, with no ticket
+				s.BootID, s.Agent, s.Ticket, s.Seq = v, name+"-"+v, Ticket{}, 0
 			}
 		default:
 			if !slices.Contains(h.cfg.Networks, a.Key) {
@@ -584,7 +596,7 @@ func (h *harness) run(d *datadriven.TestData) (string, error) {
 			for _, n := range p.agent {
 				r := AgentReport{Host: hi.Name, Network: n, Self: h.self[hi.Name]}
 				e.Step(h.now, r)
-				_, _ = e.Grant(h.now, r)
+				h.grant(r)
 			}
 			by := h.observer(hi.Name, profileOf)
 			for _, n := range p.peers {

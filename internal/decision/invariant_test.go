@@ -173,6 +173,7 @@ type world struct {
 	prevBoot map[string]SelfReport // the last report of the boot before
 	noBMC    map[string]bool       // every fence of it fails: only its watchdog can count
 	stopWait map[string]Ack
+	procN    int // agent processes started, to name them
 	hasWD    map[string]bool
 	replay   bool // the report being stepped is a late copy of an old one
 
@@ -221,7 +222,7 @@ func newWorld(seed int64) *world {
 		w.nova[name] = slices.Clone(w.insts[name])
 		w.hasWD[name] = rng.Intn(2) == 0
 		w.noBMC[name] = cfg.SelfFenceAfter > 0 && rng.Intn(4) == 0
-		w.self[name] = SelfReport{BootID: "b1", Boot: 1, NovaCompute: Process{Running: true}, Libvirtd: Process{Running: true},
+		w.self[name] = SelfReport{BootID: "b1", Agent: w.newAgent(name), NovaCompute: Process{Running: true}, Libvirtd: Process{Running: true},
 			Domains: w.insts[name], WatchdogArmed: w.hasWD[name]}
 		w.agentAt[name] = make([]time.Time, len(cfg.Networks))
 		w.tr[name] = &track{}
@@ -229,6 +230,12 @@ func newWorld(seed int64) *world {
 	w.leader = true
 	w.step(Leadership{Leader: true})
 	return w
+}
+
+// newAgent names a new agent process of host h.
+func (w *world) newAgent(h string) string {
+	w.procN++
+	return fmt.Sprintf("%s-p%d", h, w.procN)
 }
 
 func (w *world) pick() string { return w.hosts[w.rng.Intn(len(w.hosts))] }
@@ -281,7 +288,11 @@ func (w *world) step(in Input) {
 	}
 	w.e.Step(w.now, in)
 	if r, ok := in.(AgentReport); ok {
-		if _, err := w.e.Grant(w.now, r); err == nil {
+		if g, err := w.e.Grant(w.now, r); err == nil {
+			if s := w.self[r.Host]; !g.Ticket.IsZero() && g.Agent == s.Agent {
+				s.Ticket = g.Ticket // the agent process echoes it from now on
+				w.self[r.Host] = s
+			}
 			w.grantAt[r.Host] = w.now
 			if !w.replay {
 				w.grantArmed[r.Host] = r.Self.WatchdogArmed
@@ -356,7 +367,7 @@ func (w *world) setMode(h string) {
 				w.prevBoot[h] = old[len(old)-1]
 			}
 			s.BootID = fmt.Sprintf("b%d", w.rng.Intn(100))
-			s.Boot, s.Seq = s.Boot+1, 0
+			s.Agent, s.Ticket, s.Seq = w.newAgent(h), Ticket{}, 0
 			s.Domains = nil
 			s.WatchdogArmed = w.hasWD[h] // the new boot's agent arms it
 			delete(w.stopWait, h)
@@ -489,10 +500,11 @@ func (w *world) stopAgent(h string) {
 	s := w.self[h]
 	s.Seq++
 	w.self[h] = s
-	w.step(AgentStopping{Host: h, BootID: s.BootID, Boot: s.Boot, Seq: s.Seq})
-	w.stopWait[h] = Ack{Host: h, BootID: s.BootID, Seq: s.Seq}
+	w.step(AgentStopping{Host: h, BootID: s.BootID, Agent: s.Agent, Ticket: s.Ticket, Seq: s.Seq})
+	w.stopWait[h] = Ack{Host: h, BootID: s.BootID, Agent: s.Agent, Seq: s.Seq}
 	if w.chance(0.3) {
-		s.Seq++
+		// started again before the ack came: a new agent process
+		s.Agent, s.Ticket, s.Seq = w.newAgent(h), Ticket{}, 1
 		s.WatchdogArmed = s.WatchdogArmed || w.hasWD[h]
 		w.self[h] = s
 		w.send(h, w.cfg.Networks[w.rng.Intn(len(w.cfg.Networks))], s)
@@ -521,7 +533,7 @@ func (w *world) late(h string) {
 // also tells that an agent runs, so no stop it sent before waits any more.
 func (w *world) send(h, network string, s SelfReport) {
 	delete(w.stopWait, h)
-	if old := w.sent[h]; len(old) == 0 || old[len(old)-1].Seq != s.Seq || old[len(old)-1].BootID != s.BootID {
+	if old := w.sent[h]; len(old) == 0 || old[len(old)-1].Seq != s.Seq || old[len(old)-1].Agent != s.Agent {
 		w.sent[h] = append(old, s)
 		if len(w.sent[h]) > 20 {
 			w.sent[h] = w.sent[h][1:]

@@ -91,6 +91,7 @@ type Ready struct {
 // Ack acknowledges an agent's clean-stop notice: the agent may disarm.
 type Ack struct {
 	Host, BootID string
+	Agent        string // the stopping agent process: no other may take it
 	Seq          uint64
 }
 
@@ -132,13 +133,13 @@ type Record struct {
 	// WatchdogSeq is the message that last armed or disarmed it: older
 	// reports arriving late do not re-arm a watchdog a clean stop disarmed.
 	WatchdogSeq uint64 `json:"watchdog_seq,omitempty"`
-	// WatchdogBootNo is the highest boot number the host's agent reported,
-	// WatchdogNoBoot the boot that reported it; WatchdogUnordered: a boot
-	// that could not be placed after it was heard since, so no watchdog of
-	// the host counts until a boot numbered higher reports.
-	WatchdogBootNo    uint64 `json:"watchdog_boot_no,omitempty"`
-	WatchdogNoBoot    string `json:"watchdog_no_boot,omitempty"`
-	WatchdogUnordered bool   `json:"watchdog_unordered,omitempty"`
+	// WatchdogTicket is the host's current ticket (grant.go, Ticket) and
+	// WatchdogAgent the agent process it was issued to, on the boot above;
+	// WatchdogEchoed: that process has echoed it, so it is placed after
+	// every other. Written before the ticket is handed out.
+	WatchdogTicket Ticket `json:"watchdog_ticket,omitzero"`
+	WatchdogAgent  string `json:"watchdog_agent,omitempty"`
+	WatchdogEchoed bool   `json:"watchdog_echoed,omitempty"`
 	// Moving: Nova accepted their evacuation, not yet seen ACTIVE elsewhere.
 	Moving []string `json:"moving,omitempty"`
 	// UnfenceDue, UnfenceErr: the host's last unfence failed (why) and is

@@ -32,7 +32,7 @@ func TestRestartRefused(t *testing.T) {
 			t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 			e.AddHost(HostInfo{Name: "cmp1"})
 			e.Step(t0, Leadership{Leader: true})
-			self := SelfReport{BootID: "cmp1-boot2", NovaCompute: Process{Running: true}, Libvirtd: Process{Running: true}, Refused: []string{"vm1"}}
+			self := SelfReport{BootID: "cmp1-boot2", Agent: "a2", NovaCompute: Process{Running: true}, Libvirtd: Process{Running: true}, Refused: []string{"vm1"}}
 			if tc.running {
 				self.Domains = []string{"vm1"}
 			}
@@ -46,7 +46,10 @@ func TestRestartRefused(t *testing.T) {
 				for _, net := range e.cfg.Networks {
 					r := AgentReport{Host: "cmp1", Network: net, Self: self}
 					e.Step(now, r)
-					e.Grant(now, r) // as the controller does: a restart needs grants that start guests
+					// as the controller does: a restart needs grants that start guests
+					if g, err := e.Grant(now, r); err == nil && !g.Ticket.IsZero() {
+						self.Ticket = g.Ticket
+					}
 				}
 				e.Step(now, nova)
 				e.Step(now, StorageHeartbeats{OK: true, Counters: map[string]uint64{"cmp1": uint64(s)}})

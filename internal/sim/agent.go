@@ -65,12 +65,19 @@ func (w *World) granted(h *Host) bool { return w.cfg.Watchdog != nil && w.now < 
 
 // grantReply is a grant reaching h's agent for a report it sent at sent:
 // the agent extends its expiry to sent + isolation_timeout on its own clock.
-func (w *World) grantReply(h *Host, boot int, sent time.Duration, guests bool) {
+// Its ticket and its word on guests are for the agent process that sent the
+// report only; a restarted agent takes just the expiry, as it would from its
+// persisted state.
+func (w *World) grantReply(h *Host, boot int, g decision.Grant, sent time.Duration) {
 	wd := w.cfg.Watchdog
 	if wd == nil || !h.Running(Agent) || h.Boot != boot {
 		return
 	}
-	h.grantGuests = guests
+	mine := g.Agent == agentID(h)
+	h.grantGuests = mine && g.Guests
+	if mine && !g.Ticket.IsZero() {
+		h.ticket = g.Ticket
+	}
 	if exp := sent + w.local(h, wd.IsolationTimeout); exp > h.grantExp {
 		h.grantExp = exp
 	}
@@ -156,7 +163,7 @@ func (w *World) stopping(h *Host) bool { return h.awaitAck != 0 }
 // started since then is another process, whose watchdog a late ack of its
 // predecessor's notice must not disarm.
 func (w *World) ack(h *Host, a decision.Ack) {
-	if a.BootID != bootID(h) || a.Seq != h.awaitAck || !w.stopping(h) || !h.On {
+	if a.BootID != bootID(h) || a.Agent != agentID(h) || a.Seq != h.awaitAck || !w.stopping(h) || !h.On {
 		return
 	}
 	h.armed, h.awaitAck = false, 0
@@ -196,17 +203,24 @@ func (c *Controller) report(h *Host, r route, self decision.SelfReport) {
 		if r.via != nil {
 			reps = append(reps, decision.AgentReport{Host: h.Name, Network: r.viaNet, Self: self, Via: r.via.Name})
 		}
-		granted, guests := false, true
+		var grant decision.Grant
+		granted := false
 		for _, rep := range reps {
 			c.p.Step(now, rep)
 			if g, err := c.p.Grant(now, rep); err == nil {
-				granted, guests = true, guests && g.Guests
+				if granted {
+					g.Guests = g.Guests && grant.Guests
+				}
+				if g.Ticket.IsZero() {
+					g.Ticket = grant.Ticket
+				}
+				grant, granted = g, true
 			}
 		}
 		if !granted {
 			return
 		}
-		c.after(w.cfg.MessageDelay, func() { w.grantReply(h, boot, sent, guests) })
+		c.after(w.cfg.MessageDelay, func() { w.grantReply(h, boot, grant, sent) })
 	}
 	c.after(w.cfg.MessageDelay, deliver)
 }
@@ -234,15 +248,16 @@ func (c *Controller) stopNotice(h *Host, seq uint64) {
 		c.w.event(h.Name, "agent stop notice cannot reach the leader: watchdog left running")
 		return
 	}
-	boot, no := bootID(h), bootNo(h)
+	m := decision.AgentStopping{Host: h.Name, BootID: bootID(h), Agent: agentID(h), Ticket: h.ticket, Seq: seq}
 	c.after(c.w.cfg.MessageDelay, func() {
 		if c.up() {
-			c.p.Step(c.at(), decision.AgentStopping{Host: h.Name, BootID: boot, Boot: no, Seq: seq})
+			c.p.Step(c.at(), m)
 		}
 	})
 }
 
 func bootID(h *Host) string { return fmt.Sprintf("%s-boot%d", h.Name, h.Boot) }
 
-// bootNo is the boot's number as the agent counts boots on local disk.
-func bootNo(h *Host) uint64 { return uint64(h.Boot) + 1 }
+// agentID names the host's current agent process (a real agent picks a
+// random one when it starts).
+func agentID(h *Host) string { return fmt.Sprintf("%s-agent%d", h.Name, h.agentNo) }

@@ -235,7 +235,8 @@ func (c *Controller) collect() {
 		}
 		self := decision.SelfReport{
 			BootID:        bootID(h),
-			Boot:          bootNo(h),
+			Agent:         agentID(h),
+			Ticket:        h.ticket,
 			NovaCompute:   decision.Process{Running: h.procs[NovaCompute], Restarts: h.starts[NovaCompute]},
 			Libvirtd:      decision.Process{Running: h.procs[Libvirtd], Restarts: h.starts[Libvirtd]},
 			Domains:       sortedKeys(h.Domains),

@@ -1,6 +1,10 @@
 package sim
 
-import "time"
+import (
+	"time"
+
+	"github.com/vigil-ha/vigil/internal/decision"
+)
 
 // initHostTime is how long nova-compute's init_host runs before the service
 // joins the service group again (it destroys evacuated guests first).
@@ -26,6 +30,10 @@ func (w *World) StartProc(h *Host, p Proc) {
 	h.procs[p] = true
 	h.starts[p]++
 	if p == Agent {
+		// A new agent process: a new name, no ticket, counting its
+		// messages afresh (it keeps nothing but the grant's expiry).
+		h.agentNo++
+		h.seq, h.ticket = 0, decision.Ticket{}
 		w.startAgent(h)
 	}
 	if p == NovaCompute {

@@ -5,6 +5,8 @@ import (
 	"math/rand"
 	"sort"
 	"time"
+
+	"github.com/vigil-ha/vigil/internal/decision"
 )
 
 // Epoch is virtual time zero.
@@ -95,16 +97,18 @@ type Host struct {
 	// boot (the hook's log; the agent reports them). Nova set them to
 	// ERROR; a start that gets through clears the entry.
 	refused     map[string]bool
-	heartbeat   uint64        // storage heartbeat counter
-	grantExp    time.Duration // the agent's grant expires (persisted; lost with the boot)
-	grantGuests bool          // the latest grant lets the host start guests
-	seq         uint64        // the agent's message counter (persisted; reset with the boot)
-	awaitAck    uint64        // a stop notice waiting for its acknowledgement; 0 none
-	fedAt       time.Duration // last watchdog feed
-	armed       bool          // watchdog armed (the agent opened the device)
-	rate        float64       // clock rate against real time; 0 means 1
-	bootAt      time.Duration // a reset host boots again at this time; 0 none
-	phase       time.Duration // per-host offset of periodic work
+	heartbeat   uint64          // storage heartbeat counter
+	grantExp    time.Duration   // the agent's grant expires (persisted; lost with the boot)
+	grantGuests bool            // the latest grant lets the host start guests
+	seq         uint64          // the agent process's message counter
+	agentNo     int             // agent processes started on the host so far
+	ticket      decision.Ticket // the agent process's ticket from the leader's grants
+	awaitAck    uint64          // a stop notice waiting for its acknowledgement; 0 none
+	fedAt       time.Duration   // last watchdog feed
+	armed       bool            // watchdog armed (the agent opened the device)
+	rate        float64         // clock rate against real time; 0 means 1
+	bootAt      time.Duration   // a reset host boots again at this time; 0 none
+	phase       time.Duration   // per-host offset of periodic work
 }
 
 // Event is something that happened in the world, for the timeline.

@@ -242,7 +242,7 @@ type grantAll struct{ acks []decision.Ack }
 func (*grantAll) AddHost(decision.HostInfo) {}
 func (g *grantAll) Step(_ time.Time, in decision.Input) {
 	if m, ok := in.(decision.AgentStopping); ok {
-		g.acks = append(g.acks, decision.Ack{Host: m.Host, BootID: m.BootID, Seq: m.Seq})
+		g.acks = append(g.acks, decision.Ack{Host: m.Host, BootID: m.BootID, Agent: m.Agent, Seq: m.Seq})
 	}
 }
 func (g *grantAll) Tick(time.Time) decision.Ready {
@@ -253,5 +253,5 @@ func (g *grantAll) Tick(time.Time) decision.Ready {
 func (*grantAll) Restore([]decision.Record)     {}
 func (*grantAll) Status() []decision.HostStatus { return nil }
 func (*grantAll) Grant(_ time.Time, r decision.AgentReport) (decision.Grant, error) {
-	return decision.Grant{Host: r.Host, Guests: true}, nil
+	return decision.Grant{Host: r.Host, BootID: r.Self.BootID, Agent: r.Self.Agent, Guests: true}, nil
 }
