@@ -388,6 +388,9 @@ func (e *Engine) Restore(recs []Record) {
 		}
 		h.grantSeq, h.ticket, h.tAgent, h.echoed = r.WatchdogSeq, r.WatchdogTicket, r.WatchdogAgent, r.WatchdogEchoed
 		h.savedTicket = h.ticket // read from the store: written
+		// Tickets this engine issues must differ from every one written,
+		// whatever fencing token it is given.
+		e.ticketN = max(e.ticketN, h.ticket.N)
 		h.grantArmed = h.grantArmed && h.echoed
 		if !r.UnfenceDue.IsZero() && !r.Phase.inIncident() {
 			// The predecessor's unfence of it failed: retry it (at once

@@ -369,3 +369,33 @@ func TestWatchdogBeliefUnderReordering(t *testing.T) {
 		t.Errorf("%d of %d sequences broke the contract", fails, n)
 	}
 }
+
+// TestTicketsNeverRepeat: a successor issues tickets unlike any written,
+// even when it is given the same fencing token (a controller that passes
+// none). Otherwise an ended process issued a ticket again could have an old
+// message, carrying its old ticket, taken for an echo of the new one: placed
+// on the word of a message sent before the ticket existed.
+func TestTicketsNeverRepeat(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	x := newA4(t, t0)
+	x.e.Step(t0, Leadership{Leader: true}) // token 0
+	x.report(t0, armedReport("b1", 1))
+	old := x.tickets["b1"]
+	x.report(t0.Add(time.Second), unarmedReport("b2", 1)) // rebooted: b2 holds the next ticket
+	now := t0.Add(2 * time.Second)
+	x.failover(now, 0) // the same token
+	early := armedReport("b1", 0)
+	early.Self.Ticket = Ticket{} // b1's first word, sent before it had a ticket, arrives now
+	x.e.Step(now, early)
+	if _, err := x.e.Grant(now, early); err != nil {
+		t.Fatal(err)
+	}
+	x.tick(now)
+	if h := x.e.hosts["cmp1"]; h.tAgent != "b1" || h.ticket == old {
+		t.Fatalf("the successor issued b1 ticket %v, its old one was %v: tickets repeat", h.ticket, old)
+	}
+	x.late(now, armedReport("b1", 2)) // b1's old report, carrying its old ticket
+	if concludesSelfFence(x.e, now) {
+		t.Fatal("DOUBLE WRITER: an old message of ended b1 was taken for the echo of a ticket issued after it; b2 runs without a watchdog")
+	}
+}

@@ -75,6 +75,7 @@ type Controller struct {
 	// lease; zombieUntil: the leader lost etcd and acts until its lease
 	// runs out then. 0 when not.
 	stalledUntil, zombieUntil time.Duration
+	term                      uint64 // terms so far: the fencing token of the current one
 	store                     map[string]decision.Record
 	ops                       []op
 
@@ -132,7 +133,8 @@ func (c *Controller) elect() {
 			c.p.Step(c.at(), decision.SetMaintenance{Host: h, On: true})
 		}
 	}
-	c.p.Step(c.at(), decision.Leadership{Leader: true})
+	c.term++
+	c.p.Step(c.at(), decision.Leadership{Leader: true, Token: c.term})
 }
 
 // KillLeader kills the leading controller; a standby leads after electionTime.
@@ -141,7 +143,8 @@ func (c *Controller) KillLeader() { c.depose(electionTime, "controller leader ki
 // depose ends the leader's term; a standby leads after wait.
 func (c *Controller) depose(wait time.Duration, why string) {
 	c.downUntil = c.w.now + wait
-	c.gen++ // results of the old leader's actions are lost with it
+	c.zombieUntil = 0 // a leader that lost etcd is gone with its term; the next one has etcd
+	c.gen++           // results of the old leader's actions are lost with it
 	c.w.event("", "%s; a standby takes over in %v", why, wait)
 }
 
