@@ -526,7 +526,7 @@ func (c *Controller) fence(h *Host, level int, probeAborts bool) {
 			switch {
 			case dev == "ipmi" && !h.BMCDown && !h.BMCLies:
 				slow = h.BMCSlow
-				c.laterGen(gen, max(h.BMCSlow, h.BMCLate), func() { w.PowerOff(h, "fenced: ipmi chassis power off") })
+				c.laterGen(gen, max(h.BMCSlow, h.BMCLate), func() { w.ChassisOff(h, "fenced: ipmi chassis power off") })
 			case dev == "ceph-blocklist" && w.CtlReachesCeph():
 				w.BlocklistAdd(h, w.cfg.BlocklistExpire)
 			}

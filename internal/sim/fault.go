@@ -122,6 +122,14 @@ func (w *World) PowerOff(h *Host, why string) {
 	w.event(h.Name, "power off (%s)", why)
 }
 
+// ChassisOff is a BMC's power off: the host is off and stays off, even
+// one that its watchdog was resetting (the reboot after the reset never
+// comes).
+func (w *World) ChassisOff(h *Host, why string) {
+	w.PowerOff(h, why)
+	h.bootAt = 0
+}
+
 // PowerOn boots a host: a new boot id, the agent, libvirtd and nova-compute start.
 func (w *World) PowerOn(h *Host, why string) {
 	if h.On {

@@ -255,3 +255,26 @@ func (*grantAll) Status() []decision.HostStatus { return nil }
 func (*grantAll) Grant(_ time.Time, r decision.AgentReport) (decision.Grant, error) {
 	return decision.Grant{Host: r.Host, BootID: r.Self.BootID, Agent: r.Self.Agent, Guests: true}, nil
 }
+
+// A host its watchdog reset and a BMC then powered off stays off: the reboot
+// after the reset never comes (found by vigil lab fuzz --seed 1796236286,
+// schedule 4442: the host booted again over vigil's verified fence, which
+// vigil then read as lifted, and stopped evacuating its instances).
+func TestChassisOffCancelsTheRebootAfterAReset(t *testing.T) {
+	w, c := wdWorld(t)
+	w.runWith(c, 5*time.Second)
+	h := w.Host("cmp1")
+	w.Cut(h, "mgmt", true)
+	w.Cut(h, "storage", true)
+	w.runWith(c, 45*time.Second)
+	if h.On || !h.Rebooting() {
+		t.Fatalf("setup: the watchdog did not reset cmp1 (on %v, rebooting %v)", h.On, h.Rebooting())
+	}
+	w.ChassisOff(h, "fenced: ipmi chassis power off")
+	for end := w.now + 120*time.Second; w.now < end && !h.On; {
+		w.runWith(c, time.Second)
+	}
+	if h.On {
+		t.Fatal("a host powered off by its BMC booted again: the reboot after its watchdog reset came through")
+	}
+}
