@@ -21,6 +21,7 @@ import (
 type Grant struct {
 	Host, BootID string
 	Agent        string // the agent process it answers (SelfReport.Agent)
+	Seq          uint64 // the report it answers (SelfReport.Seq): the agent counts the grant from when it sent it
 	Token        uint64 // the term's fencing token
 	// Ticket, once set, is the agent process's ticket (see Ticket): the
 	// agent puts it in every later message. Zero until the record naming
@@ -93,7 +94,7 @@ func (e *Engine) Grant(now time.Time, r AgentReport) (Grant, error) {
 		// an ended boot armed: no guest starts until it is.
 		e.persistWatchdog(h)
 	}
-	g := Grant{Host: h.Name, BootID: s.BootID, Agent: s.Agent, Token: e.token}
+	g := Grant{Host: h.Name, BootID: s.BootID, Agent: s.Agent, Seq: s.Seq, Token: e.token}
 	isHolder := s.Agent != "" && s.Agent == h.tAgent
 	if isHolder && h.ticket == h.savedTicket {
 		g.Ticket = h.ticket

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/vigil-ha/vigil/internal/agent"
 	"github.com/vigil-ha/vigil/internal/decision"
 )
 
@@ -61,25 +62,28 @@ func (w *World) reachesCtl(h *Host) bool {
 }
 
 // granted reports whether h's agent holds a fresh grant now.
-func (w *World) granted(h *Host) bool { return w.cfg.Watchdog != nil && w.now < h.grantExp }
+func (w *World) granted(h *Host) bool {
+	return w.cfg.Watchdog != nil && h.agent != nil && h.agent.HoldsGrant(w.clock(h))
+}
 
-// grantReply is a grant reaching h's agent for a report it sent at sent:
-// the agent extends its expiry to sent + isolation_timeout on its own clock.
-// Its ticket and its word on guests are for the agent process that sent the
-// report only; a restarted agent takes just the expiry, as it would from its
-// persisted state.
-func (w *World) grantReply(h *Host, boot int, g decision.Grant, sent time.Duration) {
-	wd := w.cfg.Watchdog
-	if wd == nil || !h.Running(Agent) || h.Boot != boot {
+// clock is h's CLOCK_BOOTTIME now, as its agent reads it: real time at the
+// host's clock rate.
+func (w *World) clock(h *Host) time.Duration {
+	if h.rate == 0 || h.rate == 1 {
+		return w.now
+	}
+	return time.Duration(float64(w.now) * h.rate)
+}
+
+// grantReply is a grant reaching h's agent. Its contract counts it from
+// when it sent the report the grant answers, and only a grant for its own
+// process's report counts; what it keeps for a successor moves with it.
+func (w *World) grantReply(h *Host, boot int, g decision.Grant) {
+	if w.cfg.Watchdog == nil || !h.Running(Agent) || h.Boot != boot || h.agent == nil {
 		return
 	}
-	mine := g.Agent == agentID(h)
-	h.grantGuests = mine && g.Guests
-	if mine && !g.Ticket.IsZero() {
-		h.ticket = g.Ticket
-	}
-	if exp := sent + w.local(h, wd.IsolationTimeout); exp > h.grantExp {
-		h.grantExp = exp
+	if saved, ok := h.agent.Granted(g); ok {
+		h.saved = saved
 	}
 }
 
@@ -98,7 +102,7 @@ func (w *World) watchdog(h *Host, tick bool) {
 	if wd == nil || !h.On || !h.armed {
 		return
 	}
-	if tick && (h.Running(Agent) || w.stopping(h)) && w.granted(h) {
+	if tick && (h.Running(Agent) || w.stopping(h)) && h.agent != nil && h.agent.Feed(w.clock(h)) {
 		h.fedAt = w.now
 	}
 	// The hardware timer runs on, hung kernel or crashed agent or not.
@@ -122,7 +126,7 @@ const gateWait = 60 * time.Second
 // guests after the leader's safe time; nor while the leader's grant says an
 // incident holds the host's fence (its instances may be starting elsewhere).
 func (w *World) mayStartGuests(h *Host) bool {
-	return w.cfg.Watchdog == nil || (w.granted(h) && h.grantGuests)
+	return w.cfg.Watchdog == nil || (h.agent != nil && h.agent.MayStartGuests(w.clock(h)))
 }
 
 // CrashProc kills a process without letting it clean up: a crashed agent
@@ -144,53 +148,59 @@ func (w *World) CrashProc(h *Host, p Proc) {
 // the leader wrote the disarm before sending it.) Without the
 // acknowledgement the watchdog resets the host.
 func (w *World) stopAgent(h *Host) {
-	if !h.armed || w.cfg.Watchdog == nil {
+	if !h.armed || w.cfg.Watchdog == nil || h.agent == nil {
 		return
 	}
-	h.seq++
-	h.awaitAck = h.seq
+	m := h.agent.Stop()
+	m.Host = h.Name
 	if w.ctl != nil {
-		w.ctl.stopNotice(h, h.seq)
+		w.ctl.stopNotice(h, m)
 	}
 }
 
 // stopping reports whether h's agent is in its clean stop, waiting for the
 // leader's acknowledgement.
-func (w *World) stopping(h *Host) bool { return h.awaitAck != 0 }
+func (w *World) stopping(h *Host) bool { return h.agent != nil && h.agent.Stopping() }
 
 // ack is the leader's acknowledgement of a stop notice reaching the host. It
 // is bound to the stopping agent and the notice it waits for: an agent
 // started since then is another process, whose watchdog a late ack of its
 // predecessor's notice must not disarm.
 func (w *World) ack(h *Host, a decision.Ack) {
-	if a.BootID != bootID(h) || a.Agent != agentID(h) || a.Seq != h.awaitAck || !w.stopping(h) || !h.On {
+	if !h.On || h.agent == nil || !h.agent.Acked(a) {
 		return
 	}
-	h.armed, h.awaitAck = false, 0
+	h.armed = false
 	w.event(h.Name, "agent stop acknowledged by the leader: watchdog disarmed")
 }
 
-// startAgent opens the watchdog device if it is not open yet (which starts
-// its timer) and resumes from the grant persisted for this boot.
+// startAgent starts a new agent process: a new name, no ticket, counting
+// its messages afresh, resuming from what its predecessor kept for this boot
+// (the grant's expiry). It opens the watchdog device if it is not open yet
+// (which starts its timer); a device left open by a crashed agent or an
+// unacknowledged stop stays open, its timer running on, and the new process
+// takes it over.
 func (w *World) startAgent(h *Host) {
-	if w.cfg.Watchdog == nil {
-		return
+	h.agentNo++
+	wd := w.cfg.Watchdog
+	if wd != nil && !h.armed {
+		h.armed, h.fedAt = true, w.now
 	}
-	if h.awaitAck != 0 {
-		// The stopping agent is gone without its acknowledgement: it
-		// exited with the watchdog running, and this one takes it over.
-		h.awaitAck = 0
+	iso := 10 * time.Second
+	if wd != nil {
+		iso = wd.IsolationTimeout
 	}
-	if h.armed {
-		return // the device stayed open across a crash or an unacknowledged stop; its timer ran on
+	c, err := agent.NewContract(bootID(h), agentID(h), iso, h.armed, &h.saved)
+	if err != nil {
+		panic(err) // the scenario loader validated the timeout
 	}
-	h.armed, h.fedAt = true, w.now
+	h.agent = c
 }
 
 // report sends h's agent report over route r, and handles the grant.
 func (c *Controller) report(h *Host, r route, self decision.SelfReport) {
 	w := c.w
-	sent, boot := w.now, h.Boot
+	boot := h.Boot
 	deliver := func() {
 		if !c.up() {
 			return
@@ -220,7 +230,7 @@ func (c *Controller) report(h *Host, r route, self decision.SelfReport) {
 		if !granted {
 			return
 		}
-		c.after(w.cfg.MessageDelay, func() { w.grantReply(h, boot, grant, sent) })
+		c.after(w.cfg.MessageDelay, func() { w.grantReply(h, boot, grant) })
 	}
 	c.after(w.cfg.MessageDelay, deliver)
 }
@@ -237,7 +247,7 @@ func (c *Controller) after(d time.Duration, fn func()) {
 
 // stopNotice sends h's clean-stop notice over the route a report would
 // take; the engine answers with an Ack that apply delivers once persisted.
-func (c *Controller) stopNotice(h *Host, seq uint64) {
+func (c *Controller) stopNotice(h *Host, m decision.AgentStopping) {
 	i := -1
 	for j, o := range c.w.Hosts {
 		if o == h {
@@ -248,7 +258,6 @@ func (c *Controller) stopNotice(h *Host, seq uint64) {
 		c.w.event(h.Name, "agent stop notice cannot reach the leader: watchdog left running")
 		return
 	}
-	m := decision.AgentStopping{Host: h.Name, BootID: bootID(h), Agent: agentID(h), Ticket: h.ticket, Seq: seq}
 	c.after(c.w.cfg.MessageDelay, func() {
 		if c.up() {
 			c.p.Step(c.at(), m)

@@ -236,18 +236,12 @@ func (c *Controller) collect() {
 		if (w.now+h.phase)%time.Second != 0 || !h.Running(Agent) {
 			continue
 		}
-		self := decision.SelfReport{
-			BootID:        bootID(h),
-			Agent:         agentID(h),
-			Ticket:        h.ticket,
-			NovaCompute:   decision.Process{Running: h.procs[NovaCompute], Restarts: h.starts[NovaCompute]},
-			Libvirtd:      decision.Process{Running: h.procs[Libvirtd], Restarts: h.starts[Libvirtd]},
-			Domains:       sortedKeys(h.Domains),
-			Refused:       sortedKeys(h.refused),
-			WatchdogArmed: h.armed,
-		}
-		h.seq++
-		self.Seq = h.seq
+		self := h.agent.Report(w.clock(h), decision.SelfReport{
+			NovaCompute: decision.Process{Running: h.procs[NovaCompute], Restarts: h.starts[NovaCompute]},
+			Libvirtd:    decision.Process{Running: h.procs[Libvirtd], Restarts: h.starts[Libvirtd]},
+			Domains:     sortedKeys(h.Domains),
+			Refused:     sortedKeys(h.refused),
+		})
 		r := w.route(h, i)
 		if r.ok() {
 			c.report(h, r, self)

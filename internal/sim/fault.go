@@ -3,7 +3,7 @@ package sim
 import (
 	"time"
 
-	"github.com/vigil-ha/vigil/internal/decision"
+	"github.com/vigil-ha/vigil/internal/agent"
 )
 
 // initHostTime is how long nova-compute's init_host runs before the service
@@ -30,10 +30,6 @@ func (w *World) StartProc(h *Host, p Proc) {
 	h.procs[p] = true
 	h.starts[p]++
 	if p == Agent {
-		// A new agent process: a new name, no ticket, counting its
-		// messages afresh (it keeps nothing but the grant's expiry).
-		h.agentNo++
-		h.seq, h.ticket = 0, decision.Ticket{}
 		w.startAgent(h)
 	}
 	if p == NovaCompute {
@@ -109,8 +105,8 @@ func (w *World) PowerOff(h *Host, why string) {
 	if !h.On {
 		return
 	}
-	h.On, h.Hung, h.UserHung, h.armed, h.grantExp = false, false, false, false, 0
-	h.seq, h.awaitAck = 0, 0
+	h.On, h.Hung, h.UserHung, h.armed = false, false, false, false
+	h.agent, h.saved = nil, agent.Saved{} // the process and its state end with the boot
 	for p := range h.procs {
 		h.procs[p] = false
 	}

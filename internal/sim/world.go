@@ -6,7 +6,7 @@ import (
 	"sort"
 	"time"
 
-	"github.com/vigil-ha/vigil/internal/decision"
+	"github.com/vigil-ha/vigil/internal/agent"
 )
 
 // Epoch is virtual time zero.
@@ -96,19 +96,19 @@ type Host struct {
 	// refused: guests whose start the guest-start gate refused in this
 	// boot (the hook's log; the agent reports them). Nova set them to
 	// ERROR; a start that gets through clears the entry.
-	refused     map[string]bool
-	heartbeat   uint64          // storage heartbeat counter
-	grantExp    time.Duration   // the agent's grant expires (persisted; lost with the boot)
-	grantGuests bool            // the latest grant lets the host start guests
-	seq         uint64          // the agent process's message counter
-	agentNo     int             // agent processes started on the host so far
-	ticket      decision.Ticket // the agent process's ticket from the leader's grants
-	awaitAck    uint64          // a stop notice waiting for its acknowledgement; 0 none
-	fedAt       time.Duration   // last watchdog feed
-	armed       bool            // watchdog armed (the agent opened the device)
-	rate        float64         // clock rate against real time; 0 means 1
-	bootAt      time.Duration   // a reset host boots again at this time; 0 none
-	phase       time.Duration   // per-host offset of periodic work
+	refused   map[string]bool
+	heartbeat uint64 // storage heartbeat counter
+	// agent is the contract of the host's last agent process (vigil's own
+	// code, internal/agent), saved what it keeps for a successor on this
+	// boot; agentNo counts the processes started.
+	agent   *agent.Contract
+	saved   agent.Saved
+	agentNo int
+	fedAt   time.Duration // last watchdog feed
+	armed   bool          // watchdog armed (the agent opened the device)
+	rate    float64       // clock rate against real time; 0 means 1
+	bootAt  time.Duration // a reset host boots again at this time; 0 none
+	phase   time.Duration // per-host offset of periodic work
 }
 
 // Event is something that happened in the world, for the timeline.
@@ -168,11 +168,12 @@ func NewWorld(cfg Config) (*World, error) {
 	}
 	for i := 1; i <= cfg.Hosts; i++ {
 		name := fmt.Sprintf("cmp%d", i)
-		h := &Host{Name: name, Domain: domainOf[name], On: true, Boot: 1, cut: map[string]bool{}, armed: cfg.Watchdog != nil,
+		h := &Host{Name: name, Domain: domainOf[name], On: true, Boot: 1, cut: map[string]bool{},
 			rate:   cfg.ClockRates[name],
 			procs:  map[Proc]bool{NovaCompute: true, Libvirtd: true, Agent: true},
 			starts: map[Proc]int{}, Domains: map[string]bool{}, refused: map[string]bool{},
 			phase: time.Duration(w.rng.Intn(10)) * Step}
+		w.startAgent(h) // the agent runs from the start, its watchdog open
 		w.Hosts = append(w.Hosts, h)
 		w.byNm[name] = h
 	}

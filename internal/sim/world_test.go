@@ -253,7 +253,7 @@ func (g *grantAll) Tick(time.Time) decision.Ready {
 func (*grantAll) Restore([]decision.Record)     {}
 func (*grantAll) Status() []decision.HostStatus { return nil }
 func (*grantAll) Grant(_ time.Time, r decision.AgentReport) (decision.Grant, error) {
-	return decision.Grant{Host: r.Host, BootID: r.Self.BootID, Agent: r.Self.Agent, Guests: true}, nil
+	return decision.Grant{Host: r.Host, BootID: r.Self.BootID, Agent: r.Self.Agent, Seq: r.Self.Seq, Guests: true}, nil
 }
 
 // A host its watchdog reset and a BMC then powered off stays off: the reboot

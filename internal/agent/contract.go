@@ -1,0 +1,159 @@
+package agent
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/vigil-ha/vigil/internal/decision"
+)
+
+// Contract is one agent process's half of the watchdog contract. Times are
+// readings of the host's CLOCK_BOOTTIME (Clock): they count from the boot,
+// through suspend, and mean the same to the agent process after a restart.
+//
+//   - It feeds the watchdog only while it holds a grant from the leader, valid
+//     for IsolationTimeout from when it sent the report the grant answers,
+//     however late the grant arrives (never from its arrival).
+//   - A restarted process resumes from the grant its predecessor held on the
+//     same boot (Saved), or starts as isolated; a new boot starts with none.
+//   - It names itself, numbers its messages and echoes the ticket its grants
+//     hand it, so the leader can tell it from every other process of the host.
+//   - A clean stop disarms only once the leader acknowledged that very notice.
+//   - Guests start only while it holds a grant that lets them.
+//
+// It is not safe for concurrent use.
+type Contract struct {
+	boot, id  string
+	isolation time.Duration
+
+	ticket decision.Ticket
+	seq    uint64
+	sent   map[uint64]time.Duration // send time of recent reports, by Seq
+	// expiry: the grant is valid while now < expiry (0: none). guestsTill:
+	// the latest grant that let guests start is valid until then.
+	expiry, guestsTill time.Duration
+	guestsSeq          uint64 // the report whose grant last said whether guests may start
+	armed              bool
+	stopSeq            uint64 // the clean-stop notice waiting for its ack; 0 none
+}
+
+// Saved is what a process keeps for its successor on the same boot: the
+// grant's expiry. It must never be later than what a grant gave (a restart
+// resuming from an older one only resets the host sooner).
+type Saved struct {
+	BootID string        `json:"boot_id"`
+	Expiry time.Duration `json:"expiry_ns"` // CLOCK_BOOTTIME
+}
+
+// sentKept bounds how many reports' send times a process remembers: a grant
+// for a report older than that is dropped (a fresher one follows).
+const sentKept = 64
+
+// NewContract starts the contract of agent process id on boot boot. saved is
+// its predecessor's state, if any: used only when it is of the same boot.
+// armed says whether the process opened a watchdog (or took over one a
+// predecessor left running).
+func NewContract(boot, id string, isolation time.Duration, armed bool, saved *Saved) (*Contract, error) {
+	if boot == "" || id == "" {
+		return nil, fmt.Errorf("agent: contract needs a boot id and an agent process id")
+	}
+	if isolation <= 0 {
+		return nil, fmt.Errorf("agent: isolation_timeout must be positive, got %v", isolation)
+	}
+	c := &Contract{boot: boot, id: id, isolation: isolation, armed: armed, sent: map[uint64]time.Duration{}}
+	if saved != nil && saved.BootID == boot {
+		c.expiry = saved.Expiry // no guests: that is for this process's own grants to say
+	}
+	return c, nil
+}
+
+// ID is the agent process's name; Boot its boot id.
+func (c *Contract) ID() string   { return c.id }
+func (c *Contract) Boot() string { return c.boot }
+
+// Report stamps a report sent now: the process's name, its ticket, the
+// next sequence number and whether its watchdog is armed. The rest of self
+// is the caller's.
+func (c *Contract) Report(now time.Duration, self decision.SelfReport) decision.SelfReport {
+	c.seq++
+	c.sent[c.seq] = now
+	delete(c.sent, c.seq-sentKept)
+	self.BootID, self.Agent, self.Ticket, self.Seq, self.WatchdogArmed = c.boot, c.id, c.ticket, c.seq, c.armed
+	return self
+}
+
+// Granted takes a grant arriving now. It counts from when the report it
+// answers was sent; a grant for another boot, another process's report or a
+// report too old to remember changes nothing. It returns the state to keep
+// for a successor when the expiry moved.
+func (c *Contract) Granted(g decision.Grant) (Saved, bool) {
+	if g.BootID != c.boot || g.Agent != c.id {
+		return Saved{}, false
+	}
+	sent, ok := c.sent[g.Seq]
+	if !ok {
+		return Saved{}, false
+	}
+	if !g.Ticket.IsZero() {
+		c.ticket = g.Ticket
+	}
+	exp := sent + c.isolation
+	if g.Seq >= c.guestsSeq {
+		// The word of the grant for the newest report counts, whatever
+		// order grants arrive in: an incident holds the host's fence, or
+		// vigil has not placed this process yet.
+		c.guestsSeq, c.guestsTill = g.Seq, 0
+		if g.Guests {
+			c.guestsTill = exp
+		}
+	}
+	if exp <= c.expiry {
+		return Saved{}, false
+	}
+	c.expiry = exp
+	return Saved{BootID: c.boot, Expiry: exp}, true
+}
+
+// HoldsGrant reports whether the process holds a valid grant now.
+func (c *Contract) HoldsGrant(now time.Duration) bool { return now < c.expiry }
+
+// Feed reports whether the watchdog may be fed now: it is armed and the
+// process holds a valid grant. A stopping process feeds too until its
+// grant ends, so a slow acknowledgement does not reset a healthy host.
+func (c *Contract) Feed(now time.Duration) bool { return c.armed && c.HoldsGrant(now) }
+
+// Isolated reports whether the process's grant has run out: the isolation
+// response is due, and the watchdog is no longer fed.
+func (c *Contract) Isolated(now time.Duration) bool { return !c.HoldsGrant(now) }
+
+// MayStartGuests is the guest-start gate: a grant that lets guests start,
+// still valid.
+func (c *Contract) MayStartGuests(now time.Duration) bool {
+	return c.HoldsGrant(now) && now < c.guestsTill
+}
+
+// Stop begins a clean stop: the notice to send to the leader. The watchdog
+// stays armed until Acked.
+func (c *Contract) Stop() decision.AgentStopping {
+	c.seq++
+	c.stopSeq = c.seq
+	return decision.AgentStopping{BootID: c.boot, Agent: c.id, Ticket: c.ticket, Seq: c.seq}
+}
+
+// Stopping reports whether a clean stop waits for its acknowledgement.
+func (c *Contract) Stopping() bool { return c.stopSeq != 0 }
+
+// Acked takes an acknowledgement. It reports whether it is the one this
+// process waits for, and then the watchdog may be disarmed (magic close):
+// the leader wrote the disarm before it sent the ack. Any other ack (of a
+// predecessor's notice, another boot's, an older notice) disarms nothing.
+func (c *Contract) Acked(a decision.Ack) bool {
+	if c.stopSeq == 0 || a.BootID != c.boot || a.Agent != c.id || a.Seq != c.stopSeq {
+		return false
+	}
+	c.armed, c.stopSeq = false, 0
+	return true
+}
+
+// Armed reports whether the process's watchdog is armed.
+func (c *Contract) Armed() bool { return c.armed }
