@@ -12,7 +12,8 @@ type Right struct {
 	// tell (it exposes no account data): the check passes, unproven.
 	Proven bool
 	// Detail says what proved it, or why it could not be proven, e.g.
-	// "account vigil has role Operator, which grants ConfigureComponents".
+	// "account vigil has role Operator, which grants ConfigureComponents"
+	// or "the BMC's service root links no AccountService".
 	Detail string
 }
 

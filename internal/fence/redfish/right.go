@@ -59,7 +59,7 @@ func (d *Device) right(c *gofish.APIClient) (fence.Right, error) {
 	var ns errNotShown
 	switch {
 	case errors.As(err, &ns):
-		return fence.Right{Detail: "not proven: " + ns.why}, nil
+		return fence.Right{Detail: ns.why}, nil
 	case err != nil:
 		return fence.Right{}, err
 	}
