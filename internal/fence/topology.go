@@ -324,8 +324,9 @@ type Health struct {
 	Driver string
 	Status Status
 	// Right is what a RightChecker device proved about the account's
-	// right to fence; nil for devices without that check (ceph-blocklist
-	// proves its caps inside Status, and fails it without them).
+	// right to fence; nil when the check failed (Err) and for devices
+	// without that check (ceph-blocklist proves its caps inside Status,
+	// and fails it without them).
 	Right *Right
 	Took  time.Duration
 	Err   error
