@@ -32,7 +32,7 @@ Usage:
   vigil lab                      play the seed incident under the naive rule and under vigil
   vigil lab run FILE...          run scenario files in the simulator
   vigil lab fuzz                 random fault schedules against vigil's invariants
-  vigil fence status|off|on|check HOST --config FILE
+  vigil fence status|off|on|reboot|check|diag HOST --config FILE
                                  run a host's fencing topology by hand
   vigil config check --config FILE
                                  validate a configuration file and show what it means

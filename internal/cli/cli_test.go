@@ -150,3 +150,33 @@ hosts:
 		t.Errorf("missing password file: exit %d\n%s", code, out)
 	}
 }
+
+// vigil fence diag --help teaches what an NMI does and that it is not a
+// fence; the command needs --yes and one host, and --dry-run does nothing.
+func TestFenceDiagHelpAndGuards(t *testing.T) {
+	code, out, _ := run(t, "fence", "diag", "--help")
+	if code != 0 {
+		t.Errorf("fence diag --help: exit %d", code)
+	}
+	for _, want := range []string{"non-maskable interrupt", "kdump", "It is NOT a fence", "REBOOT",
+		"pulse diagnostic interrupt", "ResetType Nmi", "-yes", "Exit status"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("fence diag --help lacks %q:\n%s", want, out)
+		}
+	}
+	if _, out, _ := run(t, "fence", "--help"); !strings.Contains(out, "vigil fence diag HOST") {
+		t.Errorf("fence --help does not mention diag:\n%s", out)
+	}
+	cfg := "../../examples/vigil.yaml"
+	if code, _, errOut := run(t, "fence", "diag", "cmp1", "--config", cfg); code != 2 || !strings.Contains(errOut, "--yes") || !strings.Contains(errOut, "reboot") {
+		t.Errorf("diag without --yes: exit %d, %q", code, errOut)
+	}
+	if code, _, errOut := run(t, "fence", "diag", "cmp1", "cmp2", "--config", cfg, "--yes"); code != 2 || !strings.Contains(errOut, "exactly one HOST") {
+		t.Errorf("diag of two hosts: exit %d, %q", code, errOut)
+	}
+	// Flags before the action reach diag too.
+	code, out, _ = run(t, "fence", "--config", cfg, "diag", "cmp1", "--dry-run")
+	if code != 0 || !strings.Contains(out, `cmp1: would run "diag"`) || !strings.Contains(out, "nothing was done") {
+		t.Errorf("diag --dry-run: exit %d\n%s", code, out)
+	}
+}

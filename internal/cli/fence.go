@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -22,8 +24,11 @@ const fenceHelp = `vigil fence — run a host's fencing topology by hand
                                                 a level counts only when every device is verified
   vigil fence on HOST --config FILE --yes       lift HOST's fences (storage fences first, then power)
   vigil fence reboot HOST --config FILE --yes   off (verified), then on: a manual power cycle
-  vigil fence check HOST|--all --config FILE    health check: status calls only (and a caps probe
-                                                for Ceph); nothing changes
+  vigil fence check HOST|--all --config FILE    health check: status calls, and the right to fence
+                                                where a device shows it (Redfish role, Ceph caps);
+                                                nothing changes
+  vigil fence diag HOST --config FILE --yes     send HOST a diagnostic interrupt (NMI) for a crash
+                                                dump; not a fence (vigil fence diag --help)
 
 off --record FILE writes the fence's record (JSON proofs: the blocklist
 entries vigil added, with their expiry), also when the fence failed half
@@ -43,6 +48,9 @@ Examples:
 `
 
 func fenceCmd(args []string, env Env) error {
+	if len(args) > 0 && args[0] == "diag" {
+		return fenceDiagCmd(args[1:], env)
+	}
 	fl := newFlags("fence", fenceHelp, env)
 	cfgPath := fl.String("config", "/etc/vigil/vigil.yaml", "vigil's configuration file")
 	dry := fl.Bool("dry-run", false, "print what would be done and do nothing")
@@ -60,11 +68,16 @@ func fenceCmd(args []string, env Env) error {
 		return err
 	}
 	if len(pos) == 0 {
-		return fmt.Errorf("%w: fence needs an action: status, off, on or check (vigil fence --help)", errUsage)
+		return fmt.Errorf("%w: fence needs an action: status, off, on, reboot, check or diag (vigil fence --help)", errUsage)
 	}
 	action := pos[0]
 	var hosts []string
 	switch {
+	case action == "diag":
+		// Flags came first (vigil fence --config F diag HOST): diag has
+		// its own flags and help.
+		i := slices.Index(args, "diag")
+		return fenceDiagCmd(append(slices.Clone(args[:i]), args[i+1:]...), env)
 	case action == "check" && *all:
 		if len(pos) > 1 {
 			return fmt.Errorf("%w: fence check --all takes no host", errUsage)
@@ -75,7 +88,7 @@ func fenceCmd(args []string, env Env) error {
 		}
 		hosts = pos[1:]
 	default:
-		return fmt.Errorf("%w: fence: unknown action %q: use status, off, on, reboot or check", errUsage, action)
+		return fmt.Errorf("%w: fence: unknown action %q: use status, off, on, reboot, check or diag", errUsage, action)
 	}
 	cfg, err := config.Load(*cfgPath)
 	if err != nil {
@@ -86,20 +99,8 @@ func fenceCmd(args []string, env Env) error {
 			hosts = append(hosts, h.Name)
 		}
 	}
-	out := env.Stdout
 	if *dry {
-		for _, h := range hosts {
-			levels, err := devices.Describe(cfg, h)
-			if err != nil {
-				return fmt.Errorf("%w: %v", errUsage, err)
-			}
-			fmt.Fprintf(out, "%s: would run %q with this topology:\n", h, action)
-			for i, l := range levels {
-				fmt.Fprintf(out, "  level %d: %s\n", i+1, strings.Join(l, "  +  "))
-			}
-		}
-		fmt.Fprintln(out, "dry run: nothing was done")
-		return nil
+		return printPlan(env.Stdout, cfg, hosts, action)
 	}
 	if (action == "off" || action == "on" || action == "reboot") && !*yes {
 		return fmt.Errorf("%w: fence %s %s changes the host's power or fences: add --yes to do it, or --dry-run to see the plan", errUsage, action, hosts[0])
@@ -119,7 +120,7 @@ func fenceCmd(args []string, env Env) error {
 		}
 		if err != nil {
 			failed++
-			fmt.Fprintf(out, "%s: FAILED: %v\n", h, err)
+			fmt.Fprintf(env.Stdout, "%s: FAILED: %v\n", h, err)
 			continue
 		}
 		opts := fenceOpts{record: *record, bootID: *bootID, force: *force, allEntries: *allEntries}
@@ -128,7 +129,7 @@ func fenceCmd(args []string, env Env) error {
 		}
 		if err := runFence(ctx, action, topo, opts, env); err != nil {
 			failed++
-			fmt.Fprintf(out, "%s: FAILED: %v\n", h, err)
+			fmt.Fprintf(env.Stdout, "%s: FAILED: %v\n", h, err)
 		}
 	}
 	if failed > 0 {
@@ -146,19 +147,7 @@ type fenceOpts struct {
 
 func runFence(ctx context.Context, action string, topo fence.Topology, opts fenceOpts, env Env) error {
 	out := env.Stdout
-	progress := func(s fence.Step) {
-		result := "ok"
-		if s.Err != nil {
-			result = "failed: " + s.Err.Error()
-		} else if s.Detail != "" {
-			result = "ok: " + s.Detail
-		}
-		name := s.Member
-		if name == "" {
-			name = "(probe)"
-		}
-		fmt.Fprintf(out, "  %s level %d  %-40s %-6s %6.2fs  %s\n", topo.Host, s.Level, name, s.Op, s.Took.Seconds(), result)
-	}
+	progress := stepPrinter(out, topo.Host)
 	switch action {
 	case "off", "reboot":
 		fmt.Fprintf(out, "%s: fencing (%d levels)\n", topo.Host, len(topo.Levels))
@@ -212,6 +201,12 @@ func runFence(ctx context.Context, action string, topo fence.Topology, opts fenc
 		var errs []error
 		for _, h := range topo.Check(ctx) {
 			state := h.Status.String()
+			switch r := h.Right; {
+			case r != nil && r.Proven:
+				state += "  right to fence proven: " + r.Detail
+			case r != nil:
+				state += "  right to fence NOT proven: " + r.Detail
+			}
 			if h.Err != nil {
 				state = "ERROR " + h.Err.Error()
 				errs = append(errs, fmt.Errorf("level %d %s: %w", h.Level, h.Member, h.Err))
@@ -221,6 +216,40 @@ func runFence(ctx context.Context, action string, topo fence.Topology, opts fenc
 		return errors.Join(errs...)
 	}
 	return nil
+}
+
+// printPlan prints hosts' resolved topologies for --dry-run: devices,
+// addresses and credential references, never a password.
+func printPlan(out io.Writer, cfg config.Config, hosts []string, action string) error {
+	for _, h := range hosts {
+		levels, err := devices.Describe(cfg, h)
+		if err != nil {
+			return fmt.Errorf("%w: %v", errUsage, err)
+		}
+		fmt.Fprintf(out, "%s: would run %q with this topology:\n", h, action)
+		for i, l := range levels {
+			fmt.Fprintf(out, "  level %d: %s\n", i+1, strings.Join(l, "  +  "))
+		}
+	}
+	fmt.Fprintln(out, "dry run: nothing was done")
+	return nil
+}
+
+// stepPrinter prints each step of host's topology as it happens.
+func stepPrinter(out io.Writer, host string) func(fence.Step) {
+	return func(s fence.Step) {
+		result := "ok"
+		if s.Err != nil {
+			result = "failed: " + s.Err.Error()
+		} else if s.Detail != "" {
+			result = "ok: " + s.Detail
+		}
+		name := s.Member
+		if name == "" {
+			name = "(probe)"
+		}
+		fmt.Fprintf(out, "  %s level %d  %-40s %-6s %6.2fs  %s\n", host, s.Level, name, s.Op, s.Took.Seconds(), result)
+	}
 }
 
 func writeRecord(env Env, path string, proofs []fence.Proof) error {

@@ -166,7 +166,7 @@ func TestIntegrationFenceCommand(t *testing.T) {
 			t.Errorf("exit %d, want 1", code)
 		}
 		has(out,
-			`host0 level 1  `+redfishDev+` +[0-9.]+s  on\n`,
+			`host0 level 1  `+redfishDev+` +[0-9.]+s  on  right to fence proven: account admin has role Administrator\b`,
 			`host0 level 2  `+ipmi0+` +[0-9.]+s  on\n`,
 			`host1 level 1  `+ipmi1+` +[0-9.]+s  ERROR .*authentication failed`,
 			`host1 level 2  `+ipmi1+` +[0-9.]+s  on\n`,
@@ -202,7 +202,7 @@ func TestIntegrationFenceCommand(t *testing.T) {
 		if code != 0 {
 			t.Errorf("status: exit %d, want 0", code)
 		}
-		has(out, `host0 level 1  `+redfishDev+` +[0-9.]+s  off\n`, `host0 level 2  `+ipmi0+` +[0-9.]+s  off\n`)
+		has(out, `host0 level 1  `+redfishDev+` +[0-9.]+s  off  right to fence proven: `, `host0 level 2  `+ipmi0+` +[0-9.]+s  off\n`)
 
 		code, out = run(t, "fence", "on", "host0", "--config", cfgPath, "--yes")
 		if code != 0 {

@@ -323,12 +323,18 @@ type Health struct {
 	Member string
 	Driver string
 	Status Status
-	Took   time.Duration
-	Err    error
+	// Right is what a RightChecker device proved about the account's
+	// right to fence; nil when the check failed (Err) and for devices
+	// without that check (ceph-blocklist proves its caps inside Status,
+	// and fails it without them).
+	Right *Right
+	Took  time.Duration
+	Err   error
 }
 
 // Check reads every device's status without changing anything: the health
-// check that finds a broken BMC password before the day it is needed.
+// check that finds a broken BMC password before the day it is needed, and
+// with a RightChecker device an account that may log in but not fence.
 func (t Topology) Check(ctx context.Context) []Health {
 	var out []Health
 	for i, level := range t.Levels {
@@ -352,7 +358,15 @@ func (t Topology) checkMember(ctx context.Context, level int, m Member) Health {
 	}
 	defer cancel()
 	start := time.Now()
-	h.Status, h.Err = m.Device.Status(actx)
+	if rc, ok := m.Device.(RightChecker); ok {
+		var r Right
+		h.Status, r, h.Err = rc.CheckRight(actx)
+		if h.Err == nil {
+			h.Right = &r
+		}
+	} else {
+		h.Status, h.Err = m.Device.Status(actx)
+	}
 	h.Took = time.Since(start)
 	return h
 }

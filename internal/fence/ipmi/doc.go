@@ -13,6 +13,10 @@
 // only authenticated, fresh, well-formed replies for it. The driver asks
 // for operator privilege by default (enough for chassis control).
 //
+// Diag sends chassis control "pulse diagnostic interrupt" (an NMI, for a
+// kdump) once, to a host whose power reads on; a BMC that answers "not
+// supported" (ipmi_sim answers 0xCC) fails with fence.ErrDiagUnsupported.
+//
 // Failures wrap the fence sentinels: the BMC never answered →
 // fence.ErrUnreachable; it rejected the username or password →
 // fence.ErrAuth; it answered a command with a non-zero completion code →

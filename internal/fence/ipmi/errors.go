@@ -50,6 +50,24 @@ func classify(step string, err error, answered bool) error {
 	return fmt.Errorf("%s: %w", step, err)
 }
 
+// diagUnsupported are the completion codes (IPMI 2.0 table 5-2) with which
+// a BMC says it cannot pulse a diagnostic interrupt: 0xC1 invalid command,
+// 0xC9 parameter out of range, 0xCC invalid data field in request (what
+// ipmi_sim, OpenIPMI's lanserv, answers), 0xD6 sub-function disabled or
+// unavailable.
+var diagUnsupported = []types.CompletionCode{0xc1, 0xc9, 0xcc, 0xd6}
+
+// diagErr marks a classified chassis-control error whose completion code
+// says the BMC cannot send a diagnostic interrupt with
+// fence.ErrDiagUnsupported (it stays fence.ErrRefused too).
+func diagErr(err error) error {
+	var resp *types.ResponseError
+	if errors.As(err, &resp) && slices.Contains(diagUnsupported, resp.CompletionCode()) {
+		return fmt.Errorf("%w: %w", fence.ErrDiagUnsupported, err)
+	}
+	return err
+}
+
 // rejectedCredentials are the RMCP+ status codes (IPMI 2.0 table 13-15) a
 // BMC answers session setup with when the user may not log in.
 var rejectedCredentials = []types.RmcpStatusCode{

@@ -67,3 +67,33 @@ func TestClassify(t *testing.T) {
 		t.Error("classify(nil) != nil")
 	}
 }
+
+// A completion code that says "cannot" marks the error ErrDiagUnsupported
+// (nothing reached the host, another device may try); others, and errors
+// without a reply, do not.
+func TestDiagErr(t *testing.T) {
+	tests := []struct {
+		cc   byte
+		want bool
+	}{
+		{0xcc, true},  // ipmi_sim: invalid data field in request
+		{0xc1, true},  // invalid command
+		{0xc9, true},  // parameter out of range
+		{0xd6, true},  // sub-function disabled or unavailable
+		{0xd4, false}, // insufficient privilege: the BMC can, this user may not
+		{0xc3, false}, // timeout: it may have reached the host
+	}
+	for _, tt := range tests {
+		err := diagErr(classify("chassis control", types.NewResponseError(types.CompletionCode(tt.cc), "x"), true))
+		if got := errors.Is(err, fence.ErrDiagUnsupported); got != tt.want || !errors.Is(err, fence.ErrRefused) {
+			t.Errorf("completion code %#02x: %v; ErrDiagUnsupported %t, want %t (and ErrRefused)", tt.cc, err, got, tt.want)
+		}
+	}
+	lost := diagErr(classify("chassis control", context.DeadlineExceeded, true))
+	if errors.Is(lost, fence.ErrDiagUnsupported) || !errors.Is(lost, fence.ErrUnreachable) {
+		t.Errorf("a lost reply: %v, want ErrUnreachable only", lost)
+	}
+	if diagErr(nil) != nil {
+		t.Error("diagErr(nil) != nil")
+	}
+}

@@ -12,7 +12,10 @@ import (
 
 const driverName = "ipmi"
 
-var _ fence.Device = (*Device)(nil)
+var (
+	_ fence.Device    = (*Device)(nil)
+	_ fence.Diagnoser = (*Device)(nil)
+)
 
 // Device fences one host through its BMC over IPMI lanplus.
 type Device struct {
@@ -78,6 +81,33 @@ func (d *Device) Status(ctx context.Context) (fence.Status, error) {
 		return fence.StatusUnknown, fmt.Errorf("ipmi: status of %s: %w", d.target, err)
 	}
 	return statusOf(on), nil
+}
+
+// Diag sends chassis control "pulse diagnostic interrupt" (an NMI, for a
+// kdump of a hung host) once, within OffTimeout, to a host whose chassis
+// power reads on. It changes no power and verifies nothing: the host may
+// panic, dump and reboot, or ignore it. A BMC that answers with a
+// completion code for "not supported" fails with fence.ErrDiagUnsupported.
+func (d *Device) Diag(ctx context.Context) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, d.cfg.OffTimeout)
+	defer cancel()
+	s, err := d.dial(ctx)
+	if err != nil {
+		return "", fmt.Errorf("ipmi: diag %s: %w", d.target, err)
+	}
+	defer s.close()
+	on, err := s.powerIsOn(ctx)
+	if err != nil {
+		return "", fmt.Errorf("ipmi: diag %s: %w", d.target, err)
+	}
+	if !on {
+		return "", fmt.Errorf("ipmi: diag %s: the chassis power reads off: there is no running kernel to interrupt; nothing sent", d.target)
+	}
+	if err := s.diag(ctx); err != nil {
+		return "", fmt.Errorf("ipmi: diag %s: %w", d.target, err)
+	}
+	d.log.Info("ipmi diagnostic interrupt accepted")
+	return "pulse diagnostic interrupt accepted by " + d.target + " (chassis power on)", nil
 }
 
 // switchAndVerify sends power up (on) or down, then reads the power state

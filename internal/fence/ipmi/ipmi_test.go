@@ -10,6 +10,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/bougou/go-ipmi/pkg/types"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/vigil-ha/vigil/internal/fence"
@@ -26,8 +27,9 @@ type fakeBMC struct {
 	mu       sync.Mutex
 	dialErrs []error // one per dial, then dials succeed
 	setErr   error
+	diagErr  error
 	reads    []read
-	calls    []string // "dial", "set on", "set off", "read", "close"
+	calls    []string // "dial", "set on", "set off", "read", "diag", "close"
 }
 
 func (f *fakeBMC) record(call string) {
@@ -66,6 +68,11 @@ func (s fakeSession) powerIsOn(ctx context.Context) (bool, error) {
 		s.f.reads = s.f.reads[1:]
 	}
 	return r.on, r.err
+}
+
+func (s fakeSession) diag(ctx context.Context) error {
+	s.f.record("diag")
+	return s.f.diagErr
 }
 
 func (s fakeSession) close() { s.f.record("close") }
@@ -259,3 +266,45 @@ func TestOffBlipIsNotProof(t *testing.T) {
 		}
 	})
 }
+
+// Diag reads the power first and sends the interrupt only to a host that is
+// on, once, in one session; it never changes power.
+func TestDiag(t *testing.T) {
+	unsupported := diagErr(classify("chassis control", types.NewResponseError(0xcc, "invalid data field"), true))
+	tests := []struct {
+		name      string
+		bmc       *fakeBMC
+		wantErr   error // nil: sent; errAny: an error of no sentinel
+		wantCalls []string
+	}{
+		{name: "host on", bmc: &fakeBMC{reads: []read{{on: true}}},
+			wantCalls: []string{"dial", "read", "diag", "close"}},
+		{name: "host off: nothing sent", bmc: &fakeBMC{reads: []read{{on: false}}},
+			wantErr: errAny, wantCalls: []string{"dial", "read", "close"}},
+		{name: "BMC cannot", bmc: &fakeBMC{reads: []read{{on: true}}, diagErr: unsupported},
+			wantErr: fence.ErrDiagUnsupported, wantCalls: []string{"dial", "read", "diag", "close"}},
+		{name: "reply lost: not sent again", bmc: &fakeBMC{reads: []read{{on: true}}, diagErr: errLost},
+			wantErr: fence.ErrUnreachable, wantCalls: []string{"dial", "read", "diag", "close"}},
+		{name: "no session", bmc: &fakeBMC{dialErrs: []error{fmt.Errorf("open session: %w", fence.ErrAuth)}},
+			wantErr: fence.ErrAuth, wantCalls: []string{"dial"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			detail, err := newFakeDevice(t, tt.bmc).Diag(context.Background())
+			switch {
+			case tt.wantErr == nil && (err != nil || !strings.Contains(detail, "pulse diagnostic interrupt accepted")):
+				t.Errorf("Diag() = %q, %v; want it accepted", detail, err)
+			case tt.wantErr == errAny && err == nil:
+				t.Errorf("Diag() = %q, want an error", detail)
+			case tt.wantErr != nil && tt.wantErr != errAny && !errors.Is(err, tt.wantErr):
+				t.Errorf("Diag() = %v, want %v", err, tt.wantErr)
+			}
+			if diff := cmp.Diff(tt.wantCalls, tt.bmc.calls); diff != "" {
+				t.Errorf("calls (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// errAny stands for "an error, whichever" in tables.
+var errAny = errors.New("any error")

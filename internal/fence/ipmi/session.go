@@ -20,6 +20,8 @@ type session interface {
 	setPower(ctx context.Context, on bool) error
 	// powerIsOn reads the chassis power state.
 	powerIsOn(ctx context.Context) (bool, error)
+	// diag sends chassis control "pulse diagnostic interrupt" (an NMI).
+	diag(ctx context.Context) error
 	// close ends the session; it never fails the caller.
 	close()
 }
@@ -65,6 +67,12 @@ func (s *lanSession) setPower(ctx context.Context, on bool) error {
 	before := s.replies.count()
 	_, err := s.c.ChassisControl(ctx, ctl)
 	return classify("chassis control", err, s.replies.count() > before)
+}
+
+func (s *lanSession) diag(ctx context.Context) error {
+	before := s.replies.count()
+	_, err := s.c.ChassisControl(ctx, chassis.ChassisControlDiagnosticInterrupt)
+	return diagErr(classify("chassis control (pulse diagnostic interrupt)", err, s.replies.count() > before))
 }
 
 func (s *lanSession) powerIsOn(ctx context.Context) (bool, error) {

@@ -8,6 +8,12 @@
 // wrapped around the fence sentinels (ErrAuth, ErrUnreachable, ErrRefused,
 // ErrNotVerified), decided from HTTP status codes and typed network errors.
 //
+// CheckRight, the health check, also proves the account's right to fence: its
+// role (AccountService) must grant ConfigureComponents, the privilege the DMTF
+// privilege registry requires for ComputerSystem.Reset; a BMC that shows no
+// role passes unproven, and says so. Diag sends ResetType Nmi (a diagnostic
+// interrupt, for a kdump) only to a system that lists it and is on.
+//
 // It uses HTTP basic auth on every request and creates no Redfish sessions, so
 // a crash leaves no session behind on the BMC.
 //

@@ -13,7 +13,9 @@
 //   - Replay: every earlier in-session reply of the session again, before
 //     each request and after each reply.
 //
-// The genuine replies always follow, so a client that drops what it must
+// It also records every in-session request a client sends, decrypted
+// (Requests), so a test can check the exact command bytes that reached the
+// BMC. The genuine replies always follow, so a client that drops what it must
 // still works. It derives session keys with go-ipmi's own crypto package,
 // independently of the code under test. It must never listen on anything
 // but 127.0.0.1, and never be linked into the vigil binary.

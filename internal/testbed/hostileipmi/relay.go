@@ -38,6 +38,10 @@ type Relay struct {
 	// mu guards peers.
 	mu    sync.Mutex
 	peers map[string]*peer
+
+	// reqMu guards requests.
+	reqMu    sync.Mutex
+	requests []Request
 }
 
 // Start relays 127.0.0.1:<ephemeral> to upstream (host:port of the real BMC,
@@ -110,6 +114,7 @@ func (r *Relay) serve() {
 		req := append([]byte(nil), buf[:n]...)
 		inSession := p.request(req)
 		if inSession {
+			r.record(p, req)
 			switch Mode(r.mode.Load()) {
 			case Unauthenticated:
 				for seq := range 64 {

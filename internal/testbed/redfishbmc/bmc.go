@@ -37,6 +37,18 @@ type Config struct {
 	// host's own system "1". Each starts powered on, has no hook, and
 	// obeys resets; read it with SystemPoweredOn.
 	OtherSystems []string
+	// Role is the user's Redfish role, one of DSP0266's predefined roles:
+	// "Administrator" (default when empty), "Operator" or "ReadOnly". The
+	// BMC enforces it: a reset needs ConfigureComponents (which ReadOnly
+	// lacks), reading another user's account needs ConfigureUsers.
+	Role string
+	// NoAccountService leaves AccountService out of the service root and
+	// answers 404 for it, as BMCs that expose no accounts do.
+	NoAccountService bool
+	// NoNMI leaves Nmi out of the system's ResetType@Redfish.AllowableValues
+	// and refuses it, as BMCs that cannot send an NMI do. By default the
+	// BMC accepts Nmi, records it (NMIs) and changes no power.
+	NoNMI bool
 }
 
 // DefaultConfig returns a BMC config with test credentials, host on, no hook
@@ -57,6 +69,11 @@ func (c Config) Validate() error {
 		return errors.New("redfishbmc: Password is empty")
 	case c.Settle < 0:
 		return errors.New("redfishbmc: Settle is negative")
+	case c.Username == ownerName:
+		return fmt.Errorf("redfishbmc: Username %q is the BMC's other account", ownerName)
+	}
+	if _, ok := roles[c.Role]; c.Role != "" && !ok {
+		return fmt.Errorf("redfishbmc: Role %q is not one of %s", c.Role, strings.Join(roleIDs, ", "))
 	}
 	for _, id := range c.OtherSystems {
 		if id == "" || id == "1" || strings.ContainsAny(id, "/?#") {
@@ -110,6 +127,7 @@ type BMC struct {
 	changedAt time.Time
 	lie       Lie
 	refuse    int           // HTTP status for resets; 0 accepts them
+	nmis      int           // Nmi resets accepted
 	silent    chan struct{} // non-nil while Silent; closed on leaving it
 	hanging   int           // requests held by a silent BMC
 	sessions  map[string]string
@@ -209,6 +227,13 @@ func (b *BMC) SystemPoweredOn(id string) (on, ok bool) {
 	}
 	on, ok = b.others[id]
 	return on, ok
+}
+
+// NMIs is how many Nmi resets the BMC accepted for the host's system.
+func (b *BMC) NMIs() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.nmis
 }
 
 // SetLie sets what the BMC reports as PowerState.
@@ -345,6 +370,12 @@ func (b *BMC) reset(resetType string) error {
 	}
 	var steps []bool
 	switch resetType {
+	case "Nmi":
+		// A diagnostic interrupt: the host's kernel panics (and dumps) if
+		// it is set up to; the BMC changes no power.
+		b.mu.Lock()
+		b.nmis++
+		b.mu.Unlock()
 	case "On":
 		if !on {
 			steps = []bool{true}

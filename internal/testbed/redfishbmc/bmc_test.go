@@ -89,6 +89,9 @@ func TestConfigValidate(t *testing.T) {
 		{"no user", func(c *Config) { c.Username = "" }, true},
 		{"no password", func(c *Config) { c.Password = "" }, true},
 		{"negative settle", func(c *Config) { c.Settle = -time.Second }, true},
+		{"operator", func(c *Config) { c.Role = "Operator" }, false},
+		{"unknown role", func(c *Config) { c.Role = "Fencer" }, true},
+		{"user named like the owner", func(c *Config) { c.Username = ownerName }, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -125,7 +128,14 @@ func TestHandlerStatusCodes(t *testing.T) {
 		{"POST", resetPath, noAuth, `{"ResetType":"ForceOff"}`, 401},
 		{"POST", resetPath, badAuth, `{"ResetType":"ForceOff"}`, 401},
 		{"POST", resetPath, goodAuth, `{"ResetType":`, 400},
-		{"POST", resetPath, goodAuth, `{"ResetType":"Nmi"}`, 400},
+		{"POST", resetPath, goodAuth, `{"ResetType":"PushPowerButton"}`, 400},
+		{"POST", resetPath, goodAuth, `{"ResetType":"Nmi"}`, 204},
+		{"GET", acctSvcPath, noAuth, "", 401},
+		{"GET", acctSvcPath, goodAuth, "", 200},
+		{"GET", accountsPath + "/2", goodAuth, "", 200},
+		{"GET", accountsPath + "/3", goodAuth, "", 404},
+		{"GET", rolesPath + "/ReadOnly", goodAuth, "", 200},
+		{"GET", rolesPath + "/Nobody", goodAuth, "", 404},
 		{"POST", resetPath, goodAuth, `{"ResetType":"GracefulShutdown"}`, 204},
 		{"POST", sessionsPath, noAuth, `{"UserName":"admin","Password":"wrong"}`, 401},
 		{"POST", sessionsPath, noAuth, `{"UserName":"admin","Password":"vigil-test-password"}`, 201},

@@ -8,8 +8,16 @@
 // everything else needs HTTP basic auth or a session token. It implements the
 // subset that Debian's fence_redfish and gofish v0.20.0 use: the Systems
 // collection with /redfish/v1/Systems/1, its PowerState, the
-// #ComputerSystem.Reset action (On, ForceOff, GracefulShutdown, ForceRestart)
-// and a SessionService.
+// #ComputerSystem.Reset action (On, ForceOff, GracefulShutdown, ForceRestart,
+// and Nmi, which it counts and which changes no power), a SessionService, and
+// an AccountService with the user's account and DSP0266's predefined roles
+// (Administrator, Operator, ReadOnly) and their AssignedPrivileges.
+//
+// Config.Role gives the user a role, and the BMC enforces it as the DMTF
+// privilege registry maps it: a reset needs ConfigureComponents, reading
+// another user's account ConfigureUsers. Config.NoAccountService makes a BMC
+// that exposes no accounts; Config.NoNMI one that cannot send an NMI (Nmi
+// neither listed in ResetType@Redfish.AllowableValues nor accepted).
 //
 // Faults are switched at run time: SetReachability makes the BMC refuse
 // connections or accept them and never answer; SetLie makes it report a power

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -22,8 +23,18 @@ const (
 	sessionsPath = "/redfish/v1/SessionService/Sessions"
 )
 
-// resetTypes are the ResetType values the system accepts.
-var resetTypes = []string{"On", "ForceOff", "GracefulShutdown", "ForceRestart"}
+// resetTypes are the ResetType values the host's system accepts: the power
+// changes, and Nmi unless Config.NoNMI.
+func (b *BMC) resetTypes() []string {
+	types := []string{"On", "ForceOff", "GracefulShutdown", "ForceRestart"}
+	if !b.cfg.NoNMI {
+		types = append(types, "Nmi")
+	}
+	return types
+}
+
+// neighbourResetTypes are the ResetType values of Config.OtherSystems.
+var neighbourResetTypes = []string{"On", "ForceOff", "GracefulShutdown", "ForceRestart"}
 
 type link struct {
 	ID string `json:"@odata.id"`
@@ -47,6 +58,13 @@ func (b *BMC) routes() http.Handler {
 	authed("GET "+sessionsPath, b.getSessions)
 	authed("GET "+sessionsPath+"/{id}", b.getSession)
 	authed("DELETE "+sessionsPath+"/{id}", b.deleteSession)
+	if !b.cfg.NoAccountService {
+		authed("GET "+acctSvcPath, b.getAccountService)
+		authed("GET "+accountsPath, b.getAccounts)
+		authed("GET "+accountsPath+"/{id}", b.getAccount)
+		authed("GET "+rolesPath, b.getRoles)
+		authed("GET "+rolesPath+"/{id}", b.getRole)
+	}
 	open("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "Base.1.8.ResourceMissingAtURI", "no resource at "+r.URL.Path)
 	})
@@ -113,7 +131,7 @@ func (b *BMC) getVersions(w http.ResponseWriter, _ *http.Request) {
 }
 
 func (b *BMC) getRoot(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]any{
+	root := map[string]any{
 		"@odata.type":    "#ServiceRoot.v1_11_0.ServiceRoot",
 		"@odata.id":      rootPath,
 		"Id":             "RootService",
@@ -123,7 +141,11 @@ func (b *BMC) getRoot(w http.ResponseWriter, _ *http.Request) {
 		"Systems":        link{systemsPath},
 		"SessionService": link{sessSvcPath},
 		"Links":          map[string]any{"Sessions": link{sessionsPath}},
-	})
+	}
+	if !b.cfg.NoAccountService {
+		root["AccountService"] = link{acctSvcPath}
+	}
+	writeJSON(w, http.StatusOK, root)
 }
 
 func (b *BMC) getODataService(w http.ResponseWriter, _ *http.Request) {
@@ -173,13 +195,27 @@ func (b *BMC) getOtherSystem(w http.ResponseWriter, r *http.Request) {
 		"Actions": map[string]any{
 			"#ComputerSystem.Reset": map[string]any{
 				"target":                            systemsPath + "/" + id + "/Actions/ComputerSystem.Reset",
-				"ResetType@Redfish.AllowableValues": resetTypes,
+				"ResetType@Redfish.AllowableValues": neighbourResetTypes,
 			},
 		},
 	})
 }
 
+// insufficient answers a reset by a role without ConfigureComponents, as
+// the DMTF privilege registry requires for ComputerSystem POST.
+func (b *BMC) insufficient(w http.ResponseWriter) bool {
+	if b.may(privConfigureComponents) {
+		return false
+	}
+	writeError(w, http.StatusForbidden, "Base.1.8.InsufficientPrivilege",
+		"role "+b.role()+" lacks ConfigureComponents, which ComputerSystem.Reset needs")
+	return true
+}
+
 func (b *BMC) postOtherReset(w http.ResponseWriter, r *http.Request) {
+	if b.insufficient(w) {
+		return
+	}
 	id := r.PathValue("id")
 	var body struct{ ResetType string }
 	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16)).Decode(&body); err != nil {
@@ -220,13 +256,16 @@ func (b *BMC) getSystem(w http.ResponseWriter, _ *http.Request) {
 		"Actions": map[string]any{
 			"#ComputerSystem.Reset": map[string]any{
 				"target":                            resetPath,
-				"ResetType@Redfish.AllowableValues": resetTypes,
+				"ResetType@Redfish.AllowableValues": b.resetTypes(),
 			},
 		},
 	})
 }
 
 func (b *BMC) postReset(w http.ResponseWriter, r *http.Request) {
+	if b.insufficient(w) {
+		return
+	}
 	// A client that sends the ETag of an earlier read gets 412 once the state
 	// has moved on, as some BMCs do.
 	if m := r.Header.Get("If-Match"); m != "" && m != "*" && m != etag(b.reportedState(time.Now())) {
@@ -245,11 +284,7 @@ func (b *BMC) postReset(w http.ResponseWriter, r *http.Request) {
 		on := "On"
 		body.ResetType = &on
 	}
-	valid := false
-	for _, t := range resetTypes {
-		valid = valid || t == *body.ResetType
-	}
-	if !valid {
+	if !slices.Contains(b.resetTypes(), *body.ResetType) {
 		writeError(w, http.StatusBadRequest, "Base.1.8.ActionParameterValueNotInList",
 			"ResetType "+strconv.Quote(*body.ResetType)+" is not supported")
 		return
