@@ -38,6 +38,18 @@ type PowerReading struct {
 	Agreed  int
 	Settled time.Duration
 	Held    time.Duration
+	// At are the times of the agreeing reads, oldest first.
+	At []time.Time
+}
+
+// Proof is the typed record of the reads that closed the check, to store
+// with the incident: a successor reads the proof, not its wording.
+func (r PowerReading) Proof() *PowerProof {
+	p := &PowerProof{}
+	for _, at := range r.At {
+		p.Reads = append(p.Reads, PowerRead{At: at.UTC(), State: r.Want.String()})
+	}
+	return p
 }
 
 func (r PowerReading) String() string {
@@ -73,19 +85,20 @@ func (c PowerCheck) Await(ctx context.Context, want Status, read func(context.Co
 		now := time.Now()
 		switch {
 		case err != nil:
-			r.Agreed = 0
+			r.Agreed, r.At = 0, nil
 			if ctx.Err() == nil {
 				lastErr = err
 				log.Warn("power read failed", "attempt", r.Reads, "error", err)
 			}
 		case st != want:
-			r.Agreed, last = 0, st
+			r.Agreed, r.At, last = 0, nil, st
 		default:
 			if r.Agreed == 0 {
 				first = now
 				r.Settled = now.Sub(start)
 			}
 			r.Agreed++
+			r.At = append(r.At, now)
 			last = st
 			r.Held = now.Sub(first)
 			if r.Agreed >= 2 && r.Held >= c.Wait {

@@ -71,6 +71,13 @@ func TestPowerCheckAwait(t *testing.T) {
 					if !strings.Contains(r.String(), "power read off on") {
 						t.Errorf("reading %q does not say what was read", r)
 					}
+					// The typed proof holds exactly the agreeing run,
+					// power_wait apart from first to last.
+					p := r.Proof()
+					if len(p.Reads) != r.Agreed || p.Reads[0].State != "off" ||
+						p.Reads[len(p.Reads)-1].At.Sub(p.Reads[0].At) != r.Held || r.Held < tt.wait {
+						t.Errorf("proof %+v does not hold the %d agreeing reads over %v", p, r.Agreed, r.Held)
+					}
 				} else if !errors.Is(err, ErrNotVerified) || !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), tt.wantWhy) {
 					t.Fatalf("Await() = %v, want ErrNotVerified saying %q", err, tt.wantWhy)
 				}

@@ -91,6 +91,7 @@ func (d *Device) Off(ctx context.Context) (fence.Proof, error) {
 	return fence.Proof{
 		Driver: driverName,
 		Detail: fmt.Sprintf("%s action=off exited 0; action=status exited 2 (off): %s", d.cfg.Agent, r),
+		Power:  r.Proof(),
 	}, nil
 }
 

@@ -177,7 +177,7 @@ func TestOff(t *testing.T) {
 			case err != nil:
 				t.Fatalf("Off() = %v, want a proof", err)
 			default:
-				if proof.Driver != "fence-agent" || !strings.Contains(proof.Detail, "("+strconv.Itoa(tt.wantRuns)+" reads)") {
+				if proof.Driver != "fence-agent" || !strings.Contains(proof.Detail, "("+strconv.Itoa(tt.wantRuns)+" reads)") || proof.Power == nil || len(proof.Power.Reads) < 2 {
 					t.Errorf("Off() proof = %+v, want fence-agent verified on status run %d", proof, tt.wantRuns)
 				}
 			}

@@ -75,7 +75,7 @@ func TestIntegrationOffVerifiesAndOnRestores(t *testing.T) {
 		t.Fatalf("Off() = %v", err)
 	}
 	t.Logf("Off took %v: %+v", time.Since(start), proof)
-	if proof.Driver != "ipmi" || proof.Detail == "" {
+	if proof.Driver != "ipmi" || proof.Detail == "" || proof.Power == nil || len(proof.Power.Reads) < 2 || proof.Power.Reads[0].State != "off" {
 		t.Errorf("Off() proof = %+v, want driver ipmi with detail", proof)
 	}
 	// The proof must match reality at once, not eventually.

@@ -57,6 +57,7 @@ func (d *Device) Off(ctx context.Context) (fence.Proof, error) {
 	return fence.Proof{
 		Driver: driverName,
 		Detail: fmt.Sprintf("chassis power down accepted by %s; %s", d.target, r),
+		Power:  r.Proof(),
 	}, nil
 }
 

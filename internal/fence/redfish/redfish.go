@@ -111,6 +111,7 @@ func (d *Device) Off(ctx context.Context) (fence.Proof, error) {
 		return fence.Proof{
 			Driver: driverName,
 			Detail: fmt.Sprintf("PowerState of %s read Off before any reset, none sent; %s", sys.ODataID, r),
+			Power:  r.Proof(),
 		}, nil
 	}
 	r, err := d.resetAndVerify(ctx, c, sys, "off", gfredfish.ForceOffResetType, fence.StatusOff)
@@ -120,6 +121,7 @@ func (d *Device) Off(ctx context.Context) (fence.Proof, error) {
 	return fence.Proof{
 		Driver: driverName,
 		Detail: fmt.Sprintf("ForceOff accepted for %s; %s", sys.ODataID, r),
+		Power:  r.Proof(),
 	}, nil
 }
 

@@ -153,7 +153,7 @@ func TestOffThenOn(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Off() = %v", err)
 			}
-			if proof.Driver != "redfish" || proof.Detail == "" {
+			if proof.Driver != "redfish" || proof.Detail == "" || proof.Power == nil || len(proof.Power.Reads) < 2 {
 				t.Errorf("Off() proof = %+v, want driver redfish and a detail", proof)
 			}
 			if b.PoweredOn() {
