@@ -78,6 +78,7 @@ type Controller struct {
 	term                      uint64 // terms so far: the fencing token of the current one
 	store                     map[string]decision.Record
 	ops                       []op
+	waiting                   []decision.Input // operator commands no leader could take yet
 
 	maintenance map[string]bool
 	confirmed   map[string]bool
@@ -170,16 +171,27 @@ func (c *Controller) ZombieLeader() {
 }
 
 // Operator commands.
+// An operator's command to a leader that cannot take it now (paused,
+// dead, being elected) waits, as the API request does, until a leader
+// serves it: it is never silently lost.
 func (c *Controller) Confirm(host string) {
 	c.confirmed[host] = true
-	c.step(decision.Confirm{Host: host, By: "operator"})
+	c.operator(decision.Confirm{Host: host, By: "operator"})
 }
 
-func (c *Controller) Release(host string) { c.step(decision.Release{Host: host, By: "operator"}) }
+func (c *Controller) Release(host string) { c.operator(decision.Release{Host: host, By: "operator"}) }
 
 func (c *Controller) SetMaintenance(host string, on bool) {
 	c.maintenance[host] = on
-	c.step(decision.SetMaintenance{Host: host, On: on})
+	c.operator(decision.SetMaintenance{Host: host, On: on})
+}
+
+func (c *Controller) operator(in decision.Input) {
+	if c.up() && len(c.waiting) == 0 {
+		c.p.Step(c.at(), in)
+		return
+	}
+	c.waiting = append(c.waiting, in)
 }
 
 func (c *Controller) up() bool { return c.downUntil == 0 && c.stalledUntil == 0 }
@@ -211,6 +223,12 @@ func (c *Controller) advance() {
 		// keepalive it sent, so never later than etcd): it stops acting.
 		c.zombieUntil = 0
 		c.depose(campaign, "the leader's lease ran out without etcd: it stops acting")
+	}
+	if c.up() && len(c.waiting) > 0 {
+		for _, in := range c.waiting {
+			c.p.Step(c.at(), in)
+		}
+		c.waiting = nil
 	}
 	if !c.up() {
 		if w.now < c.downUntil {
