@@ -201,7 +201,8 @@ func rack(rng *rand.Rand, s *scenario.Scenario, victims []int, at scenario.Durat
 
 // isolation cuts one host off with its BMC and then, while it is cut off,
 // stops, restarts or crashes its agent or cycles its power; or restarts its
-// agent just before the cut, with slow messages.
+// agent just before the cut, with slow messages; or power-cycles it into a
+// boot without a watchdog before the cut.
 func isolation(rng *rand.Rand, s *scenario.Scenario, victims []int, at scenario.Duration) []scenario.Fault {
 	h := fmt.Sprintf("cmp%d", victims[rng.Intn(len(victims))]+1)
 	dur := d(time.Duration(30+rng.Intn(120)) * time.Second)
@@ -213,7 +214,19 @@ func isolation(rng *rand.Rand, s *scenario.Scenario, victims []int, at scenario.
 	}
 	then := at + d(time.Duration(rng.Intn(40000))*time.Millisecond)
 	back := d(time.Duration(1+rng.Intn(20)) * time.Second)
-	switch rng.Intn(5) {
+	switch rng.Intn(6) {
+	case 5:
+		// The host came back from a power cycle without its watchdog
+		// (the module did not load) shortly before the cut.
+		if s.Cluster.Watchdog == nil {
+			return append(out, scenario.Fault{At: then, Power: "off", Host: h, For: back})
+		}
+		before := d(time.Duration(20000+rng.Intn(30000)) * time.Millisecond)
+		if before > at {
+			before = at
+		}
+		out = append(out, scenario.Fault{At: at - before, Watchdog: "missing", Host: h},
+			scenario.Fault{At: at - before, Power: "off", Host: h, For: back})
 	case 4:
 		// The agent restarted just before the cut, its stop notice and
 		// the acknowledgement still in flight on slow links.

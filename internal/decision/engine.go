@@ -288,12 +288,37 @@ func (e *Engine) transition(now time.Time, h *host, st State, rule string, ev []
 func (e *Engine) alertFor(now time.Time, h *host, a assessment, ev []string) {
 	switch a.state {
 	case ServiceDegraded, NetworkDegraded, Isolated:
-		e.alert(h, string(a.state), fmt.Sprintf("%s is %s (%s): %s. The host is alive: vigil moves nothing.", h.Name, a.state, a.rule, strings.Join(ev, "; ")))
+		e.alert(h, string(a.state), fmt.Sprintf("%s is %s (%s): %s. The host is alive: vigil moves nothing.%s", h.Name, a.state, a.rule, strings.Join(ev, "; "), agentDownNote(h, a)))
 	case Suspect:
 		if a.rule == "storage-unreadable" {
 			e.alert(h, "storage-unreadable", fmt.Sprintf("%s is silent, but storage heartbeats cannot be read to confirm it: vigil holds; check the Ceph cluster or confirm the host is off (vigil confirm %s)", h.Name, h.Name))
 		}
 	}
+}
+
+// agentDownNote says, for an alert about a live host whose agent is silent,
+// what that costs its guests: the guest-start gate refuses every start
+// until the agent runs, and vigil can neither see nor restart them.
+func agentDownNote(h *host, a assessment) string {
+	if a.rule != "agent-silent-peers-reach" {
+		return ""
+	}
+	note := " Its agent does not answer: the guest-start gate refuses every guest start there until it runs again, and vigil can neither see its guests nor restart them; start the agent on " + h.Name
+	if in := erroredOn(h); len(in) > 0 {
+		note += "; Nova shows " + strings.Join(in, ", ") + " in ERROR there"
+	}
+	return note + "."
+}
+
+// erroredOn lists the instances Nova last showed in ERROR on h.
+func erroredOn(h *host) []string {
+	var out []string
+	for _, in := range h.nova.Instances {
+		if h.nova.Status[in] == NovaError {
+			out = append(out, in)
+		}
+	}
+	return out
 }
 
 // alert emits an alert once per host, code and episode.
@@ -324,6 +349,8 @@ type HostStatus struct {
 	// LeftToOperator are instances an operator has to look at: their
 	// evacuation failed EvacuateAttempts times (alert evacuate-failed; vigil
 	// keeps retrying), or it was cut short by the fence being lifted.
+	// Also instances Nova shows in ERROR on a live host whose agent is
+	// silent: vigil can neither see nor start them until the agent runs.
 	LeftToOperator []string
 	// Unfence says why the host's last unfence failed; vigil retries it.
 	Unfence string
@@ -332,9 +359,12 @@ type HostStatus struct {
 // Status returns every host's state, sorted by name.
 func (e *Engine) Status() []HostStatus {
 	out := make([]HostStatus, 0, len(e.order))
-	for _, name := range e.order {
+	for i, name := range e.order {
 		h := e.hosts[name]
 		s := HostStatus{Name: name, State: h.state, Since: h.since, Rule: h.rule, Domain: h.Domain, Unfence: h.unfenceErr}
+		if h.inc == nil && i < len(e.assessed) && e.assessed[i].rule == "agent-silent-peers-reach" {
+			s.LeftToOperator = erroredOn(h)
+		}
 		s.Held = h.held()
 		if s.Held && h.inc == nil {
 			switch h.rule {

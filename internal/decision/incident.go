@@ -92,7 +92,11 @@ func (e *Engine) workflow(now time.Time, h *host, a assessment) {
 			h.inc = nil
 			e.transition(now, h, a.state, "fence-aborted", append(e.evidence(h, now), "host answered again before any fence took effect; incident closed"))
 			e.persist(h)
-			e.alert(h, "fence-aborted", fmt.Sprintf("%s answered again before it was fenced (%s); no instance was moved", h.Name, inc.lastErr))
+			msg := fmt.Sprintf("%s answered again before it was fenced (%s); no instance was moved", h.Name, inc.lastErr)
+			if note := agentDownNote(h, a); note != "" {
+				msg += "." + note
+			}
+			e.alert(h, "fence-aborted", msg)
 			// A failed level may still have applied some of its devices
 			// (a blocklist went on, the power read-back failed): lift them,
 			// or the host runs guests that cannot write.

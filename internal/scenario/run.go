@@ -158,8 +158,10 @@ func (r *Result) collect() {
 		for _, in := range st.LeftToOperator {
 			// Capacity does not help an instance with a task state (Nova
 			// refuses its evacuation until an operator clears it), nor
-			// one whose host vigil holds (its fence cannot be read now).
-			stranded[in] = capacity && w.Nova.Instances[in].Task == "" && !st.Held
+			// one whose host vigil holds (its fence cannot be read now),
+			// nor one on a live host with no incident (its agent is
+			// silent: vigil moves nothing off a live host).
+			stranded[in] = capacity && w.Nova.Instances[in].Task == "" && !st.Held && inIncident(string(st.State))
 		}
 	}
 	for in, ok := range stranded {

@@ -119,6 +119,7 @@ type Fault struct {
 	BMC         string     `yaml:"bmc,omitempty"`         // unreachable | reachable | lies | slow | late
 	Delay       Duration   `yaml:"delay,omitempty"`       // bmc slow/late: how long
 	Hang        string     `yaml:"hang,omitempty"`        // host | userspace
+	Watchdog    string     `yaml:"watchdog,omitempty"`    // missing | present: from the host's next agent start on (a boot whose watchdog module did not load)
 	Storage     string     `yaml:"storage,omitempty"`     // unreachable | reachable
 	Blocklist   string     `yaml:"blocklist,omitempty"`   // expire: the host's entries lapse
 	Kill        string     `yaml:"kill,omitempty"`        // controller-leader

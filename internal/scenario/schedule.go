@@ -109,6 +109,12 @@ func (s *Scenario) schedule(w *sim.World, c *sim.Controller) *schedule {
 			if dur > 0 {
 				add(at+dur, func() { hang(h, false) })
 			}
+		case f.Watchdog != "":
+			missing := f.Watchdog == "missing"
+			add(at, func() { w.SetWatchdogMissing(h, missing) })
+			if dur > 0 {
+				add(at+dur, func() { w.SetWatchdogMissing(h, !missing) })
+			}
 		case f.Storage != "":
 			up := f.Storage == "reachable"
 			add(at, func() { w.SetStorage(up) })

@@ -118,7 +118,7 @@ func (s *Scenario) validateFault(f Fault, hosts, nets map[string]bool) error {
 	}{
 		{"stop", f.Stop != ""}, {"crash", f.Crash != ""}, {"stall", f.Stall != ""}, {"isolate", f.Isolate != ""},
 		{"power", f.Power != ""}, {"cut", f.Cut != ""}, {"partition", f.Partition != ""},
-		{"bmc", f.BMC != ""}, {"hang", f.Hang != ""}, {"storage", f.Storage != ""}, {"blocklist", f.Blocklist != ""}, {"kill", f.Kill != ""},
+		{"bmc", f.BMC != ""}, {"hang", f.Hang != ""}, {"watchdog", f.Watchdog != ""}, {"storage", f.Storage != ""}, {"blocklist", f.Blocklist != ""}, {"kill", f.Kill != ""},
 		{"flap", f.Flap != ""}, {"maintenance", f.Maintenance != ""}, {"confirm", f.Confirm != ""},
 		{"release", f.Release != ""}, {"instance", f.Instance != ""}, {"rebuild", f.Rebuild != ""},
 	}
@@ -239,6 +239,14 @@ func (s *Scenario) validateFault(f Fault, hosts, nets map[string]bool) error {
 	case "hang":
 		if f.Hang != "host" && f.Hang != "userspace" {
 			return fmt.Errorf("hang: write `hang: host` (kernel hang) or `hang: userspace` (the kernel still answers ping) with host: NAME")
+		}
+		return needHost()
+	case "watchdog":
+		if f.Watchdog != "missing" && f.Watchdog != "present" {
+			return fmt.Errorf("watchdog: write `watchdog: missing` (from its next boot the host's agent finds no watchdog device) or `watchdog: present` with host: NAME")
+		}
+		if s.Cluster.Watchdog == nil {
+			return fmt.Errorf("watchdog: %s needs cluster.watchdog (the watchdog contract) to be configured", f.Watchdog)
 		}
 		return needHost()
 	case "storage":

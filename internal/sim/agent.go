@@ -183,7 +183,7 @@ func (w *World) ack(h *Host, a decision.Ack) {
 func (w *World) startAgent(h *Host) {
 	h.agentNo++
 	wd := w.cfg.Watchdog
-	if wd != nil && !h.armed {
+	if wd != nil && !h.armed && !h.noWatchdog {
 		h.armed, h.fedAt = true, w.now
 	}
 	iso := 10 * time.Second

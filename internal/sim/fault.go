@@ -126,6 +126,18 @@ func (w *World) ChassisOff(h *Host, why string) {
 	h.bootAt = 0
 }
 
+// SetWatchdogMissing takes the host's watchdog device away (its module did
+// not load after a kernel update) or gives it back: agent processes started
+// from then on open none, or one. A device open now stays open.
+func (w *World) SetWatchdogMissing(h *Host, missing bool) {
+	h.noWatchdog = missing
+	if missing {
+		w.event(h.Name, "watchdog device missing from the next agent start on")
+	} else {
+		w.event(h.Name, "watchdog device present again from the next agent start on")
+	}
+}
+
 // PowerOn boots a host: a new boot id, the agent, libvirtd and nova-compute start.
 func (w *World) PowerOn(h *Host, why string) {
 	if h.On {

@@ -104,6 +104,9 @@ type Host struct {
 	agent   *agent.Contract
 	saved   agent.Saved
 	agentNo int
+	// noWatchdog: the host has no watchdog device (its module did not
+	// load): agent processes started from now on open none.
+	noWatchdog bool
 	fedAt   time.Duration // last watchdog feed
 	armed   bool          // watchdog armed (the agent opened the device)
 	rate    float64       // clock rate against real time; 0 means 1
