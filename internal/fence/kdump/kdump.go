@@ -88,9 +88,9 @@ func (d *Device) Off(ctx context.Context) (fence.Proof, error) {
 			}
 			return d.proof(dg, m, start, ign), nil
 		case <-ctx.Done():
-			return fence.Proof{}, fmt.Errorf("%w: no fence_kdump message from %s (%s) on %v within %v%s: %w",
+			return fence.Proof{}, fmt.Errorf("%w: no fence_kdump message from %s (%s) on %v in %v of listening (timeout %v)%s: %w",
 				fence.ErrNotVerified, d.cfg.Host, addrList(d.cfg.Addrs), d.cfg.Listen,
-				time.Since(start).Round(time.Millisecond), ign.suffix(), ctx.Err())
+				time.Since(start).Round(time.Millisecond), d.cfg.Timeout, ign.suffix(), ctx.Err())
 		}
 	}
 }
@@ -118,7 +118,7 @@ func (d *Device) listenErr(err error) error {
 	hint := ""
 	switch {
 	case errors.Is(err, syscall.EADDRINUSE):
-		hint = ": another process holds the port (a fence_kdump, a second vigil)"
+		hint = ": another socket holds the port (a fence_kdump, a second vigil, or a kdump device given another Receiver)"
 	case errors.Is(err, syscall.EADDRNOTAVAIL):
 		hint = ": the address is not one of this machine's; set listen to one of them, or 0.0.0.0"
 	case errors.Is(err, syscall.EACCES):

@@ -113,12 +113,12 @@ func TestOffFailsAfterTheTimeout(t *testing.T) {
 		script []arrival
 		says   string
 	}{
-		{"silence", nil, "within 1m0s: context deadline exceeded"},
+		{"silence", nil, "in 1m0s of listening (timeout 1m0s): context deadline exceeded"},
 		{"another host's messages", []arrival{{time.Second, "10.0.0.12:40000", x86Message}, {11 * time.Second, "10.0.0.12:40000", x86Message}},
 			"ignored 2 datagrams (from 10.0.0.12: not one of the host's addresses ×2)"},
 		{"the host's address, wrong magic", []arrival{{time.Second, "10.0.0.11:40000", msg(le, 0xdeadbeef, 1)}},
 			"ignored 1 datagrams (from 10.0.0.11: malformed ×1)"},
-		{"a message after the timeout", []arrival{{61 * time.Second, "10.0.0.11:40000", x86Message}}, "within 1m0s"},
+		{"a message after the timeout", []arrival{{61 * time.Second, "10.0.0.11:40000", x86Message}}, "(timeout 1m0s)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
@@ -144,7 +144,7 @@ func TestOffCannotListen(t *testing.T) {
 	src := &scripted{err: fmt.Errorf("listen udp4 0.0.0.0:7410: bind: %w", syscall.EADDRINUSE)}
 	d := device(t, src, "10.0.0.11")
 	_, err := d.Off(context.Background())
-	if !errors.Is(err, fence.ErrUnreachable) || !errors.Is(err, syscall.EADDRINUSE) || !strings.Contains(err.Error(), "another process holds the port") {
+	if !errors.Is(err, fence.ErrUnreachable) || !errors.Is(err, syscall.EADDRINUSE) || !strings.Contains(err.Error(), "another socket holds the port") {
 		t.Errorf("Off() = %v, want ErrUnreachable wrapping EADDRINUSE with a hint", err)
 	}
 	if _, err := d.Status(context.Background()); !errors.Is(err, fence.ErrUnreachable) {
