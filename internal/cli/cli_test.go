@@ -138,6 +138,31 @@ hosts:
 	if _, out, errOut := run(t, "config", "check", "--config", braces); strings.Contains(out, "WARNING") || !strings.Contains(out, "level 1: ipmi") {
 		t.Errorf("belt and braces: want the topology and no warning\n%s%s", out, errOut)
 	}
+	dumps := dir + "/dumps.yaml"
+	os.WriteFile(dumps, []byte(`fencing:
+  domains:
+    default:
+      levels:
+        - [{driver: kdump}]
+        - [{driver: ipmi, username: admin, password_file: `+pass+`}]
+        - [{driver: kdump, listen: "[::]:7410"}, {driver: ceph-blocklist}]
+hosts:
+  - {name: cmp1, bmc: {address: 10.0.0.11}, storage_ips: [10.20.0.11], kdump_ips: [10.0.0.21]}
+`), 0o600)
+	_, out, errOut = run(t, "config", "check", "--config", dumps)
+	for _, want := range []string{
+		"level 1: kdump listen=0.0.0.0:7410 kdump_ips=10.0.0.21",
+		"WARNING: level 1 succeeds on a fence_kdump message alone",
+		"WARNING: level 2 has no storage-level fence",
+		"WARNING: level 3 waits for the host's kdump, but level 2 before it cuts the power first",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("kdump levels: output lacks %q\n%s%s", want, out, errOut)
+		}
+	}
+	if strings.Contains(out, "level 3 succeeds on a fence_kdump message alone") || strings.Contains(out, "level 1 waits") {
+		t.Errorf("kdump levels: a warning too many\n%s", out)
+	}
 	bad := dir + "/bad.yaml"
 	os.WriteFile(bad, []byte("brake: {max_hosts: 2, window: soon}\n"), 0o600)
 	code, _, errOut = run(t, "config", "check", "--config", bad)

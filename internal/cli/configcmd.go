@@ -72,24 +72,39 @@ func configCmd(args []string, env Env) error {
 	return nil
 }
 
-// storageWarnings names every level of host's topology that can succeed on
-// power devices alone. A BMC that lies "off" for a hung or cut-off host
-// (docs/fencing.md, known limits) passes such a level, and its guests may
-// write again when the host comes back; a storage fence in the same level
-// keeps them off their disks.
+// storageWarnings names every level of host's topology that can succeed
+// without a storage fence. A BMC that lies "off" for a hung or cut-off host
+// (docs/fencing.md, known limits) passes a level of power devices alone, a
+// forged fence_kdump datagram a kdump level alone, and the guests of a host
+// that still runs may write again; a storage fence in the same level keeps
+// them off their disks. It also names a kdump level placed after a power
+// level, where it protects no dump.
 func storageWarnings(cfg config.Config, host string) []string {
 	levels, err := cfg.Levels(host)
 	if err != nil {
 		return nil
 	}
 	var out []string
+	powerLevel := 0 // the first level with a power device
 	for i, level := range levels {
-		storage := false
+		storage, kdump, power := false, false, false
 		for _, d := range level {
-			storage = storage || d.Driver == config.DriverCephBlocklist
+			storage = storage || d.Driver == config.DriverCephBlocklist || (d.Driver == config.DriverFenceAgent && d.Kind == config.KindStorage)
+			kdump = kdump || d.Driver == config.DriverKdump
+			power = power || d.Driver == config.DriverIPMI || d.Driver == config.DriverRedfish ||
+				(d.Driver == config.DriverFenceAgent && d.Kind == config.KindPower)
 		}
-		if !storage {
+		switch {
+		case kdump && !storage:
+			out = append(out, fmt.Sprintf("level %d succeeds on a fence_kdump message alone, an unauthenticated UDP datagram: whoever can send one from the host's kdump_ips to vigil (the host itself, if it still runs) makes vigil evacuate without cutting its power or its storage; add a ceph-blocklist device to the same level (docs/fencing.md)", i+1))
+		case !storage:
 			out = append(out, fmt.Sprintf("level %d has no storage-level fence: if its BMC reports \"off\" for a host that is hung or cut off but still running, vigil evacuates and the old guests may write again when it returns; add a ceph-blocklist device to the same level (belt and braces, docs/fencing.md)", i+1))
+		}
+		if kdump && powerLevel > 0 {
+			out = append(out, fmt.Sprintf("level %d waits for the host's kdump, but level %d before it cuts the power first: a dump is protected only when the kdump level comes before every power level", i+1, powerLevel))
+		}
+		if power && powerLevel == 0 {
+			powerLevel = i + 1
 		}
 	}
 	return out

@@ -15,6 +15,7 @@ import (
 	"github.com/vigil-ha/vigil/internal/config"
 	"github.com/vigil-ha/vigil/internal/fence"
 	"github.com/vigil-ha/vigil/internal/fence/devices"
+	"github.com/vigil-ha/vigil/internal/fence/kdump"
 )
 
 const fenceHelp = `vigil fence — run a host's fencing topology by hand
@@ -112,9 +113,10 @@ func fenceCmd(args []string, env Env) error {
 	sec := devices.Secrets{Getenv: env.Getenv, ReadFile: env.ReadFile}
 	log := slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	failed := 0
-	slots := &fence.Slots{} // a PDU shared by the hosts of check --all is asked one at a time
+	slots := &fence.Slots{}        // a PDU shared by the hosts of check --all is asked one at a time
+	ears := kdump.NewReceiver(log) // one socket per kdump listen address, for every host
 	for _, h := range hosts {
-		topo, err := devices.Build(cfg, h, sec, devices.Options{Probe: *probe, Slots: slots}, log)
+		topo, err := devices.Build(cfg, h, sec, devices.Options{Probe: *probe, Slots: slots, Kdump: ears}, log)
 		if err != nil && !*all {
 			return fmt.Errorf("%w: %v", errUsage, err)
 		}

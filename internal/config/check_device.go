@@ -2,6 +2,7 @@ package config
 
 import (
 	"encoding/hex"
+	"fmt"
 	"net/netip"
 	"net/url"
 	"path/filepath"
@@ -20,7 +21,7 @@ var (
 	envRE      = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,127}$`)                  // environment variables
 	idRE       = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)              // Ceph users and pools, Redfish ids
 	userRE     = regexp.MustCompile(`^[^\x00-\x1f\x7f]{1,64}$`)                        // BMC user names
-	drivers    = []string{DriverIPMI, DriverRedfish, DriverFenceAgent, DriverCephBlocklist}
+	drivers    = []string{DriverIPMI, DriverRedfish, DriverFenceAgent, DriverCephBlocklist, DriverKdump}
 	maxTimeout = Duration(10 * time.Minute)
 	// maxPowerWait bounds power_wait: a state held for a minute is held.
 	maxPowerWait = Duration(time.Minute)
@@ -36,6 +37,7 @@ var applies = map[string][]string{
 	DriverRedfish:       {"address", "port", "username", "password_file", "password_env", "endpoint", "insecure", "system", "ca_file", "cert_sha256", "allow_http", "power_wait"},
 	DriverFenceAgent:    {"address", "port", "username", "password_file", "password_env", "agent", "options", "secret_files", "kind", "power_wait"},
 	DriverCephBlocklist: {"ceph_conf", "ceph_user", "expiry", "pool"},
+	DriverKdump:         {"listen"},
 }
 
 // reservedOptions are fence agent options vigil sets itself, with the key to
@@ -61,7 +63,7 @@ const (
 // after them the host still runs (and answers ping).
 var notPower = map[string]string{
 	"fence_scsi": KindStorage, "fence_mpath": KindStorage,
-	"fence_kdump": KindIO, "fence_ifmib": KindIO, "fence_brocade": KindIO, "fence_cisco_mds": KindIO,
+	"fence_ifmib": KindIO, "fence_brocade": KindIO, "fence_cisco_mds": KindIO,
 }
 
 // notAFence are names that mean a Nova force-down rather than a fence.
@@ -80,7 +82,7 @@ func (d Device) set() map[string]bool {
 		"ceph_conf": d.CephConf != "", "ceph_user": d.CephUser != "", "expiry": d.Expiry != 0,
 		"pool": d.Pool != "", "privilege": d.Privilege != "", "power_wait": d.PowerWait != 0,
 		"ca_file": d.CAFile != "", "cert_sha256": d.CertSHA256 != "", "allow_http": d.AllowHTTP,
-		"secret_files": len(d.SecretFiles) > 0, "kind": d.Kind != "",
+		"secret_files": len(d.SecretFiles) > 0, "kind": d.Kind != "", "listen": d.Listen != "",
 	}
 }
 
@@ -158,6 +160,11 @@ func checkDevice(path string, d Device) error {
 		if notAFence[d.Agent] {
 			return invalid(at("agent"), "%q %s", d.Agent, notAFenceMsg)
 		}
+		if d.Agent == "fence_kdump" {
+			// It has no status action, which the fence-agent driver
+			// verifies with; and vigil listens for its messages itself.
+			return invalid(at("agent"), "use driver: kdump instead: vigil listens for fence_kdump_send's messages itself (the fence_kdump agent has no status action to verify with); give the host kdump_ips")
+		}
 		if !agentRE.MatchString(d.Agent) {
 			return invalid(at("agent"), "%q is not a fence agent name; it must match fence_[a-z0-9_]+, e.g. fence_ipmilan", d.Agent)
 		}
@@ -186,6 +193,12 @@ func checkDevice(path string, d Device) error {
 		}
 		if want, known := notPower[d.Agent]; known && (d.Kind == "" || d.Kind == KindPower) {
 			return invalid(at("kind"), "%s is not a power fence: the host keeps running after it, so vigil must not expect it to fall silent; set kind: %s", d.Agent, want)
+		}
+	case DriverKdump:
+		if d.Listen != "" {
+			if _, err := KdumpListen(d.Listen); err != nil {
+				return invalid(at("listen"), "%v", err)
+			}
 		}
 	case DriverCephBlocklist:
 		if d.CephConf != "" && !cleanAbs(d.CephConf) {
@@ -291,4 +304,19 @@ func validAddress(s string) bool {
 
 func cleanAbs(p string) bool {
 	return filepath.IsAbs(p) && !strings.ContainsAny(p, "\x00\r\n")
+}
+
+// KdumpListen parses a kdump device's listen address: an IP literal and a
+// port, no host name and no zone.
+func KdumpListen(s string) (netip.AddrPort, error) {
+	ap, err := netip.ParseAddrPort(s)
+	switch {
+	case err != nil:
+		return ap, fmt.Errorf("%q is not an IP address and port such as %s or [::]:7410 (a host name is not accepted)", s, DefaultKdumpListen)
+	case ap.Port() == 0:
+		return ap, fmt.Errorf("%q has port 0; fence_kdump_send sends to 7410 unless told -p", s)
+	case ap.Addr().Zone() != "" || ap.Addr().IsMulticast():
+		return ap, fmt.Errorf("%q must be a unicast address without a zone; use [::]:%d to listen everywhere", s, ap.Port())
+	}
+	return ap, nil
 }

@@ -100,6 +100,10 @@ type Host struct {
 	// StorageIPs are the host's addresses on the Ceph public network, the
 	// addresses a ceph-blocklist device blocklists.
 	StorageIPs []string `yaml:"storage_ips,omitempty"`
+	// KdumpIPs are the addresses the host's kdump kernel sends its
+	// fence_kdump messages from (kdump.conf's network), the only ones a
+	// kdump device accepts.
+	KdumpIPs []string `yaml:"kdump_ips,omitempty"`
 	// Fencing, when it has levels, replaces the domain's topology.
 	Fencing Topology `yaml:"fencing,omitempty"`
 }

@@ -13,6 +13,7 @@ const (
 	DriverRedfish       = "redfish"
 	DriverFenceAgent    = "fence-agent"
 	DriverCephBlocklist = "ceph-blocklist"
+	DriverKdump         = "kdump"
 )
 
 // Defaults filled in by Levels when a device leaves the key out.
@@ -24,12 +25,13 @@ const (
 	DefaultCephConf      = "/etc/ceph/ceph.conf"
 	DefaultCephUser      = "vigil-fence"
 	DefaultCephExpiry    = Duration(24 * 3600_000_000_000) // 24h
+	DefaultKdumpListen   = "0.0.0.0:7410"                  // fence_kdump's port, every IPv4 address
 )
 
 // Device is one fence device of a level. Which keys apply depends on Driver;
 // a key that does not apply is an error, so a typo cannot be silently ignored.
 type Device struct {
-	// Driver: ipmi | redfish | fence-agent | ceph-blocklist.
+	// Driver: ipmi | redfish | fence-agent | ceph-blocklist | kdump.
 	Driver string `yaml:"driver"`
 
 	// Address and Port of the BMC (ipmi, redfish, fence-agent). Default: the
@@ -102,8 +104,14 @@ type Device struct {
 	// none (the fence then proves only the OSDs of every pool enforce it).
 	Pool string `yaml:"pool,omitempty"`
 
+	// Listen is the address and port vigil receives fence_kdump messages
+	// on (kdump): an IP literal and a port, e.g. 0.0.0.0:7410 or
+	// [::]:7410 (IPv4 and IPv6). Default 0.0.0.0:7410.
+	Listen string `yaml:"listen,omitempty"`
+
 	// Timeout of one attempt. Default: the driver's own bound (ipmi and
-	// redfish 30s, fence-agent 60s, ceph-blocklist 30s).
+	// redfish 30s, fence-agent 60s, ceph-blocklist 30s, kdump 60s: how
+	// long to wait for the host's fence_kdump message).
 	Timeout Duration `yaml:"timeout,omitempty"`
 	// Retries of a failed attempt within the level. Default 0.
 	Retries int `yaml:"retries,omitempty"`
@@ -111,6 +119,9 @@ type Device struct {
 	// StorageIPs are the addresses to blocklist (ceph-blocklist). They are
 	// not written in a device: Levels fills them from the host's storage_ips.
 	StorageIPs []string `yaml:"-"`
+	// KdumpIPs are the addresses a kdump device accepts messages from.
+	// Levels fills them from the host's kdump_ips.
+	KdumpIPs []string `yaml:"-"`
 }
 
 // String describes the device without any secret: only the references.
@@ -142,6 +153,8 @@ func (d Device) String() string {
 	add("cert_sha256", d.CertSHA256)
 	add("ceph_user", d.CephUser)
 	add("storage_ips", strings.Join(d.StorageIPs, ","))
+	add("listen", d.Listen)
+	add("kdump_ips", strings.Join(d.KdumpIPs, ","))
 	return b.String()
 }
 

@@ -120,8 +120,39 @@ func resolve(d Device, h Host, hp, dp string) (Device, error) {
 			return Device{}, invalid(hp+".storage_ips", "host %s has no storage_ips for the ceph-blocklist device at %s; list its addresses on the Ceph public network", h.Name, dp)
 		}
 		d.StorageIPs = slices.Clone(h.StorageIPs)
+	case DriverKdump:
+		if d.Listen == "" {
+			d.Listen = DefaultKdumpListen
+		}
+		if len(h.KdumpIPs) == 0 {
+			return Device{}, invalid(hp+".kdump_ips", "host %s has no kdump_ips for the kdump device at %s; list the addresses its kdump kernel sends fence_kdump messages from (the network kdump.conf brings up)", h.Name, dp)
+		}
+		listen, err := KdumpListen(d.Listen)
+		if err != nil {
+			return Device{}, invalid(dp+".listen", "%v", err)
+		}
+		for k, s := range h.KdumpIPs {
+			if ip, err := netip.ParseAddr(s); err == nil && !hears(listen, ip) {
+				return Device{}, invalid(fmt.Sprintf("%s.kdump_ips[%d]", hp, k), "%s cannot reach the kdump device at %s, which listens on %s (the other address family); set its listen to [::]:%d for IPv4 and IPv6", s, dp, d.Listen, listen.Port())
+			}
+		}
+		d.KdumpIPs = slices.Clone(h.KdumpIPs)
 	}
 	return d, nil
+}
+
+// hears reports whether a socket on listen receives from an address of
+// from's family: IPv4 hears IPv4, [::] both, another IPv6 address IPv6.
+// kdump.Config.Validate applies the same rule to the driver's own config;
+// here it names the file's keys.
+func hears(listen netip.AddrPort, from netip.Addr) bool {
+	switch l := listen.Addr().Unmap(); {
+	case l.Is4():
+		return from.Unmap().Is4()
+	case l.IsUnspecified():
+		return true
+	}
+	return from.Unmap().Is6()
 }
 
 // hostPort writes addr and an optional port for a URL.

@@ -42,6 +42,13 @@ hosts:
     domain: rack2
     bmc: {address: "fd00::2"}
     storage_ips: [10.20.1.3]
+  - name: dumps                    # its own topology: kdump, then power
+    bmc: {address: 10.0.2.1}
+    kdump_ips: [10.0.2.11, fd00::2:11]
+    fencing:
+      levels:
+        - [{driver: kdump, listen: "[::]:7410", timeout: 90s}]
+        - [{driver: ipmi, username: u, password_env: P}]
   - name: own
     domain: rack2
     bmc: {address: 10.0.1.4}
@@ -81,6 +88,10 @@ func TestLevels(t *testing.T) {
 		{"r2", rack2("https://10.0.1.1:8443", "10.20.1.1")},
 		{"r2-endpoint", rack2("https://bmc-r2.example.net:8443", "10.20.1.2")},
 		{"r2-v6", rack2("https://[fd00::2]", "10.20.1.3")},
+		{"dumps", [][]config.Device{
+			{{Driver: "kdump", Listen: "[::]:7410", Timeout: dur(90 * time.Second), KdumpIPs: []string{"10.0.2.11", "fd00::2:11"}}},
+			{{Driver: "ipmi", Address: "10.0.2.1", Port: 623, Cipher: 3, Privilege: "operator", Username: "u", PasswordEnv: "P", Timeout: s20}},
+		}},
 		{"own", [][]config.Device{
 			{{Driver: "ipmi", Address: "192.168.0.4", Port: 16230, Cipher: 17, Privilege: "operator", Username: "u", PasswordEnv: "P", Timeout: dur(5 * time.Second), Retries: 2}},
 			{{Driver: "redfish", Address: "192.168.0.5", Username: "u", PasswordEnv: "P", Endpoint: "https://192.168.0.5", Timeout: s20}},

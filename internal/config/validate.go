@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 
 	"github.com/vigil-ha/vigil/internal/decision"
@@ -121,6 +122,25 @@ func checkTopology(path string, t Topology) error {
 				return err
 			}
 		}
+		if err := checkKdumpLevel(lp, level); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkKdumpLevel refuses a kdump device in a level with a power device:
+// every device of a level must succeed, so the power would be cut as soon
+// as the host's message arrived, ending the dump the kdump device waits
+// for. A level of its own before the power level is the way.
+func checkKdumpLevel(lp string, level []Device) error {
+	if !slices.ContainsFunc(level, func(d Device) bool { return d.Driver == DriverKdump }) {
+		return nil
+	}
+	for j, d := range level {
+		if d.Driver == DriverIPMI || d.Driver == DriverRedfish || (d.Driver == DriverFenceAgent && (d.Kind == "" || d.Kind == KindPower)) {
+			return invalid(fmt.Sprintf("%s[%d]", lp, j), "a %s power fence in the level of a kdump device would cut the power as soon as the host's fence_kdump message arrived, ending the dump the kdump device waits for; put the kdump device in a level of its own before this one", d.Driver)
+		}
 	}
 	return nil
 }
@@ -130,6 +150,7 @@ func (c Config) checkHosts() error {
 		return invalid("hosts", "no hosts; list the compute hosts vigil protects")
 	}
 	seen := map[string]int{}
+	kdumpIPs := map[netip.Addr]int{} // whose kdump_ips each address is
 	for i, h := range c.Hosts {
 		p := "hosts[" + strconv.Itoa(i) + "]"
 		if !hostRE.MatchString(h.Name) {
@@ -154,16 +175,18 @@ func (c Config) checkHosts() error {
 				return invalid(p+".bmc.endpoint", "%s", msg)
 			}
 		}
-		ips := map[netip.Addr]bool{}
-		for k, s := range h.StorageIPs {
-			ip, err := netip.ParseAddr(s)
-			if err != nil || ip.Zone() != "" {
-				return invalid(fmt.Sprintf("%s.storage_ips[%d]", p, k), "%q is not an IP address", s)
+		if err := checkIPs(p+".storage_ips", h.StorageIPs); err != nil {
+			return err
+		}
+		if err := checkIPs(p+".kdump_ips", h.KdumpIPs); err != nil {
+			return err
+		}
+		for k, s := range h.KdumpIPs {
+			ip, _ := netip.ParseAddr(s)
+			if j, dup := kdumpIPs[ip]; dup {
+				return invalid(fmt.Sprintf("%s.kdump_ips[%d]", p, k), "%s is also a kdump_ips address of hosts[%d] (%s): a fence_kdump message from one host would count as the other's; give each host only its own addresses", s, j, c.Hosts[j].Name)
 			}
-			if ips[ip] {
-				return invalid(fmt.Sprintf("%s.storage_ips[%d]", p, k), "%s is listed twice", s)
-			}
-			ips[ip] = true
+			kdumpIPs[ip] = i
 		}
 		if err := checkTopology(p+".fencing", h.Fencing); err != nil {
 			return err
@@ -171,6 +194,25 @@ func (c Config) checkHosts() error {
 		if _, err := c.Levels(h.Name); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// checkIPs checks a host's list of its own addresses at path.
+func checkIPs(path string, list []string) error {
+	ips := map[netip.Addr]bool{}
+	for k, s := range list {
+		ip, err := netip.ParseAddr(s)
+		if err != nil || ip.Zone() != "" {
+			return invalid(fmt.Sprintf("%s[%d]", path, k), "%q is not an IP address", s)
+		}
+		if ip.IsUnspecified() || ip.IsMulticast() {
+			return invalid(fmt.Sprintf("%s[%d]", path, k), "%s is not a host's own unicast address", s)
+		}
+		if ips[ip] {
+			return invalid(fmt.Sprintf("%s[%d]", path, k), "%s is listed twice", s)
+		}
+		ips[ip] = true
 	}
 	return nil
 }

@@ -25,6 +25,10 @@ func TestValidateErrors(t *testing.T) {
 	redfish := config.Device{Driver: "redfish", Username: "admin", PasswordEnv: "RF_PASS"}
 	agent := config.Device{Driver: "fence-agent", Agent: "fence_ipmilan"}
 	ceph := config.Device{Driver: "ceph-blocklist"}
+	kdump := config.Device{Driver: "kdump"}
+	withKdumpIPs := func(c *config.Config) {
+		c.Hosts[0].KdumpIPs, c.Hosts[1].KdumpIPs = []string{"10.0.0.21"}, []string{"10.0.0.22"}
+	}
 	with := func(d config.Device, f func(*config.Device)) config.Device { f(&d); return d }
 
 	tests := []struct {
@@ -196,9 +200,9 @@ func TestValidateErrors(t *testing.T) {
 		{"storage agent as a power fence", func(c *config.Config) {
 			setDev(c, with(agent, func(d *config.Device) { d.Agent = "fence_scsi" }))
 		}, dd + ".kind", "set kind: storage", nil},
-		{"kdump is not a power fence", func(c *config.Config) {
-			setDev(c, with(agent, func(d *config.Device) { d.Agent, d.Kind = "fence_kdump", "power" }))
-		}, dd + ".kind", "not a power fence", nil},
+		{"fence_kdump through the agent driver", func(c *config.Config) {
+			setDev(c, with(agent, func(d *config.Device) { d.Agent, d.Kind = "fence_kdump", "io" }))
+		}, dd + ".agent", "use driver: kdump", nil},
 		{"unknown kind", func(c *config.Config) {
 			setDev(c, with(agent, func(d *config.Device) { d.Kind = "network" }))
 		}, dd + ".kind", "not a kind of fence", nil},
@@ -232,6 +236,45 @@ func TestValidateErrors(t *testing.T) {
 		{"ceph bad pool", func(c *config.Config) {
 			setDev(c, with(ceph, func(d *config.Device) { d.Pool = "a b" }))
 		}, dd + ".pool", "not a pool", nil},
+
+		// kdump
+		{"kdump without kdump ips", func(c *config.Config) {
+			setDev(c, kdump)
+			c.Hosts[0].KdumpIPs = []string{"10.0.0.21"}
+		}, "hosts[1].kdump_ips", "its kdump kernel sends fence_kdump messages from", nil},
+		{"kdump listen is a host name", func(c *config.Config) {
+			withKdumpIPs(c)
+			setDev(c, with(kdump, func(d *config.Device) { d.Listen = "localhost:7410" }))
+		}, dd + ".listen", "not an IP address and port", nil},
+		{"kdump listen without port", func(c *config.Config) {
+			withKdumpIPs(c)
+			setDev(c, with(kdump, func(d *config.Device) { d.Listen = "0.0.0.0:0" }))
+		}, dd + ".listen", "port 0", nil},
+		{"kdump with a username", func(c *config.Config) {
+			withKdumpIPs(c)
+			setDev(c, with(kdump, func(d *config.Device) { d.Username = "admin" }))
+		}, dd + ".username", "not used by the kdump driver", nil},
+		{"kdump in a level with a power fence", func(c *config.Config) {
+			withKdumpIPs(c)
+			c.Fencing.Domains["default"].Levels[0] = append(c.Fencing.Domains["default"].Levels[0], kdump)
+		}, "fencing.domains.default.levels[0][0]", "level of its own before this one", nil},
+		{"kdump with a PDU in its level", func(c *config.Config) {
+			withKdumpIPs(c)
+			c.Fencing.Domains["default"].Levels[0] = []config.Device{kdump, with(agent, func(d *config.Device) { d.Agent = "fence_apc_snmp" })}
+		}, "fencing.domains.default.levels[0][1]", "a fence-agent power fence", nil},
+		{"bad kdump ip", func(c *config.Config) { c.Hosts[0].KdumpIPs = []string{"10.0.0.300"} }, "hosts[0].kdump_ips[0]", "not an IP", nil},
+		{"duplicate kdump ip", func(c *config.Config) {
+			c.Hosts[0].KdumpIPs = []string{"10.0.0.21", "10.0.0.21"}
+		}, "hosts[0].kdump_ips[1]", "twice", nil},
+		{"kdump ip of two hosts", func(c *config.Config) {
+			c.Hosts[0].KdumpIPs, c.Hosts[1].KdumpIPs = []string{"10.0.0.21"}, []string{"10.0.0.22", "10.0.0.21"}
+		}, "hosts[1].kdump_ips[1]", "also a kdump_ips address of hosts[0] (cmp1)", nil},
+		{"unspecified kdump ip", func(c *config.Config) { c.Hosts[0].KdumpIPs = []string{"0.0.0.0"} }, "hosts[0].kdump_ips[0]", "unicast", nil},
+		{"IPv6 kdump ip on an IPv4 listen address", func(c *config.Config) {
+			withKdumpIPs(c)
+			c.Hosts[1].KdumpIPs = []string{"10.0.0.22", "fd00::22"}
+			setDev(c, kdump)
+		}, "hosts[1].kdump_ips[1]", "set its listen to [::]:7410", nil},
 
 		// hosts
 		{"no hosts", func(c *config.Config) { c.Hosts = nil }, "hosts", "no hosts", nil},
@@ -280,8 +323,14 @@ func TestValidateDevices(t *testing.T) {
 		{Driver: "fence-agent", Agent: "fence_ipmilan", Username: "admin", PasswordFile: "/p", Options: map[string]string{"lanplus": "1", "cipher": "3"}},
 		{Driver: "fence-agent", Agent: "fence_apc_snmp", Address: "pdu1", Options: map[string]string{"plug": "4"}},
 		{Driver: "ceph-blocklist", CephConf: "/etc/ceph/c.conf", CephUser: "vigil", Expiry: dur(48 * time.Hour), Pool: "vms"},
+		{Driver: "kdump"},
+		{Driver: "kdump", Listen: "[::]:7410", Timeout: dur(90 * time.Second)},
 	} {
 		c := validBase(t)
+		c.Hosts[0].KdumpIPs, c.Hosts[1].KdumpIPs = []string{"10.0.0.21"}, []string{"10.0.0.22", "fd00::22"}
+		if d.Driver == "kdump" && d.Listen == "" {
+			c.Hosts[1].KdumpIPs = c.Hosts[1].KdumpIPs[:1]
+		}
 		setDev(&c, d)
 		if err := c.Validate(); err != nil {
 			t.Errorf("%v: %v", d, err)

@@ -13,14 +13,15 @@ import (
 // record alone, and a one-line Detail for messages and logs.
 //
 // A driver sets Driver, Detail and the part of its kind: Power for a power
-// fence, Blocklist for a storage fence.
+// fence, Blocklist for a storage fence, Kdump for a host found dumping.
 type Proof struct {
-	Driver string `json:"driver"` // "ipmi", "redfish", "fence-agent", "ceph-blocklist", "probe"
+	Driver string `json:"driver"` // "ipmi", "redfish", "fence-agent", "ceph-blocklist", "kdump", "probe"
 	// Detail is the proof for humans, e.g. "chassis power read back off
 	// after 1.2s". Never the record to act on: use the typed parts.
 	Detail    string          `json:"detail"`
 	Power     *PowerProof     `json:"power,omitempty"`
 	Blocklist *BlocklistProof `json:"blocklist,omitempty"`
+	Kdump     *KdumpProof     `json:"kdump,omitempty"`
 }
 
 // String is the proof for messages: "driver: detail".
@@ -37,6 +38,17 @@ type PowerProof struct {
 type PowerRead struct {
 	At    time.Time `json:"at"`
 	State string    `json:"state"` // Status.String(): "on", "off", "unknown"
+}
+
+// KdumpProof is the fence_kdump message that showed the host running its
+// kdump kernel: its crashed kernel, and the guests it ran, are gone.
+type KdumpProof struct {
+	From    string        `json:"from"`    // ip:port it came from, one of the host's addresses
+	At      time.Time     `json:"at"`      // when vigil received it, by vigil's clock
+	Listen  string        `json:"listen"`  // the address vigil listened on
+	Version uint32        `json:"version"` // the message's version (1)
+	Waited  time.Duration `json:"waited"`  // from the start of listening to the message
+	Ignored int           `json:"ignored"` // datagrams ignored before it (other sources, malformed)
 }
 
 // BlocklistProof is what a Ceph blocklist fence did and verified.

@@ -4,6 +4,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/vigil-ha/vigil/internal/fence"
 	"github.com/vigil-ha/vigil/internal/fence/agent"
 	"github.com/vigil-ha/vigil/internal/fence/ipmi"
+	"github.com/vigil-ha/vigil/internal/fence/kdump"
 	"github.com/vigil-ha/vigil/internal/fence/redfish"
 )
 
@@ -34,6 +36,10 @@ type Options struct {
 	// PDU, a chassis manager): pass the same Slots to every Build. Nil
 	// gives each Build its own, which still serialises within the host.
 	Slots *fence.Slots
+	// Kdump receives the fence_kdump messages of every kdump device: pass
+	// the same one to every Build, so that hosts dumping at once share the
+	// listen socket. Nil gives each Build its own.
+	Kdump kdump.Source
 }
 
 // Build returns host's topology with every device constructed. It connects
@@ -55,11 +61,14 @@ func Build(cfg config.Config, host string, sec Secrets, opts Options, log *slog.
 	if opts.Slots == nil {
 		opts.Slots = &fence.Slots{}
 	}
+	if opts.Kdump == nil {
+		opts.Kdump = kdump.NewReceiver(log)
+	}
 	topo := fence.Topology{Host: host}
 	for li, level := range levels {
 		var ms []fence.Member
 		for di, d := range level {
-			m, err := member(d, h, sec, log)
+			m, err := member(d, h, sec, opts.Kdump, log)
 			m.Slot = opts.Slots.For(deviceKey(d))
 			if err != nil {
 				return fence.Topology{}, fmt.Errorf("host %s level %d device %d (%s): %w", host, li+1, di+1, d.Driver, err)
@@ -101,6 +110,8 @@ func deviceKey(d config.Device) string {
 		return fmt.Sprintf("%s %s:%d", d.Agent, d.Address, d.Port)
 	case config.DriverCephBlocklist:
 		return "ceph-blocklist " + d.CephConf // a cluster takes any number of commands
+	case config.DriverKdump:
+		return "kdump " + d.Listen + " " + strings.Join(d.KdumpIPs, ",") // one host's wait; the socket is shared anyway
 	}
 	return fmt.Sprintf("%s %s:%d", d.Driver, d.Address, d.Port)
 }
@@ -110,7 +121,7 @@ func deviceKey(d config.Device) string {
 // IPMI 1.5 has no integrity protection.
 var ipmilanAgents = []string{"fence_ipmilan", "fence_idrac", "fence_ilo3", "fence_ilo4", "fence_ilo5", "fence_imm", "fence_ipmilanplus"}
 
-func member(d config.Device, h config.Host, sec Secrets, log *slog.Logger) (fence.Member, error) {
+func member(d config.Device, h config.Host, sec Secrets, src kdump.Source, log *slog.Logger) (fence.Member, error) {
 	m := fence.Member{Name: d.String(), Driver: d.Driver, Timeout: d.Timeout.Std(), Retries: d.Retries,
 		Power: d.Driver == config.DriverIPMI || d.Driver == config.DriverRedfish ||
 			(d.Driver == config.DriverFenceAgent && d.Kind == config.KindPower)}
@@ -198,10 +209,36 @@ func member(d config.Device, h config.Host, sec Secrets, log *slog.Logger) (fenc
 	case config.DriverCephBlocklist:
 		m.Name = "ceph-blocklist " + fmt.Sprint(h.StorageIPs)
 		m.Device, err = ceph(d, h, log)
+	case config.DriverKdump:
+		m.Name = "kdump " + strings.Join(d.KdumpIPs, ",")
+		m.Device, err = kdumpDevice(d, h, timeout, src, log)
 	default:
 		err = fmt.Errorf("unknown driver %q", d.Driver)
 	}
 	return m, err
+}
+
+// kdumpDevice waits for host h's fence_kdump message; timeout, when set,
+// is how long.
+func kdumpDevice(d config.Device, h config.Host, timeout time.Duration, src kdump.Source, log *slog.Logger) (fence.Device, error) {
+	c := kdump.DefaultConfig()
+	c.Host = h.Name
+	listen, err := config.KdumpListen(d.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("listen: %w", err)
+	}
+	c.Listen = listen
+	for _, s := range d.KdumpIPs {
+		ip, err := netip.ParseAddr(s)
+		if err != nil {
+			return nil, fmt.Errorf("kdump_ips: %q is not an IP address", s)
+		}
+		c.Addrs = append(c.Addrs, ip)
+	}
+	if timeout > 0 {
+		c.Timeout = timeout
+	}
+	return kdump.New(c, src, log)
 }
 
 // caPool reads a PEM file of CA certificates.
