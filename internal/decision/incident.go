@@ -91,17 +91,16 @@ func (e *Engine) workflow(now time.Time, h *host, a assessment) {
 		if alive := a.state != Failed && a.state != Suspect && a.state != Unknown; alive {
 			h.inc = nil
 			e.transition(now, h, a.state, "fence-aborted", append(e.evidence(h, now), "host answered again before any fence took effect; incident closed"))
+			// A failed level may still have applied some of its devices
+			// (a blocklist went on, the power read-back failed): lift them,
+			// or the host runs guests that cannot write.
+			e.unfence(now, h, "fence-aborted", "undo any device of a failed fence level that did act; no instance was moved, so nothing can write twice")
 			e.persist(h)
 			msg := fmt.Sprintf("%s answered again before it was fenced (%s); no instance was moved", h.Name, inc.lastErr)
 			if note := agentDownNote(h, a); note != "" {
 				msg += "." + note
 			}
 			e.alert(h, "fence-aborted", msg)
-			// A failed level may still have applied some of its devices
-			// (a blocklist went on, the power read-back failed): lift them,
-			// or the host runs guests that cannot write.
-			e.emit(Action{Kind: ActUnfence, Host: h.Name, Rule: "fence-aborted",
-				Reason: "undo any device of a failed fence level that did act; no instance was moved, so nothing can write twice"})
 			return
 		}
 		e.sendFence(now, h)
@@ -391,7 +390,7 @@ func (e *Engine) rejoin(now time.Time, h *host) {
 			e.alert(h, "evacuate-unresolved:"+in, fmt.Sprintf("%s left %s while its evacuation had not finished; Nova places it on another host but vigil never saw it ACTIVE: check it (openstack server show %s)", h.Name, in, in))
 		}
 	}
-	e.emit(Action{Kind: ActUnfence, Host: h.Name, Rule: "clean-rejoin", Reason: "no evacuated instance runs on the host"})
+	e.unfence(now, h, "clean-rejoin", "no evacuated instance runs on the host")
 	e.emit(Action{Kind: ActReEnable, Host: h.Name, Rule: "clean-rejoin", Reason: "unset forced-down and enable nova-compute"})
 	e.forget(h.inc)
 	h.inc = nil
@@ -457,12 +456,11 @@ func (e *Engine) fenceAborted(now time.Time, h *host, r FenceResult) {
 	}
 	h.inc = nil
 	e.transition(now, h, Suspect, "fence-aborted", ev)
-	e.persist(h)
 	// An earlier failed level (of this leader or, restored, of another)
 	// may have applied some of its devices (a blocklist went on, the power
 	// read-back failed): lift them. Unfencing what is not fenced is a no-op.
-	e.emit(Action{Kind: ActUnfence, Host: h.Name, Rule: "fence-aborted",
-		Reason: "undo any device of a failed fence level that did act; no instance was moved, so nothing can write twice"})
+	e.unfence(now, h, "fence-aborted", "undo any device of a failed fence level that did act; no instance was moved, so nothing can write twice")
+	e.persist(h)
 	e.alert(h, "fence-aborted", fmt.Sprintf("%s was judged failed but showed life before its power-off (%s); nothing was done to it and no instance moved: check its networks (a flapping bond looks like this)", h.Name, why))
 }
 

@@ -38,6 +38,20 @@ func (e *Engine) unfenceResult(now time.Time, r UnfenceResult) {
 	e.alert(h, "unfence-failed", fmt.Sprintf("%s rejoined but could not be unfenced (%s): it runs and cannot write its disks; vigil retries in %v, or remove its entries by hand (vigil fence on %s)", h.Name, r.Err, h.unfenceWait, h.Name))
 }
 
+// unfence sends an unfence of h and notes it as due again unless a result
+// comes first. Call it before persisting h: the record carries the due
+// unfence, so a successor retries one whose result died with this leader
+// (found by vigil lab fuzz --hosts 3-30 --seed 1796236519, schedule 7704:
+// the leader was killed 0.1 s after the unfence failed, and the host ran
+// blocklisted for good).
+func (e *Engine) unfence(now time.Time, h *host, rule, reason string) {
+	if h.unfenceWait == 0 {
+		h.unfenceWait = e.cfg.FenceRetry
+	}
+	h.unfenceDue = now.Add(h.unfenceWait)
+	e.emit(Action{Kind: ActUnfence, Host: h.Name, Rule: rule, Reason: reason})
+}
+
 // retryUnfence sends the unfence again when its retry is due.
 func (e *Engine) retryUnfence(now time.Time, h *host) {
 	if h.unfenceDue.IsZero() || now.Before(h.unfenceDue) || h.maintenance {
@@ -48,5 +62,9 @@ func (e *Engine) retryUnfence(now time.Time, h *host) {
 		return
 	}
 	h.unfenceDue = now.Add(h.unfenceWait) // until a result says otherwise
-	e.emit(Action{Kind: ActUnfence, Host: h.Name, Rule: "unfence-retry", Reason: "the last unfence failed: " + h.unfenceErr})
+	why := "the last unfence failed: " + h.unfenceErr
+	if h.unfenceErr == "" {
+		why = "no result came for the last unfence (its executor, or the leader that sent it, died)"
+	}
+	e.emit(Action{Kind: ActUnfence, Host: h.Name, Rule: "unfence-retry", Reason: why})
 }
