@@ -220,6 +220,12 @@ func (in *incident) round() {
 	}
 	for _, a := range ready.Actions {
 		in.events = append(in.events, event{at: in.since(), act: &a, on: in.poweredOn(a.Host)})
+		if a.Kind == decision.ActUnfence {
+			// Recorded; these topologies hold no storage fence to lift
+			// and power stays as it is: done, as the executor reports.
+			in.engine.Step(in.now, decision.UnfenceResult{Host: a.Host, OK: true})
+			continue
+		}
 		if a.Kind != decision.ActFence {
 			continue // Nova and alerts are not in this loop: recorded only
 		}
