@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +16,7 @@ import (
 	"github.com/bougou/go-ipmi/pkg/types"
 
 	"github.com/vigil-ha/vigil/internal/fence"
+	"github.com/vigil-ha/vigil/internal/fence/fencetest"
 	"github.com/vigil-ha/vigil/internal/fence/ipmi"
 	"github.com/vigil-ha/vigil/internal/testbed/hostileipmi"
 	"github.com/vigil-ha/vigil/internal/testbed/ipmisim"
@@ -110,25 +110,6 @@ func TestIntegrationHostileBMCBreaksGoIPMIAlone(t *testing.T) {
 	})
 }
 
-// logBuffer collects what the driver logs, for the dropped replies.
-type logBuffer struct {
-	// mu guards b.
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // vigil's driver against the same hostile BMC: it never crashes, never
 // believes a forged "off" (Status reads on while the host runs), drops each
 // hostile datagram with its reason, and still fences for real through the
@@ -149,7 +130,7 @@ func TestIntegrationHostileBMCIsHarmless(t *testing.T) {
 		t.Run(tt.mode.String(), func(t *testing.T) {
 			ctx := context.Background()
 			relay := r.hostile(t, tt.mode)
-			var logs logBuffer
+			var logs fencetest.LogBuffer
 			c := r.config(0)
 			c.Port = relay.Port()
 			c.PowerWait = 500 * time.Millisecond

@@ -11,11 +11,11 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/vigil-ha/vigil/internal/fence"
+	"github.com/vigil-ha/vigil/internal/fence/fencetest"
 	"github.com/vigil-ha/vigil/internal/fence/kdump"
 	"github.com/vigil-ha/vigil/internal/testbed/tier"
 )
@@ -41,24 +41,6 @@ func startSender(t *testing.T, port int, node string, extra ...string) {
 			t.Logf("fence_kdump_send %s: %s", node, out.String())
 		}
 	})
-}
-
-// logBuffer is a slog sink tests read while the device runs.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 func realDevice(t *testing.T, listen string, timeout time.Duration, log *slog.Logger, addrs ...string) *kdump.Device {
@@ -148,7 +130,7 @@ func TestIntegrationOffIgnoresOtherAddresses(t *testing.T) {
 	})
 
 	t.Run("other address, then the host", func(t *testing.T) {
-		logs := &logBuffer{}
+		logs := &fencetest.LogBuffer{}
 		d := realDevice(t, listen, 20*time.Second, slog.New(slog.NewTextHandler(logs, nil)), "::1")
 		startSender(t, port, "127.0.0.1")
 		type result struct {
