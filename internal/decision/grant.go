@@ -56,6 +56,13 @@ func (t Ticket) IsZero() bool { return t == Ticket{} }
 
 func (t Ticket) String() string { return fmt.Sprintf("%d.%d", t.Term, t.N) }
 
+// Before reports whether t was issued before u. Terms are fencing tokens,
+// which only grow over the store's life (a store restored from a snapshot
+// must keep them growing: docs/architecture.md), and N counts within a term.
+func (t Ticket) Before(u Ticket) bool {
+	return t.Term < u.Term || t.Term == u.Term && t.N < u.N
+}
+
 // Errors Grant returns when it refuses.
 var (
 	// ErrNotLeader: only the leader grants, and only while it leads.
@@ -121,14 +128,12 @@ const (
 // watchdog, or a late message of an ended one.
 func (e *Engine) place(h *host, boot, agent string, t Ticket, armed bool) heard {
 	switch {
-	case agent != "" && agent == h.tAgent:
+	case h.isHolder(boot, agent):
 		if t == h.ticket && !t.IsZero() {
 			h.echoed = true
 		}
 		return holder
-	case h.echoed && !t.IsZero():
-		// A ticket issued before the holder's, which its holder echoed
-		// later: this agent process ended before the holder began.
+	case h.isStale(boot, agent, t):
 		return stale
 	}
 	if agent == "" && armed {
@@ -140,6 +145,24 @@ func (e *Engine) place(h *host, boot, agent string, t Ticket, armed bool) heard 
 		h.ticket = Ticket{} // nobody to echo it: no watchdog counts until an agent that names itself reports
 	}
 	return issued
+}
+
+// isHolder reports whether agent process agent on boot holds h's ticket. The
+// boot is part of the name: an agent that names itself the same on every
+// boot must not pass its new boot off as the old one's process.
+func (h *host) isHolder(boot, agent string) bool {
+	return agent != "" && agent == h.tAgent && boot == h.grantBoot
+}
+
+// isStale reports whether a message of agent process agent on boot carrying
+// ticket t provably comes from a process that ended before the holder
+// began: t was issued before the holder's ticket, and the holder echoed its
+// own, so it was alive after both were issued (and one agent process runs
+// on a host at a time). A ticket vigil has no record of (a store restored
+// from an older snapshot), or the holder's own ticket in another process's
+// message (inherited), proves nothing: such a message is placed anew.
+func (h *host) isStale(boot, agent string, t Ticket) bool {
+	return !h.isHolder(boot, agent) && h.echoed && !t.IsZero() && t.Before(h.ticket)
 }
 
 // selfFence returns h's fence when it is one that assumes the boot it names
@@ -172,6 +195,12 @@ func (e *Engine) stopping(m AgentStopping) {
 	h := e.hosts[m.Host]
 	if h == nil || !e.leader {
 		return // no ack: the agent keeps its watchdog running
+	}
+	if f := e.selfFence(h); f != nil && f.BootID == m.BootID && !h.isStale(m.BootID, m.Agent, m.Ticket) {
+		// Like a grant, a disarm would keep alive a boot whose instances
+		// vigil may be starting elsewhere: its watchdog must reset it.
+		e.alert(h, "fenced-boot-answers", "the boot "+m.BootID+" of "+h.Name+" that vigil counted as reset asked to stop its agent: refused, its watchdog stays armed; if its guests still run, two copies may be writing: check "+h.Name+" now")
+		return
 	}
 	switch e.place(h, m.BootID, m.Agent, m.Ticket, true) {
 	case stale:

@@ -1,0 +1,177 @@
+package decision
+
+import (
+	"errors"
+	"testing"
+	"time"
+)
+
+// Seventh adversarial review (attack7), against 6a7a1eb (tickets). Each test
+// failed on the code it was written against; the commit that fixes a class
+// says so.
+
+// namedReport is a report of cmp1's agent process agent on boot.
+func namedReport(boot, agent string, seq uint64, armed bool) AgentReport {
+	r := armedReport(boot, seq)
+	r.Self.Agent, r.Self.WatchdogArmed = agent, armed
+	return r
+}
+
+// Finding G1 (double writer): the holder of the ticket was recognised by
+// its agent name alone. An agent that names itself the same on every boot
+// (an old or a third-party agent, or a name kept in a state file that
+// survived the reboot) makes its new boot's first report the holder's
+// newest word, and its sequence number, which starts again at 1, is older
+// than the old boot's: the report that says "no watchdog" moved nothing.
+// vigil still believed b1 armed while b2 ran without a watchdog; cut off
+// with its BMC, cmp1 was counted as reset by its watchdog.
+func TestAttack7AgentNameAcrossBoots(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	x := newA4(t, t0)
+	x.report(t0, namedReport("b1", "cmp1-agent", 40, true))
+	x.report(t0.Add(time.Second), namedReport("b1", "cmp1-agent", 41, true))
+	now := t0.Add(90 * time.Second) // rebooted: b2's watchdog did not open
+	for s := uint64(1); s <= 3; s++ {
+		x.report(now, namedReport("b2", "cmp1-agent", s, false))
+		now = now.Add(time.Second)
+	}
+	if concludesSelfFence(x.e, now) {
+		t.Fatal("DOUBLE WRITER: vigil counted b1's watchdog as the fence of cmp1, which runs b2 without one (the same agent name on both boots)")
+	}
+}
+
+// Finding G2 (double writer): a clean-stop notice of the boot vigil already
+// counts as reset by its watchdog was acknowledged. Grant refuses that boot
+// (ErrBootFenced), but stopping did not: the ack disarms the watchdog of a
+// boot whose instances are being started elsewhere, so it runs on with them.
+func TestAttack7FencedBootStopRefused(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	x := newA4(t, t0)
+	x.report(t0, armedReport("b1", 1))
+	x.report(t0.Add(time.Second), armedReport("b1", 2))
+	now := t0.Add(time.Second)
+	if !concludesSelfFence(x.e, now) {
+		t.Fatal("setup: cmp1 silent with its watchdog armed was not counted as self-fenced")
+	}
+	now = now.Add(61 * time.Second)
+	x.stop(now, "cmp1", "b1", "b1", 3)
+	x.tick(now)
+	if len(x.acks) != 0 {
+		t.Fatalf("DOUBLE WRITER: the stop notice of boot b1, counted as reset by its watchdog, was acknowledged (%v): its agent disarms and the boot runs on next to the copies of its guests", x.acks)
+	}
+	if !x.alerted("fenced-boot-answers") {
+		t.Fatalf("a boot counted as reset answered with a stop notice and nobody was told: %s", codes(x.acts))
+	}
+}
+
+// Finding G3 (double writer): a stale message counted as the host's word.
+// Step took every agent report as the host's self-report, so a late message
+// of an ended agent process (boot b1, delayed in a relay) replaced what
+// vigil knew of the running boot b2. An operator's confirm then named b1 as
+// the boot that is off: when b2, which the operator had wrongly believed
+// off, asked for grants again it was granted (it is not the confirmed boot)
+// and went on running its guests next to their copies, where naming b2
+// makes vigil refuse it and its watchdog reset it.
+func TestAttack7ConfirmNamesRunningBoot(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	x := newA4(t, t0)
+	x.report(t0, armedReport("b1", 40))
+	now := t0.Add(80 * time.Second) // rebooted into b2, whose watchdog did not open
+	x.report(now, unarmedReport("b2", 1))
+	x.report(now.Add(time.Second), unarmedReport("b2", 2))
+	if h := x.e.hosts["cmp1"]; !h.echoed || h.tAgent != "b2" {
+		t.Fatalf("setup: b2 does not hold an echoed ticket: %+v", h.watchdogState())
+	}
+	// cmp1 is cut off with its BMC: held, its fence failing.
+	now = x.silent(now.Add(time.Second), 30*time.Second)
+	if st := x.status("cmp1"); st.Fence != nil || st.State != Fencing {
+		t.Fatalf("setup: cmp1 is %v (fence %v), want held unfenced", st.State, st.Fence)
+	}
+	x.late(now, armedReport("b1", 39)) // sent before the reboot, arriving now
+	x.e.Step(now, Confirm{Host: "cmp1", By: "ops"})
+	x.tick(now)
+	if st := x.status("cmp1"); st.Fence == nil || st.Fence.Method != "operator" {
+		t.Fatalf("setup: the confirm was not taken: %+v %s", st, codes(x.acts))
+	}
+	r := unarmedReport("b2", 3)
+	r.Self.Ticket = x.tickets["b2"]
+	now = now.Add(time.Second)
+	x.e.Step(now, r)
+	if _, err := x.e.Grant(now, r); !errors.Is(err, ErrBootFenced) {
+		t.Fatalf("DOUBLE WRITER: the operator confirmed cmp1 off, but the confirm named the boot of a stale message (%s); b2, still running, got a grant (err %v) instead of being refused", x.status("cmp1").Fence.BootID, err)
+	}
+}
+
+// silent plays d of cmp1 saying nothing while cmp2 and the storage
+// heartbeats are well and every fence of cmp1 fails (its BMC is cut off
+// with it). It returns the time it ended.
+func (x *a4) silent(now time.Time, d time.Duration) time.Time {
+	end := now.Add(d)
+	for ; now.Before(end); now = now.Add(250 * time.Millisecond) {
+		for _, net := range []string{"mgmt", "storage"} {
+			x.e.Step(now, AgentReport{Host: "cmp2", Network: net, Self: SelfReport{BootID: "x", NovaCompute: Process{Running: true}, Libvirtd: Process{Running: true}}})
+		}
+		x.e.Step(now, StorageHeartbeats{OK: true})
+		rd := x.e.Tick(now)
+		for _, r := range rd.Records {
+			x.store[r.Host] = r
+		}
+		if len(rd.Records) > 0 {
+			x.e.Step(now, Persisted{Ready: rd.Seq})
+		}
+		x.acts = append(x.acts, rd.Actions...)
+		x.acks = append(x.acks, rd.Acks...)
+		for _, a := range rd.Actions {
+			if a.Kind == ActFence {
+				x.e.Step(now, FenceResult{Host: a.Host, Level: a.Level, Err: "BMC unreachable"})
+			}
+		}
+	}
+	return now
+}
+
+func (x *a4) status(host string) HostStatus {
+	for _, st := range x.e.Status() {
+		if st.Name == host {
+			return st
+		}
+	}
+	x.t.Fatalf("no host %s", host)
+	return HostStatus{}
+}
+
+// Finding G4 (double writer): the stale rule ignored the ticket's order.
+// The store was restored from a snapshot (etcd's disaster recovery) taken
+// before the running agent process p2 got its ticket: the record names b1's
+// process and ticket 1.1, echoed and armed. p2 carries ticket 1.2, which no
+// record holds, and feeds no watchdog (it could not open the device). Every
+// message of p2 was taken for a message of a process older than the
+// holder, so vigil kept believing b1's process armed, and counted cmp1,
+// cut off with its BMC, as reset by a watchdog nobody fed.
+func TestAttack7RestoredSnapshotDoesNotLockOutRunningProcess(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	x := newA4(t, t0)
+	x.report(t0, armedReport("b1", 1))
+	x.report(t0.Add(time.Second), armedReport("b1", 2))
+	snapshot := map[string]Record{}
+	for k, v := range x.store {
+		snapshot[k] = v
+	}
+	now := t0.Add(10 * time.Second) // the agent restarts; p2 opens no watchdog
+	for s := uint64(1); s <= 3; s++ {
+		x.report(now, namedReport("b1", "p2", s, false))
+		now = now.Add(time.Second)
+	}
+	if x.tickets["p2"].IsZero() {
+		t.Fatal("setup: p2 holds no ticket")
+	}
+	x.store = snapshot
+	x.failover(now, 2)
+	for s := uint64(4); s <= 8; s++ {
+		x.report(now, namedReport("b1", "p2", s, false))
+		now = now.Add(time.Second)
+	}
+	if concludesSelfFence(x.e, now) {
+		t.Fatal("DOUBLE WRITER: after a restore from an older snapshot vigil took p2 (no watchdog, a ticket the snapshot does not hold) for an ended process, and counted b1's watchdog as the fence of cmp1")
+	}
+}
