@@ -175,3 +175,38 @@ func TestAttack7RestoredSnapshotDoesNotLockOutRunningProcess(t *testing.T) {
 		t.Fatal("DOUBLE WRITER: after a restore from an older snapshot vigil took p2 (no watchdog, a ticket the snapshot does not hold) for an ended process, and counted b1's watchdog as the fence of cmp1")
 	}
 }
+
+// Finding G4b (double writer, G4's other half): the ordered stale rule lets
+// the running process be placed again once it speaks, but a host cut off
+// when the store is restored never speaks: the snapshot's record still
+// believed b1's process armed, and a successor counted cmp1 as reset by a
+// watchdog nobody fed. Records written before the restore (Record.Term
+// below the token at the restore) keep their incidents but lose what they
+// say of the watchdog (RestoreSnapshot).
+func TestAttack7SnapshotForgetsWatchdogBelief(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	x := newA4(t, t0)
+	x.report(t0, armedReport("b1", 1))
+	x.report(t0.Add(time.Second), armedReport("b1", 2))
+	snapshot := records(x.store)
+	now := t0.Add(10 * time.Second) // the agent restarts; p2 opens no watchdog
+	for s := uint64(1); s <= 3; s++ {
+		x.report(now, namedReport("b1", "p2", s, false))
+		now = now.Add(time.Second)
+	}
+	// cmp1 is cut off; the store is restored from the snapshot, its
+	// revision bumped, and a controller leads from it.
+	x.e = watchdogEngine(t)
+	x.e.RestoreSnapshot(snapshot, 1001)
+	x.e.Step(now, Leadership{Leader: true, Token: 1001})
+	if concludesSelfFence(x.e, now) {
+		t.Fatal("DOUBLE WRITER: after a restore from a snapshot vigil counted b1's watchdog, armed in the snapshot, as the fence of cmp1, whose running agent process p2 feeds none")
+	}
+	// Without the restore marker the same records are believed.
+	x.e = watchdogEngine(t)
+	x.e.Restore(snapshot)
+	x.e.Step(now, Leadership{Leader: true, Token: 1001})
+	if !concludesSelfFence(x.e, now) {
+		t.Fatal("setup: the snapshot's record does not make a plain Restore count b1's watchdog")
+	}
+}

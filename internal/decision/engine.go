@@ -335,7 +335,11 @@ func (e *Engine) alert(h *host, code, reason string) {
 
 func (e *Engine) emit(a Action) { e.out.Actions = append(e.out.Actions, a) }
 
-func (e *Engine) persist(h *host) { e.out.Records = append(e.out.Records, h.record()) }
+func (e *Engine) persist(h *host) {
+	r := h.record()
+	r.Term = e.token
+	e.out.Records = append(e.out.Records, r)
+}
 
 // HostStatus is a read-only view of one host for operators.
 type HostStatus struct {
@@ -404,11 +408,34 @@ func (e *Engine) Unresolved() []string {
 // Restore loads the records written by a previous leader: incidents, hosts
 // held failed, and when hosts last failed. Call it before the first Tick as
 // leader.
-func (e *Engine) Restore(recs []Record) {
+func (e *Engine) Restore(recs []Record) { e.restore(recs, 0) }
+
+// RestoreSnapshot is Restore for a store that was restored from a snapshot
+// (etcd's disaster recovery) when the fencing token was restoredAt: the
+// controller keeps that token in the store, written by the restore
+// procedure, and every later leader passes it. Records written before it
+// (Record.Term) may be older than what a predecessor wrote and acted on. A
+// grant that let a new agent process start guests was handed out only once
+// the record of its watchdog was written, and a disarm acknowledged only
+// once written: such a record can hold neither, and believe an ended
+// process armed. So what they say of a host's watchdog is dropped: no
+// watchdog counts as a fence until the host's running agent process echoes
+// a ticket issued after the restore (docs/architecture.md, "The watchdog
+// contract"). Incidents and failure times are restored as Restore does.
+func (e *Engine) RestoreSnapshot(recs []Record, restoredAt uint64) { e.restore(recs, restoredAt) }
+
+func (e *Engine) restore(recs []Record, restoredAt uint64) {
 	for _, r := range recs {
 		h := e.hosts[r.Host]
 		if h == nil {
 			continue
+		}
+		if r.Term < restoredAt {
+			// Tickets this engine issues must still differ from every
+			// one written (a lost one may be higher: the fencing token,
+			// bumped with the store's revision, makes them differ).
+			e.ticketN = max(e.ticketN, r.WatchdogTicket.N)
+			r.WatchdogBoot, r.WatchdogOffBoot, r.WatchdogSeq, r.WatchdogTicket, r.WatchdogAgent, r.WatchdogEchoed = "", "", 0, Ticket{}, "", false
 		}
 		// What the predecessor believed of the host's watchdog: armed (the
 		// safe time counts from this leader's start) or disarmed by an

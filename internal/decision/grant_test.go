@@ -209,8 +209,10 @@ func TestOldBootNeverReArms(t *testing.T) {
 // whose agent may feed no watchdog, or name no process), messages delivered
 // late and out of order (any message any earlier process sent, with the
 // ticket it held then), leader failovers restored from the persisted
-// records, writes that fail once, and leaders that lost etcd and write
-// nothing until they are deposed. After every input it checks the
+// records or from an older snapshot of them (a store restored after a
+// disaster), writes that fail once, leaders that lost etcd and write
+// nothing until they are deposed, and agents that name themselves the same
+// on every boot. After every input it checks the
 // contract's engine side: whenever vigil believes the host's watchdog
 // armed, the watchdog really runs, or the boot runs no guest (never granted
 // them). Otherwise vigil would one day count a reset that nothing causes
@@ -253,6 +255,8 @@ func TestWatchdogBeliefUnderReordering(t *testing.T) {
 		zombie, blip := false, false
 		var waiting *Ack
 		var msgs []sent
+		var snaps []map[string]Record // copies of the store, for restores from a snapshot
+		var restoredAt uint64         // the token of the last restore from a snapshot
 		var story []string
 		say := func(f string, a ...any) { story = append(story, fmt.Sprintf(f, a...)) }
 		tick := func() {
@@ -298,7 +302,7 @@ func TestWatchdogBeliefUnderReordering(t *testing.T) {
 		}
 		for i := 0; i < 80; i++ {
 			now = now.Add(time.Duration(100+rng.Intn(900)) * time.Millisecond)
-			switch x := rng.Intn(14); {
+			switch x := rng.Intn(15); {
 			case x < 5: // the agent reports
 				if !running {
 					break
@@ -323,7 +327,11 @@ func TestWatchdogBeliefUnderReordering(t *testing.T) {
 				boots++
 				armed, guests = false, false
 				named, arms := rng.Intn(6) > 0, rng.Intn(4) > 0
+				prev := cur.id
 				start(fmt.Sprintf("b%d", boots), named, arms)
+				if named && prev != "" && rng.Intn(3) == 0 {
+					cur.id = prev // an agent that names itself the same on every boot
+				}
 				say("reboot into %s, agent %q, armed %v", cur.boot, cur.id, arms)
 			case x < 10: // a late message, with the ticket its process held when it sent it
 				if len(msgs) > 0 {
@@ -336,17 +344,27 @@ func TestWatchdogBeliefUnderReordering(t *testing.T) {
 					zombie = true
 					say("the leader loses etcd")
 				}
-			default: // failover
-				var recs []Record
-				for _, r := range store {
-					recs = append(recs, r)
+			case x < 13: // a snapshot of the store is taken
+				snap := map[string]Record{}
+				for k, r := range store {
+					snap[k] = r
 				}
+				snaps = append(snaps, snap)
+			default: // failover, from the store or (1 in 4) from an older snapshot of it
 				e = watchdogEngine(t)
-				e.Restore(recs)
-				term++
+				if len(snaps) > 0 && rng.Intn(4) == 0 {
+					store = snaps[rng.Intn(len(snaps))]
+					snaps = nil
+					term += 1000 // restored with --bump-revision
+					restoredAt = term
+					say("failover from a snapshot")
+				} else {
+					term++
+					say("failover")
+				}
+				e.RestoreSnapshot(records(store), restoredAt)
 				e.Step(now, Leadership{Leader: true, Token: term})
 				zombie = false
-				say("failover")
 			}
 			if rng.Intn(3) > 0 {
 				tick()
@@ -368,6 +386,14 @@ func TestWatchdogBeliefUnderReordering(t *testing.T) {
 	if fails > 0 {
 		t.Errorf("%d of %d sequences broke the contract", fails, n)
 	}
+}
+
+func records(store map[string]Record) []Record {
+	var recs []Record
+	for _, r := range store {
+		recs = append(recs, r)
+	}
+	return recs
 }
 
 // TestTicketsNeverRepeat: a successor issues tickets unlike any written,

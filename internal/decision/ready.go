@@ -108,6 +108,10 @@ func (r Ready) Empty() bool {
 // still carries Failed while it matters to the brake.
 type Record struct {
 	Host string `json:"host"`
+	// Term is the fencing token of the leader that wrote it: records
+	// older than a restore of the store from a snapshot are told apart by
+	// it (Engine.RestoreSnapshot).
+	Term uint64 `json:"term,omitempty"`
 	// Phase is Fencing … Rejoining for an open incident, Failed for a host
 	// judged failed that a cluster rule holds, "" otherwise (closed).
 	Phase  State     `json:"phase"`
