@@ -239,7 +239,7 @@ func TestValidateErrors(t *testing.T) {
 
 		// kdump
 		{"kdump without kdump ips", func(c *config.Config) {
-			setDev(c, kdump)
+			c.Fencing.Domains["default"].Levels[0] = []config.Device{kdump, ceph}
 			c.Hosts[0].KdumpIPs = []string{"10.0.0.21"}
 		}, "hosts[1].kdump_ips", "its kdump kernel sends fence_kdump messages from", nil},
 		{"kdump listen is a host name", func(c *config.Config) {
@@ -257,7 +257,7 @@ func TestValidateErrors(t *testing.T) {
 		{"kdump in a level with a power fence", func(c *config.Config) {
 			withKdumpIPs(c)
 			c.Fencing.Domains["default"].Levels[0] = append(c.Fencing.Domains["default"].Levels[0], kdump)
-		}, "fencing.domains.default.levels[0][0]", "level of its own before this one", nil},
+		}, "fencing.domains.default.levels[0][0]", "in a level before this one", nil},
 		{"kdump with a PDU in its level", func(c *config.Config) {
 			withKdumpIPs(c)
 			c.Fencing.Domains["default"].Levels[0] = []config.Device{kdump, with(agent, func(d *config.Device) { d.Agent = "fence_apc_snmp" })}
@@ -285,7 +285,7 @@ func TestValidateErrors(t *testing.T) {
 		{"IPv6 kdump ip on an IPv4 listen address", func(c *config.Config) {
 			withKdumpIPs(c)
 			c.Hosts[1].KdumpIPs = []string{"10.0.0.22", "fd00::22"}
-			setDev(c, kdump)
+			c.Fencing.Domains["default"].Levels[0] = []config.Device{kdump, ceph}
 		}, "hosts[1].kdump_ips[1]", "set its listen to [::]:7410", nil},
 
 		// hosts
