@@ -143,7 +143,7 @@ hosts:
   domains:
     default:
       levels:
-        - [{driver: kdump}]
+        - [{driver: kdump}, {driver: ceph-blocklist}]
         - [{driver: ipmi, username: admin, password_file: `+pass+`}]
         - [{driver: kdump, listen: "[::]:7410"}, {driver: ceph-blocklist}]
 hosts:
@@ -151,8 +151,7 @@ hosts:
 `), 0o600)
 	_, out, errOut = run(t, "config", "check", "--config", dumps)
 	for _, want := range []string{
-		"level 1: kdump listen=0.0.0.0:7410 kdump_ips=10.0.0.21",
-		"WARNING: level 1 succeeds on a fence_kdump message alone",
+		"level 1: kdump listen=0.0.0.0:7410 kdump_ips=10.0.0.21  +  ceph-blocklist",
 		"WARNING: level 2 has no storage-level fence",
 		"WARNING: level 3 waits for the host's kdump, but level 2 before it cuts the power first",
 	} {
@@ -160,8 +159,23 @@ hosts:
 			t.Errorf("kdump levels: output lacks %q\n%s%s", want, out, errOut)
 		}
 	}
-	if strings.Contains(out, "level 3 succeeds on a fence_kdump message alone") || strings.Contains(out, "level 1 waits") {
-		t.Errorf("kdump levels: a warning too many\n%s", out)
+	if strings.Count(out, "WARNING") != 2 {
+		t.Errorf("kdump levels: want exactly the two warnings above\n%s", out)
+	}
+	// A kdump level without a storage fence is refused, not warned about:
+	// a forged fence_kdump datagram would pass it.
+	os.WriteFile(dumps, []byte(`fencing:
+  domains:
+    default:
+      levels:
+        - [{driver: kdump}]
+        - [{driver: ipmi, username: admin, password_file: `+pass+`}]
+hosts:
+  - {name: cmp1, bmc: {address: 10.0.0.11}, storage_ips: [10.20.0.11], kdump_ips: [10.0.0.21]}
+`), 0o600)
+	code, _, errOut = run(t, "config", "check", "--config", dumps)
+	if code != 2 || !strings.Contains(errOut, "fencing.domains.default.levels[0]") || !strings.Contains(errOut, "line 5") || !strings.Contains(errOut, "add a ceph-blocklist device to this level") {
+		t.Errorf("kdump level alone: exit %d, %q; want it refused, naming the level, its line and the fix", code, errOut)
 	}
 	bad := dir + "/bad.yaml"
 	os.WriteFile(bad, []byte("brake: {max_hosts: 2, window: soon}\n"), 0o600)

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/vigil-ha/vigil/internal/config"
@@ -74,11 +75,12 @@ func configCmd(args []string, env Env) error {
 
 // storageWarnings names every level of host's topology that can succeed
 // without a storage fence. A BMC that lies "off" for a hung or cut-off host
-// (docs/fencing.md, known limits) passes a level of power devices alone, a
-// forged fence_kdump datagram a kdump level alone, and the guests of a host
-// that still runs may write again; a storage fence in the same level keeps
-// them off their disks. It also names a kdump level placed after a power
-// level, where it protects no dump.
+// (docs/fencing.md, known limits) passes a level of power devices alone,
+// and the guests of a host that still runs may write again; a storage fence
+// in the same level keeps them off their disks. (A kdump level without one
+// is refused by config.Validate: a forged fence_kdump datagram would pass
+// it.) It also names a kdump level placed after a power level, where it
+// protects no dump.
 func storageWarnings(cfg config.Config, host string) []string {
 	levels, err := cfg.Levels(host)
 	if err != nil {
@@ -87,23 +89,14 @@ func storageWarnings(cfg config.Config, host string) []string {
 	var out []string
 	powerLevel := 0 // the first level with a power device
 	for i, level := range levels {
-		storage, kdump, power := false, false, false
-		for _, d := range level {
-			storage = storage || d.Driver == config.DriverCephBlocklist || (d.Driver == config.DriverFenceAgent && d.Kind == config.KindStorage)
-			kdump = kdump || d.Driver == config.DriverKdump
-			power = power || d.Driver == config.DriverIPMI || d.Driver == config.DriverRedfish ||
-				(d.Driver == config.DriverFenceAgent && d.Kind == config.KindPower)
-		}
-		switch {
-		case kdump && !storage:
-			out = append(out, fmt.Sprintf("level %d succeeds on a fence_kdump message alone, an unauthenticated UDP datagram: whoever can send one from the host's kdump_ips to vigil (the host itself, if it still runs) makes vigil evacuate without cutting its power or its storage; add a ceph-blocklist device to the same level (docs/fencing.md)", i+1))
-		case !storage:
+		if !slices.ContainsFunc(level, config.Device.IsStorageFence) {
 			out = append(out, fmt.Sprintf("level %d has no storage-level fence: if its BMC reports \"off\" for a host that is hung or cut off but still running, vigil evacuates and the old guests may write again when it returns; add a ceph-blocklist device to the same level (belt and braces, docs/fencing.md)", i+1))
 		}
+		kdump := slices.ContainsFunc(level, func(d config.Device) bool { return d.Driver == config.DriverKdump })
 		if kdump && powerLevel > 0 {
 			out = append(out, fmt.Sprintf("level %d waits for the host's kdump, but level %d before it cuts the power first: a dump is protected only when the kdump level comes before every power level", i+1, powerLevel))
 		}
-		if power && powerLevel == 0 {
+		if powerLevel == 0 && slices.ContainsFunc(level, config.Device.IsPowerFence) {
 			powerLevel = i + 1
 		}
 	}

@@ -124,6 +124,20 @@ type Device struct {
 	KdumpIPs []string `yaml:"-"`
 }
 
+// IsPowerFence reports whether d cuts the host's power: an ipmi or redfish
+// device, or a fence-agent device of kind power (the default).
+func (d Device) IsPowerFence() bool {
+	return d.Driver == DriverIPMI || d.Driver == DriverRedfish ||
+		(d.Driver == DriverFenceAgent && (d.Kind == "" || d.Kind == KindPower))
+}
+
+// IsStorageFence reports whether d keeps the host's guests off their disks
+// while the host may still run: a ceph-blocklist device, or a fence-agent
+// device of kind storage.
+func (d Device) IsStorageFence() bool {
+	return d.Driver == DriverCephBlocklist || (d.Driver == DriverFenceAgent && d.Kind == KindStorage)
+}
+
 // String describes the device without any secret: only the references.
 func (d Device) String() string {
 	var b strings.Builder

@@ -42,12 +42,13 @@ hosts:
     domain: rack2
     bmc: {address: "fd00::2"}
     storage_ips: [10.20.1.3]
-  - name: dumps                    # its own topology: kdump, then power
+  - name: dumps                    # its own topology: kdump and blocklist, then power
     bmc: {address: 10.0.2.1}
+    storage_ips: [10.20.2.1]
     kdump_ips: [10.0.2.11, fd00::2:11]
     fencing:
       levels:
-        - [{driver: kdump, listen: "[::]:7410", timeout: 90s}]
+        - [{driver: kdump, listen: "[::]:7410", timeout: 90s}, {driver: ceph-blocklist}]
         - [{driver: ipmi, username: u, password_env: P}]
   - name: own
     domain: rack2
@@ -89,7 +90,7 @@ func TestLevels(t *testing.T) {
 		{"r2-endpoint", rack2("https://bmc-r2.example.net:8443", "10.20.1.2")},
 		{"r2-v6", rack2("https://[fd00::2]", "10.20.1.3")},
 		{"dumps", [][]config.Device{
-			{{Driver: "kdump", Listen: "[::]:7410", Timeout: dur(90 * time.Second), KdumpIPs: []string{"10.0.2.11", "fd00::2:11"}}},
+			{{Driver: "kdump", Listen: "[::]:7410", Timeout: dur(90 * time.Second), KdumpIPs: []string{"10.0.2.11", "fd00::2:11"}}, cephDefault("10.20.2.1")},
 			{{Driver: "ipmi", Address: "10.0.2.1", Port: 623, Cipher: 3, Privilege: "operator", Username: "u", PasswordEnv: "P", Timeout: s20}},
 		}},
 		{"own", [][]config.Device{

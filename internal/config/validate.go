@@ -132,15 +132,22 @@ func checkTopology(path string, t Topology) error {
 // checkKdumpLevel refuses a kdump device in a level with a power device:
 // every device of a level must succeed, so the power would be cut as soon
 // as the host's message arrived, ending the dump the kdump device waits
-// for. A level of its own before the power level is the way.
+// for. A level before the power level is the way. It also refuses a kdump
+// level without a storage fence: a fence_kdump message is an
+// unauthenticated UDP datagram, so a level that succeeds on it alone lets
+// whoever can send one from the host's kdump_ips (the host itself, if it
+// still runs) make vigil evacuate with the old guests still writing.
 func checkKdumpLevel(lp string, level []Device) error {
 	if !slices.ContainsFunc(level, func(d Device) bool { return d.Driver == DriverKdump }) {
 		return nil
 	}
 	for j, d := range level {
-		if d.Driver == DriverIPMI || d.Driver == DriverRedfish || (d.Driver == DriverFenceAgent && (d.Kind == "" || d.Kind == KindPower)) {
-			return invalid(fmt.Sprintf("%s[%d]", lp, j), "a %s power fence in the level of a kdump device would cut the power as soon as the host's fence_kdump message arrived, ending the dump the kdump device waits for; put the kdump device in a level of its own before this one", d.Driver)
+		if d.IsPowerFence() {
+			return invalid(fmt.Sprintf("%s[%d]", lp, j), "a %s power fence in the level of a kdump device would cut the power as soon as the host's fence_kdump message arrived, ending the dump the kdump device waits for; put the kdump device (with a ceph-blocklist device) in a level before this one", d.Driver)
 		}
+	}
+	if !slices.ContainsFunc(level, Device.IsStorageFence) {
+		return invalid(lp, "a kdump device succeeds on a fence_kdump message, an unauthenticated UDP datagram: whoever can send one from the host's kdump_ips (the host itself, if it still runs) would make vigil evacuate without cutting its power or its storage; add a ceph-blocklist device to this level (or a fence-agent with kind: storage, such as fence_scsi)")
 	}
 	return nil
 }

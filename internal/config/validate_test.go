@@ -239,7 +239,7 @@ func TestValidateErrors(t *testing.T) {
 
 		// kdump
 		{"kdump without kdump ips", func(c *config.Config) {
-			setDev(c, kdump)
+			c.Fencing.Domains["default"].Levels[0] = []config.Device{kdump, ceph}
 			c.Hosts[0].KdumpIPs = []string{"10.0.0.21"}
 		}, "hosts[1].kdump_ips", "its kdump kernel sends fence_kdump messages from", nil},
 		{"kdump listen is a host name", func(c *config.Config) {
@@ -257,11 +257,23 @@ func TestValidateErrors(t *testing.T) {
 		{"kdump in a level with a power fence", func(c *config.Config) {
 			withKdumpIPs(c)
 			c.Fencing.Domains["default"].Levels[0] = append(c.Fencing.Domains["default"].Levels[0], kdump)
-		}, "fencing.domains.default.levels[0][0]", "level of its own before this one", nil},
+		}, "fencing.domains.default.levels[0][0]", "in a level before this one", nil},
 		{"kdump with a PDU in its level", func(c *config.Config) {
 			withKdumpIPs(c)
 			c.Fencing.Domains["default"].Levels[0] = []config.Device{kdump, with(agent, func(d *config.Device) { d.Agent = "fence_apc_snmp" })}
 		}, "fencing.domains.default.levels[0][1]", "a fence-agent power fence", nil},
+		{"kdump level without a storage fence", func(c *config.Config) {
+			withKdumpIPs(c)
+			setDev(c, kdump)
+		}, "fencing.domains.default.levels[0]", "add a ceph-blocklist device to this level", nil},
+		{"kdump level with only an io fence beside it", func(c *config.Config) {
+			withKdumpIPs(c)
+			c.Fencing.Domains["default"].Levels[0] = []config.Device{kdump, with(agent, func(d *config.Device) { d.Agent, d.Kind = "fence_ifmib", "io" })}
+		}, "fencing.domains.default.levels[0]", "unauthenticated", nil},
+		{"host's kdump level without a storage fence", func(c *config.Config) {
+			withKdumpIPs(c)
+			c.Hosts[1].Fencing.Levels = [][]config.Device{{kdump}, {ipmi}}
+		}, "hosts[1].fencing.levels[0]", "add a ceph-blocklist device to this level", nil},
 		{"bad kdump ip", func(c *config.Config) { c.Hosts[0].KdumpIPs = []string{"10.0.0.300"} }, "hosts[0].kdump_ips[0]", "not an IP", nil},
 		{"duplicate kdump ip", func(c *config.Config) {
 			c.Hosts[0].KdumpIPs = []string{"10.0.0.21", "10.0.0.21"}
@@ -273,7 +285,7 @@ func TestValidateErrors(t *testing.T) {
 		{"IPv6 kdump ip on an IPv4 listen address", func(c *config.Config) {
 			withKdumpIPs(c)
 			c.Hosts[1].KdumpIPs = []string{"10.0.0.22", "fd00::22"}
-			setDev(c, kdump)
+			c.Fencing.Domains["default"].Levels[0] = []config.Device{kdump, ceph}
 		}, "hosts[1].kdump_ips[1]", "set its listen to [::]:7410", nil},
 
 		// hosts
@@ -332,8 +344,38 @@ func TestValidateDevices(t *testing.T) {
 			c.Hosts[1].KdumpIPs = c.Hosts[1].KdumpIPs[:1]
 		}
 		setDev(&c, d)
+		if d.Driver == "kdump" { // a kdump level needs a storage fence
+			c.Fencing.Domains["default"].Levels[0] = append(c.Fencing.Domains["default"].Levels[0], config.Device{Driver: "ceph-blocklist"})
+		}
 		if err := c.Validate(); err != nil {
 			t.Errorf("%v: %v", d, err)
 		}
+	}
+}
+
+// A kdump level is accepted with a storage fence beside it, whatever else
+// (not power) the level holds.
+func TestValidateKdumpLevels(t *testing.T) {
+	kdump := config.Device{Driver: "kdump"}
+	ceph := config.Device{Driver: "ceph-blocklist"}
+	scsi := config.Device{Driver: "fence-agent", Agent: "fence_scsi", Kind: "storage"}
+	ifmib := config.Device{Driver: "fence-agent", Agent: "fence_ifmib", Kind: "io"}
+	ipmi := config.Device{Driver: "ipmi", Username: "admin", PasswordFile: "/etc/vigil/bmc.pass"}
+	for name, levels := range map[string][][]config.Device{
+		"ceph-blocklist":            {{kdump, ceph}, {ipmi}},
+		"blocklist first":           {{ceph, kdump}, {ipmi}},
+		"fence_scsi":                {{kdump, scsi}, {ipmi}},
+		"io and storage":            {{ifmib, kdump, ceph}, {ipmi}},
+		"only level":                {{kdump, ceph}},
+		"power level with no kdump": {{ipmi}, {ceph}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			c := validBase(t)
+			c.Hosts[0].KdumpIPs, c.Hosts[1].KdumpIPs = []string{"10.0.0.21"}, []string{"10.0.0.22"}
+			c.Fencing.Domains["default"] = config.Topology{Levels: levels}
+			if err := c.Validate(); err != nil {
+				t.Errorf("Validate = %v, want nil", err)
+			}
+		})
 	}
 }

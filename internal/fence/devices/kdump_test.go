@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -18,12 +19,16 @@ import (
 // kdumpPort is in the kdump package's test range (17410-17419).
 const kdumpPort = "17418"
 
+// kdumpConfig's kdump level has the storage fence config requires beside
+// it: fence_scsi (buildable without -tags pacific, unlike ceph-blocklist),
+// a stand-in written by storageAgent.
 const kdumpConfig = `
 fencing:
   domains:
     default:
       levels:
-        - [{driver: kdump, listen: "[::]:` + kdumpPort + `", timeout: 10s}]
+        - - {driver: kdump, listen: "[::]:` + kdumpPort + `", timeout: 10s}
+          - {driver: fence-agent, agent: fence_scsi, kind: storage, timeout: 2s, power_wait: 100ms}
         - [{driver: ipmi, username: admin, password_env: PW}]
 hosts:
   - {name: cmp1, bmc: {address: 10.0.0.11}, kdump_ips: [127.0.0.1]}
@@ -32,6 +37,7 @@ hosts:
 
 func buildKdump(t *testing.T, opts devices.Options, hosts ...string) []fence.Topology {
 	t.Helper()
+	storageAgent(t)
 	cfg, err := config.Parse([]byte(kdumpConfig))
 	if err == nil {
 		err = cfg.Validate()
@@ -51,14 +57,17 @@ func buildKdump(t *testing.T, opts devices.Options, hosts ...string) []fence.Top
 	return out
 }
 
-// A kdump device is a level of its own and not a power fence: its level is
-// not ping-probed (a kdump kernel may answer ping), and its timeout is the
-// configured wait.
+// A kdump device is not a power fence: its level (kdump and a storage
+// fence) is not ping-probed (a kdump kernel may answer ping), and its
+// timeout is the configured wait.
 func TestBuildKdump(t *testing.T) {
 	topo := buildKdump(t, devices.Options{}, "cmp1")[0]
 	m := topo.Levels[0][0]
 	if m.Driver != "kdump" || m.Power || m.Name != "kdump 127.0.0.1" || m.Timeout != 10*time.Second {
 		t.Errorf("level 1 = %+v, want a kdump member for 127.0.0.1, not a power fence, 10s", m)
+	}
+	if topo.Levels[0][1].Power {
+		t.Error("level 1's fence_scsi is a power fence")
 	}
 	if !topo.Levels[1][0].Power {
 		t.Error("level 2 (ipmi) is not a power fence")
@@ -109,6 +118,18 @@ func TestBuildKdumpHostsShareTheSocket(t *testing.T) {
 			t.Errorf("%s: proof %v, want a message from %s", r.host, r.out.Proofs, want[r.host])
 		}
 	}
+}
+
+// storageAgent puts on PATH a fence_scsi stand-in that unregisters at once:
+// off succeeds and status then reports off (exit 2), as fence_scsi does.
+func storageAgent(t *testing.T) {
+	t.Helper()
+	dir := t.TempDir()
+	script := "#!/bin/sh\nwhile read -r l; do [ \"$l\" = action=status ] && s=1; done\n[ -n \"$s\" ] && exit 2\nexit 0\n"
+	if err := os.WriteFile(filepath.Join(dir, "fence_scsi"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
 }
 
 // sendFrom sends a fence_kdump message from ip to the listen port on ip.
