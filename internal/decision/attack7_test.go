@@ -210,3 +210,52 @@ func TestAttack7SnapshotForgetsWatchdogBelief(t *testing.T) {
 		t.Fatal("setup: the snapshot's record does not make a plain Restore count b1's watchdog")
 	}
 }
+
+// Finding G5 (guests held; availability): a record whose write failed was
+// sent again only when a later Ready was confirmed. In a quiet cluster no
+// other record is written: the host's guests stayed held for good behind a
+// write nobody retried.
+func TestAttack7FailedWriteRetriedInQuietCluster(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	x := newA4(t, t0)
+	r := armedReport("b1", 1)
+	x.e.Step(t0, r)
+	if _, err := x.e.Grant(t0, r); err != nil {
+		t.Fatal(err)
+	}
+	if rd := x.e.Tick(t0); len(rd.Records) == 0 { // the write fails: no Persisted
+		t.Fatal("setup: the new ticket wrote no record")
+	}
+	var g Grant
+	now := t0
+	for s := uint64(2); s <= 20; s++ {
+		now = now.Add(time.Second)
+		g = x.report(now, armedReport("b1", s))
+	}
+	if !g.Guests {
+		t.Fatalf("GUESTS HELD: 19 s after one failed write cmp1's grants still hold its guests (record never written again): %+v", x.e.hosts["cmp1"].watchdogState())
+	}
+}
+
+// Finding G6 (needless host reset; availability): a clean stop's ack goes
+// out with the record of the disarm, and is dropped when that write fails.
+// The record was written again, the ack never: the agent waited for it
+// until its watchdog reset a healthy host (an upgrade, a restart).
+func TestAttack7AckResentWithRecord(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	x := newA4(t, t0)
+	x.report(t0, armedReport("b1", 1))
+	x.report(t0.Add(time.Second), armedReport("b1", 2))
+	now := t0.Add(2 * time.Second)
+	x.stop(now, "cmp1", "b1", "b1", 3)
+	if rd := x.e.Tick(now); len(rd.Acks) != 1 || len(rd.Records) == 0 { // the write fails: the ack is dropped with it
+		t.Fatalf("setup: the stop emitted acks %v records %d", rd.Acks, len(rd.Records))
+	}
+	for i := 0; i < 10; i++ {
+		now = now.Add(500 * time.Millisecond)
+		x.tick(now)
+	}
+	if len(x.acks) != 1 {
+		t.Fatalf("HEALTHY HOST RESET: the disarm's write failed once and its ack was never sent again (acks %v): the stopping agent's watchdog resets cmp1", x.acks)
+	}
+}

@@ -124,11 +124,11 @@ func (e *Engine) Step(now time.Time, in Input) {
 			switch {
 			case h.watchdogUnsaved != unsavedWriting:
 			case h.unsavedIn == m.Ready:
-				h.watchdogUnsaved, h.savedTicket = unsavedNone, h.unsavedTicket
+				h.watchdogUnsaved, h.savedTicket, h.unsavedAck = unsavedNone, h.unsavedTicket, nil
 			case h.unsavedIn < m.Ready:
 				// Its Ready was never confirmed: that write failed.
 				// Send the record again.
-				e.persistWatchdog(h)
+				e.rewrite(h)
 			}
 		}
 	case SetMaintenance:
@@ -195,7 +195,7 @@ func (e *Engine) Tick(now time.Time) Ready {
 	for _, rec := range r.Records {
 		if h := e.hosts[rec.Host]; h != nil && h.watchdogUnsaved == unsavedChanged {
 			// written once Persisted confirms this Ready
-			h.watchdogUnsaved, h.unsavedIn, h.unsavedTicket = unsavedWriting, r.Seq, h.ticket
+			h.watchdogUnsaved, h.unsavedIn, h.unsavedTicket, h.unsavedAt = unsavedWriting, r.Seq, h.ticket, now
 		}
 	}
 	return r
@@ -223,6 +223,11 @@ func (e *Engine) episode(now time.Time, h *host, a assessment) {
 }
 
 func (e *Engine) tickHost(now time.Time, h *host, a assessment) {
+	if h.watchdogUnsaved == unsavedWriting && now.Sub(h.unsavedAt) >= rewriteAfter {
+		// Not confirmed: the write failed, and in a quiet cluster no
+		// later Ready's confirmation would say so.
+		e.rewrite(h)
+	}
 	e.retryUnfence(now, h)
 	if h.maintenance {
 		if h.state != Maintenance {

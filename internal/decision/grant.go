@@ -106,7 +106,11 @@ func (e *Engine) Grant(now time.Time, r AgentReport) (Grant, error) {
 	if isHolder && h.ticket == h.savedTicket {
 		g.Ticket = h.ticket
 	}
-	g.Guests = (h.inc == nil || h.inc.fence == nil) && isHolder && h.echoed && h.watchdogUnsaved == unsavedNone
+	// An agent that names no process is never placed, and its watchdog
+	// never counts: once the record saying so is written, no successor
+	// can count an ended boot's watchdog while this one runs guests.
+	unnamed := s.Agent == "" && h.tAgent == "" && h.grantBoot == s.BootID && !h.grantArmed
+	g.Guests = (h.inc == nil || h.inc.fence == nil) && (isHolder && h.echoed || unnamed) && h.watchdogUnsaved == unsavedNone
 	h.lastGuests = g.Guests
 	return g, nil
 }
@@ -217,13 +221,33 @@ func (e *Engine) stopping(m AgentStopping) {
 	// placed after it later is later than it, so its disarm is safe.
 	h.grantArmed, h.grantSeq = false, m.Seq
 	e.persistWatchdog(h)
-	e.out.Acks = append(e.out.Acks, Ack{Host: h.Name, BootID: m.BootID, Agent: m.Agent, Seq: m.Seq})
+	a := Ack{Host: h.Name, BootID: m.BootID, Agent: m.Agent, Seq: m.Seq}
+	h.unsavedAck = &a
+	e.out.Acks = append(e.out.Acks, a)
+}
+
+// rewriteAfter is how long a record of what vigil believes of a host's
+// watchdog may go unconfirmed before it is sent again: a controller confirms
+// a write within one loop, so it failed.
+const rewriteAfter = time.Second
+
+// rewrite sends h's record again after its write failed, with the ack of
+// the clean stop it disarms, if any: the controller dropped that ack with
+// the write, and the stopping agent waits for it.
+func (e *Engine) rewrite(h *host) {
+	e.persistWatchdog(h)
+	if h.unsavedAck != nil {
+		e.out.Acks = append(e.out.Acks, *h.unsavedAck)
+	}
 }
 
 // persistWatchdog writes h's record after a change of what vigil believes
 // of its watchdog; grants start no guests until Persisted confirms it.
 func (e *Engine) persistWatchdog(h *host) {
 	e.persist(h)
+	if h.watchdogUnsaved == unsavedNone {
+		h.unsavedAck = nil // a new change: no earlier stop waits on this record
+	}
 	h.watchdogUnsaved = unsavedChanged
 }
 

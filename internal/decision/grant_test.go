@@ -239,7 +239,7 @@ func TestWatchdogBeliefUnderReordering(t *testing.T) {
 		p    *proc
 		self SelfReport
 	}
-	fails := 0
+	fails, held := 0, 0
 	for seed := first; seed < first+n; seed++ {
 		rng := rand.New(rand.NewSource(seed))
 		e := watchdogEngine(t)
@@ -252,7 +252,8 @@ func TestWatchdogBeliefUnderReordering(t *testing.T) {
 		running := true // cur runs (not stopped, not crashed)
 		armed := true   // the truth: the host's watchdog runs
 		guests := false // the running boot got a grant letting it start guests
-		zombie, blip := false, false
+		zombie, blip, broke := false, false, false
+		var last Grant // the last grant any message got
 		var waiting *Ack
 		var msgs []sent
 		var snaps []map[string]Record // copies of the store, for restores from a snapshot
@@ -261,15 +262,17 @@ func TestWatchdogBeliefUnderReordering(t *testing.T) {
 		say := func(f string, a ...any) { story = append(story, fmt.Sprintf(f, a...)) }
 		tick := func() {
 			rd := e.Tick(now)
-			if zombie || blip {
+			if zombie || blip && len(rd.Records) > 0 {
 				say("tick: the write fails (%d records lost)", len(rd.Records))
-				blip = false
+				blip = false // the next write fails, not the next tick
 				return
 			}
 			for _, r := range rd.Records {
 				store[r.Host] = r
 			}
-			e.Step(now, Persisted{Ready: rd.Seq})
+			if len(rd.Records) > 0 { // as a controller: nothing to write, nothing to confirm
+				e.Step(now, Persisted{Ready: rd.Seq})
+			}
 			for _, a := range rd.Acks {
 				if waiting != nil && a == *waiting {
 					armed, waiting = false, nil
@@ -281,6 +284,7 @@ func TestWatchdogBeliefUnderReordering(t *testing.T) {
 			r := AgentReport{Host: "cmp1", Network: "mgmt", Self: m.self}
 			e.Step(now, r)
 			g, err := e.Grant(now, r)
+			last = g
 			if err == nil && g.Agent == cur.id && m.p == cur && running {
 				if !g.Ticket.IsZero() {
 					cur.ticket = g.Ticket
@@ -379,12 +383,50 @@ func TestWatchdogBeliefUnderReordering(t *testing.T) {
 					t.Errorf("seed %d: vigil believes %s armed; the host runs %s/%s with no watchdog, and guests:\n  %s",
 						seed, b, cur.boot, cur.id, strings.Join(story[max(0, len(story)-20):], "\n  "))
 				}
+				broke = true
 				break
+			}
+		}
+		if broke {
+			continue
+		}
+		// Liveness: once the store takes writes again (a zombie is
+		// deposed, a failed write retried) and the running agent process
+		// talks to the leader, its guests may start within seconds,
+		// unless an incident holds a fence of the host.
+		if zombie {
+			e = watchdogEngine(t)
+			term++
+			e.RestoreSnapshot(records(store), restoredAt)
+			e.Step(now, Leadership{Leader: true, Token: term})
+			zombie = false
+			say("failover")
+		}
+		if !running {
+			start(cur.boot, true, true)
+			say("agent restarts as %s on %s", cur.id, cur.boot)
+		}
+		blip = rng.Intn(3) == 0 // the quiet period's first write fails
+		for k := 0; k < 8; k++ {
+			now = now.Add(time.Second)
+			cur.seq++
+			deliver(sent{cur, SelfReport{BootID: cur.boot, Agent: cur.id, Ticket: cur.ticket, Seq: cur.seq, WatchdogArmed: armed,
+				NovaCompute: Process{Running: true}, Libvirtd: Process{Running: true}}}, "report")
+			tick()
+		}
+		if h := e.hosts["cmp1"]; !last.Guests && (h.inc == nil || h.inc.fence == nil) {
+			held++
+			if held <= 3 {
+				t.Errorf("seed %d: GUESTS HELD: 8 s of the running agent process %s/%s reporting to a working leader, and its grants still hold its guests:\n  %s",
+					seed, cur.boot, cur.id, strings.Join(story[max(0, len(story)-24):], "\n  "))
 			}
 		}
 	}
 	if fails > 0 {
 		t.Errorf("%d of %d sequences broke the contract", fails, n)
+	}
+	if held > 0 {
+		t.Errorf("%d of %d sequences held a live host's guests", held, n)
 	}
 }
 

@@ -55,8 +55,12 @@ type host struct {
 	watchdogUnsaved unsaved
 	unsavedIn       uint64 // the Ready that carried that record
 	unsavedTicket   Ticket // the ticket that record names
-	savedTicket     Ticket // the ticket of the last record known written: only it is handed out
-	lastGuests      bool   // the last grant let guests start
+	unsavedAt       time.Time
+	// unsavedAck is the ack of the clean stop that record disarms: it goes
+	// out again with the record when the write must be retried.
+	unsavedAck  *Ack
+	savedTicket Ticket // the ticket of the last record known written: only it is handed out
+	lastGuests  bool   // the last grant let guests start
 
 	// An unfence the executor reported failed: retried until it works.
 	unfenceDue  time.Time
