@@ -259,3 +259,26 @@ func TestAttack7AckResentWithRecord(t *testing.T) {
 		t.Fatalf("HEALTHY HOST RESET: the disarm's write failed once and its ack was never sent again (acks %v): the stopping agent's watchdog resets cmp1", x.acks)
 	}
 }
+
+// Finding G7 (instances held; availability): a stale message was taken for
+// a sign of life. cmp1 rebooted from b1 into b2 and was then cut off with
+// its BMC; a relay kept delivering messages b1's agent had sent before the
+// reboot. Each one made the host look alive: its incident never reached the
+// watchdog's safe time, and its instances stayed held while b2's watchdog
+// had long reset it.
+func TestAttack7StaleMessagesAreNoSignOfLife(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	x := newA4(t, t0)
+	x.report(t0, armedReport("b1", 40))
+	now := t0.Add(80 * time.Second) // rebooted into b2
+	x.report(now, armedReport("b2", 1))
+	x.report(now.Add(time.Second), armedReport("b2", 2))
+	now = now.Add(time.Second)
+	for i := 0; i < 24; i++ { // cut off: only b1's old messages come through
+		now = x.silent(now, 5*time.Second)
+		x.late(now, armedReport("b1", 39))
+	}
+	if st := x.status("cmp1"); st.Fence == nil || st.Fence.Method != "watchdog" {
+		t.Fatalf("INSTANCES HELD: 2 minutes after b2 fell silent with its watchdog armed cmp1 is %s, fence %v: ended b1's late messages kept it looking alive", st.State, st.Fence)
+	}
+}

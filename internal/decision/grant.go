@@ -70,6 +70,10 @@ var (
 	// ErrBootFenced: vigil already counts this boot of the host as fenced by
 	// its watchdog; it must not be kept alive, and its answering is an alarm.
 	ErrBootFenced = errors.New("decision: this boot is counted as self-fenced: no grant")
+	// ErrStale: the message comes from an agent process that ended before
+	// the ticket holder began (isStale); a grant would feed nobody, and
+	// must not move the safe time of the host's self-fence.
+	ErrStale = errors.New("decision: a message of an ended agent process: no grant")
 )
 
 // Grant decides whether the agent whose report r was just stepped may keep
@@ -80,6 +84,9 @@ func (e *Engine) Grant(now time.Time, r AgentReport) (Grant, error) {
 	h := e.hosts[r.Host]
 	if !e.leader || h == nil {
 		return Grant{}, ErrNotLeader
+	}
+	if h.isStale(r.Self.BootID, r.Self.Agent, r.Self.Ticket) {
+		return Grant{}, ErrStale
 	}
 	if f := e.selfFence(h); f != nil && f.BootID == r.Self.BootID {
 		e.alert(h, "fenced-boot-answers", "the boot "+r.Self.BootID+" of "+h.Name+" that vigil counted as reset by its watchdog asked for a grant: refused; if its guests still run, two copies may be writing: check "+h.Name+" now")
