@@ -282,3 +282,25 @@ func TestAttack7StaleMessagesAreNoSignOfLife(t *testing.T) {
 		t.Fatalf("INSTANCES HELD: 2 minutes after b2 fell silent with its watchdog armed cmp1 is %s, fence %v: ended b1's late messages kept it looking alive", st.State, st.Fence)
 	}
 }
+
+// A storage fence by a fence agent (fence_scsi) is a storage fence to the
+// engine: a kdump level with one is not undone by the BMC reading the
+// dumping host on, and a fence_scsi level alone not by its agent answering.
+// Before fence methods carried a fence agent's kind, "fence-agent" counted
+// as power, and the dump's BMC reading stopped the evacuation.
+func TestFenceAgentKinds(t *testing.T) {
+	for _, tc := range []struct {
+		method         string
+		power, storage bool
+	}{
+		{"fence-agent", true, false},
+		{"fence-agent-storage", false, true},
+		{"ceph-blocklist+fence-agent-storage", false, true},
+		{"kdump+fence-agent-storage", false, false},
+		{"fence-agent-io", false, false},
+	} {
+		if p, s := powerFence(tc.method), storageOnly(tc.method); p != tc.power || s != tc.storage {
+			t.Errorf("%s: power %v storage-only %v, want %v %v", tc.method, p, s, tc.power, tc.storage)
+		}
+	}
+}

@@ -220,7 +220,10 @@ func (e *Engine) fenceUndone(now time.Time, h *host) string {
 	return ""
 }
 
-// Fence methods are driver names, joined by "+" when a level has several.
+// Fence methods are driver names, joined by "+" when a level has several; a
+// fence agent's carries its kind: "fence-agent" (power),
+// "fence-agent-storage" (fence_scsi, fence_mpath), "fence-agent-io"
+// (fence_ifmib).
 func methods(method string) []string { return strings.Split(method, "+") }
 
 // powerFence reports whether the fence cut the host's power.
@@ -236,7 +239,7 @@ func powerFence(method string) bool {
 // storageOnly reports whether the fence only cut the host off its storage.
 func storageOnly(method string) bool {
 	for _, m := range methods(method) {
-		if m != "ceph-blocklist" {
+		if m != "ceph-blocklist" && m != "fence-agent-storage" {
 			return false
 		}
 	}

@@ -131,7 +131,23 @@ func drivers(ms []fence.Member) string {
 		if i > 0 {
 			s += "+"
 		}
-		s += m.Driver
+		s += method(m)
 	}
 	return s
+}
+
+// method names what a member's fence does, for the engine: its driver, and
+// for a fence agent, which may cut power, storage or I/O, its kind too
+// ("fence-agent" power, "fence-agent-storage", "fence-agent-io"), so a
+// fence_scsi level is not taken for a power fence that the BMC reading on
+// would undo, nor a fence_ifmib one for a storage fence.
+func method(m fence.Member) string {
+	switch {
+	case m.Driver != "fence-agent" || m.Power:
+		return m.Driver
+	case m.Storage:
+		return "fence-agent-storage"
+	default:
+		return "fence-agent-io"
+	}
 }

@@ -183,3 +183,22 @@ func TestRenewRefreshesRenewableProofs(t *testing.T) {
 		t.Error("Renew of an unknown host: nil error")
 	}
 }
+
+// A fence agent's kind reaches the engine in the method: fence_scsi is a
+// storage fence, which the host's BMC reading on, or its agent answering,
+// must not undo; fence_ifmib cuts I/O and is neither.
+func TestFenceMethodNamesAgentKind(t *testing.T) {
+	for _, tc := range []struct {
+		level []fence.Member
+		want  string
+	}{
+		{[]fence.Member{{Driver: "fence-agent", Power: true}}, "fence-agent"},
+		{[]fence.Member{{Driver: "kdump"}, {Driver: "fence-agent", Storage: true}}, "kdump+fence-agent-storage"},
+		{[]fence.Member{{Driver: "fence-agent"}}, "fence-agent-io"},
+		{[]fence.Member{{Driver: "ceph-blocklist", Storage: true}, {Driver: "ipmi", Power: true}}, "ceph-blocklist+ipmi"},
+	} {
+		if got := drivers(tc.level); got != tc.want {
+			t.Errorf("drivers(%+v) = %q, want %q", tc.level, got, tc.want)
+		}
+	}
+}

@@ -23,6 +23,10 @@ type Member struct {
 	// level with one is probed afterwards; a storage fence leaves the host
 	// running, so a level of storage fences only is not.
 	Power bool
+	// Storage marks a device that keeps the host's guests off their disks
+	// while the host may run on (ceph-blocklist, fence_scsi, fence_mpath):
+	// its agent answering does not lift such a fence.
+	Storage bool
 	// Slot is shared by every member that drives the same physical device
 	// (a PDU fencing several hosts): each action, status calls included,
 	// holds a place in it. Nil: no limit.

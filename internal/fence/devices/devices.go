@@ -122,7 +122,7 @@ func deviceKey(d config.Device) string {
 var ipmilanAgents = []string{"fence_ipmilan", "fence_idrac", "fence_ilo3", "fence_ilo4", "fence_ilo5", "fence_imm", "fence_ipmilanplus"}
 
 func member(d config.Device, h config.Host, sec Secrets, src kdump.Source, log *slog.Logger) (fence.Member, error) {
-	m := fence.Member{Name: d.String(), Driver: d.Driver, Timeout: d.Timeout.Std(), Retries: d.Retries, Power: d.IsPowerFence()}
+	m := fence.Member{Name: d.String(), Driver: d.Driver, Timeout: d.Timeout.Std(), Retries: d.Retries, Power: d.IsPowerFence(), Storage: d.IsStorageFence()}
 	pass, err := d.Secret(sec.Getenv, sec.ReadFile)
 	if err != nil {
 		return m, err
