@@ -304,3 +304,23 @@ func TestFenceAgentKinds(t *testing.T) {
 		}
 	}
 }
+
+// Finding G8 (guests held a round trip longer than safety needs): a new
+// agent process's guests waited for it to echo its ticket, although what
+// the gate protects is the record: once vigil has written that this
+// process, which has not echoed, holds the ticket, no successor counts any
+// watchdog of the host, and starting guests is safe. The extra round trip
+// is a report interval during which a host restarted after an isolation
+// cannot start its guests (and, cut off again, keeps them refused).
+func TestAttack7GuestsNeedOnlyTheWrite(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	x := newA4(t, t0)
+	g1 := x.late(t0, armedReport("b1", 1)) // issued; its record written by the tick
+	if g1.Guests {
+		t.Fatal("guests before the record of the new ticket was written")
+	}
+	g2 := x.late(t0.Add(time.Second), armedReport("b1", 2)) // hands the ticket out
+	if g2.Ticket.IsZero() || !g2.Guests {
+		t.Fatalf("GUESTS HELD: the record placing b1 is written, yet its grant (%+v) holds its guests until it echoes", g2)
+	}
+}

@@ -124,7 +124,7 @@ func (e *Engine) Step(now time.Time, in Input) {
 			switch {
 			case h.watchdogUnsaved != unsavedWriting:
 			case h.unsavedIn == m.Ready:
-				h.watchdogUnsaved, h.savedTicket, h.unsavedAck = unsavedNone, h.unsavedTicket, nil
+				h.watchdogUnsaved, h.savedState, h.unsavedAck = unsavedNone, h.unsavedState, nil
 			case h.unsavedIn < m.Ready:
 				// Its Ready was never confirmed: that write failed.
 				// Send the record again.
@@ -195,7 +195,7 @@ func (e *Engine) Tick(now time.Time) Ready {
 	for _, rec := range r.Records {
 		if h := e.hosts[rec.Host]; h != nil && h.watchdogUnsaved == unsavedChanged {
 			// written once Persisted confirms this Ready
-			h.watchdogUnsaved, h.unsavedIn, h.unsavedTicket, h.unsavedAt = unsavedWriting, r.Seq, h.ticket, now
+			h.watchdogUnsaved, h.unsavedIn, h.unsavedState, h.unsavedAt = unsavedWriting, r.Seq, h.watchdogState(), now
 		}
 	}
 	return r
@@ -452,11 +452,11 @@ func (e *Engine) restore(recs []Record, restoredAt uint64) {
 			h.grantBoot, h.grantArmed = r.WatchdogOffBoot, false
 		}
 		h.grantSeq, h.ticket, h.tAgent, h.echoed = r.WatchdogSeq, r.WatchdogTicket, r.WatchdogAgent, r.WatchdogEchoed
-		h.savedTicket = h.ticket // read from the store: written
 		// Tickets this engine issues must differ from every one written,
 		// whatever fencing token it is given.
 		e.ticketN = max(e.ticketN, h.ticket.N)
 		h.grantArmed = h.grantArmed && h.echoed
+		h.savedState = h.watchdogState() // read from the store: written
 		if !r.UnfenceDue.IsZero() && !r.Phase.inIncident() {
 			// The predecessor's unfence of it failed: retry it (at once
 			// if it was due already).

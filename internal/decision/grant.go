@@ -109,17 +109,32 @@ func (e *Engine) Grant(now time.Time, r AgentReport) (Grant, error) {
 		e.persistWatchdog(h)
 	}
 	g := Grant{Host: h.Name, BootID: s.BootID, Agent: s.Agent, Seq: s.Seq, Token: e.token}
-	isHolder := s.Agent != "" && s.Agent == h.tAgent
-	if isHolder && h.ticket == h.savedTicket {
+	isHolder := h.isHolder(s.BootID, s.Agent)
+	if isHolder && h.ticket == h.savedState.ticket {
 		g.Ticket = h.ticket
 	}
-	// An agent that names no process is never placed, and its watchdog
-	// never counts: once the record saying so is written, no successor
-	// can count an ended boot's watchdog while this one runs guests.
-	unnamed := s.Agent == "" && h.tAgent == "" && h.grantBoot == s.BootID && !h.grantArmed
-	g.Guests = (h.inc == nil || h.inc.fence == nil) && (isHolder && h.echoed || unnamed) && h.watchdogUnsaved == unsavedNone
+	g.Guests = (h.inc == nil || h.inc.fence == nil) && h.guestsSafe(s)
 	h.lastGuests = g.Guests
 	return g, nil
+}
+
+// guestsSafe reports whether the agent process of s may start guests as
+// far as the watchdog is concerned: a successor could restore only what
+// the last written record says, or a later record in flight, and none may
+// count a watchdog that does not run. So the written record must place
+// this process (its ticket, or for an agent that names no process, its
+// boot with no watchdog counted) and count no watchdog unless this
+// process's own report says its watchdog runs. Records in flight since
+// then only follow this process's own reports (a placement of another
+// process changes the ticket, and waits for its write): none counts more
+// than its reports. Its echo is not needed: a record of a holder that has
+// not echoed counts no watchdog at all.
+func (h *host) guestsSafe(s SelfReport) bool {
+	w := h.savedState
+	if s.Agent == "" {
+		return h.tAgent == "" && w == h.watchdogState() && w.boot == s.BootID && w.agent == "" && !w.armed
+	}
+	return h.isHolder(s.BootID, s.Agent) && w.ticket == h.ticket && w.agent == s.Agent && w.boot == s.BootID && (!w.armed || s.WatchdogArmed)
 }
 
 // heard is what place made of a message.

@@ -47,13 +47,22 @@ func TestGrant(t *testing.T) {
 		t.Fatalf("ticket or guests handed out before the controller said the record was written: %+v", g)
 	}
 	e.Step(t0, Persisted{Ready: rd0.Seq})
-	if g, _ = e.Grant(t0, rep("b1")); g.Ticket != rd0.Records[0].WatchdogTicket || g.Ticket.Term != 7 || g.Guests {
-		t.Fatalf("once written: grant %+v; want the written ticket, of term 7, and no guests until b1 echoes it", g)
+	if g, _ = e.Grant(t0, rep("b1")); g.Ticket != rd0.Records[0].WatchdogTicket || g.Ticket.Term != 7 || !g.Guests {
+		t.Fatalf("once written: grant %+v; want the written ticket, of term 7, and guests (the record counts no watchdog)", g)
 	}
 	tk = g.Ticket
-	if g, _ = e.Grant(t0, rep("b1")); g.Guests || e.hosts["cmp1"].armedBoot() != "b1" {
-		t.Fatalf("the echo: grant %+v, armed %q; want b1 counted armed, no guests until that is written", g, e.hosts["cmp1"].armedBoot())
+	if g, _ = e.Grant(t0, rep("b1")); !g.Guests || e.hosts["cmp1"].armedBoot() != "b1" {
+		t.Fatalf("the echo: grant %+v, armed %q; want b1 counted armed, guests still allowed (what is written counts less than the truth)", g, e.hosts["cmp1"].armedBoot())
 	}
+	disarmed := rep("b1")
+	disarmed.Self.WatchdogArmed = false
+	rd1 := e.Tick(t0)
+	e.Step(t0, Persisted{Ready: rd1.Seq}) // "b1 armed" written
+	if g, _ = e.Grant(t0, disarmed); g.Guests {
+		t.Fatalf("b1 reports its watchdog closed while the store says armed: grant %+v lets guests start", g)
+	}
+	rd1 = e.Tick(t0)
+	e.Step(t0, Persisted{Ready: rd1.Seq})
 	rd := e.Tick(t0)
 	e.Step(t0, Persisted{Ready: rd.Seq})
 	g, err = e.Grant(t0, rep("b1"))

@@ -54,13 +54,15 @@ type host struct {
 	// record saying so is not known written yet; grants start no guests.
 	watchdogUnsaved unsaved
 	unsavedIn       uint64 // the Ready that carried that record
-	unsavedTicket   Ticket // the ticket that record names
+	unsavedState    watchdogState // what that record says
 	unsavedAt       time.Time
 	// unsavedAck is the ack of the clean stop that record disarms: it goes
 	// out again with the record when the write must be retried.
-	unsavedAck  *Ack
-	savedTicket Ticket // the ticket of the last record known written: only it is handed out
-	lastGuests  bool   // the last grant let guests start
+	unsavedAck *Ack
+	// savedState is what the last record known written says: only its
+	// ticket is handed out, and a successor may restore it.
+	savedState watchdogState
+	lastGuests bool // the last grant let guests start
 
 	// An unfence the executor reported failed: retried until it works.
 	unfenceDue  time.Time
