@@ -53,7 +53,7 @@ type host struct {
 	// watchdogUnsaved: what vigil believes of the watchdog changed and the
 	// record saying so is not known written yet; grants start no guests.
 	watchdogUnsaved unsaved
-	unsavedIn       uint64 // the Ready that carried that record
+	unsavedIn       uint64        // the Ready that carried that record
 	unsavedState    watchdogState // what that record says
 	unsavedAt       time.Time
 	// unsavedAck is the ack of the clean stop that record disarms: it goes
