@@ -324,3 +324,27 @@ func TestAttack7GuestsNeedOnlyTheWrite(t *testing.T) {
 		t.Fatalf("GUESTS HELD: the record placing b1 is written, yet its grant (%+v) holds its guests until it echoes", g2)
 	}
 }
+
+// Finding G9 (told nobody): two agent processes of one host both running
+// (a package install beside Kolla's container) ping-ponged tickets before
+// tickets were ordered; now the older one is ignored as stale once the
+// newer echoes, and vigil must say so: the ignored one still runs, and an
+// operator must stop it.
+func TestAttack7TwoLiveAgentsAlert(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	x := newA4(t, t0)
+	x.report(t0, namedReport("b1", "pA", 1, true))
+	x.report(t0.Add(time.Second), namedReport("b1", "pB", 1, true))
+	now := t0.Add(2 * time.Second)
+	for s := uint64(2); s <= 8; s++ {
+		x.report(now, namedReport("b1", "pA", s, true))
+		x.report(now, namedReport("b1", "pB", s, true))
+		now = now.Add(time.Second)
+	}
+	if h := x.e.hosts["cmp1"]; h.tAgent != "pB" || !h.echoed {
+		t.Fatalf("the newer process pB is not the holder: %+v", h.watchdogState())
+	}
+	if !x.alerted("agent-duplicate") {
+		t.Fatalf("two agent processes of cmp1 keep reporting and nobody was told: %s", codes(x.acts))
+	}
+}

@@ -75,10 +75,15 @@ func (e *Engine) AddHost(info HostInfo) {
 func (e *Engine) Step(now time.Time, in Input) {
 	switch m := in.(type) {
 	case AgentReport:
-		if h, i, ok := e.hostNet(m.Host, m.Network); ok && !h.isStale(m.Self.BootID, m.Self.Agent, m.Self.Ticket) {
+		h, i, ok := e.hostNet(m.Host, m.Network)
+		switch {
+		case !ok:
+		case h.isStale(m.Self.BootID, m.Self.Agent, m.Self.Ticket):
 			// A message of an agent process that ended before the
 			// holder began (delayed in a relay, say) says nothing of
 			// the host now: not that it lives, nor what it runs.
+			e.staleMessage(h, m.Self)
+		default:
 			h.agentAt[i] = now
 			h.self = m.Self
 			h.selfAt = now

@@ -191,6 +191,25 @@ func (h *host) isStale(boot, agent string, t Ticket) bool {
 	return !h.isHolder(boot, agent) && h.echoed && !t.IsZero() && t.Before(h.ticket)
 }
 
+// staleAfter is how many stale messages of one agent process, each newer
+// than the last, make vigil say that it still runs: late replays of an
+// ended process come out of order, or a few at a time.
+const staleAfter = 5
+
+// staleMessage notes a stale message. A process that keeps sending new ones
+// is alive: a second agent runs on the host (a package beside a container,
+// a restart that did not stop the old one), and vigil ignores it.
+func (e *Engine) staleMessage(h *host, s SelfReport) {
+	if s.Agent != h.staleAgent || s.Seq <= h.staleSeq {
+		h.staleAgent, h.staleN = s.Agent, 0
+	}
+	h.staleSeq = s.Seq
+	if h.staleN++; h.staleN == staleAfter {
+		delete(h.alerted, "agent-duplicate")
+		e.alert(h, "agent-duplicate", fmt.Sprintf("%s runs two agent processes: %s (boot %s) keeps reporting with a ticket older than that of %s (boot %s), which vigil follows; vigil ignores %s, whose watchdog it never counts: stop it (only one vigil agent may run on a host)", h.Name, s.Agent, s.BootID, h.tAgent, h.grantBoot, s.Agent))
+	}
+}
+
 // selfFence returns h's fence when it is one that assumes the boot it names
 // is dead (its watchdog reset it, or an operator said it is off).
 func (e *Engine) selfFence(h *host) *Fence {

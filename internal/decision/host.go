@@ -51,7 +51,7 @@ type host struct {
 	tAgent string
 	echoed bool
 	// watchdogUnsaved: what vigil believes of the watchdog changed and the
-	// record saying so is not known written yet; grants start no guests.
+	// record saying so is not known written yet (guestsSafe).
 	watchdogUnsaved unsaved
 	unsavedIn       uint64        // the Ready that carried that record
 	unsavedState    watchdogState // what that record says
@@ -63,6 +63,11 @@ type host struct {
 	// ticket is handed out, and a successor may restore it.
 	savedState watchdogState
 	lastGuests bool // the last grant let guests start
+	// The last stale message's process and sequence number, and how many
+	// of its messages in a row came newer than the one before.
+	staleAgent string
+	staleSeq   uint64
+	staleN     int
 
 	// An unfence the executor reported failed: retried until it works.
 	unfenceDue  time.Time
