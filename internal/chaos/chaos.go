@@ -337,8 +337,10 @@ func GenerateWith(seed int64, g Gen) *scenario.Scenario {
 			// The controllers lose Ceph (and the hosts on storage).
 			f.Partition, f.For, f.Groups = "storage", dur(), [][]string{{"controllers"}, all("ceph")}
 		case 17:
-			// vigil's entries lapsing: only in the lapse class, a known limit
-			// until renewal lands (docs/known-limits/blocklist-*.yaml).
+			// vigil's entries removed by someone else: only in the lapse
+			// class. vigil re-adds them at its next renewal (fence-lapsed),
+			// but guests may write in between: a known limit
+			// (docs/known-limits/fence-lapses-before-nova-accepts.yaml).
 			f.Release = name()
 			if g.Classes[ClassLapse] > 0 {
 				f.Release, f.Blocklist, f.Host = "", "expire", name()

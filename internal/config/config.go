@@ -38,6 +38,7 @@ type Recovery struct {
 	MaxConcurrentFences int      `yaml:"max_concurrent_fences"` // default 3
 	FenceRetry          Duration `yaml:"fence_retry"`           // default 5s, doubles after each round
 	FenceRetryMax       Duration `yaml:"fence_retry_max"`       // default 60s
+	FenceRenew          Duration `yaml:"fence_renew"`           // default 10m: blocklist entries of an open incident renewed this often
 	EvacuateRetry       Duration `yaml:"evacuate_retry"`        // default 10s, doubles after each failure
 	EvacuateRetryMax    Duration `yaml:"evacuate_retry_max"`    // default 60s
 	EvacuateAttempts    int      `yaml:"evacuate_attempts"`     // default 3: failures before an alert
@@ -132,6 +133,7 @@ func Default() Config {
 			MaxConcurrentFences: 3,
 			FenceRetry:          sec(5),
 			FenceRetryMax:       sec(60),
+			FenceRenew:          sec(600),
 			EvacuateRetry:       sec(10),
 			EvacuateRetryMax:    sec(60),
 			EvacuateAttempts:    3,

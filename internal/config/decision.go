@@ -30,6 +30,7 @@ func (c Config) Decision() decision.Config {
 		FenceLevels:         levels,
 		FenceRetry:          c.Recovery.FenceRetry.Std(),
 		FenceRetryMax:       c.Recovery.FenceRetryMax.Std(),
+		FenceRenew:          c.Recovery.FenceRenew.Std(),
 		MaxConcurrentFences: c.Recovery.MaxConcurrentFences,
 		EvacuateRetry:       c.Recovery.EvacuateRetry.Std(),
 		EvacuateRetryMax:    c.Recovery.EvacuateRetryMax.Std(),

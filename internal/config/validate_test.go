@@ -60,6 +60,7 @@ func TestValidateErrors(t *testing.T) {
 		{"dead after below peer timeout", func(c *config.Config) { c.Detection.PeerTimeout = dur(7 * time.Second) }, "detection.dead_after", "detection.peer_timeout", nil},
 		{"failover grace below dead after", func(c *config.Config) { c.Detection.FailoverGrace = dur(5 * time.Second) }, "detection.failover_grace", "new leader", nil},
 		{"agent timeout below two reports", func(c *config.Config) { c.Agent.ReportInterval = dur(2 * time.Second) }, "detection.agent_timeout", "twice agent.report_interval", nil},
+		{"fence renew too rare", func(c *config.Config) { c.Recovery.FenceRenew = dur(time.Hour) }, "recovery.fence_renew", "30m", nil},
 		{"retry max below retry", func(c *config.Config) { c.Recovery.FenceRetryMax = dur(time.Second) }, "recovery.fence_retry_max", "recovery.fence_retry", nil},
 		{"no concurrent fences", func(c *config.Config) { c.Recovery.MaxConcurrentFences = 0 }, "recovery.max_concurrent_fences", "at least 1", nil},
 		{"no evacuate attempts", func(c *config.Config) { c.Recovery.EvacuateAttempts = 0 }, "recovery.evacuate_attempts", "at least 1", nil},

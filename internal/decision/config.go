@@ -34,6 +34,10 @@ type Config struct {
 	// FenceRetry is the first wait after every level failed; it doubles up to
 	// FenceRetryMax. Defaults 5s and 60s.
 	FenceRetry, FenceRetryMax time.Duration
+	// FenceRenew is how often an open incident's fences that lapse unless
+	// renewed (Ceph blocklist entries) are renewed: at most 30m, half the
+	// shortest expiry a blocklist device accepts (1h). Default 10m.
+	FenceRenew time.Duration
 	// MaxConcurrentFences caps fences in flight at once. Default 3.
 	MaxConcurrentFences int
 	// EvacuateRetry is the first wait before retrying a failed evacuation of
@@ -82,6 +86,7 @@ func DefaultConfig() Config {
 		FenceLevels:         1,
 		FenceRetry:          5 * time.Second,
 		FenceRetryMax:       60 * time.Second,
+		FenceRenew:          10 * time.Minute,
 		MaxConcurrentFences: 3,
 		EvacuateRetry:       10 * time.Second,
 		EvacuateRetryMax:    60 * time.Second,
@@ -94,6 +99,10 @@ func DefaultConfig() Config {
 		FailoverGrace:       10 * time.Second,
 	}
 }
+
+// MaxFenceRenew is the longest FenceRenew: half of the shortest blocklist
+// expiry a device accepts (cephbl.MinExpire).
+const MaxFenceRenew = 30 * time.Minute
 
 // ErrConfig marks every configuration error.
 var ErrConfig = errors.New("decision: invalid config")
@@ -136,6 +145,7 @@ func (c Config) Validate() error {
 		{"detection.storage_timeout", c.StorageTimeout}, {"detection.dead_after", c.DeadAfter},
 		{"detection.bmc_freshness", c.BMCFreshness}, {"detection.failover_grace", c.FailoverGrace},
 		{"recovery.fence_retry", c.FenceRetry}, {"recovery.fence_retry_max", c.FenceRetryMax},
+		{"recovery.fence_renew", c.FenceRenew},
 		{"recovery.evacuate_retry", c.EvacuateRetry}, {"recovery.evacuate_retry_max", c.EvacuateRetryMax},
 		{"brake.window", c.BrakeWindow},
 	} {
@@ -156,6 +166,9 @@ func (c Config) Validate() error {
 	}
 	if c.FailoverGrace < c.DeadAfter {
 		return cfgErr("detection.failover_grace", "%v is shorter than detection.dead_after (%v): a new leader would judge hosts before it could have heard from them", c.FailoverGrace, c.DeadAfter)
+	}
+	if c.FenceRenew > MaxFenceRenew {
+		return cfgErr("recovery.fence_renew", "%v is longer than %v: a blocklist entry of the shortest expiry vigil accepts (1h) is renewed once it has less than half left, so a renewal this rare could come after it lapsed; set it to %v or less", c.FenceRenew, MaxFenceRenew, MaxFenceRenew)
 	}
 	if c.FenceRetryMax < c.FenceRetry {
 		return cfgErr("recovery.fence_retry_max", "%v is shorter than recovery.fence_retry (%v)", c.FenceRetryMax, c.FenceRetry)

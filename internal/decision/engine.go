@@ -147,6 +147,8 @@ func (e *Engine) Step(now time.Time, in Input) {
 		e.leader, e.token = m.Leader, m.Token
 	case UnfenceResult:
 		e.unfenceResult(now, m)
+	case RenewResult:
+		e.renewResult(now, m)
 	case AgentStopping:
 		e.stopping(m)
 	case FenceResult:
@@ -228,6 +230,7 @@ func (e *Engine) episode(now time.Time, h *host, a assessment) {
 }
 
 func (e *Engine) tickHost(now time.Time, h *host, a assessment) {
+	e.renewFence(now, h) // in maintenance too: the incident's fences stay in force
 	if h.watchdogUnsaved == unsavedWriting && now.Sub(h.unsavedAt) >= rewriteAfter {
 		// Not confirmed: the write failed, and in a quiet cluster no
 		// later Ready's confirmation would say so.

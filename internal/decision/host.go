@@ -120,7 +120,11 @@ type incident struct {
 	// or the executor resets a stuck rebuild, and then rebuilds them
 	// ACTIVE: the executor must stop them again.
 	stopped   map[string]bool
-	fenceLost string   // why the executor found the fence lifted
+	fenceLost string // why the executor found the fence lifted
+	// The next renewal of a fence that lapses unless renewed, and whether
+	// one is in flight.
+	renewAt   time.Time
+	renewing  bool
 	roundErrs []string // every level's failure in the current round
 
 	// The executor could not read the fence before calling Nova: why, how

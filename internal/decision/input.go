@@ -179,6 +179,17 @@ type UnfenceResult struct {
 	Err  string
 }
 
+// RenewResult is the executor's report of an ActRenewFence. Lapsed: an
+// entry was found gone and added again, so the host may have written in
+// between (an alarm); the fence holds again. Err: the renewal failed (the
+// Ceph monitors unreachable, say): retried, and alerted.
+type RenewResult struct {
+	Host   string
+	OK     bool
+	Lapsed bool
+	Err    string
+}
+
 // Confirm is an operator vouching that a host is off and its guests stopped.
 // It stands in for a verified fence.
 type Confirm struct {
@@ -211,6 +222,7 @@ type Leadership struct {
 type Persisted struct{ Ready uint64 }
 
 func (AgentReport) isInput()       {}
+func (RenewResult) isInput()       {}
 func (PeerReport) isInput()        {}
 func (StorageHeartbeats) isInput() {}
 func (BMCReading) isInput()        {}

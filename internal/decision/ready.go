@@ -24,6 +24,10 @@ const (
 	// ActRestart hard-reboots instances in place, on the host Nova places
 	// them on: guests vigil's own gate refused there (SelfReport.Refused).
 	ActRestart ActionKind = "restart"
+	// ActRenewFence renews the host's fences that lapse unless renewed
+	// (Ceph blocklist entries, without a gap: executor.Renew) and re-adds
+	// any found gone, while its incident holds them (RenewResult).
+	ActRenewFence ActionKind = "renew-fence"
 )
 
 // Action is one thing for the executor to do. Actions are data.

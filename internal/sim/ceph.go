@@ -131,6 +131,30 @@ func (w *World) BlocklistAdd(h *Host, expire time.Duration) {
 	w.event(h.Name, "ceph blocklisted its storage IP and %d guest clients for %v (%d entries already listed keep their expiry)", len(addrs)-1, expire, kept)
 }
 
+// BlocklistRenew is the ceph-blocklist device's renewal (executor.Renew):
+// every entry on h's storage IP with less than half of expire left gets a
+// fresh expiry, with no moment unlisted (the real device covers it with an
+// entry of the other form first). It reports whether the whole-IP entry was
+// found gone: it is added again, and the host may have written meanwhile.
+func (w *World) BlocklistRenew(h *Host, expire time.Duration) (lapsed bool) {
+	lapsed = !w.Blocklisted(h)
+	prefix := w.ceph.ip[h.Name] + ":"
+	n := 0
+	for a, exp := range w.ceph.entries {
+		if strings.HasPrefix(a, prefix) && exp-w.now < expire/2 && w.now < exp {
+			w.ceph.entries[a] = w.now + expire
+			n++
+		}
+	}
+	if lapsed {
+		w.event(h.Name, "ceph blocklist renewal found the host's entry gone: added again")
+		w.BlocklistAdd(h, expire)
+	} else if n > 0 {
+		w.event(h.Name, "ceph blocklist entries renewed (%d) for %v", n, expire)
+	}
+	return lapsed
+}
+
 // BlocklistRemove removes every entry on h's storage IP (vigil's unfence).
 func (w *World) BlocklistRemove(h *Host) {
 	if n := w.dropEntries(h); n > 0 {

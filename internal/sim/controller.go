@@ -436,6 +436,16 @@ func (c *Controller) execute(a decision.Action) {
 			w.event(h.Name, "unfence failed: ceph monitors unreachable from the controllers; the blocklist entries stay")
 			c.step(decision.UnfenceResult{Host: h.Name, Err: "ceph monitors unreachable"})
 		}
+	case decision.ActRenewFence:
+		switch {
+		case !w.CtlReachesCeph():
+			w.event(h.Name, "fence renewal failed: ceph monitors unreachable from the controllers")
+			c.step(decision.RenewResult{Host: h.Name, Err: "ceph monitors unreachable"})
+		case w.BlocklistRenew(h, w.cfg.BlocklistExpire):
+			c.step(decision.RenewResult{Host: h.Name, OK: true, Lapsed: true, Err: "the host's entry was gone"})
+		default:
+			c.step(decision.RenewResult{Host: h.Name, OK: true})
+		}
 	case decision.ActEvacuate:
 		if c.FirstEvacuate < 0 {
 			c.FirstEvacuate = w.now
