@@ -216,8 +216,7 @@ func (c *Controller) report(h *Host, r route, self decision.SelfReport) {
 		var grant decision.Grant
 		granted := false
 		for _, rep := range reps {
-			c.p.Step(now, rep)
-			if g, err := c.p.Grant(now, rep); err == nil {
+			if g, err := c.loop.Report(now, rep); err == nil {
 				if granted {
 					g.Guests = g.Guests && grant.Guests
 				}
@@ -260,7 +259,7 @@ func (c *Controller) stopNotice(h *Host, m decision.AgentStopping) {
 	}
 	c.after(c.w.cfg.MessageDelay, func() {
 		if c.up() {
-			c.p.Step(c.at(), m)
+			c.loop.Step(c.at(), m)
 		}
 	})
 }

@@ -8,20 +8,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vigil-ha/vigil/internal/controller"
 	"github.com/vigil-ha/vigil/internal/decision"
 )
 
 // Policy is what the controller consults: vigil's decision.Engine, or the
-// naive rule it is compared with. The real controller uses the same methods.
-type Policy interface {
-	AddHost(decision.HostInfo)
-	Step(time.Time, decision.Input)
-	Tick(time.Time) decision.Ready
-	Restore([]decision.Record)
-	Status() []decision.HostStatus
-	// Grant answers an agent report stepped just before (the watchdog contract).
-	Grant(time.Time, decision.AgentReport) (decision.Grant, error)
-}
+// naive rule it is compared with; the simulated controller runs it in the
+// same loop as the real one (internal/controller).
+type Policy = controller.Policy
 
 // Cadences of the controller's collectors (the real agent and controller use
 // the same defaults).
@@ -67,8 +61,7 @@ type op struct {
 // Controller is the simulated vigil controller (or the naive script).
 type Controller struct {
 	w         *World
-	newPolicy func() Policy
-	p         Policy
+	loop      *controller.Loop
 	gen       int
 	downUntil time.Duration // leader dead until then; 0 when up
 	// stalledUntil: the leader is paused (SIGSTOP) until then, holding its
@@ -76,7 +69,7 @@ type Controller struct {
 	// runs out then. 0 when not.
 	stalledUntil, zombieUntil time.Duration
 	term                      uint64 // terms so far: the fencing token of the current one
-	store                     map[string]decision.Record
+	store                     *journal
 	ops                       []op
 	waiting                   []decision.Input // operator commands no leader could take yet
 
@@ -102,9 +95,15 @@ type Controller struct {
 
 // NewController attaches a controller running newPolicy() to w. It leads from t=0.
 func NewController(w *World, newPolicy func() Policy) *Controller {
-	c := &Controller{w: w, newPolicy: newPolicy, store: map[string]decision.Record{},
+	c := &Controller{w: w,
 		maintenance: map[string]bool{}, confirmed: map[string]bool{}, cancelled: map[string]bool{},
 		FirstFailed: -1, FirstFenced: -1, FirstEvacuate: -1, Fenced: map[string]bool{}, Evacuated: map[string]bool{}}
+	c.store = &journal{c: c, recs: map[string]decision.Record{}}
+	var hosts []decision.HostInfo
+	for _, h := range w.Hosts {
+		hosts = append(hosts, decision.HostInfo{Name: h.Name, Domain: h.Domain})
+	}
+	c.loop = controller.New(newPolicy, hosts, c.store)
 	w.ctl = c
 	c.elect()
 	return c
@@ -120,22 +119,41 @@ func (c *Controller) at() time.Time {
 
 func (c *Controller) elect() {
 	c.gen++
-	c.p = c.newPolicy()
-	for _, h := range c.w.Hosts {
-		c.p.AddHost(decision.HostInfo{Name: h.Name, Domain: h.Domain})
+	c.term++
+	if _, err := c.loop.Lead(c.at(), c.term); err != nil {
+		panic(err) // the simulated journal is always readable
 	}
+}
+
+// journal is the simulated etcd journal: a leader that lost etcd cannot
+// write it.
+type journal struct {
+	c    *Controller
+	recs map[string]decision.Record
+}
+
+var errNoEtcd = errors.New("etcd unreachable")
+
+func (j *journal) Records() ([]decision.Record, error) {
 	var recs []decision.Record
-	for _, k := range sortedKeys(c.store) {
-		recs = append(recs, c.store[k])
+	for _, k := range sortedKeys(j.recs) {
+		recs = append(recs, j.recs[k])
 	}
-	c.p.Restore(recs)
-	for h, on := range c.maintenance {
-		if on {
-			c.p.Step(c.at(), decision.SetMaintenance{Host: h, On: true})
+	return recs, nil
+}
+
+func (j *journal) Write(recs []decision.Record, _ []decision.Action) error {
+	if j.c.zombieUntil > 0 {
+		return errNoEtcd
+	}
+	for _, rec := range recs {
+		if controller.Empty(rec) {
+			delete(j.recs, rec.Host)
+		} else {
+			j.recs[rec.Host] = rec // a closed record may still carry Failed (the brake) or an armed watchdog
 		}
 	}
-	c.term++
-	c.p.Step(c.at(), decision.Leadership{Leader: true, Token: c.term})
+	return nil
 }
 
 // KillLeader kills the leading controller; a standby leads after electionTime.
@@ -146,6 +164,7 @@ func (c *Controller) depose(wait time.Duration, why string) {
 	c.downUntil = c.w.now + wait
 	c.zombieUntil = 0 // a leader that lost etcd is gone with its term; the next one has etcd
 	c.gen++           // results of the old leader's actions are lost with it
+	c.loop.Depose()
 	c.w.event("", "%s; a standby takes over in %v", why, wait)
 }
 
@@ -188,7 +207,7 @@ func (c *Controller) SetMaintenance(host string, on bool) {
 
 func (c *Controller) operator(in decision.Input) {
 	if c.up() && len(c.waiting) == 0 {
-		c.p.Step(c.at(), in)
+		c.loop.Step(c.at(), in)
 		return
 	}
 	c.waiting = append(c.waiting, in)
@@ -198,15 +217,15 @@ func (c *Controller) up() bool { return c.downUntil == 0 && c.stalledUntil == 0 
 
 func (c *Controller) step(in decision.Input) {
 	if c.up() {
-		c.p.Step(c.at(), in)
+		c.loop.Step(c.at(), in)
 	}
 }
 
 // Policy is the policy of the current leader.
-func (c *Controller) Policy() Policy { return c.p }
+func (c *Controller) Policy() Policy { return c.loop.Policy() }
 
 // Status is the policy's view of every host.
-func (c *Controller) Status() []decision.HostStatus { return c.p.Status() }
+func (c *Controller) Status() []decision.HostStatus { return c.loop.Status() }
 
 // advance runs the controller's part of one world step.
 func (c *Controller) advance() {
@@ -226,7 +245,7 @@ func (c *Controller) advance() {
 	}
 	if c.up() && len(c.waiting) > 0 {
 		for _, in := range c.waiting {
-			c.p.Step(c.at(), in)
+			c.loop.Step(c.at(), in)
 		}
 		c.waiting = nil
 	}
@@ -237,12 +256,13 @@ func (c *Controller) advance() {
 		}
 		c.downUntil = 0
 		c.elect()
-		w.event("", "standby controller leads (restored %d incident records)", len(c.store))
+		w.event("", "standby controller leads (restored %d incident records)", len(c.store.recs))
 	}
 	c.collect()
 	c.runOps()
 	if w.now%tickEvery == 0 {
-		c.apply(c.p.Tick(c.at()))
+		r, _ := c.loop.Tick(c.at()) // a failed write leaves only alerts to act on
+		c.apply(r)
 	}
 }
 
@@ -270,7 +290,7 @@ func (c *Controller) collect() {
 		for k := 1; k <= peerFanout && k < len(w.Hosts); k++ {
 			o := w.Hosts[(i+k)%len(w.Hosts)]
 			for _, net := range w.cfg.Networks {
-				c.p.Step(now, decision.PeerReport{Observer: h.Name, Host: o.Name, Network: net, Reachable: w.peerProbe(h, o, net)})
+				c.loop.Step(now, decision.PeerReport{Observer: h.Name, Host: o.Name, Network: net, Reachable: w.peerProbe(h, o, net)})
 			}
 		}
 	}
@@ -283,7 +303,7 @@ func (c *Controller) collect() {
 				read.Counters[h.Name] = h.heartbeat
 			}
 		}
-		c.p.Step(now, read)
+		c.loop.Step(now, read)
 	}
 	if w.now%bmcEvery == 0 {
 		for _, h := range w.Hosts {
@@ -294,7 +314,7 @@ func (c *Controller) collect() {
 			case !h.On || h.BMCLies:
 				p = decision.PowerOff
 			}
-			c.p.Step(now, decision.BMCReading{Host: h.Name, Power: p})
+			c.loop.Step(now, decision.BMCReading{Host: h.Name, Power: p})
 		}
 	}
 	if w.now%watchEvery == 0 && w.CtlReachesCeph() {
@@ -307,7 +327,7 @@ func (c *Controller) collect() {
 					hosts = append(hosts, h)
 				}
 			}
-			c.p.Step(now, decision.DiskWriters{Instance: id, Hosts: hosts})
+			c.loop.Step(now, decision.DiskWriters{Instance: id, Hosts: hosts})
 		}
 	}
 	if w.now%novaEvery == 0 {
@@ -318,7 +338,7 @@ func (c *Controller) collect() {
 			for _, id := range on {
 				status[id] = w.Nova.Instances[id].Status()
 			}
-			c.p.Step(now, decision.NovaService{Host: h.Name, Up: w.Nova.Up(h.Name), ForcedDown: s.ForcedDown,
+			c.loop.Step(now, decision.NovaService{Host: h.Name, Up: w.Nova.Up(h.Name), ForcedDown: s.ForcedDown,
 				Disabled: s.Disabled, Instances: on, Status: status})
 		}
 	}
@@ -343,31 +363,8 @@ func (c *Controller) runOps() {
 	}
 }
 
-// apply persists records, logs transitions, and executes actions.
+// apply carries out a Ready the loop has journaled: acks, log, actions.
 func (c *Controller) apply(r decision.Ready) {
-	if c.zombieUntil > 0 {
-		// A leader that lost etcd cannot write its journal, and so does
-		// nothing that must be journaled first: no action but alerts, no
-		// acknowledgement of a disarm it could not persist.
-		r.Records, r.Acks = nil, nil
-		kept := r.Actions[:0]
-		for _, a := range r.Actions {
-			if a.Kind == decision.ActAlert {
-				kept = append(kept, a)
-			}
-		}
-		r.Actions = kept
-	}
-	for _, rec := range r.Records {
-		if rec.Phase == "" && rec.Failed.IsZero() && rec.WatchdogBoot == "" && rec.WatchdogOffBoot == "" && rec.UnfenceDue.IsZero() {
-			delete(c.store, rec.Host)
-		} else {
-			c.store[rec.Host] = rec // a closed record may still carry Failed (the brake) or an armed watchdog
-		}
-	}
-	if c.zombieUntil == 0 && len(r.Records) > 0 {
-		c.p.Step(c.at(), decision.Persisted{Ready: r.Seq}) // the write committed
-	}
 	for _, a := range r.Acks {
 		if h := c.w.Host(a.Host); h != nil {
 			a := a
@@ -515,7 +512,7 @@ func (c *Controller) fence(h *Host, level int, probeAborts bool) {
 	gen := c.gen
 	report := func() {
 		if gen == c.gen && c.up() {
-			c.p.Step(c.at(), res)
+			c.loop.Step(c.at(), res)
 		}
 	}
 	power := strings.Contains(kind, "ipmi")
@@ -623,7 +620,7 @@ func (c *Controller) evacuate(h *Host, id string, avoid []string, method string,
 				res.Placed, res.Status = inst.Host, inst.Status()
 			}
 			if current {
-				c.p.Step(c.at(), res)
+				c.loop.Step(c.at(), res)
 			}
 		}
 		if inst != nil && inst.Host != source {
@@ -693,7 +690,7 @@ func (c *Controller) novaEvacuate(h *Host, inst *Instance, target string, res de
 			res.Placed, res.Status = inst.Host, inst.Status()
 		}
 		if current {
-			c.p.Step(c.at(), res)
+			c.loop.Step(c.at(), res)
 		}
 		return
 	}
@@ -739,7 +736,7 @@ func (c *Controller) poll(inst *Instance, dest string, res decision.EvacuateResu
 		}
 		res.Placed, res.Status = inst.Host, inst.Status()
 		if current {
-			c.p.Step(c.at(), res)
+			c.loop.Step(c.at(), res)
 		}
 	})
 }
@@ -754,7 +751,7 @@ func (c *Controller) checkConclusions(r decision.Ready) {
 			continue
 		}
 		h := c.w.Host(t.Host)
-		for _, st := range c.p.Status() {
+		for _, st := range c.loop.Status() {
 			if st.Name != t.Host || st.Fence == nil || st.Fence.Method != "watchdog" {
 				continue
 			}

@@ -1,0 +1,156 @@
+package controller
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/vigil-ha/vigil/internal/decision"
+)
+
+// Policy is what the loop consults: decision.Engine, or the naive rule it
+// is compared with (internal/naive).
+type Policy interface {
+	AddHost(decision.HostInfo)
+	Step(time.Time, decision.Input)
+	Tick(time.Time) decision.Ready
+	Restore([]decision.Record)
+	Status() []decision.HostStatus
+	// Grant answers an agent report stepped just before (the watchdog
+	// contract).
+	Grant(time.Time, decision.AgentReport) (decision.Grant, error)
+}
+
+// Store is the journal: the latest record of each host.
+type Store interface {
+	// Records returns every stored record.
+	Records() ([]decision.Record, error)
+	// Write commits, in one transaction guarded by this leader's term,
+	// the records of one Ready and the intent of its actions: either all
+	// of it is written, or (error) none. A deposed leader's write fails.
+	Write(recs []decision.Record, acts []decision.Action) error
+}
+
+// Loop is one controller's control loop. It is not safe for concurrent
+// use; its owner serialises every call, as the engine needs.
+type Loop struct {
+	newPolicy   func() Policy
+	hosts       []decision.HostInfo
+	store       Store
+	p           Policy
+	leading     bool
+	maintenance map[string]bool // set by operators: survives a change of leader
+}
+
+// New returns a loop over hosts that runs newPolicy() whenever it leads. It
+// does not lead until Lead.
+func New(newPolicy func() Policy, hosts []decision.HostInfo, store Store) *Loop {
+	return &Loop{newPolicy: newPolicy, hosts: hosts, store: store, maintenance: map[string]bool{}}
+}
+
+// ErrNotLeading: the loop does not lead; nothing was stepped or written.
+var ErrNotLeading = errors.New("controller: not the leader")
+
+// Lead makes the loop the leader of term token from now: a fresh policy,
+// restored from the journal, with the operators' maintenance settings, told
+// it leads. It returns how many records it restored. A journal that cannot
+// be read leaves the loop not leading: a leader that cannot see what its
+// predecessor did must not act.
+func (l *Loop) Lead(now time.Time, token uint64) (int, error) {
+	recs, err := l.store.Records()
+	if err != nil {
+		l.leading = false
+		return 0, fmt.Errorf("controller: reading the journal: %w", err)
+	}
+	sort.Slice(recs, func(i, j int) bool { return recs[i].Host < recs[j].Host })
+	l.p = l.newPolicy()
+	for _, h := range l.hosts {
+		l.p.AddHost(h)
+	}
+	l.p.Restore(recs)
+	for _, h := range l.hosts {
+		if l.maintenance[h.Name] {
+			l.p.Step(now, decision.SetMaintenance{Host: h.Name, On: true})
+		}
+	}
+	l.p.Step(now, decision.Leadership{Leader: true, Token: token})
+	l.leading = true
+	return len(recs), nil
+}
+
+// Depose ends the loop's term: it steps nothing more until it leads again.
+func (l *Loop) Depose() { l.leading = false }
+
+// Leading reports whether the loop leads.
+func (l *Loop) Leading() bool { return l.leading }
+
+// Step hands the policy one input received at now.
+func (l *Loop) Step(now time.Time, in decision.Input) error {
+	if !l.leading {
+		return ErrNotLeading
+	}
+	if m, ok := in.(decision.SetMaintenance); ok {
+		l.maintenance[m.Host] = m.On
+	}
+	l.p.Step(now, in)
+	return nil
+}
+
+// Report steps an agent report and returns the grant that answers it.
+func (l *Loop) Report(now time.Time, r decision.AgentReport) (decision.Grant, error) {
+	if !l.leading {
+		return decision.Grant{}, ErrNotLeading
+	}
+	l.p.Step(now, r)
+	return l.p.Grant(now, r)
+}
+
+// Tick runs the policy's tick and writes what it decided. It returns what
+// may be carried out now: on a committed write the whole Ready (and the
+// policy is told it is written); when the write fails, only its alerts,
+// with the error, since every other action and every acknowledgement must
+// be journaled first.
+func (l *Loop) Tick(now time.Time) (decision.Ready, error) {
+	if !l.leading {
+		return decision.Ready{}, ErrNotLeading
+	}
+	r := l.p.Tick(now)
+	journaled := len(r.Records) > 0 || len(r.Acks) > 0
+	for _, a := range r.Actions {
+		journaled = journaled || a.Kind != decision.ActAlert
+	}
+	if !journaled {
+		return r, nil
+	}
+	if err := l.store.Write(r.Records, r.Actions); err != nil {
+		kept := decision.Ready{Seq: r.Seq, Transitions: r.Transitions}
+		for _, a := range r.Actions {
+			if a.Kind == decision.ActAlert {
+				kept.Actions = append(kept.Actions, a)
+			}
+		}
+		return kept, fmt.Errorf("controller: writing the journal: %w", err)
+	}
+	if len(r.Records) > 0 {
+		l.p.Step(now, decision.Persisted{Ready: r.Seq})
+	}
+	return r, nil
+}
+
+// Status is the policy's view of every host; nil when the loop never led.
+func (l *Loop) Status() []decision.HostStatus {
+	if l.p == nil {
+		return nil
+	}
+	return l.p.Status()
+}
+
+// Policy is the policy of the current (or last) term.
+func (l *Loop) Policy() Policy { return l.p }
+
+// Empty reports whether a record carries nothing a successor needs: a store
+// may delete it instead of keeping it.
+func Empty(r decision.Record) bool {
+	return r.Phase == "" && r.Failed.IsZero() && r.WatchdogBoot == "" && r.WatchdogOffBoot == "" && r.UnfenceDue.IsZero()
+}
