@@ -1,0 +1,152 @@
+package decision
+
+import (
+	"errors"
+	"testing"
+	"time"
+)
+
+// Eighth adversarial review (attack8), against 4e5ec18 (ordered tickets,
+// stale messages refused, records with terms, rewrites with their acks,
+// unnamed agents' guests). Each test failed on the code it was written
+// against.
+
+// Finding H1 (double writer): a stop notice is not the stopping process's
+// last word. agent.Contract lets a process Report after its Stop (nothing
+// in the contract or the agent forbids it, and an agent whose report loop
+// runs until the process exits does so while it waits for the ack), and
+// such a report still says "armed" (true: the watchdog stays armed until
+// the ack). The engine takes it as the holder's newest word and believes
+// b1 armed again, but the ack of the notice was already written and sent:
+// the agent takes it (Contract.Acked matches the notice's Seq, whatever it
+// sent since) and disarms. The agent is not started again (stopped for
+// maintenance), cmp1 is then cut off with its BMC: vigil counts b1's
+// watchdog, which nobody feeds, as its fence, and evacuates while b1 runs
+// its guests.
+func TestAttack8ReportAfterStopReArms(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	x := newA4(t, t0)
+	x.report(t0, armedReport("b1", 1))
+	if g := x.report(t0.Add(time.Second), armedReport("b1", 2)); !g.Guests {
+		t.Fatalf("setup: b1 may not start guests: %+v", g)
+	}
+	now := t0.Add(2 * time.Second)
+	x.stop(now, "cmp1", "b1", "b1", 3)
+	x.tick(now)
+	if len(x.acks) != 1 {
+		t.Fatalf("setup: the stop was not acknowledged: %v", x.acks)
+	}
+	// Sent after the notice, while the agent waits for the ack (on its
+	// way: it disarms b1's watchdog when it arrives).
+	x.late(now.Add(200*time.Millisecond), armedReport("b1", 4))
+	if b := x.e.hosts["cmp1"].armedBoot(); b != "" {
+		if concludesSelfFence(x.e, now.Add(200*time.Millisecond)) {
+			t.Fatalf("DOUBLE WRITER: the ack of b1's stop (seq 3) was sent, yet b1's report seq 4 made vigil believe %s armed again; the agent disarmed on the ack and vigil counted the unfed watchdog as cmp1's fence", b)
+		}
+		t.Fatalf("DOUBLE WRITER: vigil believes %s armed after acknowledging its stop; the agent disarms on that ack", b)
+	}
+}
+
+// Finding H2 (needless host reset; availability): the stop's ack is
+// dropped when its record is superseded before it is re-sent. The Ready
+// with b1's disarm and its ack fails to write; before rewrite() sends them
+// again (1 s), a message vigil cannot place arrives (the first report of
+// an ended boot b0, sent before it had a ticket, late over a relay): a new
+// ticket, a new record, Ready written. Persisted confirms it and clears
+// unsavedAck: the ack that went out with the failed write is never sent
+// again, although the record now written says no watchdog counts. The
+// stopping agent waits for it until its watchdog resets the healthy host.
+func TestAttack8AckLostWhenRecordSuperseded(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	x := newA4(t, t0)
+	x.report(t0, armedReport("b1", 1))
+	x.report(t0.Add(time.Second), armedReport("b1", 2))
+	now := t0.Add(2 * time.Second)
+	x.stop(now, "cmp1", "b1", "b1", 3)
+	if rd := x.e.Tick(now); len(rd.Acks) != 1 { // the write fails: the ack is dropped with it
+		t.Fatalf("setup: the stop emitted acks %v", rd.Acks)
+	}
+	now = now.Add(300 * time.Millisecond)
+	x.late(now, armedReport("b0", 1)) // b0's first report, no ticket, arriving now
+	for i := 0; i < 20; i++ {
+		now = now.Add(500 * time.Millisecond)
+		x.tick(now)
+	}
+	for _, a := range x.acks {
+		if a.Agent == "b1" && a.Seq == 3 {
+			return
+		}
+	}
+	t.Fatalf("HEALTHY HOST RESET: the ack of b1's clean stop went out only with a write that failed and was never sent again (acks %v, record %+v): the stopping agent's watchdog resets cmp1", x.acks, x.store["cmp1"])
+}
+
+// Finding H3 (double writer, G3's class): an operator's confirm names the
+// boot of the last message this leader heard, and a leader that heard none
+// (a successor, cmp1 cut off before its election) names none: Fence.BootID
+// "" refuses no boot at all (selfFence ignores it). The operator was wrong,
+// b1 still runs; when its reports come through again it is granted, feeds
+// its watchdog and runs its guests while vigil evacuates them. The record
+// names b1 as the host's last boot: the confirm should have named it.
+func TestAttack8ConfirmAfterFailoverNamesNoBoot(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	x := newA4(t, t0)
+	x.report(t0, unarmedReport("b1", 1))
+	x.report(t0.Add(time.Second), unarmedReport("b1", 2))
+	now := t0.Add(2 * time.Second)
+	x.failover(now, 2) // cmp1 is cut off with its BMC; the successor never hears it
+	now = x.silent(now, 30*time.Second)
+	x.e.Step(now, Confirm{Host: "cmp1", By: "ops"})
+	x.tick(now)
+	st := x.status("cmp1")
+	if st.Fence == nil || st.Fence.Method != "operator" {
+		t.Fatalf("setup: the confirm was not taken: %+v %s", st, codes(x.acts))
+	}
+	r := unarmedReport("b1", 3)
+	r.Self.Ticket = x.tickets["b1"]
+	now = now.Add(time.Second)
+	x.e.Step(now, r)
+	if _, err := x.e.Grant(now, r); !errors.Is(err, ErrBootFenced) {
+		t.Fatalf("DOUBLE WRITER: the operator confirmed cmp1 off, the confirm named boot %q, and b1, still running, got a grant (err %v) instead of being refused", st.Fence.BootID, err)
+	}
+}
+
+// Finding H4 (double writer, G3's class by another message): the confirm
+// names the boot of the last message that was not provably stale, and a
+// late message of an ended process that carries no ticket (its first
+// report, sent before its grant handed it one) is never provably stale.
+// cmp1 ran b1, rebooted into b2 (placed, ticket echoed) and was cut off
+// with its BMC; b1's first report then arrived over a relay. An operator
+// confirms cmp1 off: the fence names b1. b2, which was not off after all,
+// is granted again, feeds its watchdog and runs its guests while they are
+// evacuated.
+func TestAttack8ConfirmNamesUnplacedLateBoot(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	x := newA4(t, t0)
+	early := unarmedReport("b1", 1) // b1's first report: no ticket
+	x.report(t0, unarmedReport("b1", 40))
+	now := t0.Add(80 * time.Second)
+	x.report(now, unarmedReport("b2", 1))
+	x.report(now.Add(time.Second), unarmedReport("b2", 2))
+	if h := x.e.hosts["cmp1"]; !h.echoed || h.tAgent != "b2" {
+		t.Fatalf("setup: b2 does not hold an echoed ticket: %+v", h.watchdogState())
+	}
+	now = x.silent(now.Add(time.Second), 30*time.Second)
+	b1 := x.tickets["b1"]
+	delete(x.tickets, "b1")
+	x.late(now, early)
+	x.tickets["b1"] = b1
+	now = x.silent(now, 30*time.Second)
+	x.e.Step(now, Confirm{Host: "cmp1", By: "ops"})
+	x.tick(now)
+	st := x.status("cmp1")
+	if st.Fence == nil || st.Fence.Method != "operator" {
+		t.Fatalf("setup: the confirm was not taken: %+v %s", st, codes(x.acts))
+	}
+	r := unarmedReport("b2", 3)
+	r.Self.Ticket = x.tickets["b2"]
+	now = now.Add(time.Second)
+	x.e.Step(now, r)
+	if _, err := x.e.Grant(now, r); !errors.Is(err, ErrBootFenced) {
+		t.Fatalf("DOUBLE WRITER: the confirm named boot %s (a late message of an ended boot that carried no ticket); b2, still running, got a grant (err %v) instead of being refused", st.Fence.BootID, err)
+	}
+}
