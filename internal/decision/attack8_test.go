@@ -150,3 +150,43 @@ func TestAttack8ConfirmNamesUnplacedLateBoot(t *testing.T) {
 		t.Fatalf("DOUBLE WRITER: the confirm named boot %s (a late message of an ended boot that carried no ticket); b2, still running, got a grant (err %v) instead of being refused", st.Fence.BootID, err)
 	}
 }
+
+// Finding H5 (double writer): tickets repeat after all. Given the same
+// fencing token (a controller that passes none, TestTicketsNeverRepeat's
+// case), a successor keeps its tickets apart from every one written by
+// counting past the highest N in the records. But a host whose agent names
+// no process records no ticket at all (place zeroes it), so the record of
+// cmp1 forgets the count: b1's process p held 0.1, cmp1 rebooted into b2,
+// whose old agent names no process and feeds no watchdog (it may start
+// guests once its record is written), and the successor issues 0.1 again,
+// to b1's first report arriving late. b1's later report, carrying its old
+// 0.1, is taken for the echo: vigil believes b1 armed while b2 runs the
+// guests with no watchdog, and counts b1's watchdog as cmp1's fence.
+func TestAttack8UnnamedBootForgetsTicketCount(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	x := newA4(t, t0)
+	x.e.Step(t0, Leadership{Leader: true}) // token 0
+	early := armedReport("b1", 1)          // b1's first report: no ticket
+	x.report(t0, armedReport("b1", 1))
+	x.report(t0.Add(time.Second), armedReport("b1", 2))
+	old := x.tickets["b1"]
+	now := t0.Add(60 * time.Second) // rebooted: b2's agent names no process
+	u := unarmedReport("b2", 1)
+	u.Self.Agent = ""
+	x.report(now, u)
+	if g := x.report(now.Add(time.Second), u); !g.Guests {
+		t.Fatalf("setup: b2's unnamed agent may not start guests: %+v", g)
+	}
+	now = now.Add(2 * time.Second)
+	x.failover(now, 0) // the same token
+	delete(x.tickets, "b1")
+	x.late(now, early)
+	if h := x.e.hosts["cmp1"]; h.ticket == old {
+		t.Logf("the successor issued b1 ticket %v again", h.ticket)
+	}
+	x.tickets["b1"] = old
+	x.late(now, armedReport("b1", 2)) // b1's old report, carrying its old ticket
+	if concludesSelfFence(x.e, now) {
+		t.Fatalf("DOUBLE WRITER: a ticket was issued again (%v) after the record of an unnamed boot dropped its count; b1's old message echoed it and vigil counted b1's watchdog as the fence of cmp1, whose b2 runs guests without one", old)
+	}
+}
