@@ -190,3 +190,70 @@ func TestAttack8UnnamedBootForgetsTicketCount(t *testing.T) {
 		t.Fatalf("DOUBLE WRITER: a ticket was issued again (%v) after the record of an unnamed boot dropped its count; b1's old message echoed it and vigil counted b1's watchdog as the fence of cmp1, whose b2 runs guests without one", old)
 	}
 }
+
+// Finding H6 (healthy host fenced or reset; availability): ErrStale locks
+// the running agent process out for good. During a restart the old
+// process p1 and the new p2 overlap for a few seconds (a DaemonSet rolling
+// update with maxSurge, or an old process whose shutdown hangs while its
+// report loop runs on). p2 is placed and handed ticket A; before its echo
+// reaches the leader p1 speaks again, is placed after it (ticket B) and
+// echoes B first. p1 then ends. Every message p2 sends from then on
+// carries A, issued before B, which an echoed holder proves older: no
+// grant (ErrStale), no sign of life. Nothing ever gives p2 another ticket
+// (it changes its ticket only on a grant), so p2's guests are never
+// allowed, its watchdog (if it took it over) is never fed and resets the
+// host, and vigil judges the healthy, reporting cmp1 dead and fences it.
+func TestAttack8OverlapLocksOutRunningProcess(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	x := newA4(t, t0)
+	now := t0
+	for s := uint64(1); s <= 5; s++ {
+		x.report(now, namedReport("b1", "p1", s, true))
+		now = now.Add(time.Second)
+	}
+	// p2 starts while p1 still runs: placed, then handed ticket A.
+	x.late(now, namedReport("b1", "p2", 1, true))
+	x.late(now.Add(100*time.Millisecond), namedReport("b1", "p2", 2, true))
+	if x.tickets["p2"].IsZero() {
+		t.Fatal("setup: p2 was not handed a ticket")
+	}
+	// p1's next reports arrive first: placed again, handed B, echoed.
+	now = now.Add(300 * time.Millisecond)
+	for s := uint64(6); s <= 8; s++ {
+		x.late(now, namedReport("b1", "p1", s, true))
+		now = now.Add(100 * time.Millisecond)
+	}
+	if h := x.e.hosts["cmp1"]; h.tAgent != "p1" || !h.echoed {
+		t.Fatalf("setup: p1 does not hold an echoed ticket: %+v", h.watchdogState())
+	}
+	// p1 ends. p2 reports every second, as it should, for a minute.
+	var g Grant
+	var stale int
+	for s := uint64(3); s <= 60; s++ {
+		now = now.Add(time.Second)
+		r := namedReport("b1", "p2", s, true)
+		r.Self.Ticket = x.tickets["p2"]
+		x.e.Step(now, r)
+		var err error
+		g, err = x.e.Grant(now, r)
+		if errors.Is(err, ErrStale) {
+			stale++
+		}
+		if g.Agent == "p2" && !g.Ticket.IsZero() {
+			x.tickets["p2"] = g.Ticket
+		}
+		x.e.Step(now, AgentReport{Host: "cmp2", Network: "mgmt", Self: SelfReport{BootID: "x", NovaCompute: Process{Running: true}, Libvirtd: Process{Running: true}}})
+		x.e.Step(now, AgentReport{Host: "cmp2", Network: "storage", Self: SelfReport{BootID: "x", NovaCompute: Process{Running: true}, Libvirtd: Process{Running: true}}})
+		x.e.Step(now, StorageHeartbeats{OK: true})
+		x.tick(now)
+	}
+	fenced := false
+	for _, a := range x.acts {
+		if a.Kind == ActFence && a.Host == "cmp1" {
+			fenced = true
+		}
+	}
+	if stale > 0 || !g.Guests || fenced {
+		t.Fatalf("HEALTHY HOST LOST: after a brief overlap the running agent process p2 reported for a minute: %d of 58 reports refused as stale, last grant %+v, cmp1 fenced %v (%s)", stale, g, fenced, codes(x.acts))
+	}
+}
