@@ -257,3 +257,76 @@ func TestAttack8OverlapLocksOutRunningProcess(t *testing.T) {
 		t.Fatalf("HEALTHY HOST LOST: after a brief overlap the running agent process p2 reported for a minute: %d of 58 reports refused as stale, last grant %+v, cmp1 fenced %v (%s)", stale, g, fenced, codes(x.acts))
 	}
 }
+
+// Finding H7 (guests held; availability): with a controller that writes in
+// the background (it ticks every 250 ms and confirms each Ready when its
+// etcd transaction commits), a commit slower than rewriteAfter (1 s: an
+// etcd under fsync pressure, which warns from 100 ms) is taken for a failed
+// write. The record is sent again in a new Ready, and the Persisted for the
+// first one, arriving later, no longer matches unsavedIn: nothing is ever
+// confirmed while commits stay slower than 1 s, and the host's guests stay
+// held with no alert. Persisted's doc does not say a write must be
+// confirmed within a second; the code's comment assumes it.
+func TestAttack8SlowCommitsNeverConfirm(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	x := newA4(t, t0)
+	type commit struct {
+		ready uint64
+		at    time.Time
+	}
+	var inFlight []commit
+	var g Grant
+	now := t0
+	for s := uint64(1); s <= 120; s++ { // 30 s
+		r := armedReport("b1", s)
+		r.Self.Ticket = x.tickets["b1"]
+		x.e.Step(now, r)
+		var err error
+		if g, err = x.e.Grant(now, r); err != nil {
+			t.Fatal(err)
+		}
+		if !g.Ticket.IsZero() {
+			x.tickets["b1"] = g.Ticket
+		}
+		for len(inFlight) > 0 && !now.Before(inFlight[0].at) {
+			x.e.Step(now, Persisted{Ready: inFlight[0].ready})
+			inFlight = inFlight[1:]
+		}
+		if rd := x.e.Tick(now); len(rd.Records) > 0 {
+			inFlight = append(inFlight, commit{rd.Seq, now.Add(1500 * time.Millisecond)})
+		}
+		now = now.Add(250 * time.Millisecond)
+	}
+	if !g.Guests {
+		t.Fatalf("GUESTS HELD: 30 s of b1 reporting to a leader whose writes all commit, 1.5 s late: its grants still hold its guests (%+v), alerts %q", x.e.hosts["cmp1"].watchdogState(), codes(x.acts))
+	}
+}
+
+// Finding H8 (double writer by a plausible reading of the restore
+// procedure): RestoreSnapshot drops the watchdog beliefs of records whose
+// Term is below restoredAt, and keeps those equal to it. "The fencing token
+// at the restore", read from the restored store before any new election,
+// is the token of the leader that wrote the snapshot's records: their Term
+// equals it, and they keep "b1's process armed" (G4b again: the running
+// process p2 feeds no watchdog). The API should not depend on which side of
+// that equality the operator lands: drop Term <= restoredAt, or define
+// restoredAt as the restored store's bumped revision, above every token in
+// the snapshot, and say so.
+func TestAttack8SnapshotMarkerEqualToSnapshotTerm(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	x := newA4(t, t0)
+	x.report(t0, armedReport("b1", 1))
+	x.report(t0.Add(time.Second), armedReport("b1", 2))
+	snapshot := records(x.store)
+	now := t0.Add(10 * time.Second) // the agent restarts; p2 opens no watchdog
+	for s := uint64(1); s <= 3; s++ {
+		x.report(now, namedReport("b1", "p2", s, false))
+		now = now.Add(time.Second)
+	}
+	x.e = watchdogEngine(t)
+	x.e.RestoreSnapshot(snapshot, 1) // the token the restored store holds: the snapshot's leader's
+	x.e.Step(now, Leadership{Leader: true, Token: 1001})
+	if concludesSelfFence(x.e, now) {
+		t.Fatal("DOUBLE WRITER: restored with the snapshot's own token as the marker, the snapshot's record kept b1's watchdog armed and vigil counted it as the fence of cmp1, whose running p2 feeds none")
+	}
+}
