@@ -256,13 +256,13 @@ func TestWatchdogBeliefUnderReordering(t *testing.T) {
 		store := map[string]Record{}
 		boots, procs := 1, 1
 		cur := &proc{boot: "b1", id: "p1", alive: true}
-		var prev *proc        // an older process still running for a while (overlap during a restart)
-		var stopper *proc     // a process in its clean stop, whose report loop may still run
+		var prev *proc                                      // an older process still running for a while (overlap during a restart)
+		var stopper *proc                                   // a process in its clean stop, whose report loop may still run
 		sameToken := !skip["sametoken"] && rng.Intn(4) == 0 // a controller that passes the same token to every leader
-		var pending []uint64  // Readies written but not yet confirmed (a slow commit)
-		running := true // cur runs (not stopped, not crashed)
-		armed := true   // the truth: the host's watchdog runs
-		guests := false // the running boot got a grant letting it start guests
+		var pending []uint64                                // Readies written but not yet confirmed (a slow commit)
+		running := true                                     // cur runs (not stopped, not crashed)
+		armed := true                                       // the truth: the host's watchdog runs
+		guests := false                                     // the running boot got a grant letting it start guests
 		zombie, blip, broke, slow := false, false, false, false
 		var last Grant // the last grant any message got
 		var waiting *Ack
