@@ -211,8 +211,13 @@ func TestOldBootNeverReArms(t *testing.T) {
 // ticket it held then), leader failovers restored from the persisted
 // records or from an older snapshot of them (a store restored after a
 // disaster), writes that fail once, leaders that lost etcd and write
-// nothing until they are deposed, and agents that name themselves the same
-// on every boot. After every input it checks the
+// nothing until they are deposed, agents that name themselves the same
+// on every boot, an old process running on a while next to its successor
+// (overlap during a restart), a stopping process whose report loop runs on
+// while it waits for its ack, writes confirmed only at the next tick (slow
+// commits), and controllers that pass every leader the same fencing token
+// (VIGIL_REORDER_SKIP=overlap,stopreport,slow,sametoken leaves those out).
+// After every input it checks the
 // contract's engine side: whenever vigil believes the host's watchdog
 // armed, the watchdog really runs, or the boot runs no guest (never granted
 // them). Otherwise vigil would one day count a reset that nothing causes
