@@ -220,8 +220,13 @@ func TestOldBootNeverReArms(t *testing.T) {
 // ticket it held then), leader failovers restored from the persisted
 // records or from an older snapshot of them (a store restored after a
 // disaster), writes that fail once, leaders that lost etcd and write
-// nothing until they are deposed, and agents that name themselves the same
-// on every boot. After every input it checks the
+// nothing until they are deposed, agents that name themselves the same
+// on every boot, an old process running on a while next to its successor
+// (overlap during a restart), a stopping process whose report loop runs on
+// while it waits for its ack, writes confirmed only at the next tick (slow
+// commits), and controllers that pass every leader the same fencing token
+// (VIGIL_REORDER_SKIP=overlap,stopreport,slow,sametoken leaves those out).
+// After every input it checks the
 // contract's engine side: whenever vigil believes the host's watchdog
 // armed, the watchdog really runs, or the boot runs no guest (never granted
 // them). Otherwise vigil would one day count a reset that nothing causes
@@ -239,10 +244,17 @@ func TestWatchdogBeliefUnderReordering(t *testing.T) {
 	if v, err := strconv.ParseInt(os.Getenv("VIGIL_REORDER_N"), 10, 64); err == nil {
 		n = v
 	}
+	// VIGIL_REORDER_SKIP names moves to leave out (comma-separated:
+	// overlap, stopreport, slow, sametoken), to look past a known class.
+	skip := map[string]bool{}
+	for _, m := range strings.Split(os.Getenv("VIGIL_REORDER_SKIP"), ",") {
+		skip[m] = true
+	}
 	type proc struct {
 		boot, id string
 		ticket   Ticket
 		seq      uint64
+		alive    bool // runs and reports (the running process, or one overlapping it)
 	}
 	type sent struct {
 		p    *proc
@@ -257,11 +269,15 @@ func TestWatchdogBeliefUnderReordering(t *testing.T) {
 		e.Step(now, Leadership{Leader: true, Token: term})
 		store := map[string]Record{}
 		boots, procs := 1, 1
-		cur := &proc{boot: "b1", id: "p1"}
-		running := true // cur runs (not stopped, not crashed)
-		armed := true   // the truth: the host's watchdog runs
-		guests := false // the running boot got a grant letting it start guests
-		zombie, blip, broke := false, false, false
+		cur := &proc{boot: "b1", id: "p1", alive: true}
+		var prev *proc                                      // an older process still running for a while (overlap during a restart)
+		var stopper *proc                                   // a process in its clean stop, whose report loop may still run
+		sameToken := !skip["sametoken"] && rng.Intn(4) == 0 // a controller that passes the same token to every leader
+		var pending []uint64                                // Readies written but not yet confirmed (a slow commit)
+		running := true                                     // cur runs (not stopped, not crashed)
+		armed := true                                       // the truth: the host's watchdog runs
+		guests := false                                     // the running boot got a grant letting it start guests
+		zombie, blip, broke, slow := false, false, false, false
 		var last Grant // the last grant any message got
 		var waiting *Ack
 		var msgs []sent
@@ -279,8 +295,18 @@ func TestWatchdogBeliefUnderReordering(t *testing.T) {
 			for _, r := range rd.Records {
 				store[r.Host] = r
 			}
+			for _, p := range pending { // slow commits confirmed, in order
+				e.Step(now, Persisted{Ready: p})
+			}
+			pending = nil
 			if len(rd.Records) > 0 { // as a controller: nothing to write, nothing to confirm
-				e.Step(now, Persisted{Ready: rd.Seq})
+				if slow {
+					pending = append(pending, rd.Seq)
+					slow = false
+					say("tick: the write commits slowly (Ready %d)", rd.Seq)
+				} else {
+					e.Step(now, Persisted{Ready: rd.Seq})
+				}
 			}
 			for _, a := range rd.Acks {
 				if waiting != nil && a == *waiting {
@@ -293,12 +319,14 @@ func TestWatchdogBeliefUnderReordering(t *testing.T) {
 			r := AgentReport{Host: "cmp1", Network: "mgmt", Self: m.self}
 			e.Step(now, r)
 			g, err := e.Grant(now, r)
-			last = g
-			if err == nil && g.Agent == cur.id && m.p == cur && running {
+			if m.p == cur {
+				last = g
+			}
+			if err == nil && g.Agent == m.p.id && g.BootID == m.p.boot && m.p.alive {
 				if !g.Ticket.IsZero() {
-					cur.ticket = g.Ticket
+					m.p.ticket = g.Ticket
 				}
-				if g.Guests {
+				if g.Guests && m.p.boot == cur.boot {
 					guests = true
 				}
 			}
@@ -306,7 +334,8 @@ func TestWatchdogBeliefUnderReordering(t *testing.T) {
 		}
 		start := func(boot string, named, arms bool) {
 			procs++
-			cur = &proc{boot: boot, id: fmt.Sprintf("p%d", procs)}
+			cur.alive = false
+			cur = &proc{boot: boot, id: fmt.Sprintf("p%d", procs), alive: true}
 			if !named {
 				cur.id = ""
 			}
@@ -315,7 +344,14 @@ func TestWatchdogBeliefUnderReordering(t *testing.T) {
 		}
 		for i := 0; i < 80; i++ {
 			now = now.Add(time.Duration(100+rng.Intn(900)) * time.Millisecond)
-			switch x := rng.Intn(15); {
+			if prev != nil && rng.Intn(4) == 0 {
+				prev.alive, prev = false, nil // the overlap ends
+				say("the older process exits")
+			}
+			if stopper != nil && stopper != cur {
+				stopper = nil
+			}
+			switch x := rng.Intn(19); {
 			case x < 5: // the agent reports
 				if !running {
 					break
@@ -332,18 +368,29 @@ func TestWatchdogBeliefUnderReordering(t *testing.T) {
 				cur.seq++
 				e.Step(now, AgentStopping{Host: "cmp1", BootID: cur.boot, Agent: cur.id, Ticket: cur.ticket, Seq: cur.seq})
 				running, waiting = false, &Ack{Host: "cmp1", BootID: cur.boot, Agent: cur.id, Seq: cur.seq}
+				stopper = cur
 				say("stop notice %s seq %d", cur.id, cur.seq)
 			case x < 7: // the agent restarts (after a crash, a stop, or a wiped state): it arms
+				old, was := cur, running
 				start(cur.boot, true, true)
-				say("agent restarts as %s on %s", cur.id, cur.boot)
+				if was && old.id != "" && prev == nil && !skip["overlap"] && rng.Intn(3) == 0 {
+					old.alive, prev = true, old // the old process runs on a while (overlap)
+					say("agent restarts as %s on %s; %s still runs", cur.id, cur.boot, old.id)
+				} else {
+					say("agent restarts as %s on %s", cur.id, cur.boot)
+				}
 			case x < 8: // a reboot: the new boot's agent arms it, or has no watchdog
 				boots++
 				armed, guests = false, false
 				named, arms := rng.Intn(6) > 0, rng.Intn(4) > 0
-				prev := cur.id
+				if prev != nil {
+					prev.alive, prev = false, nil
+				}
+				stopper = nil
+				prevID := cur.id
 				start(fmt.Sprintf("b%d", boots), named, arms)
-				if named && prev != "" && rng.Intn(3) == 0 {
-					cur.id = prev // an agent that names itself the same on every boot
+				if named && prevID != "" && rng.Intn(3) == 0 {
+					cur.id = prevID // an agent that names itself the same on every boot
 				}
 				say("reboot into %s, agent %q, armed %v", cur.boot, cur.id, arms)
 			case x < 10: // a late message, with the ticket its process held when it sent it
@@ -363,6 +410,30 @@ func TestWatchdogBeliefUnderReordering(t *testing.T) {
 					snap[k] = r
 				}
 				snaps = append(snaps, snap)
+			case x < 16: // the older, overlapping process reports
+				if prev == nil {
+					break
+				}
+				prev.seq++
+				m := sent{prev, SelfReport{BootID: prev.boot, Agent: prev.id, Ticket: prev.ticket, Seq: prev.seq, WatchdogArmed: armed,
+					NovaCompute: Process{Running: true}, Libvirtd: Process{Running: true}}}
+				msgs = append(msgs, m)
+				deliver(m, "overlap report")
+			case x < 17: // the stopping process's report loop runs on while it waits for its ack: sent now, it arrives now or later
+				if stopper == nil || waiting == nil || stopper != cur || skip["stopreport"] {
+					break
+				}
+				stopper.seq++
+				m := sent{stopper, SelfReport{BootID: stopper.boot, Agent: stopper.id, Ticket: stopper.ticket, Seq: stopper.seq, WatchdogArmed: true,
+					NovaCompute: Process{Running: true}, Libvirtd: Process{Running: true}}}
+				msgs = append(msgs, m)
+				if rng.Intn(2) == 0 {
+					deliver(m, "report while stopping")
+				} else {
+					say("report while stopping %s seq %d (in flight)", stopper.id, stopper.seq)
+				}
+			case x < 18: // the next write commits slowly: confirmed only at the following tick
+				slow = !skip["slow"]
 			default: // failover, from the store or (1 in 4) from an older snapshot of it
 				e = watchdogEngine(t)
 				if len(snaps) > 0 && rng.Intn(4) == 0 {
@@ -372,12 +443,14 @@ func TestWatchdogBeliefUnderReordering(t *testing.T) {
 					restoredAt = term
 					say("failover from a snapshot")
 				} else {
-					term++
+					if !sameToken {
+						term++
+					}
 					say("failover")
 				}
 				e.RestoreSnapshot(records(store), restoredAt)
 				e.Step(now, Leadership{Leader: true, Token: term})
-				zombie = false
+				zombie, pending = false, nil
 			}
 			if rng.Intn(3) > 0 {
 				tick()
@@ -403,12 +476,17 @@ func TestWatchdogBeliefUnderReordering(t *testing.T) {
 		// deposed, a failed write retried) and the running agent process
 		// talks to the leader, its guests may start within seconds,
 		// unless an incident holds a fence of the host.
+		if prev != nil {
+			prev.alive, prev = false, nil
+		}
 		if zombie {
 			e = watchdogEngine(t)
-			term++
+			if !sameToken {
+				term++
+			}
 			e.RestoreSnapshot(records(store), restoredAt)
 			e.Step(now, Leadership{Leader: true, Token: term})
-			zombie = false
+			zombie, pending = false, nil
 			say("failover")
 		}
 		if !running {
