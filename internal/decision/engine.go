@@ -87,6 +87,7 @@ func (e *Engine) Step(now time.Time, in Input) {
 			h.agentAt[i] = now
 			h.self = m.Self
 			h.selfAt = now
+			h.heardBoot(m.Self.BootID, now)
 		}
 	case PeerReport:
 		if h, i, ok := e.hostNet(m.Host, m.Network); ok && m.Reachable {
@@ -350,7 +351,7 @@ func (e *Engine) emit(a Action) { e.out.Actions = append(e.out.Actions, a) }
 
 func (e *Engine) persist(h *host) {
 	r := h.record()
-	r.Term = e.token
+	r.Term, r.TicketsIssued = e.token, e.ticketN
 	e.out.Records = append(e.out.Records, r)
 }
 
@@ -424,10 +425,11 @@ func (e *Engine) Unresolved() []string {
 func (e *Engine) Restore(recs []Record) { e.restore(recs, 0) }
 
 // RestoreSnapshot is Restore for a store that was restored from a snapshot
-// (etcd's disaster recovery) when the fencing token was restoredAt: the
-// controller keeps that token in the store, written by the restore
-// procedure, and every later leader passes it. Records written before it
-// (Record.Term) may be older than what a predecessor wrote and acted on. A
+// (etcd's disaster recovery): restoredAt is the store's revision right after
+// the restore (etcdutl's bumped revision), at least every token a record of
+// the snapshot carries; the restore procedure writes it in the store, and
+// every later leader passes it. Records with a Term up to restoredAt are the
+// snapshot's, and may be older than what a predecessor wrote and acted on. A
 // grant that let a new agent process start guests was handed out only once
 // the record of its watchdog was written, and a disarm acknowledged only
 // once written: such a record can hold neither, and believe an ended
@@ -443,7 +445,8 @@ func (e *Engine) restore(recs []Record, restoredAt uint64) {
 		if h == nil {
 			continue
 		}
-		if r.Term < restoredAt {
+		e.ticketN = max(e.ticketN, r.TicketsIssued)
+		if restoredAt > 0 && r.Term <= restoredAt {
 			// Tickets this engine issues must still differ from every
 			// one written (a lost one may be higher: the fencing token,
 			// bumped with the store's revision, makes them differ).

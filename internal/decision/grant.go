@@ -88,7 +88,7 @@ func (e *Engine) Grant(now time.Time, r AgentReport) (Grant, error) {
 	if h.isStale(r.Self.BootID, r.Self.Agent, r.Self.Ticket) {
 		return Grant{}, ErrStale
 	}
-	if f := e.selfFence(h); f != nil && f.BootID == r.Self.BootID {
+	if f := e.selfFence(h); f != nil && f.refuses(r.Self.BootID) {
 		e.alert(h, "fenced-boot-answers", "the boot "+r.Self.BootID+" of "+h.Name+" that vigil counted as reset by its watchdog asked for a grant: refused; if its guests still run, two copies may be writing: check "+h.Name+" now")
 		return Grant{}, ErrBootFenced
 	}
@@ -213,7 +213,7 @@ func (e *Engine) staleMessage(h *host, s SelfReport) {
 // selfFence returns h's fence when it is one that assumes the boot it names
 // is dead (its watchdog reset it, or an operator said it is off).
 func (e *Engine) selfFence(h *host) *Fence {
-	if h.inc == nil || h.inc.fence == nil || h.inc.fence.BootID == "" {
+	if h.inc == nil || h.inc.fence == nil || h.inc.fence.BootID == "" && len(h.inc.fence.Refuse) == 0 {
 		return nil
 	}
 	if m := h.inc.fence.Method; m != "watchdog" && m != "operator" {
@@ -241,7 +241,7 @@ func (e *Engine) stopping(m AgentStopping) {
 	if h == nil || !e.leader {
 		return // no ack: the agent keeps its watchdog running
 	}
-	if f := e.selfFence(h); f != nil && f.BootID == m.BootID && !h.isStale(m.BootID, m.Agent, m.Ticket) {
+	if f := e.selfFence(h); f != nil && f.refuses(m.BootID) && !h.isStale(m.BootID, m.Agent, m.Ticket) {
 		// Like a grant, a disarm would keep alive a boot whose instances
 		// vigil may be starting elsewhere: its watchdog must reset it.
 		e.alert(h, "fenced-boot-answers", "the boot "+m.BootID+" of "+h.Name+" that vigil counted as reset asked to stop its agent: refused, its watchdog stays armed; if its guests still run, two copies may be writing: check "+h.Name+" now")

@@ -1,6 +1,9 @@
 package decision
 
-import "time"
+import (
+	"sort"
+	"time"
+)
 
 // HostInfo is what the engine is told about a host when it is added.
 type HostInfo struct {
@@ -63,6 +66,10 @@ type host struct {
 	// ticket is handed out, and a successor may restore it.
 	savedState watchdogState
 	lastGuests bool // the last grant let guests start
+	// boots: when each boot of the host was last heard (messages not
+	// provably stale), the few most recent: what an operator's confirm
+	// says is off.
+	boots map[string]time.Time
 	// The last stale message's process and sequence number, and how many
 	// of its messages in a row came newer than the one before.
 	staleAgent string
@@ -272,3 +279,42 @@ const (
 	unsavedChanged         // changed, its record not yet returned in a Ready
 	unsavedWriting         // returned in a Ready, not yet confirmed by Persisted
 )
+
+// bootsKept is how far back an operator's confirm covers the boots heard,
+// and bootsMax how many it keeps.
+const (
+	bootsKept = time.Hour
+	bootsMax  = 8
+)
+
+// heardBoot notes that boot spoke at now.
+func (h *host) heardBoot(boot string, now time.Time) {
+	if boot == "" {
+		return
+	}
+	if h.boots == nil {
+		h.boots = map[string]time.Time{}
+	}
+	h.boots[boot] = now
+	if len(h.boots) > bootsMax {
+		oldest := boot
+		for b, at := range h.boots {
+			if at.Before(h.boots[oldest]) {
+				oldest = b
+			}
+		}
+		delete(h.boots, oldest)
+	}
+}
+
+// bootsSince lists the boots heard since from, sorted.
+func (h *host) bootsSince(from time.Time) []string {
+	var out []string
+	for b, at := range h.boots {
+		if !at.Before(from) {
+			out = append(out, b)
+		}
+	}
+	sort.Strings(out)
+	return out
+}

@@ -614,9 +614,23 @@ func (e *Engine) confirm(now time.Time, c Confirm) {
 		e.alert(h, "confirm-refused", fmt.Sprintf("confirm of %s by %s refused: %s", h.Name, c.By, why))
 		return
 	}
-	// The boot last heard is the one the operator says is off: if it asks
-	// for a grant again, it is refused (and its watchdog resets it).
+	// The boots heard are the ones the operator says are off: if one asks
+	// for a grant again, it is refused (and its watchdog resets it). The
+	// last one heard, or the one the record names (a successor that heard
+	// none), and every other heard lately: the last message may have come
+	// late from an ended boot while another runs.
 	f := &Fence{At: now, Method: "operator", By: c.By, Proof: "operator " + c.By + " confirmed the host is off", BootID: h.self.BootID}
+	if f.BootID == "" {
+		f.BootID = h.grantBoot
+	}
+	for _, b := range h.bootsSince(now.Add(-bootsKept)) {
+		if b != f.BootID {
+			f.Refuse = append(f.Refuse, b)
+		}
+	}
+	if h.grantBoot != "" && h.grantBoot != f.BootID && !slices.Contains(f.Refuse, h.grantBoot) {
+		f.Refuse = append(f.Refuse, h.grantBoot)
+	}
 	if h.inc == nil {
 		h.inc = newIncident(now)
 		e.transition(now, h, Fencing, "operator-confirmed", []string{f.Proof})

@@ -1,6 +1,7 @@
 package decision
 
 import (
+	"slices"
 	"fmt"
 	"strconv"
 	"strings"
@@ -116,6 +117,10 @@ type Record struct {
 	// older than a restore of the store from a snapshot are told apart by
 	// it (Engine.RestoreSnapshot).
 	Term uint64 `json:"term,omitempty"`
+	// TicketsIssued is the count of tickets its writer had issued in its
+	// term when it wrote it: a successor given the same token issues
+	// tickets above every one handed out (none is handed out unwritten).
+	TicketsIssued uint64 `json:"tickets_issued,omitempty"`
 	// Phase is Fencing … Rejoining for an open incident, Failed for a host
 	// judged failed that a cluster rule holds, "" otherwise (closed).
 	Phase  State     `json:"phase"`
@@ -169,6 +174,17 @@ type Fence struct {
 	// BootID is the host's boot when a watchdog fence was assumed: an agent
 	// answering later from another boot confirms the reset.
 	BootID string `json:"boot_id,omitempty"`
+	// Refuse, for an operator's confirm, is every other boot of the host
+	// heard lately: the operator says the host is off, so none of them may
+	// be kept alive (one of them may be the boot that still runs, when the
+	// last message heard came late from an ended one).
+	Refuse []string `json:"refuse_boots,omitempty"`
+}
+
+// refuses reports whether the fence assumes boot dead: no grant, no
+// acknowledged stop for it.
+func (f *Fence) refuses(boot string) bool {
+	return boot != "" && (f.BootID == boot || slices.Contains(f.Refuse, boot))
 }
 
 // describe says what fenced the host, once: executors' proofs usually name
