@@ -1,8 +1,8 @@
 package decision
 
 import (
-	"slices"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
