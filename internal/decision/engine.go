@@ -78,12 +78,15 @@ func (e *Engine) Step(now time.Time, in Input) {
 		h, i, ok := e.hostNet(m.Host, m.Network)
 		switch {
 		case !ok:
-		case h.isStale(m.Self.BootID, m.Self.Agent, m.Self.Ticket):
+		case e.isStale(now, h, m.Self.BootID, m.Self.Agent, m.Self.Ticket):
 			// A message of an agent process that ended before the
 			// holder began (delayed in a relay, say) says nothing of
 			// the host now: not that it lives, nor what it runs.
 			e.staleMessage(h, m.Self)
 		default:
+			if h.isHolder(m.Self.BootID, m.Self.Agent) {
+				h.holderAt = now
+			}
 			h.agentAt[i] = now
 			h.self = m.Self
 			h.selfAt = now
@@ -129,8 +132,10 @@ func (e *Engine) Step(now time.Time, in Input) {
 		for _, h := range e.hosts {
 			switch {
 			case h.watchdogUnsaved != unsavedWriting:
-			case h.unsavedIn == m.Ready:
-				h.watchdogUnsaved, h.savedState, h.unsavedAck = unsavedNone, h.unsavedState, nil
+			case h.unsavedFirst <= m.Ready && m.Ready <= h.unsavedIn:
+				// That Ready, or a later rewrite of the same state
+				// (a slow commit is not a failed one), is written.
+				h.watchdogUnsaved, h.savedState, h.unsavedAck, h.unsavedFirst = unsavedNone, h.unsavedState, nil, 0
 			case h.unsavedIn < m.Ready:
 				// Its Ready was never confirmed: that write failed.
 				// Send the record again.
@@ -151,7 +156,7 @@ func (e *Engine) Step(now time.Time, in Input) {
 	case RenewResult:
 		e.renewResult(now, m)
 	case AgentStopping:
-		e.stopping(m)
+		e.stopping(now, m)
 	case FenceResult:
 		e.fenceResult(now, m)
 	case EvacuateResult:
@@ -203,7 +208,10 @@ func (e *Engine) Tick(now time.Time) Ready {
 	for _, rec := range r.Records {
 		if h := e.hosts[rec.Host]; h != nil && h.watchdogUnsaved == unsavedChanged {
 			// written once Persisted confirms this Ready
-			h.watchdogUnsaved, h.unsavedIn, h.unsavedState, h.unsavedAt = unsavedWriting, r.Seq, h.watchdogState(), now
+			if st := h.watchdogState(); h.unsavedFirst == 0 || st != h.unsavedState {
+				h.unsavedFirst = r.Seq // a new state; a rewrite keeps the first
+			}
+			h.watchdogUnsaved, h.unsavedIn, h.unsavedState, h.unsavedAt, h.ackOut = unsavedWriting, r.Seq, h.watchdogState(), now, false
 		}
 	}
 	return r
@@ -451,7 +459,7 @@ func (e *Engine) restore(recs []Record, restoredAt uint64) {
 			// one written (a lost one may be higher: the fencing token,
 			// bumped with the store's revision, makes them differ).
 			e.ticketN = max(e.ticketN, r.WatchdogTicket.N)
-			r.WatchdogBoot, r.WatchdogOffBoot, r.WatchdogSeq, r.WatchdogTicket, r.WatchdogAgent, r.WatchdogEchoed = "", "", 0, Ticket{}, "", false
+			r.WatchdogBoot, r.WatchdogOffBoot, r.WatchdogSeq, r.WatchdogTicket, r.WatchdogAgent, r.WatchdogEchoed, r.WatchdogStopped = "", "", 0, Ticket{}, "", false, false
 		}
 		// What the predecessor believed of the host's watchdog: armed (the
 		// safe time counts from this leader's start) or disarmed by an
@@ -462,7 +470,7 @@ func (e *Engine) restore(recs []Record, restoredAt uint64) {
 		case r.WatchdogOffBoot != "":
 			h.grantBoot, h.grantArmed = r.WatchdogOffBoot, false
 		}
-		h.grantSeq, h.ticket, h.tAgent, h.echoed = r.WatchdogSeq, r.WatchdogTicket, r.WatchdogAgent, r.WatchdogEchoed
+		h.grantSeq, h.ticket, h.tAgent, h.echoed, h.stopped = r.WatchdogSeq, r.WatchdogTicket, r.WatchdogAgent, r.WatchdogEchoed, r.WatchdogStopped
 		// Tickets this engine issues must differ from every one written,
 		// whatever fencing token it is given.
 		e.ticketN = max(e.ticketN, h.ticket.N)

@@ -85,7 +85,7 @@ func (e *Engine) Grant(now time.Time, r AgentReport) (Grant, error) {
 	if !e.leader || h == nil {
 		return Grant{}, ErrNotLeader
 	}
-	if h.isStale(r.Self.BootID, r.Self.Agent, r.Self.Ticket) {
+	if e.isStale(now, h, r.Self.BootID, r.Self.Agent, r.Self.Ticket) {
 		return Grant{}, ErrStale
 	}
 	if f := e.selfFence(h); f != nil && f.refuses(r.Self.BootID) {
@@ -95,12 +95,14 @@ func (e *Engine) Grant(now time.Time, r AgentReport) (Grant, error) {
 	h.grantAt = now
 	s := r.Self
 	before := h.watchdogState()
-	if e.place(h, s.BootID, s.Agent, s.Ticket, s.WatchdogArmed) == holder && s.Seq >= h.grantSeq {
+	if e.place(now, h, s.BootID, s.Agent, s.Ticket, s.WatchdogArmed) == holder && s.Seq >= h.grantSeq {
 		// The newest agent process's newest word. One sent before a
 		// message already heard (a stop notice, say) arrived late: it
 		// moves the grant, not what the watchdog is.
 		h.grantSeq = s.Seq
-		h.grantArmed = h.echoed && s.WatchdogArmed
+		// A stopped holder's reports (sent while it waits for the ack,
+		// which disarms it) never arm it again.
+		h.grantArmed = h.echoed && s.WatchdogArmed && !h.stopped
 	}
 	if h.watchdogState() != before {
 		// A successor must know what this leader knows of the watchdog,
@@ -152,21 +154,21 @@ const (
 // holder of a new ticket, and until that agent process echoes it no
 // watchdog of h counts: the sender may be the running one, with no
 // watchdog, or a late message of an ended one.
-func (e *Engine) place(h *host, boot, agent string, t Ticket, armed bool) heard {
+func (e *Engine) place(now time.Time, h *host, boot, agent string, t Ticket, armed bool) heard {
 	switch {
 	case h.isHolder(boot, agent):
 		if t == h.ticket && !t.IsZero() {
 			h.echoed = true
 		}
 		return holder
-	case h.isStale(boot, agent, t):
+	case e.isStale(now, h, boot, agent, t):
 		return stale
 	}
 	if agent == "" && armed {
 		e.alert(h, "watchdog-unidentified", "the agent on "+h.Name+" feeds a watchdog but names no agent process: vigil cannot order its messages against other boots' and never counts that watchdog as a fence; upgrade the agent")
 	}
 	e.ticketN++
-	h.ticket, h.tAgent, h.grantBoot, h.echoed, h.grantArmed, h.grantSeq = Ticket{Term: e.token, N: e.ticketN}, agent, boot, false, false, 0
+	h.ticket, h.tAgent, h.grantBoot, h.echoed, h.grantArmed, h.grantSeq, h.stopped = Ticket{Term: e.token, N: e.ticketN}, agent, boot, false, false, 0, false
 	if agent == "" {
 		h.ticket = Ticket{} // nobody to echo it: no watchdog counts until an agent that names itself reports
 	}
@@ -183,12 +185,21 @@ func (h *host) isHolder(boot, agent string) bool {
 // isStale reports whether a message of agent process agent on boot carrying
 // ticket t provably comes from a process that ended before the holder
 // began: t was issued before the holder's ticket, and the holder echoed its
-// own, so it was alive after both were issued (and one agent process runs
-// on a host at a time). A ticket vigil has no record of (a store restored
-// from an older snapshot), or the holder's own ticket in another process's
-// message (inherited), proves nothing: such a message is placed anew.
-func (h *host) isStale(boot, agent string, t Ticket) bool {
-	return !h.isHolder(boot, agent) && h.echoed && !t.IsZero() && t.Before(h.ticket)
+// own, so it was alive after both were issued. On another boot than the
+// holder's that is a proof (a host runs one boot at a time). On the
+// holder's boot it needs one agent process at a time, which a restart may
+// break for a moment (the old process's last reports overlap the new
+// one's): there it counts only while the holder is heard, and once the
+// holder has been silent for an agent timeout a process that keeps talking
+// is placed anew (and must echo a ticket of its own before any watchdog
+// counts). A ticket vigil has no record of (a store restored from an older
+// snapshot), or the holder's own ticket in another process's message
+// (inherited), proves nothing: such a message is placed anew.
+func (e *Engine) isStale(now time.Time, h *host, boot, agent string, t Ticket) bool {
+	if h.isHolder(boot, agent) || !h.echoed || t.IsZero() || !t.Before(h.ticket) {
+		return false
+	}
+	return boot != h.grantBoot || now.Sub(h.holderAt) <= e.cfg.AgentTimeout
 }
 
 // staleAfter is how many stale messages of one agent process, each newer
@@ -236,18 +247,18 @@ func (e *Engine) selfFenceFrom(h *host) time.Time {
 // stopping handles an agent's clean-stop notice: the watchdog no longer
 // counts as a fence of that boot, the disarm is persisted, and the Ack goes
 // out with the records that carry it.
-func (e *Engine) stopping(m AgentStopping) {
+func (e *Engine) stopping(now time.Time, m AgentStopping) {
 	h := e.hosts[m.Host]
 	if h == nil || !e.leader {
 		return // no ack: the agent keeps its watchdog running
 	}
-	if f := e.selfFence(h); f != nil && f.refuses(m.BootID) && !h.isStale(m.BootID, m.Agent, m.Ticket) {
+	if f := e.selfFence(h); f != nil && f.refuses(m.BootID) && !e.isStale(now, h, m.BootID, m.Agent, m.Ticket) {
 		// Like a grant, a disarm would keep alive a boot whose instances
 		// vigil may be starting elsewhere: its watchdog must reset it.
 		e.alert(h, "fenced-boot-answers", "the boot "+m.BootID+" of "+h.Name+" that vigil counted as reset asked to stop its agent: refused, its watchdog stays armed; if its guests still run, two copies may be writing: check "+h.Name+" now")
 		return
 	}
-	switch e.place(h, m.BootID, m.Agent, m.Ticket, true) {
+	switch e.place(now, h, m.BootID, m.Agent, m.Ticket, true) {
 	case stale:
 		return // an ended agent process's: nobody waits for the ack
 	case holder:
@@ -260,10 +271,10 @@ func (e *Engine) stopping(m AgentStopping) {
 	// report sent before the notice may still arrive, at a successor too,
 	// and must find the disarm and its sequence number there. Any process
 	// placed after it later is later than it, so its disarm is safe.
-	h.grantArmed, h.grantSeq = false, m.Seq
+	h.grantArmed, h.grantSeq, h.stopped = false, m.Seq, true
 	e.persistWatchdog(h)
 	a := Ack{Host: h.Name, BootID: m.BootID, Agent: m.Agent, Seq: m.Seq}
-	h.unsavedAck = &a
+	h.unsavedAck, h.ackOut = &a, true
 	e.out.Acks = append(e.out.Acks, a)
 }
 
@@ -276,18 +287,23 @@ const rewriteAfter = time.Second
 // the clean stop it disarms, if any: the controller dropped that ack with
 // the write, and the stopping agent waits for it.
 func (e *Engine) rewrite(h *host) {
+	h.ackOut = false
 	e.persistWatchdog(h)
-	if h.unsavedAck != nil {
-		e.out.Acks = append(e.out.Acks, *h.unsavedAck)
-	}
 }
 
 // persistWatchdog writes h's record after a change of what vigil believes
 // of its watchdog; grants start no guests until Persisted confirms it.
 func (e *Engine) persistWatchdog(h *host) {
 	e.persist(h)
-	if h.watchdogUnsaved == unsavedNone {
+	switch {
+	case h.watchdogUnsaved == unsavedNone:
 		h.unsavedAck = nil // a new change: no earlier stop waits on this record
+	case h.unsavedAck != nil && !h.ackOut:
+		// A stop's disarm not confirmed written, its ack maybe dropped
+		// with a failed write: it rides with this record, which says
+		// no more of the stopped process's watchdog than that one did.
+		e.out.Acks = append(e.out.Acks, *h.unsavedAck)
+		h.ackOut = true
 	}
 	h.watchdogUnsaved = unsavedChanged
 }
@@ -297,13 +313,13 @@ func (e *Engine) persistWatchdog(h *host) {
 // another reason, but a successor that does not know it only waits for the
 // next echo (the ticket itself was written before it was handed out).
 type watchdogState struct {
-	boot, agent string
-	ticket      Ticket
-	armed       bool
+	boot, agent   string
+	ticket        Ticket
+	armed, stoppd bool
 }
 
 func (h *host) watchdogState() watchdogState {
-	return watchdogState{h.grantBoot, h.tAgent, h.ticket, h.grantArmed}
+	return watchdogState{h.grantBoot, h.tAgent, h.ticket, h.grantArmed, h.stopped}
 }
 
 // whyNoWatchdog says, for an alert, why vigil will not count h's watchdog as

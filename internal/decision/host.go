@@ -62,10 +62,18 @@ type host struct {
 	// unsavedAck is the ack of the clean stop that record disarms: it goes
 	// out again with the record when the write must be retried.
 	unsavedAck *Ack
+	ackOut     bool // unsavedAck is in the Ready being built
+	// unsavedFirst: the first Ready that carried the state unsavedState,
+	// unchanged since: a confirmation of any Ready from it on confirms it.
+	unsavedFirst uint64
+	// stopped: the holder's clean stop was taken; its later reports do
+	// not arm the belief again.
+	stopped bool
 	// savedState is what the last record known written says: only its
 	// ticket is handed out, and a successor may restore it.
 	savedState watchdogState
-	lastGuests bool // the last grant let guests start
+	lastGuests bool      // the last grant let guests start
+	holderAt   time.Time // the ticket holder's last message
 	// boots: when each boot of the host was last heard (messages not
 	// provably stale), the few most recent: what an operator's confirm
 	// says is off.
@@ -212,7 +220,7 @@ func (h *host) watchdogRecord(r *Record) {
 	if h.grantBoot == "" && h.tAgent == "" && h.ticket.IsZero() {
 		return
 	}
-	r.WatchdogSeq, r.WatchdogTicket, r.WatchdogAgent, r.WatchdogEchoed = h.grantSeq, h.ticket, h.tAgent, h.echoed
+	r.WatchdogSeq, r.WatchdogTicket, r.WatchdogAgent, r.WatchdogEchoed, r.WatchdogStopped = h.grantSeq, h.ticket, h.tAgent, h.echoed, h.stopped
 	if h.grantArmed {
 		r.WatchdogBoot = h.grantBoot
 	} else {
