@@ -1,0 +1,179 @@
+// Package journal is the controller's state on etcd: the leader election
+// and the journal of incident records, every write of which is a
+// transaction guarded by the leader's key, so a deposed leader's write
+// fails (controller.Store).
+//
+// Keys, under a prefix (default "/vigil/"):
+//
+//	election/<lease>   the candidates' keys (concurrency.Election); the
+//	                   leader's key's create revision is the fencing token
+//	records/<host>     the latest decision.Record of each host, JSON
+//	journal/last       the last Ready written: term, its actions, JSON
+package journal
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.etcd.io/etcd/client/v3/concurrency"
+
+	"github.com/vigil-ha/vigil/internal/controller"
+	"github.com/vigil-ha/vigil/internal/decision"
+)
+
+// MaxOps is how many operations one transaction carries: etcd's default
+// --max-txn-ops is 128. A larger write is split into guarded transactions
+// committed in order; each record stands alone (a host's latest state), and
+// the engine is told the write succeeded only when all of them did.
+const MaxOps = 128
+
+// ErrDeposed: the write was refused because this member no longer leads.
+var ErrDeposed = errors.New("journal: not the leader any more: write refused")
+
+// Journal is one controller's view of the store: its election session and
+// the journal. It implements controller.Store once it leads.
+type Journal struct {
+	cli    *clientv3.Client
+	prefix string
+	ttl    int // seconds
+
+	sess  *concurrency.Session
+	elec  *concurrency.Election
+	key   string // our leader key, once elected
+	token int64  // its create revision: the fencing token
+	ctx   context.Context
+	// Timeout bounds every read and write.
+	Timeout time.Duration
+}
+
+// New returns a journal on cli under prefix, whose leadership lease lasts
+// ttl seconds (a stalled leader stops being one after that).
+func New(cli *clientv3.Client, prefix string, ttl int) *Journal {
+	if prefix == "" {
+		prefix = "/vigil/"
+	}
+	if !strings.HasSuffix(prefix, "/") {
+		prefix += "/"
+	}
+	return &Journal{cli: cli, prefix: prefix, ttl: ttl, Timeout: 5 * time.Second, ctx: context.Background()}
+}
+
+// Campaign blocks until this member leads or ctx ends, and returns the
+// term's fencing token. name identifies the member (its value in the
+// election).
+func (j *Journal) Campaign(ctx context.Context, name string) (uint64, error) {
+	s, err := concurrency.NewSession(j.cli, concurrency.WithTTL(j.ttl))
+	if err != nil {
+		return 0, fmt.Errorf("journal: session: %w", err)
+	}
+	e := concurrency.NewElection(s, j.prefix+"election")
+	if err := e.Campaign(ctx, name); err != nil {
+		s.Close()
+		return 0, fmt.Errorf("journal: campaign: %w", err)
+	}
+	j.sess, j.elec, j.key, j.token = s, e, e.Key(), e.Rev()
+	return uint64(j.token), nil
+}
+
+// Lost is closed when this member's leadership lease is gone (etcd
+// unreachable past the TTL, or revoked): from then on it must not act.
+func (j *Journal) Lost() <-chan struct{} {
+	if j.sess == nil {
+		c := make(chan struct{})
+		close(c)
+		return c
+	}
+	return j.sess.Done()
+}
+
+// Resign gives up leadership.
+func (j *Journal) Resign(ctx context.Context) error {
+	if j.elec == nil {
+		return nil
+	}
+	err := j.elec.Resign(ctx)
+	j.sess.Close()
+	j.sess, j.elec, j.key = nil, nil, ""
+	return err
+}
+
+// Records reads every stored record.
+func (j *Journal) Records() ([]decision.Record, error) {
+	ctx, cancel := context.WithTimeout(j.ctx, j.Timeout)
+	defer cancel()
+	resp, err := j.cli.Get(ctx, j.prefix+"records/", clientv3.WithPrefix())
+	if err != nil {
+		return nil, fmt.Errorf("journal: reading records: %w", err)
+	}
+	out := make([]decision.Record, 0, len(resp.Kvs))
+	for _, kv := range resp.Kvs {
+		var r decision.Record
+		if err := json.Unmarshal(kv.Value, &r); err != nil {
+			return nil, fmt.Errorf("journal: record %s: %w", kv.Key, err)
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// entry is what journal/last holds.
+type entry struct {
+	Term    uint64            `json:"term"`
+	At      time.Time         `json:"at"`
+	Actions []decision.Action `json:"actions,omitempty"`
+}
+
+// Write commits records and the intent of acts, each transaction guarded
+// by this member's leader key: if it no longer leads, nothing of that
+// transaction is written and Write returns ErrDeposed.
+func (j *Journal) Write(recs []decision.Record, acts []decision.Action) error {
+	if j.key == "" {
+		return ErrDeposed
+	}
+	var ops []clientv3.Op
+	for _, r := range recs {
+		k := j.prefix + "records/" + r.Host
+		if controller.Empty(r) {
+			ops = append(ops, clientv3.OpDelete(k))
+			continue
+		}
+		b, err := json.Marshal(r)
+		if err != nil {
+			return err
+		}
+		ops = append(ops, clientv3.OpPut(k, string(b)))
+	}
+	b, err := json.Marshal(entry{Term: uint64(j.token), At: time.Now().UTC(), Actions: acts})
+	if err != nil {
+		return err
+	}
+	ops = append(ops, clientv3.OpPut(j.prefix+"journal/last", string(b)))
+	for len(ops) > 0 {
+		n := min(len(ops), MaxOps)
+		if err := j.txn(ops[:n]); err != nil {
+			return err
+		}
+		ops = ops[n:]
+	}
+	return nil
+}
+
+func (j *Journal) txn(ops []clientv3.Op) error {
+	ctx, cancel := context.WithTimeout(j.ctx, j.Timeout)
+	defer cancel()
+	resp, err := j.cli.Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(j.key), "=", j.token)).Then(ops...).Commit()
+	if err != nil {
+		return fmt.Errorf("journal: write: %w", err)
+	}
+	if !resp.Succeeded {
+		return ErrDeposed
+	}
+	return nil
+}
+
+var _ controller.Store = (*Journal)(nil)
