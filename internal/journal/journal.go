@@ -17,8 +17,10 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/client/v3/concurrency"
 
@@ -47,6 +49,11 @@ type Journal struct {
 	key   string // our leader key, once elected
 	token int64  // its create revision: the fencing token
 	ctx   context.Context
+	// deadline: until when the lease surely lives at etcd, counted from
+	// the send time of the last grant or keepalive etcd answered (it
+	// renews at receipt, later), as unix nanoseconds.
+	deadline atomic.Int64
+	stopKeep context.CancelFunc
 	// Timeout bounds every read and write.
 	Timeout time.Duration
 }
@@ -67,17 +74,62 @@ func New(cli *clientv3.Client, prefix string, ttl int) *Journal {
 // term's fencing token. name identifies the member (its value in the
 // election).
 func (j *Journal) Campaign(ctx context.Context, name string) (uint64, error) {
-	s, err := concurrency.NewSession(j.cli, concurrency.WithTTL(j.ttl))
+	sent := time.Now()
+	lease, err := j.cli.Grant(ctx, int64(j.ttl))
 	if err != nil {
+		return 0, fmt.Errorf("journal: lease: %w", err)
+	}
+	j.deadline.Store(sent.Add(time.Duration(lease.TTL) * time.Second).UnixNano())
+	kctx, stop := context.WithCancel(context.Background())
+	go j.keepAlive(kctx, lease.ID)
+	s, err := concurrency.NewSession(j.cli, concurrency.WithLease(lease.ID))
+	if err != nil {
+		stop()
 		return 0, fmt.Errorf("journal: session: %w", err)
 	}
 	e := concurrency.NewElection(s, j.prefix+"election")
 	if err := e.Campaign(ctx, name); err != nil {
+		stop()
 		s.Close()
 		return 0, fmt.Errorf("journal: campaign: %w", err)
 	}
-	j.sess, j.elec, j.key, j.token = s, e, e.Key(), e.Rev()
+	j.sess, j.elec, j.key, j.token, j.stopKeep = s, e, e.Key(), e.Rev(), stop
 	return uint64(j.token), nil
+}
+
+// keepAlive renews the lease every third of its TTL and moves the deadline
+// to the send time of each renewal etcd answered plus the TTL it gives. A
+// process stopped (SIGSTOP) or cut off renews nothing: its deadline stays
+// where it was, and runs out no later than the lease does at etcd.
+func (j *Journal) keepAlive(ctx context.Context, id clientv3.LeaseID) {
+	every := time.Duration(j.ttl) * time.Second / 3
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(every):
+		}
+		sent := time.Now()
+		c, cancel := context.WithTimeout(ctx, every)
+		resp, err := j.cli.KeepAliveOnce(c, id)
+		cancel()
+		if err != nil || resp.TTL <= 0 {
+			if errors.Is(err, rpctypes.ErrLeaseNotFound) {
+				return // gone at etcd: nothing to renew, the deadline stands
+			}
+			continue
+		}
+		j.deadline.Store(sent.Add(time.Duration(resp.TTL) * time.Second).UnixNano())
+	}
+}
+
+// Deadline is until when this member surely still leads (if it was
+// elected): its lease cannot have run out at etcd before then.
+func (j *Journal) Deadline() time.Time {
+	if j.key == "" {
+		return time.Time{}
+	}
+	return time.Unix(0, j.deadline.Load())
 }
 
 // Lost is closed when this member's leadership lease is gone (etcd
@@ -97,6 +149,7 @@ func (j *Journal) Resign(ctx context.Context) error {
 		return nil
 	}
 	err := j.elec.Resign(ctx)
+	j.stopKeep()
 	j.sess.Close()
 	j.sess, j.elec, j.key = nil, nil, ""
 	return err

@@ -1,0 +1,183 @@
+package controller
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/vigil-ha/vigil/internal/decision"
+)
+
+// Leadership is the election a Runner campaigns in (journal.Journal).
+type Leadership interface {
+	// Campaign blocks until this member leads, and returns the term's
+	// fencing token.
+	Campaign(ctx context.Context, name string) (uint64, error)
+	// Deadline is until when this member surely still leads: its lease
+	// cannot have run out before then, however long the process was
+	// stopped. The zero time when it does not lead.
+	Deadline() time.Time
+	Resign(ctx context.Context) error
+}
+
+// Executor carries out an action; its results come back as inputs
+// (Runner.Submit).
+type Executor interface {
+	Execute(ctx context.Context, a decision.Action)
+}
+
+// Runner drives a Loop in real time as one member of the controllers:
+// campaign, lead from the journal, tick, act; and stop acting the moment
+// its lease may have run out, before a successor can have started (a
+// leader stalled past its lease, by SIGSTOP or a paused VM, finds its
+// deadline gone when it resumes and acts no more, grants no more).
+type Runner struct {
+	Name   string
+	Loop   *Loop
+	Lead   Leadership
+	Exec   Executor
+	Ack    func(decision.Ack) // sends a clean stop's acknowledgement to its agent
+	Log    *slog.Logger
+	Every  time.Duration // tick period; default 250ms
+	Margin time.Duration // stop acting this long before the deadline; default 500ms
+
+	// AfterWrite, if set, runs between writing a Ready and acting on it:
+	// tests stop the process there, where a stop hurts most.
+	AfterWrite func()
+
+	reqs chan request
+}
+
+type request struct {
+	in    decision.Input
+	reply chan reply // for an AgentReport: its grant
+}
+
+type reply struct {
+	g   decision.Grant
+	err error
+}
+
+// NewRunner returns a runner; Run starts it.
+func NewRunner(name string, l *Loop, lead Leadership, exec Executor, ack func(decision.Ack), log *slog.Logger) *Runner {
+	return &Runner{Name: name, Loop: l, Lead: lead, Exec: exec, Ack: ack, Log: log,
+		Every: 250 * time.Millisecond, Margin: 500 * time.Millisecond, reqs: make(chan request, 1024)}
+}
+
+// Submit hands the loop an input (a collector's observation, an executor's
+// result, an operator's command). It is dropped when the runner does not
+// lead.
+func (r *Runner) Submit(in decision.Input) { r.reqs <- request{in: in} }
+
+// Report steps an agent's report and returns its grant; ErrNotLeading when
+// this member does not lead (or its lease may have run out).
+func (r *Runner) Report(ctx context.Context, rep decision.AgentReport) (decision.Grant, error) {
+	c := make(chan reply, 1)
+	select {
+	case r.reqs <- request{in: rep, reply: c}:
+	case <-ctx.Done():
+		return decision.Grant{}, ctx.Err()
+	}
+	select {
+	case x := <-c:
+		return x.g, x.err
+	case <-ctx.Done():
+		return decision.Grant{}, ctx.Err()
+	}
+}
+
+// Run campaigns and leads until ctx ends.
+func (r *Runner) Run(ctx context.Context) error {
+	for ctx.Err() == nil {
+		token, err := r.Lead.Campaign(ctx, r.Name)
+		if err != nil {
+			r.drain()
+			if ctx.Err() == nil {
+				r.Log.Warn("campaign failed; retrying", "err", err)
+				select {
+				case <-ctx.Done():
+				case <-time.After(time.Second):
+				}
+			}
+			continue
+		}
+		if _, err := r.Loop.Lead(time.Now(), token); err != nil {
+			r.Log.Error("elected but cannot read the journal: resigning", "err", err)
+			_ = r.Lead.Resign(context.Background())
+			continue
+		}
+		r.Log.Info("leading", "member", r.Name, "token", token)
+		r.lead(ctx)
+		r.Loop.Depose()
+		_ = r.Lead.Resign(context.Background())
+		r.Log.Warn("stopped leading", "member", r.Name, "token", token)
+	}
+	return ctx.Err()
+}
+
+// leads reports whether this member may still act.
+func (r *Runner) leads() bool {
+	return time.Now().Before(r.Lead.Deadline().Add(-r.Margin))
+}
+
+// drain answers what waits while this member does not lead.
+func (r *Runner) drain() {
+	for {
+		select {
+		case q := <-r.reqs:
+			if q.reply != nil {
+				q.reply <- reply{err: ErrNotLeading}
+			}
+		default:
+			return
+		}
+	}
+}
+
+func (r *Runner) lead(ctx context.Context) {
+	t := time.NewTicker(r.Every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case q := <-r.reqs:
+			if !r.leads() {
+				if q.reply != nil {
+					q.reply <- reply{err: ErrNotLeading}
+				}
+				return
+			}
+			if rep, ok := q.in.(decision.AgentReport); ok && q.reply != nil {
+				g, err := r.Loop.Report(time.Now(), rep)
+				q.reply <- reply{g, err}
+				continue
+			}
+			_ = r.Loop.Step(time.Now(), q.in)
+		case <-t.C:
+			if !r.leads() {
+				return
+			}
+			rd, err := r.Loop.Tick(time.Now())
+			if err != nil {
+				r.Log.Error("journal write failed: acting on its alerts only", "err", err)
+			}
+			if r.AfterWrite != nil {
+				r.AfterWrite()
+			}
+			for _, a := range rd.Acks {
+				if !r.leads() {
+					return
+				}
+				r.Ack(a)
+			}
+			for _, a := range rd.Actions {
+				if !r.leads() {
+					r.Log.Warn("lease may have run out: not carrying out the rest of the Ready", "action", a.String())
+					return
+				}
+				r.Exec.Execute(ctx, a)
+			}
+		}
+	}
+}
