@@ -29,7 +29,8 @@ func newA4(t *testing.T, at time.Time) *a4 {
 	return x
 }
 
-func (x *a4) tick(at time.Time) {
+// tick runs a Tick whose records are written, and returns its Ready.
+func (x *a4) tick(at time.Time) Ready {
 	rd := x.e.Tick(at)
 	for _, r := range rd.Records {
 		x.store[r.Host] = r
@@ -39,6 +40,7 @@ func (x *a4) tick(at time.Time) {
 	}
 	x.acts = append(x.acts, rd.Actions...)
 	x.acks = append(x.acks, rd.Acks...)
+	return rd
 }
 
 // report delivers a report of a live agent process, as its agent would:

@@ -112,16 +112,7 @@ func (x *a4) silent(now time.Time, d time.Duration) time.Time {
 			x.e.Step(now, AgentReport{Host: "cmp2", Network: net, Self: SelfReport{BootID: "x", NovaCompute: Process{Running: true}, Libvirtd: Process{Running: true}}})
 		}
 		x.e.Step(now, StorageHeartbeats{OK: true})
-		rd := x.e.Tick(now)
-		for _, r := range rd.Records {
-			x.store[r.Host] = r
-		}
-		if len(rd.Records) > 0 {
-			x.e.Step(now, Persisted{Ready: rd.Seq})
-		}
-		x.acts = append(x.acts, rd.Actions...)
-		x.acks = append(x.acks, rd.Acks...)
-		for _, a := range rd.Actions {
+		for _, a := range x.tick(now).Actions {
 			if a.Kind == ActFence {
 				x.e.Step(now, FenceResult{Host: a.Host, Level: a.Level, Err: "BMC unreachable"})
 			}
