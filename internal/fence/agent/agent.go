@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
@@ -129,6 +130,46 @@ func (d *Device) Monitor(ctx context.Context) error {
 	}
 	return nil
 }
+
+// Diag runs action=diag: the agents that offer it (fence_ipmilan,
+// fence_redfish, fence_idrac, ...) have the BMC send a diagnostic
+// interrupt, so a hung kernel panics into its kdump. An agent whose
+// metadata lists no diag action fails with fence.ErrDiagUnsupported before
+// anything is sent; so does one that cannot be asked for its metadata.
+func (d *Device) Diag(ctx context.Context) (string, error) {
+	ok, err := d.offers(ctx, "diag")
+	if err != nil {
+		return "", fmt.Errorf("agent: %s: reading its metadata: %v: %w", d.cfg.Agent, err, fence.ErrDiagUnsupported)
+	}
+	if !ok {
+		return "", fmt.Errorf("agent: %s offers no diag action: %w", d.cfg.Agent, fence.ErrDiagUnsupported)
+	}
+	code, msg, err := d.run(ctx, "diag")
+	if err != nil {
+		return "", err
+	}
+	if code != exitOK {
+		return "", d.exitError("diag", code, msg)
+	}
+	d.log.Info("fence agent sent a diagnostic interrupt")
+	return d.cfg.Agent + " action=diag exited 0: diagnostic interrupt sent", nil
+}
+
+// offers reports whether the agent's metadata (`-o metadata`, which needs
+// no device and no secret) lists action.
+func (d *Device) offers(ctx context.Context, action string) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, d.cfg.RunTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, d.path, "-o", "metadata")
+	cmd.Env = agentEnv
+	out, err := cmd.Output()
+	if err != nil {
+		return false, err
+	}
+	return strings.Contains(string(out), `<action name="`+action+`"`), nil
+}
+
+var _ fence.Diagnoser = (*Device)(nil)
 
 // switchAndVerify runs action, then status through fence.PowerCheck.
 func (d *Device) switchAndVerify(ctx context.Context, action string, want fence.Status) (fence.PowerReading, error) {

@@ -291,3 +291,34 @@ func TestSecretOptionsOnStdinOnly(t *testing.T) {
 	}
 	f.checkArgv(t)
 }
+
+// Diag runs action=diag only on an agent whose metadata offers it; one that
+// does not is ErrDiagUnsupported before anything is sent, and a refusal by
+// the device is an ExitError.
+func TestDiag(t *testing.T) {
+	ctx := context.Background()
+	f := newFake(t, "", "on", nil)
+	if _, err := f.d.Diag(ctx); !errors.Is(err, fence.ErrDiagUnsupported) {
+		t.Fatalf("an agent without diag: %v, want ErrDiagUnsupported", err)
+	}
+	if _, err := os.Stat(filepath.Join(f.dir, "diag.log")); err == nil {
+		t.Fatal("diag was sent to an agent that does not offer it")
+	}
+	if err := os.WriteFile(filepath.Join(f.dir, "diag"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := f.d.Diag(ctx)
+	if err != nil || !strings.Contains(out, "action=diag exited 0") {
+		t.Fatalf("diag: %q, %v", out, err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(f.dir, "diag.log")); string(b) != "diag\n" {
+		t.Fatalf("the agent ran diag %q times, want once", b)
+	}
+	if err := os.WriteFile(filepath.Join(f.dir, "mode"), []byte("diag-refused\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var ee *ExitError
+	if _, err := f.d.Diag(ctx); !errors.As(err, &ee) || ee.Action != "diag" {
+		t.Fatalf("a refused diag: %v, want an ExitError of action diag", err)
+	}
+}

@@ -191,3 +191,24 @@ func BenchmarkOffAgent(b *testing.B) {
 		})
 	}
 }
+
+// fence_ipmilan offers diag, and vigil sends it through the agent to the
+// real ipmi_sim, which does not carry out a diagnostic interrupt (to the
+// native driver it answers completion code 0xCC; fence_ipmilan's ipmitool
+// reports "Connection timed out"): the failure comes back as the agent's
+// exit error, and the host keeps running.
+func TestIntegrationIPMILanDiagRefusedByIPMISim(t *testing.T) {
+	tier.Integration(t, tier.Root, "fence_ipmilan", "ipmitool", "ipmi_sim", "ip", "ping", "setsid")
+	ctx := context.Background()
+	r := newRig(t)
+	d := device(t, r.config(0))
+	_, err := d.Diag(ctx)
+	var ee *agent.ExitError
+	if !errors.As(err, &ee) || ee.Action != "diag" {
+		t.Fatalf("Diag() = %v; want fence_ipmilan's refusal as an ExitError of action diag", err)
+	}
+	t.Logf("ipmi_sim refused: %v", err)
+	if on, err := r.bmcs[0].PoweredOn(ctx); err != nil || !on {
+		t.Fatalf("after a refused diag host0 powered on = %t, %v; want it running", on, err)
+	}
+}
