@@ -34,7 +34,8 @@ type Contract struct {
 	expiry, guestsTill time.Duration
 	guestsSeq          uint64 // the report whose grant last said whether guests may start
 	armed              bool
-	stopSeq            uint64 // the clean-stop notice waiting for its ack; 0 none
+	watchdogTimeout    time.Duration // what the device read back (LinuxWatchdog.Timeout)
+	stopSeq            uint64        // the clean-stop notice waiting for its ack; 0 none
 }
 
 // Saved is what a process keeps for its successor on the same boot: the
@@ -67,6 +68,12 @@ func NewContract(boot, id string, isolation time.Duration, armed bool, saved *Sa
 	return c, nil
 }
 
+// SetWatchdogTimeout records the timeout the watchdog device reads back
+// (not the one asked for: a device may round it up). Reports carry it, and
+// the leader counts the watchdog only when it is no longer than the safe
+// time assumes.
+func (c *Contract) SetWatchdogTimeout(d time.Duration) { c.watchdogTimeout = d }
+
 // ID is the agent process's name; Boot its boot id.
 func (c *Contract) ID() string   { return c.id }
 func (c *Contract) Boot() string { return c.boot }
@@ -79,6 +86,7 @@ func (c *Contract) Report(now time.Duration, self decision.SelfReport) decision.
 	c.sent[c.seq] = now
 	delete(c.sent, c.seq-sentKept)
 	self.BootID, self.Agent, self.Ticket, self.Seq, self.WatchdogArmed = c.boot, c.id, c.ticket, c.seq, c.armed
+	self.IsolationTimeout, self.WatchdogTimeout = c.isolation, c.watchdogTimeout
 	return self
 }
 

@@ -42,5 +42,7 @@ func (c Config) Decision() decision.Config {
 		DoubtMinHosts:       c.Doubt.MinHosts,
 		FailoverGrace:       c.Detection.FailoverGrace.Std(),
 		SelfFenceAfter:      selfFence.Std(),
+		IsolationTimeout:    c.SelfFence.IsolationTimeout.Std(),
+		WatchdogTimeout:     c.SelfFence.WatchdogTimeout.Std(),
 	}
 }

@@ -72,6 +72,12 @@ type Config struct {
 	// every fence level failed. It must be at least the safe time computed by
 	// package safetime; zero disables the path. Default 0.
 	SelfFenceAfter time.Duration
+	// IsolationTimeout and WatchdogTimeout are the agents' timeouts that
+	// SelfFenceAfter was computed from (package safetime). An agent that
+	// reports longer ones (SelfReport), or none, would reset its host after
+	// the safe time: its watchdog is not counted. Zero: not checked (an
+	// engine built by hand; internal/config always sets them).
+	IsolationTimeout, WatchdogTimeout time.Duration
 }
 
 // DefaultConfig returns the defaults documented on Config.
@@ -199,6 +205,9 @@ func (c Config) Validate() error {
 	}
 	if c.SelfFenceAfter < 0 {
 		return cfgErr("self_fence.assume_dead_after", "must not be negative")
+	}
+	if c.IsolationTimeout < 0 || c.WatchdogTimeout < 0 {
+		return cfgErr("self_fence.isolation_timeout", "the agents' timeouts must not be negative")
 	}
 	return nil
 }

@@ -102,7 +102,7 @@ func (e *Engine) Grant(now time.Time, r AgentReport) (Grant, error) {
 		h.grantSeq = s.Seq
 		// A stopped holder's reports (sent while it waits for the ack,
 		// which disarms it) never arm it again.
-		h.grantArmed = h.echoed && s.WatchdogArmed && !h.stopped
+		h.grantArmed = h.echoed && e.watchdogCounts(h, s) && !h.stopped
 	}
 	if h.watchdogState() != before {
 		// A successor must know what this leader knows of the watchdog,
@@ -115,7 +115,7 @@ func (e *Engine) Grant(now time.Time, r AgentReport) (Grant, error) {
 	if isHolder && h.ticket == h.savedState.ticket {
 		g.Ticket = h.ticket
 	}
-	g.Guests = (h.inc == nil || h.inc.fence == nil) && h.guestsSafe(s)
+	g.Guests = (h.inc == nil || h.inc.fence == nil) && h.guestsSafe(s, e.watchdogCounts(h, s))
 	h.lastGuests = g.Guests
 	return g, nil
 }
@@ -131,12 +131,35 @@ func (e *Engine) Grant(now time.Time, r AgentReport) (Grant, error) {
 // process changes the ticket, and waits for its write): none counts more
 // than its reports. Its echo is not needed: a record of a holder that has
 // not echoed counts no watchdog at all.
-func (h *host) guestsSafe(s SelfReport) bool {
+func (h *host) guestsSafe(s SelfReport, counts bool) bool {
 	w := h.savedState
 	if s.Agent == "" {
 		return h.tAgent == "" && w == h.watchdogState() && w.boot == s.BootID && w.agent == "" && !w.armed
 	}
-	return h.isHolder(s.BootID, s.Agent) && w.ticket == h.ticket && w.agent == s.Agent && w.boot == s.BootID && (!w.armed || s.WatchdogArmed)
+	return h.isHolder(s.BootID, s.Agent) && w.ticket == h.ticket && w.agent == s.Agent && w.boot == s.BootID && (!w.armed || counts)
+}
+
+// watchdogCounts reports whether the watchdog s says is armed may count as
+// a fence: its timeouts are no longer than the ones the safe time was
+// computed from (a device that rounds 30 s up to 60 s, an agent configured
+// apart from the controllers, would reset the host after vigil had started
+// its guests elsewhere). An armed watchdog that may not count is alerted.
+func (e *Engine) watchdogCounts(h *host, s SelfReport) bool {
+	if !s.WatchdogArmed {
+		return false
+	}
+	iso, wd := e.cfg.IsolationTimeout, e.cfg.WatchdogTimeout
+	if (iso == 0 || s.IsolationTimeout > 0 && s.IsolationTimeout <= iso) && (wd == 0 || s.WatchdogTimeout > 0 && s.WatchdogTimeout <= wd) {
+		return true
+	}
+	say := func(d time.Duration) string {
+		if d == 0 {
+			return "none"
+		}
+		return d.String()
+	}
+	e.alert(h, "watchdog-timeout", fmt.Sprintf("the agent on %s feeds a watchdog with isolation timeout %s and watchdog timeout %s, but vigil's safe time assumes at most %v and %v: its reset could come after vigil starts its guests elsewhere, so vigil never counts it as a fence; give the agent self_fence.isolation_timeout and watchdog_timeout no longer than the controllers' (a device that cannot do %v needs a longer watchdog_timeout everywhere)", h.Name, say(s.IsolationTimeout), say(s.WatchdogTimeout), iso, wd, wd))
+	return false
 }
 
 // heard is what place made of a message.

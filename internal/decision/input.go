@@ -1,5 +1,7 @@
 package decision
 
+import "time"
+
 // Input is anything the engine learns: an observation about the world, the
 // result of an action, an operator's command, or a change of leadership.
 type Input interface{ isInput() }
@@ -32,6 +34,12 @@ type SelfReport struct {
 	// may arrive out of order over different networks and relays, and
 	// only the order they were sent in counts.
 	Seq uint64
+	// IsolationTimeout is how long the agent process feeds its watchdog
+	// after the report a grant answers, and WatchdogTimeout the timeout
+	// its watchdog device reads back (a device may round a requested
+	// timeout up). Zero: not said (an older agent). A watchdog counts as
+	// a fence only when both are no longer than the safe time assumes.
+	IsolationTimeout, WatchdogTimeout time.Duration
 }
 
 // AgentReport is a message received from a host's agent over one network.

@@ -119,7 +119,7 @@ type Fault struct {
 	BMC         string     `yaml:"bmc,omitempty"`         // unreachable | reachable | lies | slow | late
 	Delay       Duration   `yaml:"delay,omitempty"`       // bmc slow/late: how long
 	Hang        string     `yaml:"hang,omitempty"`        // host | userspace
-	Watchdog    string     `yaml:"watchdog,omitempty"`    // missing | present: from the host's next agent start on (a boot whose watchdog module did not load)
+	Watchdog    string     `yaml:"watchdog,omitempty"`    // missing | long | present: from the host's next agent start on (a boot whose watchdog module did not load; a device that rounds the timeout up to twice the configured one)
 	Storage     string     `yaml:"storage,omitempty"`     // unreachable | reachable
 	Blocklist   string     `yaml:"blocklist,omitempty"`   // expire: the host's entries lapse
 	Kill        string     `yaml:"kill,omitempty"`        // controller-leader

@@ -109,9 +109,14 @@ func (s *Scenario) schedule(w *sim.World, c *sim.Controller) *schedule {
 			if dur > 0 {
 				add(at+dur, func() { hang(h, false) })
 			}
+		case f.Watchdog == "long":
+			add(at, func() { w.SetWatchdogLong(h, true) })
+			if dur > 0 {
+				add(at+dur, func() { w.SetWatchdogLong(h, false) })
+			}
 		case f.Watchdog != "":
 			missing := f.Watchdog == "missing"
-			add(at, func() { w.SetWatchdogMissing(h, missing) })
+			add(at, func() { w.SetWatchdogMissing(h, missing); w.SetWatchdogLong(h, false) })
 			if dur > 0 {
 				add(at+dur, func() { w.SetWatchdogMissing(h, !missing) })
 			}

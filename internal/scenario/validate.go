@@ -242,8 +242,8 @@ func (s *Scenario) validateFault(f Fault, hosts, nets map[string]bool) error {
 		}
 		return needHost()
 	case "watchdog":
-		if f.Watchdog != "missing" && f.Watchdog != "present" {
-			return fmt.Errorf("watchdog: write `watchdog: missing` (from its next boot the host's agent finds no watchdog device) or `watchdog: present` with host: NAME")
+		if f.Watchdog != "missing" && f.Watchdog != "present" && f.Watchdog != "long" {
+			return fmt.Errorf("watchdog: write `watchdog: missing` (from its next boot the host's agent finds no watchdog device), `watchdog: long` (its device rounds the timeout up to twice the configured one) or `watchdog: present` with host: NAME")
 		}
 		if s.Cluster.Watchdog == nil {
 			return fmt.Errorf("watchdog: %s needs cluster.watchdog (the watchdog contract) to be configured", f.Watchdog)

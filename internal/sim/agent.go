@@ -106,7 +106,11 @@ func (w *World) watchdog(h *Host, tick bool) {
 		h.fedAt = w.now
 	}
 	// The hardware timer runs on, hung kernel or crashed agent or not.
-	if w.now-h.fedAt >= w.local(h, wd.WatchdogTimeout) {
+	timeout := h.wdTimeout
+	if timeout == 0 {
+		timeout = wd.WatchdogTimeout
+	}
+	if w.now-h.fedAt >= w.local(h, timeout) {
 		w.PowerOff(h, "watchdog reset: no grant, nothing fed it")
 		reboot := wd.RebootTime
 		if reboot <= 0 {
@@ -184,7 +188,10 @@ func (w *World) startAgent(h *Host) {
 	h.agentNo++
 	wd := w.cfg.Watchdog
 	if wd != nil && !h.armed && !h.noWatchdog {
-		h.armed, h.fedAt = true, w.now
+		h.armed, h.fedAt, h.wdTimeout = true, w.now, wd.WatchdogTimeout
+		if h.wdLong {
+			h.wdTimeout = 2 * wd.WatchdogTimeout // the device rounded the timeout up
+		}
 	}
 	iso := 10 * time.Second
 	if wd != nil {
@@ -193,6 +200,9 @@ func (w *World) startAgent(h *Host) {
 	c, err := agent.NewContract(bootID(h), agentID(h), iso, h.armed, &h.saved)
 	if err != nil {
 		panic(err) // the scenario loader validated the timeout
+	}
+	if h.armed {
+		c.SetWatchdogTimeout(h.wdTimeout)
 	}
 	h.agent = c
 }

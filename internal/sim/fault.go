@@ -138,6 +138,15 @@ func (w *World) SetWatchdogMissing(h *Host, missing bool) {
 	}
 }
 
+// SetWatchdogLong makes the host's watchdog device round the timeout it is
+// given up to twice that (long), or not, for devices armed from then on.
+func (w *World) SetWatchdogLong(h *Host, long bool) {
+	h.wdLong = long
+	if long {
+		w.event(h.Name, "watchdog device rounds its timeout up to twice the configured one, from the next agent start on")
+	}
+}
+
 // PowerOn boots a host: a new boot id, the agent, libvirtd and nova-compute start.
 func (w *World) PowerOn(h *Host, why string) {
 	if h.On {

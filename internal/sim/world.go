@@ -107,11 +107,16 @@ type Host struct {
 	// noWatchdog: the host has no watchdog device (its module did not
 	// load): agent processes started from now on open none.
 	noWatchdog bool
-	fedAt      time.Duration // last watchdog feed
-	armed      bool          // watchdog armed (the agent opened the device)
-	rate       float64       // clock rate against real time; 0 means 1
-	bootAt     time.Duration // a reset host boots again at this time; 0 none
-	phase      time.Duration // per-host offset of periodic work
+	// wdLong: the device rounds the watchdog timeout up to twice the
+	// configured one, from the next agent start on; wdTimeout is the
+	// timeout of the device armed now.
+	wdLong    bool
+	wdTimeout time.Duration
+	fedAt     time.Duration // last watchdog feed
+	armed     bool          // watchdog armed (the agent opened the device)
+	rate      float64       // clock rate against real time; 0 means 1
+	bootAt    time.Duration // a reset host boots again at this time; 0 none
+	phase     time.Duration // per-host offset of periodic work
 }
 
 // Event is something that happened in the world, for the timeline.
