@@ -84,6 +84,7 @@ func (s *Scenario) DecisionConfig() (decision.Config, error) {
 				return cfg, fmt.Errorf("%w: vigil.%v", ErrInvalid, err)
 			}
 			cfg.SelfFenceAfter = a
+			cfg.IsolationTimeout, cfg.WatchdogTimeout = time.Duration(wd.IsolationTimeout), time.Duration(wd.WatchdogTimeout)
 		}
 	}
 	if err := cfg.Validate(); err != nil {
