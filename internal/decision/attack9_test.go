@@ -1,0 +1,95 @@
+package decision
+
+import (
+	"testing"
+	"time"
+)
+
+// Ninth adversarial review (attack9), against f4f14c5 (a stopped holder
+// never re-arms, acks ride with later records, slow commits confirm,
+// same-boot staleness lapses with the holder, confirms refuse every boot
+// heard lately). Each test fails on the code it was written against.
+
+// Finding I1 (double writer, H1 again): "a stopped holder never re-arms"
+// is kept per ticket, not per process. place() clears h.stopped whenever
+// it issues a ticket, so a stopping process that loses the ticket and is
+// placed anew is no longer "stopped". b1 stops (the ack is on its way);
+// a message vigil cannot place arrives (the first report of ended b0,
+// sent before it had a ticket, late over a relay) and takes the ticket;
+// b1's reports sent while it waits for its ack (armed: it is armed until
+// the ack) carry b1's old ticket, which the unechoed b0 ticket cannot
+// prove stale, so b1 is placed anew with stopped false, echoes its new
+// ticket, and is believed armed. The ack of seq 3 then reaches b1
+// (Contract.Acked matches the notice, whatever was granted since) and b1
+// disarms and exits. cmp1 is cut off with its BMC: vigil counts b1's
+// unfed watchdog as the fence and evacuates while b1 runs its guests.
+func TestAttack9StoppedProcessPlacedAnewReArms(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	x := newA4(t, t0)
+	early := armedReport("b0", 1) // b0's first report: no ticket
+	x.report(t0, armedReport("b0", 1))
+	now := t0.Add(60 * time.Second) // rebooted into b1
+	x.report(now, armedReport("b1", 1))
+	x.report(now.Add(time.Second), armedReport("b1", 2))
+	now = now.Add(2 * time.Second)
+	x.stop(now, "cmp1", "b1", "b1", 3)
+	x.tick(now)
+	if len(x.acks) != 1 || !x.e.hosts["cmp1"].stopped {
+		t.Fatalf("setup: the stop was not taken: acks %v", x.acks)
+	}
+	// The ack is on its way to b1. Meanwhile:
+	delete(x.tickets, "b0")
+	x.late(now.Add(100*time.Millisecond), early)
+	// b1's report loop runs on while it waits: armed, its old ticket,
+	// then the one its grants hand it.
+	x.report(now.Add(200*time.Millisecond), armedReport("b1", 4))
+	x.report(now.Add(300*time.Millisecond), armedReport("b1", 5))
+	if b := x.e.hosts["cmp1"].armedBoot(); b != "" {
+		if concludesSelfFence(x.e, now.Add(300*time.Millisecond)) {
+			t.Fatalf("DOUBLE WRITER: b1's stop (seq 3) was acknowledged, yet after a late message took the ticket b1 was placed anew and believed armed (%+v); the ack disarms b1 and vigil counted its unfed watchdog as cmp1's fence", x.e.hosts["cmp1"].watchdogState())
+		}
+		t.Fatalf("DOUBLE WRITER: vigil believes %s armed after acknowledging its stop", b)
+	}
+}
+
+// Finding I2 (instances held; G7 again, on one boot): same-boot
+// staleness now lapses once the holder has been silent for an agent
+// timeout, and a host whose holder is silent is exactly the host vigil
+// must conclude about. cmp1's agent restarted on b1 (p1, then p2, which
+// echoed its ticket and armed the watchdog); cmp1 is then cut off with
+// its BMC. A relay keeps delivering reports p1 sent before it ended, each
+// carrying p1's older ticket: with p2 silent over 3 s none is stale any
+// more. The first places ended p1 anew (a ticket nobody will echo: no
+// watchdog counts), every one is a sign of life, and the incident never
+// reaches the safe time of p2's watchdog, which has long reset the host.
+// Before f4f14c5 these messages were stale.
+func TestAttack9SameBootLateMessagesWhileHolderCutOff(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	x := newA4(t, t0)
+	x.report(t0, namedReport("b1", "p1", 40, true))
+	now := t0.Add(5 * time.Second) // the agent restarts: p2 takes the armed watchdog over
+	x.report(now, namedReport("b1", "p2", 1, true))
+	x.report(now.Add(time.Second), namedReport("b1", "p2", 2, true))
+	if h := x.e.hosts["cmp1"]; h.tAgent != "p2" || !h.echoed || !h.grantArmed {
+		t.Fatalf("setup: p2 is not the armed holder: %+v", h.watchdogState())
+	}
+	old := x.tickets["p1"]
+	now = now.Add(time.Second)
+	for i := 0; i < 24; i++ { // cut off: only p1's old messages come through
+		now = x.silent(now, 5*time.Second)
+		x.replay(now, namedReport("b1", "p1", 39, true), old)
+	}
+	if st := x.status("cmp1"); st.Fence == nil || st.Fence.Method != "watchdog" {
+		t.Fatalf("INSTANCES HELD: 2 minutes after p2 fell silent with its watchdog armed cmp1 is %s, fence %v, belief %+v: ended p1's late messages (same boot, older ticket) were placed anew and kept it looking alive", st.State, st.Fence, x.e.hosts["cmp1"].watchdogState())
+	}
+}
+
+// replay delivers a copy of a message an ended agent process sent while it
+// held ticket t (a relay's queue, a duplicate): unlike late, it never
+// carries a ticket handed out since.
+func (x *a4) replay(at time.Time, r AgentReport, t Ticket) {
+	r.Self.Ticket = t
+	x.e.Step(at, r)
+	_, _ = x.e.Grant(at, r) // answered or refused: nobody takes the grant
+	x.tick(at)
+}
