@@ -1,6 +1,7 @@
 package decision
 
 import (
+	"errors"
 	"testing"
 	"time"
 )
@@ -81,6 +82,51 @@ func TestAttack9SameBootLateMessagesWhileHolderCutOff(t *testing.T) {
 	}
 	if st := x.status("cmp1"); st.Fence == nil || st.Fence.Method != "watchdog" {
 		t.Fatalf("INSTANCES HELD: 2 minutes after p2 fell silent with its watchdog armed cmp1 is %s, fence %v, belief %+v: ended p1's late messages (same boot, older ticket) were placed anew and kept it looking alive", st.State, st.Fence, x.e.hosts["cmp1"].watchdogState())
+	}
+}
+
+// Finding I3 (double writer, H3 and H4 together): a confirm refuses the
+// boots this leader heard lately and the boot of the record, but a
+// successor has heard none, and grantBoot, the record's boot, is what the
+// first message it places overwrites. cmp1 ran b1, rebooted into b2
+// (placed, echoed), and the leader failed over; cmp1 is cut off with its
+// BMC, and b1's first report (no ticket) arrives late at the successor
+// over a relay: placed, it names b1 as the host's boot, and b1 is the only
+// boot heard. The operator confirms cmp1 off: the fence names b1 and
+// refuses nothing else. b2, which was not off after all, is granted again
+// when its reports come through, feeds its watchdog and runs its guests
+// while vigil evacuates them. The restored record named b2.
+func TestAttack9ConfirmAfterFailoverForgetsRecordBoot(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	x := newA4(t, t0)
+	early := unarmedReport("b1", 1) // b1's first report: no ticket
+	x.report(t0, unarmedReport("b1", 40))
+	now := t0.Add(80 * time.Second) // rebooted into b2
+	x.report(now, unarmedReport("b2", 1))
+	x.report(now.Add(time.Second), unarmedReport("b2", 2))
+	now = now.Add(2 * time.Second)
+	x.failover(now, 2) // cmp1 is cut off with its BMC; the successor never hears b2
+	if r := x.store["cmp1"]; r.WatchdogOffBoot != "b2" {
+		t.Fatalf("setup: the record does not name b2: %+v", r)
+	}
+	now = x.silent(now, 10*time.Second)
+	b1 := x.tickets["b1"]
+	delete(x.tickets, "b1")
+	x.late(now, early)
+	x.tickets["b1"] = b1
+	now = x.silent(now, 30*time.Second)
+	x.e.Step(now, Confirm{Host: "cmp1", By: "ops"})
+	x.tick(now)
+	st := x.status("cmp1")
+	if st.Fence == nil || st.Fence.Method != "operator" {
+		t.Fatalf("setup: the confirm was not taken: %+v %s", st, codes(x.acts))
+	}
+	r := unarmedReport("b2", 3)
+	r.Self.Ticket = x.tickets["b2"]
+	now = now.Add(time.Second)
+	x.e.Step(now, r)
+	if _, err := x.e.Grant(now, r); !errors.Is(err, ErrBootFenced) {
+		t.Fatalf("DOUBLE WRITER: after a failover the confirm named boot %s and refused %v (a late message of ended b1 overwrote the record's b2); b2, still running, got a grant (err %v) instead of being refused", st.Fence.BootID, st.Fence.Refuse, err)
 	}
 }
 
