@@ -130,6 +130,51 @@ func TestAttack9ConfirmAfterFailoverForgetsRecordBoot(t *testing.T) {
 	}
 }
 
+// Finding I4 (double writer, the store's side of I1): an ack rides with a
+// later record that does not carry the disarm it acknowledges. b1's stop
+// is taken, and the Ready with its disarm and ack fails to write. Before
+// the rewrite, b0's late first report takes the ticket: the next record
+// names b0 (no watchdog counted, nothing of b1's stop), and b1's ack rides
+// with it (ackOut): written, the ack goes out, and b1 disarms. The leader
+// fails over. The successor's store never said b1 stopped: a report b1
+// sent while it waited for the ack (armed, its old ticket) arrives late,
+// is placed anew, and b1, still running its last seconds, echoes it.
+// vigil believes b1 armed; b1 has disarmed.
+func TestAttack9AckRidesWithRecordWithoutTheDisarm(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	x := newA4(t, t0)
+	early := armedReport("b0", 1) // b0's first report: no ticket
+	x.report(t0, armedReport("b0", 1))
+	now := t0.Add(60 * time.Second) // rebooted into b1
+	x.report(now, armedReport("b1", 1))
+	x.report(now.Add(time.Second), armedReport("b1", 2))
+	now = now.Add(2 * time.Second)
+	x.stop(now, "cmp1", "b1", "b1", 3)
+	if rd := x.e.Tick(now); len(rd.Acks) != 1 { // the write fails: the ack is dropped with it
+		t.Fatalf("setup: the stop emitted acks %v", rd.Acks)
+	}
+	delete(x.tickets, "b0")
+	x.late(now.Add(300*time.Millisecond), early) // written, with b1's ack
+	acked := false
+	for _, a := range x.acks {
+		acked = acked || a.Agent == "b1" && a.Seq == 3
+	}
+	if !acked {
+		t.Fatalf("setup: b1's stop was not acknowledged: %v", x.acks)
+	}
+	withAck := x.store["cmp1"]
+	now = now.Add(time.Second)
+	x.failover(now, 2)
+	// b1's report sent before the ack arrived, then its echo.
+	x.report(now, armedReport("b1", 4))
+	if b := x.e.hosts["cmp1"].armedBoot(); b != "" {
+		if concludesSelfFence(x.e, now) {
+			t.Fatalf("DOUBLE WRITER: b1's stop was acknowledged with a record that did not say so (agent %q ticket %v stopped %v); after a failover b1 was placed anew and its unfed watchdog counted as cmp1's fence", withAck.WatchdogAgent, withAck.WatchdogTicket, withAck.WatchdogStopped)
+		}
+		t.Fatalf("DOUBLE WRITER: the successor believes %s armed after its stop was acknowledged", b)
+	}
+}
+
 // replay delivers a copy of a message an ended agent process sent while it
 // held ticket t (a relay's queue, a duplicate): unlike late, it never
 // carries a ticket handed out since.
