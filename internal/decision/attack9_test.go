@@ -175,6 +175,73 @@ func TestAttack9AckRidesWithRecordWithoutTheDisarm(t *testing.T) {
 	}
 }
 
+// Finding I5 (double writer, I1 by a restore; the reordering checker with
+// slow acks found it, seed 1796312464): no record can keep a stop that a
+// restore from a snapshot forgets. b1's stop is written and acknowledged;
+// the ack is on its way. The store is then restored from a snapshot taken
+// before the stop (RestoreSnapshot drops its watchdog belief, as it
+// should), and b1's reports sent while it waits for the ack (armed) reach
+// the new leader: placed anew, echoed, armed. The ack then arrives and b1
+// disarms. "No watchdog counts until the running process echoes a ticket
+// issued after the restore" assumes that process is not stopping: only
+// its messages can say that it is (a report after a stop notice should
+// carry it, and never arm).
+func TestAttack9RestoreForgetsStopWhileAckInFlight(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	x := newA4(t, t0)
+	x.report(t0, armedReport("b1", 1))
+	x.report(t0.Add(time.Second), armedReport("b1", 2))
+	snapshot := records(x.store)
+	now := t0.Add(2 * time.Second)
+	x.stop(now, "cmp1", "b1", "b1", 3)
+	x.tick(now)
+	if len(x.acks) != 1 {
+		t.Fatalf("setup: the stop was not acknowledged: %v", x.acks)
+	}
+	now = now.Add(time.Second)
+	x.e = watchdogEngine(t)
+	x.e.RestoreSnapshot(snapshot, 1000)
+	x.e.Step(now, Leadership{Leader: true, Token: 1001})
+	x.report(now, armedReport("b1", 4)) // sent while b1 waits for its ack
+	if b := x.e.hosts["cmp1"].armedBoot(); b != "" && concludesSelfFence(x.e, now) {
+		t.Fatalf("DOUBLE WRITER: after a restore from a snapshot b1, stopping, echoed a new ticket and was believed armed (%+v); the ack of its stop, already sent, disarms it, and vigil counted its unfed watchdog as cmp1's fence", x.e.hosts["cmp1"].watchdogState())
+	}
+}
+
+// Finding I6 (double writer; a live process exploits the same-boot lapse,
+// the reordering checker's overlap with slow acks found it, seeds
+// 1796330964, 1796349395): H6's premise, an old process p1 whose shutdown
+// hangs while its report loop runs on, after it closed the device without
+// the magic close (Watchdog.Abandon: the exit path) so that p2 could open
+// it. p1's contract still says armed (only Acked changes it). p2 holds the
+// ticket, echoed, armed, and stops cleanly (a rolling update that goes on);
+// its ack is on its way. p2 no longer reports: after an agent timeout p1's
+// messages, with their older ticket, are no longer stale, p1 is placed
+// anew, echoes and is believed armed. p2's ack arrives: the magic close
+// disarms the device, p1 exits. vigil counts a watchdog nobody holds.
+// Before f4f14c5 p1 stayed stale behind p2's echoed ticket.
+func TestAttack9HungOldProcessTakesOverAfterStop(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	x := newA4(t, t0)
+	x.report(t0, namedReport("b1", "p1", 40, true))
+	now := t0.Add(time.Second) // p1 abandons the device; p2 opens it
+	x.report(now, namedReport("b1", "p2", 1, true))
+	x.report(now.Add(time.Second), namedReport("b1", "p2", 2, true))
+	now = now.Add(2 * time.Second)
+	x.stop(now, "cmp1", "b1", "p2", 3)
+	x.tick(now)
+	if len(x.acks) != 1 {
+		t.Fatalf("setup: p2's stop was not acknowledged: %v", x.acks)
+	}
+	// p1's report loop runs on (its shutdown hangs); its contract says armed.
+	now = now.Add(4 * time.Second)
+	x.report(now, namedReport("b1", "p1", 41, true))
+	x.report(now.Add(time.Second), namedReport("b1", "p1", 42, true))
+	if b := x.e.hosts["cmp1"].armedBoot(); b != "" && concludesSelfFence(x.e, now.Add(time.Second)) {
+		t.Fatalf("DOUBLE WRITER: after p2's acknowledged stop the hung old process p1 was placed anew and believed armed (%+v); p2's ack disarms the one device, p1 exits, and vigil counted it as cmp1's fence", x.e.hosts["cmp1"].watchdogState())
+	}
+}
+
 // replay delivers a copy of a message an ended agent process sent while it
 // held ticket t (a relay's queue, a duplicate): unlike late, it never
 // carries a ticket handed out since.
