@@ -242,6 +242,64 @@ func TestAttack9HungOldProcessTakesOverAfterStop(t *testing.T) {
 	}
 }
 
+// Finding I7 (double writer; H7's rule confirms what was not written): a
+// Persisted for any Ready in [unsavedFirst, unsavedIn] confirms the state,
+// also one that did not carry the host's record. cmp1 rebooted from b1
+// (armed, written) into b2, whose agent has no watchdog: b2 is placed
+// (ticket T2) and the Ready R1 with that record fails. Ready Rk carries
+// only cmp2's record and commits slowly (the background controller of
+// H7); at the 1 s rewrite R2 carries cmp1's record again, and fails too.
+// Rk's confirmation then arrives: R1 <= Rk <= R2, and cmp1's T2 counts as
+// written. Its grant hands b2 its ticket and lets guests start, while the
+// store still says b1's process is armed. The leader fails over, cmp1 is
+// cut off with its BMC, and the successor counts b1's watchdog as the
+// fence of a host whose b2 runs guests with none.
+func TestAttack9ConfirmOfAnotherReadyCountsUnwritten(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	x := newA4(t, t0)
+	x.report(t0, armedReport("b1", 1))
+	x.report(t0.Add(time.Second), armedReport("b1", 2))
+	if r := x.store["cmp1"]; r.WatchdogBoot != "b1" {
+		t.Fatalf("setup: b1 is not recorded armed: %+v", r)
+	}
+	now := t0.Add(60 * time.Second) // rebooted into b2: no watchdog
+	b2 := unarmedReport("b2", 1)
+	x.e.Step(now, b2)
+	if _, err := x.e.Grant(now, b2); err != nil {
+		t.Fatal(err)
+	}
+	x.e.Tick(now) // R1: the write fails
+	now = now.Add(250 * time.Millisecond)
+	c := AgentReport{Host: "cmp2", Network: "mgmt", Self: SelfReport{BootID: "x", Agent: "q1", Seq: 1, NovaCompute: Process{Running: true}, Libvirtd: Process{Running: true}}}
+	x.e.Step(now, c)
+	if _, err := x.e.Grant(now, c); err != nil {
+		t.Fatal(err)
+	}
+	rk := x.e.Tick(now) // Rk: cmp2's record, committing slowly
+	if len(rk.Records) != 1 || rk.Records[0].Host != "cmp2" {
+		t.Fatalf("setup: Rk carries %+v", rk.Records)
+	}
+	now = now.Add(time.Second)
+	if r2 := x.e.Tick(now); len(r2.Records) == 0 { // R2: cmp1's rewrite; it fails too
+		t.Fatal("setup: no rewrite of cmp1's record")
+	}
+	x.e.Step(now, Persisted{Ready: rk.Seq}) // Rk commits
+	b2.Self.Seq = 2
+	x.e.Step(now, b2)
+	g, err := x.e.Grant(now, b2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !g.Guests && g.Ticket.IsZero() {
+		return
+	}
+	x.failover(now, 2) // the store: b1's process armed
+	if concludesSelfFence(x.e, now) {
+		t.Fatalf("DOUBLE WRITER: a confirmation of Ready %d (cmp2's record only) counted cmp1's unwritten placement of b2 as written: b2 got ticket %v and guests %v; the store still said b1 armed, and the successor counted b1's watchdog as the fence of cmp1, whose b2 runs guests with none", rk.Seq, g.Ticket, g.Guests)
+	}
+	t.Fatalf("unwritten placement counted as written (b2 got ticket %v, guests %v) while the store says %+v", g.Ticket, g.Guests, x.store["cmp1"])
+}
+
 // replay delivers a copy of a message an ended agent process sent while it
 // held ticket t (a relay's queue, a duplicate): unlike late, it never
 // carries a ticket handed out since.
