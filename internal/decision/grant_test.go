@@ -224,8 +224,11 @@ func TestOldBootNeverReArms(t *testing.T) {
 // on every boot, an old process running on a while next to its successor
 // (overlap during a restart), a stopping process whose report loop runs on
 // while it waits for its ack, writes confirmed only at the next tick (slow
-// commits), and controllers that pass every leader the same fencing token
-// (VIGIL_REORDER_SKIP=overlap,stopreport,slow,sametoken leaves those out).
+// commits), controllers that pass every leader the same fencing token, and
+// acks that reach the stopping agent only after later grants did (slow
+// acks), with late first words (no ticket) of other processes more often
+// (VIGIL_REORDER_SKIP=overlap,stopreport,slow,sametoken,slowack,latefirst
+// leaves those out).
 // After every input it checks the
 // contract's engine side: whenever vigil believes the host's watchdog
 // armed, the watchdog really runs, or the boot runs no guest (never granted
@@ -245,7 +248,8 @@ func TestWatchdogBeliefUnderReordering(t *testing.T) {
 		n = v
 	}
 	// VIGIL_REORDER_SKIP names moves to leave out (comma-separated:
-	// overlap, stopreport, slow, sametoken), to look past a known class.
+	// overlap, stopreport, slow, sametoken, slowack, latefirst), to look past a known
+	// class.
 	skip := map[string]bool{}
 	for _, m := range strings.Split(os.Getenv("VIGIL_REORDER_SKIP"), ",") {
 		skip[m] = true
@@ -280,11 +284,21 @@ func TestWatchdogBeliefUnderReordering(t *testing.T) {
 		zombie, blip, broke, slow := false, false, false, false
 		var last Grant // the last grant any message got
 		var waiting *Ack
+		var acksOut []Ack // acks sent, not yet at the agent (a slow link)
 		var msgs []sent
 		var snaps []map[string]Record // copies of the store, for restores from a snapshot
 		var restoredAt uint64         // the token of the last restore from a snapshot
 		var story []string
 		say := func(f string, a ...any) { story = append(story, fmt.Sprintf(f, a...)) }
+		land := func() { // the acks in flight reach the agent
+			for _, a := range acksOut {
+				if waiting != nil && a == *waiting {
+					armed, waiting = false, nil
+					say("ack %s seq %d: disarmed", a.Agent, a.Seq)
+				}
+			}
+			acksOut = nil
+		}
 		tick := func() {
 			rd := e.Tick(now)
 			if zombie || blip && len(rd.Records) > 0 {
@@ -308,11 +322,9 @@ func TestWatchdogBeliefUnderReordering(t *testing.T) {
 					e.Step(now, Persisted{Ready: rd.Seq})
 				}
 			}
-			for _, a := range rd.Acks {
-				if waiting != nil && a == *waiting {
-					armed, waiting = false, nil
-					say("ack %s seq %d: disarmed", a.Agent, a.Seq)
-				}
+			acksOut = append(acksOut, rd.Acks...)
+			if skip["slowack"] || rng.Intn(4) == 0 {
+				land()
 			}
 		}
 		deliver := func(m sent, why string) {
@@ -350,6 +362,9 @@ func TestWatchdogBeliefUnderReordering(t *testing.T) {
 			}
 			if stopper != nil && stopper != cur {
 				stopper = nil
+			}
+			if len(acksOut) > 0 && rng.Intn(8) == 0 {
+				land()
 			}
 			switch x := rng.Intn(19); {
 			case x < 5: // the agent reports
@@ -394,9 +409,23 @@ func TestWatchdogBeliefUnderReordering(t *testing.T) {
 				}
 				say("reboot into %s, agent %q, armed %v", cur.boot, cur.id, arms)
 			case x < 10: // a late message, with the ticket its process held when it sent it
-				if len(msgs) > 0 {
-					deliver(msgs[rng.Intn(len(msgs))], "late")
+				if len(msgs) == 0 {
+					break
 				}
+				m := msgs[rng.Intn(len(msgs))]
+				if !skip["latefirst"] && rng.Intn(3) == 0 {
+					// a first word (no ticket yet): never provably stale
+					var first []sent
+					for _, f := range msgs {
+						if f.self.Ticket.IsZero() && f.p != cur {
+							first = append(first, f)
+						}
+					}
+					if len(first) > 0 {
+						m = first[rng.Intn(len(first))]
+					}
+				}
+				deliver(m, "late")
 			case x < 11: // one write fails; the leader goes on
 				blip = true
 			case x < 12: // the leader loses etcd: it writes nothing until deposed
