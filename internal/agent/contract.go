@@ -35,6 +35,7 @@ type Contract struct {
 	guestsSeq          uint64 // the report whose grant last said whether guests may start
 	armed              bool
 	watchdogTimeout    time.Duration // what the device read back (LinuxWatchdog.Timeout)
+	ungranted          int           // reports in a row no grant answered
 	stopSeq            uint64        // the clean-stop notice waiting for its ack; 0 none
 }
 
@@ -74,6 +75,16 @@ func NewContract(boot, id string, isolation time.Duration, armed bool, saved *Sa
 // time assumes.
 func (c *Contract) SetWatchdogTimeout(d time.Duration) { c.watchdogTimeout = d }
 
+// UngrantedDrop is how many reports in a row may go unanswered before a
+// process drops its ticket (Report).
+const UngrantedDrop = 3
+
+// Abandoned says the process closed its watchdog device without disarming
+// it (its exit path, so that a successor can open it): the timer runs on,
+// but this process no longer feeds it, and its later reports must not say
+// armed (a successor holds the device and may disarm it).
+func (c *Contract) Abandoned() { c.armed = false }
+
 // ID is the agent process's name; Boot its boot id.
 func (c *Contract) ID() string   { return c.id }
 func (c *Contract) Boot() string { return c.boot }
@@ -82,11 +93,17 @@ func (c *Contract) Boot() string { return c.boot }
 // next sequence number and whether its watchdog is armed. The rest of self
 // is the caller's.
 func (c *Contract) Report(now time.Duration, self decision.SelfReport) decision.SelfReport {
+	if c.ungranted++; c.ungranted > UngrantedDrop {
+		// The leader may refuse this process as stale (it overlapped
+		// its successor in a restart): without a ticket it is placed
+		// anew, and must echo a new one before its watchdog counts.
+		c.ticket = decision.Ticket{}
+	}
 	c.seq++
 	c.sent[c.seq] = now
 	delete(c.sent, c.seq-sentKept)
 	self.BootID, self.Agent, self.Ticket, self.Seq, self.WatchdogArmed = c.boot, c.id, c.ticket, c.seq, c.armed
-	self.IsolationTimeout, self.WatchdogTimeout = c.isolation, c.watchdogTimeout
+	self.IsolationTimeout, self.WatchdogTimeout, self.Stopping = c.isolation, c.watchdogTimeout, c.stopSeq != 0
 	return self
 }
 
@@ -102,6 +119,7 @@ func (c *Contract) Granted(g decision.Grant) (Saved, bool) {
 	if !ok {
 		return Saved{}, false
 	}
+	c.ungranted = 0
 	if !g.Ticket.IsZero() {
 		c.ticket = g.Ticket
 	}

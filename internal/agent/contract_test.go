@@ -154,3 +154,32 @@ func TestNewContractRefusesNonsense(t *testing.T) {
 		t.Fatal("zero isolation timeout accepted")
 	}
 }
+
+// Reports after a stop notice say so, so that no leader, not one restored
+// from a snapshot that lost the stop, counts the process armed; a process
+// whose reports go ungranted drops its ticket (it may be refused as stale)
+// and is placed anew; one that abandoned its device no longer says armed.
+// (attack9 I5, attack8 H6, attack9 I6.)
+func TestStoppingUngrantedAbandoned(t *testing.T) {
+	c := newC(t, "p1", nil)
+	r := c.Report(time.Second, decision.SelfReport{})
+	g := grantFor(r, false)
+	g.Ticket = decision.Ticket{Term: 3, N: 9}
+	c.Granted(g)
+	for i := 0; i < UngrantedDrop; i++ {
+		if r := c.Report(time.Duration(2+i)*time.Second, decision.SelfReport{}); r.Ticket != g.Ticket {
+			t.Fatalf("report %d without a grant dropped the ticket already: %+v", i+1, r)
+		}
+	}
+	if r := c.Report(9*time.Second, decision.SelfReport{}); !r.Ticket.IsZero() {
+		t.Fatalf("after %d ungranted reports the process still carries ticket %v", UngrantedDrop+1, r.Ticket)
+	}
+	c.Stop()
+	if r := c.Report(10*time.Second, decision.SelfReport{}); !r.Stopping || !r.WatchdogArmed {
+		t.Fatalf("a report after the stop notice: %+v, want Stopping and still armed (until the ack)", r)
+	}
+	c.Abandoned()
+	if r := c.Report(11*time.Second, decision.SelfReport{}); r.WatchdogArmed {
+		t.Fatalf("a process that abandoned its device says armed: %+v", r)
+	}
+}

@@ -35,7 +35,7 @@ func TestAttack9StoppedProcessPlacedAnewReArms(t *testing.T) {
 	now = now.Add(2 * time.Second)
 	x.stop(now, "cmp1", "b1", "b1", 3)
 	x.tick(now)
-	if len(x.acks) != 1 || !x.e.hosts["cmp1"].stopped {
+	if len(x.acks) != 1 || !x.e.hosts["cmp1"].hasStopped("b1", "b1") {
 		t.Fatalf("setup: the stop was not taken: acks %v", x.acks)
 	}
 	// The ack is on its way to b1. Meanwhile:
@@ -202,7 +202,9 @@ func TestAttack9RestoreForgetsStopWhileAckInFlight(t *testing.T) {
 	x.e = watchdogEngine(t)
 	x.e.RestoreSnapshot(snapshot, 1000)
 	x.e.Step(now, Leadership{Leader: true, Token: 1001})
-	x.report(now, armedReport("b1", 4)) // sent while b1 waits for its ack
+	r := armedReport("b1", 4) // sent while b1 waits for its ack: it says so (agent.Contract)
+	r.Self.Stopping = true
+	x.report(now, r)
 	if b := x.e.hosts["cmp1"].armedBoot(); b != "" && concludesSelfFence(x.e, now) {
 		t.Fatalf("DOUBLE WRITER: after a restore from a snapshot b1, stopping, echoed a new ticket and was believed armed (%+v); the ack of its stop, already sent, disarms it, and vigil counted its unfed watchdog as cmp1's fence", x.e.hosts["cmp1"].watchdogState())
 	}

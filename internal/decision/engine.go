@@ -2,6 +2,7 @@ package decision
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -84,9 +85,6 @@ func (e *Engine) Step(now time.Time, in Input) {
 			// the host now: not that it lives, nor what it runs.
 			e.staleMessage(h, m.Self)
 		default:
-			if h.isHolder(m.Self.BootID, m.Self.Agent) {
-				h.holderAt = now
-			}
 			h.agentAt[i] = now
 			h.self = m.Self
 			h.selfAt = now
@@ -132,10 +130,10 @@ func (e *Engine) Step(now time.Time, in Input) {
 		for _, h := range e.hosts {
 			switch {
 			case h.watchdogUnsaved != unsavedWriting:
-			case h.unsavedFirst <= m.Ready && m.Ready <= h.unsavedIn:
-				// That Ready, or a later rewrite of the same state
-				// (a slow commit is not a failed one), is written.
-				h.watchdogUnsaved, h.savedState, h.unsavedAck, h.unsavedFirst = unsavedNone, h.unsavedState, nil, 0
+			case slices.Contains(h.unsavedReadies, m.Ready):
+				// That Ready, or a rewrite of the same state (a slow
+				// commit is not a failed one), is written.
+				h.watchdogUnsaved, h.savedState, h.unsavedAck, h.unsavedReadies = unsavedNone, h.unsavedState, nil, h.unsavedReadies[:0]
 			case h.unsavedIn < m.Ready:
 				// Its Ready was never confirmed: that write failed.
 				// Send the record again.
@@ -149,6 +147,13 @@ func (e *Engine) Step(now time.Time, in Input) {
 	case Leadership:
 		if m.Leader && !e.leader {
 			e.leaderSince = now
+			for _, h := range e.hosts {
+				// The boot its record names, as if heard now: an
+				// operator's confirm must refuse it even when the
+				// first message this leader hears is a late one of
+				// an older boot.
+				h.heardBoot(h.grantBoot, now)
+			}
 		}
 		e.leader, e.token = m.Leader, m.Token
 	case UnfenceResult:
@@ -208,8 +213,15 @@ func (e *Engine) Tick(now time.Time) Ready {
 	for _, rec := range r.Records {
 		if h := e.hosts[rec.Host]; h != nil && h.watchdogUnsaved == unsavedChanged {
 			// written once Persisted confirms this Ready
-			if st := h.watchdogState(); h.unsavedFirst == 0 || st != h.unsavedState {
-				h.unsavedFirst = r.Seq // a new state; a rewrite keeps the first
+			if st := h.watchdogState(); len(h.unsavedReadies) == 0 || st != h.unsavedState {
+				h.unsavedReadies = h.unsavedReadies[:0] // a new state
+			}
+			// The Readies that carried this unchanged state: a
+			// rewrite adds one, and a slow commit of any of them
+			// confirms it.
+			h.unsavedReadies = append(h.unsavedReadies, r.Seq)
+			if len(h.unsavedReadies) > readiesKept {
+				h.unsavedReadies = h.unsavedReadies[1:]
 			}
 			h.watchdogUnsaved, h.unsavedIn, h.unsavedState, h.unsavedAt, h.ackOut = unsavedWriting, r.Seq, h.watchdogState(), now, false
 		}
@@ -459,7 +471,9 @@ func (e *Engine) restore(recs []Record, restoredAt uint64) {
 			// one written (a lost one may be higher: the fencing token,
 			// bumped with the store's revision, makes them differ).
 			e.ticketN = max(e.ticketN, r.WatchdogTicket.N)
-			r.WatchdogBoot, r.WatchdogOffBoot, r.WatchdogSeq, r.WatchdogTicket, r.WatchdogAgent, r.WatchdogEchoed, r.WatchdogStopped = "", "", 0, Ticket{}, "", false, false
+			// (What it says of stopped processes only ever keeps a
+			// watchdog from counting: kept.)
+			r.WatchdogBoot, r.WatchdogOffBoot, r.WatchdogSeq, r.WatchdogTicket, r.WatchdogAgent, r.WatchdogEchoed = "", "", 0, Ticket{}, "", false
 		}
 		// What the predecessor believed of the host's watchdog: armed (the
 		// safe time counts from this leader's start) or disarmed by an
@@ -470,7 +484,7 @@ func (e *Engine) restore(recs []Record, restoredAt uint64) {
 		case r.WatchdogOffBoot != "":
 			h.grantBoot, h.grantArmed = r.WatchdogOffBoot, false
 		}
-		h.grantSeq, h.ticket, h.tAgent, h.echoed, h.stopped = r.WatchdogSeq, r.WatchdogTicket, r.WatchdogAgent, r.WatchdogEchoed, r.WatchdogStopped
+		h.grantSeq, h.ticket, h.tAgent, h.echoed, h.stoppedProcs = r.WatchdogSeq, r.WatchdogTicket, r.WatchdogAgent, r.WatchdogEchoed, slices.Clone(r.WatchdogStopped)
 		// Tickets this engine issues must differ from every one written,
 		// whatever fencing token it is given.
 		e.ticketN = max(e.ticketN, h.ticket.N)

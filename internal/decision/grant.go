@@ -3,6 +3,8 @@ package decision
 import (
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -102,7 +104,7 @@ func (e *Engine) Grant(now time.Time, r AgentReport) (Grant, error) {
 		h.grantSeq = s.Seq
 		// A stopped holder's reports (sent while it waits for the ack,
 		// which disarms it) never arm it again.
-		h.grantArmed = h.echoed && e.watchdogCounts(h, s) && !h.stopped
+		h.grantArmed = h.echoed && e.watchdogCounts(h, s) && !h.hasStopped(s.BootID, s.Agent)
 	}
 	if h.watchdogState() != before {
 		// A successor must know what this leader knows of the watchdog,
@@ -145,8 +147,8 @@ func (h *host) guestsSafe(s SelfReport, counts bool) bool {
 // apart from the controllers, would reset the host after vigil had started
 // its guests elsewhere). An armed watchdog that may not count is alerted.
 func (e *Engine) watchdogCounts(h *host, s SelfReport) bool {
-	if !s.WatchdogArmed {
-		return false
+	if !s.WatchdogArmed || s.Stopping {
+		return false // a stopping process disarms on its ack
 	}
 	iso, wd := e.cfg.IsolationTimeout, e.cfg.WatchdogTimeout
 	if (iso == 0 || s.IsolationTimeout > 0 && s.IsolationTimeout <= iso) && (wd == 0 || s.WatchdogTimeout > 0 && s.WatchdogTimeout <= wd) {
@@ -191,7 +193,7 @@ func (e *Engine) place(now time.Time, h *host, boot, agent string, t Ticket, arm
 		e.alert(h, "watchdog-unidentified", "the agent on "+h.Name+" feeds a watchdog but names no agent process: vigil cannot order its messages against other boots' and never counts that watchdog as a fence; upgrade the agent")
 	}
 	e.ticketN++
-	h.ticket, h.tAgent, h.grantBoot, h.echoed, h.grantArmed, h.grantSeq, h.stopped = Ticket{Term: e.token, N: e.ticketN}, agent, boot, false, false, 0, false
+	h.ticket, h.tAgent, h.grantBoot, h.echoed, h.grantArmed, h.grantSeq = Ticket{Term: e.token, N: e.ticketN}, agent, boot, false, false, 0
 	if agent == "" {
 		h.ticket = Ticket{} // nobody to echo it: no watchdog counts until an agent that names itself reports
 	}
@@ -208,21 +210,14 @@ func (h *host) isHolder(boot, agent string) bool {
 // isStale reports whether a message of agent process agent on boot carrying
 // ticket t provably comes from a process that ended before the holder
 // began: t was issued before the holder's ticket, and the holder echoed its
-// own, so it was alive after both were issued. On another boot than the
-// holder's that is a proof (a host runs one boot at a time). On the
-// holder's boot it needs one agent process at a time, which a restart may
-// break for a moment (the old process's last reports overlap the new
-// one's): there it counts only while the holder is heard, and once the
-// holder has been silent for an agent timeout a process that keeps talking
-// is placed anew (and must echo a ticket of its own before any watchdog
-// counts). A ticket vigil has no record of (a store restored from an older
-// snapshot), or the holder's own ticket in another process's message
-// (inherited), proves nothing: such a message is placed anew.
-func (e *Engine) isStale(now time.Time, h *host, boot, agent string, t Ticket) bool {
-	if h.isHolder(boot, agent) || !h.echoed || t.IsZero() || !t.Before(h.ticket) {
-		return false
-	}
-	return boot != h.grantBoot || now.Sub(h.holderAt) <= e.cfg.AgentTimeout
+// own, so it was alive after both were issued (and one agent process runs on
+// a host at a time; a live process that finds itself refused as stale, one
+// that overlapped its successor for a moment, drops its ticket and is placed
+// anew: agent.Contract). A ticket vigil has no record of (a store restored
+// from an older snapshot), or the holder's own ticket in another process's
+// message (inherited), proves nothing: such a message is placed anew.
+func (e *Engine) isStale(_ time.Time, h *host, boot, agent string, t Ticket) bool {
+	return !h.isHolder(boot, agent) && h.echoed && !t.IsZero() && t.Before(h.ticket)
 }
 
 // staleAfter is how many stale messages of one agent process, each newer
@@ -294,7 +289,8 @@ func (e *Engine) stopping(now time.Time, m AgentStopping) {
 	// report sent before the notice may still arrive, at a successor too,
 	// and must find the disarm and its sequence number there. Any process
 	// placed after it later is later than it, so its disarm is safe.
-	h.grantArmed, h.grantSeq, h.stopped = false, m.Seq, true
+	h.grantArmed, h.grantSeq = false, m.Seq
+	h.stopped(m.BootID, m.Agent)
 	e.persistWatchdog(h)
 	a := Ack{Host: h.Name, BootID: m.BootID, Agent: m.Agent, Seq: m.Seq}
 	h.unsavedAck, h.ackOut = &a, true
@@ -336,13 +332,35 @@ func (e *Engine) persistWatchdog(h *host) {
 // another reason, but a successor that does not know it only waits for the
 // next echo (the ticket itself was written before it was handed out).
 type watchdogState struct {
-	boot, agent   string
-	ticket        Ticket
-	armed, stoppd bool
+	boot, agent string
+	ticket      Ticket
+	armed       bool
+	stopped     string // h.stoppedProcs, joined
 }
 
 func (h *host) watchdogState() watchdogState {
-	return watchdogState{h.grantBoot, h.tAgent, h.ticket, h.grantArmed, h.stopped}
+	return watchdogState{h.grantBoot, h.tAgent, h.ticket, h.grantArmed, strings.Join(h.stoppedProcs, " ")}
+}
+
+// stoppedKept bounds how many stopped agent processes a host's record
+// remembers: a process stops once, and a boot runs a few.
+const stoppedKept = 8
+
+// stopped remembers that agent process agent on boot stopped cleanly: its
+// watchdog is disarmed by the ack, and none of its reports, whatever
+// ticket they come with, ever counts it armed again.
+func (h *host) stopped(boot, agent string) {
+	if agent == "" || h.hasStopped(boot, agent) {
+		return
+	}
+	h.stoppedProcs = append(h.stoppedProcs, agent+"@"+boot)
+	if len(h.stoppedProcs) > stoppedKept {
+		h.stoppedProcs = h.stoppedProcs[len(h.stoppedProcs)-stoppedKept:]
+	}
+}
+
+func (h *host) hasStopped(boot, agent string) bool {
+	return agent != "" && slices.Contains(h.stoppedProcs, agent+"@"+boot)
 }
 
 // whyNoWatchdog says, for an alert, why vigil will not count h's watchdog as

@@ -255,10 +255,11 @@ func TestWatchdogBeliefUnderReordering(t *testing.T) {
 		skip[m] = true
 	}
 	type proc struct {
-		boot, id string
-		ticket   Ticket
-		seq      uint64
-		alive    bool // runs and reports (the running process, or one overlapping it)
+		boot, id  string
+		ticket    Ticket
+		seq       uint64
+		alive     bool // runs and reports (the running process, or one overlapping it)
+		ungranted int  // its reports in a row that got no grant (agent.Contract drops its ticket)
 	}
 	type sent struct {
 		p    *proc
@@ -334,7 +335,15 @@ func TestWatchdogBeliefUnderReordering(t *testing.T) {
 			if m.p == cur {
 				last = g
 			}
+			if err != nil && m.p.alive && m.self.Seq == m.p.seq {
+				// As agent.Contract: a process whose reports go
+				// ungranted drops its ticket and is placed anew.
+				if m.p.ungranted++; m.p.ungranted > 3 {
+					m.p.ticket = Ticket{}
+				}
+			}
 			if err == nil && g.Agent == m.p.id && g.BootID == m.p.boot && m.p.alive {
+				m.p.ungranted = 0
 				if !g.Ticket.IsZero() {
 					m.p.ticket = g.Ticket
 				}
@@ -444,7 +453,10 @@ func TestWatchdogBeliefUnderReordering(t *testing.T) {
 					break
 				}
 				prev.seq++
-				m := sent{prev, SelfReport{BootID: prev.boot, Agent: prev.id, Ticket: prev.ticket, Seq: prev.seq, WatchdogArmed: armed,
+				// It gave the device up to its successor (closed it
+				// without disarming, so the successor could open it):
+				// agent.Contract.Abandoned, it no longer says armed.
+				m := sent{prev, SelfReport{BootID: prev.boot, Agent: prev.id, Ticket: prev.ticket, Seq: prev.seq,
 					NovaCompute: Process{Running: true}, Libvirtd: Process{Running: true}}}
 				msgs = append(msgs, m)
 				deliver(m, "overlap report")
@@ -453,7 +465,7 @@ func TestWatchdogBeliefUnderReordering(t *testing.T) {
 					break
 				}
 				stopper.seq++
-				m := sent{stopper, SelfReport{BootID: stopper.boot, Agent: stopper.id, Ticket: stopper.ticket, Seq: stopper.seq, WatchdogArmed: true,
+				m := sent{stopper, SelfReport{BootID: stopper.boot, Agent: stopper.id, Ticket: stopper.ticket, Seq: stopper.seq, WatchdogArmed: true, Stopping: true,
 					NovaCompute: Process{Running: true}, Libvirtd: Process{Running: true}}}
 				msgs = append(msgs, m)
 				if rng.Intn(2) == 0 {

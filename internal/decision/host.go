@@ -1,6 +1,7 @@
 package decision
 
 import (
+	"slices"
 	"sort"
 	"time"
 )
@@ -63,17 +64,16 @@ type host struct {
 	// out again with the record when the write must be retried.
 	unsavedAck *Ack
 	ackOut     bool // unsavedAck is in the Ready being built
-	// unsavedFirst: the first Ready that carried the state unsavedState,
-	// unchanged since: a confirmation of any Ready from it on confirms it.
-	unsavedFirst uint64
-	// stopped: the holder's clean stop was taken; its later reports do
-	// not arm the belief again.
-	stopped bool
+	// unsavedReadies: the Readies that carried unsavedState, unchanged
+	// since (the last readiesKept): a confirmation of any confirms it.
+	unsavedReadies []uint64
+	// stoppedProcs: agent processes ("agent@boot") whose clean stop was
+	// taken: none is counted armed again (stopped).
+	stoppedProcs []string
 	// savedState is what the last record known written says: only its
 	// ticket is handed out, and a successor may restore it.
 	savedState watchdogState
-	lastGuests bool      // the last grant let guests start
-	holderAt   time.Time // the ticket holder's last message
+	lastGuests bool // the last grant let guests start
 	// boots: when each boot of the host was last heard (messages not
 	// provably stale), the few most recent: what an operator's confirm
 	// says is off.
@@ -220,7 +220,7 @@ func (h *host) watchdogRecord(r *Record) {
 	if h.grantBoot == "" && h.tAgent == "" && h.ticket.IsZero() {
 		return
 	}
-	r.WatchdogSeq, r.WatchdogTicket, r.WatchdogAgent, r.WatchdogEchoed, r.WatchdogStopped = h.grantSeq, h.ticket, h.tAgent, h.echoed, h.stopped
+	r.WatchdogSeq, r.WatchdogTicket, r.WatchdogAgent, r.WatchdogEchoed, r.WatchdogStopped = h.grantSeq, h.ticket, h.tAgent, h.echoed, slices.Clone(h.stoppedProcs)
 	if h.grantArmed {
 		r.WatchdogBoot = h.grantBoot
 	} else {
@@ -287,6 +287,9 @@ const (
 	unsavedChanged         // changed, its record not yet returned in a Ready
 	unsavedWriting         // returned in a Ready, not yet confirmed by Persisted
 )
+
+// readiesKept bounds unsavedReadies: rewrites come a second apart.
+const readiesKept = 16
 
 // bootsKept is how far back an operator's confirm covers the boots heard,
 // and bootsMax how many it keeps.

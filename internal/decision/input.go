@@ -40,6 +40,11 @@ type SelfReport struct {
 	// timeout up). Zero: not said (an older agent). A watchdog counts as
 	// a fence only when both are no longer than the safe time assumes.
 	IsolationTimeout, WatchdogTimeout time.Duration
+	// Stopping: the process sent its clean-stop notice and waits for the
+	// ack that disarms its watchdog; said in every later message, so no
+	// leader (one restored from a snapshot that lost the stop) counts it
+	// armed.
+	Stopping bool
 }
 
 // AgentReport is a message received from a host's agent over one network.

@@ -153,9 +153,10 @@ type Record struct {
 	WatchdogTicket Ticket `json:"watchdog_ticket,omitzero"`
 	WatchdogAgent  string `json:"watchdog_agent,omitempty"`
 	WatchdogEchoed bool   `json:"watchdog_echoed,omitempty"`
-	// WatchdogStopped: that process's clean stop was taken; its later
-	// reports never arm the belief again (its ack disarms it).
-	WatchdogStopped bool `json:"watchdog_stopped,omitempty"`
+	// WatchdogStopped lists the agent processes ("agent@boot") whose clean
+	// stop was taken: none of their reports arms the belief again (the ack
+	// disarms them).
+	WatchdogStopped []string `json:"watchdog_stopped,omitempty"`
 	// Moving: Nova accepted their evacuation, not yet seen ACTIVE elsewhere.
 	Moving []string `json:"moving,omitempty"`
 	// UnfenceDue, UnfenceErr: the host's last unfence failed (why) and is
