@@ -16,6 +16,9 @@ type Policy interface {
 	Step(time.Time, decision.Input)
 	Tick(time.Time) decision.Ready
 	Restore([]decision.Record)
+	// RestoreSnapshot restores from a store restored from a snapshot at
+	// revision restoredAt (decision.Engine.RestoreSnapshot).
+	RestoreSnapshot(recs []decision.Record, restoredAt uint64)
 	Status() []decision.HostStatus
 	// Grant answers an agent report stepped just before (the watchdog
 	// contract).
@@ -24,8 +27,11 @@ type Policy interface {
 
 // Store is the journal: the latest record of each host.
 type Store interface {
-	// Records returns every stored record.
-	Records() ([]decision.Record, error)
+	// Records returns every stored record, and the store's revision right
+	// after it was last restored from a snapshot (0: never), which the
+	// restore procedure writes (docs/architecture.md): records up to it
+	// are the snapshot's.
+	Records() (recs []decision.Record, restoredAt uint64, err error)
 	// Write commits, in one transaction guarded by this leader's term,
 	// the records of one Ready and the intent of its actions: either all
 	// of it is written, or (error) none. A deposed leader's write fails.
@@ -58,7 +64,7 @@ var ErrNotLeading = errors.New("controller: not the leader")
 // be read leaves the loop not leading: a leader that cannot see what its
 // predecessor did must not act.
 func (l *Loop) Lead(now time.Time, token uint64) (int, error) {
-	recs, err := l.store.Records()
+	recs, restoredAt, err := l.store.Records()
 	if err != nil {
 		l.leading = false
 		return 0, fmt.Errorf("controller: reading the journal: %w", err)
@@ -68,7 +74,11 @@ func (l *Loop) Lead(now time.Time, token uint64) (int, error) {
 	for _, h := range l.hosts {
 		l.p.AddHost(h)
 	}
-	l.p.Restore(recs)
+	if restoredAt > 0 {
+		l.p.RestoreSnapshot(recs, restoredAt)
+	} else {
+		l.p.Restore(recs)
+	}
 	for _, h := range l.hosts {
 		if l.maintenance[h.Name] {
 			l.p.Step(now, decision.SetMaintenance{Host: h.Name, On: true})

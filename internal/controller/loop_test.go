@@ -15,17 +15,18 @@ type memStore struct {
 	writes           int
 	failWrite, fails bool
 	failRead         bool
+	restoredAt       uint64
 }
 
-func (s *memStore) Records() ([]decision.Record, error) {
+func (s *memStore) Records() ([]decision.Record, uint64, error) {
 	if s.failRead {
-		return nil, errors.New("etcd unreachable")
+		return nil, 0, errors.New("etcd unreachable")
 	}
 	var out []decision.Record
 	for _, r := range s.recs {
 		out = append(out, r)
 	}
-	return out, nil
+	return out, s.restoredAt, nil
 }
 
 func (s *memStore) Write(recs []decision.Record, _ []decision.Action) error {
@@ -153,5 +154,40 @@ func TestLeadRestoresJournalAndMaintenance(t *testing.T) {
 	}
 	if st["cmp2"] != decision.Maintenance {
 		t.Fatalf("the new leader forgot cmp2's maintenance: %v", st)
+	}
+}
+
+// spyPolicy is a test double of our own Policy interface: it records how
+// it was restored.
+type spyPolicy struct {
+	Policy
+	restoredAt uint64
+	plain      bool
+}
+
+func (p *spyPolicy) Restore(recs []decision.Record) { p.plain = true; p.Policy.Restore(recs) }
+func (p *spyPolicy) RestoreSnapshot(recs []decision.Record, at uint64) {
+	p.restoredAt = at
+	p.Policy.RestoreSnapshot(recs, at)
+}
+
+// A store restored from a snapshot says so, and every leader restores with
+// the marker: what its records say of watchdogs is not believed.
+func TestLeadPassesTheRestoreMarker(t *testing.T) {
+	s := &memStore{recs: map[string]decision.Record{}, restoredAt: 1000}
+	var spy *spyPolicy
+	l := New(func() Policy { spy = &spyPolicy{Policy: engine(t)()}; return spy }, hosts, s)
+	if _, err := l.Lead(t0, 1001); err != nil {
+		t.Fatal(err)
+	}
+	if spy.plain || spy.restoredAt != 1000 {
+		t.Fatalf("restored plain %v, with marker %d; want RestoreSnapshot at 1000", spy.plain, spy.restoredAt)
+	}
+	s.restoredAt = 0
+	if _, err := l.Lead(t0, 1002); err != nil {
+		t.Fatal(err)
+	}
+	if !spy.plain {
+		t.Fatal("a store never restored was restored as a snapshot")
 	}
 }

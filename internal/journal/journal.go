@@ -9,6 +9,8 @@
 //	                   leader's key's create revision is the fencing token
 //	records/<host>     the latest decision.Record of each host, JSON
 //	journal/last       the last Ready written: term, its actions, JSON
+//	restored-at        the revision right after a restore from a snapshot
+//	                   (MarkRestored): records up to it are the snapshot's
 package journal
 
 import (
@@ -16,6 +18,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -155,23 +158,50 @@ func (j *Journal) Resign(ctx context.Context) error {
 	return err
 }
 
-// Records reads every stored record.
-func (j *Journal) Records() ([]decision.Record, error) {
+// Records reads every stored record, and the restore marker (restored-at,
+// written by MarkRestored after a restore from a snapshot), in one read.
+func (j *Journal) Records() ([]decision.Record, uint64, error) {
 	ctx, cancel := context.WithTimeout(j.ctx, j.Timeout)
 	defer cancel()
-	resp, err := j.cli.Get(ctx, j.prefix+"records/", clientv3.WithPrefix())
+	resp, err := j.cli.Txn(ctx).Then(
+		clientv3.OpGet(j.prefix+"records/", clientv3.WithPrefix()),
+		clientv3.OpGet(j.prefix+"restored-at")).Commit()
 	if err != nil {
-		return nil, fmt.Errorf("journal: reading records: %w", err)
+		return nil, 0, fmt.Errorf("journal: reading records: %w", err)
 	}
-	out := make([]decision.Record, 0, len(resp.Kvs))
-	for _, kv := range resp.Kvs {
+	recs := resp.Responses[0].GetResponseRange().Kvs
+	out := make([]decision.Record, 0, len(recs))
+	for _, kv := range recs {
 		var r decision.Record
 		if err := json.Unmarshal(kv.Value, &r); err != nil {
-			return nil, fmt.Errorf("journal: record %s: %w", kv.Key, err)
+			return nil, 0, fmt.Errorf("journal: record %s: %w", kv.Key, err)
 		}
 		out = append(out, r)
 	}
-	return out, nil
+	var restoredAt uint64
+	if m := resp.Responses[1].GetResponseRange().Kvs; len(m) > 0 {
+		if restoredAt, err = strconv.ParseUint(string(m[0].Value), 10, 64); err != nil {
+			return nil, 0, fmt.Errorf("journal: %srestored-at is %q, not a revision: write it again with MarkRestored (vigil's restore procedure)", j.prefix, m[0].Value)
+		}
+	}
+	return out, restoredAt, nil
+}
+
+// MarkRestored records, right after the store was restored from a snapshot
+// (etcdutl snapshot restore --bump-revision ... --mark-compacted), that every
+// record written so far is the snapshot's: it writes the store's current
+// revision as the marker every later leader restores with
+// (decision.Engine.RestoreSnapshot). It returns the marker.
+func (j *Journal) MarkRestored(ctx context.Context) (uint64, error) {
+	resp, err := j.cli.Get(ctx, j.prefix+"restored-at")
+	if err != nil {
+		return 0, fmt.Errorf("journal: %w", err)
+	}
+	rev := uint64(resp.Header.Revision)
+	if _, err := j.cli.Put(ctx, j.prefix+"restored-at", strconv.FormatUint(rev, 10)); err != nil {
+		return 0, fmt.Errorf("journal: writing the restore marker: %w", err)
+	}
+	return rev, nil
 }
 
 // entry is what journal/last holds.

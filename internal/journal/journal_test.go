@@ -87,9 +87,9 @@ func TestDeposedLeaderWriteRefused(t *testing.T) {
 	if err := a.Write([]decision.Record{late}, nil); !errors.Is(err, ErrDeposed) {
 		t.Fatalf("the deposed leader's write: %v, want ErrDeposed", err)
 	}
-	recs, err := b.Records()
-	if err != nil {
-		t.Fatal(err)
+	recs, restoredAt, err := b.Records()
+	if err != nil || restoredAt != 0 {
+		t.Fatalf("records: %v, marker %d", err, restoredAt)
 	}
 	if len(recs) != 1 || recs[0].Phase != decision.Fencing {
 		t.Fatalf("the new leader reads %+v, want only the first leader's committed record", recs)
@@ -134,5 +134,30 @@ func TestLoopOnEtcdSplitsLargeWrites(t *testing.T) {
 	n, err := l.Lead(time.Now(), tok)
 	if err != nil || n != len(recs) {
 		t.Fatalf("the successor restored %d records (%v), want %d", n, err, len(recs))
+	}
+}
+
+// The restore procedure marks the store; the marker is the store's revision
+// then, above every record's term, and every later leader reads it with the
+// records.
+func TestMarkRestored(t *testing.T) {
+	s := startEtcd(t)
+	a := member(t, s)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	tok, err := a.Campaign(ctx, "ctl-a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Write([]decision.Record{{Host: "cmp1", Phase: decision.Fencing, Term: tok, WatchdogBoot: "b1"}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	at, err := a.MarkRestored(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, restoredAt, err := a.Records()
+	if err != nil || restoredAt != at || at < tok || len(recs) != 1 {
+		t.Fatalf("records %v, marker %d (%v), want the marker %d, at least the term %d", recs, restoredAt, err, at, tok)
 	}
 }

@@ -26,10 +26,11 @@ import (
 // must never be carried out by two members at once.
 type actingPolicy struct{ seq uint64 }
 
-func (p *actingPolicy) AddHost(decision.HostInfo)      {}
-func (p *actingPolicy) Step(time.Time, decision.Input) {}
-func (p *actingPolicy) Restore([]decision.Record)      {}
-func (p *actingPolicy) Status() []decision.HostStatus  { return nil }
+func (p *actingPolicy) AddHost(decision.HostInfo)                 {}
+func (p *actingPolicy) Step(time.Time, decision.Input)            {}
+func (p *actingPolicy) Restore([]decision.Record)                 {}
+func (p *actingPolicy) RestoreSnapshot([]decision.Record, uint64) {}
+func (p *actingPolicy) Status() []decision.HostStatus             { return nil }
 func (p *actingPolicy) Grant(time.Time, decision.AgentReport) (decision.Grant, error) {
 	return decision.Grant{}, nil
 }

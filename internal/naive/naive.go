@@ -75,6 +75,9 @@ func (p *Policy) move(now time.Time, name string, h *host, to decision.State, ru
 // Restore does nothing: the naive script keeps no records.
 func (p *Policy) Restore([]decision.Record) {}
 
+// RestoreSnapshot: the naive rule keeps no records either.
+func (p *Policy) RestoreSnapshot([]decision.Record, uint64) {}
+
 // Status lists every host's state.
 func (p *Policy) Status() []decision.HostStatus {
 	out := make([]decision.HostStatus, 0, len(p.order))

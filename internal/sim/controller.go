@@ -134,12 +134,12 @@ type journal struct {
 
 var errNoEtcd = errors.New("etcd unreachable")
 
-func (j *journal) Records() ([]decision.Record, error) {
+func (j *journal) Records() ([]decision.Record, uint64, error) {
 	var recs []decision.Record
 	for _, k := range sortedKeys(j.recs) {
 		recs = append(recs, j.recs[k])
 	}
-	return recs, nil
+	return recs, 0, nil // the simulated store is never restored from a snapshot
 }
 
 func (j *journal) Write(recs []decision.Record, _ []decision.Action) error {

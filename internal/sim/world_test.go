@@ -250,8 +250,9 @@ func (g *grantAll) Tick(time.Time) decision.Ready {
 	g.acks = nil
 	return r
 }
-func (*grantAll) Restore([]decision.Record)     {}
-func (*grantAll) Status() []decision.HostStatus { return nil }
+func (*grantAll) Restore([]decision.Record)                 {}
+func (*grantAll) RestoreSnapshot([]decision.Record, uint64) {}
+func (*grantAll) Status() []decision.HostStatus             { return nil }
 func (*grantAll) Grant(_ time.Time, r decision.AgentReport) (decision.Grant, error) {
 	return decision.Grant{Host: r.Host, BootID: r.Self.BootID, Agent: r.Self.Agent, Seq: r.Self.Seq, Guests: true}, nil
 }
