@@ -9,16 +9,16 @@ import (
 // Decision maps the file onto the decision engine's configuration.
 // FenceLevels is the largest number of levels any host has;
 // SelfFenceAfter is self_fence.assume_dead_after when self_fence.enabled,
-// else 0.
+// else 0, and so are the agents' timeouts it was computed from.
 func (c Config) Decision() decision.Config {
 	levels := 0
 	for i := range c.Hosts {
 		t, _ := c.topology(i)
 		levels = max(levels, len(t.Levels))
 	}
-	var selfFence Duration
+	var selfFence, iso, wd Duration
 	if c.SelfFence.Enabled {
-		selfFence = c.SelfFence.AssumeDeadAfter
+		selfFence, iso, wd = c.SelfFence.AssumeDeadAfter, c.SelfFence.IsolationTimeout, c.SelfFence.WatchdogTimeout
 	}
 	return decision.Config{
 		Networks:            slices.Clone(c.Networks),
@@ -42,7 +42,7 @@ func (c Config) Decision() decision.Config {
 		DoubtMinHosts:       c.Doubt.MinHosts,
 		FailoverGrace:       c.Detection.FailoverGrace.Std(),
 		SelfFenceAfter:      selfFence.Std(),
-		IsolationTimeout:    c.SelfFence.IsolationTimeout.Std(),
-		WatchdogTimeout:     c.SelfFence.WatchdogTimeout.Std(),
+		IsolationTimeout:    iso.Std(),
+		WatchdogTimeout:     wd.Std(),
 	}
 }
