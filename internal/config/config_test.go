@@ -182,3 +182,14 @@ func TestStringHidesSecretOptions(t *testing.T) {
 		t.Errorf("Validate() = %v, want the inline secret option rejected", err)
 	}
 }
+
+// With self-fencing on, the engine is told the agents' timeouts the safe
+// time assumes, and counts no watchdog whose agent reports longer ones.
+func TestSelfFenceTimeoutsReachTheEngine(t *testing.T) {
+	c := validBase(t)
+	c.SelfFence.Enabled = true
+	d := c.Decision()
+	if d.IsolationTimeout != c.SelfFence.IsolationTimeout.Std() || d.WatchdogTimeout != c.SelfFence.WatchdogTimeout.Std() || d.IsolationTimeout == 0 {
+		t.Fatalf("engine timeouts %v/%v, want self_fence's %v/%v", d.IsolationTimeout, d.WatchdogTimeout, c.SelfFence.IsolationTimeout, c.SelfFence.WatchdogTimeout)
+	}
+}
