@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"context"
 	"time"
 
 	"github.com/vigil-ha/vigil/internal/decision"
@@ -61,4 +62,30 @@ func (t *Tracker) Observe(s Sample) decision.Process {
 // before the failure, so a restart during it still counts.
 func (t *Tracker) Failed() decision.Process {
 	return decision.Process{Running: false, Restarts: t.restarts}
+}
+
+// Prober looks at one local service: a ContainerProbe or a ProcProbe.
+type Prober interface {
+	Sample(ctx context.Context) (Sample, error)
+}
+
+var (
+	_ Prober = (*ContainerProbe)(nil)
+	_ Prober = (*ProcProbe)(nil)
+)
+
+// Service is one watched service: its prober and the tracker of its runs.
+type Service struct {
+	Prober  Prober
+	Tracker Tracker
+}
+
+// Check samples the service and returns the report, with the probe's
+// error when it could not look (the report then says not running).
+func (s *Service) Check(ctx context.Context) (decision.Process, error) {
+	smp, err := s.Prober.Sample(ctx)
+	if err != nil {
+		return s.Tracker.Failed(), err
+	}
+	return s.Tracker.Observe(smp), nil
 }
