@@ -44,11 +44,11 @@ const maxParentLen = 40
 
 // Daemon is a running session libvirtd.
 type Daemon struct {
-	cfg      Config
-	dir      string
-	cred     *syscall.Credential // nil: run as the test's own user
-	cmd      *exec.Cmd
-	done     chan struct{} // closed when the current libvirtd has exited and been reaped
+	cfg  Config
+	dir  string
+	cred *syscall.Credential // nil: run as the test's own user
+	cmd  *exec.Cmd
+	done chan struct{} // closed when the current libvirtd has exited and been reaped
 }
 
 // Start makes the daemon's directory and starts libvirtd in it.
