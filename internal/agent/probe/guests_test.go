@@ -19,7 +19,9 @@ func TestFormatUUID(t *testing.T) {
 func TestGuestSetApply(t *testing.T) {
 	a := Guest{UUID: "aaaaaaaa-0000-4000-8000-000000000001", Name: "instance-00000001"}
 	b := Guest{UUID: "bbbbbbbb-0000-4000-8000-000000000002", Name: "instance-00000002"}
-	ev := func(g Guest, e Lifecycle, detail int32) GuestEvent { return GuestEvent{Guest: g, Event: e, Detail: detail} }
+	ev := func(g Guest, e Lifecycle, detail int32) GuestEvent {
+		return GuestEvent{Guest: g, Event: e, Detail: detail}
+	}
 	for _, tc := range []struct {
 		name    string
 		list    []Guest // the list taken when the subscription began
