@@ -22,7 +22,7 @@ import (
 // restart policy makes is reported as one, and that a stop, a missing
 // container and a dead engine are each reported as not running.
 func TestContainerProbeAgainstDockerd(t *testing.T) {
-	tier.Integration(t, tier.Root, "dockerd", "containerd", "runc")
+	tier.Integration(t, tier.Root, "dockerd", "containerd", "runc", "busybox")
 	t0 := time.Now()
 	d, err := dockerd.Start(dockerd.DefaultConfig(os.Getenv("VIGIL_RUN")))
 	if err != nil {
