@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"sync"
-	"time"
 
 	"github.com/digitalocean/go-libvirt"
 	"github.com/digitalocean/go-libvirt/socket/dialers"
@@ -14,9 +13,7 @@ import (
 // libvirtConn is one connection to libvirtd through go-libvirt (pure Go,
 // libvirt's RPC protocol on its unix socket).
 //
-// go-libvirt's calls take no context, so every call runs under a deadline on
-// the socket itself: past it the read fails, go-libvirt drops the
-// connection, and the call and the event stream end.
+// go-libvirt's calls take no context; within bounds each one.
 type libvirtConn struct {
 	l      *libvirt.Libvirt
 	conn   net.Conn
@@ -64,13 +61,18 @@ func dialLibvirt(cfg LibvirtConfig) dialFunc {
 	}
 }
 
-// within runs call under ctx's deadline on the socket.
+// within runs call and closes the connection if ctx ends first: go-libvirt
+// takes no context, and a read deadline does not help (it retries a timed
+// out read forever), but a closed socket ends its reader, and with it the
+// call and the event stream. The connection is then lost for good, which
+// the watcher handles as any loss.
 func (c *libvirtConn) within(ctx context.Context, call func() error) error {
-	if dl, ok := ctx.Deadline(); ok {
-		_ = c.conn.SetDeadline(dl)
-		defer c.conn.SetDeadline(time.Time{})
+	stop := context.AfterFunc(ctx, func() { _ = c.conn.Close() })
+	err := call()
+	if !stop() {
+		return fmt.Errorf("%w (connection closed: %w)", ctx.Err(), err)
 	}
-	return call()
+	return err
 }
 
 // forward turns go-libvirt's events into GuestEvents until the stream
@@ -109,14 +111,6 @@ func (c *libvirtConn) Active(ctx context.Context) ([]Guest, error) {
 		out[i] = Guest{UUID: formatUUID(d.UUID), Name: d.Name}
 	}
 	return out, nil
-}
-
-// Ping makes a call that every libvirtd answers at once.
-func (c *libvirtConn) Ping(ctx context.Context) error {
-	return c.within(ctx, func() error {
-		_, err := c.l.ConnectGetLibVersion()
-		return err
-	})
 }
 
 // Close drops the connection: the socket first, so nothing waits on a

@@ -55,11 +55,13 @@ func operator(t *testing.T, d *libvirtd.Daemon, uri string) *libvirt.Libvirt {
 	return l
 }
 
-func watch(t *testing.T, d *libvirtd.Daemon, uri string) *probe.GuestWatcher {
+// watch starts a watcher that lists the guests again every resync.
+func watch(t *testing.T, d *libvirtd.Daemon, uri string, resync time.Duration) *probe.GuestWatcher {
 	t.Helper()
 	cfg := probe.DefaultLibvirtConfig()
 	cfg.Socket, cfg.URI = d.Socket(), uri
 	cfg.Retry = 100 * time.Millisecond // a test restarts libvirtd in ~0.1 s
+	cfg.Resync, cfg.Timeout = resync, 500*time.Millisecond
 	w, err := probe.NewGuestWatcher(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
@@ -99,7 +101,7 @@ func TestGuestWatcherTestDriver(t *testing.T) {
 	d := startLibvirtd(t)
 	const uri = "test:///default"
 	op := operator(t, d, uri) // holds the driver's shared state while the watcher reconnects
-	w := watch(t, d, uri)
+	w := watch(t, d, uri, 200*time.Millisecond)
 	waitGuests(t, w, "connected: the driver's default domain", 1, testDefaultUUID)
 
 	a, err := op.DomainCreateXML(libvirtd.TestDomainXML("instance-a", uuid(1)), 0)
@@ -125,6 +127,24 @@ func TestGuestWatcherTestDriver(t *testing.T) {
 	// pause has been seen too, and b still counts.
 	t.Logf("guest destroyed: seen after %v", waitGuests(t, w, "a destroyed, b paused", 1, testDefaultUUID, uuid(2)))
 
+	// libvirtd hangs (SIGSTOP): its socket stays open, nothing answers.
+	t0 := time.Now()
+	if err := syscall.Kill(d.Pid(), syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	tier.Eventually(t, 20*time.Second, "a hung libvirtd is a lost connection", func() error {
+		if g := w.Guests(); g.Connected {
+			return fmt.Errorf("still connected")
+		}
+		return nil
+	})
+	t.Logf("libvirtd stopped (SIGSTOP): the watcher disconnected after %v (resync %v, timeout %v)",
+		time.Since(t0).Round(time.Millisecond), 200*time.Millisecond, 500*time.Millisecond)
+	if err := syscall.Kill(d.Pid(), syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	waitGuests(t, w, "reconnected after SIGCONT", 2, testDefaultUUID, uuid(2))
+
 	for i, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGKILL} {
 		// The test driver keeps no state across a daemon restart: after it
 		// only the default domain runs, and the watcher must list again.
@@ -132,62 +152,75 @@ func TestGuestWatcherTestDriver(t *testing.T) {
 		if err := d.Restart(sig); err != nil {
 			t.Fatal(err)
 		}
-		took := waitGuests(t, w, "reconnected after libvirtd got "+sig.String(), 2+i, testDefaultUUID)
+		took := waitGuests(t, w, "reconnected after libvirtd got "+sig.String(), 3+i, testDefaultUUID)
 		t.Logf("libvirtd %v and started again in %v; watcher connected %v later", sig, time.Since(t0).Round(time.Millisecond)-took, took.Round(time.Millisecond))
 		op = operator(t, d, uri)
 		if _, err := op.DomainCreateXML(libvirtd.TestDomainXML("instance-c", uuid(3+i)), 0); err != nil {
 			t.Fatal(err)
 		}
-		waitGuests(t, w, "events flow on the new connection", 2+i, testDefaultUUID, uuid(3+i))
+		waitGuests(t, w, "events flow on the new connection", 3+i, testDefaultUUID, uuid(3+i))
 	}
 }
 
-// TestGuestWatcherQEMU runs a real QEMU guest (TCG) and kills its QEMU
-// process: the watcher sees it stop from the event, and a libvirtd restart
-// while a guest runs lists that guest again.
+// TestGuestWatcherQEMU runs real QEMU guests (TCG) and kills their QEMU
+// processes: the watcher sees the stop from libvirt's event, and a libvirtd
+// restart while a guest runs lists that guest again.
 func TestGuestWatcherQEMU(t *testing.T) {
 	tier.Integration(t, tier.Root, "libvirtd", "qemu-system-x86_64")
 	d := startLibvirtd(t)
 	const uri = "qemu:///session"
 	op := operator(t, d, uri)
-	w := watch(t, d, uri)
-	waitGuests(t, w, "connected, no guests", 1)
+	// events only lists once a minute: what it sees sooner came from an event.
+	events := watch(t, d, uri, time.Minute)
+	waitGuests(t, events, "connected, no guests", 1)
 
 	t0 := time.Now()
-	dom, err := op.DomainCreateXML(libvirtd.QEMUDomainXML("instance-q", uuid(7)), 0)
-	if err != nil {
+	if _, err := op.DomainCreateXML(libvirtd.QEMUDomainXML("instance-q1", uuid(7)), 0); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("QEMU guest created in %v", time.Since(t0).Round(time.Millisecond))
-	waitGuests(t, w, "QEMU guest running", 1, uuid(7))
+	waitGuests(t, events, "QEMU guest running", 1, uuid(7))
+	killed := killQEMU(t, d, "instance-q1")
+	waitGuests(t, events, "QEMU killed: seen from the Stopped event", 1)
+	t.Logf("kill -9 of QEMU: the guest gone from the watcher after %v", time.Since(killed).Round(time.Millisecond))
+	if g := events.Guests(); g.Repairs != 0 {
+		t.Fatalf("the stop was repaired by a list (%d), not seen from an event", g.Repairs)
+	}
 
-	// libvirtd restarts; QEMU runs on, and the new connection lists it.
+	// libvirtd restarts while a guest runs; QEMU runs on, and the new
+	// connection lists it.
+	if _, err := op.DomainCreateXML(libvirtd.QEMUDomainXML("instance-q2", uuid(8)), 0); err != nil {
+		t.Fatal(err)
+	}
+	waitGuests(t, events, "second QEMU guest running", 1, uuid(8))
+	resync := watch(t, d, uri, 200*time.Millisecond)
+	waitGuests(t, resync, "a watcher that resyncs often", 1, uuid(8))
 	if err := d.Restart(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	waitGuests(t, w, "the QEMU guest listed after libvirtd restarted", 2, uuid(7))
-
-	op = operator(t, d, uri)
-	if dom, err = op.DomainLookupByUUID(uuidBytes(t, uuid(7))); err != nil {
-		t.Fatal(err)
+	waitGuests(t, events, "the QEMU guest listed after libvirtd restarted", 2, uuid(8))
+	waitGuests(t, resync, "the QEMU guest listed after libvirtd restarted", 2, uuid(8))
+	// QEMU dies right after the restart, maybe while the new libvirtd still
+	// reconnects to its monitor: then libvirt sends no event, and only the
+	// resync's list shows it gone.
+	killed = killQEMU(t, d, "instance-q2")
+	waitGuests(t, resync, "QEMU killed after the restart", 2)
+	t.Logf("QEMU killed after libvirtd's restart: gone from the resyncing watcher after %v (repairs %d)",
+		time.Since(killed).Round(time.Millisecond), resync.Guests().Repairs)
+	if g := events.Guests(); len(g.Running) > 0 {
+		t.Logf("the events-only watcher still lists %v: libvirt sent no Stopped event", g.Running)
 	}
-	pid := qemuPid(t, d, dom.Name)
-	t1 := time.Now()
+}
+
+// killQEMU kills domain name's QEMU with SIGKILL and returns when.
+func killQEMU(t *testing.T, d *libvirtd.Daemon, name string) time.Time {
+	t.Helper()
+	pid := qemuPid(t, d, name)
+	t0 := time.Now()
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	// libvirt reports the stop once the pid is gone, which waits for
-	// whoever reaps the orphaned QEMU (this machine's init).
-	var reaped time.Duration
-	tier.Eventually(t, 20*time.Second, "QEMU reaped", func() error {
-		if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err == nil {
-			return fmt.Errorf("pid %d still there", pid)
-		}
-		reaped = time.Since(t1)
-		return nil
-	})
-	t.Logf("kill -9 of QEMU (pid %d): reaped after %v, the guest gone from the watcher after %v",
-		pid, reaped.Round(time.Millisecond), (reaped + waitGuests(t, w, "QEMU killed", 2)).Round(time.Millisecond))
+	return t0
 }
 
 // qemuPid finds the QEMU process of domain name: the one process whose
@@ -207,18 +240,4 @@ func qemuPid(t *testing.T, d *libvirtd.Daemon, name string) int {
 	}
 	t.Fatalf("no QEMU process for %s", name)
 	return 0
-}
-
-func uuidBytes(t *testing.T, s string) libvirt.UUID {
-	t.Helper()
-	var u libvirt.UUID
-	h := strings.ReplaceAll(s, "-", "")
-	for i := range u {
-		v, err := strconv.ParseUint(h[2*i:2*i+2], 16, 8)
-		if err != nil {
-			t.Fatal(err)
-		}
-		u[i] = byte(v)
-	}
-	return u
 }

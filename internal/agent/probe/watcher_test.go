@@ -16,8 +16,9 @@ import (
 // fakeHypervisor is a libvirt connection the test drives.
 type fakeHypervisor struct {
 	list    []Guest
-	hang    bool // Active waits for its deadline
-	pingErr error
+	hang    bool  // Active waits for its deadline
+	listErr error // Active's answer after the first list
+	lists   int
 	events  chan GuestEvent
 
 	mu     sync.Mutex // guards closed
@@ -33,10 +34,13 @@ func (f *fakeHypervisor) Active(ctx context.Context) ([]Guest, error) {
 		<-ctx.Done()
 		return nil, ctx.Err()
 	}
+	f.lists++
+	if f.lists > 1 && f.listErr != nil {
+		return nil, f.listErr
+	}
 	return f.list, nil
 }
-func (f *fakeHypervisor) Events() <-chan GuestEvent  { return f.events }
-func (f *fakeHypervisor) Ping(context.Context) error { return f.pingErr }
+func (f *fakeHypervisor) Events() <-chan GuestEvent { return f.events }
 func (f *fakeHypervisor) Close() error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -164,21 +168,21 @@ func TestGuestWatcherFollowsEventsAndReconnects(t *testing.T) {
 }
 
 // TestGuestWatcherDropsAHungLibvirtd: a libvirtd that keeps its socket
-// open but answers nothing is a lost connection, found by the ping or the
-// call's timeout.
+// open but answers nothing is a lost connection, found by the resync or
+// the call's timeout.
 func TestGuestWatcherDropsAHungLibvirtd(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		quiet := newFake(guestA)
-		quiet.pingErr = context.DeadlineExceeded
+		quiet.listErr = context.DeadlineExceeded
 		hung := newFake()
 		hung.hang = true
 		w, cancel, _ := startWatcher(t, dials(quiet, hung, newFake(guestB)))
 		defer cancel()
 		wantGuests(t, w, "connected", true, 1, guestA.UUID)
-		time.Sleep(DefaultLibvirtConfig().Ping)
+		time.Sleep(DefaultLibvirtConfig().Resync)
 		synctest.Wait()
 		if g := w.Guests(); g.Connected || !errors.Is(g.Err, ErrLibvirtLost) || !errors.Is(g.Err, context.DeadlineExceeded) {
-			t.Fatalf("after an unanswered ping: %+v, want lost", g)
+			t.Fatalf("after an unanswered resync: %+v, want lost", g)
 		}
 		// The next libvirtd accepts but never lists: cut at the timeout.
 		time.Sleep(DefaultLibvirtConfig().Retry + DefaultLibvirtConfig().Timeout)
@@ -207,4 +211,27 @@ func TestLibvirtConfigValidate(t *testing.T) {
 			t.Errorf("NewGuestWatcher(%+v): want an error", c)
 		}
 	}
+}
+
+// TestGuestWatcherRepairsAMissedEvent: libvirt lists a guest gone that no
+// event said stopped; the next resync repairs the set and counts it.
+func TestGuestWatcherRepairsAMissedEvent(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newFake(guestA, guestB)
+		w, cancel, _ := startWatcher(t, dials(h))
+		defer cancel()
+		wantGuests(t, w, "connected", true, 1, guestA.UUID, guestB.UUID)
+		time.Sleep(DefaultLibvirtConfig().Resync)
+		synctest.Wait()
+		if g := w.Guests(); g.Repairs != 0 {
+			t.Fatalf("a resync that agreed counted %d repairs", g.Repairs)
+		}
+		h.list = []Guest{guestB} // a's QEMU died, and no event came
+		time.Sleep(DefaultLibvirtConfig().Resync)
+		synctest.Wait()
+		wantGuests(t, w, "repaired", true, 1, guestB.UUID)
+		if g := w.Guests(); g.Repairs != 1 {
+			t.Fatalf("repairs %d, want 1", g.Repairs)
+		}
+	})
 }
