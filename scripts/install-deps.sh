@@ -9,7 +9,9 @@ tier=${1:-integration}
 build_pkgs=(gcc make librados-dev librbd-dev)
 integ_pkgs=(iproute2 iputils-ping openipmi ipmitool fence-agents etcd-server etcd-client
 	ceph-mon ceph-mgr ceph-osd ceph-common python3-rbd python3-rados uuid-runtime openssl
-	spin) # spin: the model checker of model/ (it compiles its verifier with gcc)
+	spin # spin: the model checker of model/ (it compiles its verifier with gcc)
+	libvirt-daemon libvirt-daemon-driver-qemu qemu-system-x86 # agent/probe: a session libvirtd, TCG guests
+	docker.io busybox-static) # agent/probe: a Docker engine, and a static busybox for its only image
 
 want=("${build_pkgs[@]}")
 [ "$tier" = integration ] && want+=("${integ_pkgs[@]}")

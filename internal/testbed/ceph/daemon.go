@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/vigil-ha/vigil/internal/testbed/child"
 )
 
 // proc is a daemon we started in the foreground (-f).
@@ -41,7 +43,7 @@ func (c *Cluster) startDaemon(name, bin string, args ...string) error {
 	cmd := exec.Command(bin, append([]string{"--conf", c.conf, "-f"}, args...)...)
 	cmd.Env = clientEnv(c.conf)
 	cmd.Stdout, cmd.Stderr = out, out
-	if err := startChild(cmd); err != nil {
+	if err := child.Start(cmd); err != nil {
 		return fmt.Errorf("start %s: %w", name, err)
 	}
 	p := &proc{name: name, cmd: cmd, done: make(chan struct{})}

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/vigil-ha/vigil/internal/testbed/child"
 )
 
 // WriterPackage is the import path of the writer program.
@@ -127,7 +129,7 @@ func StartWriter(cfg WriterConfig) (*Writer, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := startChild(cmd); err != nil {
+	if err := child.Start(cmd); err != nil {
 		return nil, fmt.Errorf("ceph testbed: start writer %s: %w", cfg.ID, err)
 	}
 	w := &Writer{cfg: cfg, cmd: cmd, done: make(chan struct{}), changed: make(chan struct{})}

@@ -1,4 +1,4 @@
-package ceph
+package child
 
 import (
 	"os/exec"
@@ -7,16 +7,17 @@ import (
 	"syscall"
 )
 
-// startChild starts cmd so that it dies with the test process: SIGKILL when
-// its parent thread exits, so a crashed or timed-out test leaves no daemon
-// holding the port base. It also gets its own process group, away from the
-// terminal's Ctrl-C.
+// Start starts cmd so that it dies with the test process: SIGKILL when its
+// parent thread exits, so a crashed or timed-out test leaves no daemon holding
+// ports, sockets or mounts. It also gets its own process group, away from the
+// terminal's Ctrl-C. Other SysProcAttr fields the caller set (Credential) are
+// kept.
 //
 // Pdeathsig fires when the parent *thread* exits, and Go ends a thread when a
 // goroutine locked to it returns (netns code does that after setns). So every
 // child is forked from one goroutine locked to its own thread for the life of
 // the process; that goroutine is never asked to stop.
-func startChild(cmd *exec.Cmd) error {
+func Start(cmd *exec.Cmd) error {
 	spawnOnce.Do(func() { go spawnLoop() })
 	if cmd.SysProcAttr == nil {
 		cmd.SysProcAttr = &syscall.SysProcAttr{}
