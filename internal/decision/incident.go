@@ -205,6 +205,9 @@ func (e *Engine) fenceUndone(now time.Time, h *host) string {
 		// started again (the start gate should have stopped that): those of
 		// the incident not moved yet must not be moved now.
 		if fresh(h.selfAt, now, e.cfg.AgentTimeout) {
+			if h.self.GuestsUnknown {
+				return "the host's new boot " + h.self.BootID + " answers but its agent cannot list its guests: it may run some vigil had not moved yet"
+			}
 			for _, d := range h.self.Domains {
 				if slices.Contains(h.inc.instances, d) && !h.inc.done[d] {
 					return "the host's new boot " + h.self.BootID + " runs " + d + ", which vigil had not moved yet: its watchdog fence covered only the old boot"
@@ -368,6 +371,10 @@ func (e *Engine) rejoin(now time.Time, h *host) {
 	mine := map[string]bool{}
 	for _, in := range h.nova.Instances {
 		mine[in] = true
+	}
+	if h.self.GuestsUnknown {
+		e.alert(h, "rejoin-blocked", fmt.Sprintf("%s is back but its agent cannot list its guests (libvirt does not answer it): vigil cannot tell whether it still runs guests it moved away; it keeps it forced down and fenced until the agent can", h.Name))
+		return
 	}
 	var still []string
 	for _, d := range h.self.Domains {

@@ -18,6 +18,10 @@ type SelfReport struct {
 	NovaCompute Process
 	Libvirtd    Process
 	Domains     []string // instance UUIDs of running guests
+	// GuestsUnknown: the agent cannot list the host's guests now (libvirt
+	// unreachable): Domains says nothing, and an empty one is not "runs
+	// none".
+	GuestsUnknown bool
 	// Refused lists the guests whose start the guest-start gate refused in
 	// this boot (no fresh grant, or a grant that withheld guests while an
 	// incident held the host's fence) and that have not started since.

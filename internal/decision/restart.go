@@ -46,7 +46,7 @@ func (e *Engine) restartRefused(now time.Time, h *host, a assessment) {
 	default:
 		return
 	}
-	if !fresh(h.selfAt, now, e.cfg.AgentTimeout) || !fresh(h.novaAt, now, e.cfg.AgentTimeout) || !h.nova.Up || h.nova.ForcedDown {
+	if !fresh(h.selfAt, now, e.cfg.AgentTimeout) || !fresh(h.novaAt, now, e.cfg.AgentTimeout) || !h.nova.Up || h.nova.ForcedDown || h.self.GuestsUnknown {
 		return
 	}
 	var todo []string
@@ -84,7 +84,7 @@ func (e *Engine) runsElsewhere(now time.Time, h *host, in string) bool {
 		if fresh(o.writers[in], now, e.cfg.AgentTimeout*restartSettle) {
 			return true
 		}
-		if fresh(o.selfAt, now, e.cfg.AgentTimeout*restartSettle) && slices.Contains(o.self.Domains, in) {
+		if fresh(o.selfAt, now, e.cfg.AgentTimeout*restartSettle) && (o.self.GuestsUnknown || slices.Contains(o.self.Domains, in)) {
 			return true
 		}
 	}
