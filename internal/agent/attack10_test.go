@@ -1,0 +1,109 @@
+package agent
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/vigil-ha/vigil/internal/decision"
+)
+
+// Tenth adversarial review (attack10), against f57739d: the agent's half
+// of the contract (Contract) driven against a real decision.Engine. Each
+// test fails on the code it was written against.
+
+// leader is a decision.Engine leading, whose records are written at once.
+type leader struct {
+	t      *testing.T
+	e      *decision.Engine
+	alerts map[string]int
+	acks   []decision.Ack
+}
+
+func newLeader(t *testing.T, at time.Time) *leader {
+	cfg := decision.DefaultConfig()
+	cfg.SelfFenceAfter = 46 * time.Second
+	e, err := decision.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.AddHost(decision.HostInfo{Name: "cmp1"})
+	e.AddHost(decision.HostInfo{Name: "cmp2"})
+	e.Step(at, decision.Leadership{Leader: true, Token: 1})
+	return &leader{t: t, e: e, alerts: map[string]int{}}
+}
+
+// report sends c's report at its clock reading now (and the leader's time
+// at), and hands c the grant; it returns the grant and the error.
+func (l *leader) report(at time.Time, now time.Duration, c *Contract) (decision.Grant, error) {
+	s := c.Report(now, decision.SelfReport{NovaCompute: decision.Process{Running: true}, Libvirtd: decision.Process{Running: true}})
+	r := decision.AgentReport{Host: "cmp1", Network: "mgmt", Self: s}
+	l.e.Step(at, r)
+	g, err := l.e.Grant(at, r)
+	if err != nil && !errors.Is(err, decision.ErrStale) {
+		l.t.Fatal(err)
+	}
+	if err == nil {
+		c.Granted(g)
+	}
+	return g, err
+}
+
+// tick runs a Tick whose records are written.
+func (l *leader) tick(at time.Time) {
+	rd := l.e.Tick(at)
+	if len(rd.Records) > 0 {
+		l.e.Step(at, decision.Persisted{Ready: rd.Seq})
+	}
+	for _, a := range rd.Actions {
+		if a.Kind == decision.ActAlert {
+			l.alerts[a.Code]++
+		}
+	}
+	l.acks = append(l.acks, rd.Acks...)
+}
+
+// Finding K1 (a live host's guests held forever, nobody told): two agent
+// processes running at once on one host (a package beside the container, a
+// restart that did not stop the old one) are handled by ignoring the older
+// as stale once the newer echoed its ticket, and saying so (agent-duplicate,
+// after staleAfter = 5 stale messages: TestAttack7TwoLiveAgentsAlert). That
+// test's agents answer a new ticket at once; real ones report once an
+// interval. Then each process's report comes between the other's: p2's
+// first word takes the ticket, p1's next report (its old ticket, which the
+// unechoed new one cannot prove stale) takes it back before p2 reports
+// again, and so on. Nobody ever echoes, no grant hands a ticket out (the
+// holder changes before its record is confirmed), every report is a record
+// write, p2's grants withhold guests for good, and since no message is ever
+// stale vigil never says that two agents run. Here p1 (the old one, holding
+// the device) and p2 report every second, half a second apart, for two
+// minutes.
+func TestAttack10TwoLiveAgentsFlapUnannounced(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	l := newLeader(t, t0)
+	p1 := newC(t, "p1", nil)
+	for i := 0; i < 3; i++ {
+		l.report(t0.Add(time.Duration(i)*time.Second), time.Duration(i)*time.Second, p1)
+		l.tick(t0.Add(time.Duration(i) * time.Second))
+	}
+	p2, err := NewContract("b1", "p2", iso, false, nil) // p1 holds the device
+	if err != nil {
+		t.Fatal(err)
+	}
+	held := 0
+	tickets := map[decision.Ticket]bool{}
+	for i := 3; i < 123; i++ {
+		at, now := t0.Add(time.Duration(i)*time.Second), time.Duration(i)*time.Second
+		g, _ := l.report(at, now, p2)
+		l.tick(at)
+		g1, _ := l.report(at.Add(500*time.Millisecond), now+500*time.Millisecond, p1)
+		l.tick(at.Add(500 * time.Millisecond))
+		if i >= 63 && !g.Guests {
+			held++
+		}
+		tickets[g.Ticket], tickets[g1.Ticket] = true, true
+	}
+	if l.alerts["agent-duplicate"] == 0 {
+		t.Fatalf("NOBODY TOLD: two agent processes reported every second for two minutes and vigil never alerted agent-duplicate; %d tickets were handed out and p2's grants withheld guests %d of the last 60 s (alerts %v)", len(tickets), held, l.alerts)
+	}
+}
