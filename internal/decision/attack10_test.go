@@ -1,0 +1,103 @@
+package decision
+
+import (
+	"errors"
+	"testing"
+	"time"
+)
+
+// Tenth adversarial review (attack10), against f57739d (stops remembered
+// per process, Stopping in every message, ticket drop, confirms only by the
+// Readies that carried the state, the record's boot heard at the election,
+// watchdog timeouts checked, GuestsUnknown). Each test fails on the code it
+// was written against.
+
+// Finding L1 (double writer, H4 after an hour): a confirm refuses the boot
+// last heard and the boots heard in the last hour, and the boot the record
+// names (grantBoot). A late first word of an ended boot overwrites both:
+// place() makes its boot grantBoot, and its message is the last heard. So
+// once the running boot was last heard over an hour before the confirm, it
+// is refused by nothing. cmp1 ran b1, rebooted into b2 (placed, echoed) and
+// was cut off with its BMC at night; b1's first report arrived late over a
+// relay; in the morning, 61 minutes on, an operator confirms cmp1 off. The
+// fence names b1 and refuses nothing else; b2, not off after all, is
+// granted when its reports come through and runs its guests while vigil
+// evacuates them. (Eight late first words of eight older boots do the same
+// within the hour: bootsMax evicts the running boot, heard before them.)
+func TestAttack10ConfirmAfterAnHourForgetsRunningBoot(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	x := newA4(t, t0)
+	early := unarmedReport("b1", 1) // b1's first report: no ticket
+	x.report(t0, unarmedReport("b1", 40))
+	now := t0.Add(80 * time.Second)
+	x.report(now, unarmedReport("b2", 1))
+	x.report(now.Add(time.Second), unarmedReport("b2", 2))
+	if h := x.e.hosts["cmp1"]; !h.echoed || h.tAgent != "b2" {
+		t.Fatalf("setup: b2 does not hold an echoed ticket: %+v", h.watchdogState())
+	}
+	now = x.silent(now.Add(time.Second), 10*time.Second)
+	b1 := x.tickets["b1"]
+	delete(x.tickets, "b1")
+	x.late(now, early)
+	x.tickets["b1"] = b1
+	now = x.silent(now, 61*time.Minute)
+	x.e.Step(now, Confirm{Host: "cmp1", By: "ops"})
+	x.tick(now)
+	st := x.status("cmp1")
+	if st.Fence == nil || st.Fence.Method != "operator" {
+		t.Fatalf("setup: the confirm was not taken: %+v %s", st, codes(x.acts))
+	}
+	r := unarmedReport("b2", 3)
+	r.Self.Ticket = x.tickets["b2"]
+	now = now.Add(time.Second)
+	x.e.Step(now, r)
+	if _, err := x.e.Grant(now, r); !errors.Is(err, ErrBootFenced) {
+		t.Fatalf("DOUBLE WRITER: an hour after cmp1 fell silent the confirm named boot %s and refused %v (a late first word of ended b1 replaced b2 as the boot last heard and as the record's); b2, still running, got a grant (err %v) instead of being refused", st.Fence.BootID, st.Fence.Refuse, err)
+	}
+}
+
+// Finding L2 (double writer, L1 within the hour): the boots heard are kept
+// by count (bootsMax, 8), the oldest heard evicted first. cmp1 rebooted
+// often (a kernel crash loop, say) and runs b9 (placed, echoed) when it is
+// cut off with its BMC; a relay then delivers the first words of eight of
+// its earlier boots, late. Each is heard after b9, so b9 is the one
+// evicted, and the confirm half a minute later refuses b1 … b8 and names
+// b8: b9, still running, is granted.
+func TestAttack10LateBootsEvictRunningBoot(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	x := newA4(t, t0)
+	now := t0
+	var early []AgentReport
+	for i := 1; i <= 9; i++ {
+		b := string(rune('0' + i))
+		early = append(early, unarmedReport("b"+b, 1))
+		x.report(now, unarmedReport("b"+b, 1))
+		x.report(now.Add(time.Second), unarmedReport("b"+b, 2))
+		now = now.Add(80 * time.Second)
+	}
+	if h := x.e.hosts["cmp1"]; !h.echoed || h.tAgent != "b9" {
+		t.Fatalf("setup: b9 does not hold an echoed ticket: %+v", h.watchdogState())
+	}
+	now = x.silent(now, 10*time.Second)
+	for _, r := range early[:8] {
+		tk := x.tickets[r.Self.Agent]
+		delete(x.tickets, r.Self.Agent)
+		x.late(now, r)
+		x.tickets[r.Self.Agent] = tk
+		now = now.Add(100 * time.Millisecond)
+	}
+	now = x.silent(now, 30*time.Second)
+	x.e.Step(now, Confirm{Host: "cmp1", By: "ops"})
+	x.tick(now)
+	st := x.status("cmp1")
+	if st.Fence == nil || st.Fence.Method != "operator" {
+		t.Fatalf("setup: the confirm was not taken: %+v %s", st, codes(x.acts))
+	}
+	r := unarmedReport("b9", 3)
+	r.Self.Ticket = x.tickets["b9"]
+	now = now.Add(time.Second)
+	x.e.Step(now, r)
+	if _, err := x.e.Grant(now, r); !errors.Is(err, ErrBootFenced) {
+		t.Fatalf("DOUBLE WRITER: eight late first words of ended boots evicted the running b9 from the boots heard; the confirm named %s and refused %v, and b9, still running, got a grant (err %v) instead of being refused", st.Fence.BootID, st.Fence.Refuse, err)
+	}
+}
