@@ -101,3 +101,42 @@ func TestAttack10LateBootsEvictRunningBoot(t *testing.T) {
 		t.Fatalf("DOUBLE WRITER: eight late first words of ended boots evicted the running b9 from the boots heard; the confirm named %s and refused %v, and b9, still running, got a grant (err %v) instead of being refused", st.Fence.BootID, st.Fence.Refuse, err)
 	}
 }
+
+// Finding L3 (double writer, H3 by a restore): the leader counts the boot
+// its record names as heard at its election (attack9 I3), but a store
+// restored from a snapshot loses that name: RestoreSnapshot drops what the
+// snapshot's records say of the watchdog, boot included, so a leader after
+// a restore that has not heard the host yet names no boot and refuses none
+// (Fence.BootID "", no Refuse: selfFence ignores the fence). cmp1 runs b1
+// (placed, echoed; the snapshot has it); etcd is restored from that
+// snapshot while cmp1 is cut off with its BMC; an operator confirms cmp1
+// off; b1, not off after all, is granted when it comes back. The boot is
+// no watchdog belief: it could be kept for the confirm.
+func TestAttack10ConfirmAfterSnapshotRestoreNamesNoBoot(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	x := newA4(t, t0)
+	x.report(t0, unarmedReport("b1", 1))
+	x.report(t0.Add(time.Second), unarmedReport("b1", 2))
+	snapshot := records(x.store)
+	if r := x.store["cmp1"]; r.WatchdogOffBoot != "b1" {
+		t.Fatalf("setup: the snapshot does not name b1: %+v", r)
+	}
+	now := t0.Add(2 * time.Second)
+	x.e = watchdogEngine(t)
+	x.e.RestoreSnapshot(snapshot, 1000)
+	x.e.Step(now, Leadership{Leader: true, Token: 1001})
+	now = x.silent(now, 30*time.Second)
+	x.e.Step(now, Confirm{Host: "cmp1", By: "ops"})
+	x.tick(now)
+	st := x.status("cmp1")
+	if st.Fence == nil || st.Fence.Method != "operator" {
+		t.Fatalf("setup: the confirm was not taken: %+v %s", st, codes(x.acts))
+	}
+	r := unarmedReport("b1", 3)
+	r.Self.Ticket = x.tickets["b1"]
+	now = now.Add(time.Second)
+	x.e.Step(now, r)
+	if _, err := x.e.Grant(now, r); !errors.Is(err, ErrBootFenced) {
+		t.Fatalf("DOUBLE WRITER: after a restore from a snapshot that named b1 the confirm named boot %q and refused %v; b1, still running, got a grant (err %v) instead of being refused", st.Fence.BootID, st.Fence.Refuse, err)
+	}
+}
