@@ -140,3 +140,53 @@ func TestAttack10ConfirmAfterSnapshotRestoreNamesNoBoot(t *testing.T) {
 		t.Fatalf("DOUBLE WRITER: after a restore from a snapshot that named b1 the confirm named boot %q and refused %v; b1, still running, got a grant (err %v) instead of being refused", st.Fence.BootID, st.Fence.Refuse, err)
 	}
 }
+
+// Finding L4 (double writer): a watchdog counts only when the report that
+// armed it says timeouts within Config's (watchdogCounts), but the record
+// does not say which timeouts it was counted with, and a successor
+// restores the armed belief and counts it with its own, shorter, safe time.
+// The operator shortens self_fence (isolation 10 s → 5 s, watchdog 30 s →
+// 10 s, assume_dead_after 46 s → 22 s) and restarts the controllers one by
+// one; cmp1's agent, not restarted yet, still feeds its watchdog on the old
+// timeouts, which the old leader counted. cmp1 is cut off with its BMC as
+// the new leader takes over: it concludes 22 s after its election, while
+// cmp1's agent feeds until its report + 10 s and the device resets it 30 s
+// after the last feed, up to 40 s after the old leader's last grant.
+func TestAttack10RestoredArmedBeliefSkipsTimeoutCheck(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	x := &a4{t: t, store: map[string]Record{}, tickets: map[string]Ticket{}}
+	engine := func(iso, wd, after time.Duration) *Engine {
+		cfg := DefaultConfig()
+		cfg.SelfFenceAfter, cfg.IsolationTimeout, cfg.WatchdogTimeout = after, iso, wd
+		e, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.AddHost(HostInfo{Name: "cmp1"})
+		e.AddHost(HostInfo{Name: "cmp2"})
+		return e
+	}
+	x.e = engine(10*time.Second, 30*time.Second, 46*time.Second)
+	x.e.Step(t0, Leadership{Leader: true, Token: 1})
+	old := func(seq uint64) AgentReport {
+		r := armedReport("b1", seq)
+		r.Self.IsolationTimeout, r.Self.WatchdogTimeout = 10*time.Second, 30*time.Second
+		return r
+	}
+	x.report(t0, old(1))
+	x.report(t0.Add(time.Second), old(2))
+	if !x.e.hosts["cmp1"].grantArmed {
+		t.Fatal("setup: the old leader does not count cmp1's watchdog")
+	}
+	lastGrant := t0.Add(time.Second)
+	now := lastGrant.Add(100 * time.Millisecond) // cut off; the new leader takes over
+	x.e = engine(5*time.Second, 10*time.Second, 22*time.Second)
+	x.e.Restore(records(x.store))
+	x.e.Step(now, Leadership{Leader: true, Token: 2})
+	end := lastGrant.Add(10*time.Second + 30*time.Second) // the latest reset
+	for ; now.Before(end); now = x.silent(now, time.Second) {
+		if st := x.status("cmp1"); st.Fence != nil && st.Fence.Method == "watchdog" {
+			t.Fatalf("DOUBLE WRITER: the new leader counted cmp1 reset by its watchdog %v after the last grant (%s), but the agent feeds on the old timeouts (10 s + 30 s): its guests may run until %v; the record kept the armed belief, not the timeouts it was counted with", now.Sub(lastGrant), st.Fence.Proof, end.Sub(lastGrant))
+		}
+	}
+}
