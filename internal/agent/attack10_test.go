@@ -107,3 +107,81 @@ func TestAttack10TwoLiveAgentsFlapUnannounced(t *testing.T) {
 		t.Fatalf("NOBODY TOLD: two agent processes reported every second for two minutes and vigil never alerted agent-duplicate; %d tickets were handed out and p2's grants withheld guests %d of the last 60 s (alerts %v)", len(tickets), held, l.alerts)
 	}
 }
+
+// stop delivers a stop notice at at and runs a tick; it returns whether an
+// ack that c takes (its own notice) went out.
+func (l *leader) stop(at time.Time, c *Contract, m decision.AgentStopping) bool {
+	m.Host = "cmp1"
+	l.e.Step(at, m)
+	l.tick(at)
+	for _, a := range l.acks {
+		if c.Acked(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// Finding K2 (healthy host reset, nobody told): a stop notice is taken only
+// when it is newer than every report of its process the leader granted
+// (stopping: m.Seq < grantSeq is "not the last word"). But a stopping agent
+// goes on reporting while it waits for its ack, and every such report is
+// numbered after the notice and says Stopping: one that arrives before the
+// notice (sent a moment later over another path, or a notice retried after
+// its ack was lost) makes the notice look older than the process's last
+// word, and it is dropped without an ack. The agent feeds its watchdog
+// while its grant lasts, and the device resets the host it was stopping for
+// an upgrade. Here p1's first report after its notice arrives first.
+func TestAttack10StopNoticeOvertakenByStoppingReport(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	l := newLeader(t, t0)
+	p1 := newC(t, "p1", nil)
+	for i := 0; i < 3; i++ {
+		at := t0.Add(time.Duration(i) * time.Second)
+		l.report(at, time.Duration(i)*time.Second, p1)
+		l.tick(at)
+	}
+	at, now := t0.Add(3*time.Second), 3*time.Second
+	m := p1.Stop()
+	if _, err := l.report(at, now, p1); err != nil { // says Stopping; overtakes the notice
+		t.Fatal(err)
+	}
+	l.tick(at)
+	if !l.stop(at.Add(100*time.Millisecond), p1, m) {
+		t.Fatalf("HEALTHY HOST RESET: p1's stop notice (seq %d) arrived just after its next report (which says Stopping) and was never acknowledged (acks %v): p1 cannot disarm, and its watchdog resets cmp1", m.Seq, l.acks)
+	}
+}
+
+// Finding K3 (healthy host reset, K2 by a lost ack): the ack of a stop
+// goes out once its record is written; if it is lost on its way (the
+// agent's connection drops), the agent can only send its notice again, and
+// the engine drops the retried notice for the same reason: the reports p1
+// sent while waiting came after it.
+func TestAttack10RetriedStopNoticeNeverAcked(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	l := newLeader(t, t0)
+	p1 := newC(t, "p1", nil)
+	for i := 0; i < 3; i++ {
+		at := t0.Add(time.Duration(i) * time.Second)
+		l.report(at, time.Duration(i)*time.Second, p1)
+		l.tick(at)
+	}
+	at, now := t0.Add(3*time.Second), 3*time.Second
+	m := p1.Stop()
+	m.Host = "cmp1"
+	l.e.Step(at, m)
+	l.tick(at)
+	if len(l.acks) != 1 {
+		t.Fatalf("setup: the notice was not acknowledged: %v", l.acks)
+	}
+	l.acks = nil // lost on its way to p1
+	for i := 1; i <= 2; i++ {
+		if _, err := l.report(at.Add(time.Duration(i)*time.Second), now+time.Duration(i)*time.Second, p1); err != nil {
+			t.Fatal(err)
+		}
+		l.tick(at.Add(time.Duration(i) * time.Second))
+	}
+	if !l.stop(at.Add(3*time.Second), p1, m) {
+		t.Fatalf("HEALTHY HOST RESET: p1's ack was lost and its retried notice (seq %d) was dropped as older than its Stopping reports (acks since %v): p1 cannot disarm, and its watchdog resets cmp1", m.Seq, l.acks)
+	}
+}
