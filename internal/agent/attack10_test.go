@@ -185,3 +185,100 @@ func TestAttack10RetriedStopNoticeNeverAcked(t *testing.T) {
 		t.Fatalf("HEALTHY HOST RESET: p1's ack was lost and its retried notice (seq %d) was dropped as older than its Stopping reports (acks since %v): p1 cannot disarm, and its watchdog resets cmp1", m.Seq, l.acks)
 	}
 }
+
+// silent plays cmp1 saying nothing from at for d while cmp2 and the storage
+// heartbeats are well and every fence of cmp1 fails (its BMC is cut off
+// with it); it returns when the leader counted cmp1 reset by its watchdog,
+// or the zero time.
+func (l *leader) silent(at time.Time, d time.Duration) time.Time {
+	for end := at.Add(d); at.Before(end); at = at.Add(250 * time.Millisecond) {
+		for _, net := range []string{"mgmt", "storage"} {
+			l.e.Step(at, decision.AgentReport{Host: "cmp2", Network: net, Self: decision.SelfReport{BootID: "x", NovaCompute: decision.Process{Running: true}, Libvirtd: decision.Process{Running: true}}})
+		}
+		l.e.Step(at, decision.StorageHeartbeats{OK: true})
+		rd := l.e.Tick(at)
+		if len(rd.Records) > 0 {
+			l.e.Step(at, decision.Persisted{Ready: rd.Seq})
+		}
+		for _, a := range rd.Actions {
+			if a.Kind == decision.ActFence {
+				l.e.Step(at, decision.FenceResult{Host: a.Host, Level: a.Level, Err: "BMC unreachable"})
+			}
+		}
+		for _, st := range l.e.Status() {
+			if st.Name == "cmp1" && st.Fence != nil && st.Fence.Method == "watchdog" {
+				return at
+			}
+		}
+	}
+	return time.Time{}
+}
+
+// Finding K4 (double writer): a watchdog counts only when the agent reports
+// timeouts within the safe time's, and the agent reports its own; but a
+// restarted process resumes its predecessor's grant expiry (Saved), which
+// that predecessor's longer isolation timeout set. The operator shortens
+// self_fence (isolation 60 s → 10 s) and restarts cmp1's agent: p1's last
+// grant, with 60 s, goes to p2, which reports 10 s and is counted. cmp1 is
+// cut off with its BMC right after: the leader concludes 46 s after its
+// last grant, but p2 feeds the watchdog until p1's expiry, 60 s after p1's
+// last report, and the device resets cmp1 30 s after that.
+func TestAttack10RestartInheritsLongerIsolation(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	cfg := decision.DefaultConfig()
+	cfg.SelfFenceAfter, cfg.IsolationTimeout, cfg.WatchdogTimeout = 46*time.Second, 10*time.Second, 30*time.Second
+	e, err := decision.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.AddHost(decision.HostInfo{Name: "cmp1"})
+	e.AddHost(decision.HostInfo{Name: "cmp2"})
+	e.Step(t0, decision.Leadership{Leader: true, Token: 1})
+	l := &leader{t: t, e: e, alerts: map[string]int{}}
+	p1, err := NewContract("b1", "p1", 60*time.Second, true, nil) // the old configuration
+	if err != nil {
+		t.Fatal(err)
+	}
+	p1.SetWatchdogTimeout(30 * time.Second)
+	var saved Saved
+	for i := 0; i < 2; i++ {
+		s := p1.Report(time.Duration(i)*time.Second, decision.SelfReport{NovaCompute: decision.Process{Running: true}, Libvirtd: decision.Process{Running: true}})
+		r := decision.AgentReport{Host: "cmp1", Network: "mgmt", Self: s}
+		at := t0.Add(time.Duration(i) * time.Second)
+		e.Step(at, r)
+		g, err := e.Grant(at, r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sv, ok := p1.Granted(g); ok {
+			saved = sv
+		}
+		l.tick(at)
+	}
+	// Restarted with the new configuration; it takes the armed device over.
+	p2, err := NewContract("b1", "p2", 10*time.Second, true, &saved)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p2.SetWatchdogTimeout(30 * time.Second)
+	var last time.Time
+	for i := 2; i < 5; i++ {
+		last = t0.Add(time.Duration(i) * time.Second)
+		l.report(last, time.Duration(i)*time.Second, p2)
+		l.tick(last)
+	}
+	concluded := l.silent(last.Add(250*time.Millisecond), 2*time.Minute)
+	if concluded.IsZero() {
+		t.Fatalf("setup: the leader never counted cmp1 reset by its watchdog (alerts %v)", l.alerts)
+	}
+	fed := time.Duration(0)
+	for c := 5 * time.Second; c < 2*time.Minute; c += 100 * time.Millisecond {
+		if p2.Feed(c) {
+			fed = c
+		}
+	}
+	reset := t0.Add(fed + 30*time.Second)
+	if concluded.Before(reset) {
+		t.Fatalf("DOUBLE WRITER: the leader counted cmp1 reset by its watchdog at +%v, but p2, counted with its 10 s isolation, feeds until +%v on the expiry it resumed from p1 (60 s): the device resets cmp1 only at +%v", concluded.Sub(t0), fed, reset.Sub(t0))
+	}
+}
