@@ -242,9 +242,11 @@ func TestOldBootNeverReArms(t *testing.T) {
 // commits), controllers that pass every leader the same fencing token, and
 // acks that reach the stopping agent only after later grants did (slow
 // acks), with late first words (no ticket) of other processes more often,
-// and boots whose watchdog device rounds the timeout up (the agent reports
-// it; the engine checks the timeouts) (VIGIL_REORDER_SKIP=overlap,
-// stopreport,slow,sametoken,slowack,latefirst,long leaves those out).
+// boots whose watchdog device rounds the timeout up (the agent reports
+// it; the engine checks the timeouts), and stop notices that arrive after
+// reports sent since (VIGIL_REORDER_SKIP=overlap, stopreport,slow,
+// sametoken,slowack,latefirst,long,slownotice leaves those out; slownotice
+// also leaves out the check that a stopping agent gets its ack).
 // After every input it checks the
 // contract's engine side: whenever vigil believes the host's watchdog
 // armed, the watchdog really runs, or the boot runs no guest (never granted
@@ -264,7 +266,7 @@ func TestWatchdogBeliefUnderReordering(t *testing.T) {
 		n = v
 	}
 	// VIGIL_REORDER_SKIP names moves to leave out (comma-separated:
-	// overlap, stopreport, slow, sametoken, slowack, latefirst, long), to look past a known
+	// overlap, stopreport, slow, sametoken, slowack, latefirst, long, slownotice), to look past a known
 	// class.
 	skip := map[string]bool{}
 	for _, m := range strings.Split(os.Getenv("VIGIL_REORDER_SKIP"), ",") {
@@ -282,7 +284,7 @@ func TestWatchdogBeliefUnderReordering(t *testing.T) {
 		p    *proc
 		self SelfReport
 	}
-	fails, held := 0, 0
+	fails, held, unacked := 0, 0, 0
 	for seed := first; seed < first+n; seed++ {
 		rng := rand.New(rand.NewSource(seed))
 		e := checkedEngine(t)
@@ -303,7 +305,9 @@ func TestWatchdogBeliefUnderReordering(t *testing.T) {
 		zombie, blip, broke, slow := false, false, false, false
 		var last Grant // the last grant any message got
 		var waiting *Ack
-		var acksOut []Ack // acks sent, not yet at the agent (a slow link)
+		var notice *AgentStopping // the stopping process's notice
+		noticeOut := false        // it is still on its way
+		var acksOut []Ack         // acks sent, not yet at the agent (a slow link)
 		var msgs []sent
 		var snaps []map[string]Record // copies of the store, for restores from a snapshot
 		var restoredAt uint64         // the token of the last restore from a snapshot
@@ -401,6 +405,11 @@ func TestWatchdogBeliefUnderReordering(t *testing.T) {
 			if len(acksOut) > 0 && rng.Intn(8) == 0 {
 				land()
 			}
+			if noticeOut && rng.Intn(3) == 0 {
+				noticeOut = false
+				e.Step(now, *notice)
+				say("stop notice %s seq %d arrives", notice.Agent, notice.Seq)
+			}
 			switch x := rng.Intn(19); {
 			case x < 5: // the agent reports
 				if !running {
@@ -416,10 +425,16 @@ func TestWatchdogBeliefUnderReordering(t *testing.T) {
 					break
 				}
 				cur.seq++
-				e.Step(now, AgentStopping{Host: "cmp1", BootID: cur.boot, Agent: cur.id, Ticket: cur.ticket, Seq: cur.seq})
+				notice = &AgentStopping{Host: "cmp1", BootID: cur.boot, Agent: cur.id, Ticket: cur.ticket, Seq: cur.seq}
+				if !skip["slownotice"] && rng.Intn(3) == 0 {
+					noticeOut = true // it arrives later, after reports sent since
+					say("stop notice %s seq %d (in flight)", cur.id, cur.seq)
+				} else {
+					e.Step(now, *notice)
+					say("stop notice %s seq %d", cur.id, cur.seq)
+				}
 				running, waiting = false, &Ack{Host: "cmp1", BootID: cur.boot, Agent: cur.id, Seq: cur.seq}
 				stopper = cur
-				say("stop notice %s seq %d", cur.id, cur.seq)
 			case x < 7: // the agent restarts (after a crash, a stop, or a wiped state): it arms
 				old, was := cur, running
 				start(cur.boot, true, true)
@@ -557,6 +572,32 @@ func TestWatchdogBeliefUnderReordering(t *testing.T) {
 			zombie, pending = false, nil
 			say("failover")
 		}
+		// A stopping process, talking to a working leader, gets its ack
+		// within seconds: it goes on reporting (Stopping) and sends its
+		// notice again while none comes. Otherwise its watchdog resets a
+		// host stopped for an upgrade.
+		if waiting != nil && stopper == cur && !skip["slownotice"] {
+			for k := 0; k < 6 && waiting != nil; k++ {
+				now = now.Add(time.Second)
+				cur.seq++
+				deliver(sent{cur, timed(SelfReport{BootID: cur.boot, Agent: cur.id, Ticket: cur.ticket, Seq: cur.seq, WatchdogArmed: true, Stopping: true,
+					NovaCompute: Process{Running: true}, Libvirtd: Process{Running: true}}, cur)}, "report while stopping")
+				if k%2 == 1 || noticeOut {
+					noticeOut = false
+					e.Step(now, *notice)
+					say("stop notice %s seq %d (again)", notice.Agent, notice.Seq)
+				}
+				tick()
+				land()
+			}
+			if h := e.hosts["cmp1"]; waiting != nil && (h.inc == nil || h.inc.fence == nil) {
+				unacked++
+				if unacked <= 3 {
+					t.Errorf("seed %d: HEALTHY HOST RESET: 6 s of the stopping process %s/%s reporting to a working leader and sending its notice (seq %d) again, and no ack came:\n  %s",
+						seed, cur.boot, cur.id, notice.Seq, strings.Join(story[max(0, len(story)-24):], "\n  "))
+				}
+			}
+		}
 		if !running {
 			start(cur.boot, true, true)
 			say("agent restarts as %s on %s", cur.id, cur.boot)
@@ -579,6 +620,9 @@ func TestWatchdogBeliefUnderReordering(t *testing.T) {
 	}
 	if fails > 0 {
 		t.Errorf("%d of %d sequences broke the contract", fails, n)
+	}
+	if unacked > 0 {
+		t.Errorf("%d of %d sequences left a stopping agent without its ack", unacked, n)
 	}
 	if held > 0 {
 		t.Errorf("%d of %d sequences held a live host's guests", held, n)
