@@ -190,3 +190,74 @@ func TestAttack10RestoredArmedBeliefSkipsTimeoutCheck(t *testing.T) {
 		}
 	}
 }
+
+// Finding L5 (a healthy host's storage cut, nobody told): a renewal of a
+// blocklist fence re-adds any entry it finds gone (executor.Renew), and the
+// engine lifts the fence at a clean rejoin without waiting for the renewal
+// in flight; the renewal's result then finds no incident and is dropped
+// (renewResult). An executor that carries the unfence out before the slow
+// renewal (its Ceph monitors answer slowly) leaves the rejoined, healthy
+// host blocklisted: its guests' writes fail, and the result that says the
+// entry was found gone and added again alerts nobody and unfences nothing.
+func TestAttack10RenewalInFlightOutlivesRejoin(t *testing.T) {
+	e, err := New(DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range []string{"cmp1", "cmp2", "cmp3"} {
+		e.AddHost(HostInfo{Name: h})
+	}
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	e.Step(t0, Leadership{Leader: true, Token: 1})
+	renewing := false
+	unfencedAt := time.Duration(-1)
+	for at := time.Duration(0); at < 15*time.Minute; at += 500 * time.Millisecond {
+		now := t0.Add(at)
+		back := at > 11*time.Minute // cmp1 answers again, running none of its old guests
+		for _, hn := range []string{"cmp1", "cmp2", "cmp3"} {
+			if hn == "cmp1" && at > 15*time.Second && !back {
+				continue
+			}
+			for _, net := range []string{"mgmt", "storage"} {
+				e.Step(now, AgentReport{Host: hn, Network: net, Self: SelfReport{BootID: "b", NovaCompute: Process{Running: true}, Libvirtd: Process{Running: true}}})
+			}
+		}
+		e.Step(now, StorageHeartbeats{OK: true, Counters: map[string]uint64{"cmp1": 1, "cmp2": uint64(at), "cmp3": uint64(at)}})
+		if at <= 15*time.Second {
+			e.Step(now, NovaService{Host: "cmp1", Up: true, Instances: []string{"i1"}, Status: map[string]string{"i1": NovaActive}})
+		} else {
+			e.Step(now, NovaService{Host: "cmp1", Up: back, ForcedDown: true})
+			e.Step(now, NovaService{Host: "cmp2", Up: true, Instances: []string{"i1"}, Status: map[string]string{"i1": NovaActive}})
+		}
+		if renewing && at == 14*time.Minute && unfencedAt >= 0 {
+			// The slow renewal ends after the unfence: the entry was
+			// gone (the unfence removed it) and it added it again.
+			e.Step(now, RenewResult{Host: "cmp1", OK: true, Lapsed: true, Err: "no entry for 10.0.1.1: added"})
+			renewing = false
+			for at2 := at; at2 < at+5*time.Second; at2 += 500 * time.Millisecond {
+				for _, a := range e.Tick(t0.Add(at2)).Actions {
+					if a.Kind == ActUnfence || a.Kind == ActAlert && a.Host == "cmp1" {
+						return // lifted again, or somebody is told
+					}
+				}
+			}
+			t.Fatalf("STORAGE CUT: cmp1 rejoined at +%v and its blocklist was lifted while a renewal was in flight; the renewal came back having added the entry again, and nothing unfenced cmp1 or told anyone: its guests cannot write", unfencedAt)
+		}
+		for _, a := range e.Tick(now).Actions {
+			switch a.Kind {
+			case ActFence:
+				e.Step(now, FenceResult{Host: a.Host, Level: a.Level, OK: true, Method: "ceph-blocklist", Proof: "blocklisted"})
+			case ActEvacuate:
+				for _, in := range a.Instances {
+					e.Step(now, EvacuateResult{Host: a.Host, Instance: in, OK: true, Accepted: true})
+				}
+			case ActRenewFence:
+				renewing = true // slow: its result comes at +14m
+			case ActUnfence:
+				unfencedAt = at // its entries are removed at once
+				e.Step(now, UnfenceResult{Host: a.Host, OK: true})
+			}
+		}
+	}
+	t.Fatalf("setup: renewal in flight %v, unfence at %v: the scenario did not play (status %+v)", renewing, unfencedAt, e.Status()[0])
+}
