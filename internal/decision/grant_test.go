@@ -148,6 +148,21 @@ func concludesSelfFence(e *Engine, now time.Time) bool {
 	return false
 }
 
+// checkedEngine is watchdogEngine checking the agents' timeouts (10 s,
+// 30 s): a watchdog reported longer does not count.
+func checkedEngine(t *testing.T) *Engine {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.SelfFenceAfter, cfg.IsolationTimeout, cfg.WatchdogTimeout = 46*time.Second, 10*time.Second, 30*time.Second
+	e, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.AddHost(HostInfo{Name: "cmp1"})
+	e.AddHost(HostInfo{Name: "cmp2"})
+	return e
+}
+
 func watchdogEngine(t *testing.T) *Engine {
 	t.Helper()
 	cfg := DefaultConfig()
@@ -226,9 +241,12 @@ func TestOldBootNeverReArms(t *testing.T) {
 // while it waits for its ack, writes confirmed only at the next tick (slow
 // commits), controllers that pass every leader the same fencing token, and
 // acks that reach the stopping agent only after later grants did (slow
-// acks), with late first words (no ticket) of other processes more often
-// (VIGIL_REORDER_SKIP=overlap,stopreport,slow,sametoken,slowack,latefirst
-// leaves those out).
+// acks), with late first words (no ticket) of other processes more often,
+// boots whose watchdog device rounds the timeout up (the agent reports
+// it; the engine checks the timeouts), and stop notices that arrive after
+// reports sent since (VIGIL_REORDER_SKIP=overlap, stopreport,slow,
+// sametoken,slowack,latefirst,long,slownotice leaves those out; slownotice
+// also leaves out the check that a stopping agent gets its ack).
 // After every input it checks the
 // contract's engine side: whenever vigil believes the host's watchdog
 // armed, the watchdog really runs, or the boot runs no guest (never granted
@@ -248,7 +266,7 @@ func TestWatchdogBeliefUnderReordering(t *testing.T) {
 		n = v
 	}
 	// VIGIL_REORDER_SKIP names moves to leave out (comma-separated:
-	// overlap, stopreport, slow, sametoken, slowack, latefirst), to look past a known
+	// overlap, stopreport, slow, sametoken, slowack, latefirst, long, slownotice), to look past a known
 	// class.
 	skip := map[string]bool{}
 	for _, m := range strings.Split(os.Getenv("VIGIL_REORDER_SKIP"), ",") {
@@ -259,16 +277,17 @@ func TestWatchdogBeliefUnderReordering(t *testing.T) {
 		ticket    Ticket
 		seq       uint64
 		alive     bool // runs and reports (the running process, or one overlapping it)
+		long      bool // its device rounded the watchdog timeout up (it reports so)
 		ungranted int  // its reports in a row that got no grant (agent.Contract drops its ticket)
 	}
 	type sent struct {
 		p    *proc
 		self SelfReport
 	}
-	fails, held := 0, 0
+	fails, held, unacked := 0, 0, 0
 	for seed := first; seed < first+n; seed++ {
 		rng := rand.New(rand.NewSource(seed))
-		e := watchdogEngine(t)
+		e := checkedEngine(t)
 		now := t0
 		term := uint64(1)
 		e.Step(now, Leadership{Leader: true, Token: term})
@@ -281,16 +300,27 @@ func TestWatchdogBeliefUnderReordering(t *testing.T) {
 		var pending []uint64                                // Readies written but not yet confirmed (a slow commit)
 		running := true                                     // cur runs (not stopped, not crashed)
 		armed := true                                       // the truth: the host's watchdog runs
+		devLong := false                                    // the truth: its device resets later than the safe time assumes
 		guests := false                                     // the running boot got a grant letting it start guests
 		zombie, blip, broke, slow := false, false, false, false
 		var last Grant // the last grant any message got
 		var waiting *Ack
-		var acksOut []Ack // acks sent, not yet at the agent (a slow link)
+		var notice *AgentStopping // the stopping process's notice
+		noticeOut := false        // it is still on its way
+		var acksOut []Ack         // acks sent, not yet at the agent (a slow link)
 		var msgs []sent
 		var snaps []map[string]Record // copies of the store, for restores from a snapshot
 		var restoredAt uint64         // the token of the last restore from a snapshot
 		var story []string
 		say := func(f string, a ...any) { story = append(story, fmt.Sprintf(f, a...)) }
+		// timed adds the timeouts p reports (agent.Contract): its device's.
+		timed := func(s SelfReport, p *proc) SelfReport {
+			s.IsolationTimeout, s.WatchdogTimeout = 10*time.Second, 30*time.Second
+			if p.long {
+				s.WatchdogTimeout = 60 * time.Second
+			}
+			return s
+		}
 		land := func() { // the acks in flight reach the agent
 			for _, a := range acksOut {
 				if waiting != nil && a == *waiting {
@@ -356,7 +386,7 @@ func TestWatchdogBeliefUnderReordering(t *testing.T) {
 		start := func(boot string, named, arms bool) {
 			procs++
 			cur.alive = false
-			cur = &proc{boot: boot, id: fmt.Sprintf("p%d", procs), alive: true}
+			cur = &proc{boot: boot, id: fmt.Sprintf("p%d", procs), alive: true, long: devLong}
 			if !named {
 				cur.id = ""
 			}
@@ -375,14 +405,19 @@ func TestWatchdogBeliefUnderReordering(t *testing.T) {
 			if len(acksOut) > 0 && rng.Intn(8) == 0 {
 				land()
 			}
+			if noticeOut && rng.Intn(3) == 0 {
+				noticeOut = false
+				e.Step(now, *notice)
+				say("stop notice %s seq %d arrives", notice.Agent, notice.Seq)
+			}
 			switch x := rng.Intn(19); {
 			case x < 5: // the agent reports
 				if !running {
 					break
 				}
 				cur.seq++
-				m := sent{cur, SelfReport{BootID: cur.boot, Agent: cur.id, Ticket: cur.ticket, Seq: cur.seq, WatchdogArmed: armed,
-					NovaCompute: Process{Running: true}, Libvirtd: Process{Running: true}}}
+				m := sent{cur, timed(SelfReport{BootID: cur.boot, Agent: cur.id, Ticket: cur.ticket, Seq: cur.seq, WatchdogArmed: armed,
+					NovaCompute: Process{Running: true}, Libvirtd: Process{Running: true}}, cur)}
 				msgs = append(msgs, m)
 				deliver(m, "report")
 			case x < 6: // a clean stop
@@ -390,10 +425,16 @@ func TestWatchdogBeliefUnderReordering(t *testing.T) {
 					break
 				}
 				cur.seq++
-				e.Step(now, AgentStopping{Host: "cmp1", BootID: cur.boot, Agent: cur.id, Ticket: cur.ticket, Seq: cur.seq})
+				notice = &AgentStopping{Host: "cmp1", BootID: cur.boot, Agent: cur.id, Ticket: cur.ticket, Seq: cur.seq}
+				if !skip["slownotice"] && rng.Intn(3) == 0 {
+					noticeOut = true // it arrives later, after reports sent since
+					say("stop notice %s seq %d (in flight)", cur.id, cur.seq)
+				} else {
+					e.Step(now, *notice)
+					say("stop notice %s seq %d", cur.id, cur.seq)
+				}
 				running, waiting = false, &Ack{Host: "cmp1", BootID: cur.boot, Agent: cur.id, Seq: cur.seq}
 				stopper = cur
-				say("stop notice %s seq %d", cur.id, cur.seq)
 			case x < 7: // the agent restarts (after a crash, a stop, or a wiped state): it arms
 				old, was := cur, running
 				start(cur.boot, true, true)
@@ -407,6 +448,7 @@ func TestWatchdogBeliefUnderReordering(t *testing.T) {
 				boots++
 				armed, guests = false, false
 				named, arms := rng.Intn(6) > 0, rng.Intn(4) > 0
+				devLong = arms && !skip["long"] && rng.Intn(5) == 0
 				if prev != nil {
 					prev.alive, prev = false, nil
 				}
@@ -416,7 +458,7 @@ func TestWatchdogBeliefUnderReordering(t *testing.T) {
 				if named && prevID != "" && rng.Intn(3) == 0 {
 					cur.id = prevID // an agent that names itself the same on every boot
 				}
-				say("reboot into %s, agent %q, armed %v", cur.boot, cur.id, arms)
+				say("reboot into %s, agent %q, armed %v, long %v", cur.boot, cur.id, arms, devLong)
 			case x < 10: // a late message, with the ticket its process held when it sent it
 				if len(msgs) == 0 {
 					break
@@ -456,8 +498,8 @@ func TestWatchdogBeliefUnderReordering(t *testing.T) {
 				// It gave the device up to its successor (closed it
 				// without disarming, so the successor could open it):
 				// agent.Contract.Abandoned, it no longer says armed.
-				m := sent{prev, SelfReport{BootID: prev.boot, Agent: prev.id, Ticket: prev.ticket, Seq: prev.seq,
-					NovaCompute: Process{Running: true}, Libvirtd: Process{Running: true}}}
+				m := sent{prev, timed(SelfReport{BootID: prev.boot, Agent: prev.id, Ticket: prev.ticket, Seq: prev.seq,
+					NovaCompute: Process{Running: true}, Libvirtd: Process{Running: true}}, prev)}
 				msgs = append(msgs, m)
 				deliver(m, "overlap report")
 			case x < 17: // the stopping process's report loop runs on while it waits for its ack: sent now, it arrives now or later
@@ -465,8 +507,8 @@ func TestWatchdogBeliefUnderReordering(t *testing.T) {
 					break
 				}
 				stopper.seq++
-				m := sent{stopper, SelfReport{BootID: stopper.boot, Agent: stopper.id, Ticket: stopper.ticket, Seq: stopper.seq, WatchdogArmed: true, Stopping: true,
-					NovaCompute: Process{Running: true}, Libvirtd: Process{Running: true}}}
+				m := sent{stopper, timed(SelfReport{BootID: stopper.boot, Agent: stopper.id, Ticket: stopper.ticket, Seq: stopper.seq, WatchdogArmed: true, Stopping: true,
+					NovaCompute: Process{Running: true}, Libvirtd: Process{Running: true}}, stopper)}
 				msgs = append(msgs, m)
 				if rng.Intn(2) == 0 {
 					deliver(m, "report while stopping")
@@ -476,7 +518,7 @@ func TestWatchdogBeliefUnderReordering(t *testing.T) {
 			case x < 18: // the next write commits slowly: confirmed only at the following tick
 				slow = !skip["slow"]
 			default: // failover, from the store or (1 in 4) from an older snapshot of it
-				e = watchdogEngine(t)
+				e = checkedEngine(t)
 				if len(snaps) > 0 && rng.Intn(4) == 0 {
 					store = snaps[rng.Intn(len(snaps))]
 					snaps = nil
@@ -500,11 +542,11 @@ func TestWatchdogBeliefUnderReordering(t *testing.T) {
 			// the host resets unless granted, and every grant postpones
 			// the conclusion. A boot that was never granted guests runs
 			// none: the start gate.)
-			if b := e.hosts["cmp1"].armedBoot(); b != "" && !armed && guests {
+			if b := e.hosts["cmp1"].armedBoot(); b != "" && (!armed || devLong) && guests {
 				fails++
 				if fails <= 3 {
-					t.Errorf("seed %d: vigil believes %s armed; the host runs %s/%s with no watchdog, and guests:\n  %s",
-						seed, b, cur.boot, cur.id, strings.Join(story[max(0, len(story)-20):], "\n  "))
+					t.Errorf("seed %d: vigil believes %s armed; the host runs %s/%s with no watchdog (or one that resets late: %v), and guests:\n  %s",
+						seed, b, cur.boot, cur.id, devLong, strings.Join(story[max(0, len(story)-20):], "\n  "))
 				}
 				broke = true
 				break
@@ -521,7 +563,7 @@ func TestWatchdogBeliefUnderReordering(t *testing.T) {
 			prev.alive, prev = false, nil
 		}
 		if zombie {
-			e = watchdogEngine(t)
+			e = checkedEngine(t)
 			if !sameToken {
 				term++
 			}
@@ -529,6 +571,32 @@ func TestWatchdogBeliefUnderReordering(t *testing.T) {
 			e.Step(now, Leadership{Leader: true, Token: term})
 			zombie, pending = false, nil
 			say("failover")
+		}
+		// A stopping process, talking to a working leader, gets its ack
+		// within seconds: it goes on reporting (Stopping) and sends its
+		// notice again while none comes. Otherwise its watchdog resets a
+		// host stopped for an upgrade.
+		if waiting != nil && stopper == cur && !skip["slownotice"] {
+			for k := 0; k < 6 && waiting != nil; k++ {
+				now = now.Add(time.Second)
+				cur.seq++
+				deliver(sent{cur, timed(SelfReport{BootID: cur.boot, Agent: cur.id, Ticket: cur.ticket, Seq: cur.seq, WatchdogArmed: true, Stopping: true,
+					NovaCompute: Process{Running: true}, Libvirtd: Process{Running: true}}, cur)}, "report while stopping")
+				if k%2 == 1 || noticeOut {
+					noticeOut = false
+					e.Step(now, *notice)
+					say("stop notice %s seq %d (again)", notice.Agent, notice.Seq)
+				}
+				tick()
+				land()
+			}
+			if h := e.hosts["cmp1"]; waiting != nil && (h.inc == nil || h.inc.fence == nil) {
+				unacked++
+				if unacked <= 3 {
+					t.Errorf("seed %d: HEALTHY HOST RESET: 6 s of the stopping process %s/%s reporting to a working leader and sending its notice (seq %d) again, and no ack came:\n  %s",
+						seed, cur.boot, cur.id, notice.Seq, strings.Join(story[max(0, len(story)-24):], "\n  "))
+				}
+			}
 		}
 		if !running {
 			start(cur.boot, true, true)
@@ -538,8 +606,8 @@ func TestWatchdogBeliefUnderReordering(t *testing.T) {
 		for k := 0; k < 8; k++ {
 			now = now.Add(time.Second)
 			cur.seq++
-			deliver(sent{cur, SelfReport{BootID: cur.boot, Agent: cur.id, Ticket: cur.ticket, Seq: cur.seq, WatchdogArmed: armed,
-				NovaCompute: Process{Running: true}, Libvirtd: Process{Running: true}}}, "report")
+			deliver(sent{cur, timed(SelfReport{BootID: cur.boot, Agent: cur.id, Ticket: cur.ticket, Seq: cur.seq, WatchdogArmed: armed,
+				NovaCompute: Process{Running: true}, Libvirtd: Process{Running: true}}, cur)}, "report")
 			tick()
 		}
 		if h := e.hosts["cmp1"]; !last.Guests && (h.inc == nil || h.inc.fence == nil) {
@@ -552,6 +620,9 @@ func TestWatchdogBeliefUnderReordering(t *testing.T) {
 	}
 	if fails > 0 {
 		t.Errorf("%d of %d sequences broke the contract", fails, n)
+	}
+	if unacked > 0 {
+		t.Errorf("%d of %d sequences left a stopping agent without its ack", unacked, n)
 	}
 	if held > 0 {
 		t.Errorf("%d of %d sequences held a live host's guests", held, n)
