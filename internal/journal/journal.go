@@ -218,8 +218,18 @@ func (j *Journal) Write(recs []decision.Record, acts []decision.Action) error {
 	if j.key == "" {
 		return ErrDeposed
 	}
+	// A Ready may hold several records of one host (each persist adds
+	// one); etcd refuses a transaction that puts a key twice, and the
+	// last is the host's state: keep only it.
+	last := map[string]int{}
+	for i, r := range recs {
+		last[r.Host] = i
+	}
 	var ops []clientv3.Op
-	for _, r := range recs {
+	for i, r := range recs {
+		if last[r.Host] != i {
+			continue
+		}
 		k := j.prefix + "records/" + r.Host
 		if controller.Empty(r) {
 			ops = append(ops, clientv3.OpDelete(k))
