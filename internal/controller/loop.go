@@ -135,11 +135,17 @@ func (l *Loop) Tick(now time.Time) (decision.Ready, error) {
 	}
 	if err := l.store.Write(r.Records, r.Actions); err != nil {
 		kept := decision.Ready{Seq: r.Seq, Transitions: r.Transitions}
+		var undone []decision.Action
 		for _, a := range r.Actions {
 			if a.Kind == decision.ActAlert {
 				kept.Actions = append(kept.Actions, a)
+			} else {
+				undone = append(undone, a)
 			}
 		}
+		// Nothing of it is carried out: what waits for a result of
+		// these actions must not wait for ever.
+		l.p.Step(now, decision.Unwritten{Ready: r.Seq, Actions: undone})
 		return kept, fmt.Errorf("controller: writing the journal: %w", err)
 	}
 	if len(r.Records) > 0 {

@@ -160,6 +160,8 @@ func (e *Engine) Step(now time.Time, in Input) {
 		e.unfenceResult(now, m)
 	case RenewResult:
 		e.renewResult(now, m)
+	case Unwritten:
+		e.unwritten(now, m)
 	case AgentStopping:
 		e.stopping(now, m)
 	case FenceResult:

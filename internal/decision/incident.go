@@ -759,3 +759,46 @@ func (e *Engine) renewResult(now time.Time, r RenewResult) {
 		delete(h.alerted, "fence-renew-failed")
 	}
 }
+
+// unwritten makes the actions of a Ready that was never written due again:
+// none was carried out, and no result will come.
+func (e *Engine) unwritten(now time.Time, m Unwritten) {
+	for _, a := range m.Actions {
+		h := e.hosts[a.Host]
+		if h == nil {
+			continue
+		}
+		switch inc := h.inc; a.Kind {
+		case ActRestart:
+			for _, in := range a.Instances {
+				delete(h.restartAt, in)
+			}
+		case ActFence:
+			if inc != nil && inc.fence == nil && inc.inFlight {
+				inc.inFlight, inc.nextTry = false, now
+			}
+		case ActCancelFence:
+			if inc != nil {
+				inc.cancelled = false
+			}
+		case ActForceDown:
+			if inc != nil {
+				inc.forced = false
+			}
+		case ActEvacuate:
+			if inc == nil {
+				continue
+			}
+			for _, in := range a.Instances {
+				if inc.evacWait[in] {
+					inc.evacWait[in], inc.evacAt[in] = false, time.Time{}
+					inc.evacTries[in]--
+				}
+			}
+		case ActRenewFence:
+			if inc != nil && inc.renewing {
+				inc.renewing, inc.renewAt = false, now
+			}
+		}
+	}
+}

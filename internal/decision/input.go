@@ -207,6 +207,16 @@ type RenewResult struct {
 	Err    string
 }
 
+// Unwritten tells the engine that the controller could not write Ready
+// Ready and so carried out none of its actions but alerts (a leader carries
+// out nothing it has not journaled). Actions waiting for a result that will
+// never come are due again: a fence, a force-down, an evacuation, a
+// renewal, a restart.
+type Unwritten struct {
+	Ready   uint64
+	Actions []Action
+}
+
 // Confirm is an operator vouching that a host is off and its guests stopped.
 // It stands in for a verified fence.
 type Confirm struct {
@@ -240,6 +250,7 @@ type Persisted struct{ Ready uint64 }
 
 func (AgentReport) isInput()       {}
 func (RenewResult) isInput()       {}
+func (Unwritten) isInput()         {}
 func (PeerReport) isInput()        {}
 func (StorageHeartbeats) isInput() {}
 func (BMCReading) isInput()        {}
