@@ -45,6 +45,12 @@ type Contract struct {
 type Saved struct {
 	BootID string        `json:"boot_id"`
 	Expiry time.Duration `json:"expiry_ns"` // CLOCK_BOOTTIME
+	// Sent is when the report that grant answered was sent: a successor
+	// counts its own isolation timeout from it, never more than Expiry
+	// (a successor with a shorter timeout must not feed as long as its
+	// predecessor's longer one allowed: the leader counts the safe time
+	// with the timeout the successor reports).
+	Sent time.Duration `json:"sent_ns,omitempty"`
 }
 
 // sentKept bounds how many reports' send times a process remembers: a grant
@@ -63,8 +69,11 @@ func NewContract(boot, id string, isolation time.Duration, armed bool, saved *Sa
 		return nil, fmt.Errorf("agent: isolation_timeout must be positive, got %v", isolation)
 	}
 	c := &Contract{boot: boot, id: id, isolation: isolation, armed: armed, sent: map[uint64]time.Duration{}}
-	if saved != nil && saved.BootID == boot {
-		c.expiry = saved.Expiry // no guests: that is for this process's own grants to say
+	if saved != nil && saved.BootID == boot && saved.Sent > 0 {
+		// No guests: that is for this process's own grants to say. A
+		// state without the send time (an older agent's) is not
+		// resumed: the process starts as isolated.
+		c.expiry = min(saved.Expiry, saved.Sent+isolation)
 	}
 	return c, nil
 }
@@ -137,7 +146,7 @@ func (c *Contract) Granted(g decision.Grant) (Saved, bool) {
 		return Saved{}, false
 	}
 	c.expiry = exp
-	return Saved{BootID: c.boot, Expiry: exp}, true
+	return Saved{BootID: c.boot, Expiry: exp, Sent: sent}, true
 }
 
 // HoldsGrant reports whether the process holds a valid grant now.
