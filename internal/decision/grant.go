@@ -97,7 +97,10 @@ func (e *Engine) Grant(now time.Time, r AgentReport) (Grant, error) {
 	h.grantAt = now
 	s := r.Self
 	before := h.watchdogState()
-	if e.place(now, h, s.BootID, s.Agent, s.Ticket, s.WatchdogArmed) == holder && s.Seq >= h.grantSeq {
+	// A report that says Stopping is numbered after its process's notice
+	// and never arms: it moves neither the belief nor the sequence number
+	// a notice (or its retry, after a lost ack) must be newer than.
+	if e.place(now, h, s.BootID, s.Agent, s.Ticket, s.WatchdogArmed) == holder && s.Seq >= h.grantSeq && !s.Stopping {
 		// The newest agent process's newest word. One sent before a
 		// message already heard (a stop notice, say) arrived late: it
 		// moves the grant, not what the watchdog is.
