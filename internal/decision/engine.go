@@ -153,6 +153,7 @@ func (e *Engine) Step(now time.Time, in Input) {
 				// first message this leader hears is a late one of
 				// an older boot.
 				h.heardBoot(h.grantBoot, now)
+				h.heardBoot(h.recordBoot, now)
 			}
 		}
 		e.leader, e.token = m.Leader, m.Token
@@ -468,6 +469,10 @@ func (e *Engine) restore(recs []Record, restoredAt uint64) {
 			continue
 		}
 		e.ticketN = max(e.ticketN, r.TicketsIssued)
+		h.recordBoot = r.WatchdogBoot + r.WatchdogOffBoot // one of them is set, or none
+		if r.WatchdogEchoed {
+			h.echoedBoot = h.recordBoot
+		}
 		if restoredAt > 0 && r.Term <= restoredAt {
 			// Tickets this engine issues must still differ from every
 			// one written (a lost one may be higher: the fencing token,
@@ -490,7 +495,8 @@ func (e *Engine) restore(recs []Record, restoredAt uint64) {
 		// Tickets this engine issues must differ from every one written,
 		// whatever fencing token it is given.
 		e.ticketN = max(e.ticketN, h.ticket.N)
-		h.grantArmed = h.grantArmed && h.echoed
+		h.armedIso, h.armedWd = r.WatchdogIsolation, r.WatchdogTimeout
+		h.grantArmed = h.grantArmed && h.echoed && e.timeoutsOK(h.armedIso, h.armedWd)
 		h.savedState = h.watchdogState() // read from the store: written
 		if !r.UnfenceDue.IsZero() && !r.Phase.inIncident() {
 			// The predecessor's unfence of it failed: retry it (at once

@@ -108,6 +108,9 @@ func (e *Engine) Grant(now time.Time, r AgentReport) (Grant, error) {
 		// A stopped holder's reports (sent while it waits for the ack,
 		// which disarms it) never arm it again.
 		h.grantArmed = h.echoed && e.watchdogCounts(h, s) && !h.hasStopped(s.BootID, s.Agent)
+		if h.grantArmed {
+			h.armedIso, h.armedWd = s.IsolationTimeout, s.WatchdogTimeout // the record keeps what it was counted with
+		}
 	}
 	if h.watchdogState() != before {
 		// A successor must know what this leader knows of the watchdog,
@@ -144,6 +147,13 @@ func (h *host) guestsSafe(s SelfReport, counts bool) bool {
 	return h.isHolder(s.BootID, s.Agent) && w.ticket == h.ticket && w.agent == s.Agent && w.boot == s.BootID && (!w.armed || counts)
 }
 
+// timeoutsOK reports whether an agent's isolation and watchdog timeouts are
+// within what the safe time assumes (0 in Config: not checked).
+func (e *Engine) timeoutsOK(iso, wd time.Duration) bool {
+	ci, cw := e.cfg.IsolationTimeout, e.cfg.WatchdogTimeout
+	return (ci == 0 || iso > 0 && iso <= ci) && (cw == 0 || wd > 0 && wd <= cw)
+}
+
 // watchdogCounts reports whether the watchdog s says is armed may count as
 // a fence: its timeouts are no longer than the ones the safe time was
 // computed from (a device that rounds 30 s up to 60 s, an agent configured
@@ -154,7 +164,7 @@ func (e *Engine) watchdogCounts(h *host, s SelfReport) bool {
 		return false // a stopping process disarms on its ack
 	}
 	iso, wd := e.cfg.IsolationTimeout, e.cfg.WatchdogTimeout
-	if (iso == 0 || s.IsolationTimeout > 0 && s.IsolationTimeout <= iso) && (wd == 0 || s.WatchdogTimeout > 0 && s.WatchdogTimeout <= wd) {
+	if e.timeoutsOK(s.IsolationTimeout, s.WatchdogTimeout) {
 		return true
 	}
 	say := func(d time.Duration) string {
@@ -187,6 +197,7 @@ func (e *Engine) place(now time.Time, h *host, boot, agent string, t Ticket, arm
 	case h.isHolder(boot, agent):
 		if t == h.ticket && !t.IsZero() {
 			h.echoed = true
+			h.echoedBoot = boot
 		}
 		return holder
 	case e.isStale(now, h, boot, agent, t):
@@ -339,10 +350,11 @@ type watchdogState struct {
 	ticket      Ticket
 	armed       bool
 	stopped     string // h.stoppedProcs, joined
+	iso, wd     time.Duration
 }
 
 func (h *host) watchdogState() watchdogState {
-	return watchdogState{h.grantBoot, h.tAgent, h.ticket, h.grantArmed, strings.Join(h.stoppedProcs, " ")}
+	return watchdogState{h.grantBoot, h.tAgent, h.ticket, h.grantArmed, strings.Join(h.stoppedProcs, " "), h.armedIso, h.armedWd}
 }
 
 // stoppedKept bounds how many stopped agent processes a host's record

@@ -78,6 +78,13 @@ type host struct {
 	// provably stale), the few most recent: what an operator's confirm
 	// says is off.
 	boots map[string]time.Time
+	// echoedBoot is the boot of the last process that echoed its ticket
+	// (the running one, as far as vigil can prove), and recordBoot the boot
+	// the restored record named (kept even when a snapshot's belief is
+	// dropped): a confirm refuses both, however long ago they spoke.
+	echoedBoot, recordBoot string
+	// armedIso, armedWd: the timeouts the armed watchdog was counted with.
+	armedIso, armedWd time.Duration
 	// The last stale message's process and sequence number, and how many
 	// of its messages in a row came newer than the one before.
 	staleAgent string
@@ -222,6 +229,9 @@ func (h *host) watchdogRecord(r *Record) {
 	}
 	r.WatchdogSeq, r.WatchdogTicket, r.WatchdogAgent, r.WatchdogEchoed, r.WatchdogStopped = h.grantSeq, h.ticket, h.tAgent, h.echoed, slices.Clone(h.stoppedProcs)
 	if h.grantArmed {
+		r.WatchdogIsolation, r.WatchdogTimeout = h.armedIso, h.armedWd
+	}
+	if h.grantArmed {
 		r.WatchdogBoot = h.grantBoot
 	} else {
 		r.WatchdogOffBoot = h.grantBoot
@@ -308,10 +318,10 @@ func (h *host) heardBoot(boot string, now time.Time) {
 	}
 	h.boots[boot] = now
 	if len(h.boots) > bootsMax {
-		oldest := boot
+		oldest := ""
 		for b, at := range h.boots {
-			if at.Before(h.boots[oldest]) {
-				oldest = b
+			if b != h.echoedBoot && b != boot && (oldest == "" || at.Before(h.boots[oldest])) {
+				oldest = b // never the boot that last echoed: it may be the one running
 			}
 		}
 		delete(h.boots, oldest)

@@ -630,13 +630,14 @@ func (e *Engine) confirm(now time.Time, c Confirm) {
 	if f.BootID == "" {
 		f.BootID = h.grantBoot
 	}
-	for _, b := range h.bootsSince(now.Add(-bootsKept)) {
-		if b != f.BootID {
+	from := now.Add(-bootsKept)
+	if !h.badSince.IsZero() && h.badSince.Add(-bootsKept).Before(from) {
+		from = h.badSince.Add(-bootsKept) // the whole episode, however long
+	}
+	for _, b := range append(h.bootsSince(from), h.grantBoot, h.echoedBoot, h.recordBoot) {
+		if b != "" && b != f.BootID && !slices.Contains(f.Refuse, b) {
 			f.Refuse = append(f.Refuse, b)
 		}
-	}
-	if h.grantBoot != "" && h.grantBoot != f.BootID && !slices.Contains(f.Refuse, h.grantBoot) {
-		f.Refuse = append(f.Refuse, h.grantBoot)
 	}
 	if h.inc == nil {
 		h.inc = newIncident(now)
@@ -743,7 +744,16 @@ func (e *Engine) renewFence(now time.Time, h *host) {
 // renewResult takes the executor's report of a renewal.
 func (e *Engine) renewResult(now time.Time, r RenewResult) {
 	h := e.hosts[r.Host]
-	if h == nil || h.inc == nil {
+	if h == nil {
+		return
+	}
+	if h.inc == nil {
+		if r.OK {
+			// A renewal in flight when the host rejoined and its fence
+			// was lifted has put its entries back: lift them again.
+			e.alert(h, "renewal-after-rejoin", fmt.Sprintf("a renewal of the blocklist fence of %s, in flight when it rejoined, added its entries again after they were lifted: vigil lifts them again", h.Name))
+			e.unfence(now, h, "renewal-after-rejoin", "a renewal in flight at the rejoin put the blocklist entries back")
+		}
 		return
 	}
 	inc := h.inc

@@ -157,6 +157,11 @@ type Record struct {
 	// stop was taken: none of their reports arms the belief again (the ack
 	// disarms them).
 	WatchdogStopped []string `json:"watchdog_stopped,omitempty"`
+	// WatchdogIsolation and WatchdogTimeout are the agent's timeouts the
+	// armed watchdog was counted with: a successor whose safe time assumes
+	// shorter ones does not count it.
+	WatchdogIsolation time.Duration `json:"watchdog_isolation_ns,omitempty"`
+	WatchdogTimeout   time.Duration `json:"watchdog_timeout_ns,omitempty"`
 	// Moving: Nova accepted their evacuation, not yet seen ACTIVE elsewhere.
 	Moving []string `json:"moving,omitempty"`
 	// UnfenceDue, UnfenceErr: the host's last unfence failed (why) and is
