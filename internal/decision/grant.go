@@ -206,6 +206,7 @@ func (e *Engine) place(now time.Time, h *host, boot, agent string, t Ticket, arm
 	if agent == "" && armed {
 		e.alert(h, "watchdog-unidentified", "the agent on "+h.Name+" feeds a watchdog but names no agent process: vigil cannot order its messages against other boots' and never counts that watchdog as a fence; upgrade the agent")
 	}
+	e.flap(h, boot, agent)
 	e.ticketN++
 	h.ticket, h.tAgent, h.grantBoot, h.echoed, h.grantArmed, h.grantSeq = Ticket{Term: e.token, N: e.ticketN}, agent, boot, false, false, 0
 	if agent == "" {
@@ -232,6 +233,30 @@ func (h *host) isHolder(boot, agent string) bool {
 // message (inherited), proves nothing: such a message is placed anew.
 func (e *Engine) isStale(_ time.Time, h *host, boot, agent string, t Ticket) bool {
 	return !h.isHolder(boot, agent) && h.echoed && !t.IsZero() && t.Before(h.ticket)
+}
+
+// flapsAfter is how many placements in a row that only alternate between
+// two processes of one boot make vigil say that both run.
+const flapsAfter = 4
+
+// flap notes a placement of agent on boot: two processes that report in
+// turn (each taking the ticket before the other could echo it) are never
+// stale, and hold the host's guests for good; vigil says so.
+func (e *Engine) flap(h *host, boot, agent string) {
+	me, was := agent+"@"+boot, h.tAgent+"@"+h.grantBoot
+	switch {
+	case agent == "" || h.tAgent == "" || boot != h.grantBoot || me == was:
+		h.flaps = 0
+	case me == h.flapPrev:
+		h.flaps++
+	default:
+		h.flaps = 1
+	}
+	h.flapPrev = was
+	if h.flaps == flapsAfter {
+		delete(h.alerted, "agent-duplicate")
+		e.alert(h, "agent-duplicate", fmt.Sprintf("%s runs two agent processes on boot %s: %s and %s take vigil's ticket from each other in turn, so neither is placed, no watchdog of the host counts and its guests may not start: stop one (only one vigil agent may run on a host)", h.Name, boot, agent, h.tAgent))
+	}
 }
 
 // staleAfter is how many stale messages of one agent process, each newer
