@@ -1,0 +1,162 @@
+package controller
+
+import (
+	"testing"
+	"time"
+
+	"github.com/vigil-ha/vigil/internal/decision"
+)
+
+// Eleventh adversarial review (attack11), against c966ce6. Each test fails
+// on the code it was written against.
+
+// deadThenBack runs cmp1 dead from +15 s next to healthy cmp2 and cmp3,
+// fences it by method on its first fence action and evacuates its
+// instance; from back on (0: never) it answers again from a new boot that
+// runs no guest, with nova-compute running, and Nova places nothing on it.
+// It returns the actions the loop let the runner carry out, by kind; evac
+// answers each evacuation carried out.
+func deadThenBack(t *testing.T, l *Loop, method string, back, d time.Duration, evac func(decision.Action) []decision.EvacuateResult) map[decision.ActionKind]int {
+	t.Helper()
+	done := map[decision.ActionKind]int{}
+	for at := time.Duration(0); at < d; at += 500 * time.Millisecond {
+		now := t0.Add(at)
+		alive := at <= 15*time.Second || back > 0 && at >= back
+		for _, hn := range []string{"cmp1", "cmp2", "cmp3"} {
+			if hn == "cmp1" && !alive {
+				continue
+			}
+			boot := "b"
+			if hn == "cmp1" && back > 0 && at >= back {
+				boot = "b2"
+			}
+			for _, net := range []string{"mgmt", "storage"} {
+				_ = l.Step(now, decision.AgentReport{Host: hn, Network: net, Self: decision.SelfReport{BootID: boot, NovaCompute: decision.Process{Running: true}, Libvirtd: decision.Process{Running: true}}})
+			}
+		}
+		c1 := uint64(1)
+		if alive {
+			c1 = uint64(at)
+		}
+		_ = l.Step(now, decision.StorageHeartbeats{OK: true, Counters: map[string]uint64{"cmp1": c1, "cmp2": uint64(at), "cmp3": uint64(at)}})
+		ins := []string{"i1"}
+		if at > 15*time.Second {
+			ins = nil
+			if done[decision.ActEvacuate] == 0 {
+				ins = []string{"i1"}
+			}
+		}
+		_ = l.Step(now, decision.NovaService{Host: "cmp1", Up: alive, Instances: ins})
+		rd, _ := l.Tick(now)
+		for _, a := range rd.Actions {
+			done[a.Kind]++
+			switch a.Kind {
+			case decision.ActFence:
+				_ = l.Step(now, decision.FenceResult{Host: a.Host, Level: a.Level, OK: true, Method: method, Proof: "verified"})
+			case decision.ActRenewFence:
+				_ = l.Step(now, decision.RenewResult{Host: a.Host, OK: true})
+			case decision.ActUnfence:
+				_ = l.Step(now, decision.UnfenceResult{Host: a.Host, OK: true})
+			case decision.ActEvacuate:
+				for _, r := range evac(a) {
+					_ = l.Step(now, r)
+				}
+			}
+		}
+	}
+	return done
+}
+
+func evacOK(a decision.Action) []decision.EvacuateResult {
+	var out []decision.EvacuateResult
+	for _, in := range a.Instances {
+		out = append(out, decision.EvacuateResult{Host: a.Host, Instance: in, OK: true, Accepted: true})
+	}
+	return out
+}
+
+func dropLoop(t *testing.T, drop decision.ActionKind) (*Loop, *countStore) {
+	s := &countStore{dropStore: dropStore{memStore: memStore{recs: map[string]decision.Record{}}, drop: drop}, written: map[decision.ActionKind]int{}}
+	l := New(func() Policy {
+		e, err := decision.New(decision.DefaultConfig())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}, hosts, s)
+	if _, err := l.Lead(t0, 5); err != nil {
+		t.Fatal(err)
+	}
+	return l, s
+}
+
+// Finding N1 (a healthy host kept out of service, nobody told): a clean
+// rejoin emits the unfence and the re-enable of nova-compute (unset forced
+// down, enable the service) in one Ready, and moves the host to Healthy at
+// once. When that write fails, Unwritten makes fences, evacuations,
+// renewals, force-downs and restarts due again, and the unfence retries
+// itself (unfenceDue); the re-enable is nobody's: the host is healthy, its
+// incident gone, and nothing ever sends it again. cmp1 stays forced down
+// and disabled in Nova for good (no instance is scheduled there; Nova
+// reports it down), while vigil shows it Healthy and raised no alert.
+func TestAttack11ReEnableInAFailedWriteNeverRetried(t *testing.T) {
+	l, s := dropLoop(t, decision.ActReEnable)
+	done := deadThenBack(t, l, "ipmi", 5*time.Minute, 15*time.Minute, evacOK)
+	if !s.dropped {
+		t.Fatalf("setup: cmp1 never rejoined (actions %v, status %+v)", done, l.Status()[0])
+	}
+	if st := l.Status()[0]; st.State != decision.Healthy {
+		t.Fatalf("setup: cmp1 is %s, not healthy (actions %v)", st.State, done)
+	}
+	if done[decision.ActReEnable] == 0 {
+		t.Fatalf("HEALTHY HOST OUT OF SERVICE, NOBODY TOLD: the Ready with cmp1's re-enable failed to write; in the 10 minutes since vigil showed it Healthy and never sent the re-enable again: nova-compute on cmp1 stays forced down and disabled (actions carried out %v)", done)
+	}
+}
+
+// Finding N2 (instances held, or moved late): Unwritten clears
+// incident.forced for a force-down that went with a failed write, so that
+// "recover" sends it again; but recover runs only from Fencing and Fenced,
+// and the failed Ready moved the host to Recovering already, where only
+// evacuations are retried. The force-down is never sent: Nova refuses
+// every evacuation while it thinks cmp1's nova-compute is up (a blocklist
+// fence leaves the host, and its nova-compute, running by design), and
+// vigil's evacuations fail until the operator reads evacuate-failed.
+// Here the executor answers evacuations as Nova does: refused until cmp1
+// is forced down.
+func TestAttack11ForceDownInAFailedWriteNeverRetried(t *testing.T) {
+	l, s := dropLoop(t, decision.ActForceDown)
+	evac := func(a decision.Action) []decision.EvacuateResult {
+		if s.written[decision.ActForceDown] == 0 { // Nova: the service is up
+			var out []decision.EvacuateResult
+			for _, in := range a.Instances {
+				out = append(out, decision.EvacuateResult{Host: a.Host, Instance: in, Err: "Compute service of cmp1 is still in use. (HTTP 400)"})
+			}
+			return out
+		}
+		return evacOK(a)
+	}
+	done := deadThenBack(t, l, "ceph-blocklist", 0, 10*time.Minute, evac)
+	if !s.dropped {
+		t.Fatalf("setup: no force-down was ever due (actions %v)", done)
+	}
+	if done[decision.ActForceDown] == 0 {
+		t.Fatalf("INSTANCES HELD: the Ready with cmp1's force-down failed to write; in the 10 minutes since it was never sent again, only %d evacuations Nova refuses (actions carried out %v, status %+v)", done[decision.ActEvacuate], done, l.Status()[0])
+	}
+}
+
+// countStore is a dropStore that counts the actions it wrote, by kind: what
+// the runner carries out.
+type countStore struct {
+	dropStore
+	written map[decision.ActionKind]int
+}
+
+func (s *countStore) Write(recs []decision.Record, acts []decision.Action) error {
+	if err := s.dropStore.Write(recs, acts); err != nil {
+		return err
+	}
+	for _, a := range acts {
+		s.written[a.Kind]++
+	}
+	return nil
+}
