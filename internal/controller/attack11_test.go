@@ -160,3 +160,73 @@ func (s *countStore) Write(recs []decision.Record, acts []decision.Action) error
 	}
 	return nil
 }
+
+// partitioned runs cmp1 cut off from the controllers between +15 s and
+// back (its agent, peers and heartbeat unseen; it runs on) next to healthy
+// cmp2 and cmp3, from from to to through l. Fences are carried out (a
+// blocklist: the host runs on, unable to write) and answered only when
+// answer says so. It returns the actions carried out, by kind and host.
+func partitioned(l *Loop, from, to, back time.Duration, answer bool) map[string]int {
+	done := map[string]int{}
+	for at := from; at < to; at += 500 * time.Millisecond {
+		now := t0.Add(at)
+		seen := at <= 15*time.Second || at >= back
+		for _, hn := range []string{"cmp1", "cmp2", "cmp3"} {
+			if hn == "cmp1" && !seen {
+				continue
+			}
+			for _, net := range []string{"mgmt", "storage"} {
+				_ = l.Step(now, decision.AgentReport{Host: hn, Network: net, Self: decision.SelfReport{BootID: "b", NovaCompute: decision.Process{Running: true}, Libvirtd: decision.Process{Running: true}}})
+			}
+		}
+		c1 := uint64(1)
+		if seen {
+			c1 = uint64(at)
+		}
+		_ = l.Step(now, decision.StorageHeartbeats{OK: true, Counters: map[string]uint64{"cmp1": c1, "cmp2": uint64(at), "cmp3": uint64(at)}})
+		_ = l.Step(now, decision.NovaService{Host: "cmp1", Up: seen, Instances: []string{"i1"}})
+		rd, _ := l.Tick(now)
+		for _, a := range rd.Actions {
+			done[string(a.Kind)+":"+a.Host]++
+			if a.Kind == decision.ActFence && answer {
+				_ = l.Step(now, decision.FenceResult{Host: a.Host, Level: a.Level, OK: true, Method: "ceph-blocklist", Proof: "blocklisted"})
+			}
+		}
+	}
+	return done
+}
+
+// Finding N6 (a healthy host left fenced, nobody told): Unwritten makes
+// the actions of a failed write due again, but not its records, and no
+// later Ready writes them: the Ready that opened cmp1's incident carried
+// its only Fencing record (open persists once; sendFence, which sends the
+// fence again, persists nothing). The fence goes out in a later Ready with
+// no record, the blocklist goes on, and the leader dies before its result
+// (the etcd trouble that failed the first write is what costs a leader its
+// lease). The successor finds no incident for cmp1; when the partition
+// heals, cmp1 answers, is healthy in vigil's eyes, and nobody lifts its
+// blocklist: it runs and cannot write its disks. With the open record
+// written, the successor restores the incident in Fencing, sees cmp1
+// alive, and lifts the fence (fence-aborted): the control below.
+func TestAttack11FenceRecordOfAFailedWriteNeverWritten(t *testing.T) {
+	for _, drop := range []bool{false, true} {
+		s := &countStore{dropStore: dropStore{memStore: memStore{recs: map[string]decision.Record{}}, drop: decision.ActFence, dropped: !drop}, written: map[decision.ActionKind]int{}}
+		l := New(engine(t), hosts, s)
+		if _, err := l.Lead(t0, 5); err != nil {
+			t.Fatal(err)
+		}
+		done := partitioned(l, 0, 40*time.Second, time.Hour, false)
+		if done["fence:cmp1"] == 0 || drop && !s.dropped {
+			t.Fatalf("setup (drop %v): no fence of cmp1 was carried out (actions %v)", drop, done)
+		}
+		// The leader dies with the blocklist on and its result unseen.
+		l2 := New(engine(t), hosts, s)
+		if _, err := l2.Lead(t0.Add(50*time.Second), 6); err != nil {
+			t.Fatal(err)
+		}
+		done = partitioned(l2, 50*time.Second, 15*time.Minute, 60*time.Second, true)
+		if done["unfence:cmp1"] == 0 {
+			t.Fatalf("HEALTHY HOST FENCED, NOBODY TOLD (the first write failed: %v): cmp1's blocklist went on under a fence whose incident was never written; the successor never lifted it in 14 minutes while cmp1 answers (status %+v, actions %v)", drop, l2.Status()[0], done)
+		}
+	}
+}
