@@ -1,6 +1,11 @@
 package controller
 
 import (
+	"context"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -228,5 +233,101 @@ func TestAttack11FenceRecordOfAFailedWriteNeverWritten(t *testing.T) {
 		if done["unfence:cmp1"] == 0 {
 			t.Fatalf("HEALTHY HOST FENCED, NOBODY TOLD (the first write failed: %v): cmp1's blocklist went on under a fence whose incident was never written; the successor never lifted it in 14 minutes while cmp1 answers (status %+v, actions %v)", drop, l2.Status()[0], done)
 		}
+	}
+}
+
+// recPolicy is a test double of Policy (our own interface): it records the
+// inputs it is stepped with.
+type recPolicy struct {
+	mu  *sync.Mutex
+	ins *[]decision.Input
+}
+
+func (p recPolicy) AddHost(decision.HostInfo)                 {}
+func (p recPolicy) Restore([]decision.Record)                 {}
+func (p recPolicy) RestoreSnapshot([]decision.Record, uint64) {}
+func (p recPolicy) Status() []decision.HostStatus             { return nil }
+func (p recPolicy) Tick(time.Time) decision.Ready             { return decision.Ready{} }
+func (p recPolicy) Grant(time.Time, decision.AgentReport) (decision.Grant, error) {
+	return decision.Grant{}, nil
+}
+func (p recPolicy) Step(_ time.Time, in decision.Input) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	*p.ins = append(*p.ins, in)
+}
+
+// gateLead is a Leadership whose Campaign returns when elect is closed.
+type gateLead struct {
+	elect   chan struct{}
+	elected atomic.Bool
+}
+
+func (g *gateLead) Campaign(ctx context.Context, _ string) (uint64, error) {
+	select {
+	case <-g.elect:
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+	g.elected.Store(true)
+	return 7, nil
+}
+
+func (g *gateLead) Deadline() time.Time {
+	if !g.elected.Load() {
+		return time.Time{}
+	}
+	return time.Now().Add(time.Hour)
+}
+
+func (g *gateLead) Resign(context.Context) error { g.elected.Store(false); return nil }
+
+type nopExec struct{}
+
+func (nopExec) Execute(context.Context, decision.Action) {}
+
+// Finding N7 (stale results taken as fresh; a double writer with an old
+// fence result): Submit says an input "is dropped when the runner does not
+// lead", but only a failed campaign drains the queue. While a member waits
+// in a campaign that later succeeds (another member leads for hours), and
+// after lead returns when its lease ran out, what collectors and its
+// executor submit waits in the channel, and the next term's fresh policy
+// steps all of it at time.Now(): a peer that reached a host an hour ago
+// reached it now; a FenceResult{OK} of a fence this member sent in an old
+// term (FenceResult names no incident, no term) verifies the fence of
+// whatever incident that host has in Fencing now, restored from a record
+// written by another leader since: vigil evacuates a host whose power-off
+// is an hour-old read. Here a FenceResult submitted while the member
+// campaigns reaches the policy it leads with.
+func TestAttack11InputsSubmittedWhileNotLeadingReachTheNextTerm(t *testing.T) {
+	var mu sync.Mutex
+	var ins []decision.Input
+	l := New(func() Policy { return recPolicy{mu: &mu, ins: &ins} }, hosts, &memStore{recs: map[string]decision.Record{}})
+	g := &gateLead{elect: make(chan struct{})}
+	r := NewRunner("m1", l, g, nopExec{}, func(decision.Ack) {}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	r.Every = 10 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _ = r.Run(ctx) }()
+	time.Sleep(50 * time.Millisecond) // campaigning
+	r.Submit(decision.FenceResult{Host: "cmp1", Level: 1, OK: true, Method: "ipmi", Proof: "power off (an old term's fence)"})
+	r.Submit(decision.PeerReport{Host: "cmp1", Network: "mgmt", Observer: "cmp2", Reachable: true})
+	time.Sleep(50 * time.Millisecond)
+	close(g.elect)
+	time.Sleep(100 * time.Millisecond)
+	cancel()
+	mu.Lock()
+	defer mu.Unlock()
+	var stale []string
+	for _, in := range ins {
+		switch m := in.(type) {
+		case decision.FenceResult:
+			stale = append(stale, "FenceResult "+m.Proof)
+		case decision.PeerReport:
+			stale = append(stale, "PeerReport of "+m.Host+" by "+m.Observer)
+		}
+	}
+	if len(stale) > 0 {
+		t.Fatalf("STALE INPUT TAKEN AS NEW: inputs submitted while the member did not lead were stepped, at the time they were dequeued, into the policy of its next term: %v", stale)
 	}
 }
