@@ -126,3 +126,101 @@ func TestAttack11HeldHostRecoversAndLosesItsDueUnfence(t *testing.T) {
 	}
 	t.Fatalf("HEALTHY HOST FENCED, NOBODY TOLD: cmp1's unfence was due (its blocklist entries on: it cannot write its disks); it was held failed, came back, and its record lost the due unfence (record without it: %v); in the 10 minutes after the failover the successor never sent it (successor's status %+v)", lost, x.e.Status()[0])
 }
+
+// Finding N10 (a healthy host's storage cut, nobody told after a
+// failover; L5's fix): a renewal in flight at a clean rejoin that comes
+// back having added the entries again is answered with an unfence
+// (renewal-after-rejoin), but that unfence is not persisted: unfence()
+// says to persist after it, "the record carries the due unfence, so a
+// successor retries one whose result died with this leader". The record
+// still says no unfence is due (the rejoin's unfence succeeded, and its
+// result cleared it). The leader dies before the new unfence's result; the
+// successor finds nothing due and cmp1 runs blocklisted until its entries
+// expire (the renewal just set their expiry anew), its guests' writes
+// failing, while the alert said vigil lifts them.
+func TestAttack11RenewalAfterRejoinUnfenceNotPersisted(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	newE := func(recs []Record, at time.Time, token uint64) *Engine {
+		e, err := New(DefaultConfig())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, h := range []string{"cmp1", "cmp2", "cmp3"} {
+			e.AddHost(HostInfo{Name: h})
+		}
+		e.Restore(recs)
+		e.Step(at, Leadership{Leader: true, Token: token})
+		return e
+	}
+	store := map[string]Record{}
+	e := newE(nil, t0, 1)
+	renewing, unfences, renewed, answered := false, 0, false, 0
+	for at := time.Duration(0); at < 30*time.Minute; at += 500 * time.Millisecond {
+		now := t0.Add(at)
+		if renewed && at == 14*time.Minute+5*time.Second {
+			// The leader dies with that unfence unanswered.
+			if answered == 0 {
+				t.Fatalf("setup: no unfence answered the renewal that outlived the rejoin (status %+v)", e.Status()[0])
+			}
+			var recs []Record
+			for _, r := range store {
+				recs = append(recs, r)
+			}
+			e, unfences = newE(recs, now, 2), 0
+		}
+		back := at > 11*time.Minute
+		for _, hn := range []string{"cmp1", "cmp2", "cmp3"} {
+			if hn == "cmp1" && at > 15*time.Second && !back {
+				continue
+			}
+			for _, net := range []string{"mgmt", "storage"} {
+				e.Step(now, AgentReport{Host: hn, Network: net, Self: SelfReport{BootID: "b", NovaCompute: Process{Running: true}, Libvirtd: Process{Running: true}}})
+			}
+		}
+		e.Step(now, StorageHeartbeats{OK: true, Counters: map[string]uint64{"cmp1": 1, "cmp2": uint64(at), "cmp3": uint64(at)}})
+		if at <= 15*time.Second {
+			e.Step(now, NovaService{Host: "cmp1", Up: true, Instances: []string{"i1"}, Status: map[string]string{"i1": NovaActive}})
+		} else {
+			e.Step(now, NovaService{Host: "cmp1", Up: back, ForcedDown: true})
+			e.Step(now, NovaService{Host: "cmp2", Up: true, Instances: []string{"i1"}, Status: map[string]string{"i1": NovaActive}})
+		}
+		if renewing && at == 14*time.Minute && unfences > 0 {
+			e.Step(now, RenewResult{Host: "cmp1", OK: true, Lapsed: true, Err: "no entry for 10.0.1.1: added"})
+			renewing, renewed = false, true
+		}
+		rd := e.Tick(now)
+		for _, r := range rd.Records {
+			store[r.Host] = r
+		}
+		if len(rd.Records) > 0 {
+			e.Step(now, Persisted{Ready: rd.Seq})
+		}
+		for _, a := range rd.Actions {
+			switch a.Kind {
+			case ActFence:
+				e.Step(now, FenceResult{Host: a.Host, Level: a.Level, OK: true, Method: "ceph-blocklist", Proof: "blocklisted"})
+			case ActEvacuate:
+				for _, in := range a.Instances {
+					e.Step(now, EvacuateResult{Host: a.Host, Instance: in, OK: true, Accepted: true})
+				}
+			case ActRenewFence:
+				renewing = true // slow: its result comes at +14m
+			case ActUnfence:
+				unfences++
+				if renewed && at < 14*time.Minute+5*time.Second {
+					answered++
+				}
+				if !renewed {
+					e.Step(now, UnfenceResult{Host: a.Host, OK: true})
+				}
+			}
+		}
+		if renewed && at > 14*time.Minute+5*time.Second && unfences > 0 {
+			return // the successor lifts the entries again
+		}
+	}
+	if !renewed {
+		t.Fatalf("setup: the renewal did not outlive the rejoin (status %+v)", e.Status()[0])
+	}
+	t.Fatalf("STORAGE CUT, NOBODY TOLD: the renewal in flight at cmp1's rejoin added its entries again; the leader answered with an unfence it did not persist (record %+v) and died; the successor never unfenced cmp1 in 16 minutes", store["cmp1"])
+}
