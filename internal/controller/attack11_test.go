@@ -180,8 +180,12 @@ func partitioned(l *Loop, from, to, back time.Duration, answer bool) map[string]
 			if hn == "cmp1" && !seen {
 				continue
 			}
+			self := decision.SelfReport{BootID: "b", NovaCompute: decision.Process{Running: true}, Libvirtd: decision.Process{Running: true}}
+			if hn == "cmp1" {
+				self.Domains = []string{"i1"} // it runs on, blocklisted
+			}
 			for _, net := range []string{"mgmt", "storage"} {
-				_ = l.Step(now, decision.AgentReport{Host: hn, Network: net, Self: decision.SelfReport{BootID: "b", NovaCompute: decision.Process{Running: true}, Libvirtd: decision.Process{Running: true}}})
+				_ = l.Step(now, decision.AgentReport{Host: hn, Network: net, Self: self})
 			}
 		}
 		c1 := uint64(1)
@@ -329,5 +333,41 @@ func TestAttack11InputsSubmittedWhileNotLeadingReachTheNextTerm(t *testing.T) {
 	}
 	if len(stale) > 0 {
 		t.Fatalf("STALE INPUT TAKEN AS NEW: inputs submitted while the member did not lead were stepped, at the time they were dequeued, into the policy of its next term: %v", stale)
+	}
+}
+
+// Finding N11 (double writer; N6 with the evacuation): cmp1 is cut off
+// from the controllers but runs on with i1. Its blocklist fence is
+// verified; the Ready with the transition to Fenced, Recovering (both
+// records), the force-down and the evacuation fails to write. Unwritten
+// makes the evacuation due again and it is carried out in a later Ready
+// with no record (retryEvacuations persists nothing): Nova rebuilds i1 on
+// another host while the journal still says cmp1 is in Fencing with no
+// fence. The leader dies before the rebuild's result. The successor
+// restores an unverified Fencing incident; cmp1 answers again (the
+// partition heals), so "the host answered again before any fence took
+// effect" and it lifts the fence (fence-aborted: "no instance was moved,
+// so nothing can write twice"): cmp1's i1 writes its disk again next to
+// the rebuilt copy. With the Recovering record written, the successor
+// keeps the fence and evacuates again (the control).
+func TestAttack11EvacuationOfAFailedWriteCarriedOutWithNoFenceOnRecord(t *testing.T) {
+	for _, drop := range []bool{false, true} {
+		s := &countStore{dropStore: dropStore{memStore: memStore{recs: map[string]decision.Record{}}, drop: decision.ActEvacuate, dropped: !drop}, written: map[decision.ActionKind]int{}}
+		l := New(engine(t), hosts, s)
+		if _, err := l.Lead(t0, 5); err != nil {
+			t.Fatal(err)
+		}
+		done := partitioned(l, 0, 60*time.Second, time.Hour, true)
+		if done["evacuate:cmp1"] == 0 || drop && !s.dropped {
+			t.Fatalf("setup (drop %v): no evacuation of cmp1 was carried out (actions %v)", drop, done)
+		}
+		l2 := New(engine(t), hosts, s)
+		if _, err := l2.Lead(t0.Add(60*time.Second), 6); err != nil {
+			t.Fatal(err)
+		}
+		done = partitioned(l2, 60*time.Second, 10*time.Minute, 70*time.Second, true)
+		if done["unfence:cmp1"] > 0 {
+			t.Fatalf("DOUBLE WRITER (the first evacuation's write failed: %v): i1's evacuation off cmp1 was carried out, the leader died before its result, and the successor lifted cmp1's blocklist while cmp1 runs i1 (status %+v, actions %v, record %+v)", drop, l2.Status()[0], done, s.recs["cmp1"])
+		}
 	}
 }
