@@ -120,3 +120,41 @@ func TestAttack11ThreeLiveAgentsRotateUnannounced(t *testing.T) {
 		t.Fatalf("NOBODY TOLD: three agent processes reported in turn every second for two minutes and vigil never alerted agent-duplicate; grants withheld guests %d times of the last 180 (alerts %v)", held, l.alerts)
 	}
 }
+
+// Finding N12 (a live host's guests held forever, nobody told; K1 with an
+// old agent): an agent that names no process (one from before agent ids:
+// the old package left running beside the new container in a rolling
+// upgrade) is never the holder and never stale (it carries no ticket), so
+// each of its reports is placed anew and takes the ticket from the new
+// agent, whose next report takes it back, unechoed. flap skips placements
+// of an unnamed agent (agent == ""), staleMessage never sees one, and
+// watchdog-unidentified fires only when the old agent feeds a watchdog:
+// the new agent's grants withhold guests for good and vigil says nothing.
+func TestAttack11UnnamedOldAgentFlapsUnannounced(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	l := newLeader(t, t0)
+	p2 := newC(t, "p2", nil)
+	for i := 0; i < 3; i++ {
+		l.report(t0.Add(time.Duration(i)*time.Second), time.Duration(i)*time.Second, p2)
+		l.tick(t0.Add(time.Duration(i) * time.Second))
+	}
+	held := 0
+	for i := 3; i < 123; i++ {
+		at, now := t0.Add(time.Duration(i)*time.Second), time.Duration(i)*time.Second
+		old := decision.AgentReport{Host: "cmp1", Network: "mgmt", Self: decision.SelfReport{BootID: "b1",
+			NovaCompute: decision.Process{Running: true}, Libvirtd: decision.Process{Running: true}}}
+		l.e.Step(at, old)
+		if _, err := l.e.Grant(at, old); err != nil {
+			t.Fatal(err)
+		}
+		l.tick(at)
+		g, _ := l.report(at.Add(500*time.Millisecond), now+500*time.Millisecond, p2)
+		l.tick(at.Add(500 * time.Millisecond))
+		if i >= 63 && !g.Guests {
+			held++
+		}
+	}
+	if held > 0 && l.alerts["agent-duplicate"] == 0 && l.alerts["watchdog-unidentified"] == 0 {
+		t.Fatalf("NOBODY TOLD: an unnamed old agent and p2 reported in turn for two minutes; p2's grants withheld guests %d of the last 60 s and vigil never alerted (alerts %v)", held, l.alerts)
+	}
+}
