@@ -145,7 +145,11 @@ func (l *Loop) Tick(now time.Time) (decision.Ready, error) {
 		}
 		// Nothing of it is carried out: what waits for a result of
 		// these actions must not wait for ever.
-		l.p.Step(now, decision.Unwritten{Ready: r.Seq, Actions: undone})
+		var hosts []string
+		for _, rec := range r.Records {
+			hosts = append(hosts, rec.Host)
+		}
+		l.p.Step(now, decision.Unwritten{Ready: r.Seq, Actions: undone, Hosts: hosts})
 		return kept, fmt.Errorf("controller: writing the journal: %w", err)
 	}
 	if len(r.Records) > 0 {

@@ -773,6 +773,14 @@ func (e *Engine) renewResult(now time.Time, r RenewResult) {
 // unwritten makes the actions of a Ready that was never written due again:
 // none was carried out, and no result will come.
 func (e *Engine) unwritten(now time.Time, m Unwritten) {
+	for _, name := range m.Hosts {
+		if h := e.hosts[name]; h != nil {
+			e.persist(h)
+			if h.watchdogUnsaved == unsavedWriting {
+				h.watchdogUnsaved = unsavedChanged // its Ready failed: the next one carries it
+			}
+		}
+	}
 	for _, a := range m.Actions {
 		h := e.hosts[a.Host]
 		if h == nil {

@@ -215,6 +215,10 @@ type RenewResult struct {
 type Unwritten struct {
 	Ready   uint64
 	Actions []Action
+	// Hosts are the hosts whose records that Ready carried: each is
+	// written again with the next Ready, before the actions due again (an
+	// evacuation must never go out with no fence on record).
+	Hosts []string
 }
 
 // Confirm is an operator vouching that a host is off and its guests stopped.
