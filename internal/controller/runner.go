@@ -107,7 +107,13 @@ func (r *Runner) Run(ctx context.Context) error {
 			continue
 		}
 		r.Log.Info("leading", "member", r.Name, "token", token)
+		// What came while this member did not lead (results of a
+		// predecessor's actions, observations of another time) is not
+		// this term's: the new leader judges from its journal and fresh
+		// evidence.
+		r.drain()
 		r.lead(ctx)
+		r.drain()
 		r.Loop.Depose()
 		_ = r.Lead.Resign(context.Background())
 		r.Log.Warn("stopped leading", "member", r.Name, "token", token)

@@ -246,9 +246,7 @@ func (e *Engine) episode(now time.Time, h *host, a assessment) {
 		h.released, h.braked = false, false
 		h.answeredAt = time.Time{}
 		if held {
-			rec := Record{Host: h.Name, Failed: h.failedAt} // no longer held
-			h.watchdogRecord(&rec)
-			e.out.Records = append(e.out.Records, rec)
+			e.persist(h) // no longer held: the whole record, with any unfence still due
 		}
 	}
 }

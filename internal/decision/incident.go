@@ -415,6 +415,9 @@ func (e *Engine) fenceResult(now time.Time, r FenceResult) {
 		return
 	}
 	inc := h.inc
+	if !inc.inFlight {
+		return // no fence of this incident is out: a result of another (an older term's, a cancelled one's)
+	}
 	inc.inFlight = false
 	if r.Aborted != NotAborted {
 		e.fenceAborted(now, h, r)
@@ -753,6 +756,7 @@ func (e *Engine) renewResult(now time.Time, r RenewResult) {
 			// was lifted has put its entries back: lift them again.
 			e.alert(h, "renewal-after-rejoin", fmt.Sprintf("a renewal of the blocklist fence of %s, in flight when it rejoined, added its entries again after they were lifted: vigil lifts them again", h.Name))
 			e.unfence(now, h, "renewal-after-rejoin", "a renewal in flight at the rejoin put the blocklist entries back")
+			e.persist(h) // a successor retries it until it is done
 		}
 		return
 	}
