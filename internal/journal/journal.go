@@ -54,7 +54,10 @@ type Journal struct {
 	ctx   context.Context
 	// deadline: until when the lease surely lives at etcd, counted from
 	// the send time of the last grant or keepalive etcd answered (it
-	// renews at receipt, later), as unix nanoseconds.
+	// renews at receipt, later), as nanoseconds after base: base keeps
+	// its monotonic reading, so a wall clock stepped back or forth moves
+	// no deadline.
+	base     time.Time
 	deadline atomic.Int64
 	stopKeep context.CancelFunc
 	// Timeout bounds every read and write.
@@ -70,7 +73,7 @@ func New(cli *clientv3.Client, prefix string, ttl int) *Journal {
 	if !strings.HasSuffix(prefix, "/") {
 		prefix += "/"
 	}
-	return &Journal{cli: cli, prefix: prefix, ttl: ttl, Timeout: 5 * time.Second, ctx: context.Background()}
+	return &Journal{cli: cli, prefix: prefix, ttl: ttl, Timeout: 5 * time.Second, ctx: context.Background(), base: time.Now()}
 }
 
 // Campaign blocks until this member leads or ctx ends, and returns the
@@ -82,7 +85,7 @@ func (j *Journal) Campaign(ctx context.Context, name string) (uint64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("journal: lease: %w", err)
 	}
-	j.deadline.Store(sent.Add(time.Duration(lease.TTL) * time.Second).UnixNano())
+	j.deadline.Store(int64(sent.Add(time.Duration(lease.TTL) * time.Second).Sub(j.base)))
 	kctx, stop := context.WithCancel(context.Background())
 	go j.keepAlive(kctx, lease.ID)
 	s, err := concurrency.NewSession(j.cli, concurrency.WithLease(lease.ID))
@@ -122,7 +125,7 @@ func (j *Journal) keepAlive(ctx context.Context, id clientv3.LeaseID) {
 			}
 			continue
 		}
-		j.deadline.Store(sent.Add(time.Duration(resp.TTL) * time.Second).UnixNano())
+		j.deadline.Store(int64(sent.Add(time.Duration(resp.TTL) * time.Second).Sub(j.base)))
 	}
 }
 
@@ -132,7 +135,7 @@ func (j *Journal) Deadline() time.Time {
 	if j.key == "" {
 		return time.Time{}
 	}
-	return time.Unix(0, j.deadline.Load())
+	return j.base.Add(time.Duration(j.deadline.Load())) // with base's monotonic reading
 }
 
 // Lost is closed when this member's leadership lease is gone (etcd
