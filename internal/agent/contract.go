@@ -36,7 +36,10 @@ type Contract struct {
 	armed              bool
 	watchdogTimeout    time.Duration // what the device read back (LinuxWatchdog.Timeout)
 	ungranted          int           // reports in a row no grant answered
-	stopSeq            uint64        // the clean-stop notice waiting for its ack; 0 none
+	// resumedSent, resumedWd: the predecessor's grant this process resumed
+	// (the report's send time, the device timeout it was earned with).
+	resumedSent, resumedWd time.Duration
+	stopSeq                uint64 // the clean-stop notice waiting for its ack; 0 none
 }
 
 // Saved is what a process keeps for its successor on the same boot: the
@@ -51,6 +54,10 @@ type Saved struct {
 	// predecessor's longer one allowed: the leader counts the safe time
 	// with the timeout the successor reports).
 	Sent time.Duration `json:"sent_ns,omitempty"`
+	// WatchdogTimeout is the device timeout the grant was earned with: a
+	// successor that sets a longer one resets the host later after its
+	// last feed, and must stop feeding that much sooner.
+	WatchdogTimeout time.Duration `json:"watchdog_timeout_ns,omitempty"`
 }
 
 // sentKept bounds how many reports' send times a process remembers: a grant
@@ -74,6 +81,7 @@ func NewContract(boot, id string, isolation time.Duration, armed bool, saved *Sa
 		// state without the send time (an older agent's) is not
 		// resumed: the process starts as isolated.
 		c.expiry = min(saved.Expiry, saved.Sent+isolation)
+		c.resumedSent, c.resumedWd = saved.Sent, saved.WatchdogTimeout
 	}
 	return c, nil
 }
@@ -82,7 +90,23 @@ func NewContract(boot, id string, isolation time.Duration, armed bool, saved *Sa
 // (not the one asked for: a device may round it up). Reports carry it, and
 // the leader counts the watchdog only when it is no longer than the safe
 // time assumes.
-func (c *Contract) SetWatchdogTimeout(d time.Duration) { c.watchdogTimeout = d }
+//
+// A process that resumed a predecessor's grant and sets a longer timeout
+// than that grant was earned with feeds that much less of it: the host's
+// reset must come no later than the predecessor's would have (the leader
+// counts its safe time from that grant). A grant earned with an unknown
+// timeout is not resumed at all.
+func (c *Contract) SetWatchdogTimeout(d time.Duration) {
+	c.watchdogTimeout = d
+	if c.resumedSent == 0 || d <= c.resumedWd {
+		return
+	}
+	if c.resumedWd == 0 {
+		c.expiry = 0
+		return
+	}
+	c.expiry = min(c.expiry, c.resumedSent+c.isolation+c.resumedWd-d)
+}
 
 // UngrantedDrop is how many reports in a row may go unanswered before a
 // process drops its ticket (Report).
@@ -146,7 +170,7 @@ func (c *Contract) Granted(g decision.Grant) (Saved, bool) {
 		return Saved{}, false
 	}
 	c.expiry = exp
-	return Saved{BootID: c.boot, Expiry: exp, Sent: sent}, true
+	return Saved{BootID: c.boot, Expiry: exp, Sent: sent, WatchdogTimeout: c.watchdogTimeout}, true
 }
 
 // HoldsGrant reports whether the process holds a valid grant now.
