@@ -235,27 +235,27 @@ func (e *Engine) isStale(_ time.Time, h *host, boot, agent string, t Ticket) boo
 	return !h.isHolder(boot, agent) && h.echoed && !t.IsZero() && t.Before(h.ticket)
 }
 
-// flapsAfter is how many placements in a row that only alternate between
-// two processes of one boot make vigil say that both run.
-const flapsAfter = 4
+// flapsAfter is how many placements in a row, each replacing a holder
+// that had not echoed its ticket, make vigil say that several agent
+// processes run.
+const flapsAfter = 6
 
-// flap notes a placement of agent on boot: two processes that report in
-// turn (each taking the ticket before the other could echo it) are never
-// stale, and hold the host's guests for good; vigil says so.
+// flap notes a placement of agent on boot. Processes that report in turn
+// (two, three, an old agent that names none) each take the ticket before
+// the last could echo it: none is ever stale, none placed, and the host's
+// guests are held for good. A single process is placed, echoes, and resets
+// the count; vigil says so when it does not.
 func (e *Engine) flap(h *host, boot, agent string) {
 	me, was := agent+"@"+boot, h.tAgent+"@"+h.grantBoot
 	switch {
-	case agent == "" || h.tAgent == "" || boot != h.grantBoot || me == was:
+	case boot != h.grantBoot || me == was || h.echoed:
 		h.flaps = 0
-	case me == h.flapPrev:
-		h.flaps++
 	default:
-		h.flaps = 1
+		h.flaps++
 	}
-	h.flapPrev = was
 	if h.flaps == flapsAfter {
 		delete(h.alerted, "agent-duplicate")
-		e.alert(h, "agent-duplicate", fmt.Sprintf("%s runs two agent processes on boot %s: %s and %s take vigil's ticket from each other in turn, so neither is placed, no watchdog of the host counts and its guests may not start: stop one (only one vigil agent may run on a host)", h.Name, boot, agent, h.tAgent))
+		e.alert(h, "agent-duplicate", fmt.Sprintf("%s runs several agent processes on boot %s (%q and %q among them): they take vigil's ticket from each other in turn, so none is placed, no watchdog of the host counts and its guests may not start: stop all but one (only one vigil agent may run on a host)", h.Name, boot, agent, h.tAgent))
 	}
 }
 

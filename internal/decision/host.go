@@ -90,10 +90,9 @@ type host struct {
 	staleAgent string
 	staleSeq   uint64
 	staleN     int
-	// flapPrev, flaps: the process placed before the current holder, and
-	// how many placements in a row alternated between the two.
-	flapPrev string
-	flaps    int
+	// flaps: placements in a row that replaced a holder that had not
+	// echoed (flap).
+	flaps int
 
 	// An unfence the executor reported failed: retried until it works.
 	unfenceDue  time.Time
