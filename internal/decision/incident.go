@@ -804,8 +804,15 @@ func (e *Engine) unwritten(now time.Time, m Unwritten) {
 				inc.cancelled = false
 			}
 		case ActForceDown:
-			if inc != nil {
-				inc.forced = false
+			if inc != nil && inc.fence != nil {
+				// Sent again now: the incident may be past the step
+				// that sends it (Recovering), and Nova refuses
+				// evacuations until the service is forced down.
+				e.emit(a)
+			}
+		case ActReEnable:
+			if inc == nil {
+				e.emit(a) // the host rejoined in that Ready: nothing else would send it
 			}
 		case ActEvacuate:
 			if inc == nil {

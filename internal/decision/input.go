@@ -210,8 +210,8 @@ type RenewResult struct {
 // Unwritten tells the engine that the controller could not write Ready
 // Ready and so carried out none of its actions but alerts (a leader carries
 // out nothing it has not journaled). Actions waiting for a result that will
-// never come are due again: a fence, a force-down, an evacuation, a
-// renewal, a restart.
+// never come are due again: a fence, an evacuation, a renewal, a restart;
+// a force-down and a re-enable, which wait for no result, are sent again.
 type Unwritten struct {
 	Ready   uint64
 	Actions []Action
