@@ -89,6 +89,12 @@ func (l *Loop) Lead(now time.Time, token uint64) (int, error) {
 	return len(recs), nil
 }
 
+// Maintenance records an operator's maintenance setting for host whether
+// or not the loop leads: a command taken while no leader could serve it
+// (paused, being elected) must be in force before the next leader judges,
+// as a setting kept in the store would be.
+func (l *Loop) Maintenance(host string, on bool) { l.maintenance[host] = on }
+
 // Depose ends the loop's term: it steps nothing more until it leads again.
 func (l *Loop) Depose() { l.leading = false }
 

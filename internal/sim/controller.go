@@ -202,6 +202,7 @@ func (c *Controller) Release(host string) { c.operator(decision.Release{Host: ho
 
 func (c *Controller) SetMaintenance(host string, on bool) {
 	c.maintenance[host] = on
+	c.loop.Maintenance(host, on) // in force at the next election even if no leader takes it now
 	c.operator(decision.SetMaintenance{Host: host, On: on})
 }
 
