@@ -270,7 +270,7 @@ func (e *Engine) recover(now time.Time, h *host) {
 	}
 	var todo []string
 	for _, in := range inc.instances {
-		if !inc.done[in] && !inc.evacWait[in] {
+		if !inc.done[in] && !inc.evacWait[in] && !e.copyElsewhere(now, h, in) {
 			todo = append(todo, in)
 			inc.evacTries[in]++
 			inc.evacAt[in] = now
@@ -328,7 +328,7 @@ func (e *Engine) retryEvacuations(now time.Time, h *host) {
 	}
 	var todo []string
 	for _, in := range inc.instances {
-		if inc.done[in] || inc.evacWait[in] {
+		if inc.done[in] || inc.evacWait[in] || e.copyElsewhere(now, h, in) {
 			continue
 		}
 		// Capacity may be back: a host turned healthy since the last try.
@@ -830,4 +830,16 @@ func (e *Engine) unwritten(now time.Time, m Unwritten) {
 			}
 		}
 	}
+}
+
+// copyElsewhere reports whether another host runs instance in of fenced h,
+// or writes its disk, now: Nova's placement is stale (a live migration that
+// had switched over when h died), and an evacuation would start a second
+// copy next to the one that runs. vigil does not evacuate it and says so.
+func (e *Engine) copyElsewhere(now time.Time, h *host, in string) bool {
+	if !slices.Contains(h.nova.Instances, in) || !e.runsElsewhere(now, h, in) {
+		return false // Nova places it elsewhere already: moved, or being moved, by Nova's own record
+	}
+	e.alert(h, "evacuate-copy-elsewhere:"+in, fmt.Sprintf("%s of fenced %s runs on another host, or another host writes its disk (a live migration that had switched over?): vigil does not evacuate it, which would start a second copy; Nova's record of where it runs is stale: check it (openstack server show %s) and fix its host", in, h.Name, in))
+	return true
 }
