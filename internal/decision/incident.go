@@ -472,7 +472,17 @@ func (e *Engine) fenceAborted(now time.Time, h *host, r FenceResult) {
 	// An earlier failed level (of this leader or, restored, of another)
 	// may have applied some of its devices (a blocklist went on, the power
 	// read-back failed): lift them. Unfencing what is not fenced is a no-op.
-	e.unfence(now, h, "fence-aborted", "undo any device of a failed fence level that did act; no instance was moved, so nothing can write twice")
+	if h.maintenance {
+		// An operator owns the host: nothing is done to it. The lift is
+		// due, and goes out when maintenance ends (retryUnfence).
+		if h.unfenceWait == 0 {
+			h.unfenceWait = e.cfg.FenceRetry
+		}
+		h.unfenceDue = now
+		e.alert(h, "unfence-after-maintenance", fmt.Sprintf("a failed fence level of %s may have blocklisted it before the fence was aborted: vigil lifts that when maintenance ends (it does nothing to a host in maintenance); lift it sooner with vigil fence on %s if its guests must write", h.Name, h.Name))
+	} else {
+		e.unfence(now, h, "fence-aborted", "undo any device of a failed fence level that did act; no instance was moved, so nothing can write twice")
+	}
 	e.persist(h)
 	e.alert(h, "fence-aborted", fmt.Sprintf("%s was judged failed but showed life before its power-off (%s); nothing was done to it and no instance moved: check its networks (a flapping bond looks like this)", h.Name, why))
 }
