@@ -43,13 +43,13 @@
 #define MAXBOOT 2       /* boots, 1..MAXBOOT */
 #endif
 #ifndef MAXTERM
-#define MAXTERM 3       /* elections (fencing tokens 1..MAXTERM): the first and two failovers */
+#define MAXTERM 2       /* elections (fencing tokens 1..MAXTERM): the first and one more */
 #endif
 #ifndef MAXSNAP
 #define MAXSNAP 1       /* restores of the store from an older snapshot */
 #endif
 #ifndef MAXN
-#define MAXN 3          /* a leader's ticket count stays <= MAXN (tickets per term) */
+#define MAXN 2          /* tickets each leader issues */
 #endif
 #define NM (MAXPROC*MAXSEQ)
 
@@ -70,9 +70,11 @@ bool guests;            /* the running boot was granted guests (they run on unti
 byte cur = 1;           /* the running agent process: the last one started */
 bool stopping;          /* cur sent its stop notice and waits for the ack */
 bool done;              /* cur was acked: watchdog disarmed, process gone */
-byte tk;                /* the ticket cur puts in its messages */
+bool tkd;               /* cur took a ticket: its messages carry one (never none again) */
 byte sq;                /* cur's messages so far (its Seq) */
-byte dnT[2];            /* tickets grants handed cur, in flight (a set) */
+byte dnT[2];            /* tickets grants handed cur (a set): each may arrive at any
+                         * later moment, again and in any order, so cur's next
+                         * message carries any of them (or none, before the first) */
 bool ackIn;             /* the ack of cur's stop notice is in flight */
 byte nm[MAXPROC+1];     /* each process's name (0: names none); fresh, or its predecessor's */
 byte bt[MAXPROC+1];     /* each process's boot */
@@ -82,13 +84,12 @@ byte msgT[NM];          /* the ticket it carried */
 
 /* ---- etcd: the store (one host's record), a snapshot of it ---- */
 byte term = 1;          /* fencing tokens so far: the current leader's */
-byte restoredAt;        /* the restore marker: the token of the last restore from a snapshot */
 byte snaps;             /* restores from a snapshot so far */
-bool sHas;              /* the record: boot (armed or off), seq, ticket, agent, echoed, writer's term */
-byte sBoot, sSeq, sT, sAg, sTerm;
+bool sHas;              /* the record: boot (armed or off), seq, ticket, agent, echoed */
+byte sBoot, sSeq, sT, sAg;
 bool sArmed, sEcho;
 bool pHas, pRec;        /* a snapshot was taken (pRec: the store held a record then) */
-byte pBoot, pSeq, pT, pAg, pTerm;
+byte pBoot, pSeq, pT, pAg;
 bool pArmed, pEcho;
 
 /* ---- the leader's engine, for this host (decision/grant.go, host.go) ---- */
@@ -254,13 +255,13 @@ inline tick(how) {
 	if :: unsaved == 1 -> unsaved = 2; jn = true; uT = eT; uAg = eAg; uBoot = eBoot; uArmed = eArmed :: else -> skip fi;
 	if
 	:: how != 1 ->
-		sHas = true; sBoot = oBoot; sArmed = oArmed; sSeq = oSeq; sT = oT; sAg = oAg; sEcho = oEcho; sTerm = term
+		sHas = true; sBoot = oBoot; sArmed = oArmed; sSeq = oSeq; sT = oT; sAg = oAg; sEcho = oEcho
 	:: else -> skip
 	fi;
 	ak = oAck && how == 0;
 	oRec = false; oAck = false;
-	printf("step %d: controller: write %d (0 ok, 1 failed, 2 committed unseen); store: ticket %d.%d of %d/%d, armed %d, echoed %d, term %d\n",
-		step, how, sT/8, TN(sT), sAg, sBoot, sArmed, sEcho, sTerm);
+	printf("step %d: controller: write %d (0 ok, 1 failed, 2 committed unseen); store: ticket %d.%d of %d/%d, armed %d, echoed %d\n",
+		step, how, sT/8, TN(sT), sAg, sBoot, sArmed, sEcho);
 	if
 	:: how == 0 && unsaved == 2 && jn ->
 		unsaved = 0; wT = uT; wAg = uAg; wBoot = uBoot; wArmed = uArmed; uAck = false
@@ -272,17 +273,18 @@ inline tick(how) {
 	if :: ak -> ackIn = true :: else -> skip fi
 }
 
-/* a new leader: Leadership, then Restore or RestoreSnapshot(restoredAt) */
+/* a new leader: Leadership, then Restore (RestoreSnapshot with a record
+ * written after the marker: the same) */
 inline newEngine() {
 	ticketN = 0; eT = 0; eAg = 0; eBoot = 0; eSeq = 0; eEcho = false; eArmed = false;
 	unsaved = 0; uAck = false; oRec = false; oAck = false;
 	if
-	:: sHas && sTerm < restoredAt ->
-		/* written before the restore: what it says of the watchdog is dropped */
-		ticketN = TN(sT)
-	:: sHas && sTerm >= restoredAt ->
-		eBoot = sBoot; eArmed = sArmed && sEcho; eSeq = sSeq; eT = sT; eAg = sAg; eEcho = sEcho;
-		if :: TN(eT) > ticketN -> ticketN = TN(eT) :: else -> skip fi
+	:: sHas ->
+		eBoot = sBoot; eArmed = sArmed && sEcho; eSeq = sSeq; eT = sT; eAg = sAg; eEcho = sEcho
+		/* restore also raises ticketN to the record's count, so tickets
+		 * stay apart if a leader were given an old token again; the
+		 * model's tokens never repeat, and its count starts at 0: the
+		 * same order, and MAXN bounds what each leader issues */
 	:: else -> skip
 	fi;
 	wT = eT; wAg = eAg; wBoot = eBoot; wArmed = eArmed
@@ -292,7 +294,7 @@ inline newEngine() {
 inline startProc(n) {
 	cur++; nm[cur] = n; bt[cur] = boot; ar[cur] = hasWd;
 	wd = hasWd; /* it opens the watchdog, or takes over the running one */
-	stopping = false; done = false; tk = 0; sq = 0; dnT[0] = 0; dnT[1] = 0;
+	stopping = false; done = false; tkd = false; sq = 0; dnT[0] = 0; dnT[1] = 0;
 	ackIn = false; uAck = false; oAck = false
 }
 
@@ -310,14 +312,22 @@ inline endStep() {
 	if :: unsaved == 0 -> uAck = false :: else -> skip fi;
 	if :: !oRec -> oBoot = 0; oArmed = false; oSeq = 0; oT = 0; oAg = 0; oEcho = false; oAck = false :: else -> skip fi;
 	if :: !stopping || done -> ackIn = false; uAck = false; oAck = false :: else -> skip fi;
-	if :: stopping || done -> tk = 0; dnT[0] = 0; dnT[1] = 0 :: else -> skip fi;
+	if :: stopping || done -> tkd = false; dnT[0] = 0; dnT[1] = 0 :: else -> skip fi;
 	if :: done -> sq = 0; stopping = false :: else -> skip fi;
 	if :: dnT[0] < dnT[1] -> k_ = dnT[0]; dnT[0] = dnT[1]; dnT[1] = k_ :: else -> skip fi;
-	if :: !pHas -> pRec = false; pBoot = 0; pArmed = false; pSeq = 0; pT = 0; pAg = 0; pEcho = false; pTerm = 0 :: else -> skip fi;
+	if :: !pHas -> pRec = false; pBoot = 0; pArmed = false; pSeq = 0; pT = 0; pAg = 0; pEcho = false :: else -> skip fi;
 	p_ = 0; s_ = 0; t_ = 0; k_ = 0; bB = 0; bA = 0; bT = 0; gT = 0; pl = 0; bR = false; gG = false; jn = false; ak = false;
 	assert(P1)
 }
 
+/* cur sends a report or its stop notice, carrying ticket t */
+#define SEND(kind, t, cond, what) :: d_step { !done && !stopping && sq < MAXSEQ && (cond) -> step++; \
+	sq++; msgK[(cur-1)*MAXSEQ + sq-1] = kind; msgT[(cur-1)*MAXSEQ + sq-1] = t; tkd = tkd || (t) != 0; \
+	stopping = (kind == STOPN); \
+	printf(what, step, cur, sq, msgT[(cur-1)*MAXSEQ + sq-1]/8, TN(msgT[(cur-1)*MAXSEQ + sq-1]), ar[cur]); \
+	endStep() }
+#define SENT_REPORT "step %d: host: process %d sends report %d (ticket %d.%d, armed %d)\n"
+#define SENT_STOP "step %d: host: process %d stops cleanly: notice %d (ticket %d.%d, armed %d)\n"
 #define DELIVER(i) :: d_step { i < NM && msgK[i] != 0 && PLACEABLE(i) -> step++; deliver(i); endStep() }
 
 active proctype world() {
@@ -327,18 +337,12 @@ active proctype world() {
 	}
 	do
 	/* the agent process */
-	:: d_step { !done && !stopping && sq < MAXSEQ -> step++;
-		sq++; msgK[(cur-1)*MAXSEQ + sq-1] = REPORT; msgT[(cur-1)*MAXSEQ + sq-1] = tk;
-		printf("step %d: host: process %d sends report %d (ticket %d.%d, armed %d)\n", step, cur, sq, tk/8, TN(tk), ar[cur]);
-		endStep() }
-	:: d_step { !done && !stopping && sq < MAXSEQ -> step++;
-		sq++; msgK[(cur-1)*MAXSEQ + sq-1] = STOPN; msgT[(cur-1)*MAXSEQ + sq-1] = tk; stopping = true;
-		printf("step %d: host: process %d stops cleanly: notice %d (ticket %d.%d)\n", step, cur, sq, tk/8, TN(tk));
-		endStep() }
-	:: d_step { !done && !stopping && dnT[0] != 0 && tk != dnT[0] -> step++; tk = dnT[0];
-		printf("step %d: host: process %d takes ticket %d.%d\n", step, cur, tk/8, TN(tk)); endStep() }
-	:: d_step { !done && !stopping && dnT[1] != 0 && tk != dnT[1] -> step++; tk = dnT[1];
-		printf("step %d: host: process %d takes ticket %d.%d\n", step, cur, tk/8, TN(tk)); endStep() }
+	SEND(REPORT, 0, !tkd, SENT_REPORT)
+	SEND(REPORT, dnT[0], dnT[0] != 0, SENT_REPORT)
+	SEND(REPORT, dnT[1], dnT[1] != 0, SENT_REPORT)
+	SEND(STOPN, 0, !tkd, SENT_STOP)
+	SEND(STOPN, dnT[0], dnT[0] != 0, SENT_STOP)
+	SEND(STOPN, dnT[1], dnT[1] != 0, SENT_STOP)
 	:: d_step { ackIn && stopping && !done -> step++; wd = false; done = true;
 		printf("step %d: host: process %d acked: watchdog disarmed, it exits\n", step, cur); endStep() }
 	/* a restart on the same boot (after a crash, a stop, a wiped state) */
@@ -350,7 +354,8 @@ active proctype world() {
 	:: d_step { boot < MAXBOOT && cur < MAXPROC -> step++; reboot(false, false, false); endStep() }
 	:: d_step { boot < MAXBOOT && cur < MAXPROC && nm[cur] != 0 -> step++; reboot(true, true, false); endStep() }
 	:: d_step { boot < MAXBOOT && cur < MAXPROC && nm[cur] != 0 -> step++; reboot(false, true, false); endStep() }
-#ifdef UNNAMED
+#ifndef NAMED_ONLY
+	/* an old agent, that names no process */
 	:: d_step { boot < MAXBOOT && cur < MAXPROC -> step++; reboot(true, false, true); endStep() }
 	:: d_step { boot < MAXBOOT && cur < MAXPROC -> step++; reboot(false, false, true); endStep() }
 #endif
@@ -385,18 +390,32 @@ active proctype world() {
 	:: d_step { term < MAXTERM -> step++; term++; newEngine();
 		printf("step %d: failover: leader %d restores ticket %d.%d of %d/%d, armed %d, echoed %d\n", step, term, eT/8, TN(eT), eAg, eBoot, eArmed, eEcho);
 		endStep() }
+#ifdef NO_RESTORE_MARKER
+	/* a snapshot taken now, restored later with plain Restore */
 	:: d_step { snaps < MAXSNAP -> step++; pHas = true; pRec = sHas;
-		pBoot = sBoot; pArmed = sArmed; pSeq = sSeq; pT = sT; pAg = sAg; pEcho = sEcho; pTerm = sTerm;
+		pBoot = sBoot; pArmed = sArmed; pSeq = sSeq; pT = sT; pAg = sAg; pEcho = sEcho;
 		printf("step %d: etcd: snapshot taken\n", step); endStep() }
 	:: d_step { pHas && term < MAXTERM -> step++;
-		sHas = pRec; sBoot = pBoot; sArmed = pArmed; sSeq = pSeq; sT = pT; sAg = pAg; sEcho = pEcho; sTerm = pTerm;
+		sHas = pRec; sBoot = pBoot; sArmed = pArmed; sSeq = pSeq; sT = pT; sAg = pAg; sEcho = pEcho;
 		pHas = false; snaps++;
 		term++; /* --bump-revision: fencing tokens go on growing */
-#ifndef NO_RESTORE_MARKER
-		restoredAt = term;
-#endif
 		newEngine();
 		printf("step %d: etcd restored from the snapshot; leader %d restores ticket %d.%d of %d/%d, armed %d, echoed %d\n", step, term, eT/8, TN(eT), eAg, eBoot, eArmed, eEcho);
 		endStep() }
+#else
+	/* the store restored from a snapshot taken at any earlier moment, with
+	 * --bump-revision (the token goes on growing) and the restore marker.
+	 * Every record it holds was written before the marker, so
+	 * RestoreSnapshot keeps nothing of what it says of the watchdog but
+	 * its ticket's count, which only keeps the new leader's tickets apart
+	 * from those of its own term, and its term is new: whatever the
+	 * snapshot held, the new leader reads no record of the watchdog, and
+	 * until it writes one neither does any successor */
+	:: d_step { snaps < MAXSNAP && term < MAXTERM -> step++;
+		sHas = false; sBoot = 0; sArmed = false; sSeq = 0; sT = 0; sAg = 0; sEcho = false;
+		snaps++; term++; newEngine();
+		printf("step %d: etcd restored from an older snapshot, with the marker; leader %d\n", step, term);
+		endStep() }
+#endif
 	od
 }
