@@ -30,7 +30,7 @@
  *   GUESTS_BEFORE_WRITE guests start on what the leader believes, before the
  *                       record saying so is confirmed written
  * NO_P1 checks P2 alone (run.sh: NO_RESTORE_MARKER's holds with it).
- * -DPROBE='expr' asserts that expr is never true: a reachability probe, whose
+ * "-DPROBE='expr'" asserts that expr is never true: a reachability probe, whose
  * counterexample shows a state the model must reach (README).
  */
 
