@@ -45,8 +45,9 @@ fuzz-check: build
 	  $(BIN)/vigil lab fuzz --schedules 1000 --seed $$seed --hosts 3-30 --gate safety || \
 	  { echo "fuzz-check: fresh seed $$seed broke a safety invariant: replay the schedule above with vigil lab run"; exit 1; }
 
-# The Spin model of the watchdog contract (model/README.md): the sound model must
-# hold in every state of its bounded world, each unsound variant must fail.
+# The Spin models of the watchdog contract and of tickets (model/README.md): each
+# sound model must hold in every state of its bounded world, each unsound variant
+# must fail.
 model: deps
 	model/run.sh
 

@@ -35,8 +35,8 @@ runs=(
 	"tickets|TWO_ELECTIONS|holds|-DMAXPROC=2 -DMAXTERM=3|tickets: two processes, two failovers or restores"
 	"tickets|NO_MARKER_P2|holds|-DNO_RESTORE_MARKER -DNO_P1 -DMAXPROC=2|without the restore marker, ordered tickets still never judge the running process stale"
 	"tickets|HOLDER_BY_NAME|counterexample|-DHOLDER_BY_NAME|grant.go before 9fe9453: the holder is matched by name, not boot"
-	"tickets|STALE_ANY_TICKET|counterexample|-DSTALE_ANY_TICKET -DNO_RESTORE_MARKER -DNO_P1|grant.go before 9fe9453: stale is any other ticket (shows without the marker)"
-	"tickets|NO_RESTORE_MARKER|counterexample|-DNO_RESTORE_MARKER|before 9bbefa1: a store restored from a snapshot is read with plain Restore"
+	"tickets|STALE_ANY_TICKET|counterexample|-DSTALE_ANY_TICKET -DNO_RESTORE_MARKER -DNO_P1 -DMAXPROC=2|grant.go before 9fe9453: stale is any other ticket (shows without the marker)"
+	"tickets|NO_RESTORE_MARKER|counterexample|-DNO_RESTORE_MARKER -DMAXPROC=2|before 9bbefa1: a store restored from a snapshot is read with plain Restore"
 	"tickets|GUESTS_BEFORE_WRITE|counterexample|-DGUESTS_BEFORE_WRITE|guests start before the record placing the process is confirmed written"
 )
 
@@ -58,7 +58,7 @@ verify() {
 	states=$(awk '/states, stored/ {print $1; exit}' "$out")
 	depth=$(sed -n 's/.*depth reached \([0-9]*\).*/\1/p' "$out" | head -1)
 	secs=$(awk '/elapsed time/ {print $4; exit}' "$out")
-	printf 'model: %-29s %-36s errors: %s  states: %s  depth: %s  %ss\n' \
+	printf 'model: %-29s %-48s errors: %s  states: %s  depth: %s  %ss\n' \
 		"$model/$name" "$*" "${errors:-?}" "${states:-?}" "${depth:-?}" "${secs:-?}"
 	if grep -q 'max search depth too small' "$out"; then
 		echo "model: $model/$name: search depth too small: the search did not complete"

@@ -30,6 +30,8 @@
  *   GUESTS_BEFORE_WRITE guests start on what the leader believes, before the
  *                       record saying so is confirmed written
  * NO_P1 checks P2 alone (run.sh: NO_RESTORE_MARKER's holds with it).
+ * "-DPROBE='expr'" asserts that expr is never true: a reachability probe, whose
+ * counterexample shows a state the model must reach (README).
  */
 
 /* ---- bounds ---- */
@@ -52,6 +54,9 @@
 #define MAXN 2          /* tickets each leader issues */
 #endif
 #define NM (MAXPROC*MAXSEQ)
+#if MAXPROC*MAXSEQ > 12
+#error "the network delivers 12 messages at most: add DELIVER lines"
+#endif
 
 /* a ticket (term, n) is one byte: term*8 + n, 0 = none. Before = "<". */
 #define TICKET(term, n) ((term)*8 + (n))
@@ -317,7 +322,11 @@ inline endStep() {
 	if :: dnT[0] < dnT[1] -> k_ = dnT[0]; dnT[0] = dnT[1]; dnT[1] = k_ :: else -> skip fi;
 	if :: !pHas -> pRec = false; pBoot = 0; pArmed = false; pSeq = 0; pT = 0; pAg = 0; pEcho = false :: else -> skip fi;
 	p_ = 0; s_ = 0; t_ = 0; k_ = 0; bB = 0; bA = 0; bT = 0; gT = 0; pl = 0; bR = false; gG = false; jn = false; ak = false;
-	assert(P1)
+	assert(P1);
+#ifdef PROBE
+	assert(!(PROBE)); /* a reachability probe (README): it must fail */
+#endif
+	skip
 }
 
 /* cur sends a report or its stop notice, carrying ticket t */
