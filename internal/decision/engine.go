@@ -79,7 +79,7 @@ func (e *Engine) Step(now time.Time, in Input) {
 		h, i, ok := e.hostNet(m.Host, m.Network)
 		switch {
 		case !ok:
-		case e.isStale(now, h, m.Self.BootID, m.Self.Agent, m.Self.Ticket):
+		case h.isStale(m.Self.BootID, m.Self.Agent, m.Self.Ticket):
 			// A message of an agent process that ended before the
 			// holder began (delayed in a relay, say) says nothing of
 			// the host now: not that it lives, nor what it runs.
@@ -164,7 +164,7 @@ func (e *Engine) Step(now time.Time, in Input) {
 	case Unwritten:
 		e.unwritten(now, m)
 	case AgentStopping:
-		e.stopping(now, m)
+		e.stopping(m)
 	case FenceResult:
 		e.fenceResult(now, m)
 	case EvacuateResult:

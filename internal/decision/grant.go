@@ -87,7 +87,7 @@ func (e *Engine) Grant(now time.Time, r AgentReport) (Grant, error) {
 	if !e.leader || h == nil {
 		return Grant{}, ErrNotLeader
 	}
-	if e.isStale(now, h, r.Self.BootID, r.Self.Agent, r.Self.Ticket) {
+	if h.isStale(r.Self.BootID, r.Self.Agent, r.Self.Ticket) {
 		return Grant{}, ErrStale
 	}
 	if f := e.selfFence(h); f != nil && f.refuses(r.Self.BootID) {
@@ -100,7 +100,7 @@ func (e *Engine) Grant(now time.Time, r AgentReport) (Grant, error) {
 	// A report that says Stopping is numbered after its process's notice
 	// and never arms: it moves neither the belief nor the sequence number
 	// a notice (or its retry, after a lost ack) must be newer than.
-	if e.place(now, h, s.BootID, s.Agent, s.Ticket, s.WatchdogArmed) == holder && s.Seq >= h.grantSeq && !s.Stopping {
+	if e.place(h, s.BootID, s.Agent, s.Ticket, s.WatchdogArmed) == holder && s.Seq >= h.grantSeq && !s.Stopping {
 		// The newest agent process's newest word. One sent before a
 		// message already heard (a stop notice, say) arrived late: it
 		// moves the grant, not what the watchdog is.
@@ -192,7 +192,7 @@ const (
 // holder of a new ticket, and until that agent process echoes it no
 // watchdog of h counts: the sender may be the running one, with no
 // watchdog, or a late message of an ended one.
-func (e *Engine) place(now time.Time, h *host, boot, agent string, t Ticket, armed bool) heard {
+func (e *Engine) place(h *host, boot, agent string, t Ticket, armed bool) heard {
 	switch {
 	case h.isHolder(boot, agent):
 		if t == h.ticket && !t.IsZero() {
@@ -200,7 +200,7 @@ func (e *Engine) place(now time.Time, h *host, boot, agent string, t Ticket, arm
 			h.echoedBoot = boot
 		}
 		return holder
-	case e.isStale(now, h, boot, agent, t):
+	case h.isStale(boot, agent, t):
 		return stale
 	}
 	if agent == "" && armed {
@@ -231,7 +231,7 @@ func (h *host) isHolder(boot, agent string) bool {
 // anew: agent.Contract). A ticket vigil has no record of (a store restored
 // from an older snapshot), or the holder's own ticket in another process's
 // message (inherited), proves nothing: such a message is placed anew.
-func (e *Engine) isStale(_ time.Time, h *host, boot, agent string, t Ticket) bool {
+func (h *host) isStale(boot, agent string, t Ticket) bool {
 	return !h.isHolder(boot, agent) && h.echoed && !t.IsZero() && t.Before(h.ticket)
 }
 
@@ -304,18 +304,18 @@ func (e *Engine) selfFenceFrom(h *host) time.Time {
 // stopping handles an agent's clean-stop notice: the watchdog no longer
 // counts as a fence of that boot, the disarm is persisted, and the Ack goes
 // out with the records that carry it.
-func (e *Engine) stopping(now time.Time, m AgentStopping) {
+func (e *Engine) stopping(m AgentStopping) {
 	h := e.hosts[m.Host]
 	if h == nil || !e.leader {
 		return // no ack: the agent keeps its watchdog running
 	}
-	if f := e.selfFence(h); f != nil && f.refuses(m.BootID) && !e.isStale(now, h, m.BootID, m.Agent, m.Ticket) {
+	if f := e.selfFence(h); f != nil && f.refuses(m.BootID) && !h.isStale(m.BootID, m.Agent, m.Ticket) {
 		// Like a grant, a disarm would keep alive a boot whose instances
 		// vigil may be starting elsewhere: its watchdog must reset it.
 		e.alert(h, "fenced-boot-answers", "the boot "+m.BootID+" of "+h.Name+" that vigil counted as reset asked to stop its agent: refused, its watchdog stays armed; if its guests still run, two copies may be writing: check "+h.Name+" now")
 		return
 	}
-	switch e.place(now, h, m.BootID, m.Agent, m.Ticket, true) {
+	switch e.place(h, m.BootID, m.Agent, m.Ticket, true) {
 	case stale:
 		return // an ended agent process's: nobody waits for the ack
 	case holder:
