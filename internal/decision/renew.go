@@ -61,4 +61,3 @@ func (e *Engine) renewResult(now time.Time, r RenewResult) {
 		delete(h.alerted, "fence-renew-failed")
 	}
 }
-

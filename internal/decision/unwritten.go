@@ -59,4 +59,3 @@ func (e *Engine) unwritten(now time.Time, m Unwritten) {
 		}
 	}
 }
-
