@@ -32,9 +32,12 @@ type Store interface {
 	// restore procedure writes (docs/architecture.md): records up to it
 	// are the snapshot's.
 	Records() (recs []decision.Record, restoredAt uint64, err error)
-	// Write commits, in one transaction guarded by this leader's term,
-	// the records of one Ready and the intent of its actions: either all
-	// of it is written, or (error) none. A deposed leader's write fails.
+	// Write commits, in transactions guarded by this leader's term, the
+	// records of one Ready and the intent of its actions; nil only when
+	// all of it committed. A failed write may have committed part of the
+	// records (each stands alone: a host's latest state), never an
+	// action's intent without the records before it. A deposed leader's
+	// write fails.
 	Write(recs []decision.Record, acts []decision.Action) error
 }
 
