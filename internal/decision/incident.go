@@ -736,8 +736,22 @@ func (e *Engine) untrusted(source string) []string {
 // had switched over when h died), and an evacuation would start a second
 // copy next to the one that runs. vigil does not evacuate it and says so.
 func (e *Engine) copyElsewhere(now time.Time, h *host, in string) bool {
-	if !slices.Contains(h.nova.Instances, in) || !e.runsElsewhere(now, h, in) {
+	if !slices.Contains(h.nova.Instances, in) {
 		return false // Nova places it elsewhere already: moved, or being moved, by Nova's own record
+	}
+	elsewhere := false
+	for _, o := range e.hosts {
+		if o == h || o.inc != nil && o.inc.fence != nil {
+			continue // a fenced host's copy, or its disk watch lingering after it died, is no live copy
+		}
+		window := e.cfg.AgentTimeout * restartSettle
+		if fresh(o.writers[in], now, window) || fresh(o.selfAt, now, window) && slices.Contains(o.self.Domains, in) {
+			elsewhere = true
+			break
+		}
+	}
+	if !elsewhere {
+		return false
 	}
 	e.alert(h, "evacuate-copy-elsewhere:"+in, fmt.Sprintf("%s of fenced %s runs on another host, or another host writes its disk (a live migration that had switched over?): vigil does not evacuate it, which would start a second copy; Nova's record of where it runs is stale: check it (openstack server show %s) and fix its host", in, h.Name, in))
 	return true
