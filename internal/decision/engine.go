@@ -501,6 +501,8 @@ func (e *Engine) restore(recs []Record, restoredAt uint64) {
 			// if it was due already).
 			h.unfenceDue, h.unfenceErr, h.unfenceWait = r.UnfenceDue, r.UnfenceErr, e.cfg.FenceRetry
 		}
+		// What its fences did, for renewing and lifting them.
+		h.fenceRecs, h.liftRecs = r.FenceRecords, r.LiftRecords
 		// When the host last failed, so an old failure is not a fresh one.
 		h.failedAt = r.Failed
 		if h.failedAt.IsZero() && r.Phase.inIncident() {

@@ -1,6 +1,7 @@
 package decision
 
 import (
+	"encoding/json"
 	"slices"
 	"sort"
 	"time"
@@ -98,6 +99,10 @@ type host struct {
 	unfenceDue  time.Time
 	unfenceWait time.Duration
 	unfenceErr  string
+	// fenceRecs, liftRecs: the executor's records of what the host's
+	// fences did, in force and sent for lifting (records.go); renewRecs
+	// those the renewal out was sent with.
+	fenceRecs, liftRecs, renewRecs []json.RawMessage
 
 	// restartAt: when vigil last asked for a hard reboot of a guest its
 	// gate refused on this host, per instance (restart.go).
@@ -244,7 +249,7 @@ func (h *host) watchdogRecord(r *Record) {
 // record is what a new leader needs of h: its incident, or, without one,
 // whether it is failed (held by a cluster rule) and when it last failed.
 func (h *host) record() Record {
-	r := Record{Host: h.Name, Phase: h.phase(), Failed: h.failedAt}
+	r := Record{Host: h.Name, Phase: h.phase(), Failed: h.failedAt, FenceRecords: h.fenceRecs, LiftRecords: h.liftRecs}
 	h.watchdogRecord(&r)
 	if h.inc == nil {
 		r.Phase = ""

@@ -12,6 +12,7 @@ import (
 func (e *Engine) open(now time.Time, h *host) {
 	h.inc = newIncident(now)
 	h.inc.cause = h.rule
+	h.reclaimLift()    // its fences apply now; its rejoin lifts them all
 	h.released = false // consumed
 	e.counts.inFlight++
 	e.transition(now, h, Fencing, "fence-before-recovery", []string{fmt.Sprintf("fencing %s with topology level 1 of %d", h.Name, e.levels(h))})
@@ -21,7 +22,7 @@ func (e *Engine) open(now time.Time, h *host) {
 
 func (e *Engine) sendFence(now time.Time, h *host) {
 	h.inc.inFlight, h.inc.sentAt, h.inc.cancelled = true, now, false
-	e.emit(Action{Kind: ActFence, Host: h.Name, Level: h.inc.level, Rule: "fence-before-recovery", ProbeAborts: h.answeredAt.IsZero(),
+	e.emit(Action{Kind: ActFence, Host: h.Name, Level: h.inc.level, Rule: "fence-before-recovery", ProbeAborts: h.answeredAt.IsZero(), Since: h.inc.opened,
 		Reason: fmt.Sprintf("%s failed (%s); instances may only start elsewhere once it is verifiably fenced", h.Name, h.inc.cause)})
 }
 
@@ -410,6 +411,11 @@ func (e *Engine) rejoin(now time.Time, h *host) {
 
 func (e *Engine) fenceResult(now time.Time, r FenceResult) {
 	h := e.hosts[r.Host]
+	if h != nil && len(r.Records) > 0 {
+		// Whatever the result counts for, its devices did this: it is
+		// in force until lifted.
+		e.keepRecords(now, h, r.Records)
+	}
 	// A fence sent before maintenance began still counts: it happened.
 	if h == nil || h.inc == nil || h.phase() != Fencing || h.inc.fence != nil {
 		return
@@ -479,6 +485,7 @@ func (e *Engine) fenceAborted(now time.Time, h *host, r FenceResult) {
 			h.unfenceWait = e.cfg.FenceRetry
 		}
 		h.unfenceDue = now
+		h.toLift()
 		e.alert(h, "unfence-after-maintenance", fmt.Sprintf("a failed fence level of %s may have blocklisted it before the fence was aborted: vigil lifts that when maintenance ends (it does nothing to a host in maintenance); lift it sooner with vigil fence on %s if its guests must write", h.Name, h.Name))
 	} else {
 		e.unfence(now, h, "fence-aborted", "undo any device of a failed fence level that did act; no instance was moved, so nothing can write twice")

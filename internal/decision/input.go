@@ -1,6 +1,9 @@
 package decision
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // Input is anything the engine learns: an observation about the world, the
 // result of an action, an operator's command, or a change of leadership.
@@ -140,6 +143,11 @@ type FenceResult struct {
 	// the host was not touched. Not a failed fence: the engine judges the
 	// host again.
 	Aborted FenceAbort
+	// Records are the executor's typed records of what the level's devices
+	// did (fence.Proof as JSON), verified or, for a failed level, what its
+	// devices changed half way. The engine journals them with the host and
+	// hands them back on its renewals and unfences (Action.Records).
+	Records []json.RawMessage
 }
 
 // FenceAbort is why a fence was stopped before its device acted.
@@ -205,6 +213,9 @@ type RenewResult struct {
 	OK     bool
 	Lapsed bool
 	Err    string
+	// Records are the records after the renewal, in place of those the
+	// action carried (new expiries); nil leaves them as they were.
+	Records []json.RawMessage
 }
 
 // Unwritten tells the engine that the controller could not write Ready

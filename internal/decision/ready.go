@@ -1,6 +1,7 @@
 package decision
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strconv"
@@ -41,8 +42,13 @@ type Action struct {
 	// already answered one such probe and stayed silent otherwise for
 	// dead_after more: a hung userspace whose kernel answers ping.
 	ProbeAborts bool
-	Instances   []string // evacuate, restart
-	Avoid       []string // evacuate: hosts vigil does not trust as targets now
+	// Since (fence): when the incident opened. A storage fence claims as
+	// its own an entry made since with vigil's expiry: an earlier add of
+	// this incident whose result, or record, was lost with a leader
+	// (fence.Target.Since), so that the rejoin lifts it.
+	Since     time.Time
+	Instances []string // evacuate, restart
+	Avoid     []string // evacuate: hosts vigil does not trust as targets now
 	// FenceMethod (evacuate): how the host was fenced, so the executor can
 	// re-read that fence right before it calls Nova.
 	FenceMethod string
@@ -51,6 +57,11 @@ type Action struct {
 	// (its state was reset, or set to ERROR by a failed scheduling) stops
 	// it again before it reports it moved.
 	Stopped []string
+	// Records (unfence, renew-fence): the executor's own records of what
+	// the host's fences did (FenceResult.Records), from the journal: what
+	// to lift or renew, whichever leader sent the fence. Opaque to the
+	// engine.
+	Records []json.RawMessage
 	Code    string // alert: stable code, e.g. "fence-failed"
 	Rule    string // the rule that decided it
 	Reason  string // human-readable evidence
@@ -171,6 +182,14 @@ type Record struct {
 	Stopped    []string  `json:"stopped,omitempty"`
 	UnfenceDue time.Time `json:"unfence_due,omitzero"`
 	UnfenceErr string    `json:"unfence_err,omitempty"`
+	// FenceRecords are the executor's records of what the fences of the
+	// host's current episode did (every level's, failed ones' too: a
+	// blocklist added half way), in force until lifted; LiftRecords those
+	// an unfence was sent for, kept until one succeeds. A new leader
+	// renews and lifts from them: a Ceph device removes only the entries
+	// they say vigil added.
+	FenceRecords []json.RawMessage `json:"fence_records,omitempty"`
+	LiftRecords  []json.RawMessage `json:"lift_records,omitempty"`
 }
 
 // Fence is the proof that a host can no longer write.

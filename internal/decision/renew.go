@@ -28,7 +28,8 @@ func (e *Engine) renewFence(now time.Time, h *host) {
 		return
 	}
 	inc.renewing, inc.renewAt = true, now.Add(e.cfg.FenceRenew)
-	e.emit(Action{Kind: ActRenewFence, Host: h.Name, Level: inc.fence.Level, Rule: "fence-renew",
+	h.renewRecs = h.fenceRecs
+	e.emit(Action{Kind: ActRenewFence, Host: h.Name, Level: inc.fence.Level, Rule: "fence-renew", Records: h.fenceRecs,
 		Reason: fmt.Sprintf("the incident of %s holds its %s fence: its blocklist entries are renewed before they expire, every %v", h.Name, inc.fence.Method, e.cfg.FenceRenew)})
 }
 
@@ -38,6 +39,11 @@ func (e *Engine) renewResult(now time.Time, r RenewResult) {
 	if h == nil {
 		return
 	}
+	if r.Records != nil {
+		h.renewed(h.renewRecs, r.Records)
+		e.persist(h)
+	}
+	h.renewRecs = nil
 	if h.inc == nil {
 		if r.OK {
 			// A renewal in flight when the host rejoined and its fence

@@ -20,8 +20,9 @@ func (e *Engine) unfenceResult(now time.Time, r UnfenceResult) {
 		if h.unfenceErr != "" {
 			e.alert(h, "unfence-done", fmt.Sprintf("%s is unfenced after all (its blocklist entries are gone)", h.Name))
 		}
-		pending := !h.unfenceDue.IsZero()
+		pending := !h.unfenceDue.IsZero() || len(h.liftRecs) > 0
 		h.unfenceDue, h.unfenceWait, h.unfenceErr = time.Time{}, 0, ""
+		h.liftRecs = nil
 		delete(h.alerted, "unfence-failed")
 		if pending && h.inc == nil {
 			e.persist(h)
@@ -49,7 +50,8 @@ func (e *Engine) unfence(now time.Time, h *host, rule, reason string) {
 		h.unfenceWait = e.cfg.FenceRetry
 	}
 	h.unfenceDue = now.Add(h.unfenceWait)
-	e.emit(Action{Kind: ActUnfence, Host: h.Name, Rule: rule, Reason: reason})
+	h.toLift()
+	e.emit(Action{Kind: ActUnfence, Host: h.Name, Rule: rule, Reason: reason, Records: h.liftRecs})
 }
 
 // retryUnfence sends the unfence again when its retry is due.
@@ -59,6 +61,7 @@ func (e *Engine) retryUnfence(now time.Time, h *host) {
 	}
 	if h.inc != nil {
 		h.unfenceDue, h.unfenceWait, h.unfenceErr = time.Time{}, 0, ""
+		h.reclaimLift()
 		return
 	}
 	h.unfenceDue = now.Add(h.unfenceWait) // until a result says otherwise
@@ -66,5 +69,5 @@ func (e *Engine) retryUnfence(now time.Time, h *host) {
 	if h.unfenceErr == "" {
 		why = "no result came for the last unfence (its executor, or the leader that sent it, died)"
 	}
-	e.emit(Action{Kind: ActUnfence, Host: h.Name, Rule: "unfence-retry", Reason: why})
+	e.emit(Action{Kind: ActUnfence, Host: h.Name, Rule: "unfence-retry", Reason: why, Records: h.liftRecs})
 }

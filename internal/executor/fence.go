@@ -2,6 +2,7 @@ package executor
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -28,6 +29,9 @@ func Fence(ctx context.Context, topos Topologies, a decision.Action, report func
 // entries added half way), still to be kept for unfencing.
 func FenceTarget(ctx context.Context, topos Topologies, a decision.Action, tgt fence.Target, report func(fence.Step)) (decision.FenceResult, []fence.Proof) {
 	res := decision.FenceResult{Host: a.Host, Level: a.Level}
+	if tgt.Since.IsZero() {
+		tgt.Since = a.Since
+	}
 	if a.Kind != decision.ActFence {
 		res.Err = fmt.Sprintf("executor: %s is not a fence action", a.Kind)
 		return res, nil
@@ -63,11 +67,80 @@ func FenceTarget(ctx context.Context, topos Topologies, a decision.Action, tgt f
 		}
 	})
 	if err != nil {
-		res.Err = err.Error()
+		res.Err, res.Records = err.Error(), records(partial)
 		return res, partial
 	}
-	res.OK, res.Proof = true, out.Summary()
+	res.OK, res.Proof, res.Records = true, out.Summary(), records(out.Proofs)
 	return res, out.Proofs
+}
+
+// records is proofs as the engine journals them (FenceResult.Records).
+func records(proofs []fence.Proof) []json.RawMessage {
+	var out []json.RawMessage
+	for _, p := range proofs {
+		b, err := json.Marshal(p)
+		if err != nil {
+			continue // plain data: cannot fail
+		}
+		out = append(out, b)
+	}
+	return out
+}
+
+// proofs reads an action's records back: what a leader, this one or one
+// before it, journaled of the host's fences.
+func proofs(rs []json.RawMessage) ([]fence.Proof, error) {
+	out := make([]fence.Proof, 0, len(rs))
+	for i, r := range rs {
+		var p fence.Proof
+		if err := json.Unmarshal(r, &p); err != nil {
+			return nil, fmt.Errorf("executor: fence record %d of the journal: %w", i+1, err)
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// RenewAction runs one decision.ActRenewFence from the records it carries
+// and reports the renewed records for the journal.
+func RenewAction(ctx context.Context, topos Topologies, a decision.Action) decision.RenewResult {
+	res := decision.RenewResult{Host: a.Host}
+	ps, err := proofs(a.Records)
+	if err != nil {
+		res.Err = err.Error()
+		return res
+	}
+	renewed, err := Renew(ctx, topos, a.Host, ps)
+	res.Records = records(renewed)
+	switch {
+	case errors.Is(err, fence.ErrNotVerified):
+		// An entry was gone and is added again: the fence holds again,
+		// but the host may have written in between.
+		res.OK, res.Lapsed, res.Err = true, true, err.Error()
+	case err != nil:
+		res.Err = err.Error()
+	default:
+		res.OK = true
+	}
+	return res
+}
+
+// UnfenceAction runs one decision.ActUnfence: it lifts what the records it
+// carries say the host's fences did, with rel's evidence (the host's boot
+// id now, or an operator's force).
+func UnfenceAction(ctx context.Context, topos Topologies, a decision.Action, rel fence.Release, report func(fence.Step)) decision.UnfenceResult {
+	res := decision.UnfenceResult{Host: a.Host}
+	ps, err := proofs(a.Records)
+	if err == nil {
+		rel.Proofs = ps
+		err = Unfence(ctx, topos, a.Host, rel, report)
+	}
+	if err != nil {
+		res.Err = err.Error()
+		return res
+	}
+	res.OK = true
+	return res
 }
 
 // Renew refreshes, once, every fence of the host's record that lapses

@@ -108,6 +108,13 @@ type Target struct {
 	// BootID is the host's boot id before the fence (its agent's), recorded
 	// in the proof so that only a new boot lifts a storage fence.
 	BootID string `json:"boot_id,omitempty"`
+	// Since is when the incident that fences the host opened. A storage
+	// fence takes an entry it finds listed with vigil's expiry, made since
+	// then, as its own: an earlier add of this incident whose reply, or
+	// whose record, was lost (a leader died in between), so that the
+	// incident's unfence lifts it. Zero: no entry found listed is vigil's
+	// but by this device's own record.
+	Since time.Time `json:"since,omitzero"`
 }
 
 // TargetedDevice is a device that verifies the fence of the Target's

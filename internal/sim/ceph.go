@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -114,52 +115,121 @@ func (w *World) Blocklisted(h *Host) bool { return w.listed(w.ceph.ip[h.Name] + 
 // BlocklistAdd is vigil's ceph-blocklist device: an entry for h's storage
 // IP and one for each of its guests' clients (the disks' lock owners), each
 // expiring after expire. Like Ceph, re-adding an entry that is listed keeps
-// its first expiry.
-func (w *World) BlocklistAdd(h *Host, expire time.Duration) {
+// its first expiry. It returns the device's record (BlocklistRecord): the
+// entries it relies on, those it added marked ours. An entry already listed
+// is ours too when it has vigil's expiry and was made at or after since,
+// when the fence's incident opened: an earlier add of this incident whose
+// record was lost with a leader (fence.Target.Since); else it is someone
+// else's, or an earlier fence's whose own record says so.
+func (w *World) BlocklistAdd(h *Host, expire, since time.Duration) BlocklistRecord {
 	addrs := []string{w.ceph.ip[h.Name] + ":0/0"}
 	for _, id := range sortedKeys(h.Domains) {
 		addrs = append(addrs, w.client(h, id))
 	}
 	kept := 0
+	var rec BlocklistRecord
 	for _, a := range addrs {
 		if w.listed(a) {
 			kept++
+			exp := w.ceph.entries[a]
+			rec.Entries = append(rec.Entries, BlocklistEntry{Addr: a, Ours: ClaimBlocklist && exp-expire >= since && exp <= w.now+expire})
 			continue
 		}
 		w.ceph.entries[a] = w.now + expire
+		rec.Entries = append(rec.Entries, BlocklistEntry{Addr: a, Ours: true})
 	}
 	w.event(h.Name, "ceph blocklisted its storage IP and %d guest clients for %v (%d entries already listed keep their expiry)", len(addrs)-1, expire, kept)
+	return rec
 }
 
-// BlocklistRenew is the ceph-blocklist device's renewal (executor.Renew):
-// every entry on h's storage IP with less than half of expire left gets a
-// fresh expiry, with no moment unlisted (the real device covers it with an
-// entry of the other form first). It reports whether the whole-IP entry was
-// found gone: it is added again, and the host may have written meanwhile.
-func (w *World) BlocklistRenew(h *Host, expire time.Duration) (lapsed bool) {
+// ClaimBlocklist is true but in the test that shows what happens without
+// the claim of an earlier add (the fuzzer finds the entries left behind).
+var ClaimBlocklist = true
+
+// BlocklistRenew is the ceph-blocklist device's renewal (executor.Renew)
+// of the entries its records name: each with less than half of expire left
+// gets a fresh expiry, with no moment unlisted (the real device covers it
+// with an entry of the other form first). It reports whether the whole-IP
+// entry was found gone: it is added again (the record it returns says so),
+// and the host may have written meanwhile.
+func (w *World) BlocklistRenew(h *Host, expire time.Duration, recs []BlocklistRecord) (lapsed bool, added BlocklistRecord) {
 	lapsed = !w.Blocklisted(h)
-	prefix := w.ceph.ip[h.Name] + ":"
 	n := 0
-	for a, exp := range w.ceph.entries {
-		if strings.HasPrefix(a, prefix) && exp-w.now < expire/2 && w.now < exp {
-			w.ceph.entries[a] = w.now + expire
-			n++
+	for _, r := range recs {
+		for _, e := range r.Entries {
+			if exp, ok := w.ceph.entries[e.Addr]; ok && exp-w.now < expire/2 && w.now < exp {
+				w.ceph.entries[e.Addr] = w.now + expire
+				n++
+			}
 		}
 	}
 	if lapsed {
 		w.event(h.Name, "ceph blocklist renewal found the host's entry gone: added again")
-		w.BlocklistAdd(h, expire)
-	} else if n > 0 {
+		return true, w.BlocklistAdd(h, expire, w.now)
+	}
+	if n > 0 {
 		w.event(h.Name, "ceph blocklist entries renewed (%d) for %v", n, expire)
 	}
-	return lapsed
+	return false, BlocklistRecord{}
 }
 
-// BlocklistRemove removes every entry on h's storage IP (vigil's unfence).
-func (w *World) BlocklistRemove(h *Host) {
-	if n := w.dropEntries(h); n > 0 {
+// BlocklistRemove is vigil's unfence: it removes the entries its records
+// say vigil added, and no other (librbd's own, other tools', an entry
+// whose add was never recorded).
+func (w *World) BlocklistRemove(h *Host, recs []BlocklistRecord) {
+	n := 0
+	for _, r := range recs {
+		for _, e := range r.Entries {
+			if _, ok := w.ceph.entries[e.Addr]; ok && e.Ours {
+				delete(w.ceph.entries, e.Addr)
+				n++
+			}
+		}
+	}
+	if n > 0 {
 		w.event(h.Name, "ceph blocklist entries removed (%d)", n)
 	}
+}
+
+// BlocklistRecord is the simulated ceph-blocklist device's record of a
+// fence, as it travels in FenceResult.Records: the shape of the real
+// device's (fence.Proof with its blocklist part), reduced to what the
+// simulator models.
+type BlocklistRecord struct {
+	Entries []BlocklistEntry `json:"entries"`
+}
+
+// BlocklistEntry is one entry a record relies on; Ours: the device added it.
+type BlocklistEntry struct {
+	Addr string `json:"addr"`
+	Ours bool   `json:"ours,omitempty"`
+}
+
+// simRecord is one device's record in FenceResult.Records.
+type simRecord struct {
+	Driver    string           `json:"driver"`
+	Blocklist *BlocklistRecord `json:"blocklist,omitempty"`
+}
+
+// marshalRecord is rec as FenceResult.Records carries it.
+func marshalRecord(rec BlocklistRecord) json.RawMessage {
+	b, err := json.Marshal(simRecord{Driver: "ceph-blocklist", Blocklist: &rec})
+	if err != nil {
+		panic(err) // plain data
+	}
+	return b
+}
+
+// blocklistRecords reads the ceph-blocklist records among rs.
+func blocklistRecords(rs []json.RawMessage) []BlocklistRecord {
+	var out []BlocklistRecord
+	for _, r := range rs {
+		var s simRecord
+		if json.Unmarshal(r, &s) == nil && s.Driver == "ceph-blocklist" && s.Blocklist != nil {
+			out = append(out, *s.Blocklist)
+		}
+	}
+	return out
 }
 
 // ExpireBlocklist makes every entry on h's storage IP lapse now, as if its

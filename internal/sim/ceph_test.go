@@ -16,7 +16,7 @@ func TestBlocklistEntryStopsWritesUntilItExpires(t *testing.T) {
 	w := newTestWorld(t)
 	w.runFor(5 * time.Second)
 	h := w.Host("cmp1")
-	w.BlocklistAdd(h, 30*time.Second)
+	w.BlocklistAdd(h, 30*time.Second, 0)
 	beat := h.heartbeat
 	if n := w.writesDuring("vm01", 29*time.Second); n != 0 {
 		t.Fatalf("a blocklisted guest wrote %d times", n)
@@ -38,15 +38,15 @@ func TestBlocklistEntryStopsWritesUntilItExpires(t *testing.T) {
 func TestReAddingABlocklistEntryKeepsItsFirstExpiry(t *testing.T) {
 	w := newTestWorld(t)
 	h := w.Host("cmp1")
-	w.BlocklistAdd(h, 10*time.Second)
+	w.BlocklistAdd(h, 10*time.Second, 0)
 	w.runFor(5 * time.Second)
-	w.BlocklistAdd(h, time.Hour) // Ceph keeps the first expiry (FIELD-NOTES)
+	w.BlocklistAdd(h, time.Hour, 0) // Ceph keeps the first expiry (FIELD-NOTES)
 	w.runFor(6 * time.Second)
 	if w.Blocklisted(h) {
 		t.Fatal("re-adding the entry extended its expiry")
 	}
 	// Once it is gone, adding it again starts a new expiry.
-	w.BlocklistAdd(h, time.Hour)
+	w.BlocklistAdd(h, time.Hour, 0)
 	w.runFor(time.Minute)
 	if !w.Blocklisted(h) {
 		t.Fatal("a fresh entry did not hold")
@@ -56,7 +56,7 @@ func TestReAddingABlocklistEntryKeepsItsFirstExpiry(t *testing.T) {
 func TestWholeIPEntryStopsNewProcessesOwnerEntryOnlyItsClient(t *testing.T) {
 	w := newTestWorld(t)
 	h := w.Host("cmp1")
-	w.BlocklistAdd(h, time.Hour)
+	w.BlocklistAdd(h, time.Hour, 0)
 	old := w.client(h, "vm01")
 	delete(w.ceph.entries, w.ceph.ip[h.Name]+":0/0") // only the lock owner's entry is left
 	if !w.blocked(old) {

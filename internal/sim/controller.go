@@ -117,6 +117,15 @@ func (c *Controller) at() time.Time {
 	return Epoch.Add(c.w.now)
 }
 
+// virtual is the world's time at which the controllers' clock read t.
+func (c *Controller) virtual(t time.Time) time.Duration {
+	d := t.Sub(Epoch)
+	if r, ok := c.w.cfg.ClockRates[Controllers]; ok && r > 0 {
+		d = time.Duration(float64(d) / r)
+	}
+	return d
+}
+
 func (c *Controller) elect() {
 	c.gen++
 	c.term++
@@ -410,7 +419,7 @@ func (c *Controller) execute(a decision.Action) {
 	case decision.ActAlert:
 		c.Alerts = append(c.Alerts, a)
 	case decision.ActFence:
-		c.fence(h, a.Level, a.ProbeAborts)
+		c.fence(h, a.Level, a.ProbeAborts, c.virtual(a.Since))
 	case decision.ActCancelFence:
 		c.cancelled[h.Name] = true
 	case decision.ActForceDown:
@@ -428,7 +437,7 @@ func (c *Controller) execute(a decision.Action) {
 		}
 	case decision.ActUnfence:
 		if w.CtlReachesCeph() {
-			w.BlocklistRemove(h)
+			w.BlocklistRemove(h, blocklistRecords(a.Records))
 			c.step(decision.UnfenceResult{Host: h.Name, OK: true})
 		} else {
 			w.event(h.Name, "unfence failed: ceph monitors unreachable from the controllers; the blocklist entries stay")
@@ -439,10 +448,16 @@ func (c *Controller) execute(a decision.Action) {
 		case !w.CtlReachesCeph():
 			w.event(h.Name, "fence renewal failed: ceph monitors unreachable from the controllers")
 			c.step(decision.RenewResult{Host: h.Name, Err: "ceph monitors unreachable"})
-		case w.BlocklistRenew(h, w.cfg.BlocklistExpire):
-			c.step(decision.RenewResult{Host: h.Name, OK: true, Lapsed: true, Err: "the host's entry was gone"})
 		default:
-			c.step(decision.RenewResult{Host: h.Name, OK: true})
+			lapsed, added := w.BlocklistRenew(h, w.cfg.BlocklistExpire, blocklistRecords(a.Records))
+			if !lapsed {
+				c.step(decision.RenewResult{Host: h.Name, OK: true})
+				break
+			}
+			// The entries re-added are vigil's: the records after the
+			// renewal are the old ones and this one.
+			recs := append(slices.Clone(a.Records), marshalRecord(added))
+			c.step(decision.RenewResult{Host: h.Name, OK: true, Lapsed: true, Err: "the host's entry was gone", Records: recs})
 		}
 	case decision.ActEvacuate:
 		if c.FirstEvacuate < 0 {
@@ -503,7 +518,9 @@ const (
 	fenceAct  = time.Second
 )
 
-func (c *Controller) fence(h *Host, level int, probeAborts bool) {
+// fence carries out a fence of level; since is when its incident opened
+// (what the ceph-blocklist device claims as an earlier add of its own).
+func (c *Controller) fence(h *Host, level int, probeAborts bool, since time.Duration) {
 	w := c.w
 	kind := "?"
 	if level >= 1 && level <= len(w.cfg.FenceLevels) {
@@ -548,7 +565,7 @@ func (c *Controller) fence(h *Host, level int, probeAborts bool) {
 				slow = h.BMCSlow
 				c.laterGen(gen, max(h.BMCSlow, h.BMCLate), func() { w.ChassisOff(h, "fenced: ipmi chassis power off") })
 			case dev == "ceph-blocklist" && w.CtlReachesCeph():
-				w.BlocklistAdd(h, w.cfg.BlocklistExpire)
+				res.Records = append(res.Records, marshalRecord(w.BlocklistAdd(h, w.cfg.BlocklistExpire, since)))
 			}
 		}
 		c.laterGen(gen, slow+fenceTime-fenceAct, func() {

@@ -82,7 +82,7 @@ func TestPowerOffOrBlocklistStopsWrites(t *testing.T) {
 			if fence == "power" {
 				w.PowerOff(h, "test")
 			} else {
-				w.BlocklistAdd(h, DefaultBlocklistExpire)
+				w.BlocklistAdd(h, DefaultBlocklistExpire, 0)
 			}
 			_ = w.Nova.ForceDown("cmp1", true)
 			if _, err := w.Nova.Evacuate("vm01", "cmp2"); err != nil {

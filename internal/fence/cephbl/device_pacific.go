@@ -59,6 +59,27 @@ func (d *Device) prior(e entry) (fence.BlocklistEntry, bool) {
 	return fence.BlocklistEntry{}, false
 }
 
+// claim is prior, and for an entry the Device has no record of, vigil's
+// when before lists it with vigil's expiry, made at or after since (within
+// the clock skew): an add of this incident whose record was lost, by this
+// Device (a reply timed out) or by a leader that died before the record was
+// written. An entry made with another expiry, or before the incident,
+// stays someone else's.
+func (d *Device) claim(before blocklist, since time.Time) func(entry) (fence.BlocklistEntry, bool) {
+	return func(e entry) (fence.BlocklistEntry, bool) {
+		if r, ok := d.prior(e); ok || since.IsZero() {
+			return r, ok
+		}
+		until, present := before.until(e)
+		made := until.Add(-d.cfg.Expire)
+		if !present || made.Before(since.Add(-d.cfg.ClockSkew)) || made.After(time.Now().Add(d.cfg.ClockSkew)) {
+			return fence.BlocklistEntry{}, false
+		}
+		d.log.Info("blocklist entry claimed: vigil's expiry, made since the incident opened", "entry", e.String(), "until", until, "since", since)
+		return fence.BlocklistEntry{Addr: e.String(), Range: e.isRange(), Ours: true, Expire: d.cfg.Expire, SentAt: made, Until: until}, true
+	}
+}
+
 // Off is OffTarget with nothing known about the host's disks.
 func (d *Device) Off(ctx context.Context) (fence.Proof, error) {
 	return d.OffTarget(ctx, fence.Target{})
@@ -89,7 +110,7 @@ func (d *Device) OffTarget(ctx context.Context, tgt fence.Target) (fence.Proof, 
 	if err != nil {
 		return fence.Proof{}, err
 	}
-	ad := newAdder(s, d.cfg.Expire, before, d.prior, d.log)
+	ad := newAdder(s, d.cfg.Expire, before, d.claim(before, tgt.Since), d.log)
 	if !d.cfg.OwnerEntriesOnly {
 		for _, ip := range d.cfg.HostIPs {
 			ad.want(entry{a: wholeIP(ip)})

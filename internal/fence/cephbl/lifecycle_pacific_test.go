@@ -312,3 +312,55 @@ func TestDedicatedUserCaps(t *testing.T) {
 		}
 	}
 }
+
+// A leader blocklists the host and dies before its record is written; its
+// successor fences again and finds the entries listed. With the incident's
+// opening (Target.Since) it takes them as vigil's, so the rejoin lifts them;
+// an entry made before the incident opened, or with another expiry (a
+// librbd lock break's hour), stays someone else's. Fails before the fix:
+// the successor's record claimed none, and its Release left the host
+// blocklisted for 24 h after it came back clean.
+func TestOffClaimsAnAddOfTheIncidentWhoseRecordWasLost(t *testing.T) {
+	e := setup(t, "127.0.0.19")
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	cfg := e.config()
+	opened := time.Now()
+	if _, err := e.device(cfg).OffTarget(ctx, fence.Target{Since: opened}); err != nil { // the dead leader's: its proof is lost
+		t.Fatal(err)
+	}
+	e.addEntry("127.0.0.19:0/7777") // librbd's lock break: a 1 h expiry
+
+	// A successor for an incident opened later (another incident) does
+	// not claim them.
+	later, err := e.device(cfg).OffTarget(ctx, fence.Target{Since: time.Now().Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := EntriesFromProof(later); len(got) != 0 {
+		t.Errorf("an Off for an incident opened after the entries were made claims %v, want none", got)
+	}
+
+	successor := e.device(cfg)
+	proof, err := successor.OffTarget(ctx, fence.Target{Since: opened})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := EntriesFromProof(proof)
+	if diff := cmp.Diff([]string{"127.0.0.19:0/0"}, got); diff != "" {
+		t.Errorf("entries claimed by the successor (-want +got):\n%s", diff)
+	}
+	// The record travels through the journal as JSON and comes back.
+	b, err := fence.MarshalProofs([]fence.Proof{proof})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored, err := fence.UnmarshalProofs(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.release(e.device(cfg), stored[0])
+	if diff := cmp.Diff([]string{"127.0.0.19:0/7777"}, e.listedOn(e.hostIP)); diff != "" {
+		t.Errorf("entries left after the rejoin's Release (-want +got):\n%s", diff)
+	}
+}
