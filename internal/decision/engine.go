@@ -502,7 +502,10 @@ func (e *Engine) restore(recs []Record, restoredAt uint64) {
 			h.unfenceDue, h.unfenceErr, h.unfenceWait = r.UnfenceDue, r.UnfenceErr, e.cfg.FenceRetry
 		}
 		// What its fences did, for renewing and lifting them.
-		h.fenceRecs, h.liftRecs = r.FenceRecords, r.LiftRecords
+		h.fenceRecs, h.liftRecs, h.fenceSince, h.liftSince, h.liftUnmoved = r.FenceRecords, r.LiftRecords, r.FenceSince, r.LiftSince, r.LiftUnmoved
+		if h.fenceSince.IsZero() && r.Phase.inIncident() {
+			h.fenceSince = r.Opened
+		}
 		// When the host last failed, so an old failure is not a fresh one.
 		h.failedAt = r.Failed
 		if h.failedAt.IsZero() && r.Phase.inIncident() {

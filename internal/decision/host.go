@@ -103,6 +103,8 @@ type host struct {
 	// fences did, in force and sent for lifting (records.go); renewRecs
 	// those the renewal out was sent with.
 	fenceRecs, liftRecs, renewRecs []json.RawMessage
+	fenceSince, liftSince          time.Time
+	liftUnmoved                    bool // the lift due needs no reset evidence (Action.Unmoved)
 
 	// restartAt: when vigil last asked for a hard reboot of a guest its
 	// gate refused on this host, per instance (restart.go).
@@ -249,7 +251,7 @@ func (h *host) watchdogRecord(r *Record) {
 // record is what a new leader needs of h: its incident, or, without one,
 // whether it is failed (held by a cluster rule) and when it last failed.
 func (h *host) record() Record {
-	r := Record{Host: h.Name, Phase: h.phase(), Failed: h.failedAt, FenceRecords: h.fenceRecs, LiftRecords: h.liftRecs}
+	r := Record{Host: h.Name, Phase: h.phase(), Failed: h.failedAt, FenceRecords: h.fenceRecs, LiftRecords: h.liftRecs, FenceSince: h.fenceSince, LiftSince: h.liftSince, LiftUnmoved: h.liftUnmoved}
 	h.watchdogRecord(&r)
 	if h.inc == nil {
 		r.Phase = ""

@@ -12,7 +12,7 @@ import (
 func (e *Engine) open(now time.Time, h *host) {
 	h.inc = newIncident(now)
 	h.inc.cause = h.rule
-	h.reclaimLift()    // its fences apply now; its rejoin lifts them all
+	h.opened(now)      // its fences apply now; its rejoin lifts them all
 	h.released = false // consumed
 	e.counts.inFlight++
 	e.transition(now, h, Fencing, "fence-before-recovery", []string{fmt.Sprintf("fencing %s with topology level 1 of %d", h.Name, e.levels(h))})
@@ -22,7 +22,7 @@ func (e *Engine) open(now time.Time, h *host) {
 
 func (e *Engine) sendFence(now time.Time, h *host) {
 	h.inc.inFlight, h.inc.sentAt, h.inc.cancelled = true, now, false
-	e.emit(Action{Kind: ActFence, Host: h.Name, Level: h.inc.level, Rule: "fence-before-recovery", ProbeAborts: h.answeredAt.IsZero(), Since: h.inc.opened,
+	e.emit(Action{Kind: ActFence, Host: h.Name, Level: h.inc.level, Rule: "fence-before-recovery", ProbeAborts: h.answeredAt.IsZero(), Since: h.fenceSince,
 		Reason: fmt.Sprintf("%s failed (%s); instances may only start elsewhere once it is verifiably fenced", h.Name, h.inc.cause)})
 }
 
@@ -95,7 +95,7 @@ func (e *Engine) workflow(now time.Time, h *host, a assessment) {
 			// A failed level may still have applied some of its devices
 			// (a blocklist went on, the power read-back failed): lift them,
 			// or the host runs guests that cannot write.
-			e.unfence(now, h, "fence-aborted", "undo any device of a failed fence level that did act; no instance was moved, so nothing can write twice")
+			e.unfence(now, h, "fence-aborted", "undo any device of a failed fence level that did act; no instance was moved, so nothing can write twice", true)
 			e.persist(h)
 			msg := fmt.Sprintf("%s answered again before it was fenced (%s); no instance was moved", h.Name, inc.lastErr)
 			if note := agentDownNote(h, a); note != "" {
@@ -401,7 +401,7 @@ func (e *Engine) rejoin(now time.Time, h *host) {
 			e.alert(h, "evacuate-unresolved:"+in, fmt.Sprintf("%s left %s while its evacuation had not finished; Nova places it on another host but vigil never saw it ACTIVE: check it (openstack server show %s)", h.Name, in, in))
 		}
 	}
-	e.unfence(now, h, "clean-rejoin", "no evacuated instance runs on the host")
+	e.unfence(now, h, "clean-rejoin", "no evacuated instance runs on the host", false)
 	e.emit(Action{Kind: ActReEnable, Host: h.Name, Rule: "clean-rejoin", Reason: "unset forced-down and enable nova-compute"})
 	e.forget(h.inc)
 	h.inc = nil
@@ -484,11 +484,14 @@ func (e *Engine) fenceAborted(now time.Time, h *host, r FenceResult) {
 		if h.unfenceWait == 0 {
 			h.unfenceWait = e.cfg.FenceRetry
 		}
+		if h.unfenceDue.IsZero() {
+			h.liftUnmoved = true // no instance was moved
+		}
 		h.unfenceDue = now
 		h.toLift()
 		e.alert(h, "unfence-after-maintenance", fmt.Sprintf("a failed fence level of %s may have blocklisted it before the fence was aborted: vigil lifts that when maintenance ends (it does nothing to a host in maintenance); lift it sooner with vigil fence on %s if its guests must write", h.Name, h.Name))
 	} else {
-		e.unfence(now, h, "fence-aborted", "undo any device of a failed fence level that did act; no instance was moved, so nothing can write twice")
+		e.unfence(now, h, "fence-aborted", "undo any device of a failed fence level that did act; no instance was moved, so nothing can write twice", true)
 	}
 	e.persist(h)
 	e.alert(h, "fence-aborted", fmt.Sprintf("%s was judged failed but showed life before its power-off (%s); nothing was done to it and no instance moved: check its networks (a flapping bond looks like this)", h.Name, why))

@@ -42,11 +42,16 @@ type Action struct {
 	// already answered one such probe and stayed silent otherwise for
 	// dead_after more: a hung userspace whose kernel answers ping.
 	ProbeAborts bool
-	// Since (fence): when the incident opened. A storage fence claims as
-	// its own an entry made since with vigil's expiry: an earlier add of
-	// this incident whose result, or record, was lost with a leader
-	// (fence.Target.Since), so that the rejoin lifts it.
-	Since     time.Time
+	// Since (fence, unfence): when the first incident whose fences are
+	// not yet lifted opened. A storage fence claims as its own an entry
+	// made since with vigil's expiry, and an unfence lifts such entries
+	// too: an add whose result, or record, was lost with a leader
+	// (fence.Target.Since, fence.Release.Since).
+	Since time.Time
+	// Unmoved (unfence): no instance was started elsewhere (the fence was
+	// aborted, or outlived its incident): lifting needs no proof that the
+	// host was reset (fence.Release.Unmoved).
+	Unmoved   bool
 	Instances []string // evacuate, restart
 	Avoid     []string // evacuate: hosts vigil does not trust as targets now
 	// FenceMethod (evacuate): how the host was fenced, so the executor can
@@ -190,6 +195,12 @@ type Record struct {
 	// they say vigil added.
 	FenceRecords []json.RawMessage `json:"fence_records,omitempty"`
 	LiftRecords  []json.RawMessage `json:"lift_records,omitempty"`
+	// FenceSince and LiftSince: when the first incident whose fences are
+	// in force, or sent for lifting, opened (Action.Since).
+	FenceSince time.Time `json:"fence_since,omitzero"`
+	LiftSince  time.Time `json:"lift_since,omitzero"`
+	// LiftUnmoved: the lift due needs no proof of a reset (Action.Unmoved).
+	LiftUnmoved bool `json:"lift_unmoved,omitempty"`
 }
 
 // Fence is the proof that a host can no longer write.

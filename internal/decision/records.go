@@ -27,12 +27,28 @@ func (h *host) addRecords(rs []json.RawMessage) {
 // toLift moves the records in force to those an unfence lifts.
 func (h *host) toLift() {
 	h.liftRecs, h.fenceRecs = mergeRecords(h.liftRecs, h.fenceRecs), nil
+	h.liftSince, h.fenceSince = earliest(h.liftSince, h.fenceSince), time.Time{}
 }
 
 // reclaimLift takes records still to lift back into force: a new incident
 // holds the host again.
 func (h *host) reclaimLift() {
 	h.fenceRecs, h.liftRecs = mergeRecords(h.liftRecs, h.fenceRecs), nil
+	h.fenceSince, h.liftSince = earliest(h.liftSince, h.fenceSince), time.Time{}
+}
+
+// opened notes an incident opening at t: its fences are in force from then.
+func (h *host) opened(t time.Time) {
+	h.reclaimLift()
+	h.fenceSince = earliest(h.fenceSince, t)
+}
+
+// earliest is the earlier of two times, a zero one not counting.
+func earliest(a, b time.Time) time.Time {
+	if a.IsZero() || (!b.IsZero() && b.Before(a)) {
+		return b
+	}
+	return a
 }
 
 // renewed replaces the records a renewal was sent with by those it returned.
@@ -81,9 +97,12 @@ func (e *Engine) keepRecords(now time.Time, h *host, rs []json.RawMessage) {
 		if h.unfenceWait == 0 {
 			h.unfenceWait = e.cfg.FenceRetry
 		}
+		if h.unfenceDue.IsZero() {
+			h.liftUnmoved = true
+		}
 		h.unfenceDue = now
 		return
 	}
 	e.alert(h, "fence-outlived-incident", fmt.Sprintf("a fence of %s reported after its incident had ended: vigil lifts what its devices did", h.Name))
-	e.unfence(now, h, "fence-outlived-incident", "the fence's incident has ended: nothing relies on what its devices did")
+	e.unfence(now, h, "fence-outlived-incident", "the fence's incident has ended: nothing relies on what its devices did", true)
 }

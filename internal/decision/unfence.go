@@ -22,7 +22,7 @@ func (e *Engine) unfenceResult(now time.Time, r UnfenceResult) {
 		}
 		pending := !h.unfenceDue.IsZero() || len(h.liftRecs) > 0
 		h.unfenceDue, h.unfenceWait, h.unfenceErr = time.Time{}, 0, ""
-		h.liftRecs = nil
+		h.liftRecs, h.liftSince, h.liftUnmoved = nil, time.Time{}, false
 		delete(h.alerted, "unfence-failed")
 		if pending && h.inc == nil {
 			e.persist(h)
@@ -45,13 +45,20 @@ func (e *Engine) unfenceResult(now time.Time, r UnfenceResult) {
 // (found by vigil lab fuzz --hosts 3-30 --seed 1796236519, schedule 7704:
 // the leader was killed 0.1 s after the unfence failed, and the host ran
 // blocklisted for good).
-func (e *Engine) unfence(now time.Time, h *host, rule, reason string) {
+//
+// unmoved: no instance was started elsewhere, so lifting needs no proof
+// that the host was reset (unless a lift that needs one is due too).
+func (e *Engine) unfence(now time.Time, h *host, rule, reason string, unmoved bool) {
 	if h.unfenceWait == 0 {
 		h.unfenceWait = e.cfg.FenceRetry
 	}
+	if h.unfenceDue.IsZero() {
+		h.liftUnmoved = unmoved
+	}
+	h.liftUnmoved = h.liftUnmoved && unmoved
 	h.unfenceDue = now.Add(h.unfenceWait)
 	h.toLift()
-	e.emit(Action{Kind: ActUnfence, Host: h.Name, Rule: rule, Reason: reason, Records: h.liftRecs})
+	e.emit(Action{Kind: ActUnfence, Host: h.Name, Rule: rule, Reason: reason, Records: h.liftRecs, Since: h.liftSince, Unmoved: h.liftUnmoved})
 }
 
 // retryUnfence sends the unfence again when its retry is due.
@@ -69,5 +76,5 @@ func (e *Engine) retryUnfence(now time.Time, h *host) {
 	if h.unfenceErr == "" {
 		why = "no result came for the last unfence (its executor, or the leader that sent it, died)"
 	}
-	e.emit(Action{Kind: ActUnfence, Host: h.Name, Rule: "unfence-retry", Reason: why, Records: h.liftRecs})
+	e.emit(Action{Kind: ActUnfence, Host: h.Name, Rule: "unfence-retry", Reason: why, Records: h.liftRecs, Since: h.liftSince, Unmoved: h.liftUnmoved})
 }

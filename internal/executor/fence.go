@@ -132,7 +132,8 @@ func UnfenceAction(ctx context.Context, topos Topologies, a decision.Action, rel
 	res := decision.UnfenceResult{Host: a.Host}
 	ps, err := proofs(a.Records)
 	if err == nil {
-		rel.Proofs = ps
+		rel.Proofs, rel.Since = ps, a.Since
+		rel.Unmoved = rel.Unmoved || a.Unmoved
 		err = Unfence(ctx, topos, a.Host, rel, report)
 	}
 	if err != nil {

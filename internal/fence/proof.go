@@ -140,6 +140,15 @@ type Release struct {
 	// AllEntries removes every blocklist entry on the host's IPs, also
 	// those vigil did not add (librbd's lock breaks, other tools').
 	AllEntries bool
+	// Since is when the first incident whose fences are lifted opened: an
+	// entry listed with vigil's expiry made since then is vigil's too (an
+	// add whose record was lost with a leader; Target.Since). Zero: only
+	// the recorded entries.
+	Since time.Time
+	// Unmoved: no instance of the host was started elsewhere (its fence
+	// was aborted before anything moved), so its guests are their only
+	// copies and lifting needs no evidence of a reset.
+	Unmoved bool
 }
 
 // Reason checks the release against the boot id recorded at fence time and
@@ -152,6 +161,8 @@ func (r Release) Reason(fencedBootID string) (string, error) {
 			by = "an operator"
 		}
 		return "forced by " + by, nil
+	case r.Unmoved:
+		return "no instance was started elsewhere: the host's guests are their only copies", nil
 	case fencedBootID == "":
 		return "", fmt.Errorf("%w: no boot id was recorded when it was fenced; an operator must force the unfence", ErrNoResetEvidence)
 	case r.BootID == "":

@@ -132,7 +132,7 @@ func (w *World) BlocklistAdd(h *Host, expire, since time.Duration) BlocklistReco
 		if w.listed(a) {
 			kept++
 			exp := w.ceph.entries[a]
-			rec.Entries = append(rec.Entries, BlocklistEntry{Addr: a, Ours: ClaimBlocklist && exp-expire >= since && exp <= w.now+expire})
+			rec.Entries = append(rec.Entries, BlocklistEntry{Addr: a, Ours: ClaimBlocklist && since >= 0 && exp-expire >= since && exp <= w.now+expire})
 			continue
 		}
 		w.ceph.entries[a] = w.now + expire
@@ -174,10 +174,20 @@ func (w *World) BlocklistRenew(h *Host, expire time.Duration, recs []BlocklistRe
 }
 
 // BlocklistRemove is vigil's unfence: it removes the entries its records
-// say vigil added, and no other (librbd's own, other tools', an entry
-// whose add was never recorded).
-func (w *World) BlocklistRemove(h *Host, recs []BlocklistRecord) {
+// say vigil added, and those on h's IP with vigil's expiry made at or after
+// since (adds whose records were lost with a leader; since < 0: none), and
+// no other (librbd's own, other tools').
+func (w *World) BlocklistRemove(h *Host, recs []BlocklistRecord, since, expire time.Duration) {
 	n := 0
+	if since >= 0 && ClaimBlocklist {
+		prefix := w.ceph.ip[h.Name] + ":"
+		for a, exp := range w.ceph.entries {
+			if strings.HasPrefix(a, prefix) && exp-expire >= since && exp <= w.now+expire {
+				delete(w.ceph.entries, a)
+				n++
+			}
+		}
+	}
 	for _, r := range recs {
 		for _, e := range r.Entries {
 			if _, ok := w.ceph.entries[e.Addr]; ok && e.Ours {

@@ -419,7 +419,11 @@ func (c *Controller) execute(a decision.Action) {
 	case decision.ActAlert:
 		c.Alerts = append(c.Alerts, a)
 	case decision.ActFence:
-		c.fence(h, a.Level, a.ProbeAborts, c.virtual(a.Since))
+		since := time.Duration(-1)
+		if !a.Since.IsZero() {
+			since = c.virtual(a.Since)
+		}
+		c.fence(h, a.Level, a.ProbeAborts, since)
 	case decision.ActCancelFence:
 		c.cancelled[h.Name] = true
 	case decision.ActForceDown:
@@ -437,7 +441,11 @@ func (c *Controller) execute(a decision.Action) {
 		}
 	case decision.ActUnfence:
 		if w.CtlReachesCeph() {
-			w.BlocklistRemove(h, blocklistRecords(a.Records))
+			since := time.Duration(-1)
+			if !a.Since.IsZero() {
+				since = c.virtual(a.Since)
+			}
+			w.BlocklistRemove(h, blocklistRecords(a.Records), since, w.cfg.BlocklistExpire)
 			c.step(decision.UnfenceResult{Host: h.Name, OK: true})
 		} else {
 			w.event(h.Name, "unfence failed: ceph monitors unreachable from the controllers; the blocklist entries stay")

@@ -71,13 +71,20 @@ func (d *Device) claim(before blocklist, since time.Time) func(entry) (fence.Blo
 			return r, ok
 		}
 		until, present := before.until(e)
-		made := until.Add(-d.cfg.Expire)
-		if !present || made.Before(since.Add(-d.cfg.ClockSkew)) || made.After(time.Now().Add(d.cfg.ClockSkew)) {
+		if !present || !d.madeSince(until, since) {
 			return fence.BlocklistEntry{}, false
 		}
+		made := until.Add(-d.cfg.Expire)
 		d.log.Info("blocklist entry claimed: vigil's expiry, made since the incident opened", "entry", e.String(), "until", until, "since", since)
 		return fence.BlocklistEntry{Addr: e.String(), Range: e.isRange(), Ours: true, Expire: d.cfg.Expire, SentAt: made, Until: until}, true
 	}
+}
+
+// madeSince tells whether an entry listed until then has vigil's expiry
+// and was made at or after since, within the clock skew.
+func (d *Device) madeSince(until, since time.Time) bool {
+	made := until.Add(-d.cfg.Expire)
+	return !made.Before(since.Add(-d.cfg.ClockSkew)) && !made.After(time.Now().Add(d.cfg.ClockSkew))
 }
 
 // Off is OffTarget with nothing known about the host's disks.

@@ -364,3 +364,30 @@ func TestOffClaimsAnAddOfTheIncidentWhoseRecordWasLost(t *testing.T) {
 		t.Errorf("entries left after the rejoin's Release (-want +got):\n%s", diff)
 	}
 }
+
+// The same loss, and the host answers before anyone fences again: the
+// incident is aborted and its unfence has no record at all, only when the
+// incident opened. Release lifts the entries made since with vigil's
+// expiry, and nothing was moved, so no reset evidence is needed. Fails
+// before the fix: Release refused for want of a record (ErrNoRecord).
+func TestReleaseLiftsAnUnrecordedAddOfTheIncident(t *testing.T) {
+	e := setup(t, "127.0.0.20")
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	cfg := e.config()
+	opened := time.Now()
+	if _, err := e.device(cfg).OffTarget(ctx, fence.Target{Since: opened}); err != nil { // its proof is lost
+		t.Fatal(err)
+	}
+	e.addEntry("127.0.0.20:0/7777") // librbd's lock break: a 1 h expiry
+	out, err := e.device(cfg).Release(ctx, fence.Release{Since: opened, Unmoved: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "no instance was started elsewhere") {
+		t.Errorf("Release said %q, want the reason: nothing moved", out)
+	}
+	if diff := cmp.Diff([]string{"127.0.0.20:0/7777"}, e.listedOn(e.hostIP)); diff != "" {
+		t.Errorf("entries left (-want +got):\n%s", diff)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -25,7 +26,7 @@ import (
 // (fence.Release.Reason), and returns which, with what it removed and kept.
 func (d *Device) Release(ctx context.Context, rel fence.Release) (string, error) {
 	recs := recordsOf(rel.Proofs, d.cfg.HostIPs)
-	if len(recs) == 0 && !rel.AllEntries {
+	if len(recs) == 0 && !rel.AllEntries && rel.Since.IsZero() {
 		return "", fmt.Errorf("%w for %s: pass the fence's proofs, or remove every entry on the host's IPs (--all-entries)", ErrNoRecord, d.cfg.Host)
 	}
 	bootID := ""
@@ -70,11 +71,19 @@ func (d *Device) Release(ctx context.Context, rel fence.Release) (string, error)
 	var remove, kept []entry
 	if rel.AllEntries {
 		remove = b.onHostEntries(d.cfg.HostIPs)
+	} else if !rel.Since.IsZero() {
+		// Adds of the incidents lifted whose records were lost: vigil's
+		// expiry, made since the first of them opened (claim).
+		for _, e := range b.onHostEntries(d.cfg.HostIPs) {
+			if until, _ := b.until(e); d.madeSince(until, rel.Since) {
+				remove = append(remove, e)
+			}
+		}
 	}
 	for _, m := range mine {
 		until, listed := b.until(m.e)
 		switch {
-		case !listed || rel.AllEntries:
+		case !listed || rel.AllEntries || slices.Contains(remove, m.e):
 		case stillOurs(m.rec, until, m.end, d.cfg.ClockSkew):
 			remove = append(remove, m.e)
 		default:
