@@ -31,6 +31,12 @@ type Keeper struct {
 	// isolated: the response ran for the current isolation; it runs again
 	// only after a grant ended it.
 	isolated bool
+	// started: the first Tick's time. A process that has had no grant yet
+	// (a new boot, a lost state file) is isolated as far as feeding goes,
+	// but gives the leader one isolation timeout to answer before the
+	// response: the watchdog, unfed, is what makes that safe.
+	started    time.Duration
+	hasStarted bool
 }
 
 // NewKeeper ties contract c to watchdog wd (nil for none). respond carries
@@ -51,6 +57,9 @@ func NewKeeper(c *Contract, wd Watchdog, resp Response, respond func(Response) e
 // what it did for the log ("" when it only fed the watchdog or nothing was
 // due) and any error of the device or the response.
 func (k *Keeper) Tick(now time.Duration) (string, error) {
+	if !k.hasStarted {
+		k.started, k.hasStarted = now, true
+	}
 	if k.c.Feed(now) {
 		k.isolated = false
 		if err := k.wd.Keepalive(); err != nil {
@@ -58,7 +67,7 @@ func (k *Keeper) Tick(now time.Duration) (string, error) {
 		}
 		return "", nil
 	}
-	if !k.c.Isolated(now) || k.isolated || k.c.Stopping() {
+	if !k.c.Isolated(now) || k.isolated || k.c.Stopping() || now < k.started+k.c.isolation {
 		return "", nil
 	}
 	k.isolated = true
