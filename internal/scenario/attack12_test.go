@@ -1,0 +1,73 @@
+package scenario
+
+import "testing"
+
+// Twelfth adversarial review (attack12), against 4564fc6. Each scenario
+// fails on the code it was written against; the fix makes it pass (then it
+// belongs in scenarios/).
+
+// runAttack12 runs one scenario and fails the test with what broke.
+func runAttack12(t *testing.T, yaml string) {
+	t.Helper()
+	if r := runVigil(t, []byte(yaml)); !r.Pass() {
+		t.Errorf("%s", r.Summary())
+	}
+}
+
+// Finding P1 (safety, two writers): evacuate-copy-elsewhere counts only
+// fresh evidence (a report or a disk watch within AgentTimeout×10 = 30 s)
+// that another host runs the instance, and silence is not death. vm05
+// live-migrated from cmp1 to cmp2 and switched over (it runs on cmp2, Nova
+// still places it on cmp1). cmp2 hangs behind an unreachable BMC and a
+// power-only topology: it cannot be fenced and is held (fence-failed),
+// its guests frozen, not dead. cmp1 loses power, is fenced, and vm05 is
+// rightly not evacuated at first (cmp2 listed it 10 s ago). Then its task
+// state clears (an operator's reset-state, a rolled-back operation), and by
+// then cmp2's last report and its RBD watch are older than the window: vm05
+// is evacuated to cmp4 while its frozen copy on cmp2, which vigil never
+// fenced, resumes writing when the hang clears. The rule must keep
+// counting an unfenced host's last word (it listed the instance, or wrote
+// its disk, and has said nothing since) until that host is fenced or
+// reports without it.
+func TestAttack12CopyOnAHungUnfencedHostIsNotLive(t *testing.T) {
+	runAttack12(t, `
+name: attack12-copy-on-a-hung-unfenced-host
+cluster: {hosts: 4, instances: 8, fencing: [ipmi]}
+faults:
+  - {at: 5s, instance: migrating, vm: vm05, host: cmp2}
+  - {at: 10s, bmc: unreachable, host: cmp2}
+  - {at: 20s, hang: host, host: cmp2, for: 200s}
+  - {at: 25s, power: "off", host: cmp1}
+  - {at: 70s, instance: deleting, vm: vm05, for: 5s}
+run: 400s
+expect: {double_writers: 0}
+`)
+}
+
+// Finding P2 (safety, two writers): evacuate-copy-elsewhere skips every
+// host with a fence on record ("a fenced host's copy is no live copy",
+// ece6141), also one whose fence no longer holds. vm05 switched over to
+// cmp2 (Nova still places it on cmp1). cmp2 hangs behind an unreachable
+// BMC and is fenced by blocklist; its entries lapse before the executor's
+// re-read, so cmp2's incident goes to rejoining (fence-undone), its fence
+// still on record. When the hang clears cmp2 runs vm05 and writes its disk,
+// and vigil says so itself (rejoin-blocked: "cmp2 is back but still runs
+// vm05"). cmp1 lost power and was fenced; once vm05's task state clears,
+// vigil evacuates it from cmp1 to cmp4 next to the copy it knows runs on
+// cmp2. A host's copy may be ignored only while its fence holds: a host in
+// rejoining (fence undone or lifted, or back) runs what it lists.
+func TestAttack12CopyOnAHostWhoseFenceWasUndoneIsLive(t *testing.T) {
+	runAttack12(t, `
+name: attack12-copy-on-a-host-whose-fence-was-undone
+cluster: {hosts: 4, instances: 8, fencing: [ipmi, ceph-blocklist]}
+faults:
+  - {at: 5s, instance: migrating, vm: vm05, host: cmp2}
+  - {at: 10s, bmc: unreachable, host: cmp2}
+  - {at: 20s, hang: host, host: cmp2, for: 60s}
+  - {at: 30100ms, blocklist: expire, host: cmp2}
+  - {at: 35s, power: "off", host: cmp1}
+  - {at: 100s, instance: deleting, vm: vm05, for: 5s}
+run: 300s
+expect: {double_writers: 0}
+`)
+}
