@@ -71,3 +71,36 @@ run: 300s
 expect: {double_writers: 0}
 `)
 }
+
+// Finding P4 (safety, two writers): a clean rejoin opens the guest-start
+// gate of a host that Nova still places an instance on which runs on
+// another host. vm05 switched over to cmp2 (Nova still places it on cmp1);
+// cmp1 loses power, is fenced, and vigil rightly keeps vm05 where it runs
+// (evacuate-copy-elsewhere). Its task state clears (an operator's
+// reset-state; real Nova's init_host resets a switched-over migration
+// itself, the simulator leaves it to an operator). cmp1 is powered on:
+// nova-compute's init_host waits at the gate, which holds guests while the
+// incident holds the fence. rejoin() checks only the guests cmp1 runs (none
+// vigil moved; each one Nova places there), finds it clean, ends the
+// incident and grants guests: init_host resumes vm05 on cmp1 next to its
+// copy on cmp2. A host must not rejoin (nor its grants let guests start)
+// while Nova places on it an instance another host runs or writes
+// (rejoin-blocked, saying to fix the instance's host in Nova first).
+func TestAttack12RejoinResumesACopyThatRunsElsewhere(t *testing.T) {
+	runAttack12(t, `
+name: attack12-rejoin-resumes-a-copy-that-runs-elsewhere
+cluster:
+  hosts: 4
+  instances: 8
+  fencing: [ipmi]
+  watchdog: {isolation_timeout: 10s, watchdog_timeout: 30s}
+vigil:
+  self_fence: {assume_dead_after: 46s}
+faults:
+  - {at: 5s, instance: migrating, vm: vm05, host: cmp2}
+  - {at: 20s, power: "off", host: cmp1, for: 40s}
+  - {at: 30s, instance: deleting, vm: vm05, for: 5s}
+run: 300s
+expect: {double_writers: 0}
+`)
+}
