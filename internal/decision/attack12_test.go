@@ -1,6 +1,7 @@
 package decision
 
 import (
+	"slices"
 	"testing"
 	"time"
 )
@@ -184,6 +185,97 @@ func TestAttack12ForceDownOfAFailedWriteSentInMaintenance(t *testing.T) {
 	for _, o := range x.out {
 		if o.a.Host == "cmp1" && o.a.Kind != ActAlert && o.at >= inMaint {
 			t.Fatalf("ACTION ON A HOST IN MAINTENANCE: cmp1 went into maintenance at +%v, after the failed write (+%v) of its force-down, and vigil still sent %s at +%v", inMaint, failed, o.a.Kind, o.at)
+		}
+	}
+}
+
+// Finding P5 (safety, two writers after a failover): a new leader has
+// heard no host yet, and evacuate-copy-elsewhere looks for fresh evidence
+// only: the restored incident evacuates at its first Nova read an instance
+// its predecessor kept where it runs. restartRefused waits restartSettle
+// agent timeouts after an election for exactly this ("a new leader has not
+// heard every host that may run the guest yet"); recover and
+// retryEvacuations do not. i2 live-migrated from cmp1 to cmp2 and switched
+// over (Nova still places it on cmp1, its task state since reset); cmp1
+// died and was fenced; the leader kept i2 (evacuate-copy-elsewhere) and
+// moved i1. The leader fails over; the successor restores the incident
+// (Recovering, fence on record), and Nova's poll of cmp1 comes in before
+// cmp2's agent report (or the next RBD watcher read) does: i2 is evacuated
+// next to its running copy on cmp2.
+func TestAttack12SuccessorEvacuatesACopyElsewhereBeforeHearingIt(t *testing.T) {
+	cfg := DefaultConfig()
+	newE := func(recs []Record, at time.Time, token uint64) *Engine {
+		e, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, h := range []string{"cmp1", "cmp2", "cmp3"} {
+			e.AddHost(HostInfo{Name: h})
+		}
+		e.Restore(recs)
+		e.Step(at, Leadership{Leader: true, Token: token})
+		return e
+	}
+	store := map[string]Record{}
+	e := newE(nil, a12t0, 1)
+	report := func(e *Engine, now time.Time, hn string, domains ...string) {
+		for _, net := range []string{"mgmt", "storage"} {
+			e.Step(now, AgentReport{Host: hn, Network: net, Self: SelfReport{BootID: "b", NovaCompute: Process{Running: true}, Libvirtd: Process{Running: true}, Domains: domains}})
+		}
+	}
+	var evacuated []string
+	for at := time.Duration(0); at < 2*time.Minute; at += 500 * time.Millisecond {
+		now := a12t0.Add(at)
+		if at <= 15*time.Second {
+			report(e, now, "cmp1", "i1")
+		}
+		report(e, now, "cmp2", "i2")
+		report(e, now, "cmp3")
+		c1 := uint64(1)
+		if at <= 15*time.Second {
+			c1 = uint64(at)
+		}
+		e.Step(now, StorageHeartbeats{OK: true, Counters: map[string]uint64{"cmp1": c1, "cmp2": uint64(at), "cmp3": uint64(at)}})
+		e.Step(now, DiskWriters{Instance: "i2", Hosts: []string{"cmp2"}})
+		cmp1 := []string{"i1", "i2"}
+		if slices.Contains(evacuated, "i1") {
+			cmp1 = []string{"i2"}
+		}
+		e.Step(now, NovaService{Host: "cmp1", Up: at <= 15*time.Second, ForcedDown: at > 20*time.Second, Instances: cmp1, Status: map[string]string{"i1": NovaActive, "i2": NovaActive}})
+		rd := e.Tick(now)
+		for _, r := range rd.Records {
+			store[r.Host] = r
+		}
+		if len(rd.Records) > 0 {
+			e.Step(now, Persisted{Ready: rd.Seq})
+		}
+		for _, a := range rd.Actions {
+			switch a.Kind {
+			case ActFence:
+				e.Step(now, FenceResult{Host: a.Host, Level: a.Level, OK: true, Method: "ipmi", Proof: "chassis power read back off"})
+			case ActEvacuate:
+				for _, in := range a.Instances {
+					evacuated = append(evacuated, in)
+					e.Step(now, EvacuateResult{Host: a.Host, Instance: in, OK: true, Accepted: true})
+				}
+			}
+		}
+	}
+	if !slices.Equal(evacuated, []string{"i1"}) || store["cmp1"].Phase != Recovering {
+		t.Fatalf("setup: the leader should have moved i1 and kept i2 with its copy on cmp2: evacuated %v, record %+v", evacuated, store["cmp1"])
+	}
+	// Failover: the successor's first input is Nova's poll of cmp1.
+	var recs []Record
+	for _, r := range store {
+		recs = append(recs, r)
+	}
+	now := a12t0.Add(2*time.Minute + 3*time.Second)
+	s := newE(recs, now, 2)
+	s.Step(now, NovaService{Host: "cmp1", Up: false, ForcedDown: true, Instances: []string{"i2"}, Status: map[string]string{"i2": NovaActive}})
+	rd := s.Tick(now)
+	for _, a := range rd.Actions {
+		if a.Kind == ActEvacuate && slices.Contains(a.Instances, "i2") {
+			t.Fatalf("TWO WRITERS: the successor evacuated i2 from fenced cmp1 at its first tick, before hearing cmp2, which runs it and writes its disk (its predecessor kept it: evacuate-copy-elsewhere): %s", a)
 		}
 	}
 }
