@@ -265,6 +265,7 @@ func (e *Engine) tickHost(now time.Time, h *host, a assessment) {
 		}
 		return
 	}
+	e.resendUnwritten(h)
 	if h.state == Maintenance && h.inc != nil {
 		phase := h.inc.paused
 		h.inc.paused = ""
@@ -535,6 +536,9 @@ func (e *Engine) restore(recs []Record, restoredAt uint64) {
 		}
 		for _, d := range r.Stopped {
 			inc.stopped[d] = true
+		}
+		for _, d := range r.CopyElsewhere {
+			inc.heldCopy[d] = true
 		}
 		h.inc = inc
 		h.state = r.Phase

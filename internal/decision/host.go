@@ -104,7 +104,10 @@ type host struct {
 	// those the renewal out was sent with.
 	fenceRecs, liftRecs, renewRecs []json.RawMessage
 	fenceSince, liftSince          time.Time
-	liftUnmoved                    bool // the lift due needs no reset evidence (Action.Unmoved)
+	// resend: a force-down or re-enable of a Ready never written, sent
+	// again at the host's next turn out of maintenance.
+	resend      []Action
+	liftUnmoved bool // the lift due needs no reset evidence (Action.Unmoved)
 
 	// restartAt: when vigil last asked for a hard reboot of a guest its
 	// gate refused on this host, per instance (restart.go).
@@ -151,8 +154,16 @@ type incident struct {
 	// incident. Nova forgets it when its scheduler finds no host (ERROR)
 	// or the executor resets a stuck rebuild, and then rebuilds them
 	// ACTIVE: the executor must stop them again.
-	stopped   map[string]bool
+	stopped map[string]bool
+	// heldCopy: instances not evacuated because another host runs them
+	// (copyElsewhere), persisted: a successor holds them until it has
+	// heard the hosts.
+	heldCopy  map[string]bool
 	fenceLost string // why the executor found the fence lifted
+	// prior, priorLost: the undone fence a new round replaces (refence),
+	// put back if the round ends with the host alive.
+	prior     *Fence
+	priorLost string
 	// The next renewal of a fence that lapses unless renewed, and whether
 	// one is in flight.
 	renewAt   time.Time
@@ -171,7 +182,7 @@ type incident struct {
 
 func newIncident(opened time.Time) *incident {
 	return &incident{opened: opened, level: 1, done: map[string]bool{}, evacTries: map[string]int{},
-		evacAt: map[string]time.Time{}, evacWait: map[string]bool{}, sent: map[string]bool{}, stopped: map[string]bool{}}
+		evacAt: map[string]time.Time{}, evacWait: map[string]bool{}, sent: map[string]bool{}, stopped: map[string]bool{}, heldCopy: map[string]bool{}}
 }
 
 // maybeSent reports whether Nova may have accepted an evacuation of in: it
@@ -273,6 +284,9 @@ func (h *host) record() Record {
 		}
 		if h.inc.stopped[in] {
 			r.Stopped = append(r.Stopped, in)
+		}
+		if h.inc.heldCopy[in] {
+			r.CopyElsewhere = append(r.CopyElsewhere, in)
 		}
 	}
 	return r

@@ -90,6 +90,10 @@ func (e *Engine) workflow(now time.Time, h *host, a assessment) {
 			return // an incident restored by a new leader waits for fresh evidence
 		}
 		if alive := a.state != Failed && a.state != Suspect && a.state != Unknown; alive {
+			if inc.moved() {
+				e.backToRejoining(now, h, append(e.evidence(h, now), "host answered again before the new fence took effect"))
+				return
+			}
 			h.inc = nil
 			e.transition(now, h, a.state, "fence-aborted", append(e.evidence(h, now), "host answered again before any fence took effect; incident closed"))
 			// A failed level may still have applied some of its devices
@@ -159,6 +163,13 @@ func (e *Engine) rejoinStalled(now time.Time, h *host) {
 	if last := h.lastAgent(); last.After(h.since) {
 		quiet = now.Sub(last)
 	}
+	if len(held) > 0 && quiet >= e.cfg.DeadAfter && e.assess(h, now).state == Failed && e.mayRefence(now) {
+		// Silent on every path for dead_after: failed again, whatever
+		// its BMC reads (it reads on: a confirm would be refused, and
+		// nothing else would ever move its guests). Fence it again.
+		e.refence(now, h, quiet)
+		return
+	}
 	if len(held) == 0 || e.showsLife(now, h) != "" || quiet < e.cfg.DeadAfter {
 		inc.stalled = false
 		return
@@ -166,6 +177,53 @@ func (e *Engine) rejoinStalled(now time.Time, h *host) {
 	inc.stalled = true
 	e.alert(h, "rejoin-stalled", fmt.Sprintf("%s's fence was lifted before %s moved, and it has shown no life for %v: they have no other copy and are held. If it is off, confirm it (vigil confirm %s) and vigil moves them; if it is booting, wait for it",
 		h.Name, strings.Join(held, ", "), quiet.Round(time.Second), h.Name))
+}
+
+// mayRefence reports whether no cluster-wide hold stops a new fence round:
+// a new leader's grace, an observer that doubts itself.
+func (e *Engine) mayRefence(now time.Time) bool {
+	return !now.Before(e.leaderSince.Add(e.cfg.FailoverGrace)) && !e.frozen && !now.Before(e.rearmUntil)
+}
+
+// refence starts a new fence round for a rejoining host that fell silent
+// again: same incident (what moved stays moved), fence from level 1.
+func (e *Engine) refence(now time.Time, h *host, quiet time.Duration) {
+	inc := h.inc
+	inc.prior, inc.priorLost = inc.fence, inc.fenceLost
+	inc.fence, inc.fenceLost, inc.level, inc.attempts, inc.nextTry, inc.roundErrs = nil, "", 1, 0, time.Time{}, nil
+	inc.unreadable, inc.rechecks, inc.stalled = "", 0, false
+	e.transition(now, h, Fencing, "rejoin-silent", []string{fmt.Sprintf("its fence was undone and it came back, then fell silent on every path for %v", quiet.Round(time.Second)), "failed again: fencing it before its held instances move"})
+	e.persist(h)
+	e.sendFence(now, h)
+}
+
+// backToRejoining ends a fence round of a host some of whose instances
+// have moved, when the host shows life before the fence took: nothing was
+// done to it, and with copies elsewhere it may only rejoin cleanly (its
+// guests that moved must be gone first), never simply be closed and
+// unfenced as an aborted first fence is.
+func (e *Engine) backToRejoining(now time.Time, h *host, ev []string) {
+	inc := h.inc
+	inc.fence, inc.fenceLost = inc.prior, inc.priorLost
+	if inc.fence == nil {
+		// Restored mid-round: the undone fence is not on record.
+		inc.fence = &Fence{At: inc.opened, Method: "undone", Proof: "a fence of this incident, undone before a new round"}
+	}
+	inc.prior, inc.priorLost, inc.inFlight = nil, "", false
+	e.transition(now, h, Rejoining, "fence-aborted", append(ev, "instances of this incident moved already: it waits for a clean rejoin"))
+	e.persist(h)
+	e.alert(h, "fence-aborted", fmt.Sprintf("%s showed life before its new fence took; some of its instances run elsewhere already: vigil waits for it to rejoin cleanly (its moved guests gone)", h.Name))
+}
+
+// moved reports whether any instance of the incident was, or may have
+// been, started elsewhere.
+func (inc *incident) moved() bool {
+	for _, in := range inc.instances {
+		if inc.done[in] || inc.maybeSent(in) {
+			return true
+		}
+	}
+	return false
 }
 
 // undone stops recovery of a host whose fence no longer holds and waits for
@@ -393,6 +451,12 @@ func (e *Engine) rejoin(now time.Time, h *host) {
 		e.alert(h, "rejoin-blocked", fmt.Sprintf("%s is back but nova-compute is not running there; start it (it destroys guests moved away on start); vigil keeps it forced down and fenced until then", h.Name))
 		return
 	}
+	if elsewhere := e.placedHereRunElsewhere(now, h); len(elsewhere) > 0 {
+		// Rejoined, its grants would let guests start, and nova-compute's
+		// start (init_host) would resume them next to the copy that runs.
+		e.alert(h, "rejoin-blocked", fmt.Sprintf("%s is back, but Nova still places %s there while another host runs it or writes its disk (a live migration that had switched over?): rejoining would let it start here as a second copy; fix its host in Nova (openstack server show; nova-manage or a reset of the migration), and vigil keeps %s forced down and fenced until then", h.Name, strings.Join(elsewhere, ", "), h.Name))
+		return
+	}
 	// Instances caught mid-move (Nova placed them elsewhere, the move never
 	// finished) are nobody's once the incident closes: hand them over.
 	for _, in := range h.inc.instances {
@@ -472,6 +536,10 @@ func (e *Engine) fenceAborted(now time.Time, h *host, r FenceResult) {
 	if r.Aborted == AbortHostAnswers && e.lifeSince(h, h.inc.sentAt) == "" {
 		h.answeredAt = now
 		ev = append(ev, fmt.Sprintf("vigil judges it again after %v more of silence; a ping answer alone will not stop the next fence", e.cfg.DeadAfter))
+	}
+	if h.inc.moved() {
+		e.backToRejoining(now, h, ev)
+		return
 	}
 	h.inc = nil
 	e.transition(now, h, Suspect, "fence-aborted", ev)
@@ -723,6 +791,40 @@ func (e *Engine) showsLife(now time.Time, h *host) string {
 	return ""
 }
 
+// placedHereRunElsewhere lists the instances Nova places on h that a host
+// not fenced runs, or writes the disk of (seenWith).
+func (e *Engine) placedHereRunElsewhere(now time.Time, h *host) []string {
+	var out []string
+	for _, in := range h.nova.Instances {
+		for _, o := range e.hosts {
+			if o != h && !e.fenceHolds(now, o) && o.seenWith(in) {
+				out = append(out, in)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// fenceHolds reports whether o is fenced now: its incident holds a fence
+// that nothing has undone, and it is not back (rejoining).
+func (e *Engine) fenceHolds(now time.Time, o *host) bool {
+	return o.inc != nil && o.inc.fence != nil && o.state != Rejoining && e.fenceUndone(now, o) == ""
+}
+
+// seenWith reports whether o was last seen with a copy of instance in,
+// however long ago: its latest guest list names it, or the disk watch saw
+// o write it after o's latest report. Only a later report of a known guest
+// list without it clears it, or a fence of o: a hung host's last word is
+// its last word, and its frozen guest writes again when the hang clears.
+func (o *host) seenWith(in string) bool {
+	if slices.Contains(o.self.Domains, in) {
+		return true
+	}
+	w := o.writers[in]
+	return !w.IsZero() && (o.selfAt.IsZero() || o.self.GuestsUnknown || w.After(o.selfAt))
+}
+
 // untrusted lists the hosts, other than source, that are not healthy in
 // vigil's eyes: Nova's scheduler would still pick a host that went silent
 // seconds ago, because Nova notices only after service_down_time. A host
@@ -749,19 +851,32 @@ func (e *Engine) copyElsewhere(now time.Time, h *host, in string) bool {
 	if !slices.Contains(h.nova.Instances, in) {
 		return false // Nova places it elsewhere already: moved, or being moved, by Nova's own record
 	}
+	inc := h.inc
 	elsewhere := false
 	for _, o := range e.hosts {
-		if o == h || o.inc != nil && o.inc.fence != nil {
+		if o == h || e.fenceHolds(now, o) {
 			continue // a fenced host's copy, or its disk watch lingering after it died, is no live copy
 		}
-		window := e.cfg.AgentTimeout * restartSettle
-		if fresh(o.writers[in], now, window) || fresh(o.selfAt, now, window) && slices.Contains(o.self.Domains, in) {
+		if o.seenWith(in) {
 			elsewhere = true
 			break
 		}
 	}
+	if !elsewhere && inc.heldCopy[in] && now.Sub(e.leaderSince) < e.cfg.AgentTimeout*restartSettle {
+		// A predecessor held it for a copy elsewhere, and this leader has
+		// not heard every host that may run it yet.
+		return true
+	}
 	if !elsewhere {
+		if inc.heldCopy[in] {
+			delete(inc.heldCopy, in)
+			e.persist(h)
+		}
 		return false
+	}
+	if !inc.heldCopy[in] {
+		inc.heldCopy[in] = true
+		e.persist(h) // a successor holds it too until it has heard the hosts
 	}
 	e.alert(h, "evacuate-copy-elsewhere:"+in, fmt.Sprintf("%s of fenced %s runs on another host, or another host writes its disk (a live migration that had switched over?): vigil does not evacuate it, which would start a second copy; Nova's record of where it runs is stale: check it (openstack server show %s) and fix its host", in, h.Name, in))
 	return true

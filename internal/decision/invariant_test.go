@@ -254,12 +254,12 @@ func (w *world) step(in Input) {
 	}
 	switch m := in.(type) {
 	case AgentReport:
-		if i := slices.Index(w.cfg.Networks, m.Network); i >= 0 && w.agentAt[m.Host] != nil {
+		if i := slices.Index(w.cfg.Networks, m.Network); i >= 0 && w.agentAt[m.Host] != nil && !w.replay {
+			// A replay of an old report shows nothing of the host now
+			// (it may be dead since): not an answer for (c).
 			w.agentAt[m.Host][i] = w.now
 			w.lastAgent[m.Host] = w.now
-			if !w.replay {
-				w.lastSelf[m.Host] = m.Self
-			}
+			w.lastSelf[m.Host] = m.Self
 		}
 	case FenceResult:
 		if tr := w.tr[m.Host]; tr != nil {

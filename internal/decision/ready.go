@@ -184,9 +184,13 @@ type Record struct {
 	// retried then (no incident): a new leader retries it too, or the host
 	// runs and never writes its disks again.
 	// Stopped: instances Nova showed SHUTOFF during the incident.
-	Stopped    []string  `json:"stopped,omitempty"`
-	UnfenceDue time.Time `json:"unfence_due,omitzero"`
-	UnfenceErr string    `json:"unfence_err,omitempty"`
+	Stopped []string `json:"stopped,omitempty"`
+	// CopyElsewhere: instances held because another host runs them
+	// (alert evacuate-copy-elsewhere): a successor holds them until it has
+	// heard the hosts.
+	CopyElsewhere []string  `json:"copy_elsewhere,omitempty"`
+	UnfenceDue    time.Time `json:"unfence_due,omitzero"`
+	UnfenceErr    string    `json:"unfence_err,omitempty"`
 	// FenceRecords are the executor's records of what the fences of the
 	// host's current episode did (every level's, failed ones' too: a
 	// blocklist added half way), in force until lifted; LiftRecords those

@@ -74,17 +74,15 @@ func (e *Engine) restartRefused(now time.Time, h *host, a assessment) {
 			strings.Join(todo, ", "), h.Name, h.self.BootID)})
 }
 
-// runsElsewhere reports whether a host other than h was seen running
-// instance in or writing its disk within the last agent timeout.
+// runsElsewhere reports whether a host other than h, not fenced, was last
+// seen running instance in or writing its disk (seenWith, however long
+// ago), or lately could not say what it runs.
 func (e *Engine) runsElsewhere(now time.Time, h *host, in string) bool {
 	for _, o := range e.hosts {
-		if o == h {
+		if o == h || e.fenceHolds(now, o) {
 			continue
 		}
-		if fresh(o.writers[in], now, e.cfg.AgentTimeout*restartSettle) {
-			return true
-		}
-		if fresh(o.selfAt, now, e.cfg.AgentTimeout*restartSettle) && (o.self.GuestsUnknown || slices.Contains(o.self.Domains, in)) {
+		if o.seenWith(in) || fresh(o.selfAt, now, e.cfg.AgentTimeout*restartSettle) && o.self.GuestsUnknown {
 			return true
 		}
 	}

@@ -56,8 +56,14 @@ func (e *Engine) unfence(now time.Time, h *host, rule, reason string, unmoved bo
 		h.liftUnmoved = unmoved
 	}
 	h.liftUnmoved = h.liftUnmoved && unmoved
-	h.unfenceDue = now.Add(h.unfenceWait)
 	h.toLift()
+	if h.maintenance {
+		// Decided between Ticks (a renewal's or a fence's late result)
+		// for a host an operator owns: due when maintenance ends.
+		h.unfenceDue = now
+		return
+	}
+	h.unfenceDue = now.Add(h.unfenceWait)
 	e.emit(Action{Kind: ActUnfence, Host: h.Name, Rule: rule, Reason: reason, Records: h.liftRecs, Since: h.liftSince, Unmoved: h.liftUnmoved})
 }
 

@@ -31,17 +31,13 @@ func (e *Engine) unwritten(now time.Time, m Unwritten) {
 			if inc != nil {
 				inc.cancelled = false
 			}
-		case ActForceDown:
-			if inc != nil && inc.fence != nil {
-				// Sent again now: the incident may be past the step
-				// that sends it (Recovering), and Nova refuses
-				// evacuations until the service is forced down.
-				e.emit(a)
-			}
-		case ActReEnable:
-			if inc == nil {
-				e.emit(a) // the host rejoined in that Ready: nothing else would send it
-			}
+		case ActForceDown, ActReEnable:
+			// Sent again at the host's turn in the next Tick, after its
+			// maintenance check (maintenance.go): the incident may be
+			// past the step that sends a force-down (Recovering), and
+			// Nova refuses evacuations until the service is forced down;
+			// nothing else would send the re-enable of a rejoin.
+			h.resend = append(h.resend, a)
 		case ActEvacuate:
 			if inc == nil {
 				continue
@@ -58,4 +54,20 @@ func (e *Engine) unwritten(now time.Time, m Unwritten) {
 			}
 		}
 	}
+}
+
+// resendUnwritten sends again the force-down or re-enable of a Ready that
+// was never written, if it still applies: a force-down while the incident
+// holds a fence, a re-enable while no incident is open. Called at the
+// host's turn, never for a host in maintenance.
+func (e *Engine) resendUnwritten(h *host) {
+	for _, a := range h.resend {
+		switch {
+		case a.Kind == ActForceDown && h.inc != nil && h.inc.fence != nil:
+			e.emit(a)
+		case a.Kind == ActReEnable && h.inc == nil:
+			e.emit(a)
+		}
+	}
+	h.resend = nil
 }
