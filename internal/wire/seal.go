@@ -157,3 +157,28 @@ func WrapRelay(k Key, relayer string, inner []byte) ([]byte, error) {
 	}
 	return Seal(k, relayer, Relay{Inner: inner})
 }
+
+// OpenDown opens a packet that reached an agent: a grant, ack or retry
+// addressed to it, or a relay from the controller whose inner packet (a
+// downstream one for another host) it is to hand on, unopened, to
+// Peek(inner).Host. Anything else is refused.
+func OpenDown(keys HostKeys, b []byte) (Packet, error) {
+	p, err := Open(keys, b)
+	if err != nil {
+		return Packet{}, err
+	}
+	if r, ok := p.Msg.(Relay); ok {
+		h, err := Peek(r.Inner)
+		if err != nil {
+			return Packet{}, fmt.Errorf("relay for %s: %w", keys.Host(), err)
+		}
+		if !h.Kind.Downstream() || h.Host == keys.Host() {
+			return Packet{}, fmt.Errorf("%w: a relay to %s holds a %s for %s", ErrUnexpected, keys.Host(), h.Kind, h.Host)
+		}
+		return p, nil
+	}
+	if !p.Kind.Downstream() {
+		return Packet{}, fmt.Errorf("%w: a %s reached the agent of %s", ErrUnexpected, p.Kind, p.Host)
+	}
+	return p, nil
+}
