@@ -94,6 +94,13 @@ func peek(b []byte) (Header, int, error) {
 // Seal seals m with k, host's key. Each call draws a new nonce: seal every
 // send on its own.
 func Seal(k Key, host string, m Message) ([]byte, error) {
+	var nonce [nonceSize]byte
+	_, _ = rand.Read(nonce[:]) // never fails (crypto/rand)
+	return sealNonce(k, host, m, nonce)
+}
+
+// sealNonce is Seal with a given nonce: for the tests' fixed seeds only.
+func sealNonce(k Key, host string, m Message, nonce [nonceSize]byte) ([]byte, error) {
 	if k.aead == nil {
 		return nil, fmt.Errorf("wire: sealing with no key")
 	}
@@ -111,7 +118,7 @@ func Seal(k Key, host string, m Message) ([]byte, error) {
 	binary.BigEndian.PutUint32(b[2:6], k.ID)
 	b[6] = byte(len(host))
 	copy(b[7:], host)
-	_, _ = rand.Read(b[n : n+nonceSize]) // never fails (crypto/rand)
+	copy(b[n:], nonce[:])
 	return k.aead.Seal(b, b[n:n+nonceSize], body, b[:n]), nil
 }
 
