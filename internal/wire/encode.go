@@ -210,16 +210,33 @@ func parseUUID(s string) ([16]byte, bool) {
 	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
 		return u, false
 	}
-	h := s[0:8] + s[9:13] + s[14:18] + s[19:23] + s[24:36]
-	return parseHex16(h)
+	i := 0
+	for _, part := range [...]string{s[0:8], s[9:13], s[14:18], s[19:23], s[24:36]} {
+		for j := 0; j < len(part); j += 2 {
+			hi, ok1 := lowerHex(part[j])
+			lo, ok2 := lowerHex(part[j+1])
+			if !ok1 || !ok2 {
+				return u, false
+			}
+			u[i] = hi<<4 | lo
+			i++
+		}
+	}
+	return u, true
 }
 
 func formatUUID(b []byte) string {
 	if len(b) != 16 {
 		return ""
 	}
-	h := hex.EncodeToString(b)
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+	var s [36]byte
+	hex.Encode(s[0:8], b[0:4])
+	hex.Encode(s[9:13], b[4:6])
+	hex.Encode(s[14:18], b[6:8])
+	hex.Encode(s[19:23], b[8:10])
+	hex.Encode(s[24:36], b[10:16])
+	s[8], s[13], s[18], s[23] = '-', '-', '-', '-'
+	return string(s[:])
 }
 
 // parseHex16 takes 32 lower-case hex digits.
@@ -228,11 +245,25 @@ func parseHex16(s string) ([16]byte, bool) {
 	if len(s) != 32 {
 		return u, false
 	}
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+	for i := range u {
+		hi, ok1 := lowerHex(s[2*i])
+		lo, ok2 := lowerHex(s[2*i+1])
+		if !ok1 || !ok2 {
 			return u, false
 		}
+		u[i] = hi<<4 | lo
 	}
-	_, err := hex.Decode(u[:], []byte(s))
-	return u, err == nil
+	return u, true
+}
+
+// lowerHex is the value of a lower-case hex digit: the compact forms take
+// only lower case, so that they print back the same.
+func lowerHex(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	}
+	return 0, false
 }

@@ -419,7 +419,7 @@ func decodeRelay(d *dec) Relay {
 
 // Encode is m's body, as it is sealed.
 func Encode(m Message) []byte {
-	var e enc
+	e := enc{b: make([]byte, 0, 256)}
 	m.encode(&e)
 	return e.b
 }
