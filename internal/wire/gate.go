@@ -68,7 +68,8 @@ type Gate struct {
 	window time.Duration
 	issuer uint64
 
-	// mu guards keys and the packets taken.
+	// mu guards keys and the packets taken; packets are opened outside
+	// it.
 	mu   sync.Mutex
 	keys Keys
 	// seen holds the nonces (their first 16 bytes, random) of packets
@@ -127,47 +128,76 @@ type Inbound struct {
 // (a replay gets no answer).
 func (g *Gate) Receive(b []byte, now time.Duration) (Inbound, error) {
 	g.mu.Lock()
-	defer g.mu.Unlock()
-	p, err := Open(g.keys, b)
+	keys := g.keys
+	g.mu.Unlock()
+	in, p, err := g.open(keys, b)
 	if err != nil {
 		return Inbound{}, err
+	}
+	in.Host, in.KeyID = p.Host, p.KeyID
+	if err := g.fresh(p, now); err != nil {
+		return in, err
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if err := g.take(p, now); err != nil {
+		return Inbound{}, err
+	}
+	in.Msg = p.Msg
+	return in, nil
+}
+
+// open opens b, and the packet it relays if it is a relay: the upstream
+// packet, and who relayed it.
+func (g *Gate) open(keys Keys, b []byte) (Inbound, Packet, error) {
+	p, err := Open(keys, b)
+	if err != nil {
+		return Inbound{}, Packet{}, err
 	}
 	var in Inbound
 	if r, ok := p.Msg.(Relay); ok {
 		in.Via, in.ViaKeyID = p.Host, p.KeyID
-		if p, err = Open(g.keys, r.Inner); err != nil {
-			return Inbound{}, fmt.Errorf("relayed by %s: %w", in.Via, err)
+		if p, err = Open(keys, r.Inner); err != nil {
+			return Inbound{}, Packet{}, fmt.Errorf("relayed by %s: %w", in.Via, err)
 		}
 		if p.Host == in.Via {
-			return Inbound{}, fmt.Errorf("%w: %s relays its own %s", ErrUnexpected, in.Via, p.Kind)
+			return Inbound{}, Packet{}, fmt.Errorf("%w: %s relays its own %s", ErrUnexpected, in.Via, p.Kind)
 		}
 	}
 	if !p.Kind.Upstream() {
-		return Inbound{}, fmt.Errorf("%w: a %s from %s reached a controller", ErrUnexpected, p.Kind, p.Host)
+		return Inbound{}, Packet{}, fmt.Errorf("%w: a %s from %s reached a controller", ErrUnexpected, p.Kind, p.Host)
 	}
-	in.Host, in.KeyID = p.Host, p.KeyID
-	echo := echoOf(p.Msg)
-	at := millis(now)
+	return in, p, nil
+}
+
+// fresh checks that p echoes one of this process's challenges, issued at
+// most the window before now.
+func (g *Gate) fresh(p Packet, now time.Duration) error {
+	echo, at := echoOf(p.Msg), millis(now)
 	switch {
 	case echo.Issuer != g.issuer:
-		return in, fmt.Errorf("%w: %s from %s echoes %s", ErrNoChallenge, p.Kind, p.Host, describe(echo))
+		return fmt.Errorf("%w: %s from %s echoes %s", ErrNoChallenge, p.Kind, p.Host, describe(echo))
 	case echo.At > at:
-		return in, fmt.Errorf("%w: %s from %s echoes a challenge from this process's future (%d ms, now %d ms)", ErrNoChallenge, p.Kind, p.Host, echo.At, at)
+		return fmt.Errorf("%w: %s from %s echoes a challenge from this process's future (%d ms, now %d ms)", ErrNoChallenge, p.Kind, p.Host, echo.At, at)
 	case at-echo.At > millis(g.window):
-		return in, fmt.Errorf("%w: %s from %s echoes a challenge issued %v ago, beyond the %v window (a replay, or delayed that long)",
+		return fmt.Errorf("%w: %s from %s echoes a challenge issued %v ago, beyond the %v window (a replay, or delayed that long)",
 			ErrStale, p.Kind, p.Host, time.Duration(at-echo.At)*time.Millisecond, g.window)
 	}
-	g.forget(at)
-	sec, id := echo.At/1000, [16]byte(p.Nonce[:16])
+	return nil
+}
+
+// take records p as taken, unless it was already. g.mu is held.
+func (g *Gate) take(p Packet, now time.Duration) error {
+	g.forget(millis(now))
+	sec, id := echoOf(p.Msg).At/1000, [16]byte(p.Nonce[:16])
 	if _, dup := g.seen[sec][id]; dup {
-		return Inbound{}, fmt.Errorf("%w: %s from %s taken already", ErrReplay, p.Kind, p.Host)
+		return fmt.Errorf("%w: %s from %s taken already", ErrReplay, p.Kind, p.Host)
 	}
 	if g.seen[sec] == nil {
 		g.seen[sec] = map[[16]byte]struct{}{}
 	}
 	g.seen[sec][id] = struct{}{}
-	in.Msg = p.Msg
-	return in, nil
+	return nil
 }
 
 // forget drops the seconds whose every challenge is stale at at.

@@ -3,6 +3,7 @@ package wire
 import (
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -236,5 +237,32 @@ func TestGateConfigValidates(t *testing.T) {
 		if _, err := NewGate(GateConfig{Window: w}, clusterKeys(t, 1)); err == nil {
 			t.Errorf("window %v accepted", w)
 		}
+	}
+}
+
+// Receivers on several sockets share one gate: a packet arriving on all
+// of them at once is taken once.
+func TestGateTakesOnceUnderConcurrentReceivers(t *testing.T) {
+	gate := newGate(t, clusterKeys(t, 1))
+	cmp1 := hostKeys(t, "cmp1", 1)
+	b := seal(t, cmp1.Newest(), "cmp1", Report{Echo: gate.Challenge(time.Second), Self: self(0)})
+	taken := make(chan bool, 8)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			_, err := gate.Receive(b, time.Second)
+			taken <- err == nil
+		})
+	}
+	wg.Wait()
+	close(taken)
+	n := 0
+	for ok := range taken {
+		if ok {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("taken %d times by 8 receivers; want once", n)
 	}
 }
