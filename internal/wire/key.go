@@ -122,8 +122,14 @@ type HostKeys struct {
 // Host is the host whose keys these are.
 func (h HostKeys) Host() string { return h.host }
 
-// Newest is the key to seal with.
-func (h HostKeys) Newest() Key { return h.keys[0] }
+// Newest is the key to seal with (none, which Seal refuses, for the zero
+// HostKeys).
+func (h HostKeys) Newest() Key {
+	if len(h.keys) == 0 {
+		return Key{}
+	}
+	return h.keys[0]
+}
 
 // Lookup finds key id of host, which must be h's own.
 func (h HostKeys) Lookup(host string, id uint32) (Key, error) {
