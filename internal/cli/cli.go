@@ -36,6 +36,8 @@ Usage:
                                  run a host's fencing topology by hand
   vigil config check --config FILE
                                  validate a configuration file and show what it means
+  vigil keys new|host|rotate|retire --secrets FILE
+                                 the keys that authenticate agent traffic
   vigil version
 
 Run 'vigil COMMAND --help' for a command's flags and examples.
@@ -56,6 +58,8 @@ func Main(args []string, env Env) int {
 		err = fenceCmd(args[1:], env)
 	case "config":
 		err = configCmd(args[1:], env)
+	case "keys":
+		err = keysCmd(args[1:], env)
 	case "version":
 		fmt.Fprintln(env.Stdout, "vigil", Version)
 	case "help", "-h", "--help", "-help":
