@@ -16,7 +16,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"hash/fnv"
 	"time"
 
 	"github.com/vigil-ha/vigil/internal/decision"
@@ -111,11 +110,4 @@ func decode(host string, v []byte) (Beat, error) {
 		return Beat{}, fmt.Errorf("heartbeat: the record under %s names host %q", host, b.Host)
 	}
 	return b, nil
-}
-
-// shard is which of n shard objects holds host's record.
-func shard(host string, n int) int {
-	h := fnv.New32a()
-	_, _ = h.Write([]byte(host))
-	return int(h.Sum32() % uint32(n))
 }

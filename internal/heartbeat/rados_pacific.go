@@ -5,6 +5,7 @@ package heartbeat
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
 
 	"github.com/ceph/go-ceph/rados"
 )
@@ -90,4 +91,11 @@ func (r *Rados) ReadAll(ctx context.Context) (map[string]Beat, error) {
 		}
 	}
 	return out, nil
+}
+
+// shard is which of n shard objects holds host's record.
+func shard(host string, n int) int {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(host))
+	return int(h.Sum32() % uint32(n))
 }
