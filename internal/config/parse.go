@@ -64,10 +64,13 @@ func (l lineIndex) find(path string) int {
 	return 0
 }
 
-func parse(data []byte) (Config, lineIndex, error) {
-	c := Default()
+func parse(data []byte) (Config, lineIndex, error) { return parseAs(data, Default()) }
+
+// parseAs reads data over the defaults c: any of the package's file types.
+func parseAs[T any](data []byte, c T) (T, lineIndex, error) {
+	var zero T
 	if len(data) > MaxFileSize {
-		return Config{}, nil, invalid("", "the file is larger than %d bytes", MaxFileSize)
+		return zero, nil, invalid("", "the file is larger than %d bytes", MaxFileSize)
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
@@ -75,20 +78,20 @@ func parse(data []byte) (Config, lineIndex, error) {
 		if errors.Is(err, io.EOF) {
 			return c, lineIndex{}, nil // empty file: defaults only
 		}
-		return Config{}, nil, syntaxErr(err, data)
+		return zero, nil, syntaxErr(err, data)
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
 		if err != nil {
-			return Config{}, nil, syntaxErr(err, data)
+			return zero, nil, syntaxErr(err, data)
 		}
-		return Config{}, nil, &Error{Line: extra.Line, Msg: "a second YAML document (---) follows; vigil reads one"}
+		return zero, nil, &Error{Line: extra.Line, Msg: "a second YAML document (---) follows; vigil reads one"}
 	}
 
 	w := walker{lines: lineIndex{}, seen: map[visit]bool{}, merged: map[*yaml.Node][]pair{}, open: map[*yaml.Node]bool{}}
 	if len(doc.Content) == 1 {
-		if err := w.walk(doc.Content[0], reflect.TypeFor[Config](), ""); err != nil {
-			return Config{}, nil, err
+		if err := w.walk(doc.Content[0], reflect.TypeFor[T](), ""); err != nil {
+			return zero, nil, err
 		}
 	}
 
@@ -99,9 +102,9 @@ func parse(data []byte) (Config, lineIndex, error) {
 	if err := dec.Decode(&c); err != nil {
 		var te *yaml.TypeError
 		if errors.As(err, &te) {
-			return Config{}, nil, &Error{Msg: strings.Join(te.Errors, "; ")}
+			return zero, nil, &Error{Msg: strings.Join(te.Errors, "; ")}
 		}
-		return Config{}, nil, syntaxErr(err, data)
+		return zero, nil, syntaxErr(err, data)
 	}
 	return c, w.lines, nil
 }

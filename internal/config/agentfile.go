@@ -1,0 +1,233 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// AgentFile is the compute host agent's configuration (vigil agent
+// --config FILE). Parsed like the controllers' file: unknown keys, wrong
+// types and impossible values are refused with the key's path and line.
+type AgentFile struct {
+	// Host is this host's name as Nova knows it (hypervisor hostname).
+	Host string `yaml:"host"`
+	// Networks are the networks the agent reports on, each with its local
+	// address and the controllers' addresses on it. They must be the
+	// controllers' networks (the controllers' file, networks).
+	Networks []AgentNetwork `yaml:"networks"`
+	// KeyFile is this host's key file (vigil keys host).
+	KeyFile string `yaml:"key_file"`
+	// StateDir keeps what a restarted agent resumes from (its last grant).
+	StateDir string `yaml:"state_dir"` // default /var/lib/vigil-agent
+	// ReportInterval: how often the agent reports and checks isolation;
+	// the controllers' agent.report_interval.
+	ReportInterval Duration       `yaml:"report_interval"` // default 1s
+	Isolation      AgentIsolation `yaml:"isolation"`
+	Watchdog       AgentWatchdog  `yaml:"watchdog"`
+	Services       AgentServices  `yaml:"services"`
+	Libvirt        AgentLibvirt   `yaml:"libvirt"`
+	Heartbeat      AgentHeartbeat `yaml:"heartbeat"`
+}
+
+// AgentNetwork is one network the agent reports on.
+type AgentNetwork struct {
+	Name string `yaml:"name"`
+	// Listen is the local address and port the agent binds on this network.
+	Listen string `yaml:"listen"`
+	// Controllers are the controllers' addresses (ip:port) on it.
+	Controllers []string `yaml:"controllers"`
+	// Peers are hosts that relay for this one when its direct path is cut
+	// (ip:port of their agents on this network).
+	Peers []string `yaml:"peers,omitempty"`
+}
+
+// AgentIsolation is what the agent does once no grant has come for
+// Timeout: the watchdog is no longer fed either way.
+type AgentIsolation struct {
+	// Timeout must equal the controllers' self_fence.isolation_timeout
+	// (the safe time counts with it; the agent reports it, and a longer
+	// one makes its watchdog no fence).
+	Timeout Duration `yaml:"timeout"` // default 10s
+	// Response: none, stop-vms (destroy every guest first) or reboot.
+	Response string `yaml:"response"` // default none
+}
+
+// AgentWatchdog is the hardware timer that resets the host when it is no
+// longer fed.
+type AgentWatchdog struct {
+	// Device is the watchdog device, e.g. /dev/watchdog; "" for none (then
+	// vigil never counts this host's watchdog as its fence).
+	Device string `yaml:"device,omitempty"`
+	// Timeout is asked of the device, whole seconds; the controllers'
+	// self_fence.watchdog_timeout must be at least what the device reads
+	// back.
+	Timeout Duration `yaml:"timeout"` // default 30s
+}
+
+// AgentServices says how to find nova-compute and libvirtd.
+type AgentServices struct {
+	NovaCompute AgentService `yaml:"nova_compute"` // default container nova_compute
+	Libvirtd    AgentService `yaml:"libvirtd"`     // default container nova_libvirt
+	// Docker is the Docker engine's endpoint for container services.
+	Docker string `yaml:"docker"` // default unix:///var/run/docker.sock
+}
+
+// AgentService is one service: a Kolla container or a package's process.
+type AgentService struct {
+	Container string `yaml:"container,omitempty"`
+	Process   string `yaml:"process,omitempty"`
+}
+
+// AgentLibvirt is how the agent reaches libvirtd for the guest list.
+type AgentLibvirt struct {
+	Socket string `yaml:"socket"` // default /run/libvirt/libvirt-sock
+	URI    string `yaml:"uri"`    // default qemu:///system
+}
+
+// AgentHeartbeat is where the storage heartbeat goes: a directory on
+// shared instance storage, or a Ceph pool.
+type AgentHeartbeat struct {
+	Dir      string `yaml:"dir,omitempty"`
+	Pool     string `yaml:"pool,omitempty"`
+	CephConf string `yaml:"ceph_conf,omitempty"` // default /etc/ceph/ceph.conf
+	CephUser string `yaml:"ceph_user,omitempty"` // default vigil-heartbeat
+}
+
+// DefaultAgentFile is every default documented on AgentFile's fields.
+func DefaultAgentFile() AgentFile {
+	return AgentFile{
+		StateDir:       "/var/lib/vigil-agent",
+		ReportInterval: sec(1),
+		Isolation:      AgentIsolation{Timeout: sec(10), Response: "none"},
+		Watchdog:       AgentWatchdog{Timeout: sec(30)},
+		Services: AgentServices{
+			NovaCompute: AgentService{Container: "nova_compute"},
+			Libvirtd:    AgentService{Container: "nova_libvirt"},
+			Docker:      "unix:///var/run/docker.sock",
+		},
+		Libvirt: AgentLibvirt{Socket: "/run/libvirt/libvirt-sock", URI: "qemu:///system"},
+	}
+}
+
+// ParseAgentFile reads an agent file's content over the defaults and
+// validates it.
+func ParseAgentFile(data []byte) (AgentFile, error) {
+	a, lines, err := parseAs(data, DefaultAgentFile())
+	if err == nil {
+		err = a.Validate()
+		var e *Error
+		if errors.As(err, &e) && e.Line == 0 {
+			e.Line = lines.find(e.Path)
+		}
+	}
+	if err != nil {
+		return AgentFile{}, err
+	}
+	return a, nil
+}
+
+// LoadAgentFile reads, parses and validates the agent file at path.
+func LoadAgentFile(path string) (AgentFile, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return AgentFile{}, fmt.Errorf("config: %w", err)
+	}
+	a, err := ParseAgentFile(data)
+	if err != nil {
+		return AgentFile{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return a, nil
+}
+
+// Validate reports the first setting that is missing or impossible, as an
+// *Error naming its YAML path.
+func (a AgentFile) Validate() error {
+	switch {
+	case a.Host == "":
+		return invalid("host", "missing: this host's name as Nova knows it (openstack hypervisor list)")
+	case !nameRE.MatchString(strings.ReplaceAll(a.Host, ".", "-")):
+		return invalid("host", "%q is not a host name", a.Host)
+	case len(a.Networks) == 0:
+		return invalid("networks", "at least one network is needed, each with name, listen and controllers, e.g. mgmt and storage")
+	case a.KeyFile == "":
+		return invalid("key_file", "missing: this host's key file (vigil keys host %s --secrets FILE --out DIR, on a controller)", a.Host)
+	case !filepath.IsAbs(a.KeyFile):
+		return invalid("key_file", "%q is not an absolute path", a.KeyFile)
+	case !filepath.IsAbs(a.StateDir):
+		return invalid("state_dir", "%q is not an absolute path", a.StateDir)
+	case a.ReportInterval <= 0:
+		return invalid("report_interval", "must be a positive duration, got %v", a.ReportInterval)
+	case a.Isolation.Timeout < 2*a.ReportInterval:
+		return invalid("isolation.timeout", "%v is shorter than two report intervals (%v): every lost report would isolate the host", a.Isolation.Timeout, 2*a.ReportInterval)
+	}
+	switch a.Isolation.Response {
+	case "none", "stop-vms", "reboot":
+	default:
+		return invalid("isolation.response", "%q: want none, stop-vms or reboot", a.Isolation.Response)
+	}
+	if a.Watchdog.Device != "" {
+		if !filepath.IsAbs(a.Watchdog.Device) {
+			return invalid("watchdog.device", "%q is not an absolute path (e.g. /dev/watchdog), or leave it out for none", a.Watchdog.Device)
+		}
+		if t := a.Watchdog.Timeout.Std(); t < time.Second || t%time.Second != 0 {
+			return invalid("watchdog.timeout", "%v: a watchdog takes whole seconds, at least 1s", t)
+		}
+	}
+	seen := map[string]bool{}
+	for i, n := range a.Networks {
+		p := "networks[" + strconv.Itoa(i) + "]"
+		if err := n.check(p); err != nil {
+			return err
+		}
+		if seen[n.Name] {
+			return invalid(p+".name", "network %q is listed twice", n.Name)
+		}
+		seen[n.Name] = true
+	}
+	for _, s := range []struct {
+		path string
+		svc  AgentService
+	}{{"services.nova_compute", a.Services.NovaCompute}, {"services.libvirtd", a.Services.Libvirtd}} {
+		if (s.svc.Container == "") == (s.svc.Process == "") {
+			return invalid(s.path, "give one of container (Kolla: nova_compute, nova_libvirt) or process (packages: nova-compute, libvirtd)")
+		}
+	}
+	switch hb := a.Heartbeat; {
+	case hb.Dir != "" && hb.Pool != "":
+		return invalid("heartbeat", "give one of dir (shared instance storage) or pool (Ceph), not both")
+	case hb.Dir != "" && !filepath.IsAbs(hb.Dir):
+		return invalid("heartbeat.dir", "%q is not an absolute path", hb.Dir)
+	case hb.Dir == "" && hb.Pool == "":
+		return invalid("heartbeat", "missing: give pool (the Ceph pool for heartbeats, e.g. vigil-heartbeat) or dir (a directory on shared instance storage); without it vigil cannot tell a host cut off from the controllers from a dead one")
+	}
+	return nil
+}
+
+func (n AgentNetwork) check(p string) error {
+	if !nameRE.MatchString(n.Name) {
+		return invalid(p+".name", "%q is not a network name (letters, digits, _ and -)", n.Name)
+	}
+	if _, err := netip.ParseAddrPort(n.Listen); err != nil {
+		return invalid(p+".listen", "%q: want this host's address and port on %s, e.g. 10.0.0.11:7401 (%v)", n.Listen, n.Name, err)
+	}
+	if len(n.Controllers) == 0 {
+		return invalid(p+".controllers", "at least one controller address (ip:port) on %s is needed", n.Name)
+	}
+	for j, c := range n.Controllers {
+		if _, err := netip.ParseAddrPort(c); err != nil {
+			return invalid(p+".controllers["+strconv.Itoa(j)+"]", "%q: want ip:port (%v)", c, err)
+		}
+	}
+	for j, c := range n.Peers {
+		if _, err := netip.ParseAddrPort(c); err != nil {
+			return invalid(p+".peers["+strconv.Itoa(j)+"]", "%q: want ip:port of a peer's agent (%v)", c, err)
+		}
+	}
+	return nil
+}

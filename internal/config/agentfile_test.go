@@ -1,0 +1,77 @@
+package config
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+const goodAgent = `host: cmp1
+networks:
+  - name: mgmt
+    listen: 10.0.0.11:7401
+    controllers: [10.0.0.1:7400, 10.0.0.2:7400, 10.0.0.3:7400]
+  - name: storage
+    listen: 10.0.2.11:7401
+    controllers: [10.0.2.1:7400]
+    peers: [10.0.2.12:7401]
+key_file: /etc/vigil/cmp1.key
+watchdog: {device: /dev/watchdog}
+isolation: {response: stop-vms}
+heartbeat: {pool: vigil-heartbeat}
+`
+
+func TestAgentFileDefaultsAndGoodFile(t *testing.T) {
+	a, err := ParseAgentFile([]byte(goodAgent))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.ReportInterval.Std().String() != "1s" || a.Isolation.Timeout.Std().String() != "10s" || a.Watchdog.Timeout.Std().String() != "30s" ||
+		a.Services.NovaCompute.Container != "nova_compute" || a.StateDir != "/var/lib/vigil-agent" || a.Isolation.Response != "stop-vms" {
+		t.Errorf("parsed = %+v", a)
+	}
+}
+
+// Bad input names the key, its line and the fix.
+func TestAgentFileErrorsNameTheKey(t *testing.T) {
+	for _, tc := range []struct{ edit, old, path, want string }{
+		{"unknown key", "key_file:", "", "key_fil"},
+		{"bad listen", "10.0.0.11:7401", "networks[0].listen", "want this host's address and port"},
+		{"bad controller", "10.0.0.2:7400", "networks[0].controllers[1]", "want ip:port"},
+		{"bad response", "stop-vms", "isolation.response", "want none, stop-vms or reboot"},
+		{"relative device", "/dev/watchdog", "watchdog.device", "absolute path"},
+		{"no heartbeat", "heartbeat: {pool: vigil-heartbeat}", "heartbeat", "cannot tell a host cut off"},
+	} {
+		t.Run(tc.edit, func(t *testing.T) {
+			var doc string
+			switch tc.edit {
+			case "unknown key":
+				doc = strings.Replace(goodAgent, tc.old, "key_fil:", 1)
+			case "bad listen":
+				doc = strings.Replace(goodAgent, tc.old, "10.0.0.11", 1)
+			case "bad controller":
+				doc = strings.Replace(goodAgent, tc.old, "ctl-2", 1)
+			case "bad response":
+				doc = strings.Replace(goodAgent, tc.old, "halt", 1)
+			case "relative device":
+				doc = strings.Replace(goodAgent, tc.old, "watchdog0", 1)
+			case "no heartbeat":
+				doc = strings.Replace(goodAgent, tc.old, "", 1)
+			}
+			_, err := ParseAgentFile([]byte(doc))
+			var e *Error
+			if !errors.As(err, &e) || !errors.Is(err, ErrInvalid) {
+				t.Fatalf("err = %v, want a config *Error", err)
+			}
+			if tc.path != "" && e.Path != tc.path {
+				t.Errorf("path = %q, want %q (%v)", e.Path, tc.path, err)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %v, want it to say %q", err, tc.want)
+			}
+			if tc.path != "" && tc.edit != "no heartbeat" && e.Line == 0 { // a missing key has no line
+				t.Errorf("err = %v: no line", err)
+			}
+		})
+	}
+}
