@@ -46,7 +46,23 @@ type Agent struct {
 	stateDir string // "" keeps nothing for a successor
 	log      *slog.Logger
 	stop     *decision.AgentStopping
+	// beat writes the storage heartbeat each Step (SetHeartbeat); granted
+	// is when a grant last moved the contract's expiry.
+	beat    Heartbeat
+	granted time.Duration
+	beatErr string
 }
+
+// Heartbeat writes the host's storage heartbeat: heartbeat.Writer.
+type Heartbeat interface {
+	Beat(ctx context.Context, guests int, granted time.Duration, now time.Time) error
+}
+
+// SetHeartbeat makes every Step write the storage heartbeat too, with the
+// running guests and how long ago the last grant came. A write that fails
+// (the storage cut, or the host blocklisted) is logged once per change:
+// the controllers see the counter stop, which is the point.
+func (a *Agent) SetHeartbeat(h Heartbeat) { a.beat = h }
 
 // New is an agent process of host, reporting on networks, with contract c
 // and keeper k (which share c). stateDir is where it keeps what its
@@ -83,8 +99,23 @@ func (a *Agent) Step(ctx context.Context, now time.Duration) {
 				a.log.Debug("report not sent", "network", n, "err", err)
 			}
 		}
+		if a.beat != nil {
+			a.heartbeat(ctx, len(self.Domains), now)
+		}
 	}
 	a.tick(now)
+}
+
+func (a *Agent) heartbeat(ctx context.Context, guests int, now time.Duration) {
+	err := a.beat.Beat(ctx, guests, now-a.granted, time.Now())
+	switch {
+	case err != nil && err.Error() != a.beatErr:
+		a.beatErr = err.Error()
+		a.log.Warn("storage heartbeat not written", "err", err)
+	case err == nil && a.beatErr != "":
+		a.beatErr = ""
+		a.log.Info("storage heartbeat written again")
+	}
 }
 
 func (a *Agent) tick(now time.Duration) {
@@ -105,6 +136,9 @@ func (a *Agent) Granted(now time.Duration, g decision.Grant) {
 		return
 	}
 	saved, moved := a.c.Granted(g)
+	if moved {
+		a.granted = now
+	}
 	if moved && a.stateDir != "" {
 		if err := SaveState(a.stateDir, saved); err != nil {
 			// Safe: a successor resumes from an older grant, or none,

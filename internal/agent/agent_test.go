@@ -9,6 +9,7 @@ import (
 
 	"github.com/vigil-ha/vigil/internal/controller"
 	"github.com/vigil-ha/vigil/internal/decision"
+	"github.com/vigil-ha/vigil/internal/heartbeat"
 )
 
 // The agent against the real controller loop and engine, on one virtual
@@ -271,5 +272,23 @@ func TestNewAgentWaitsForAFirstGrantBeforeItResponds(t *testing.T) {
 	b.run(12 * time.Second)
 	if !slices.Equal(b.resp, []Response{RespondStopVMs}) || len(b.dog.fed) != 0 {
 		t.Errorf("after the isolation timeout: responses %v, fed %v; want stop-vms once, never fed", b.resp, b.dog.fed)
+	}
+}
+
+// The agent writes its storage heartbeat every Step, moving the counter
+// the controllers compare, cut off from them or not.
+func TestAgentWritesItsStorageHeartbeat(t *testing.T) {
+	b := newBed(t)
+	dir := heartbeat.Dir{Path: t.TempDir()}
+	b.a.SetHeartbeat(heartbeat.NewWriter(dir, "cmp1", "boot-1"))
+	b.run(5 * time.Second)
+	b.cut["mgmt"], b.cut["storage"] = true, true
+	b.run(8 * time.Second)
+	got, ok, err := dir.Read(context.Background(), "cmp1")
+	if err != nil || !ok || got.Seq != 8 || got.BootID != "boot-1" {
+		t.Fatalf("heartbeat = %+v, %v, %v; want seq 8 of boot-1", got, ok, err)
+	}
+	if got.Granted != 3*time.Second {
+		t.Errorf("granted %v ago, want 3s (the last grant came at 5 s)", got.Granted)
 	}
 }
