@@ -408,6 +408,9 @@ func (e *Engine) Status() []HostStatus {
 		if h.inc == nil && i < len(e.assessed) && e.assessed[i].rule == "agent-silent-peers-reach" {
 			s.LeftToOperator = erroredOn(h)
 		}
+		if h.inc == nil {
+			s.LeftToOperator = append(s.LeftToOperator, h.restartWait...)
+		}
 		s.Held = h.held()
 		if s.Held && h.inc == nil {
 			switch h.rule {

@@ -112,6 +112,9 @@ type host struct {
 	// restartAt: when vigil last asked for a hard reboot of a guest its
 	// gate refused on this host, per instance (restart.go).
 	restartAt map[string]time.Time
+	// restartWait: refused guests nothing can start while nova-compute is
+	// not running on the host (restart.go): the operator's.
+	restartWait []string
 
 	maintenance bool
 	badSince    time.Time // onset of the current bad episode (suspect or worse); zero when live

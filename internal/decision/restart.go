@@ -32,7 +32,12 @@ const restartSettle = 10
 // migration in flight; one that was moved is placed elsewhere). An
 // instance handed to an operator when an incident closed is left alone.
 func (e *Engine) restartRefused(now time.Time, h *host, a assessment) {
-	if len(h.self.Refused) == 0 || h.inc != nil || h.maintenance {
+	h.restartWait = nil
+	if h.inc != nil || h.maintenance {
+		return
+	}
+	e.waitsForNova(now, h, a)
+	if len(h.self.Refused) == 0 {
 		return
 	}
 	if !h.lastGuests || h.watchdogUnsaved != unsavedNone {
@@ -87,4 +92,30 @@ func (e *Engine) runsElsewhere(now time.Time, h *host, in string) bool {
 		}
 	}
 	return false
+}
+
+// waitsForNova finds the instances Nova says run on a live host h that
+// its agent does not run (the host rebooted, or their start was refused)
+// while nova-compute is not running there: nothing but nova-compute can
+// start them, and no other host runs them. It alerts, and lists them as
+// the operator's (Status.LeftToOperator) until nova-compute runs.
+func (e *Engine) waitsForNova(now time.Time, h *host, a assessment) {
+	switch a.state {
+	case Healthy, ServiceDegraded, NetworkDegraded:
+	default:
+		return
+	}
+	if !fresh(h.selfAt, now, e.cfg.AgentTimeout) || !fresh(h.novaAt, now, e.cfg.AgentTimeout) || h.self.GuestsUnknown ||
+		h.self.NovaCompute.Running && h.nova.Up || now.Sub(e.leaderSince) < restartSettle*e.cfg.AgentTimeout {
+		return
+	}
+	for _, in := range h.nova.Instances {
+		st := h.nova.Status[in]
+		if (st == NovaActive || st == NovaError) && !slices.Contains(h.self.Domains, in) && e.unresolved[in] == "" && !e.runsElsewhere(now, h, in) {
+			h.restartWait = append(h.restartWait, in)
+		}
+	}
+	if len(h.restartWait) > 0 {
+		e.alert(h, "guests-wait-for-nova", fmt.Sprintf("Nova says %s run on %s, but its agent runs none of them (the host rebooted, or vigil's gate refused their start) and nova-compute is not running there: nothing can start them; start nova-compute on %s (it resumes them, or vigil hard-reboots them), or start them by hand", strings.Join(h.restartWait, ", "), h.Name, h.Name))
+	}
 }
