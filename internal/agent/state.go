@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/vigil-ha/vigil/internal/atomicfile"
 )
 
 // NewProcessID names a new agent process: random, so no two processes of
@@ -30,24 +32,8 @@ func SaveState(dir string, s Saved) error {
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(dir, stateFile+".*")
-	if err != nil {
-		return fmt.Errorf("agent: state_dir %s: %w", dir, err)
-	}
-	defer os.Remove(tmp.Name()) // gone after the rename; cleans up a failure
-	if _, err := tmp.Write(b); err != nil {
-		_ = tmp.Close()
-		return fmt.Errorf("agent: writing %s: %w", tmp.Name(), err)
-	}
-	if err := tmp.Sync(); err != nil {
-		_ = tmp.Close()
-		return fmt.Errorf("agent: writing %s: %w", tmp.Name(), err)
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), filepath.Join(dir, stateFile)); err != nil {
-		return fmt.Errorf("agent: state_dir %s: %w", dir, err)
+	if err := atomicfile.Write(dir, stateFile, b); err != nil {
+		return fmt.Errorf("agent: state_dir %w", err)
 	}
 	return nil
 }

@@ -1,10 +1,7 @@
 package config
 
 import (
-	"errors"
-	"fmt"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -117,33 +114,10 @@ func DefaultAgentFile() AgentFile {
 
 // ParseAgentFile reads an agent file's content over the defaults and
 // validates it.
-func ParseAgentFile(data []byte) (AgentFile, error) {
-	a, lines, err := parseAs(data, DefaultAgentFile())
-	if err == nil {
-		err = a.Validate()
-		var e *Error
-		if errors.As(err, &e) && e.Line == 0 {
-			e.Line = lines.find(e.Path)
-		}
-	}
-	if err != nil {
-		return AgentFile{}, err
-	}
-	return a, nil
-}
+func ParseAgentFile(data []byte) (AgentFile, error) { return parseValidate(data, DefaultAgentFile()) }
 
 // LoadAgentFile reads, parses and validates the agent file at path.
-func LoadAgentFile(path string) (AgentFile, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return AgentFile{}, fmt.Errorf("config: %w", err)
-	}
-	a, err := ParseAgentFile(data)
-	if err != nil {
-		return AgentFile{}, fmt.Errorf("%s: %w", path, err)
-	}
-	return a, nil
-}
+func LoadAgentFile(path string) (AgentFile, error) { return loadFile(path, DefaultAgentFile()) }
 
 // Validate reports the first setting that is missing or impossible, as an
 // *Error naming its YAML path.

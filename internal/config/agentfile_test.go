@@ -34,31 +34,16 @@ func TestAgentFileDefaultsAndGoodFile(t *testing.T) {
 
 // Bad input names the key, its line and the fix.
 func TestAgentFileErrorsNameTheKey(t *testing.T) {
-	for _, tc := range []struct{ edit, old, path, want string }{
-		{"unknown key", "key_file:", "", "key_fil"},
-		{"bad listen", "10.0.0.11:7401", "networks[0].listen", "want this host's address and port"},
-		{"bad controller", "10.0.0.2:7400", "networks[0].controllers[1]", "want ip:port"},
-		{"bad response", "stop-vms", "isolation.response", "want none, stop-vms or reboot"},
-		{"relative device", "/dev/watchdog", "watchdog.device", "absolute path"},
-		{"no heartbeat", "heartbeat: {pool: vigil-heartbeat}", "heartbeat", "cannot tell a host cut off"},
+	for _, tc := range []struct{ name, old, new, path, want string }{
+		{"unknown key", "key_file:", "key_fil:", "", "key_fil"},
+		{"bad listen", "10.0.0.11:7401", "10.0.0.11", "networks[0].listen", "want this host's address and port"},
+		{"bad controller", "10.0.0.2:7400", "ctl-2", "networks[0].controllers[1]", "want ip:port"},
+		{"bad response", "stop-vms", "halt", "isolation.response", "want none, stop-vms or reboot"},
+		{"relative device", "/dev/watchdog", "watchdog0", "watchdog.device", "absolute path"},
+		{"no heartbeat", "heartbeat: {pool: vigil-heartbeat}", "", "heartbeat", "cannot tell a host cut off"},
 	} {
-		t.Run(tc.edit, func(t *testing.T) {
-			var doc string
-			switch tc.edit {
-			case "unknown key":
-				doc = strings.Replace(goodAgent, tc.old, "key_fil:", 1)
-			case "bad listen":
-				doc = strings.Replace(goodAgent, tc.old, "10.0.0.11", 1)
-			case "bad controller":
-				doc = strings.Replace(goodAgent, tc.old, "ctl-2", 1)
-			case "bad response":
-				doc = strings.Replace(goodAgent, tc.old, "halt", 1)
-			case "relative device":
-				doc = strings.Replace(goodAgent, tc.old, "watchdog0", 1)
-			case "no heartbeat":
-				doc = strings.Replace(goodAgent, tc.old, "", 1)
-			}
-			_, err := ParseAgentFile([]byte(doc))
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ParseAgentFile([]byte(strings.Replace(goodAgent, tc.old, tc.new, 1)))
 			var e *Error
 			if !errors.As(err, &e) || !errors.Is(err, ErrInvalid) {
 				t.Fatalf("err = %v, want a config *Error", err)
@@ -69,7 +54,7 @@ func TestAgentFileErrorsNameTheKey(t *testing.T) {
 			if !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("err = %v, want it to say %q", err, tc.want)
 			}
-			if tc.path != "" && tc.edit != "no heartbeat" && e.Line == 0 { // a missing key has no line
+			if tc.path != "" && tc.new != "" && e.Line == 0 { // a missing key has no line
 				t.Errorf("err = %v: no line", err)
 			}
 		})

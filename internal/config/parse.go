@@ -27,12 +27,27 @@ func Parse(data []byte) (Config, error) {
 
 // Load reads, parses and validates the file at path. Errors carry the
 // offending key's line when it is known.
-func Load(path string) (Config, error) {
+func Load(path string) (Config, error) { return loadFile(path, Default()) }
+
+// loadFile reads the file at path over the defaults def, and validates it.
+func loadFile[T interface{ Validate() error }](path string, def T) (T, error) {
+	var zero T
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return Config{}, fmt.Errorf("config: %w", err)
+		return zero, fmt.Errorf("config: %w", err)
 	}
-	c, lines, err := parse(data)
+	c, err := parseValidate(data, def)
+	if err != nil {
+		return zero, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, nil
+}
+
+// parseValidate parses data over def and validates it, giving an error of
+// the validation the line of its key.
+func parseValidate[T interface{ Validate() error }](data []byte, def T) (T, error) {
+	var zero T
+	c, lines, err := parseAs(data, def)
 	if err == nil {
 		err = c.Validate()
 		var e *Error
@@ -41,7 +56,7 @@ func Load(path string) (Config, error) {
 		}
 	}
 	if err != nil {
-		return Config{}, fmt.Errorf("%s: %w", path, err)
+		return zero, err
 	}
 	return c, nil
 }

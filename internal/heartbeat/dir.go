@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/vigil-ha/vigil/internal/atomicfile"
 )
 
 // Dir is a heartbeat store in a shared directory (NFS-style instance
@@ -30,24 +32,8 @@ func (d Dir) Write(_ context.Context, b Beat) error {
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(d.Path, "."+b.Host+".*")
-	if err != nil {
-		return fmt.Errorf("heartbeat: dir %s: %w", d.Path, err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(encode(b)); err != nil {
-		_ = tmp.Close()
-		return fmt.Errorf("heartbeat: %s: %w", tmp.Name(), err)
-	}
-	if err := tmp.Sync(); err != nil {
-		_ = tmp.Close()
-		return fmt.Errorf("heartbeat: %s: %w", tmp.Name(), err)
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), p); err != nil {
-		return fmt.Errorf("heartbeat: %w", err)
+	if err := atomicfile.Write(d.Path, filepath.Base(p), encode(b)); err != nil {
+		return fmt.Errorf("heartbeat: dir %w", err)
 	}
 	return nil
 }
