@@ -125,6 +125,11 @@ func (e *Engine) workflow(now time.Time, h *host, a assessment) {
 			e.persist(h)
 		}
 	case Recovered:
+		if f := inc.fence; f != nil && powerFence(f.Method) && h.bmc == PowerOn && h.bmcAt.After(f.At) {
+			// Every guest moved, so nothing is undone; but someone
+			// powered it on, which an operator must hear of.
+			e.alert(h, "fence-power-on", fmt.Sprintf("%s's BMC reads the power on again after its fence (%s): someone powered it on; its instances run elsewhere now, and vigil keeps it forced down until it rejoins cleanly (nova-compute destroys the moved guests when it starts)", h.Name, f.describe()))
+		}
 		if fresh(h.lastAgent(), now, e.cfg.AgentTimeout) {
 			e.transition(now, h, Rejoining, "host-back", []string{"agent answers again (boot " + h.self.BootID + ")"})
 			e.persist(h)
