@@ -39,10 +39,10 @@ func (s Stats) Refused() uint64 {
 
 // counters is Stats, counted concurrently.
 type counters struct {
-	taken, relayed                                                                       atomic.Uint64
+	taken, relayed                                                                         atomic.Uint64
 	replay, stale, noChallenge, forged, unknownKey, unknownHost, version, malformed, unexp atomic.Uint64
-	wrongNetwork, notLeading, ungranted                                                  atomic.Uint64
-	grants, acks, retries, retriesLimited, ackNoPath, sendFailed                         atomic.Uint64
+	wrongNetwork, notLeading, ungranted                                                    atomic.Uint64
+	grants, acks, retries, retriesLimited, ackNoPath, sendFailed                           atomic.Uint64
 }
 
 func (c *counters) snapshot() Stats {
