@@ -345,11 +345,10 @@ func (u *Uplink) resend(l *link, src netip.AddrPort) {
 	}
 	*done = true
 	u.mu.Unlock()
+	u.stats.resent.Add(1)
 	if err := u.write(l, src, m, echo); err != nil {
 		u.log.Debug("resend failed", "network", l.name, "err", err)
-		return
 	}
-	u.stats.resent.Add(1)
 }
 
 // relayUp forwards a configured peer's upstream packet b to every
@@ -366,6 +365,7 @@ func (u *Uplink) relayUp(l *link, b []byte, src netip.AddrPort, host string) {
 		u.stats.relayRefused.Add(1)
 		return
 	}
+	u.stats.relayed.Add(1) // before it goes: whoever receives it sees the count
 	for _, c := range l.ctls {
 		w, err := wire.WrapRelay(u.keys.Newest(), u.host, b)
 		if err == nil {
@@ -376,7 +376,6 @@ func (u *Uplink) relayUp(l *link, b []byte, src netip.AddrPort, host string) {
 			return
 		}
 	}
-	u.stats.relayed.Add(1)
 }
 
 // relayDown hands a downstream packet the controller sent through this
@@ -388,11 +387,10 @@ func (u *Uplink) relayDown(l *link, inner []byte) {
 		u.stats.dropped.Add(1)
 		return
 	}
+	u.stats.relayedDown.Add(1)
 	if _, err := l.conn.WriteToUDPAddrPort(inner, l.peers[i].addr); err != nil {
 		u.log.Debug("relay failed", "network", l.name, "peer", h.Host, "err", err)
-		return
 	}
-	u.stats.relayedDown.Add(1)
 }
 
 // Stats counts what the uplink did since New.

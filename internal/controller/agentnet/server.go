@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/vigil-ha/vigil/internal/decision"
@@ -187,9 +188,7 @@ func (s *Server) handle(ctx context.Context, k *socket, b []byte, src netip.Addr
 			s.log.Debug("agent report not granted", "host", in.Host, "network", k.network, "err", err)
 			return
 		}
-		if s.send(k, src, in.Host, in.KeyID, in.Via, in.ViaKeyID, wire.NewGrant(g, s.gate.Challenge(s.clock()))) {
-			s.stats.grants.Add(1)
-		}
+		s.send(k, src, in.Host, in.KeyID, in.Via, in.ViaKeyID, wire.NewGrant(g, s.gate.Challenge(s.clock())), &s.stats.grants)
 	case wire.Stop:
 		r.Submit(m.Decision(in.Host))
 	case wire.Peers:
@@ -205,9 +204,7 @@ func (s *Server) retry(k *socket, src netip.AddrPort, in wire.Inbound, why wire.
 		s.stats.retriesLimited.Add(1)
 		return
 	}
-	if s.send(k, src, in.Host, in.KeyID, in.Via, in.ViaKeyID, wire.Retry{Next: s.gate.Challenge(s.clock()), Why: why}) {
-		s.stats.retries.Add(1)
-	}
+	s.send(k, src, in.Host, in.KeyID, in.Via, in.ViaKeyID, wire.Retry{Next: s.gate.Challenge(s.clock()), Why: why}, &s.stats.retries)
 }
 
 func (s *Server) remember(in wire.Inbound, k *socket, src netip.AddrPort) {
@@ -237,25 +234,23 @@ func (s *Server) Ack(a decision.Ack) {
 		return
 	}
 	for _, p := range ps {
-		if s.send(p.sock, p.addr, a.Host, p.keyID, p.via, p.viaKeyID, wire.NewAck(a)) {
-			s.stats.acks.Add(1)
-		}
+		s.send(p.sock, p.addr, a.Host, p.keyID, p.via, p.viaKeyID, wire.NewAck(a), &s.stats.acks)
 	}
 }
 
 // send seals m for host with key id keyID, wraps it for via if it came
-// through a peer, and sends it to dst on k. It reports whether it went.
-func (s *Server) send(k *socket, dst netip.AddrPort, host string, keyID uint32, via string, viaKeyID uint32, m wire.Message) bool {
+// through a peer, counts it in sent and sends it to dst on k (counted
+// before it goes: whoever receives it sees the count).
+func (s *Server) send(k *socket, dst netip.AddrPort, host string, keyID uint32, via string, viaKeyID uint32, m wire.Message, sent *atomic.Uint64) {
 	b, err := s.seal(host, keyID, via, viaKeyID, m)
 	if err == nil {
+		sent.Add(1)
 		_, err = k.conn.WriteToUDPAddrPort(b, dst)
 	}
 	if err != nil {
 		s.stats.sendFailed.Add(1)
 		s.log.Warn("agent packet not sent", "host", host, "network", k.network, "kind", m.Kind().String(), "err", err)
-		return false
 	}
-	return true
 }
 
 func (s *Server) seal(host string, keyID uint32, via string, viaKeyID uint32, m wire.Message) ([]byte, error) {

@@ -23,6 +23,8 @@ type Stats struct {
 	// a stale agent process, a fenced boot).
 	NotLeading, Ungranted uint64
 
+	// Grants, Acks, Retries: sealed and sent (SendFailed counts those
+	// the socket refused too).
 	Grants, Acks, Retries uint64
 	// RetriesLimited: Retry answers the rate limit withheld.
 	RetriesLimited uint64
