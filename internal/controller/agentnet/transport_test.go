@@ -1,6 +1,7 @@
 package agentnet_test
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -223,4 +224,33 @@ func resends(hs []*host) uint64 {
 		n += h.up.Stats().Resent
 	}
 	return n
+}
+
+// A clean stop's notice goes to the leader on every network; the Runner's
+// acknowledgement, once written, comes back by the server's Ack to the
+// addresses the host was last heard from, and disarms the watchdog.
+func TestCleanStopIsAcknowledged(t *testing.T) {
+	w := newWorld(t)
+	w.startController()
+	h := w.addHost(1, false)
+	w.round(h)
+	w.clk.advance(time.Second)
+	w.round(h)
+	h.a.Stop(context.Background())
+	bound := time.After(waitFor)
+	for !h.dog.disarmed {
+		select {
+		case m := <-h.in:
+			if m.Ack != nil {
+				if _, err := h.a.Acked(*m.Ack); err != nil {
+					t.Fatal(err)
+				}
+			}
+		case <-bound:
+			t.Fatalf("no acknowledgement disarmed the watchdog within %v; controller %+v", waitFor, w.srv.Stats())
+		}
+	}
+	if s := w.srv.Stats(); s.Acks == 0 || s.AckNoPath != 0 {
+		t.Fatalf("controller %+v; want the ack sent on the host's paths", s)
+	}
 }
