@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/vigil-ha/vigil/internal/decision"
@@ -46,6 +47,8 @@ type Runner struct {
 	AfterWrite func()
 
 	reqs chan request
+	// leading is set while the member runs its lead loop (Leading).
+	leading atomic.Bool
 }
 
 type request struct {
@@ -86,10 +89,38 @@ func (r *Runner) Report(ctx context.Context, rep decision.AgentReport) (decision
 	}
 }
 
+// Leading reports whether this member is in its term's loop: advisory, for
+// a transport choosing whether to answer at all (a follower sends no Retry).
+// It may lag a lease that has just run out; Report and Submit are guarded by
+// the lease themselves. Safe for concurrent use.
+func (r *Runner) Leading() bool { return r.leading.Load() }
+
+// campaign campaigns, refusing what is submitted meanwhile: a member that
+// does not lead must not hold its callers (a transport's receive loop) for
+// the length of an election.
+func (r *Runner) campaign(ctx context.Context) (uint64, error) {
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			case q := <-r.reqs:
+				if q.reply != nil {
+					q.reply <- reply{err: ErrNotLeading}
+				}
+			}
+		}
+	}()
+	defer func() { close(stop); <-done }()
+	return r.Lead.Campaign(ctx, r.Name)
+}
+
 // Run campaigns and leads until ctx ends.
 func (r *Runner) Run(ctx context.Context) error {
 	for ctx.Err() == nil {
-		token, err := r.Lead.Campaign(ctx, r.Name)
+		token, err := r.campaign(ctx)
 		if err != nil {
 			r.drain()
 			if ctx.Err() == nil {
@@ -141,6 +172,8 @@ func (r *Runner) drain() {
 }
 
 func (r *Runner) lead(ctx context.Context) {
+	r.leading.Store(true)
+	defer r.leading.Store(false)
 	t := time.NewTicker(r.Every)
 	defer t.Stop()
 	for {
