@@ -124,10 +124,14 @@ func TestProcProbeSeesRealRestarts(t *testing.T) {
 	_, pyErr := os.Stat(python)
 	// A binary started through a link named like the service: its comm is
 	// the link's name, as /usr/sbin/libvirtd's is libvirtd.
-	if err := os.Symlink(sleep, filepath.Join(dir, "libvirtd")); err != nil {
+	// Names of this run's own: the machine may run a real libvirtd or
+	// nova-compute (the project's own test harnesses start them, perhaps
+	// in parallel with this test), which the probe would rightly find.
+	lv, nc := fmt.Sprintf("lvd-%d", os.Getpid()), fmt.Sprintf("nvc-%d", os.Getpid()) // within comm's 15 bytes
+	if err := os.Symlink(sleep, filepath.Join(dir, lv)); err != nil {
 		t.Fatal(err)
 	}
-	script := filepath.Join(dir, "nova-compute")
+	script := filepath.Join(dir, nc)
 	if err := os.WriteFile(script, []byte("#!"+python+"\nimport time\ntime.sleep(1000)\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -136,11 +140,11 @@ func TestProcProbeSeesRealRestarts(t *testing.T) {
 		argv      []string
 		python    bool
 	}{
-		{"binary", "libvirtd", []string{filepath.Join(dir, "libvirtd"), "1000"}, false},
+		{"binary", lv, []string{filepath.Join(dir, lv), "1000"}, false},
 		// Run through its #! line: comm is the script's name.
-		{"script", "nova-compute", []string{script}, true},
+		{"script", nc, []string{script}, true},
 		// python3 /path/nova-compute: comm is python3, argv[1] names it.
-		{"interpreter", "nova-compute", []string{python, script}, true},
+		{"interpreter", nc, []string{python, script}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.python && pyErr != nil {
