@@ -1,0 +1,173 @@
+package decision
+
+import (
+	"slices"
+	"testing"
+	"time"
+)
+
+// Thirteenth adversarial review (attack13), against a3e9863. Each test
+// fails on the code it was written against.
+
+var a13t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// a13 is one leader's engine over cmp1..cmp3, driven every 500 ms like the
+// controller loop: inputs come from world(at, e), the Ready is persisted
+// into store and its actions go to act(at, e, a), which steps the results.
+type a13 struct {
+	t     *testing.T
+	cfg   Config
+	store map[string]Record
+	world func(at time.Duration, e *Engine)
+	act   func(at time.Duration, e *Engine, a Action)
+	// out: every action carried out, with when and by which term.
+	out []a13act
+}
+
+type a13act struct {
+	at   time.Duration
+	term uint64
+	a    Action
+}
+
+func newA13(t *testing.T, cfg Config) *a13 {
+	return &a13{t: t, cfg: cfg, store: map[string]Record{}}
+}
+
+// lead starts a term at at from the records stored.
+func (x *a13) lead(at time.Duration, token uint64) *Engine {
+	e, err := New(x.cfg)
+	if err != nil {
+		x.t.Fatal(err)
+	}
+	for _, h := range []string{"cmp1", "cmp2", "cmp3"} {
+		e.AddHost(HostInfo{Name: h})
+	}
+	var recs []Record
+	for _, r := range x.store {
+		recs = append(recs, r)
+	}
+	e.Restore(recs)
+	e.Step(a13t0.Add(at), Leadership{Leader: true, Token: token})
+	return e
+}
+
+func (x *a13) run(e *Engine, token uint64, from, to time.Duration) {
+	for at := from; at < to; at += 500 * time.Millisecond {
+		now := a13t0.Add(at)
+		x.world(at, e)
+		rd := e.Tick(now)
+		for _, r := range rd.Records {
+			x.store[r.Host] = r
+		}
+		if len(rd.Records) > 0 {
+			e.Step(now, Persisted{Ready: rd.Seq})
+		}
+		for _, a := range rd.Actions {
+			x.out = append(x.out, a13act{at, token, a})
+			x.act(at, e, a)
+		}
+	}
+}
+
+// a13report steps one agent report on both networks.
+func a13report(e *Engine, now time.Time, hn, boot string, domains ...string) {
+	for _, net := range []string{"mgmt", "storage"} {
+		e.Step(now, AgentReport{Host: hn, Network: net, Self: SelfReport{BootID: boot, NovaCompute: Process{Running: true}, Libvirtd: Process{Running: true}, Domains: domains}})
+	}
+}
+
+// Finding A (safety, two writers after a failover; the attack12 P5 fix is
+// a 30 s hold): a successor keeps an instance its predecessor held for a
+// copy elsewhere (Record.CopyElsewhere) only for restartSettle agent
+// timeouts after its election, and then evacuates it unless some host it
+// has heard since says it runs it. The predecessor held it "from the other
+// host's last word until it is fenced or says otherwise" (seenWith); the
+// successor never heard that word, and the record does not say which host
+// holds the copy, so a host that cannot speak keeps nothing.
+//
+// i2 live-migrated from cmp1 to cmp2 and switched over (Nova still places
+// it on cmp1). cmp1 dies at +15 s, is fenced (ipmi), i1 moves, i2 is held
+// for its copy on cmp2. At +60 s cmp2 hangs (kernel stall: no report, no
+// heartbeat; after librbd's 30 s watch timeout its watch on i2's disk is
+// gone too); cmp2 is not fenced: the brake holds it (two of three hosts
+// failed within the window), and were it let through its fence would fail
+// (its BMC does not answer). The first
+// leader holds i2 for good: cmp2's last word named it, and cmp2 is not
+// fenced. It fails over at +2 min; the successor restores cmp1 (Recovering,
+// i2 in CopyElsewhere) and cmp2 (Fencing, its fence still failing), hears
+// nothing of cmp2, and at +30 s evacuates i2 from cmp1. When cmp2's stall
+// clears, its copy of i2 resumes writing next to the evacuated one.
+//
+// Fix: persist which host held the copy (CopyElsewhere as instance → host),
+// and have a successor hold it as its predecessor did: until that host is
+// fenced (fenceHolds) or has reported a guest list without it. Failing
+// that, hold it until every host not fenced has reported a known guest list
+// to this leader.
+func TestAttack13SuccessorDropsACopyElsewhereHoldOfAHostItNeverHeard(t *testing.T) {
+	x := newA13(t, DefaultConfig())
+	var evacuated []string
+	x.world = func(at time.Duration, e *Engine) {
+		now := a13t0.Add(at)
+		if at <= 15*time.Second {
+			a13report(e, now, "cmp1", "b", "i1")
+		}
+		if at <= 60*time.Second {
+			a13report(e, now, "cmp2", "b", "i2")
+		}
+		a13report(e, now, "cmp3", "b")
+		c := map[string]uint64{"cmp1": 1, "cmp2": 1, "cmp3": uint64(at)}
+		if at <= 15*time.Second {
+			c["cmp1"] = uint64(at)
+		}
+		if at <= 60*time.Second {
+			c["cmp2"] = uint64(at)
+		}
+		e.Step(now, StorageHeartbeats{OK: true, Counters: c})
+		if at <= 90*time.Second {
+			e.Step(now, DiskWriters{Instance: "i2", Hosts: []string{"cmp2"}})
+		} else {
+			e.Step(now, DiskWriters{Instance: "i2"})
+		}
+		cmp1 := []string{"i1", "i2"}
+		if slices.Contains(evacuated, "i1") {
+			cmp1 = []string{"i2"}
+		}
+		if slices.Contains(evacuated, "i2") {
+			cmp1 = slices.DeleteFunc(cmp1, func(s string) bool { return s == "i2" })
+		}
+		e.Step(now, NovaService{Host: "cmp1", Up: at <= 15*time.Second, ForcedDown: at > 20*time.Second, Instances: cmp1, Status: map[string]string{"i1": NovaActive, "i2": NovaActive}})
+		e.Step(now, NovaService{Host: "cmp2", Up: at <= 60*time.Second, Instances: nil})
+	}
+	x.act = func(at time.Duration, e *Engine, a Action) {
+		now := a13t0.Add(at)
+		switch a.Kind {
+		case ActFence:
+			if a.Host == "cmp2" {
+				e.Step(now, FenceResult{Host: a.Host, Level: a.Level, Method: "ipmi", Err: "BMC unreachable"})
+				return
+			}
+			e.Step(now, FenceResult{Host: a.Host, Level: a.Level, OK: true, Method: "ipmi", Proof: "chassis power read back off"})
+		case ActEvacuate:
+			for _, in := range a.Instances {
+				evacuated = append(evacuated, in)
+				e.Step(now, EvacuateResult{Host: a.Host, Instance: in, OK: true, Accepted: true})
+			}
+		}
+	}
+	e := x.lead(0, 1)
+	x.run(e, 1, 0, 2*time.Minute)
+	if !slices.Equal(evacuated, []string{"i1"}) || x.store["cmp1"].Phase != Recovering || !slices.Contains(x.store["cmp1"].CopyElsewhere, "i2") {
+		t.Fatalf("setup: the first leader should have moved i1 and held i2 for its copy on cmp2: evacuated %v, record %+v", evacuated, x.store["cmp1"])
+	}
+	if r := x.store["cmp2"]; r.Fence != nil || r.Failed.IsZero() {
+		t.Fatalf("setup: cmp2 should be failed and not fenced: %+v", r)
+	}
+	s := x.lead(2*time.Minute+3*time.Second, 2)
+	x.run(s, 2, 2*time.Minute+3*time.Second, 4*time.Minute)
+	for _, o := range x.out {
+		if o.term == 2 && o.a.Kind == ActEvacuate && slices.Contains(o.a.Instances, "i2") {
+			t.Fatalf("TWO WRITERS: the successor evacuated i2 from cmp1 at +%v, while cmp2, which its predecessor held it for (cmp2's last word: it runs i2), is hung and not fenced (its fence fails): %s", o.at, o.a)
+		}
+	}
+}
