@@ -171,3 +171,125 @@ func TestAttack13SuccessorDropsACopyElsewhereHoldOfAHostItNeverHeard(t *testing.
 		}
 	}
 }
+
+// Finding B (safety, two writers; Unmoved set when something did move):
+// an evacuation in flight at a failover is not on record (Record.Moving is
+// only what Nova was seen to accept; evacWait is not persisted), so the
+// successor believes nothing of the incident moved; if the host's fence is
+// undone before the successor sends the evacuation again (the executor
+// would find it moved and say so), nothing ever tells it otherwise: in
+// rejoining no evacuation is retried. A later fence round (rejoin-silent)
+// that the host aborts then closes the incident as an aborted first fence:
+// "no instance was moved", and the unfence goes out Unmoved, which lifts
+// the blocklist with no evidence of a reset (fence.Release.Unmoved).
+//
+// cmp1's BMC lies (it acknowledges power off and does nothing), so of its
+// ipmi+ceph-blocklist fence only the blocklist holds. cmp1 hangs at +15 s;
+// it is fenced and i1's evacuation goes out; the leader dies before any
+// result. Nova accepts it (i1 runs on cmp2); cmp1's hang clears as the
+// successor takes over, and its agent answers at once: the successor's
+// first tick finds the fence undone (agent answers after a power fence)
+// and goes to rejoining, "0 of 1 instances moved". cmp1 still runs its
+// stale i1 (blocklisted), which the successor sees and names itself
+// (rejoin-blocked: "still runs i1, which Nova places elsewhere"). cmp1
+// then stalls in userspace (agent silent, kernel answers ping): after
+// dead_after the successor fences it again (rejoin-silent) with the probe
+// armed; the probe answers, the fence is aborted, the incident closed and
+// the unfence sent Unmoved. The blocklist goes, and cmp1's i1 writes again
+// next to cmp2's as soon as its userspace resumes.
+//
+// Fix: count as moved (moved(), and rejoinStalled's held) every instance of
+// the incident that Nova places on another host, or that the host runs
+// while Nova places it elsewhere; and persist evacuations in flight
+// (evacWait) in Record.Moving, so a successor knows a call may have
+// reached Nova. An unfence that closes an incident in which anything may
+// have moved must never be Unmoved.
+func TestAttack13SuccessorUnfencesUnmovedAfterAnEvacuationInFlight(t *testing.T) {
+	x := newA13(t, DefaultConfig())
+	evacAt := time.Duration(-1)
+	var l2At, stallAt time.Duration = -1, -1
+	hung := func(at time.Duration) bool {
+		switch {
+		case at <= 15*time.Second:
+			return false
+		case l2At < 0 || at < l2At:
+			return true // hung until the successor leads
+		case stallAt >= 0 && at >= stallAt:
+			return true // the userspace stall
+		}
+		return false
+	}
+	x.world = func(at time.Duration, e *Engine) {
+		now := a13t0.Add(at)
+		if !hung(at) {
+			a13report(e, now, "cmp1", "b", "i1")
+		}
+		a13report(e, now, "cmp2", "b")
+		a13report(e, now, "cmp3", "b")
+		c := map[string]uint64{"cmp1": 1, "cmp2": uint64(at), "cmp3": uint64(at)}
+		if at <= 15*time.Second {
+			c["cmp1"] = uint64(at)
+		}
+		e.Step(now, StorageHeartbeats{OK: true, Counters: c})
+		accepted := evacAt >= 0 && at >= evacAt+5*time.Second
+		switch {
+		case accepted:
+			e.Step(now, NovaService{Host: "cmp1", ForcedDown: true})
+			e.Step(now, NovaService{Host: "cmp2", Up: true, Instances: []string{"i1"}, Status: map[string]string{"i1": NovaActive}})
+		default:
+			e.Step(now, NovaService{Host: "cmp1", Up: at <= 15*time.Second, ForcedDown: evacAt >= 0, Instances: []string{"i1"}, Status: map[string]string{"i1": NovaActive}})
+			e.Step(now, NovaService{Host: "cmp2", Up: true})
+		}
+	}
+	x.act = func(at time.Duration, e *Engine, a Action) {
+		now := a13t0.Add(at)
+		switch a.Kind {
+		case ActFence:
+			if evacAt < 0 {
+				// The BMC acknowledges and reads back off (it lies); the
+				// blocklist goes on.
+				e.Step(now, FenceResult{Host: a.Host, Level: a.Level, OK: true, Method: "ipmi+ceph-blocklist", Proof: "chassis power read back off; entries listed"})
+				return
+			}
+			// The new round: cmp1's kernel answers the probe.
+			e.Step(now, FenceResult{Host: a.Host, Level: a.Level, Method: "ipmi+ceph-blocklist", Aborted: AbortHostAnswers, Err: "ping on the storage network, right before the power-off"})
+		case ActEvacuate:
+			if evacAt < 0 {
+				evacAt = at // carried out; its result dies with the leader
+			}
+		case ActUnfence:
+			e.Step(now, UnfenceResult{Host: a.Host, OK: true})
+		}
+	}
+	e := x.lead(0, 1)
+	for at := time.Duration(0); at < time.Minute && evacAt < 0; at += 500 * time.Millisecond {
+		x.run(e, 1, at, at+500*time.Millisecond)
+	}
+	if evacAt < 0 {
+		t.Fatalf("setup: the first leader never evacuated i1 (status %+v)", e.Status()[0])
+	}
+	// The leader dies with the evacuation out; Nova accepts it 5 s later,
+	// the successor leads 10 s later, and cmp1's hang clears then.
+	l2At = evacAt + 10*time.Second
+	stallAt = l2At + 40*time.Second
+	s := x.lead(l2At, 2)
+	x.run(s, 2, l2At, l2At+3*time.Minute)
+	rejoining := false
+	for _, o := range x.out {
+		if o.term != 2 || o.a.Host != "cmp1" {
+			continue
+		}
+		if o.a.Kind == ActAlert && o.a.Code == "rejoin-blocked" {
+			rejoining = true
+		}
+		if o.a.Kind == ActUnfence {
+			if !rejoining {
+				t.Fatalf("setup: the successor unfenced cmp1 before it saw it back with its stale i1: %s", o.a)
+			}
+			t.Fatalf("TWO WRITERS: i1 was evacuated (Nova runs it on cmp2) and cmp1 still runs its stale copy (the successor said so: rejoin-blocked), yet at +%v the successor unfenced cmp1 (Unmoved %v, rule %s): %s", o.at, o.a.Unmoved, o.a.Rule, o.a.Reason)
+		}
+	}
+	if !rejoining {
+		t.Fatalf("setup: the successor never saw cmp1 back running i1 (status %+v)", s.Status()[0])
+	}
+}
