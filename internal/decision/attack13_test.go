@@ -1,6 +1,7 @@
 package decision
 
 import (
+	"encoding/json"
 	"slices"
 	"testing"
 	"time"
@@ -291,5 +292,103 @@ func TestAttack13SuccessorUnfencesUnmovedAfterAnEvacuationInFlight(t *testing.T)
 	}
 	if !rejoining {
 		t.Fatalf("setup: the successor never saw cmp1 back running i1 (status %+v)", s.Status()[0])
+	}
+}
+
+// Finding D (liveness: a host left blocklisted after a clean rejoin; its
+// record deleted): a renewal in flight when the host rejoins, which fails
+// after it re-added entries the rejoin's unfence had lifted, is never
+// followed by another unfence. The real device re-adds a recorded entry
+// it finds gone ("added again": cephbl Renew, case r.Ours && !listed) and
+// returns the original proof with any later error; RenewAction hands the
+// engine those records with OK false. renewResult, with no incident, puts
+// them back among the records to lift but lifts them only when OK: no
+// unfence is due, so the record (LiftRecords, no UnfenceDue) is Empty to
+// the store and deleted, and the host runs healthy with its guests unable
+// to write.
+//
+// cmp1 dies at +15 s and is fenced by blocklist; i1 moves. Its renewal at
+// +1m15s is slow (the monitors are electing a leader). cmp1 comes back
+// from a new boot at +2m30s and rejoins cleanly: the unfence lifts its
+// entries. The renewal then goes on, re-adds the entries it finds gone,
+// and fails on the next command. Nothing lifts them again.
+//
+// Fix: after the incident is closed, treat any renewal result that
+// carries records (or any at all) as one that may have re-added entries:
+// lift them again (unfence, retried), and have controller.Empty keep a
+// record that still has LiftRecords.
+func TestAttack13FailedRenewalAfterRejoinLeavesTheHostBlocklisted(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.FenceRenew = time.Minute
+	x := newA13(t, cfg)
+	rec := json.RawMessage(`{"driver":"ceph-blocklist","blocklist":{"entries":[{"addr":"10.0.2.1:0/0","ours":true}]}}`)
+	back := 150 * time.Second
+	var pendingRenew *Action
+	rejoined := time.Duration(-1)
+	x.world = func(at time.Duration, e *Engine) {
+		now := a13t0.Add(at)
+		alive := at <= 15*time.Second || at >= back
+		if alive {
+			boot, doms := "b", []string{"i1"}
+			if at >= back {
+				boot, doms = "b2", nil
+			}
+			a13report(e, now, "cmp1", boot, doms...)
+		}
+		a13report(e, now, "cmp2", "b")
+		a13report(e, now, "cmp3", "b")
+		c1 := uint64(1)
+		if alive {
+			c1 = uint64(at)
+		}
+		e.Step(now, StorageHeartbeats{OK: true, Counters: map[string]uint64{"cmp1": c1, "cmp2": uint64(at), "cmp3": uint64(at)}})
+		if at <= 15*time.Second {
+			e.Step(now, NovaService{Host: "cmp1", Up: true, Instances: []string{"i1"}, Status: map[string]string{"i1": NovaActive}})
+		} else {
+			e.Step(now, NovaService{Host: "cmp1", Up: at >= back, ForcedDown: rejoined < 0})
+			e.Step(now, NovaService{Host: "cmp2", Up: true, Instances: []string{"i1"}, Status: map[string]string{"i1": NovaActive}})
+		}
+		if rejoined >= 0 && pendingRenew != nil && at >= rejoined+2*time.Second {
+			// The slow renewal re-added the entry the unfence lifted,
+			// then failed: the device returns the proof it was given.
+			e.Step(now, RenewResult{Host: "cmp1", Err: "ceph: osd blocklist add: monitor election in progress", Records: pendingRenew.Records})
+			pendingRenew = nil
+		}
+	}
+	x.act = func(at time.Duration, e *Engine, a Action) {
+		now := a13t0.Add(at)
+		switch a.Kind {
+		case ActFence:
+			e.Step(now, FenceResult{Host: a.Host, Level: a.Level, OK: true, Method: "ceph-blocklist", Proof: "entries listed", Records: []json.RawMessage{rec}})
+		case ActEvacuate:
+			for _, in := range a.Instances {
+				e.Step(now, EvacuateResult{Host: a.Host, Instance: in, OK: true, Accepted: true})
+			}
+		case ActRenewFence:
+			if pendingRenew == nil {
+				a := a
+				pendingRenew = &a // slow: its result comes after the rejoin
+			}
+		case ActUnfence:
+			if rejoined < 0 {
+				rejoined = at
+			}
+			e.Step(now, UnfenceResult{Host: a.Host, OK: true})
+		}
+	}
+	e := x.lead(0, 1)
+	x.run(e, 1, 0, 6*time.Minute)
+	if rejoined < 0 {
+		t.Fatalf("setup: cmp1 never rejoined (status %+v)", e.Status()[0])
+	}
+	unfences := 0
+	for _, o := range x.out {
+		if o.a.Host == "cmp1" && o.a.Kind == ActUnfence && o.at > rejoined+2*time.Second {
+			unfences++
+		}
+	}
+	if unfences == 0 {
+		r := x.store["cmp1"]
+		t.Fatalf("HOST LEFT BLOCKLISTED: a renewal in flight at cmp1's rejoin (+%v) re-added its entry and failed; vigil never lifted it again (cmp1's record: phase %q, unfence due %v, lift records %d)", rejoined, r.Phase, r.UnfenceDue, len(r.LiftRecords))
 	}
 }
