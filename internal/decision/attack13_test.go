@@ -392,3 +392,109 @@ func TestAttack13FailedRenewalAfterRejoinLeavesTheHostBlocklisted(t *testing.T) 
 		t.Fatalf("HOST LEFT BLOCKLISTED: a renewal in flight at cmp1's rejoin (+%v) re-added its entry and failed; vigil never lifted it again (cmp1's record: phase %q, unfence due %v, lift records %d)", rejoined, r.Phase, r.UnfenceDue, len(r.LiftRecords))
 	}
 }
+
+// Finding E (liveness: an instance held for good, and Nova's word on it
+// dropped): evacuateResult ignores every result while the incident has no
+// fence, and refence clears the fence for the new round. An evacuation
+// still out when the fence was found undone (its rebuild polled for up to
+// 30 s) reports during the rejoin-silent round and is dropped: evacWait
+// stays set, so neither recover nor retryEvacuations sends it again, and
+// its done never comes; the incident stays Recovering for good (and a
+// move that did happen is not counted).
+//
+// cmp1 (i1, i2) loses power at +15 s and is fenced (ipmi). i1's
+// evacuation goes out and Nova accepts it (the rebuild takes a while);
+// for i2 the executor's re-read finds the power back on (someone pressed
+// the button): the fence is lost, evacuation stops, cmp1 is rejoining.
+// cmp1 boots slowly and says nothing; after dead_after vigil fences it
+// again (rejoin-silent). The first round fails (the BMC times out); i1's
+// result, rebuilt ACTIVE on cmp2, arrives then, and is dropped. The next
+// round powers cmp1 off; i2 moves; i1 is never counted moved, nor sent
+// again, and cmp1's incident never ends.
+//
+// Fix: keep taking evacuation results in a refence round (the incident's
+// fence of record is inc.prior then), or at least clear evacWait for a
+// result that comes while the fence is nil, so the next round resends it
+// (the executor answers an instance already moved with done).
+func TestAttack13EvacuationResultDroppedInARefenceRound(t *testing.T) {
+	x := newA13(t, DefaultConfig())
+	var powerOn, i1Out time.Duration = -1, -1
+	i1Done, i2Moved, fenceN := false, false, 0
+	x.world = func(at time.Duration, e *Engine) {
+		now := a13t0.Add(at)
+		if at <= 15*time.Second {
+			a13report(e, now, "cmp1", "b", "i1", "i2")
+		}
+		a13report(e, now, "cmp2", "b")
+		a13report(e, now, "cmp3", "b")
+		c1 := uint64(1)
+		if at <= 15*time.Second {
+			c1 = uint64(at)
+		}
+		e.Step(now, StorageHeartbeats{OK: true, Counters: map[string]uint64{"cmp1": c1, "cmp2": uint64(at), "cmp3": uint64(at)}})
+		p := PowerOff
+		if powerOn >= 0 && at >= powerOn {
+			p = PowerOn
+		}
+		if at > 15*time.Second {
+			e.Step(now, BMCReading{Host: "cmp1", Power: p})
+		}
+		var on1, on2, on3 []string
+		if i1Out >= 0 && at >= i1Out+2*time.Second {
+			on2 = []string{"i1"} // Nova accepted i1's evacuation
+		} else {
+			on1 = append(on1, "i1")
+		}
+		if i2Moved {
+			on3 = []string{"i2"}
+		} else {
+			on1 = append(on1, "i2")
+		}
+		st := map[string]string{"i1": NovaActive, "i2": NovaActive}
+		e.Step(now, NovaService{Host: "cmp1", Up: at <= 15*time.Second, ForcedDown: at > 20*time.Second, Instances: on1, Status: st})
+		e.Step(now, NovaService{Host: "cmp2", Up: true, Instances: on2, Status: st})
+		e.Step(now, NovaService{Host: "cmp3", Up: true, Instances: on3, Status: st})
+		if i1Out >= 0 && !i1Done && fenceN >= 2 {
+			// Rebuilt ACTIVE on cmp2: the executor's poll reports it now,
+			// during the new fence round.
+			i1Done = true
+			e.Step(now, EvacuateResult{Host: "cmp1", Instance: "i1", OK: true, Accepted: true, Target: "cmp2", Placed: "cmp2", Status: NovaActive})
+		}
+	}
+	x.act = func(at time.Duration, e *Engine, a Action) {
+		now := a13t0.Add(at)
+		switch a.Kind {
+		case ActFence:
+			fenceN++
+			if fenceN == 2 {
+				e.Step(now, FenceResult{Host: a.Host, Level: a.Level, Method: "ipmi", Err: "BMC timed out"})
+				return
+			}
+			e.Step(now, FenceResult{Host: a.Host, Level: a.Level, OK: true, Method: "ipmi", Proof: "chassis power read back off"})
+			if fenceN == 3 {
+				powerOn = -1
+			}
+		case ActEvacuate:
+			for _, in := range a.Instances {
+				switch {
+				case in == "i1" && i1Out < 0:
+					i1Out = at // accepted; its result comes when rebuilt
+				case in == "i2" && fenceN == 1:
+					powerOn = at
+					e.Step(now, EvacuateResult{Host: a.Host, Instance: in, FenceLost: true, Err: "fence no longer holds: chassis power reads on"})
+				default:
+					i2Moved = i2Moved || in == "i2"
+					e.Step(now, EvacuateResult{Host: a.Host, Instance: in, OK: true, Accepted: true})
+				}
+			}
+		}
+	}
+	e := x.lead(0, 1)
+	x.run(e, 1, 0, 10*time.Minute)
+	if fenceN < 3 || !i1Done {
+		t.Fatalf("setup: want the power fence, a failed and a good rejoin-silent round, and i1's late result: %d fences, i1 reported %v (status %+v)", fenceN, i1Done, e.Status()[0])
+	}
+	if r := x.store["cmp1"]; r.Phase != Recovered && r.Phase != Rejoining && r.Phase != "" {
+		t.Fatalf("HELD FOR GOOD: i1 rebuilt ACTIVE on cmp2 and its result came during the rejoin-silent round; 10 min later cmp1's incident is %s with done %v (moving %v): i1 is never counted moved nor sent again", r.Phase, r.Done, r.Moving)
+	}
+}
