@@ -60,8 +60,10 @@ func (k *Keeper) Tick(now time.Duration) (string, error) {
 	if !k.hasStarted {
 		k.started, k.hasStarted = now, true
 	}
+	if k.c.HoldsGrant(now) {
+		k.isolated = false // a grant ends the isolation, watchdog or none
+	}
 	if k.c.Feed(now) {
-		k.isolated = false
 		if err := k.wd.Keepalive(); err != nil {
 			return "", err
 		}

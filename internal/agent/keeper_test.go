@@ -66,3 +66,33 @@ func TestKeeperRefusesABadResponse(t *testing.T) {
 		t.Fatal("an armed contract without a watchdog device was accepted")
 	}
 }
+
+// Without a watchdog the isolation response is all the host does: it runs
+// once per isolation too, not once per process. Fails before the fix: a
+// grant ended the isolation only on the feeding path, which a host without
+// a watchdog never takes, so a second isolation ran no response.
+func TestKeeperWithoutWatchdogRespondsOncePerIsolation(t *testing.T) {
+	c, err := NewContract("b1", "p1", iso, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var responses []time.Duration
+	var now time.Duration
+	k, err := NewKeeper(c, nil, RespondStopVMs, func(Response) error { responses = append(responses, now); return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	grant := func(at time.Duration) { c.Granted(grantFor(c.Report(at, decision.SelfReport{}), true)) }
+	grant(0)
+	for now = 0; now <= 40*time.Second; now += time.Second {
+		if _, err := k.Tick(now); err != nil {
+			t.Fatal(err)
+		}
+		if now == 15*time.Second {
+			grant(now)
+		}
+	}
+	if len(responses) != 2 {
+		t.Errorf("responses at %v, want two: one per isolation", responses)
+	}
+}

@@ -181,5 +181,6 @@ func (l *Loop) Policy() Policy { return l.p }
 // Empty reports whether a record carries nothing a successor needs: a store
 // may delete it instead of keeping it.
 func Empty(r decision.Record) bool {
-	return r.Phase == "" && r.Failed.IsZero() && r.WatchdogBoot == "" && r.WatchdogOffBoot == "" && r.UnfenceDue.IsZero()
+	return r.Phase == "" && r.Failed.IsZero() && r.WatchdogBoot == "" && r.WatchdogOffBoot == "" && r.UnfenceDue.IsZero() &&
+		len(r.FenceRecords) == 0 && len(r.LiftRecords) == 0 // fences still to lift, from their records
 }

@@ -22,7 +22,11 @@ type Leadership interface {
 }
 
 // Executor carries out an action; its results come back as inputs
-// (Runner.Submit).
+// (Runner.Submit). Execute is called in Ready order; an executor that runs
+// actions concurrently must still run each host's actions one after
+// another, in that order: a Ready may hold a host's unfence (lifting what
+// an ended incident's fences added since it opened) and a new incident's
+// fence of the same host, and the unfence must not overtake the fence.
 type Executor interface {
 	Execute(ctx context.Context, a decision.Action)
 }

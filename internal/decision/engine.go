@@ -540,8 +540,8 @@ func (e *Engine) restore(recs []Record, restoredAt uint64) {
 		for _, d := range r.Stopped {
 			inc.stopped[d] = true
 		}
-		for _, d := range r.CopyElsewhere {
-			inc.heldCopy[d] = true
+		for d, holder := range r.CopyElsewhere {
+			inc.heldCopy[d] = holder
 		}
 		h.inc = inc
 		h.state = r.Phase

@@ -159,9 +159,9 @@ type incident struct {
 	// ACTIVE: the executor must stop them again.
 	stopped map[string]bool
 	// heldCopy: instances not evacuated because another host runs them
-	// (copyElsewhere), persisted: a successor holds them until it has
-	// heard the hosts.
-	heldCopy  map[string]bool
+	// (copyElsewhere), and that host; persisted: a successor holds them
+	// until that host is fenced or tells it that it runs no copy.
+	heldCopy  map[string]string
 	fenceLost string // why the executor found the fence lifted
 	// prior, priorLost: the undone fence a new round replaces (refence),
 	// put back if the round ends with the host alive.
@@ -185,7 +185,7 @@ type incident struct {
 
 func newIncident(opened time.Time) *incident {
 	return &incident{opened: opened, level: 1, done: map[string]bool{}, evacTries: map[string]int{},
-		evacAt: map[string]time.Time{}, evacWait: map[string]bool{}, sent: map[string]bool{}, stopped: map[string]bool{}, heldCopy: map[string]bool{}}
+		evacAt: map[string]time.Time{}, evacWait: map[string]bool{}, sent: map[string]bool{}, stopped: map[string]bool{}, heldCopy: map[string]string{}}
 }
 
 // maybeSent reports whether Nova may have accepted an evacuation of in: it
@@ -288,8 +288,11 @@ func (h *host) record() Record {
 		if h.inc.stopped[in] {
 			r.Stopped = append(r.Stopped, in)
 		}
-		if h.inc.heldCopy[in] {
-			r.CopyElsewhere = append(r.CopyElsewhere, in)
+		if holder := h.inc.heldCopy[in]; holder != "" {
+			if r.CopyElsewhere == nil {
+				r.CopyElsewhere = map[string]string{}
+			}
+			r.CopyElsewhere[in] = holder
 		}
 	}
 	return r

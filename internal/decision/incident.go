@@ -90,7 +90,7 @@ func (e *Engine) workflow(now time.Time, h *host, a assessment) {
 			return // an incident restored by a new leader waits for fresh evidence
 		}
 		if alive := a.state != Failed && a.state != Suspect && a.state != Unknown; alive {
-			if inc.moved() {
+			if h.moved() {
 				e.backToRejoining(now, h, append(e.evidence(h, now), "host answered again before the new fence took effect"))
 				return
 			}
@@ -220,11 +220,13 @@ func (e *Engine) backToRejoining(now time.Time, h *host, ev []string) {
 	e.alert(h, "fence-aborted", fmt.Sprintf("%s showed life before its new fence took; some of its instances run elsewhere already: vigil waits for it to rejoin cleanly (its moved guests gone)", h.Name))
 }
 
-// moved reports whether any instance of the incident was, or may have
-// been, started elsewhere.
-func (inc *incident) moved() bool {
+// moved reports whether any instance of h's incident was, or may have
+// been, started elsewhere: moved, sent, or placed by Nova on another host
+// now (an evacuation a predecessor sent, that this leader never heard of).
+func (h *host) moved() bool {
+	inc := h.inc
 	for _, in := range inc.instances {
-		if inc.done[in] || inc.maybeSent(in) {
+		if inc.done[in] || inc.maybeSent(in) || h.novaAt.After(inc.opened) && !slices.Contains(h.nova.Instances, in) {
 			return true
 		}
 	}
@@ -542,7 +544,7 @@ func (e *Engine) fenceAborted(now time.Time, h *host, r FenceResult) {
 		h.answeredAt = now
 		ev = append(ev, fmt.Sprintf("vigil judges it again after %v more of silence; a ping answer alone will not stop the next fence", e.cfg.DeadAfter))
 	}
-	if h.inc.moved() {
+	if h.moved() {
 		e.backToRejoining(now, h, ev)
 		return
 	}
@@ -572,12 +574,26 @@ func (e *Engine) fenceAborted(now time.Time, h *host, r FenceResult) {
 
 func (e *Engine) evacuateResult(now time.Time, r EvacuateResult) {
 	h := e.hosts[r.Host]
-	if h == nil || h.inc == nil || h.inc.fence == nil {
+	if h == nil || h.inc == nil || h.inc.fence == nil && h.inc.prior == nil {
 		return
 	}
 	inc := h.inc
 	if !slices.Contains(inc.instances, r.Instance) {
 		return // not an instance of this incident
+	}
+	if inc.fence == nil {
+		// A rejoin-silent round (refence) is fencing the host again: the
+		// result of an evacuation sent under the undone fence still says
+		// what Nova did with it.
+		inc.evacWait[r.Instance] = false
+		if r.Accepted && !inc.sent[r.Instance] {
+			inc.sent[r.Instance] = true
+			e.persist(h)
+		}
+		if r.OK {
+			e.moved(now, h, r.Instance)
+		}
+		return
 	}
 	inc.evacWait[r.Instance] = false
 	if r.Accepted && !r.OK && !inc.sent[r.Instance] {
@@ -830,6 +846,12 @@ func (o *host) seenWith(in string) bool {
 	return !w.IsZero() && (o.selfAt.IsZero() || o.self.GuestsUnknown || w.After(o.selfAt))
 }
 
+// saidWithout reports whether o's agent, since t, gave a known guest list
+// that does not name instance in.
+func (o *host) saidWithout(in string, t time.Time) bool {
+	return o.selfAt.After(t) && !o.self.GuestsUnknown && !slices.Contains(o.self.Domains, in)
+}
+
 // untrusted lists the hosts, other than source, that are not healthy in
 // vigil's eyes: Nova's scheduler would still pick a host that went silent
 // seconds ago, because Nova notices only after service_down_time. A host
@@ -857,31 +879,33 @@ func (e *Engine) copyElsewhere(now time.Time, h *host, in string) bool {
 		return false // Nova places it elsewhere already: moved, or being moved, by Nova's own record
 	}
 	inc := h.inc
-	elsewhere := false
+	holder := ""
 	for _, o := range e.hosts {
 		if o == h || e.fenceHolds(now, o) {
 			continue // a fenced host's copy, or its disk watch lingering after it died, is no live copy
 		}
 		if o.seenWith(in) {
-			elsewhere = true
+			holder = o.Name
 			break
 		}
 	}
-	if !elsewhere && inc.heldCopy[in] && now.Sub(e.leaderSince) < e.cfg.AgentTimeout*restartSettle {
-		// A predecessor held it for a copy elsewhere, and this leader has
-		// not heard every host that may run it yet.
-		return true
+	if prev := inc.heldCopy[in]; holder == "" && prev != "" {
+		// Held for a copy on prev (by a predecessor, perhaps, who heard
+		// it): until prev is fenced, or tells this leader it runs none.
+		if o := e.hosts[prev]; o != nil && !e.fenceHolds(now, o) && !o.saidWithout(in, e.leaderSince) {
+			holder = prev
+		}
 	}
-	if !elsewhere {
-		if inc.heldCopy[in] {
+	if holder == "" {
+		if inc.heldCopy[in] != "" {
 			delete(inc.heldCopy, in)
 			e.persist(h)
 		}
 		return false
 	}
-	if !inc.heldCopy[in] {
-		inc.heldCopy[in] = true
-		e.persist(h) // a successor holds it too until it has heard the hosts
+	if inc.heldCopy[in] != holder {
+		inc.heldCopy[in] = holder
+		e.persist(h) // a successor holds it too
 	}
 	e.alert(h, "evacuate-copy-elsewhere:"+in, fmt.Sprintf("%s of fenced %s runs on another host, or another host writes its disk (a live migration that had switched over?): vigil does not evacuate it, which would start a second copy; Nova's record of where it runs is stale: check it (openstack server show %s) and fix its host", in, h.Name, in))
 	return true

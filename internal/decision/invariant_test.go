@@ -688,7 +688,7 @@ func (w *world) check(r Ready) *violation {
 		}
 	}
 	for _, a := range r.Actions {
-		if w.maint[a.Host] && a.Kind != ActAlert {
+		if w.maint[a.Host] && a.Kind != ActAlert && a.Kind != ActRenewFence { // a renewal touches Ceph, not the host
 			return violate(a.Host, "(b) action %v for %s, which is in maintenance: %s", a, a.Host, a.Reason)
 		}
 		switch a.Kind {

@@ -186,11 +186,11 @@ type Record struct {
 	// Stopped: instances Nova showed SHUTOFF during the incident.
 	Stopped []string `json:"stopped,omitempty"`
 	// CopyElsewhere: instances held because another host runs them
-	// (alert evacuate-copy-elsewhere): a successor holds them until it has
-	// heard the hosts.
-	CopyElsewhere []string  `json:"copy_elsewhere,omitempty"`
-	UnfenceDue    time.Time `json:"unfence_due,omitzero"`
-	UnfenceErr    string    `json:"unfence_err,omitempty"`
+	// (alert evacuate-copy-elsewhere), and that host: a successor holds
+	// them until that host is fenced or tells it that it runs no copy.
+	CopyElsewhere map[string]string `json:"copy_elsewhere,omitempty"`
+	UnfenceDue    time.Time         `json:"unfence_due,omitzero"`
+	UnfenceErr    string            `json:"unfence_err,omitempty"`
 	// FenceRecords are the executor's records of what the fences of the
 	// host's current episode did (every level's, failed ones' too: a
 	// blocklist added half way), in force until lifted; LiftRecords those

@@ -35,6 +35,7 @@ func (h *host) toLift() {
 func (h *host) reclaimLift() {
 	h.fenceRecs, h.liftRecs = mergeRecords(h.liftRecs, h.fenceRecs), nil
 	h.fenceSince, h.liftSince = earliest(h.liftSince, h.fenceSince), time.Time{}
+	h.liftUnmoved = false // what it held may need reset evidence: the next lift decides anew
 }
 
 // opened notes an incident opening at t: its fences are in force from then.

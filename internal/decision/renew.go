@@ -45,7 +45,7 @@ func (e *Engine) renewResult(now time.Time, r RenewResult) {
 	}
 	h.renewRecs = nil
 	if h.inc == nil {
-		if r.OK {
+		if r.OK || r.Records != nil {
 			// A renewal in flight when the host rejoined and its fence
 			// was lifted has put its entries back: lift them again.
 			e.alert(h, "renewal-after-rejoin", fmt.Sprintf("a renewal of the blocklist fence of %s, in flight when it rejoined, added its entries again after they were lifted: vigil lifts them again", h.Name))

@@ -412,7 +412,9 @@ func (c *Controller) execute(a decision.Action) {
 	if h == nil {
 		return
 	}
-	if c.maintenance[a.Host] && a.Kind != decision.ActAlert {
+	if c.maintenance[a.Host] && a.Kind != decision.ActAlert && a.Kind != decision.ActRenewFence {
+		// (A renewal keeps an incident's fence in force through
+		// maintenance: it touches Ceph, not the host.)
 		c.violate(a.Host, "%s sent for a host in maintenance", a.Kind)
 	}
 	switch a.Kind {
@@ -638,6 +640,7 @@ const rebuildWait = 30 * time.Second
 func (c *Controller) evacuate(h *Host, id string, avoid []string, method string, stopped bool) {
 	w := c.w
 	source := h.Name
+	gen := c.gen // the leader whose executor this is: its polls die with it
 	c.later(200*time.Millisecond, func(current bool) {
 		res := decision.EvacuateResult{Host: source, Instance: id}
 		inst := w.Nova.Instances[id]
@@ -677,16 +680,16 @@ func (c *Controller) evacuate(h *Host, id string, avoid []string, method string,
 		// The call is on its way: Nova accepts it EvacuateLatency after the
 		// re-read, whether or not this leader is still alive to hear back.
 		if gap := w.cfg.EvacuateLatency; gap > 0 {
-			gen := c.gen
-			c.later(gap, func(bool) { c.novaEvacuate(h, inst, target, res, stopped, current && gen == c.gen && c.up()) })
+			c.later(gap, func(bool) { c.novaEvacuate(h, inst, target, res, stopped, current && gen == c.gen && c.up(), gen) })
 			return
 		}
-		c.novaEvacuate(h, inst, target, res, stopped, current)
+		c.novaEvacuate(h, inst, target, res, stopped, current, gen)
 	})
 }
 
 // novaEvacuate is Nova accepting (or refusing) the evacuate call.
-func (c *Controller) novaEvacuate(h *Host, inst *Instance, target string, res decision.EvacuateResult, stopped, current bool) {
+// gen is the leader that sent it: only its executor polls the rebuild.
+func (c *Controller) novaEvacuate(h *Host, inst *Instance, target string, res decision.EvacuateResult, stopped, current bool, gen int) {
 	w := c.w
 	id := res.Instance
 	// Ground truth, when Nova accepts: the guest still exists on a powered
@@ -722,7 +725,7 @@ func (c *Controller) novaEvacuate(h *Host, inst *Instance, target string, res de
 	}
 	c.Evacuated[id] = true
 	res.Accepted = true
-	c.poll(inst, dest, res, stop, w.now+rebuildWait)
+	c.poll(gen, inst, dest, res, stop, w.now+rebuildWait)
 }
 
 // Run advances world and controller until the virtual time end.
@@ -740,8 +743,15 @@ func Run(w *World, c *Controller, end time.Duration, faults func(now time.Durati
 // (stop) SHUTOFF, as the real executor polls the Nova API, and reports the
 // result. An instance that must end stopped and came up ACTIVE is stopped
 // (os-stop) before it counts as done.
-func (c *Controller) poll(inst *Instance, dest string, res decision.EvacuateResult, stop bool, deadline time.Duration) {
-	c.later(500*time.Millisecond, func(current bool) {
+//
+// The poll is the executor of leader gen: it dies with that leader (found
+// by attack13: a dead leader's rebuild results reached its successor, which
+// learnt through them what a real successor never hears).
+func (c *Controller) poll(gen int, inst *Instance, dest string, res decision.EvacuateResult, stop bool, deadline time.Duration) {
+	c.ops = append(c.ops, op{at: c.w.now + 500*time.Millisecond, gen: gen, fn: func(current bool) {
+		if !current {
+			return
+		}
 		rebuilt := inst.Host == dest && inst.Task == ""
 		switch {
 		case rebuilt && inst.VM == Active && stop:
@@ -753,7 +763,7 @@ func (c *Controller) poll(inst *Instance, dest string, res decision.EvacuateResu
 		case rebuilt && (inst.VM == Active || inst.VM == Shutoff):
 			res.OK, res.Target = true, dest
 		case inst.Task == TaskRebuilding && inst.Host == dest && c.w.now < deadline:
-			c.poll(inst, dest, res, stop, deadline)
+			c.poll(gen, inst, dest, res, stop, deadline)
 			return
 		case inst.Host != dest:
 			res.Err = "Nova moved it on from " + dest + " to " + inst.Host + ", state " + inst.Status()
@@ -761,10 +771,8 @@ func (c *Controller) poll(inst *Instance, dest string, res decision.EvacuateResu
 			res.Err = "rebuild on " + dest + " not ACTIVE: " + inst.Status()
 		}
 		res.Placed, res.Status = inst.Host, inst.Status()
-		if current {
-			c.loop.Step(c.at(), res)
-		}
-	})
+		c.loop.Step(c.at(), res)
+	}})
 }
 
 // checkConclusions holds the engine to the watchdog contract at the moment
