@@ -64,7 +64,7 @@ func (e *Engine) AddHost(info HostInfo) {
 	e.hosts[info.Name] = &host{
 		HostInfo: info, state: Unknown,
 		agentAt: make([]time.Time, n), peerAt: make([]time.Time, n), peerBy: make([]string, n),
-		writers: map[string]time.Time{}, alerted: map[string]bool{}, restartAt: map[string]time.Time{},
+		writers: map[string]time.Time{}, writerSince: map[string]time.Time{}, alerted: map[string]bool{}, restartAt: map[string]time.Time{},
 	}
 	i := sort.SearchStrings(e.order, info.Name)
 	e.order = append(e.order, "")
@@ -123,6 +123,9 @@ func (e *Engine) Step(now time.Time, in Input) {
 	case DiskWriters:
 		for _, name := range m.Hosts {
 			if h := e.hosts[name]; h != nil {
+				if last := h.writers[m.Instance]; last.IsZero() || now.Sub(last) > writerGap {
+					h.writerSince[m.Instance] = now
+				}
 				h.writers[m.Instance] = now
 			}
 		}

@@ -41,6 +41,10 @@ type host struct {
 	novaAt time.Time
 
 	writers map[string]time.Time // instance → last time this host was seen writing its disk
+	// writerSince: instance → when the unbroken run of reads that showed
+	// this host on its disk began (a gap longer than writerGap starts a
+	// new one).
+	writerSince map[string]time.Time
 
 	// The watchdog contract (grant.go): when this leader last granted the
 	// host, for which boot, and whether that report armed a watchdog; an
@@ -244,6 +248,12 @@ func fresh(t, now time.Time, d time.Duration) bool {
 func (h *host) failedThisEpisode() bool {
 	return !h.failedAt.IsZero() && !h.badSince.IsZero() && !h.failedAt.Before(h.badSince)
 }
+
+// writerGap is the longest gap between two disk-watch reads that showed a
+// host on an instance's disk for them to count as one run: watchers are
+// read every few seconds (the simulator: 5 s), and a watch lingers ~30 s
+// after its client died.
+const writerGap = 15 * time.Second
 
 // watchdogRecord writes what vigil believes of h's watchdog into r: the
 // boot last heard, armed or disarmed, and the message that made it so.

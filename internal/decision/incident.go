@@ -834,16 +834,19 @@ func (e *Engine) fenceHolds(now time.Time, o *host) bool {
 }
 
 // seenWith reports whether o was last seen with a copy of instance in,
-// however long ago: its latest guest list names it, or the disk watch saw
-// o write it after o's latest report. Only a later report of a known guest
-// list without it clears it, or a fence of o: a hung host's last word is
-// its last word, and its frozen guest writes again when the hang clears.
+// however long ago: its latest guest list names it, or the disk watch
+// showed o on its disk in a run of reads that began after o's latest
+// report (a guest its agent never listed). Only a later report of a known
+// guest list without it clears it, or a fence of o: a hung host's last word
+// is its last word, and its frozen guest writes again when the hang clears.
+// A watch that was there before o's agent said it runs no such guest, and
+// lingers after (a dead process's watch lasts until its timeout), is that
+// dead process's: found by vigil lab fuzz --seed 1796318973 (schedule 2075).
 func (o *host) seenWith(in string) bool {
 	if slices.Contains(o.self.Domains, in) {
 		return true
 	}
-	w := o.writers[in]
-	return !w.IsZero() && (o.selfAt.IsZero() || o.self.GuestsUnknown || w.After(o.selfAt))
+	return !o.writers[in].IsZero() && (o.selfAt.IsZero() || o.self.GuestsUnknown || o.writerSince[in].After(o.selfAt))
 }
 
 // saidWithout reports whether o's agent, since t, gave a known guest list
