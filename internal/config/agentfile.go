@@ -39,9 +39,16 @@ type AgentNetwork struct {
 	Listen string `yaml:"listen"`
 	// Controllers are the controllers' addresses (ip:port) on it.
 	Controllers []string `yaml:"controllers"`
-	// Peers are hosts that relay for this one when its direct path is cut
-	// (ip:port of their agents on this network).
-	Peers []string `yaml:"peers,omitempty"`
+	// Peers are hosts that relay for this one when every direct path is
+	// cut, and the only ones it relays for: each one's name and its
+	// agent's listen address on this network.
+	Peers []AgentPeer `yaml:"peers,omitempty"`
+}
+
+// AgentPeer is another host's agent on one network.
+type AgentPeer struct {
+	Host string `yaml:"host"`
+	Addr string `yaml:"addr"`
 }
 
 // AgentIsolation is what the agent does once no grant has come for
@@ -159,6 +166,11 @@ func (a AgentFile) Validate() error {
 		if err := n.check(p); err != nil {
 			return err
 		}
+		for j, c := range n.Peers {
+			if c.Host == a.Host {
+				return invalid(p+".peers["+strconv.Itoa(j)+"].host", "%q is this host: a host does not relay for itself", c.Host)
+			}
+		}
 		if seen[n.Name] {
 			return invalid(p+".name", "network %q is listed twice", n.Name)
 		}
@@ -199,8 +211,12 @@ func (n AgentNetwork) check(p string) error {
 		}
 	}
 	for j, c := range n.Peers {
-		if _, err := netip.ParseAddrPort(c); err != nil {
-			return invalid(p+".peers["+strconv.Itoa(j)+"]", "%q: want ip:port of a peer's agent (%v)", c, err)
+		q := p + ".peers[" + strconv.Itoa(j) + "]"
+		if c.Host == "" {
+			return invalid(q+".host", "missing: the peer's host name as Nova knows it")
+		}
+		if _, err := netip.ParseAddrPort(c.Addr); err != nil {
+			return invalid(q+".addr", "%q: want ip:port of %s's agent on %s (%v)", c.Addr, c.Host, n.Name, err)
 		}
 	}
 	return nil

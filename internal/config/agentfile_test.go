@@ -14,7 +14,7 @@ networks:
   - name: storage
     listen: 10.0.2.11:7401
     controllers: [10.0.2.1:7400]
-    peers: [10.0.2.12:7401]
+    peers: [{host: cmp2, addr: 10.0.2.12:7401}]
 key_file: /etc/vigil/cmp1.key
 watchdog: {device: /dev/watchdog}
 isolation: {response: stop-vms}
