@@ -38,6 +38,7 @@ Usage:
                                  validate a configuration file and show what it means
   vigil keys new|host|rotate|retire --secrets FILE
                                  the keys that authenticate agent traffic
+  vigil agent --config FILE      the compute host's agent
   vigil version
 
 Run 'vigil COMMAND --help' for a command's flags and examples.
@@ -60,6 +61,8 @@ func Main(args []string, env Env) int {
 		err = configCmd(args[1:], env)
 	case "keys":
 		err = keysCmd(args[1:], env)
+	case "agent":
+		err = agentCmd(args[1:], env)
 	case "version":
 		fmt.Fprintln(env.Stdout, "vigil", Version)
 	case "help", "-h", "--help", "-help":

@@ -75,3 +75,31 @@ func TestKeysLifecycle(t *testing.T) {
 		t.Errorf("keys host without hosts: exit %d, %q", code, e)
 	}
 }
+
+// vigil agent --check validates the file and the key and says what it read;
+// a key file of another host is refused.
+func TestAgentCheck(t *testing.T) {
+	dir := t.TempDir()
+	sec := filepath.Join(dir, "cluster.secret")
+	if code, _, e := runW(t, "keys", "new", "--secrets", sec); code != 0 {
+		t.Fatal(e)
+	}
+	if code, _, e := runW(t, "keys", "host", "cmp1", "cmp2", "--secrets", sec, "--out", dir); code != 0 {
+		t.Fatal(e)
+	}
+	file := filepath.Join(dir, "agent.yaml")
+	write := func(key string) {
+		doc := "host: cmp1\nnetworks:\n  - {name: mgmt, listen: 10.0.0.11:7401, controllers: [10.0.0.1:7400]}\nkey_file: " + key + "\nheartbeat: {dir: /srv/hb}\n"
+		if err := os.WriteFile(file, []byte(doc), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(filepath.Join(dir, "cmp1.key"))
+	if code, out, e := runW(t, "agent", "--config", file, "--check"); code != 0 || !strings.Contains(out, "agent of cmp1, 1 network(s), key generation 1") {
+		t.Errorf("agent --check: exit %d, %q, %q", code, out, e)
+	}
+	write(filepath.Join(dir, "cmp2.key"))
+	if code, _, e := runW(t, "agent", "--config", file, "--check"); code == 0 || !strings.Contains(e, "cmp2") {
+		t.Errorf("agent --check with cmp2's key: exit %d, %q; want a refusal naming it", code, e)
+	}
+}

@@ -76,8 +76,8 @@ type AgentWatchdog struct {
 
 // AgentServices says how to find nova-compute and libvirtd.
 type AgentServices struct {
-	NovaCompute AgentService `yaml:"nova_compute"` // default container nova_compute
-	Libvirtd    AgentService `yaml:"libvirtd"`     // default container nova_libvirt
+	NovaCompute AgentService `yaml:"nova_compute,omitempty"` // default container nova_compute
+	Libvirtd    AgentService `yaml:"libvirtd,omitempty"`     // default container nova_libvirt
 	// Docker is the Docker engine's endpoint for container services.
 	Docker string `yaml:"docker"` // default unix:///var/run/docker.sock
 }
@@ -86,6 +86,23 @@ type AgentServices struct {
 type AgentService struct {
 	Container string `yaml:"container,omitempty"`
 	Process   string `yaml:"process,omitempty"`
+}
+
+// NovaComputeService is services.nova_compute, Kolla's container by default.
+func (s AgentServices) NovaComputeService() AgentService {
+	return s.NovaCompute.or(AgentService{Container: "nova_compute"})
+}
+
+// LibvirtdService is services.libvirtd, Kolla's container by default.
+func (s AgentServices) LibvirtdService() AgentService {
+	return s.Libvirtd.or(AgentService{Container: "nova_libvirt"})
+}
+
+func (s AgentService) or(def AgentService) AgentService {
+	if s.Container == "" && s.Process == "" {
+		return def
+	}
+	return s
 }
 
 // AgentLibvirt is how the agent reaches libvirtd for the guest list.
@@ -110,12 +127,8 @@ func DefaultAgentFile() AgentFile {
 		ReportInterval: sec(1),
 		Isolation:      AgentIsolation{Timeout: sec(10), Response: "none"},
 		Watchdog:       AgentWatchdog{Timeout: sec(30)},
-		Services: AgentServices{
-			NovaCompute: AgentService{Container: "nova_compute"},
-			Libvirtd:    AgentService{Container: "nova_libvirt"},
-			Docker:      "unix:///var/run/docker.sock",
-		},
-		Libvirt: AgentLibvirt{Socket: "/run/libvirt/libvirt-sock", URI: "qemu:///system"},
+		Services:       AgentServices{Docker: "unix:///var/run/docker.sock"}, // the services: NovaComputeService, LibvirtdService
+		Libvirt:        AgentLibvirt{Socket: "/run/libvirt/libvirt-sock", URI: "qemu:///system"},
 	}
 }
 
@@ -180,8 +193,8 @@ func (a AgentFile) Validate() error {
 		path string
 		svc  AgentService
 	}{{"services.nova_compute", a.Services.NovaCompute}, {"services.libvirtd", a.Services.Libvirtd}} {
-		if (s.svc.Container == "") == (s.svc.Process == "") {
-			return invalid(s.path, "give one of container (Kolla: nova_compute, nova_libvirt) or process (packages: nova-compute, libvirtd)")
+		if s.svc.Container != "" && s.svc.Process != "" {
+			return invalid(s.path, "give one of container (Kolla: nova_compute, nova_libvirt) or process (packages: nova-compute, libvirtd), not both")
 		}
 	}
 	switch hb := a.Heartbeat; {

@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"os"
 	"strings"
 	"testing"
 )
@@ -27,7 +28,7 @@ func TestAgentFileDefaultsAndGoodFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	if a.ReportInterval.Std().String() != "1s" || a.Isolation.Timeout.Std().String() != "10s" || a.Watchdog.Timeout.Std().String() != "30s" ||
-		a.Services.NovaCompute.Container != "nova_compute" || a.StateDir != "/var/lib/vigil-agent" || a.Isolation.Response != "stop-vms" {
+		a.Services.NovaComputeService().Container != "nova_compute" || a.StateDir != "/var/lib/vigil-agent" || a.Isolation.Response != "stop-vms" {
 		t.Errorf("parsed = %+v", a)
 	}
 }
@@ -58,5 +59,20 @@ func TestAgentFileErrorsNameTheKey(t *testing.T) {
 				t.Errorf("err = %v: no line", err)
 			}
 		})
+	}
+}
+
+// The shipped example parses and is what docs/agent.md shows.
+func TestAgentExampleParses(t *testing.T) {
+	b, err := os.ReadFile("../../examples/agent.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := ParseAgentFile(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Host != "cmp1" || len(a.Networks) != 2 || a.Networks[0].Peers[0].Host != "cmp2" || a.Heartbeat.Pool != "vigil-heartbeat" {
+		t.Errorf("example = %+v", a)
 	}
 }

@@ -56,8 +56,19 @@ type Runner struct {
 }
 
 type request struct {
-	in    decision.Input
-	reply chan reply // for an AgentReport: its grant
+	in     decision.Input
+	reply  chan reply                 // for an AgentReport: its grant
+	status chan []decision.HostStatus // Status: the engine's view (nil: not leading)
+}
+
+// refuse answers a request this member cannot serve: it does not lead.
+func (q request) refuse() {
+	if q.reply != nil {
+		q.reply <- reply{err: ErrNotLeading}
+	}
+	if q.status != nil {
+		q.status <- nil
+	}
 }
 
 type reply struct {
@@ -93,6 +104,27 @@ func (r *Runner) Report(ctx context.Context, rep decision.AgentReport) (decision
 	}
 }
 
+// Status is the leader's view of every host, read on the loop's own
+// goroutine (the engine is not safe for concurrent use); ErrNotLeading on a
+// member that does not lead.
+func (r *Runner) Status(ctx context.Context) ([]decision.HostStatus, error) {
+	c := make(chan []decision.HostStatus, 1)
+	select {
+	case r.reqs <- request{status: c}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	select {
+	case st := <-c:
+		if st == nil {
+			return nil, ErrNotLeading
+		}
+		return st, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
 // Leading reports whether this member is in its term's loop: advisory, for
 // a transport choosing whether to answer at all (a follower sends no Retry).
 // It may lag a lease that has just run out; Report and Submit are guarded by
@@ -111,9 +143,7 @@ func (r *Runner) campaign(ctx context.Context) (uint64, error) {
 			case <-stop:
 				return
 			case q := <-r.reqs:
-				if q.reply != nil {
-					q.reply <- reply{err: ErrNotLeading}
-				}
+				q.refuse()
 			}
 		}
 	}()
@@ -166,9 +196,7 @@ func (r *Runner) drain() {
 	for {
 		select {
 		case q := <-r.reqs:
-			if q.reply != nil {
-				q.reply <- reply{err: ErrNotLeading}
-			}
+			q.refuse()
 		default:
 			return
 		}
@@ -186,10 +214,12 @@ func (r *Runner) lead(ctx context.Context) {
 			return
 		case q := <-r.reqs:
 			if !r.leads() {
-				if q.reply != nil {
-					q.reply <- reply{err: ErrNotLeading}
-				}
+				q.refuse()
 				return
+			}
+			if q.status != nil {
+				q.status <- r.Loop.Status()
+				continue
 			}
 			if rep, ok := q.in.(decision.AgentReport); ok && q.reply != nil {
 				g, err := r.Loop.Report(time.Now(), rep)

@@ -1,0 +1,209 @@
+// Package daemon assembles a compute host's agent process from its
+// configuration file: the probes, the contract and its keeper, the
+// watchdog, the uplink to the controllers and the storage heartbeat
+// (vigil agent). The parts are tested on their own; this package only
+// joins them, in the order that keeps the host safe: the watchdog device
+// is opened last, once everything that can fail at start-up has started,
+// since opening it starts its timer.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/vigil-ha/vigil/internal/agent"
+	"github.com/vigil-ha/vigil/internal/agent/probe"
+	"github.com/vigil-ha/vigil/internal/agent/uplink"
+	"github.com/vigil-ha/vigil/internal/config"
+	"github.com/vigil-ha/vigil/internal/heartbeat"
+	"github.com/vigil-ha/vigil/internal/wire"
+)
+
+// Paths the agent reads on the host; tests point them elsewhere.
+type Paths struct {
+	BootID   string // default /proc/sys/kernel/random/boot_id
+	ProcRoot string // default /proc
+}
+
+// StopWait is how long a clean stop waits for the leader's
+// acknowledgement before it exits with the watchdog still running.
+const StopWait = 10 * time.Second
+
+// Run runs the agent of cfg until ctx ends, then stops it cleanly. It
+// returns an error naming the part that failed to start, or the clean
+// stop's outcome.
+func Run(ctx context.Context, cfg config.AgentFile, keys wire.HostKeys, paths Paths, log *slog.Logger) error {
+	if paths.BootID == "" {
+		paths.BootID = "/proc/sys/kernel/random/boot_id"
+	}
+	if paths.ProcRoot == "" {
+		paths.ProcRoot = "/proc"
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	boot, err := probe.ReadBootID(paths.BootID)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
+		return fmt.Errorf("agent: state_dir: %w", err)
+	}
+	saved, err := agent.LoadState(cfg.StateDir, boot)
+	if err != nil {
+		log.Warn("no state from a predecessor: starting as isolated", "err", err)
+		saved = nil
+	}
+
+	host, closeProbes, err := sampler(ctx, cfg, boot, paths, log)
+	if err != nil {
+		return err
+	}
+	defer closeProbes()
+
+	ucfg := uplink.DefaultConfig()
+	ucfg.Keys, ucfg.Log, ucfg.Clock = keys, log, bootClock
+	var names []string
+	for _, n := range cfg.Networks {
+		un := uplink.Network{Name: n.Name, Listen: n.Listen, Controllers: n.Controllers}
+		for _, p := range n.Peers {
+			un.Peers = append(un.Peers, uplink.Peer{Host: p.Host, Addr: p.Addr})
+		}
+		ucfg.Networks = append(ucfg.Networks, un)
+		names = append(names, n.Name)
+	}
+	up, err := uplink.New(ucfg)
+	if err != nil {
+		return err
+	}
+	defer up.Close()
+
+	var beat agent.Heartbeat
+	switch hb := cfg.Heartbeat; {
+	case hb.Dir != "":
+		beat = heartbeat.NewWriter(heartbeat.Dir{Path: hb.Dir}, cfg.Host, boot)
+	case hb.Pool != "":
+		conf, user := hb.CephConf, hb.CephUser
+		if conf == "" {
+			conf = "/etc/ceph/ceph.conf"
+		}
+		if user == "" {
+			user = "vigil-heartbeat"
+		}
+		store, closeStore, err := heartbeat.OpenRados(conf, user, hb.Pool)
+		if err != nil {
+			return err
+		}
+		defer closeStore()
+		beat = heartbeat.NewWriter(store, cfg.Host, boot)
+	}
+
+	// Last: opening the watchdog starts its timer.
+	var wd agent.Watchdog
+	if cfg.Watchdog.Device != "" {
+		lw, err := agent.OpenWatchdog(cfg.Watchdog.Device, cfg.Watchdog.Timeout.Std())
+		if err != nil {
+			return err
+		}
+		wd = lw
+	}
+	c, err := agent.NewContract(boot, agent.NewProcessID(), cfg.Isolation.Timeout.Std(), wd != nil, saved)
+	if err != nil {
+		abandon(wd)
+		return err
+	}
+	if wd != nil {
+		c.SetWatchdogTimeout(wd.Timeout())
+	}
+	stopVMs := agent.StopVMs(cfg.Libvirt.Socket, cfg.Libvirt.URI, 10*time.Second)
+	respond := func(r agent.Response) error {
+		switch r {
+		case agent.RespondStopVMs:
+			return stopVMs()
+		case agent.RespondReboot:
+			return agent.Reboot(ctx)
+		}
+		return nil
+	}
+	k, err := agent.NewKeeper(c, wd, agent.Response(cfg.Isolation.Response), respond)
+	if err != nil {
+		abandon(wd)
+		return err
+	}
+	a, err := agent.New(cfg.Host, names, c, k, host, up, cfg.StateDir, log)
+	if err != nil {
+		abandon(wd)
+		return err
+	}
+	if beat != nil {
+		a.SetHeartbeat(beat)
+	}
+	log.Info("agent started", "host", cfg.Host, "boot", boot, "agent", c.ID(), "watchdog", cfg.Watchdog.Device, "resumed", saved != nil)
+
+	in := make(chan agent.Inbound, 64)
+	upCtx, stopUp := context.WithCancel(context.Background()) // outlives ctx: the clean stop needs its ack
+	defer stopUp()
+	go func() { _ = up.Run(upCtx, in) }()
+	return a.Run(ctx, bootClock, cfg.ReportInterval.Std(), StopWait, in)
+}
+
+// sampler builds the host's probes and starts the guest watcher.
+func sampler(ctx context.Context, cfg config.AgentFile, boot string, paths Paths, log *slog.Logger) (*probe.Host, func(), error) {
+	var docker probe.ContainerInspector
+	service := func(s config.AgentService) (*probe.Service, error) {
+		if s.Process != "" {
+			pc := probe.DefaultProcConfig(s.Process)
+			pc.Root = paths.ProcRoot
+			p, err := probe.NewProcProbe(pc)
+			return &probe.Service{Prober: p}, err
+		}
+		if docker == nil {
+			c, err := probe.NewDockerClient(probe.DockerConfig{Host: cfg.Services.Docker, Timeout: 2 * time.Second})
+			if err != nil {
+				return nil, err
+			}
+			docker = c
+		}
+		p, err := probe.NewContainerProbe(docker, s.Container, 2*time.Second)
+		return &probe.Service{Prober: p}, err
+	}
+	nova, err := service(cfg.Services.NovaComputeService())
+	if err != nil {
+		return nil, nil, fmt.Errorf("agent: services.nova_compute: %w", err)
+	}
+	lv, err := service(cfg.Services.LibvirtdService())
+	if err != nil {
+		return nil, nil, fmt.Errorf("agent: services.libvirtd: %w", err)
+	}
+	lc := probe.DefaultLibvirtConfig()
+	lc.Socket, lc.URI = cfg.Libvirt.Socket, cfg.Libvirt.URI
+	w, err := probe.NewGuestWatcher(lc, log)
+	if err != nil {
+		return nil, nil, fmt.Errorf("agent: libvirt: %w", err)
+	}
+	wctx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); _ = w.Run(wctx) }()
+	return &probe.Host{BootID: boot, NovaCompute: nova, Libvirtd: lv, Guests: w, Log: log}, func() { stop(); <-done }, nil
+}
+
+// bootClock is CLOCK_BOOTTIME, the contract's clock.
+func bootClock() time.Duration {
+	d, err := agent.BootTime()
+	if err != nil {
+		panic(errors.Join(errors.New("agent: CLOCK_BOOTTIME unreadable"), err)) // Linux has it since 2.6.39
+	}
+	return d
+}
+
+// abandon closes a watchdog opened before a start-up failure without
+// disarming it: only an acknowledged clean stop may disarm.
+func abandon(wd agent.Watchdog) {
+	if wd != nil {
+		_ = wd.Abandon()
+	}
+}

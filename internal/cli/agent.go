@@ -1,0 +1,74 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/vigil-ha/vigil/internal/agent/daemon"
+	"github.com/vigil-ha/vigil/internal/config"
+	"github.com/vigil-ha/vigil/internal/wire"
+)
+
+const agentHelp = `vigil agent — the compute host's agent
+
+Runs on every compute host. Every report_interval it tells the controllers,
+on every network, what runs on the host (nova-compute, libvirtd, the guests),
+writes the storage heartbeat, and feeds the host's watchdog only while the
+leading controller grants it. Cut off from the leader for isolation.timeout,
+it stops feeding it (the host resets) and applies isolation.response.
+
+On SIGTERM or SIGINT it stops cleanly: it tells the leader and disarms the
+watchdog only once the leader acknowledged, within 10 s; otherwise it exits
+with the watchdog still running, and the host resets when its last grant is
+up (the controllers treat it as isolated, never as stopped).
+
+Usage:
+  vigil agent --config FILE           run the agent
+  vigil agent --config FILE --check   validate the file and the key, then exit
+
+The file (docs/agent.md): host, networks (name, listen, controllers, peers),
+key_file (vigil keys host), state_dir, report_interval, isolation {timeout,
+response: none|stop-vms|reboot}, watchdog {device, timeout}, services
+{nova_compute, libvirtd: container or process; docker}, libvirt {socket, uri},
+heartbeat {dir | pool, ceph_conf, ceph_user}.
+
+Example:
+  vigil agent --config /etc/vigil/agent.yaml --check
+`
+
+func agentCmd(args []string, env Env) error {
+	fs := newFlags("agent", agentHelp, env)
+	path := fs.String("config", "", "the agent's configuration file")
+	check := fs.Bool("check", false, "validate the file and the key file, then exit")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return fmt.Errorf("%w: agent takes no arguments, got %q", errUsage, pos)
+	}
+	if *path == "" {
+		return fmt.Errorf("%w: agent: --config FILE is required", errUsage)
+	}
+	cfg, err := config.LoadAgentFile(*path)
+	if err != nil {
+		return err
+	}
+	keys, err := wire.LoadHostKeys(cfg.KeyFile, cfg.Host)
+	if err != nil {
+		return err
+	}
+	if *check {
+		fmt.Fprintf(env.Stdout, "%s: agent of %s, %d network(s), key generation %d, watchdog %q, isolation %v then %s\n",
+			*path, cfg.Host, len(cfg.Networks), keys.Newest().ID, cfg.Watchdog.Device, cfg.Isolation.Timeout.Std(), cfg.Isolation.Response)
+		return nil
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	log := slog.New(slog.NewTextHandler(env.Stderr, nil))
+	return daemon.Run(ctx, cfg, keys, daemon.Paths{}, log)
+}
