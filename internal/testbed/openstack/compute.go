@@ -286,8 +286,33 @@ func (b *Bed) WaitServiceState(ctx context.Context, host, state string) (time.Du
 	return time.Since(t0), err
 }
 
-// StopGateway ends the relays the bed runs in namespace ns, and the
-// nova-compute hosts started in ns through this Bed. Call it before the
+// RemoveCompute kills host's nova-compute and deletes its service record
+// from Nova (with its compute node, resource provider and cell mapping), so
+// that the scheduler cannot pick it in the seconds before Nova would see it
+// down. Nova refuses while servers live on it.
+func (b *Bed) RemoveCompute(ctx context.Context, host string) error {
+	if err := b.StopCompute(ctx, host, syscall.SIGKILL); err != nil {
+		return err
+	}
+	b.mu.Lock()
+	delete(b.hosts, host)
+	b.mu.Unlock()
+	svc, err := b.Service(ctx, host)
+	if err != nil {
+		return nil // never registered
+	}
+	nova, err := b.Compute(ctx, "2.53")
+	if err != nil {
+		return err
+	}
+	if err := services.Delete(ctx, nova, svc.ID).ExtractErr(); err != nil {
+		return fmt.Errorf("openstack testbed: delete service of %s: %w", host, err)
+	}
+	return os.Remove(filepath.Join(b.cfg.Dir, "db", ".mapped-"+host))
+}
+
+// StopGateway ends the relays the bed runs in namespace ns, and removes
+// (RemoveCompute) the nova-compute hosts started in or through ns by this Bed. Call it before the
 // namespace is deleted: a process inside keeps a deleted namespace alive.
 func (b *Bed) StopGateway(ctx context.Context, ns string) error {
 	b.mu.Lock()
@@ -299,7 +324,7 @@ func (b *Bed) StopGateway(ctx context.Context, ns string) error {
 	}
 	b.mu.Unlock()
 	for _, h := range hosts {
-		if err := b.StopCompute(ctx, h, syscall.SIGKILL); err != nil {
+		if err := b.RemoveCompute(ctx, h); err != nil {
 			return err
 		}
 	}
