@@ -227,4 +227,3 @@ func poll(ctx context.Context, interval time.Duration, what string, check func()
 		}
 	}
 }
-

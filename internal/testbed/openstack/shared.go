@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // Shared is one bed for all the tests of a package: started by the first
@@ -51,7 +52,11 @@ func (s *Shared) Get(t testing.TB) *Bed {
 			s.err = fmt.Errorf("%s: not root", SkipMessage)
 			return
 		}
+		t0 := time.Now()
 		s.bed, s.err = Start(context.Background(), DefaultConfig(s.RunDir))
+		if s.err == nil {
+			fmt.Fprintf(os.Stderr, "openstack testbed: control plane ready in %.1f s (%s)\n", time.Since(t0).Seconds(), s.bed.Dir())
+		}
 	})
 	if s.err != nil {
 		t.Fatal(s.err)
