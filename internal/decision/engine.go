@@ -529,7 +529,7 @@ func (e *Engine) restore(recs []Record, restoredAt uint64) {
 		}
 		h.badSince = h.failedAt
 		inc := newIncident(r.Opened)
-		inc.fence, inc.instances = r.Fence, r.Instances
+		inc.fence, inc.instances, inc.fenceLost = r.Fence, r.Instances, r.FenceLost
 		if r.Level > 0 {
 			inc.level = r.Level
 		}

@@ -287,7 +287,7 @@ func (h *host) record() Record {
 	}
 	r.Opened = h.inc.opened
 	r.Level = h.inc.level
-	r.Fence = h.inc.fence
+	r.Fence, r.FenceLost = h.inc.fence, h.inc.fenceLost
 	r.Instances = h.inc.instances
 	for _, in := range h.inc.instances {
 		if h.inc.done[in] {

@@ -827,10 +827,30 @@ func (e *Engine) placedHereRunElsewhere(now time.Time, h *host) []string {
 	return out
 }
 
-// fenceHolds reports whether o is fenced now: its incident holds a fence
-// that nothing has undone, and it is not back (rejoining).
+// fenceHolds reports whether o's guests cannot write now: its incident
+// holds a fence that nothing has undone, and, once o is back (rejoining),
+// only a storage fence still in force (a blocklisted host's stale guests
+// cannot write; a host whose power fence was undone, or that answered
+// again, may run them). Found by vigil lab fuzz --seed 1796319925 (schedule
+// 9619): the attack12 fix counted every rejoining host as unfenced, and a
+// blocklisted host's stale guests then held their evacuated copies' next
+// evacuation for good.
 func (e *Engine) fenceHolds(now time.Time, o *host) bool {
-	return o.inc != nil && o.inc.fence != nil && o.state != Rejoining && e.fenceUndone(now, o) == ""
+	if o.inc == nil || o.inc.fence == nil || e.fenceUndone(now, o) != "" {
+		return false
+	}
+	return o.state != Rejoining || hasStorageFence(o.inc.fence.Method)
+}
+
+// hasStorageFence reports whether one of the fence's devices keeps the
+// host's guests off their disks while it may run on.
+func hasStorageFence(method string) bool {
+	for _, m := range methods(method) {
+		if m == "ceph-blocklist" || m == "fence-agent-storage" {
+			return true
+		}
+	}
+	return false
 }
 
 // seenWith reports whether o was last seen with a copy of instance in,

@@ -185,6 +185,9 @@ type Record struct {
 	// runs and never writes its disks again.
 	// Stopped: instances Nova showed SHUTOFF during the incident.
 	Stopped []string `json:"stopped,omitempty"`
+	// FenceLost: why the executor found the fence lifted (the fence on
+	// record no longer holds).
+	FenceLost string `json:"fence_lost,omitempty"`
 	// CopyElsewhere: instances held because another host runs them
 	// (alert evacuate-copy-elsewhere), and that host: a successor holds
 	// them until that host is fenced or tells it that it runs no copy.
