@@ -1,6 +1,7 @@
 package decision
 
 import (
+	"slices"
 	"testing"
 	"time"
 )
@@ -129,5 +130,116 @@ func TestAttack14UnmovedUnfenceWhileNovaRebuildsOnTheSource(t *testing.T) {
 	}
 	if !rejoining || !refenced {
 		t.Fatalf("setup: want the successor to see cmp1 back (rejoin-blocked %v) and fence it again (%v); status %+v", rejoining, refenced, s.Status()[0])
+	}
+}
+
+// Finding 2 (safety, two writers after a failover; the attack13 A fix):
+// Record.CopyElsewhere keeps one holder per instance, the first host
+// copyElsewhere's loop finds over the engine's host map, in Go's random
+// map order; the leader's hold rests on every host seen with the copy.
+// When two are, the record names either (it is rewritten each time the
+// pick changes: a store write per tick, too), and a successor holds the
+// instance only for the one it names.
+//
+// i2 live-migrated from cmp1 to cmp2 and switched over (Nova still places
+// it on cmp1); cmp3, where i2 ran before it came to cmp1, still showed a
+// watch on its disk when the first leader started (a dead client's watch
+// lingers ~30 s), and later its libvirtd hangs (GuestsUnknown): to
+// seenWith, cmp3 may run i2 too. cmp1 dies at +15 s, is fenced (ipmi), i1
+// moves, i2 is held. At +60 s cmp2 hangs (kernel stall: no report, no
+// heartbeat, its watch gone 30 s later); its fence fails (BMC unreachable).
+// The first leader holds i2 for good: cmp2's last word named it. It fails
+// over at a moment its record names cmp3. The successor hears nothing of
+// cmp2; once cmp3's libvirtd answers again (a known guest list without
+// i2) it drops the hold and evacuates i2 from cmp1. When cmp2's stall
+// clears, its copy of i2 resumes writing next to the evacuated one.
+//
+// Fix: persist every holder (CopyElsewhere: instance → hosts) and hold
+// until each is fenced or has said it runs none; or, failing a holder the
+// successor can check, hold until every host not fenced has given this
+// leader a known guest list (attack13's fallback).
+func TestAttack14SuccessorKeepsOnlyOneOfTwoHoldersOfACopy(t *testing.T) {
+	x := newA13(t, DefaultConfig())
+	var evacuated []string
+	var l2At time.Duration = -1
+	x.world = func(at time.Duration, e *Engine) {
+		now := a13t0.Add(at)
+		if at <= 15*time.Second {
+			a13report(e, now, "cmp1", "b", "i1")
+		}
+		if at <= 60*time.Second {
+			a13report(e, now, "cmp2", "b", "i2")
+		}
+		if at >= 30*time.Second && (l2At < 0 || at < l2At+30*time.Second) {
+			for _, net := range []string{"mgmt", "storage"} {
+				e.Step(now, AgentReport{Host: "cmp3", Network: net, Self: SelfReport{BootID: "b", NovaCompute: Process{Running: true}, GuestsUnknown: true}})
+			}
+		} else {
+			a13report(e, now, "cmp3", "b")
+		}
+		c := map[string]uint64{"cmp1": 1, "cmp2": 1, "cmp3": uint64(at)}
+		if at <= 15*time.Second {
+			c["cmp1"] = uint64(at)
+		}
+		if at <= 60*time.Second {
+			c["cmp2"] = uint64(at)
+		}
+		e.Step(now, StorageHeartbeats{OK: true, Counters: c})
+		var w []string
+		if at <= 90*time.Second {
+			w = append(w, "cmp2")
+		}
+		if at <= 5*time.Second {
+			w = append(w, "cmp3") // the lingering watch of i2's old client there
+		}
+		e.Step(now, DiskWriters{Instance: "i2", Hosts: w})
+		cmp1 := []string{"i1", "i2"}
+		if slices.Contains(evacuated, "i1") {
+			cmp1 = []string{"i2"}
+		}
+		if slices.Contains(evacuated, "i2") {
+			cmp1 = slices.DeleteFunc(cmp1, func(s string) bool { return s == "i2" })
+		}
+		e.Step(now, NovaService{Host: "cmp1", Up: at <= 15*time.Second, ForcedDown: at > 20*time.Second, Instances: cmp1, Status: map[string]string{"i1": NovaActive, "i2": NovaActive}})
+		e.Step(now, NovaService{Host: "cmp2", Up: at <= 60*time.Second})
+		e.Step(now, NovaService{Host: "cmp3", Up: true})
+	}
+	x.act = func(at time.Duration, e *Engine, a Action) {
+		now := a13t0.Add(at)
+		switch a.Kind {
+		case ActFence:
+			if a.Host == "cmp2" {
+				e.Step(now, FenceResult{Host: a.Host, Level: a.Level, Method: "ipmi", Err: "BMC unreachable"})
+				return
+			}
+			e.Step(now, FenceResult{Host: a.Host, Level: a.Level, OK: true, Method: "ipmi", Proof: "chassis power read back off"})
+		case ActEvacuate:
+			for _, in := range a.Instances {
+				evacuated = append(evacuated, in)
+				e.Step(now, EvacuateResult{Host: a.Host, Instance: in, OK: true, Accepted: true})
+			}
+		}
+	}
+	e := x.lead(0, 1)
+	at := time.Duration(0)
+	x.run(e, 1, at, 2*time.Minute)
+	// The failover comes at a moment the record names cmp3 (each tick's
+	// pick is Go's map order: a few ticks at most).
+	for at = 2 * time.Minute; at < 3*time.Minute && x.store["cmp1"].CopyElsewhere["i2"] != "cmp3"; at += 500 * time.Millisecond {
+		x.run(e, 1, at, at+500*time.Millisecond)
+	}
+	if !slices.Equal(evacuated, []string{"i1"}) || x.store["cmp1"].Phase != Recovering || x.store["cmp1"].CopyElsewhere["i2"] != "cmp3" {
+		t.Fatalf("setup: the first leader should have moved i1 and held i2, its record naming cmp3: evacuated %v, record %+v", evacuated, x.store["cmp1"])
+	}
+	if r := x.store["cmp2"]; r.Fence != nil || r.Failed.IsZero() {
+		t.Fatalf("setup: cmp2 should be failed and not fenced: %+v", r)
+	}
+	l2At = at + 3*time.Second
+	s := x.lead(l2At, 2)
+	x.run(s, 2, l2At, l2At+3*time.Minute)
+	for _, o := range x.out {
+		if o.term == 2 && o.a.Kind == ActEvacuate && slices.Contains(o.a.Instances, "i2") {
+			t.Fatalf("TWO WRITERS: the successor evacuated i2 from cmp1 at +%v, while cmp2, whose last word to the first leader was that it runs i2, is hung and not fenced: the record named only cmp3 (%s)", o.at, o.a)
+		}
 	}
 }
