@@ -1,6 +1,7 @@
 package decision
 
 import (
+	"encoding/json"
 	"slices"
 	"testing"
 	"time"
@@ -240,6 +241,102 @@ func TestAttack14SuccessorKeepsOnlyOneOfTwoHoldersOfACopy(t *testing.T) {
 	for _, o := range x.out {
 		if o.term == 2 && o.a.Kind == ActEvacuate && slices.Contains(o.a.Instances, "i2") {
 			t.Fatalf("TWO WRITERS: the successor evacuated i2 from cmp1 at +%v, while cmp2, whose last word to the first leader was that it runs i2, is hung and not fenced: the record named only cmp3 (%s)", o.at, o.a)
+		}
+	}
+}
+
+// Finding 3 (liveness: a host left blocklisted, nothing moved; the
+// attack13 D fix): renewResult with no incident lifts the entries a
+// renewal in flight put back with an unfence that is never Unmoved, and
+// unfence ANDs it into the lift due: the lift now needs evidence of a
+// reset. When the incident closed as an aborted fence round with nothing
+// moved (its own lift Unmoved: the host was never reset), no such
+// evidence ever comes: the device refuses (fence.ErrNoResetEvidence: the
+// boot id is the one recorded at fence time) and vigil retries for good,
+// the host running with guests that cannot write.
+//
+// cmp1's BMC lies; its ipmi+ceph-blocklist fence at ~+20 s only
+// blocklists it. i1's evacuation is refused (no valid host: nothing
+// moved). cmp1 answers again 2 s later, so the fence is undone and it is
+// rejoining; nova-compute does not run there, so the rejoin waits. A renewal goes
+// out at +1m20 s and is slow (monitor election). cmp1 stalls in
+// userspace: vigil fences it again (rejoin-silent), the probe answers, the
+// round is aborted with nothing moved, the incident closes and its lift
+// goes out Unmoved. The renewal then re-adds the entries and reports; its
+// lift goes out needing a reset cmp1 never had.
+//
+// Fix: a renewal's lift after the incident closed takes the closing
+// lift's Unmoved (remember it with the records: the incident that put
+// them on moved nothing), rather than false.
+func TestAttack14RenewalAfterAnUnmovedCloseNeedsAReset(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.FenceRenew = time.Minute
+	x := newA13(t, cfg)
+	rec := json.RawMessage(`{"driver":"ceph-blocklist","blocklist":{"entries":[{"addr":"10.0.2.1:0/0","ours":true}],"boot_id":"b"}}`)
+	var fencedAt, stallAt, closedAt time.Duration = -1, -1, -1
+	var pendingRenew *Action
+	x.world = func(at time.Duration, e *Engine) {
+		now := a13t0.Add(at)
+		silent := at > 15*time.Second && (fencedAt < 0 || at < fencedAt+2*time.Second) || stallAt >= 0 && at >= stallAt && closedAt < 0
+		if !silent {
+			a14report(e, now, "cmp1", "b", at <= 15*time.Second, "i1")
+		}
+		a13report(e, now, "cmp2", "b")
+		a13report(e, now, "cmp3", "b")
+		c1 := uint64(1)
+		if !silent {
+			c1 = uint64(at)
+		}
+		e.Step(now, StorageHeartbeats{OK: true, Counters: map[string]uint64{"cmp1": c1, "cmp2": uint64(at), "cmp3": uint64(at)}})
+		e.Step(now, NovaService{Host: "cmp1", Up: at <= 15*time.Second, ForcedDown: fencedAt >= 0, Instances: []string{"i1"}, Status: map[string]string{"i1": NovaActive}})
+		if fencedAt >= 0 && stallAt < 0 && at >= 75*time.Second {
+			stallAt = at
+		}
+		if closedAt >= 0 && pendingRenew != nil && at >= closedAt+2*time.Second {
+			e.Step(now, RenewResult{Host: "cmp1", OK: true, Records: pendingRenew.Records}) // re-added what the lift removed
+			pendingRenew = nil
+		}
+	}
+	x.act = func(at time.Duration, e *Engine, a Action) {
+		now := a13t0.Add(at)
+		switch a.Kind {
+		case ActFence:
+			if fencedAt < 0 {
+				fencedAt = at
+				e.Step(now, FenceResult{Host: a.Host, Level: a.Level, OK: true, Method: "ipmi+ceph-blocklist", Proof: "chassis power read back off; entries listed", Records: []json.RawMessage{rec}})
+				return
+			}
+			e.Step(now, FenceResult{Host: a.Host, Level: a.Level, Method: "ipmi+ceph-blocklist", Aborted: AbortHostAnswers, Err: "ping on the storage network, right before the power-off"})
+		case ActEvacuate:
+			for _, in := range a.Instances {
+				e.Step(now, EvacuateResult{Host: a.Host, Instance: in, Err: "No valid host was found"}) // refused: nothing moved
+			}
+		case ActRenewFence:
+			if pendingRenew == nil {
+				a := a
+				pendingRenew = &a
+			}
+		case ActUnfence:
+			if closedAt < 0 {
+				closedAt = at
+			}
+			e.Step(now, UnfenceResult{Host: a.Host, OK: true})
+		}
+	}
+	e := x.lead(0, 1)
+	x.run(e, 1, 0, 4*time.Minute)
+	var lifts []a13act
+	for _, o := range x.out {
+		if o.a.Host == "cmp1" && o.a.Kind == ActUnfence {
+			lifts = append(lifts, o)
+		}
+	}
+	if len(lifts) < 2 || !lifts[0].a.Unmoved || lifts[0].a.Rule != "fence-aborted" {
+		t.Fatalf("setup: want the aborted round's Unmoved lift, then the renewal's: %v (status %+v)", lifts, e.Status()[0])
+	}
+	for _, o := range lifts[1:] {
+		if !o.a.Unmoved {
+			t.Fatalf("LEFT BLOCKLISTED: nothing of cmp1 ever moved and it was never reset, but the lift of what a renewal in flight re-added (+%v, rule %s) needs evidence of a reset, which cmp1 (same boot) never gives: the device refuses it for good", o.at, o.a.Rule)
 		}
 	}
 }
