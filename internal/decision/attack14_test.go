@@ -340,3 +340,87 @@ func TestAttack14RenewalAfterAnUnmovedCloseNeedsAReset(t *testing.T) {
 		}
 	}
 }
+
+// Finding 4 (safety, two writers; the 34de5e5 fix): seenWith's disk-watch
+// branch counts only a run of watch reads that began after the host's last
+// agent report. A guest the host's agent does not list, whose disk watch
+// was there before that report, never counts, however long it goes on:
+// the rule tells a dead process's lingering watch (gone within ~30 s of
+// its death, which came before the report that did not list it) from a
+// live writer by nothing. Before the fix the same schedule held the
+// instance (the watch was read after the last report).
+//
+// i2 live-migrated from cmp1 to cmp2 and switched over (Nova still places
+// it on cmp1), and cmp2's libvirtd has lost track of its qemu (its state
+// under /run/libvirt went with a container recreate): the agent's known
+// guest list never names i2, while the disk watch shows cmp2 on its disk,
+// on and on. cmp2's agent crashes at +10 s (its peers still reach it:
+// alive, not fenced). cmp1 dies at +20 s and is fenced; the watch has shown
+// cmp2 on i2's disk for a minute, 10 s past cmp2's last report: vigil
+// evacuates i2, and cmp2's qemu writes next to the new copy.
+//
+// Fix: a watch run that goes on longer than a watch lingers (writerGap's
+// ~30 s) past the first report that did not list the guest is a live
+// writer, not a dead process's: count it (seen while it lasts, and after,
+// until a fence or a later known list taken once the watch is gone).
+func TestAttack14UnlistedWriterWhoseWatchPredatesTheLastReport(t *testing.T) {
+	x := newA13(t, DefaultConfig())
+	var evacuated []string
+	x.world = func(at time.Duration, e *Engine) {
+		now := a13t0.Add(at)
+		if at <= 20*time.Second {
+			a13report(e, now, "cmp1", "b", "i1")
+		}
+		if at <= 10*time.Second {
+			a13report(e, now, "cmp2", "b") // libvirtd lists none of its guests: it lost track of i2's qemu
+		} else {
+			for _, net := range []string{"mgmt", "storage"} {
+				e.Step(now, PeerReport{Observer: "cmp3", Host: "cmp2", Network: net, Reachable: true})
+			}
+		}
+		a13report(e, now, "cmp3", "b")
+		c := map[string]uint64{"cmp1": 1, "cmp2": 1, "cmp3": uint64(at)}
+		if at <= 20*time.Second {
+			c["cmp1"] = uint64(at)
+		}
+		if at <= 10*time.Second {
+			c["cmp2"] = uint64(at)
+		}
+		e.Step(now, StorageHeartbeats{OK: true, Counters: c})
+		if at%(5*time.Second) == 0 {
+			e.Step(now, DiskWriters{Instance: "i2", Hosts: []string{"cmp2"}}) // cmp2's qemu, live
+		}
+		cmp1 := []string{"i1", "i2"}
+		for _, in := range evacuated {
+			cmp1 = slices.DeleteFunc(cmp1, func(s string) bool { return s == in })
+		}
+		e.Step(now, NovaService{Host: "cmp1", Up: at <= 20*time.Second, ForcedDown: at > 25*time.Second, Instances: cmp1, Status: map[string]string{"i1": NovaActive, "i2": NovaActive}})
+		e.Step(now, NovaService{Host: "cmp2", Up: true})
+		e.Step(now, NovaService{Host: "cmp3", Up: true})
+	}
+	x.act = func(at time.Duration, e *Engine, a Action) {
+		now := a13t0.Add(at)
+		switch a.Kind {
+		case ActFence:
+			e.Step(now, FenceResult{Host: a.Host, Level: a.Level, OK: true, Method: "ipmi", Proof: "chassis power read back off"})
+		case ActEvacuate:
+			for _, in := range a.Instances {
+				evacuated = append(evacuated, in)
+				e.Step(now, EvacuateResult{Host: a.Host, Instance: in, OK: true, Accepted: true})
+			}
+		}
+	}
+	e := x.lead(0, 1)
+	x.run(e, 1, 0, 2*time.Minute)
+	if !slices.Contains(evacuated, "i1") {
+		t.Fatalf("setup: cmp1 should have been fenced and i1 moved: evacuated %v, status %+v", evacuated, e.Status())
+	}
+	for _, o := range x.out {
+		if o.a.Host == "cmp2" && (o.a.Kind == ActFence || o.a.Kind == ActEvacuate) {
+			t.Fatalf("setup: cmp2 is alive (its peers reach it) and must not be fenced: %s", o.a)
+		}
+		if o.a.Kind == ActEvacuate && slices.Contains(o.a.Instances, "i2") {
+			t.Fatalf("TWO WRITERS: at +%v vigil evacuated i2 from fenced cmp1 while the disk watch has shown cmp2, alive and not fenced, on i2's disk without a break since the start, long after any dead process's watch would have gone (its run began before cmp2's last report, whose list did not name it): %s", o.at, o.a)
+		}
+	}
+}
