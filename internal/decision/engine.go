@@ -64,7 +64,7 @@ func (e *Engine) AddHost(info HostInfo) {
 	e.hosts[info.Name] = &host{
 		HostInfo: info, state: Unknown,
 		agentAt: make([]time.Time, n), peerAt: make([]time.Time, n), peerBy: make([]string, n),
-		writers: map[string]time.Time{}, writerSince: map[string]time.Time{}, alerted: map[string]bool{}, restartAt: map[string]time.Time{},
+		writers: map[string]time.Time{}, writerSince: map[string]time.Time{}, listedAt: map[string]time.Time{}, alerted: map[string]bool{}, restartAt: map[string]time.Time{},
 	}
 	i := sort.SearchStrings(e.order, info.Name)
 	e.order = append(e.order, "")
@@ -88,6 +88,9 @@ func (e *Engine) Step(now time.Time, in Input) {
 			h.agentAt[i] = now
 			h.self = m.Self
 			h.selfAt = now
+			for _, d := range m.Self.Domains {
+				h.listedAt[d] = now
+			}
 			h.heardBoot(m.Self.BootID, now)
 		}
 	case PeerReport:
@@ -543,8 +546,8 @@ func (e *Engine) restore(recs []Record, restoredAt uint64) {
 		for _, d := range r.Stopped {
 			inc.stopped[d] = true
 		}
-		for d, holder := range r.CopyElsewhere {
-			inc.heldCopy[d] = holder
+		for d, holders := range r.CopyElsewhere {
+			inc.heldCopy[d] = slices.Clone(holders)
 		}
 		h.inc = inc
 		h.state = r.Phase

@@ -45,6 +45,9 @@ type host struct {
 	// this host on its disk began (a gap longer than writerGap starts a
 	// new one).
 	writerSince map[string]time.Time
+	// listedAt: instance → the last report of this host's agent that
+	// listed it running.
+	listedAt map[string]time.Time
 
 	// The watchdog contract (grant.go): when this leader last granted the
 	// host, for which boot, and whether that report armed a watchdog; an
@@ -112,6 +115,8 @@ type host struct {
 	// again at the host's next turn out of maintenance.
 	resend      []Action
 	liftUnmoved bool // the lift due needs no reset evidence (Action.Unmoved)
+	// closedUnmoved: the host's last incident closed with nothing moved.
+	closedUnmoved bool
 
 	// restartAt: when vigil last asked for a hard reboot of a guest its
 	// gate refused on this host, per instance (restart.go).
@@ -165,7 +170,7 @@ type incident struct {
 	// heldCopy: instances not evacuated because another host runs them
 	// (copyElsewhere), and that host; persisted: a successor holds them
 	// until that host is fenced or tells it that it runs no copy.
-	heldCopy  map[string]string
+	heldCopy  map[string][]string
 	fenceLost string // why the executor found the fence lifted
 	// prior, priorLost: the undone fence a new round replaces (refence),
 	// put back if the round ends with the host alive.
@@ -189,7 +194,7 @@ type incident struct {
 
 func newIncident(opened time.Time) *incident {
 	return &incident{opened: opened, level: 1, done: map[string]bool{}, evacTries: map[string]int{},
-		evacAt: map[string]time.Time{}, evacWait: map[string]bool{}, sent: map[string]bool{}, stopped: map[string]bool{}, heldCopy: map[string]string{}}
+		evacAt: map[string]time.Time{}, evacWait: map[string]bool{}, sent: map[string]bool{}, stopped: map[string]bool{}, heldCopy: map[string][]string{}}
 }
 
 // maybeSent reports whether Nova may have accepted an evacuation of in: it
@@ -255,6 +260,10 @@ func (h *host) failedThisEpisode() bool {
 // after its client died.
 const writerGap = 15 * time.Second
 
+// deadWatchLinger bounds how long a dead client's watch can still be read:
+// ~30 s (FIELD-NOTES), and a read interval's slack.
+const deadWatchLinger = 45 * time.Second
+
 // watchdogRecord writes what vigil believes of h's watchdog into r: the
 // boot last heard, armed or disarmed, and the message that made it so.
 func (h *host) watchdogRecord(r *Record) {
@@ -298,11 +307,11 @@ func (h *host) record() Record {
 		if h.inc.stopped[in] {
 			r.Stopped = append(r.Stopped, in)
 		}
-		if holder := h.inc.heldCopy[in]; holder != "" {
+		if holders := h.inc.heldCopy[in]; len(holders) > 0 {
 			if r.CopyElsewhere == nil {
-				r.CopyElsewhere = map[string]string{}
+				r.CopyElsewhere = map[string][]string{}
 			}
-			r.CopyElsewhere[in] = holder
+			r.CopyElsewhere[in] = holders
 		}
 	}
 	return r

@@ -226,7 +226,22 @@ func (e *Engine) backToRejoining(now time.Time, h *host, ev []string) {
 func (h *host) moved() bool {
 	inc := h.inc
 	for _, in := range inc.instances {
-		if inc.done[in] || inc.maybeSent(in) || h.novaAt.After(inc.opened) && !slices.Contains(h.nova.Instances, in) {
+		if inc.done[in] || inc.maybeSent(in) {
+			return true
+		}
+		if !h.novaAt.After(inc.opened) {
+			continue
+		}
+		if !slices.Contains(h.nova.Instances, in) {
+			return true
+		}
+		switch h.nova.Status[in] {
+		case NovaActive, NovaShutoff, NovaError:
+		default:
+			// REBUILD: Nova accepted an evacuation and keeps the
+			// instance here until its destination takes it (minutes,
+			// with a slow conductor); MIGRATING and the like: a copy may
+			// run elsewhere (found by attack14).
 			return true
 		}
 	}
@@ -818,7 +833,7 @@ func (e *Engine) placedHereRunElsewhere(now time.Time, h *host) []string {
 	var out []string
 	for _, in := range h.nova.Instances {
 		for _, o := range e.hosts {
-			if o != h && !e.fenceHolds(now, o) && o.seenWith(in) {
+			if o != h && !e.fenceHolds(now, o) && o.seenWith(in, now) {
 				out = append(out, in)
 				break
 			}
@@ -860,13 +875,39 @@ func hasStorageFence(method string) bool {
 // guest list without it clears it, or a fence of o: a hung host's last word
 // is its last word, and its frozen guest writes again when the hang clears.
 // A watch that was there before o's agent said it runs no such guest, and
-// lingers after (a dead process's watch lasts until its timeout), is that
-// dead process's: found by vigil lab fuzz --seed 1796318973 (schedule 2075).
-func (o *host) seenWith(in string) bool {
+// ended within a dead client's linger, was that dead process's: found by
+// vigil lab fuzz --seed 1796318973 (schedule 2075).
+//
+// A watch read after the last report that did not list the guest may be a
+// dead client's, which lingers for up to deadWatchLinger after the client
+// died (and it died after the last report that listed it, or before the
+// run began): while it is still read, and within that bound, it may be a
+// live writer the agent does not list (libvirt lost track of its QEMU, say:
+// found by attack14), and counts; once it ended within the bound it was a
+// dead one's; a run longer than the bound was a live writer. One no read
+// shows since before the last report, which does not list it, has ended.
+func (o *host) seenWith(in string, now time.Time) bool {
 	if slices.Contains(o.self.Domains, in) {
 		return true
 	}
-	return !o.writers[in].IsZero() && (o.selfAt.IsZero() || o.self.GuestsUnknown || o.writerSince[in].After(o.selfAt))
+	w := o.writers[in]
+	switch {
+	case w.IsZero():
+		return false
+	case o.selfAt.IsZero() || o.self.GuestsUnknown:
+		return true
+	case o.selfAt.After(w.Add(writerGap)):
+		return false // the watch ended before the last report, which does not list it
+	case o.writerSince[in].After(o.selfAt):
+		return true // a run that began after the last report
+	case now.Sub(w) <= writerGap:
+		return true // still read: a dead client's or a live one, it cannot be told yet
+	}
+	from := o.writerSince[in]
+	if l := o.listedAt[in]; l.After(from) {
+		from = l
+	}
+	return w.Sub(from) > deadWatchLinger // ended: longer than a dead client's watch lasts was a live one
 }
 
 // saidWithout reports whether o's agent, since t, gave a known guest list
@@ -902,33 +943,34 @@ func (e *Engine) copyElsewhere(now time.Time, h *host, in string) bool {
 		return false // Nova places it elsewhere already: moved, or being moved, by Nova's own record
 	}
 	inc := h.inc
-	holder := ""
-	for _, o := range e.hosts {
+	// Every host seen with a copy holds it; so does every host a
+	// predecessor saw with one (the record), until that host is fenced or
+	// tells this leader it runs none.
+	var holders []string
+	for _, name := range e.order {
+		o := e.hosts[name]
 		if o == h || e.fenceHolds(now, o) {
 			continue // a fenced host's copy, or its disk watch lingering after it died, is no live copy
 		}
-		if o.seenWith(in) {
-			holder = o.Name
-			break
+		if o.seenWith(in, now) || slices.Contains(inc.heldCopy[in], name) && !o.saidWithout(in, e.leaderSince) {
+			holders = append(holders, name)
 		}
 	}
-	if prev := inc.heldCopy[in]; holder == "" && prev != "" {
-		// Held for a copy on prev (by a predecessor, perhaps, who heard
-		// it): until prev is fenced, or tells this leader it runs none.
-		if o := e.hosts[prev]; o != nil && !e.fenceHolds(now, o) && !o.saidWithout(in, e.leaderSince) {
-			holder = prev
+	for _, name := range inc.heldCopy[in] {
+		if e.hosts[name] == nil && !slices.Contains(holders, name) {
+			holders = append(holders, name) // no longer configured: nothing will ever say it runs none
 		}
 	}
-	if holder == "" {
-		if inc.heldCopy[in] != "" {
+	if !slices.Equal(holders, inc.heldCopy[in]) {
+		if len(holders) == 0 {
 			delete(inc.heldCopy, in)
-			e.persist(h)
+		} else {
+			inc.heldCopy[in] = holders
 		}
-		return false
-	}
-	if inc.heldCopy[in] != holder {
-		inc.heldCopy[in] = holder
 		e.persist(h) // a successor holds it too
+	}
+	if len(holders) == 0 {
+		return false
 	}
 	e.alert(h, "evacuate-copy-elsewhere:"+in, fmt.Sprintf("%s of fenced %s runs on another host, or another host writes its disk (a live migration that had switched over?): vigil does not evacuate it, which would start a second copy; Nova's record of where it runs is stale: check it (openstack server show %s) and fix its host", in, h.Name, in))
 	return true

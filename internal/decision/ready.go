@@ -191,9 +191,9 @@ type Record struct {
 	// CopyElsewhere: instances held because another host runs them
 	// (alert evacuate-copy-elsewhere), and that host: a successor holds
 	// them until that host is fenced or tells it that it runs no copy.
-	CopyElsewhere map[string]string `json:"copy_elsewhere,omitempty"`
-	UnfenceDue    time.Time         `json:"unfence_due,omitzero"`
-	UnfenceErr    string            `json:"unfence_err,omitempty"`
+	CopyElsewhere map[string][]string `json:"copy_elsewhere,omitempty"`
+	UnfenceDue    time.Time           `json:"unfence_due,omitzero"`
+	UnfenceErr    string              `json:"unfence_err,omitempty"`
 	// FenceRecords are the executor's records of what the fences of the
 	// host's current episode did (every level's, failed ones' too: a
 	// blocklist added half way), in force until lifted; LiftRecords those

@@ -49,7 +49,7 @@ func (e *Engine) renewResult(now time.Time, r RenewResult) {
 			// A renewal in flight when the host rejoined and its fence
 			// was lifted has put its entries back: lift them again.
 			e.alert(h, "renewal-after-rejoin", fmt.Sprintf("a renewal of the blocklist fence of %s, in flight when it rejoined, added its entries again after they were lifted: vigil lifts them again", h.Name))
-			e.unfence(now, h, "renewal-after-rejoin", "a renewal in flight at the rejoin put the blocklist entries back", false)
+			e.unfence(now, h, "renewal-after-rejoin", "a renewal in flight at the rejoin put the blocklist entries back", h.closedUnmoved)
 			e.persist(h) // a successor retries it until it is done
 		}
 		return

@@ -87,7 +87,7 @@ func (e *Engine) runsElsewhere(now time.Time, h *host, in string) bool {
 		if o == h || e.fenceHolds(now, o) {
 			continue
 		}
-		if o.seenWith(in) || fresh(o.selfAt, now, e.cfg.AgentTimeout*restartSettle) && o.self.GuestsUnknown {
+		if o.seenWith(in, now) || fresh(o.selfAt, now, e.cfg.AgentTimeout*restartSettle) && o.self.GuestsUnknown {
 			return true
 		}
 	}

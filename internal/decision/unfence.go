@@ -52,6 +52,9 @@ func (e *Engine) unfence(now time.Time, h *host, rule, reason string, unmoved bo
 	if h.unfenceWait == 0 {
 		h.unfenceWait = e.cfg.FenceRetry
 	}
+	if h.inc == nil {
+		h.closedUnmoved = unmoved // how the host's last incident closed: a late renewal's lift says the same
+	}
 	if h.unfenceDue.IsZero() {
 		h.liftUnmoved = unmoved
 	}
