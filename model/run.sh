@@ -61,7 +61,9 @@ verify() {
 	(
 		cd "$dir"
 		spin -a "$@" "$model.pml" >spin.out 2>&1 || { cat spin.out; exit 1; }
-		gcc -w -O2 -DSAFETY -DNOREDUCE -o pan pan.c
+		# a counterexample comes within seconds: -O1 compiles in half the time
+		if [ "$expect" = holds ]; then opt=-O2; else opt=-O1; fi
+		gcc -w $opt -DSAFETY -DNOREDUCE -o pan pan.c
 		./pan -m3000000 -w27 >pan.out 2>&1 || true
 	) || { echo "model: $model/$name: spin -a or gcc failed"; fail=1; return; }
 	local out=$dir/pan.out errors states depth secs

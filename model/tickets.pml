@@ -420,7 +420,13 @@ inline reboot(w, same, unnamed) {
 /* what no longer matters is forgotten, so equal futures are one state;
  * then the property */
 inline endStep() {
+	/* h.unsavedState: read across steps only by the slot (its Persisted,
+	 * and whether a later Ready carried the same state) */
+#ifdef CONFIRM_ANY_READY
 	if :: !rdy -> uT = 0; uAg = 0; uBoot = 0; uArmed = false; uStp = 0 :: else -> skip fi;
+#else
+	if :: !rdy || !sl || !slIn -> uT = 0; uAg = 0; uBoot = 0; uArmed = false; uStp = 0 :: else -> skip fi;
+#endif
 	if :: ackIn -> owe = false :: else -> skip fi;
 	if :: unsaved == 0 -> uAck = false :: else -> skip fi;
 	if :: !oRec -> oBoot = 0; oArmed = false; oSeq = 0; oT = 0; oAg = 0; oEcho = false; oStp = 0; oAck = false :: else -> skip fi;
