@@ -31,6 +31,20 @@
  *   STOP_NOT_RECORDED    as grant.go/host.go are (2026-12): the store keeps a
  *                        host's boot and sequence only while armed, and a stop
  *                        of a boot not known armed writes nothing
+ *
+ * TIMEOUTS: each agent process has its own isolation timeout and sets its
+ * own device timeout, each the configured one or one tick longer (an agent
+ * configured apart from the controllers, a device that rounds up); its
+ * reports say both. The sound model counts a watchdog only when both are
+ * within the configuration (Engine.watchdogCounts), and a restarted process
+ * resumes its predecessor's grant by the rules of agent.NewContract and
+ * SetWatchdogTimeout (Saved.Sent, Saved.WatchdogTimeout). Variants, with it:
+ *   NO_TIMEOUT_CHECK     a watchdog counts whatever timeouts its agent reports
+ *   RESUME_EXPIRY        a restarted process resumes its predecessor's expiry,
+ *                        not its own isolation from the report's send time
+ *   RESUME_LONGER_WD     a restarted process that sets a longer device timeout
+ *                        than its predecessor's grant was earned with feeds
+ *                        that grant in full
  */
 
 /* ---- constants (ticks) ---- */
@@ -73,7 +87,11 @@
 #define DN 1            /* in-flight slots controllers -> host, per host (1 or 2) */
 #endif
 #define NONE 2          /* etcd holder: nobody */
+#ifdef TIMEOUTS
+#define AGEMAX (D + DRIFT + 2) /* a report this old earns nothing, even with the longer timeout */
+#else
 #define AGEMAX (D + DRIFT + 1) /* a report this old earns nothing */
+#endif
 #define SINCEMAX (SS + DRIFT + 1)
 
 /* message kinds */
@@ -95,6 +113,27 @@ byte ep[H];             /* the agent's sequence within the boot (stops so far) *
 bool stopping[H];       /* a clean stop waits for the leader's ack */
 byte offH[H];           /* the host clock's stretch: 0, DRIFT or 2*DRIFT, minus DRIFT */
 byte offW[H];           /* the watchdog timer's own stretch */
+#ifdef TIMEOUTS
+bool isoL[H];           /* the running agent's isolation timeout is D + 1 (else D) */
+bool wdL[H];            /* the device's timeout is W + 1 (else W), as the agent last set it */
+byte gAge[H];           /* real ticks since the report whose grant set gl was sent */
+bool gWdL[H];           /* the device timeout that grant was earned with (Saved.WatchdogTimeout) */
+bool upIsoL[H*U];       /* a report's timeouts: SelfReport.IsolationTimeout, WatchdogTimeout */
+bool upWdL[H*U];
+byte pg[H];             /* the running (or last) agent process of the boot, 1..MAXSTART */
+byte upPg[H*U];         /* the process that sent a report (SelfReport.Agent) */
+byte dnPg[H*DN];        /* the process whose report a grant answers (Grant.Agent) */
+byte gpg[C*H];          /* the process the leader follows (the ticket's holder) */
+byte sPg[H];            /* the store's: WatchdogAgent */
+#ifndef MAXSTART
+#define MAXSTART 3      /* agent processes per boot */
+#endif
+#define ISO(h) (D + isoL[h])
+#define WDT(h) (W + wdL[h])
+#else
+#define ISO(h) D
+#define WDT(h) W
+#endif
 
 /* in flight, host -> controllers (index h*U+k): a report or a stop notice */
 byte upKind[H*U];
@@ -159,6 +198,9 @@ hidden byte b1;
 inline clearHost(h) {
 	on[h] = false; agent[h] = false; armed[h] = false; wd[h] = 0; gl[h] = 0;
 	gguests[h] = false; guests[h] = false; ep[h] = 0; stopping[h] = false
+#ifdef TIMEOUTS
+	; isoL[h] = false; wdL[h] = false; gAge[h] = 0; gWdL[h] = false; pg[h] = 0
+#endif
 }
 
 inline clearCtl(c) {
@@ -166,6 +208,9 @@ inline clearCtl(c) {
 	for (x : 0 .. H-1) {
 		since[c*H+x] = 0; gboot[c*H+x] = 0; garmed[c*H+x] = false;
 		gep[c*H+x] = 0; fenced[c*H+x] = false; fboot[c*H+x] = 0
+#ifdef TIMEOUTS
+		; gpg[c*H+x] = 0
+#endif
 	}
 }
 
@@ -180,6 +225,9 @@ inline persist(c, h) {
 	sBoot[h] = gboot[c*H+h]; sEp[h] = gep[c*H+h];
 #endif
 	sFenced[h] = fenced[c*H+h]; sFboot[h] = fboot[c*H+h];
+#ifdef TIMEOUTS
+	sPg[h] = gpg[c*H+h];
+#endif
 #ifdef NO_ELECTION_FLOOR
 	sSince[h] = since[c*H+h];
 #endif
@@ -198,45 +246,63 @@ inline writeFails(c) {
 /* the feed: an agent feeds only while it holds a valid grant */
 inline feed(h) {
 	if
-	:: on[h] && agent[h] && armed[h] && gl[h] >= 1 -> wd[h] = STRETCH(W, offW[h])
+	:: on[h] && agent[h] && armed[h] && gl[h] >= 1 -> wd[h] = STRETCH(WDT(h), offW[h])
 	:: else -> skip
 	fi
 }
 
-inline sendDown(h, kind, bt, e, age, g) {
+inline sendDown(h, kind, bt, e, age, g, il, wl) {
 	if
 	:: dnKind[h*DN] == 0 -> k = h*DN
 	:: else -> if :: DN > 1 && dnKind[h*DN+DN-1] == 0 -> k = h*DN+DN-1 :: else -> k = 255 fi
 	fi;
 	if
 	:: k != 255 -> dnKind[k] = kind; dnBoot[k] = bt; dnEp[k] = e; dnAge[k] = age; dnGuests[k] = g
+#ifdef TIMEOUTS
+		; dnPg[k] = il
+#endif
 	:: else -> skip /* no room: lost */
 	fi;
 	k = 0
 }
 
 /* Engine.Grant for a report of boot bt, sequence e, sent age ticks ago */
-inline grant(c, h, bt, e, age) {
+inline grant(c, h, bt, e, age, ok, q) {
 	x = c*H+h;
 	if
 	:: fenced[x] && fboot[x] == bt -> printf("t=%d c%d: refuses boot %d of h%d: counted as self-fenced\n", rt, c, bt, h) /* ErrBootFenced */
+#ifdef TIMEOUTS
+	/* tickets.pml's order, abstracted: a late report of a process older
+	 * than the one the leader follows is stale (no grant), or placed anew
+	 * (a grant, no watchdog counted until an echo); a newer process's
+	 * first report is followed at once, as if its echo came with it
+	 * (the earliest the leader could count it) */
+	:: gboot[x] == bt && q < gpg[x] -> printf("t=%d c%d: a late report of process %d of h%d: stale\n", rt, c, q, h)
+	:: gboot[x] == bt && q < gpg[x] -> gpg[x] = q; garmed[x] = false; since[x] = 0;
+		if :: CANWRITE(c) -> persist(c, h) :: else -> writeFails(c) fi;
+		sendDown(h, MGRANT, bt, 0, age, !fenced[x], q, false);
+		printf("t=%d c%d: a late report of process %d of h%d placed anew: not armed\n", rt, c, q, h)
+#endif
 #ifndef BOOT_UNORDERED
 	:: bt < gboot[x] -> printf("t=%d c%d: refuses boot %d of h%d: it heard boot %d since\n", rt, c, bt, h, gboot[x])
 #endif
 	:: else ->
-		b1 = true; /* armed */
+		b1 = ok; /* armed, and it counts: its timeouts are within the configuration */
 #ifndef NO_SEQ
 		if :: gboot[x] == bt && e < gep[x] -> b1 = garmed[x] :: else -> skip fi;
 #endif
 		j = ARMEDBOOT(x);
 		if :: gboot[x] != bt || garmed[x] != b1 || e > gep[x] -> gep[x] = e :: else -> skip fi;
 		since[x] = 0; gboot[x] = bt; garmed[x] = b1;
+#ifdef TIMEOUTS
+		gpg[x] = q;
+#endif
 		if
 		:: ARMEDBOOT(x) != j ->
 			if :: CANWRITE(c) -> persist(c, h) :: else -> writeFails(c) fi
 		:: else -> skip
 		fi;
-		sendDown(h, MGRANT, bt, 0, age, !fenced[x]);
+		sendDown(h, MGRANT, bt, 0, age, !fenced[x], q, false);
 		printf("t=%d c%d: grants h%d boot %d (report sent %d ago, seq %d, armed %d, guests %d)\n", rt, c, h, bt, age, e, b1, !fenced[x])
 	fi;
 	x = 0; j = 0; b1 = false
@@ -260,13 +326,13 @@ inline stopNotice(c, h, bt, e) {
 #else
 			persist(c, h); /* the notice's boot and sequence, even if nothing was armed */
 #endif
-			sendDown(h, MACK, bt, e, 0, false);
+			sendDown(h, MACK, bt, e, 0, false, false, false);
 			printf("t=%d c%d: h%d boot %d stops: disarm written, ack sent\n", rt, c, h, bt)
 		:: else ->
 			writeFails(c);
 			printf("t=%d c%d: h%d boot %d stops: cannot write, no ack\n", rt, c, h, bt);
 #ifdef ACK_BEFORE_PERSIST
-			sendDown(h, MACK, bt, e, 0, false);
+			sendDown(h, MACK, bt, e, 0, false, false, false);
 #endif
 			skip
 		fi
@@ -277,23 +343,48 @@ inline stopNotice(c, h, bt, e) {
 /* a leading controller receives in-flight message s of host h */
 inline deliverUp(c, h, s) {
 	if
-	:: upKind[s] == MREPORT -> grant(c, h, upBoot[s], upEp[s], upAge[s])
+#ifdef TIMEOUTS
+#ifdef NO_TIMEOUT_CHECK
+	:: upKind[s] == MREPORT -> grant(c, h, upBoot[s], upEp[s], upAge[s], true, upPg[s])
+#else
+	:: upKind[s] == MREPORT -> grant(c, h, upBoot[s], upEp[s], upAge[s], !upIsoL[s] && !upWdL[s], upPg[s])
+#endif
+#else
+	:: upKind[s] == MREPORT -> grant(c, h, upBoot[s], upEp[s], upAge[s], true, 0)
+#endif
 	:: upKind[s] == MSTOP -> stopNotice(c, h, upBoot[s], upEp[s])
 	fi;
 	upKind[s] = 0; upBoot[s] = 0; upEp[s] = 0; upAge[s] = 0
+#ifdef TIMEOUTS
+	; upIsoL[s] = false; upWdL[s] = false; upPg[s] = 0
+#endif
 }
 
 /* host h's agent receives in-flight message s */
 inline deliverDown(h, s) {
 	if
+#ifdef TIMEOUTS
+	:: dnKind[s] == MGRANT && on[h] && agent[h] && boot[h] == dnBoot[s] && dnPg[s] == pg[h] ->
+#else
 	:: dnKind[s] == MGRANT && on[h] && agent[h] && boot[h] == dnBoot[s] ->
+#endif
 #ifdef GRANT_FROM_RECEIPT
 		j = STRETCH(D, offH[h]) + 1;
+#else
+#ifdef TIMEOUTS
+		/* its own report's grant: t_s + its own isolation timeout */
+		j = (STRETCH(ISO(h), offH[h]) + 1 > dnAge[s] -> STRETCH(ISO(h), offH[h]) + 1 - dnAge[s] : 0);
 #else
 		/* valid until t_s + D on the agent's clock, whenever it arrives */
 		j = (STRETCH(D, offH[h]) + 1 > dnAge[s] -> STRETCH(D, offH[h]) + 1 - dnAge[s] : 0);
 #endif
-		if :: j > gl[h] -> gl[h] = j :: else -> skip fi;
+#endif
+		if :: j > gl[h] -> gl[h] = j;
+#ifdef TIMEOUTS
+			gAge[h] = dnAge[s]; gWdL[h] = wdL[h];
+#endif
+			skip
+		:: else -> skip fi;
 		gguests[h] = dnGuests[s];
 		printf("t=%d h%d: grant arrives (report sent %d ago): grant left %d, guests %d\n", rt, h, dnAge[s], gl[h], gguests[h]);
 		feed(h);
@@ -305,6 +396,9 @@ inline deliverDown(h, s) {
 	:: else -> skip /* for another boot, or nobody listens */
 	fi;
 	dnKind[s] = 0; dnBoot[s] = 0; dnEp[s] = 0; dnAge[s] = 0; dnGuests[s] = false
+#ifdef TIMEOUTS
+	; dnPg[s] = 0
+#endif
 }
 
 /* a leading controller c concludes h self-fenced */
@@ -325,6 +419,9 @@ inline tick() {
 		rt++;
 		for (i : 0 .. H-1) {
 			if :: gl[i] > 0 -> gl[i]-- :: else -> skip fi;
+#ifdef TIMEOUTS
+			if :: gl[i] > 0 && gAge[i] < AGEMAX -> gAge[i]++ :: else -> skip fi;
+#endif
 			if :: on[i] && armed[i] && wd[i] > 0 -> wd[i]-- :: else -> skip fi;
 			for (k : 0 .. U-1) {
 				if :: upKind[i*U+k] == MREPORT && upAge[i*U+k] < AGEMAX -> upAge[i*U+k]++ :: else -> skip fi
@@ -390,10 +487,29 @@ inline hostEvent(h) {
 	:: on[h] -> clearHost(h); printf("t=%d h%d: power off\n", rt, h) /* PDU, operator, kernel crash */
 	:: !on[h] && boot[h] < MAXBOOT -> on[h] = true; boot[h]++; /* a new boot: no grant */
 		printf("t=%d h%d: power on, boot %d\n", rt, h, boot[h])
+#ifdef TIMEOUTS
+	:: on[h] && !agent[h] && pg[h] < MAXSTART -> pg[h]++;
+#else
 	:: on[h] && !agent[h] ->
+#endif
 		agent[h] = true; /* resumes from the grant persisted for this boot */
+#ifdef TIMEOUTS
+		/* its own timeouts: as configured, or one of them a tick longer */
+		if :: isoL[h] = false; wdL[h] = false :: isoL[h] = true; wdL[h] = false :: isoL[h] = false; wdL[h] = true fi;
+		/* NewContract: never past t_s + its own isolation timeout */
+#ifndef RESUME_EXPIRY
+		j = (STRETCH(ISO(h), offH[h]) + 1 > gAge[h] -> STRETCH(ISO(h), offH[h]) + 1 - gAge[h] : 0);
+		if :: gl[h] > j -> gl[h] = j :: else -> skip fi;
+#endif
+		/* SetWatchdogTimeout: a longer device timeout than the grant was
+		 * earned with feeds that much less of it */
+#ifndef RESUME_LONGER_WD
+		if :: wdL[h] && !gWdL[h] && gl[h] > 0 -> gl[h]-- :: else -> skip fi;
+#endif
+		gWdL[h] = wdL[h]; j = 0;
+#endif
 		printf("t=%d h%d: agent starts (grant left %d)\n", rt, h, gl[h]);
-		if :: !armed[h] -> armed[h] = true; wd[h] = STRETCH(W, offW[h]) :: else -> skip fi;
+		if :: !armed[h] -> armed[h] = true; wd[h] = STRETCH(WDT(h), offW[h]) :: else -> skip fi;
 #ifdef FRESH_CLOCK
 		gl[h] = STRETCH(D, offH[h]) + 1;
 #endif
@@ -403,7 +519,11 @@ inline hostEvent(h) {
 	:: on[h] && agent[h] && !stopping[h] && (upKind[h*U] == 0 || upKind[h*U+U-1] == 0) ->
 		/* the report, which asks for a grant, direct or through a peer */
 		if :: upKind[h*U] == 0 -> k = h*U :: else -> k = h*U+U-1 fi;
-		upKind[k] = MREPORT; upBoot[k] = boot[h]; upEp[k] = ep[h]; upAge[k] = 0; k = 0;
+		upKind[k] = MREPORT; upBoot[k] = boot[h]; upEp[k] = ep[h]; upAge[k] = 0;
+#ifdef TIMEOUTS
+		upIsoL[k] = isoL[h]; upWdL[k] = wdL[h]; upPg[k] = pg[h];
+#endif
+		k = 0;
 		printf("t=%d h%d: report sent (boot %d seq %d)\n", rt, h, boot[h], ep[h])
 	:: on[h] && agent[h] && !stopping[h] && ep[h] < MAXEP && (upKind[h*U] == 0 || upKind[h*U+U-1] == 0) ->
 		/* a clean stop: tell the leader, wait for its ack */
@@ -446,19 +566,39 @@ inline netEvent(h) {
 	:: U > 1 && upKind[h*U+U-1] != 0 && leading[0] -> deliverUp(0, h, h*U+U-1)
 	:: U > 1 && upKind[h*U+U-1] != 0 && leading[1] -> deliverUp(1, h, h*U+U-1)
 	:: upKind[h*U] != 0 -> upKind[h*U] = 0; upBoot[h*U] = 0; upEp[h*U] = 0; upAge[h*U] = 0
+#ifdef TIMEOUTS
+		; upIsoL[h*U] = false; upWdL[h*U] = false; upPg[h*U] = 0
+#endif
 	:: U > 1 && upKind[h*U+U-1] != 0 -> upKind[h*U+U-1] = 0; upBoot[h*U+U-1] = 0; upEp[h*U+U-1] = 0; upAge[h*U+U-1] = 0
+#ifdef TIMEOUTS
+		; upIsoL[h*U+U-1] = false; upWdL[h*U+U-1] = false; upPg[h*U+U-1] = 0
+#endif
 	:: dnKind[h*DN] != 0 -> deliverDown(h, h*DN)
 	:: DN > 1 && dnKind[h*DN+DN-1] != 0 -> deliverDown(h, h*DN+DN-1)
 	:: dnKind[h*DN] != 0 ->
 		dnKind[h*DN] = 0; dnBoot[h*DN] = 0; dnEp[h*DN] = 0; dnAge[h*DN] = 0; dnGuests[h*DN] = false
+#ifdef TIMEOUTS
+		; dnPg[h*DN] = 0
+#endif
 	:: DN > 1 && dnKind[h*DN+DN-1] != 0 ->
 		dnKind[h*DN+DN-1] = 0; dnBoot[h*DN+DN-1] = 0; dnEp[h*DN+DN-1] = 0; dnAge[h*DN+DN-1] = 0; dnGuests[h*DN+DN-1] = false
+#ifdef TIMEOUTS
+		; dnPg[h*DN+DN-1] = 0
+#endif
 	fi
 }
 
 /* in-flight slots are a set: keep each host's two in a canonical order */
+#ifdef TIMEOUTS
+#define UPKEY(s) (((((upKind[s]*4 + upBoot[s])*4 + upEp[s])*16 + upAge[s])*4 + upIsoL[s]*2 + upWdL[s])*4 + upPg[s])
+#else
 #define UPKEY(s) (((upKind[s]*4 + upBoot[s])*4 + upEp[s])*16 + upAge[s])
+#endif
+#ifdef TIMEOUTS
+#define DNKEY(s) (((((dnKind[s]*4 + dnBoot[s])*4 + dnEp[s])*16 + dnAge[s])*2 + dnGuests[s])*4 + dnPg[s])
+#else
 #define DNKEY(s) ((((dnKind[s]*4 + dnBoot[s])*4 + dnEp[s])*16 + dnAge[s])*2 + dnGuests[s])
+#endif
 inline canon(h) {
 	d_step {
 		if
@@ -467,6 +607,11 @@ inline canon(h) {
 			x = upBoot[h*U]; upBoot[h*U] = upBoot[h*U+U-1]; upBoot[h*U+U-1] = x;
 			x = upEp[h*U]; upEp[h*U] = upEp[h*U+U-1]; upEp[h*U+U-1] = x;
 			x = upAge[h*U]; upAge[h*U] = upAge[h*U+U-1]; upAge[h*U+U-1] = x
+#ifdef TIMEOUTS
+			; x = upIsoL[h*U]; upIsoL[h*U] = upIsoL[h*U+U-1]; upIsoL[h*U+U-1] = x
+			; x = upWdL[h*U]; upWdL[h*U] = upWdL[h*U+U-1]; upWdL[h*U+U-1] = x
+			; x = upPg[h*U]; upPg[h*U] = upPg[h*U+U-1]; upPg[h*U+U-1] = x
+#endif
 		:: else -> skip
 		fi;
 		if
@@ -476,6 +621,9 @@ inline canon(h) {
 			x = dnEp[h*DN]; dnEp[h*DN] = dnEp[h*DN+DN-1]; dnEp[h*DN+DN-1] = x;
 			x = dnAge[h*DN]; dnAge[h*DN] = dnAge[h*DN+DN-1]; dnAge[h*DN+DN-1] = x;
 			x = dnGuests[h*DN]; dnGuests[h*DN] = dnGuests[h*DN+DN-1]; dnGuests[h*DN+DN-1] = x
+#ifdef TIMEOUTS
+			; x = dnPg[h*DN]; dnPg[h*DN] = dnPg[h*DN+DN-1]; dnPg[h*DN+DN-1] = x
+#endif
 		:: else -> skip
 		fi;
 		x = 0
@@ -489,9 +637,16 @@ inline canonCtl() {
 		for (x : 0 .. C*H-1) {
 			if :: !garmed[x] || fenced[x] -> since[x] = 0 :: else -> skip fi;
 			if :: gboot[x] == 0 -> gep[x] = 0 :: else -> skip fi
+#ifdef TIMEOUTS
+			; if :: gboot[x] == 0 -> gpg[x] = 0 :: else -> skip fi
+#endif
 		}
 		for (x : 0 .. H-1) {
 			if :: gl[x] == 0 -> gguests[x] = false :: else -> skip fi
+#ifdef TIMEOUTS
+			; if :: gl[x] == 0 -> gAge[x] = 0; gWdL[x] = false :: else -> skip fi
+			; if :: !agent[x] -> isoL[x] = false; wdL[x] = false :: else -> skip fi
+#endif
 		}
 #ifdef NO_ELECTION_FLOOR
 		for (x : 0 .. H-1) {
@@ -516,6 +671,9 @@ inline ctlEvent(c) {
 		printf("t=%d c%d: elected, token %d\n", rt, c, curTok);
 		for (x : 0 .. H-1) {
 			garmed[c*H+x] = sArmed[x]; gboot[c*H+x] = sBoot[x]; gep[c*H+x] = sEp[x];
+#ifdef TIMEOUTS
+			gpg[c*H+x] = sPg[x];
+#endif
 			fenced[c*H+x] = sFenced[x]; fboot[c*H+x] = sFboot[x];
 #ifdef NO_ELECTION_FLOOR
 			since[c*H+x] = sSince[x];
@@ -545,7 +703,11 @@ active proctype world() {
 			offH[i] = 2*DRIFT; offW[i] = 2*DRIFT;
 #endif
 			on[i] = true; boot[i] = 1; agent[i] = true; armed[i] = true;
-			wd[i] = STRETCH(W, offW[i])
+#ifdef TIMEOUTS
+			if :: isoL[i] = false; wdL[i] = false :: isoL[i] = true; wdL[i] = false :: isoL[i] = false; wdL[i] = true fi;
+			pg[i] = 1;
+#endif
+			wd[i] = STRETCH(WDT(i), offW[i])
 		}
 		/* the controllers are alike: offC[0] <= offC[1] covers every pair */
 #ifdef ALL_RATES

@@ -100,7 +100,16 @@ func (e *Engine) Grant(now time.Time, r AgentReport) (Grant, error) {
 	// A report that says Stopping is numbered after its process's notice
 	// and never arms: it moves neither the belief nor the sequence number
 	// a notice (or its retry, after a lost ack) must be newer than.
-	if e.place(h, s.BootID, s.Agent, s.Ticket, s.WatchdogArmed) == holder && s.Seq >= h.grantSeq && !s.Stopping {
+	pl := e.place(h, s.BootID, s.Agent, s.Ticket, s.WatchdogArmed)
+	if s.Stopping {
+		// Only a process that sent its stop notice says Stopping: it
+		// is on the stop list from now on, so that no report it sent
+		// before the notice, arriving late, arms it again (a leader
+		// restored from a snapshot older than the stop never took the
+		// notice, and the Stopping report echoes its ticket).
+		h.stopped(s.BootID, s.Agent)
+	}
+	if pl == holder && s.Seq >= h.grantSeq && !s.Stopping {
 		// The newest agent process's newest word. One sent before a
 		// message already heard (a stop notice, say) arrived late: it
 		// moves the grant, not what the watchdog is.

@@ -11,6 +11,13 @@ func (e *Engine) unwritten(now time.Time, m Unwritten) {
 			if h.watchdogUnsaved == unsavedWriting {
 				h.watchdogUnsaved = unsavedChanged // its Ready failed: the next one carries it
 			}
+			if h.unsavedAck != nil && !h.ackOut {
+				// The stop's ack went with that Ready, and the
+				// controller dropped it: it rides with this record,
+				// which says the process stopped as that one did.
+				e.out.Acks = append(e.out.Acks, *h.unsavedAck)
+				h.ackOut = true
+			}
 		}
 	}
 	for _, a := range m.Actions {
