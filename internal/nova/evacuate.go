@@ -90,14 +90,25 @@ func (e *Executor) evacuate(ctx context.Context, a decision.Action, id, target s
 	}
 	res.Accepted = true
 	start := time.Now()
+	var onSource time.Time // since when the server shows no task, still on a.Host
 	s, err = e.nova.waitServer(ctx, id, e.cfg.Poll, func(s Server) bool {
+		log.Debug("moving", "status", s.Status, "placed", s.Host, "task_state", s.TaskState)
 		switch {
 		case s.Status == decision.NovaError:
 			return true
 		case s.TaskState != "":
+			onSource = time.Time{}
 			return false
 		case s.Host == a.Host:
-			return true // Nova gave up (no valid host): nothing moved
+			// Either Nova gave up (no valid host: the conductor clears the
+			// task and nothing moved) or the rebuild finished and the host
+			// is not written yet: Nova 26 clears the task before it
+			// writes the new host (seen for ~200 ms on the test bed).
+			// Only a server that stays so for Settle has not moved.
+			if onSource.IsZero() {
+				onSource = time.Now()
+			}
+			return time.Since(onSource) >= e.cfg.Settle
 		}
 		return s.Status == decision.NovaActive || s.Status == decision.NovaShutoff
 	})

@@ -36,13 +36,17 @@ type ExecConfig struct {
 	EvacuateTimeout time.Duration
 	// Poll is how often a moving server is read.
 	Poll time.Duration
+	// Settle is how long an accepted evacuation's server must show no
+	// task while still on the failed host before vigil reports it not
+	// moved: Nova clears the task a moment before it writes the new host.
+	Settle time.Duration
 }
 
 // DefaultExecConfig: 8 at once (Masakari runs 3), 5 minutes per instance
 // (a real rebuild with an image download can take minutes; the fake
-// driver's takes 1-3 s), polled every second.
+// driver's takes 1-3 s), polled every second, settled after 10 s.
 func DefaultExecConfig() ExecConfig {
-	return ExecConfig{Concurrency: 8, EvacuateTimeout: 5 * time.Minute, Poll: time.Second}
+	return ExecConfig{Concurrency: 8, EvacuateTimeout: 5 * time.Minute, Poll: time.Second, Settle: 10 * time.Second}
 }
 
 func (c ExecConfig) withDefaults() ExecConfig {
@@ -55,6 +59,9 @@ func (c ExecConfig) withDefaults() ExecConfig {
 	}
 	if c.Poll <= 0 {
 		c.Poll = d.Poll
+	}
+	if c.Settle <= 0 {
+		c.Settle = d.Settle
 	}
 	return c
 }

@@ -13,13 +13,11 @@ import (
 func (c *Client) Server(ctx context.Context, id string) (Server, error) {
 	var out Server
 	err := c.retry(ctx, "show server "+id, func(ctx context.Context) error {
-		var body struct {
-			Server rawServer `json:"server"`
-		}
-		if err := servers.Get(ctx, c.at(baseMicroversion), id).ExtractInto(&body); err != nil {
+		var raw rawServer // ExtractInto unwraps {"server": …}
+		if err := servers.Get(ctx, c.at(baseMicroversion), id).ExtractInto(&raw); err != nil {
 			return err
 		}
-		out = body.Server.server()
+		out = raw.server()
 		return nil
 	})
 	return out, err
