@@ -6,8 +6,8 @@ package nova_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"log/slog"
+	"os"
 	"slices"
 	"strings"
 	"sync"
