@@ -168,6 +168,27 @@ func evidenceOf(t *testing.T, p nova.Pass, host string) decision.NovaService {
 	return decision.NovaService{}
 }
 
+// The bed's openrc variables work as well as its clouds.yaml.
+func TestConnectWithOpenRCVariables(t *testing.T) {
+	bed(t)
+	env := map[string]string{}
+	for _, kv := range openstack.Env() {
+		k, v, _ := strings.Cut(kv, "=")
+		env[k] = v
+	}
+	cred, err := nova.CredentialsFromEnv(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := nova.Connect(context.Background(), cred, nova.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Collect(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // A host whose nova-compute is killed: the collector sees its servers
 // there, and the host down once service_down_time has passed.
 func TestCollectorSeesKilledHostDown(t *testing.T) {
