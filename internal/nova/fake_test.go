@@ -113,7 +113,7 @@ func (f *fakeNova) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	for k, n := range f.fail {
 		if n > 0 && strings.HasPrefix(k, r.Method+" ") && strings.HasSuffix(path, strings.TrimPrefix(k, r.Method+" ")) {
 			f.fail[k] = n - 1
-			http.Error(w, "service unavailable", 503)
+			http.Error(w, "service unavailable", http.StatusServiceUnavailable)
 			return
 		}
 	}
@@ -247,7 +247,7 @@ func (f *fakeNova) action(w http.ResponseWriter, s *fakeServer, mv string, body 
 		s.keepStopped = mv == "2.95" && s.VMState == "stopped"
 		if f.acceptThenFail {
 			f.acceptThenFail = false
-			http.Error(w, "gateway timeout", 504)
+			http.Error(w, "gateway timeout", http.StatusGatewayTimeout)
 			return
 		}
 		w.WriteHeader(200) // empty body: gophercloud's servers.Evacuate would say EOF

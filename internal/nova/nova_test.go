@@ -331,3 +331,40 @@ func BenchmarkCollect(b *testing.B) {
 		}
 	}
 }
+
+// Restart hard-reboots in place only what Nova still places on the host
+// with no task in flight.
+func TestRestartInPlace(t *testing.T) {
+	f, c := newFakeNova(t, "2.93", "cmp1", "cmp2")
+	f.addServer("here", "cmp1", "ERROR")
+	f.addServer("moved", "cmp2", "ACTIVE")
+	newExec(t, c, held).Do(context.Background(), decision.Action{Kind: decision.ActRestart, Host: "cmp1", Instances: []string{"here", "moved"}})
+	if got := trim(bodies(f.sent("POST /servers/here/action"))); len(got) != 1 || got[0] != `{"reboot":{"type":"HARD"}}` {
+		t.Errorf("here: %v, want one hard reboot", got)
+	}
+	if n := len(f.sent("POST /servers/moved/action")); n != 0 {
+		t.Errorf("moved: %d actions, want none", n)
+	}
+}
+
+// Execute returns at once; a host's actions run in the order given (the
+// force-down before the evacuation it lets through) and the results reach
+// the report func.
+func TestExecuteKeepsEachHostsOrder(t *testing.T) {
+	f, c := newFakeNova(t, "2.93", "cmp1", "cmp2")
+	f.addServer("a", "cmp1", "ACTIVE")
+	f.setService("cmp1", "up", false) // Nova refuses the evacuation until forced down
+	got := make(chan decision.Input, 1)
+	e, err := NewExecutor(c, held, func(in decision.Input) { got <- in }, ExecConfig{Poll: time.Millisecond}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	e.Execute(ctx, decision.Action{Kind: decision.ActForceDown, Host: "cmp1"})
+	e.Execute(ctx, decision.Action{Kind: decision.ActEvacuate, Host: "cmp1", Instances: []string{"a"}})
+	e.Execute(ctx, decision.Action{Kind: decision.ActFence, Host: "cmp1"}) // not a Nova action: ignored
+	e.Wait()
+	if r := (<-got).(decision.EvacuateResult); !r.OK || r.Placed != "cmp2" {
+		t.Fatalf("result %+v, want OK on cmp2", r)
+	}
+}
