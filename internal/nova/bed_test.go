@@ -296,7 +296,9 @@ func TestForceDownEvacuateReEnable(t *testing.T) {
 	kill(t, b, "cmp1")
 
 	e := executor(t, c, held)
+	t0 := time.Now()
 	e.Do(ctx, decision.Action{Kind: decision.ActForceDown, Host: "cmp1", Rule: "force-down-after-fence", Reason: "fence verified"})
+	t.Logf("force-down + disable: %v", time.Since(t0).Round(time.Millisecond))
 	svc, err := b.Service(ctx, "cmp1")
 	if err != nil {
 		t.Fatal(err)
@@ -305,7 +307,7 @@ func TestForceDownEvacuateReEnable(t *testing.T) {
 		t.Fatalf("after force-down: forced_down %v, status %s, reason %q", svc.ForcedDown, svc.Status, svc.DisabledReason)
 	}
 
-	t0 := time.Now()
+	t0 = time.Now()
 	res := e.Do(ctx, decision.Action{Kind: decision.ActEvacuate, Host: "cmp1", Instances: []string{active, stopped}, Stopped: []string{stopped}, FenceMethod: "ipmi"})
 	took := time.Since(t0)
 	if len(res) != 2 {
@@ -332,7 +334,9 @@ func TestForceDownEvacuateReEnable(t *testing.T) {
 	if err := b.StartCompute(ctx, openstack.ComputeConfig{Host: "cmp1"}); err != nil {
 		t.Fatal(err)
 	}
+	t0 = time.Now()
 	e.Do(ctx, decision.Action{Kind: decision.ActReEnable, Host: "cmp1", Rule: "clean-rejoin"})
+	t.Logf("re-enable (forced_down false + enable, an RPC to the live host): %v", time.Since(t0).Round(time.Millisecond))
 	if svc, err := b.Service(ctx, "cmp1"); err != nil || svc.ForcedDown || svc.Status != "enabled" {
 		t.Fatalf("after re-enable: forced_down %v, status %s (%v); want false, enabled", svc.ForcedDown, svc.Status, err)
 	}
