@@ -434,8 +434,31 @@ func TestFenceReReadStopsEvacuation(t *testing.T) {
 	}
 }
 
+// Restart hard-reboots a server in place; one Nova places elsewhere is
+// left alone.
+func TestRestartHardReboots(t *testing.T) {
+	b, c := bed(t)
+	ctx := context.Background()
+	here := server(t, b, c, "restart-here", "cmp2", false)
+	other := server(t, b, c, "restart-other", "cmp3", false)
+	executor(t, c, held).Do(ctx, decision.Action{Kind: decision.ActRestart, Host: "cmp2", Instances: []string{here, other}})
+	if n := instanceActions(t, b, here, "reboot"); n != 1 {
+		t.Errorf("%d reboot actions on the server on cmp2, want 1", n)
+	}
+	if n := instanceActions(t, b, other, "reboot"); n != 0 {
+		t.Errorf("%d reboot actions on the server on cmp3, want none", n)
+	}
+	waitFor(t, c, here, func(s nova.Server) bool { return s.Status == "ACTIVE" && s.TaskState == "" && s.Host == "cmp2" })
+}
+
 // evacuateActions counts the evacuate requests Nova recorded for a server.
 func evacuateActions(t *testing.T, b *openstack.Bed, id string) int {
+	t.Helper()
+	return instanceActions(t, b, id, "evacuate")
+}
+
+// instanceActions counts the requests of a kind Nova recorded for a server.
+func instanceActions(t *testing.T, b *openstack.Bed, id, kind string) int {
 	t.Helper()
 	ctx := context.Background()
 	nc, err := b.Compute(ctx, "2.53")
@@ -452,7 +475,7 @@ func evacuateActions(t *testing.T, b *openstack.Bed, id string) int {
 	}
 	n := 0
 	for _, a := range body.Actions {
-		if a.Action == "evacuate" {
+		if a.Action == kind {
 			n++
 		}
 	}
