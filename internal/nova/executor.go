@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/vigil-ha/vigil/internal/decision"
@@ -78,6 +79,7 @@ type Executor struct {
 	cfg    ExecConfig
 	log    *slog.Logger
 	slots  chan struct{} // one per instance in flight
+	turn   atomic.Uint64 // named targets handed out so far
 
 	// mu guards queues: the actions waiting per host, its first one
 	// running; a host with a queue has a goroutine working it.
@@ -228,10 +230,15 @@ func (e *Executor) restart(ctx context.Context, a decision.Action, log *slog.Log
 
 // evacuateAll evacuates the action's instances, Concurrency at a time over
 // the whole executor, reporting each result as it comes. With Avoid set,
-// vigil names the target itself (spread over the up, enabled hosts outside
-// Avoid); otherwise Nova's scheduler chooses.
+// vigil names the target itself, in turn over the up, enabled hosts outside
+// Avoid (Nova's scheduler filters still check the named host: a full one
+// refuses, and the retry goes to the next); otherwise Nova's scheduler
+// chooses.
 func (e *Executor) evacuateAll(ctx context.Context, a decision.Action, report func(decision.Input), log *slog.Logger) {
 	targets, err := e.targets(ctx, a)
+	// Successive evacuations start where the last one left off, so a
+	// retry of one instance tries the next host, not the same full one.
+	start := int(e.turn.Add(uint64(len(a.Instances)))) - len(a.Instances)
 	var wg sync.WaitGroup
 	for i, id := range a.Instances {
 		if err != nil {
@@ -240,7 +247,7 @@ func (e *Executor) evacuateAll(ctx context.Context, a decision.Action, report fu
 		}
 		target := ""
 		if len(targets) > 0 {
-			target = targets[i%len(targets)]
+			target = targets[(start+i)%len(targets)]
 		}
 		select {
 		case e.slots <- struct{}{}:

@@ -368,3 +368,21 @@ func TestExecuteKeepsEachHostsOrder(t *testing.T) {
 		t.Fatalf("result %+v, want OK on cmp2", r)
 	}
 }
+
+// Named targets are handed out in turn: a retry of one instance goes to
+// the next host, not the same (perhaps full) one.
+func TestNamedTargetsTakeTurns(t *testing.T) {
+	f, c := newFakeNova(t, "2.93", "cmp1", "cmp2", "cmp3", "cmp4")
+	f.addServer("a", "cmp1", "ACTIVE")
+	f.addServer("b", "cmp1", "ACTIVE")
+	f.setService("cmp1", "down", true)
+	e := newExec(t, c, held)
+	var got []string
+	for _, id := range []string{"a", "b"} {
+		r := e.Do(context.Background(), decision.Action{Kind: decision.ActEvacuate, Host: "cmp1", Instances: []string{id}, Avoid: []string{"cmp4"}})[0].(decision.EvacuateResult)
+		got = append(got, r.Target)
+	}
+	if d := cmp.Diff([]string{"cmp2", "cmp3"}, got); d != "" {
+		t.Errorf("targets (-want +got):\n%s", d)
+	}
+}
