@@ -87,10 +87,21 @@ func TestIntegrationHostileBMCBreaksGoIPMIAlone(t *testing.T) {
 			relay := r.hostile(t, m)
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
-			cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestGoIPMIChild$", "-test.v")
-			cmd.Env = append(os.Environ(), childPort+"="+strconv.Itoa(relay.Port()),
-				childUser+"="+r.bmcs[0].Username(), childPass+"="+r.bmcs[0].Password())
-			out, err := cmd.CombinedOutput()
+			var out []byte
+			var err error
+			// Up to three tries: on a loaded machine the child's session
+			// setup can fail on its own ("UDP exchange error") before the
+			// relay's hostile reply reaches it, which proves nothing
+			// either way (seen once in make check at load 6).
+			for try := 0; try < 3; try++ {
+				cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestGoIPMIChild$", "-test.v")
+				cmd.Env = append(os.Environ(), childPort+"="+strconv.Itoa(relay.Port()),
+					childUser+"="+r.bmcs[0].Username(), childPass+"="+r.bmcs[0].Password())
+				out, err = cmd.CombinedOutput()
+				if err != nil || !bytes.Contains(out, []byte("exchange error")) {
+					break
+				}
+			}
 			if err == nil || !bytes.Contains(out, []byte("panic: ")) || !bytes.Contains(out, []byte("go-ipmi")) {
 				t.Fatalf("go-ipmi alone survived a %s reply (err %v):\n%s", m, err, out)
 			}
