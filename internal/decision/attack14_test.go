@@ -20,7 +20,7 @@ func a14report(e *Engine, now time.Time, hn, boot string, nova bool, domains ...
 }
 
 // Finding 1 (safety, two writers; attack13 B again, through a Nova quirk):
-// host.moved() counts an instance as moved when it is done, maybe sent, or
+// host.anyMoved() counts an instance as moved when it is done, maybe sent, or
 // no longer listed on the host by a Nova read taken after the incident
 // opened. An evacuation Nova has accepted but not yet scheduled is none of
 // these: Nova's API sets task_state rebuilding (status REBUILD) and leaves
