@@ -18,6 +18,7 @@ import (
 	"github.com/vigil-ha/vigil/internal/controller"
 	"github.com/vigil-ha/vigil/internal/controller/agentnet"
 	"github.com/vigil-ha/vigil/internal/decision"
+	"github.com/vigil-ha/vigil/internal/testbed/ctlbed"
 	"github.com/vigil-ha/vigil/internal/wire"
 )
 
@@ -38,50 +39,13 @@ type testClock struct{ ns atomic.Int64 }
 func (c *testClock) now() time.Duration      { return time.Duration(c.ns.Load()) }
 func (c *testClock) advance(d time.Duration) { c.ns.Add(int64(d)) }
 
-// memStore is the journal, in memory.
-type memStore struct {
-	mu   sync.Mutex
-	recs map[string]decision.Record
-}
-
-func (s *memStore) Records() ([]decision.Record, uint64, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []decision.Record
-	for _, r := range s.recs {
-		out = append(out, r)
-	}
-	return out, 0, nil
-}
-
-func (s *memStore) Write(recs []decision.Record, _ []decision.Action) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, r := range recs {
-		s.recs[r.Host] = r
-	}
-	return nil
-}
-
-// soleLead is a test double of our own controller.Leadership: the only
-// member, elected at once, its lease never running out.
-type soleLead struct{ token uint64 }
-
-func (l soleLead) Campaign(ctx context.Context, _ string) (uint64, error) { return l.token, ctx.Err() }
-func (soleLead) Deadline() time.Time                                      { return time.Now().Add(time.Hour) }
-func (soleLead) Resign(context.Context) error                             { return nil }
-
-type noExec struct{}
-
-func (noExec) Execute(context.Context, decision.Action) {}
-
 type world struct {
 	t       *testing.T
 	r       byte // the second octet of every address
 	clk     *testClock
 	secrets []wire.Secret
 	keys    *wire.ClusterKeys
-	store   *memStore
+	store   *ctlbed.MemStore
 	term    uint64
 	cfg     agentnet.Config
 
@@ -103,7 +67,7 @@ func newWorld(t *testing.T) *world {
 		t.Fatal(err)
 	}
 	w := &world{t: t, r: byte(10 + rand.IntN(240)), clk: &testClock{}, secrets: []wire.Secret{s}, keys: keys,
-		store: &memStore{recs: map[string]decision.Record{}}, hosts: map[string]*host{}}
+		store: ctlbed.NewMemStore(), hosts: map[string]*host{}}
 	w.clk.advance(time.Hour) // the clocks have run a while
 	w.cfg = agentnet.DefaultConfig()
 	w.cfg.Clock = w.clk.now
@@ -145,7 +109,7 @@ func (w *world) startController() {
 		}
 		return e
 	}, []decision.HostInfo{{Name: "cmp1"}, {Name: "cmp2"}, {Name: "cmp3"}}, w.store)
-	r := controller.NewRunner(fmt.Sprintf("ctl-%d", w.term), loop, soleLead{token: w.term}, noExec{}, srv.Ack, slog.New(slog.DiscardHandler))
+	r := controller.NewRunner(fmt.Sprintf("ctl-%d", w.term), loop, ctlbed.SoleLead{Token: w.term}, ctlbed.NoExec{}, srv.Ack, slog.New(slog.DiscardHandler))
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Add(2)
@@ -358,17 +322,7 @@ func (l *link) close() { _ = l.near.Close(); _ = l.far.Close(); l.done.Wait() }
 // eventually polls check until it holds; the bound is a failure bound.
 func eventually(t *testing.T, what string, check func() error) {
 	t.Helper()
-	bound := time.Now().Add(waitFor)
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(bound) {
-			t.Fatalf("%s: not within %v: %v", what, waitFor, err)
-		}
-		time.Sleep(5 * time.Millisecond) // polling a condition, bounded above
-	}
+	ctlbed.Eventually(t, waitFor, what, check)
 }
 
 // raw is a socket of the test's own, speaking the wire as host with its
