@@ -226,10 +226,7 @@ func (a *Agent) stopping(clock func() time.Duration, interval, stopWait time.Dur
 	for {
 		select {
 		case <-ctx.Done():
-			if a.k.wd != nil {
-				_ = a.k.wd.Abandon() // closed without the magic: it runs on
-				a.c.Abandoned()
-			}
+			_ = a.k.Abandon() // closed without the magic: it runs on
 			return fmt.Errorf("agent: no controller acknowledged the clean stop within %v: the watchdog still runs and resets the host once its last grant is up (it is treated as isolated)", stopWait)
 		case m := <-in:
 			acked, err := a.take(clock(), m)

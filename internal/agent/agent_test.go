@@ -42,10 +42,14 @@ type testDog struct {
 	disarmed, dropped bool
 }
 
-func (d *testDog) Keepalive() error       { d.fed = append(d.fed, *d.now); return nil }
-func (d *testDog) Disarm() error          { d.disarmed = true; return nil }
-func (d *testDog) Abandon() error         { d.dropped = true; return nil }
-func (d *testDog) Timeout() time.Duration { return 30 * time.Second }
+func (d *testDog) Keepalive() error                { d.fed = append(d.fed, *d.now); return nil }
+func (d *testDog) Disarm() error                   { d.disarmed = true; return nil }
+func (d *testDog) Abandon() error                  { d.dropped = true; return nil }
+func (d *testDog) Timeout() (time.Duration, error) { return 30 * time.Second, nil }
+func (d *testDog) SetTimeout(time.Duration) (time.Duration, error) {
+	return 30 * time.Second, nil
+}
+func (d *testDog) Open() (Watchdog, error) { return d, nil }
 
 type staticSampler struct{}
 
@@ -91,13 +95,12 @@ func newBed(t *testing.T) *bed {
 
 // start runs a new agent process on boot, resuming saved.
 func (b *bed) start(boot string, saved *Saved) {
-	c, err := NewContract(boot, NewProcessID(), 10*time.Second, true, saved)
+	c, err := NewContract(boot, NewProcessID(), 10*time.Second, false, saved)
 	if err != nil {
 		b.t.Fatal(err)
 	}
 	b.dog = &testDog{now: &b.now}
-	c.SetWatchdogTimeout(b.dog.Timeout())
-	k, err := NewKeeper(c, b.dog, RespondStopVMs, func(r Response) error { b.resp = append(b.resp, r); return nil })
+	k, err := NewKeeper(c, b.dog, 30*time.Second, func() time.Duration { return b.now }, RespondStopVMs, func(r Response) error { b.resp = append(b.resp, r); return nil })
 	if err != nil {
 		b.t.Fatal(err)
 	}

@@ -108,6 +108,14 @@ func (c *Contract) SetWatchdogTimeout(d time.Duration) {
 	c.expiry = min(c.expiry, c.resumedSent+c.isolation+c.resumedWd-d)
 }
 
+// Opened says the process's watchdog is open and armed with timeout d (as
+// the device reads it back): its reports say armed from now on. Only the
+// Keeper calls it, under a grant.
+func (c *Contract) Opened(d time.Duration) {
+	c.armed = true
+	c.SetWatchdogTimeout(d)
+}
+
 // UngrantedDrop is how many reports in a row may go unanswered before a
 // process drops its ticket (Report).
 const UngrantedDrop = 3

@@ -19,13 +19,24 @@ const (
 	RespondReboot  Response = "reboot"   // reboot the host at once
 )
 
-// Keeper drives one agent process's watchdog from its contract: it feeds
-// the device while the contract allows, applies the isolation response once
-// when the grant runs out, and disarms only on the acknowledgement of this
-// process's own clean stop.
+// Keeper drives one agent process's watchdog from its contract: it opens
+// the device on the process's first valid grant, feeds it while the
+// contract allows, applies the isolation response once when the grant runs
+// out, and disarms only on the acknowledgement of this process's own clean
+// stop. Every touch of the device (open, timeout set, feed) comes right
+// after a reading of the clock found a valid grant, one reading per touch:
+// a process that never held a grant never holds the device, so its exit
+// pings nothing (docs/architecture.md, "The device itself").
 type Keeper struct {
-	c       *Contract
-	wd      Watchdog // nil: no watchdog (the contract's armed is false)
+	c     *Contract
+	dev   Device   // nil: no watchdog (or none any more: disarmed, abandoned)
+	wd    Watchdog // the open device; nil until a grant opened it
+	want  time.Duration
+	clock func() time.Duration
+	// broken: the device opened but cannot be armed as configured. It is
+	// held, never fed, never closed (a close would ping it): the host
+	// resets, and every Tick says why.
+	broken  error
 	respond func(Response) error
 	resp    Response
 	// isolated: the response ran for the current isolation; it runs again
@@ -39,19 +50,33 @@ type Keeper struct {
 	hasStarted bool
 }
 
-// NewKeeper ties contract c to watchdog wd (nil for none). respond carries
-// out the isolation response resp (destroying guests, rebooting).
-func NewKeeper(c *Contract, wd Watchdog, resp Response, respond func(Response) error) (*Keeper, error) {
+// NewKeeper ties contract c to watchdog device dev (nil for none), asking
+// it for timeout; clock reads the contract's clock (BootTime) for the
+// check before each touch. respond carries out the isolation response resp
+// (destroying guests, rebooting). The contract must not say armed: a new
+// process holds no device until its first grant.
+func NewKeeper(c *Contract, dev Device, timeout time.Duration, clock func() time.Duration, resp Response, respond func(Response) error) (*Keeper, error) {
 	switch resp {
 	case RespondNone, RespondStopVMs, RespondReboot:
 	default:
 		return nil, fmt.Errorf("agent: isolation.response %q: want none, stop-vms or reboot", resp)
 	}
-	if (wd != nil) != c.Armed() {
-		return nil, fmt.Errorf("agent: the contract says armed %v but a watchdog device is %v", c.Armed(), wd != nil)
+	if c.Armed() {
+		return nil, fmt.Errorf("agent: a new agent process must not start armed: the keeper opens the watchdog on its first grant")
 	}
-	return &Keeper{c: c, wd: wd, respond: respond, resp: resp}, nil
+	if dev != nil {
+		if timeout < time.Second || timeout%time.Second != 0 {
+			return nil, fmt.Errorf("agent: watchdog.timeout %v: give whole seconds, at least 1s (the device counts seconds)", timeout)
+		}
+		if clock == nil {
+			return nil, fmt.Errorf("agent: the keeper needs the contract's clock to check the grant before each touch of the watchdog")
+		}
+	}
+	return &Keeper{c: c, dev: dev, want: timeout, clock: clock, respond: respond, resp: resp}, nil
 }
+
+// Holds reports whether the process holds the watchdog device open.
+func (k *Keeper) Holds() bool { return k.wd != nil }
 
 // Tick does what the contract says at now (CLOCK_BOOTTIME). It returns
 // what it did for the log ("" when it only fed the watchdog or nothing was
@@ -62,6 +87,12 @@ func (k *Keeper) Tick(now time.Duration) (string, error) {
 	}
 	if k.c.HoldsGrant(now) {
 		k.isolated = false // a grant ends the isolation, watchdog or none
+	}
+	if k.broken != nil {
+		return "", k.broken
+	}
+	if k.dev != nil && !k.c.Armed() && !k.c.Stopping() && k.c.HoldsGrant(now) {
+		return k.arm(now)
 	}
 	if k.c.Feed(now) {
 		if err := k.wd.Keepalive(); err != nil {
@@ -83,14 +114,66 @@ func (k *Keeper) Tick(now time.Duration) (string, error) {
 	return what + "; isolation response " + string(k.resp) + " done", nil
 }
 
+// arm opens the device (checked at now) and sets its timeout (checked
+// again, after the open: a touch of its own) unless it already has it.
+// The contract says armed, and the watchdog is fed, from the next Tick.
+func (k *Keeper) arm(now time.Duration) (string, error) {
+	if k.wd == nil {
+		wd, err := k.dev.Open()
+		if err != nil {
+			return "", err // a predecessor still exiting: the next grant tries again
+		}
+		k.wd = wd
+	}
+	got, err := k.wd.Timeout()
+	if err != nil {
+		k.broken = err
+		return "", err
+	}
+	if got != k.want {
+		if !k.c.HoldsGrant(k.clock()) {
+			return "watchdog opened; its timeout is set under the next grant", nil
+		}
+		if got, err = k.wd.SetTimeout(k.want); err != nil {
+			k.broken = err
+			return "", err
+		}
+	}
+	if got < k.want {
+		// A shorter timer is safe for vigil (the host resets sooner)
+		// but resets a healthy host whose grants come slower.
+		k.broken = fmt.Errorf("agent: watchdog.device set its timeout to %v, below watchdog.timeout %v: set watchdog.timeout to %v or less (the device is left running unfed: the host resets)", got, k.want, got)
+		return "", k.broken
+	}
+	k.c.Opened(got)
+	return fmt.Sprintf("watchdog armed on a grant, timeout %v", got), nil
+}
+
+// Abandon closes the device without disarming it (the process's exit
+// without an acknowledged stop): Linux pings the timer once more, and it
+// runs on. The process holds no device from then on.
+func (k *Keeper) Abandon() error {
+	k.dev = nil
+	if k.wd == nil {
+		return nil
+	}
+	err := k.wd.Abandon()
+	k.wd = nil
+	k.c.Abandoned()
+	return err
+}
+
 // Acked hands the keeper an acknowledgement: when it is the one this
 // process's clean stop waits for, the watchdog is disarmed (magic close).
 func (k *Keeper) Acked(a decision.Ack) (bool, error) {
 	if !k.c.Acked(a) {
 		return false, nil
 	}
+	k.dev = nil
 	if k.wd == nil {
 		return true, nil
 	}
-	return true, k.wd.Disarm()
+	err := k.wd.Disarm()
+	k.wd = nil
+	return true, err
 }

@@ -227,8 +227,9 @@ func GenerateWith(seed int64, g Gen) *scenario.Scenario {
 	}
 	if rng.Intn(2) == 0 {
 		// Agents with a hardware watchdog, and vigil trusting it after the
-		// safe time (isolation 10 s + report 1 s + watchdog 30 s + margin 5 s).
-		s.Cluster.Watchdog = &scenario.Watchdog{IsolationTimeout: d(10 * time.Second), WatchdogTimeout: d(30 * time.Second)}
+		// safe time (isolation 10 s + report 1 s + 3 x watchdog 10 s +
+		// margin 5 s: safetime).
+		s.Cluster.Watchdog = &scenario.Watchdog{IsolationTimeout: d(10 * time.Second), WatchdogTimeout: d(10 * time.Second)}
 		s.Vigil = &scenario.Overrides{}
 		s.Vigil.SelfFence.AssumeDeadAfter = d(46 * time.Second)
 	}

@@ -25,7 +25,7 @@ type Gen struct {
 const (
 	ClassClassic   = "classic"   // one-host faults: stops, power, cuts, flaps, hangs, BMCs, storage, leader kills, maintenance
 	ClassRack      = "rack"      // a group of hosts cut off together on every network, often with their BMCs
-	ClassIsolation = "isolation" // a host cut off with its BMC lost, then its agent stopped, restarted, crashed or its power cycled
+	ClassIsolation = "isolation" // a host cut off with its BMC lost, then its agent stopped, restarted, crashed, crash-looping or hung across its grant's end, or its power cycled
 	ClassLeader    = "leader"    // the leader killed, stalled past or within its lease, or cut off etcd, around a failure
 	ClassWorld     = "world"     // clock rates within the safe-time margin and message delay (drawn once per schedule)
 	// ClassLapse lets the classic mix expire vigil's blocklist entries, a
@@ -214,7 +214,26 @@ func isolation(rng *rand.Rand, s *scenario.Scenario, victims []int, at scenario.
 	}
 	then := at + d(time.Duration(rng.Intn(40000))*time.Millisecond)
 	back := d(time.Duration(1+rng.Intn(20)) * time.Second)
-	switch rng.Intn(6) {
+	switch rng.Intn(8) {
+	case 7:
+		// The agent crash-loops while the host is cut off: every exit
+		// of a process holding the watchdog device pings it (Linux's
+		// release), and so did every start that set its timeout.
+		every := d(time.Duration(1+rng.Intn(8)) * time.Second)
+		for i, n := 0, 3+rng.Intn(13); i < n; i++ {
+			out = append(out, scenario.Fault{At: then + scenario.Duration(i)*every, Crash: "agent", Host: h, For: d(time.Duration(1+rng.Intn(3)) * 500 * time.Millisecond)})
+		}
+	case 6:
+		// The host's userspace (or all of it) hangs across the end of
+		// its grant, a feed decided just before landing after it, and
+		// the agent crashes soon after: the two pings the safe time
+		// allows after the grant, then nothing.
+		kind := []string{"userspace", "host"}[rng.Intn(2)]
+		hang := d(time.Duration(2000+rng.Intn(15000)) * time.Millisecond)
+		out = append(out, scenario.Fault{At: then, Hang: kind, Host: h, For: hang})
+		if rng.Intn(3) > 0 {
+			out = append(out, scenario.Fault{At: then + hang + d(time.Duration(rng.Intn(12000))*time.Millisecond), Crash: "agent", Host: h, For: back})
+		}
 	case 5:
 		// The host came back from a power cycle without its watchdog
 		// (the module did not load) shortly before the cut.

@@ -19,7 +19,10 @@ Runs on every compute host. Every report_interval it tells the controllers,
 on every network, what runs on the host (nova-compute, libvirtd, the guests),
 writes the storage heartbeat, and feeds the host's watchdog only while the
 leading controller grants it. Cut off from the leader for isolation.timeout,
-it stops feeding it (the host resets) and applies isolation.response.
+it stops feeding it (the host resets) and applies isolation.response. It
+opens the watchdog device only on its first grant (an agent restarted while
+the host is cut off never touches it), and only one agent may run per host
+(it locks state_dir).
 
 On SIGTERM or SIGINT it stops cleanly: it tells the leader and disarms the
 watchdog only once the leader acknowledged, within 10 s; otherwise it exits

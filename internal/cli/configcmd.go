@@ -45,7 +45,6 @@ func configCmd(args []string, env Env) error {
 	if cfg.SelfFence.Enabled {
 		fmt.Fprintf(out, "  self-fence: a silent host with an armed watchdog counts as fenced after %v (safe minimum %v)\n",
 			cfg.SelfFence.AssumeDeadAfter, safetime.Minimum(cfg.SafetimeInput()))
-		fmt.Fprintln(out, "  WARNING: self-fence has an open hole: Linux feeds the watchdog when the agent exits or restarts, so an agent restarted in a loop while its host is cut off can keep the host from resetting (docs/architecture.md, \"Open: the kernel feeds the watchdog when its device is closed uncleanly\"); do not let the agent restart in a tight loop, or keep self_fence off")
 	} else {
 		fmt.Fprintln(out, "  self-fence: disabled (a host that cannot be fenced waits for an operator)")
 	}

@@ -71,7 +71,7 @@ type AgentWatchdog struct {
 	// Timeout is asked of the device, whole seconds; the controllers'
 	// self_fence.watchdog_timeout must be at least what the device reads
 	// back.
-	Timeout Duration `yaml:"timeout"` // default 30s
+	Timeout Duration `yaml:"timeout"` // default 10s
 }
 
 // AgentServices says how to find nova-compute and libvirtd.
@@ -126,7 +126,7 @@ func DefaultAgentFile() AgentFile {
 		StateDir:       "/var/lib/vigil-agent",
 		ReportInterval: sec(1),
 		Isolation:      AgentIsolation{Timeout: sec(10), Response: "none"},
-		Watchdog:       AgentWatchdog{Timeout: sec(30)},
+		Watchdog:       AgentWatchdog{Timeout: sec(10)},
 		Services:       AgentServices{Docker: "unix:///var/run/docker.sock"}, // the services: NovaComputeService, LibvirtdService
 		Libvirt:        AgentLibvirt{Socket: "/run/libvirt/libvirt-sock", URI: "qemu:///system"},
 	}

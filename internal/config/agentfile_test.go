@@ -27,7 +27,7 @@ func TestAgentFileDefaultsAndGoodFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a.ReportInterval.Std().String() != "1s" || a.Isolation.Timeout.Std().String() != "10s" || a.Watchdog.Timeout.Std().String() != "30s" ||
+	if a.ReportInterval.Std().String() != "1s" || a.Isolation.Timeout.Std().String() != "10s" || a.Watchdog.Timeout.Std().String() != "10s" ||
 		a.Services.NovaComputeService().Container != "nova_compute" || a.StateDir != "/var/lib/vigil-agent" || a.Isolation.Response != "stop-vms" {
 		t.Errorf("parsed = %+v", a)
 	}

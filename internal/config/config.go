@@ -67,7 +67,7 @@ type Agent struct {
 type SelfFence struct {
 	Enabled          bool     `yaml:"enabled"`           // default false
 	IsolationTimeout Duration `yaml:"isolation_timeout"` // default 10s
-	WatchdogTimeout  Duration `yaml:"watchdog_timeout"`  // default 30s, whole seconds
+	WatchdogTimeout  Duration `yaml:"watchdog_timeout"`  // default 10s, whole seconds
 	// AssumeDeadAfter must be at least safetime.Minimum of the above.
 	AssumeDeadAfter Duration `yaml:"assume_dead_after"` // default 60s
 }
@@ -150,8 +150,8 @@ func Default() Config {
 		Agent: Agent{ReportInterval: sec(1)},
 		SelfFence: SelfFence{
 			Enabled:          false,   // needs a hardware watchdog on every host
-			IsolationTimeout: sec(10), // no controller and no peer for 10s
-			WatchdogTimeout:  sec(30), // then the watchdog resets the host 30s later
+			IsolationTimeout: sec(10), // no grant from the leader for 10s
+			WatchdogTimeout:  sec(10), // then the watchdog resets the host 10s later (up to 3 x 10s: safetime)
 			AssumeDeadAfter:  sec(60), // safe minimum for these is 46s
 		},
 	}

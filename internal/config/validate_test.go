@@ -75,7 +75,7 @@ func TestValidateErrors(t *testing.T) {
 		// self_fence
 		{"assume dead too soon", func(c *config.Config) {
 			c.SelfFence.Enabled, c.SelfFence.AssumeDeadAfter = true, dur(40*time.Second)
-		}, "self_fence.assume_dead_after", "40s is below the safe minimum 46s (= self_fence.isolation_timeout 10s + agent.report_interval 1s + self_fence.watchdog_timeout 30s + margin 5s); raise it to at least 46s", safetime.ErrUnsafe},
+		}, "self_fence.assume_dead_after", "40s is below the safe minimum 46s (= self_fence.isolation_timeout 10s + agent.report_interval 1s + 3 × self_fence.watchdog_timeout 10s + margin 5s); raise it to at least 46s", safetime.ErrUnsafe},
 		{"zero isolation", func(c *config.Config) { c.SelfFence.Enabled, c.SelfFence.IsolationTimeout = true, 0 }, "self_fence.isolation_timeout", "positive", safetime.ErrInput},
 		{"fractional watchdog", func(c *config.Config) {
 			c.SelfFence.Enabled, c.SelfFence.WatchdogTimeout = true, dur(2500*time.Millisecond)

@@ -28,6 +28,14 @@ const (
 	MarginPercent = 10
 )
 
+// WatchdogTimers is how many watchdog timeouts the worst case holds: the
+// last touch of the device under a grant, one touch whose check passed
+// before the grant ended but that landed after it (a process stopped or
+// starved between the two), and the ping Linux gives the device when the
+// process holding it exits without the magic close (a crash, a kill).
+// docs/architecture.md, "The device itself", shows there is no other.
+const WatchdogTimers = 3
+
 // Forever is what Minimum returns for an input it cannot vouch for: no
 // configured wait is long enough.
 const Forever = time.Duration(math.MaxInt64)
@@ -88,9 +96,9 @@ type Terms struct {
 
 // String shows the sum term by term with the keys to change.
 func (t Terms) String() string {
-	return fmt.Sprintf("%v (= %s %v + %s %v + %s %v + margin %v)",
+	return fmt.Sprintf("%v (= %s %v + %s %v + %d × %s %v + margin %v)",
 		t.Total, FieldIsolationTimeout, t.IsolationTimeout, FieldReportInterval, t.ReportInterval,
-		FieldWatchdogTimeout, t.WatchdogTimeout, t.Margin)
+		WatchdogTimers, FieldWatchdogTimeout, t.WatchdogTimeout, t.Margin)
 }
 
 // Validate rejects inputs the calculation cannot vouch for, naming the key.
@@ -120,7 +128,7 @@ func Compute(in Input) Terms {
 	if in.Validate() != nil {
 		return Terms{Forever, Forever, Forever, Forever, Forever}
 	}
-	sum := sat(in.IsolationTimeout, in.ReportInterval, in.WatchdogTimeout)
+	sum := sat(in.IsolationTimeout, in.ReportInterval, in.WatchdogTimeout, in.WatchdogTimeout, in.WatchdogTimeout)
 	margin := Margin(sum)
 	return Terms{
 		IsolationTimeout: in.IsolationTimeout,

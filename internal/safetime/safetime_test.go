@@ -21,28 +21,28 @@ func TestCompute(t *testing.T) {
 	}{
 		{
 			name: "defaults: 10% of 41s is below the 5s floor",
-			in:   safetime.Input{ReportInterval: 1 * s, IsolationTimeout: 10 * s, WatchdogTimeout: 30 * s},
-			want: safetime.Terms{IsolationTimeout: 10 * s, ReportInterval: 1 * s, WatchdogTimeout: 30 * s, Margin: 5 * s, Total: 46 * s},
+			in:   safetime.Input{ReportInterval: 1 * s, IsolationTimeout: 10 * s, WatchdogTimeout: 10 * s},
+			want: safetime.Terms{IsolationTimeout: 10 * s, ReportInterval: 1 * s, WatchdogTimeout: 10 * s, Margin: 5 * s, Total: 46 * s},
 		},
 		{
 			name: "10% above the floor, rounded up to a second",
 			in:   safetime.Input{ReportInterval: 2 * s, IsolationTimeout: 30 * s, WatchdogTimeout: 60 * s},
-			want: safetime.Terms{IsolationTimeout: 30 * s, ReportInterval: 2 * s, WatchdogTimeout: 60 * s, Margin: 10 * s, Total: 102 * s},
+			want: safetime.Terms{IsolationTimeout: 30 * s, ReportInterval: 2 * s, WatchdogTimeout: 60 * s, Margin: 22 * s, Total: 234 * s},
 		},
 		{
 			name: "exactly 10% stays",
 			in:   safetime.Input{ReportInterval: 10 * s, IsolationTimeout: 30 * s, WatchdogTimeout: 60 * s},
-			want: safetime.Terms{IsolationTimeout: 30 * s, ReportInterval: 10 * s, WatchdogTimeout: 60 * s, Margin: 10 * s, Total: 110 * s},
+			want: safetime.Terms{IsolationTimeout: 30 * s, ReportInterval: 10 * s, WatchdogTimeout: 60 * s, Margin: 22 * s, Total: 242 * s},
 		},
 		{
 			name: "a nanosecond over 10% rounds up",
 			in:   safetime.Input{ReportInterval: 10*s + 1, IsolationTimeout: 30 * s, WatchdogTimeout: 60 * s},
-			want: safetime.Terms{IsolationTimeout: 30 * s, ReportInterval: 10*s + 1, WatchdogTimeout: 60 * s, Margin: 11 * s, Total: 111*s + 1},
+			want: safetime.Terms{IsolationTimeout: 30 * s, ReportInterval: 10*s + 1, WatchdogTimeout: 60 * s, Margin: 23 * s, Total: 243*s + 1},
 		},
 		{
 			name: "sub-second interval",
 			in:   safetime.Input{ReportInterval: 250 * time.Millisecond, IsolationTimeout: 2 * s, WatchdogTimeout: 1 * s},
-			want: safetime.Terms{IsolationTimeout: 2 * s, ReportInterval: 250 * time.Millisecond, WatchdogTimeout: 1 * s, Margin: 5 * s, Total: 8250 * time.Millisecond},
+			want: safetime.Terms{IsolationTimeout: 2 * s, ReportInterval: 250 * time.Millisecond, WatchdogTimeout: 1 * s, Margin: 5 * s, Total: 10250 * time.Millisecond},
 		},
 		{
 			name: "overflow saturates instead of wrapping short",
@@ -91,7 +91,7 @@ func TestMargin(t *testing.T) {
 }
 
 func TestCheck(t *testing.T) {
-	def := safetime.Input{ReportInterval: 1 * s, IsolationTimeout: 10 * s, WatchdogTimeout: 30 * s}
+	def := safetime.Input{ReportInterval: 1 * s, IsolationTimeout: 10 * s, WatchdogTimeout: 10 * s}
 	tests := []struct {
 		name       string
 		configured time.Duration
@@ -105,7 +105,7 @@ func TestCheck(t *testing.T) {
 		{
 			name: "below", configured: 40 * s, in: def, wantErr: safetime.ErrUnsafe, wantField: safetime.FieldAssumeDeadAfter,
 			wantText: []string{
-				"self_fence.assume_dead_after: 40s is below the safe minimum 46s (= self_fence.isolation_timeout 10s + agent.report_interval 1s + self_fence.watchdog_timeout 30s + margin 5s); raise it to at least 46s",
+				"self_fence.assume_dead_after: 40s is below the safe minimum 46s (= self_fence.isolation_timeout 10s + agent.report_interval 1s + 3 × self_fence.watchdog_timeout 10s + margin 5s); raise it to at least 46s",
 			},
 		},
 		{name: "one nanosecond short", configured: 46*s - 1, in: def, wantErr: safetime.ErrUnsafe, wantText: []string{"46s"}},

@@ -93,7 +93,7 @@ cluster:
   hosts: 4
   instances: 8
   fencing: [ipmi]
-  watchdog: {isolation_timeout: 10s, watchdog_timeout: 30s}
+  watchdog: {isolation_timeout: 10s, watchdog_timeout: 10s}
 vigil:
   self_fence: {assume_dead_after: 46s}
 faults:

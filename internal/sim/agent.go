@@ -96,21 +96,33 @@ func (w *World) local(h *Host, d time.Duration) time.Duration {
 	return time.Duration(float64(d) / h.rate)
 }
 
-// watchdog runs the agent's feeding and the hardware watchdog.
+// stopWait is how long a clean stop waits for the leader's
+// acknowledgement before the process exits with the watchdog running
+// (daemon.StopWait).
+const stopWait = 10 * time.Second
+
+// watchdog runs the agent's keeper (vigil's own code: it opens the device
+// on a grant, feeds it under one) and the hardware watchdog, a model of
+// Linux's watchdog core (agent.KernelWatchdog: the kernel pings it when
+// the process holding it exits without the magic close).
 func (w *World) watchdog(h *Host, tick bool) {
 	wd := w.cfg.Watchdog
-	if wd == nil || !h.On || !h.armed {
+	if wd == nil || !h.On {
 		return
 	}
-	if tick && (h.Running(Agent) || w.stopping(h)) && h.agent != nil && h.agent.Feed(w.clock(h)) {
-		h.fedAt = w.now
+	if h.keeper != nil && w.stopping(h) && !h.Running(Agent) && w.now >= h.stopAt+stopWait && !h.Hung && !h.UserHung {
+		// The clean stop nobody acknowledged gives up: the process
+		// exits, closing the device without the magic (a ping).
+		_ = h.keeper.Abandon()
+		h.keeper = nil
+		w.event(h.Name, "agent stop not acknowledged within %v: the agent exits, its watchdog running", stopWait)
+	}
+	if tick && h.keeper != nil && (h.Running(Agent) || w.stopping(h) && !h.Hung && !h.UserHung) {
+		_, _ = h.keeper.Tick(w.clock(h)) // a device error leaves it unarmed: the contract says so
 	}
 	// The hardware timer runs on, hung kernel or crashed agent or not.
-	timeout := h.wdTimeout
-	if timeout == 0 {
-		timeout = wd.WatchdogTimeout
-	}
-	if w.now-h.fedAt >= w.local(h, timeout) {
+	active, last, timeout := h.dev.Active()
+	if active && w.now-last >= w.local(h, timeout) {
 		w.PowerOff(h, "watchdog reset: no grant, nothing fed it")
 		reboot := wd.RebootTime
 		if reboot <= 0 {
@@ -133,14 +145,43 @@ func (w *World) mayStartGuests(h *Host) bool {
 	return w.cfg.Watchdog == nil || (h.agent != nil && h.agent.MayStartGuests(w.clock(h)))
 }
 
-// CrashProc kills a process without letting it clean up: a crashed agent
-// leaves its watchdog device open, so the hardware timer keeps running.
+// CrashProc kills a process without letting it clean up: a crashed agent's
+// watchdog device is closed by the kernel without the magic, which pings
+// the timer once more, and the timer runs on.
 func (w *World) CrashProc(h *Host, p Proc) {
 	if !h.procs[p] {
 		return
 	}
 	h.procs[p] = false
+	if p == Agent {
+		w.exitAgent(h)
+	}
 	w.event(h.Name, "%s crashed", p)
+}
+
+// exitAgent ends h's agent process (and a stopping one that lingers): the
+// kernel closes the device it holds, without the magic.
+func (w *World) exitAgent(h *Host) {
+	if h.keeper != nil && h.keeper.Holds() {
+		h.dev.Exit()
+	}
+	h.keeper = nil
+}
+
+// stallTouch models a process stopped between the check that allowed a
+// touch of its watchdog and the touch: a hang that begins right after a
+// feed was decided, whose write lands when the hang clears (the bound in
+// docs/architecture.md, "The device itself", counts one such touch).
+func (w *World) stallTouch(h *Host, hung bool) {
+	if hung {
+		h.lateTouch = h.keeper != nil && h.keeper.Holds() && h.agent.Feed(w.clock(h))
+		return
+	}
+	if h.lateTouch && h.On && h.keeper != nil && h.keeper.Holds() {
+		h.dev.LateWrite()
+		w.event(h.Name, "a watchdog feed decided before the hang lands after it")
+	}
+	h.lateTouch = false
 }
 
 // stopAgent is a clean agent stop: it sends the leader a stop notice and
@@ -152,9 +193,10 @@ func (w *World) CrashProc(h *Host, p Proc) {
 // the leader wrote the disarm before sending it.) Without the
 // acknowledgement the watchdog resets the host.
 func (w *World) stopAgent(h *Host) {
-	if !h.armed || w.cfg.Watchdog == nil || h.agent == nil {
+	if w.cfg.Watchdog == nil || h.agent == nil || h.keeper == nil {
 		return
 	}
+	h.stopAt = w.now
 	m := h.agent.Stop()
 	m.Host = h.Name
 	if w.ctl != nil {
@@ -171,40 +213,51 @@ func (w *World) stopping(h *Host) bool { return h.agent != nil && h.agent.Stoppi
 // started since then is another process, whose watchdog a late ack of its
 // predecessor's notice must not disarm.
 func (w *World) ack(h *Host, a decision.Ack) {
-	if !h.On || h.agent == nil || !h.agent.Acked(a) {
+	if !h.On || h.agent == nil || h.keeper == nil {
 		return
 	}
-	h.armed = false
+	if ok, _ := h.keeper.Acked(a); !ok {
+		return
+	}
+	h.keeper = nil // the process exits
 	w.event(h.Name, "agent stop acknowledged by the leader: watchdog disarmed")
 }
 
 // startAgent starts a new agent process: a new name, no ticket, counting
 // its messages afresh, resuming from what its predecessor kept for this boot
-// (the grant's expiry). It opens the watchdog device if it is not open yet
-// (which starts its timer); a device left open by a crashed agent or an
-// unacknowledged stop stays open, its timer running on, and the new process
-// takes it over.
+// (the grant's expiry), with vigil's own keeper: it opens the device on its
+// first valid grant, never before. A predecessor still stopping exits first
+// (a supervisor starts the next process after the last one ended), closing
+// the device it holds.
 func (w *World) startAgent(h *Host) {
+	w.exitAgent(h)
 	h.agentNo++
 	wd := w.cfg.Watchdog
-	if wd != nil && !h.armed && !h.noWatchdog {
-		h.armed, h.fedAt, h.wdTimeout = true, w.now, wd.WatchdogTimeout
-		if h.wdLong {
-			h.wdTimeout = 2 * wd.WatchdogTimeout // the device rounded the timeout up
-		}
-	}
-	iso := 10 * time.Second
+	iso, timeout := 10*time.Second, 10*time.Second
 	if wd != nil {
-		iso = wd.IsolationTimeout
+		iso, timeout = wd.IsolationTimeout, wd.WatchdogTimeout
 	}
-	c, err := agent.NewContract(bootID(h), agentID(h), iso, h.armed, &h.saved)
+	c, err := agent.NewContract(bootID(h), agentID(h), iso, false, &h.saved)
 	if err != nil {
 		panic(err) // the scenario loader validated the timeout
 	}
-	if h.armed {
-		c.SetWatchdogTimeout(h.wdTimeout)
-	}
 	h.agent = c
+	if wd == nil {
+		return
+	}
+	var dev agent.Device
+	if !h.noWatchdog {
+		h.dev.Round = nil
+		if h.wdLong {
+			h.dev.Round = func(d time.Duration) time.Duration { return 2 * d } // the device rounds it up
+		}
+		dev = h.dev
+	}
+	k, err := agent.NewKeeper(c, dev, timeout, func() time.Duration { return w.clock(h) }, agent.RespondNone, nil)
+	if err != nil {
+		panic(err)
+	}
+	h.keeper = k
 }
 
 // report sends h's agent report over route r, and handles the grant.

@@ -105,8 +105,9 @@ func (w *World) PowerOff(h *Host, why string) {
 	if !h.On {
 		return
 	}
-	h.On, h.Hung, h.UserHung, h.armed = false, false, false, false
-	h.agent, h.saved = nil, agent.Saved{} // the process and its state end with the boot
+	h.On, h.Hung, h.UserHung, h.lateTouch = false, false, false, false
+	h.agent, h.keeper, h.saved = nil, nil, agent.Saved{} // the process and its state end with the boot
+	h.dev.Reset()
 	for p := range h.procs {
 		h.procs[p] = false
 	}
@@ -240,6 +241,7 @@ func (w *World) Hang(h *Host, hung bool) {
 		return
 	}
 	h.Hung = hung
+	w.stallTouch(h, hung)
 	if hung {
 		w.event(h.Name, "kernel hang: nothing answers, power stays on")
 	} else {
@@ -255,6 +257,7 @@ func (w *World) HangUserspace(h *Host, hung bool) {
 		return
 	}
 	h.UserHung = hung
+	w.stallTouch(h, hung)
 	if hung {
 		w.event(h.Name, "userspace hang: agent, services and guests stuck; the kernel still answers ping")
 	} else {

@@ -110,10 +110,16 @@ type Host struct {
 	// wdLong: the device rounds the watchdog timeout up to twice the
 	// configured one, from the next agent start on; wdTimeout is the
 	// timeout of the device armed now.
-	wdLong    bool
-	wdTimeout time.Duration
-	fedAt     time.Duration // last watchdog feed
-	armed     bool          // watchdog armed (the agent opened the device)
+	wdLong bool
+	// dev is the host's watchdog device (a model of Linux's watchdog
+	// core); keeper is vigil's keeper of the agent process running (or
+	// stopping) now, nil when none runs; stopAt is when its clean stop
+	// began; lateTouch: a feed decided just before a hang lands when it
+	// clears.
+	dev       *agent.KernelWatchdog
+	keeper    *agent.Keeper
+	stopAt    time.Duration
+	lateTouch bool
 	rate      float64       // clock rate against real time; 0 means 1
 	bootAt    time.Duration // a reset host boots again at this time; 0 none
 	phase     time.Duration // per-host offset of periodic work
@@ -181,7 +187,8 @@ func NewWorld(cfg Config) (*World, error) {
 			procs:  map[Proc]bool{NovaCompute: true, Libvirtd: true, Agent: true},
 			starts: map[Proc]int{}, Domains: map[string]bool{}, refused: map[string]bool{},
 			phase: time.Duration(w.rng.Intn(10)) * Step}
-		w.startAgent(h) // the agent runs from the start, its watchdog open
+		h.dev = &agent.KernelWatchdog{Now: func() time.Duration { return w.now }, Default: 60 * time.Second}
+		w.startAgent(h) // the agent runs from the start; it opens its watchdog on its first grant
 		w.Hosts = append(w.Hosts, h)
 		w.byNm[name] = h
 	}

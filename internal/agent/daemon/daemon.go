@@ -2,9 +2,10 @@
 // configuration file: the probes, the contract and its keeper, the
 // watchdog, the uplink to the controllers and the storage heartbeat
 // (vigil agent). The parts are tested on their own; this package only
-// joins them, in the order that keeps the host safe: the watchdog device
-// is opened last, once everything that can fail at start-up has started,
-// since opening it starts its timer.
+// joins them, in the order that keeps the host safe: it first takes the
+// host's lock on state_dir (one agent process at a time), and it never opens
+// the watchdog device itself: the keeper does, on the process's first grant
+// (docs/architecture.md, "The device itself").
 package daemon
 
 import (
@@ -13,7 +14,12 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/vigil-ha/vigil/internal/agent"
 	"github.com/vigil-ha/vigil/internal/agent/probe"
@@ -53,6 +59,11 @@ func Run(ctx context.Context, cfg config.AgentFile, keys wire.HostKeys, paths Pa
 	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
 		return fmt.Errorf("agent: state_dir: %w", err)
 	}
+	unlock, err := LockState(cfg.StateDir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	saved, err := agent.LoadState(cfg.StateDir, boot)
 	if err != nil {
 		log.Warn("no state from a predecessor: starting as isolated", "err", err)
@@ -102,22 +113,20 @@ func Run(ctx context.Context, cfg config.AgentFile, keys wire.HostKeys, paths Pa
 		beat = heartbeat.NewWriter(store, cfg.Host, boot)
 	}
 
-	// Last: opening the watchdog starts its timer.
-	var wd agent.Watchdog
+	// The device is only looked at here: opening it starts its timer (and
+	// its close at this process's exit would ping it), which only a
+	// granted process may do.
+	var dev agent.Device
 	if cfg.Watchdog.Device != "" {
-		lw, err := agent.OpenWatchdog(cfg.Watchdog.Device, cfg.Watchdog.Timeout.Std())
-		if err != nil {
+		ld := agent.LinuxDevice{Path: cfg.Watchdog.Device}
+		if err := ld.Check(); err != nil {
 			return err
 		}
-		wd = lw
+		dev = ld
 	}
-	c, err := agent.NewContract(boot, agent.NewProcessID(), cfg.Isolation.Timeout.Std(), wd != nil, saved)
+	c, err := agent.NewContract(boot, agent.NewProcessID(), cfg.Isolation.Timeout.Std(), false, saved)
 	if err != nil {
-		abandon(wd)
 		return err
-	}
-	if wd != nil {
-		c.SetWatchdogTimeout(wd.Timeout())
 	}
 	stopVMs := agent.StopVMs(cfg.Libvirt.Socket, cfg.Libvirt.URI, 10*time.Second)
 	respond := func(r agent.Response) error {
@@ -129,14 +138,12 @@ func Run(ctx context.Context, cfg config.AgentFile, keys wire.HostKeys, paths Pa
 		}
 		return nil
 	}
-	k, err := agent.NewKeeper(c, wd, agent.Response(cfg.Isolation.Response), respond)
+	k, err := agent.NewKeeper(c, dev, cfg.Watchdog.Timeout.Std(), bootClock, agent.Response(cfg.Isolation.Response), respond)
 	if err != nil {
-		abandon(wd)
 		return err
 	}
 	a, err := agent.New(cfg.Host, names, c, k, host, up, cfg.StateDir, log)
 	if err != nil {
-		abandon(wd)
 		return err
 	}
 	if beat != nil {
@@ -200,10 +207,27 @@ func bootClock() time.Duration {
 	return d
 }
 
-// abandon closes a watchdog opened before a start-up failure without
-// disarming it: only an acknowledged clean stop may disarm.
-func abandon(wd agent.Watchdog) {
-	if wd != nil {
-		_ = wd.Abandon()
+// LockState takes the host's agent lock, state_dir/lock (flock, released
+// by the kernel when the process ends), and writes the holder's pid into it.
+// A second agent process on the host is refused: vigil's watchdog contract
+// rests on one agent process per host at a time (docs/architecture.md, "The
+// device itself").
+func LockState(dir string) (unlock func(), err error) {
+	path := filepath.Join(dir, "lock")
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("agent: state_dir %s: %w", dir, err)
 	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		holder, _ := os.ReadFile(path)
+		_ = f.Close()
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return nil, fmt.Errorf("agent: state_dir %s is locked by another vigil agent (pid %s): only one agent may run per host; stop it first", dir, strings.TrimSpace(string(holder)))
+		}
+		return nil, fmt.Errorf("agent: state_dir %s: locking %s: %w", dir, path, err)
+	}
+	if err := f.Truncate(0); err == nil {
+		_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	}
+	return func() { _ = f.Close() }, nil
 }

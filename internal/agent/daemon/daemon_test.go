@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -119,4 +121,24 @@ heartbeat: {dir: %s}
 	if _, err := os.Stat(filepath.Join(dir, "state", "contract.json")); err != nil {
 		t.Errorf("no state kept for a successor: %v", err)
 	}
+}
+
+// One agent process per host at a time: a second one is refused, naming
+// the holder, and the lock is free again once the holder lets go (the
+// kernel lets go when the process ends).
+func TestLockStateAdmitsOneAgent(t *testing.T) {
+	dir := t.TempDir()
+	unlock, err := LockState(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LockState(dir); err == nil || !strings.Contains(err.Error(), "locked by another vigil agent (pid "+strconv.Itoa(os.Getpid())) {
+		t.Fatalf("a second agent on the state dir: %v; want refused, naming the holder's pid", err)
+	}
+	unlock()
+	unlock2, err := LockState(dir)
+	if err != nil {
+		t.Fatalf("after the holder let go: %v", err)
+	}
+	unlock2()
 }

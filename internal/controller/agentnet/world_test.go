@@ -152,10 +152,14 @@ type testDog struct {
 	disarmed bool
 }
 
-func (d *testDog) Keepalive() error       { d.fed = append(d.fed, d.clk.now()); return nil }
-func (d *testDog) Disarm() error          { d.disarmed = true; return nil }
-func (d *testDog) Abandon() error         { return nil }
-func (d *testDog) Timeout() time.Duration { return 30 * time.Second }
+func (d *testDog) Keepalive() error                { d.fed = append(d.fed, d.clk.now()); return nil }
+func (d *testDog) Disarm() error                   { d.disarmed = true; return nil }
+func (d *testDog) Abandon() error                  { return nil }
+func (d *testDog) Timeout() (time.Duration, error) { return 30 * time.Second, nil }
+func (d *testDog) SetTimeout(time.Duration) (time.Duration, error) {
+	return 30 * time.Second, nil
+}
+func (d *testDog) Open() (agent.Watchdog, error) { return d, nil }
 
 type staticSampler struct{}
 
@@ -193,12 +197,11 @@ func (w *world) addHost(i int, cuttable bool) *host {
 	if h.up, err = uplink.New(cfg); err != nil {
 		w.t.Fatal(err)
 	}
-	if h.c, err = agent.NewContract("boot-"+name, agent.NewProcessID(), 10*time.Second, true, nil); err != nil {
+	if h.c, err = agent.NewContract("boot-"+name, agent.NewProcessID(), 10*time.Second, false, nil); err != nil {
 		w.t.Fatal(err)
 	}
 	h.dog = &testDog{clk: w.clk}
-	h.c.SetWatchdogTimeout(h.dog.Timeout())
-	k, err := agent.NewKeeper(h.c, h.dog, agent.RespondNone, func(agent.Response) error { return nil })
+	k, err := agent.NewKeeper(h.c, h.dog, 30*time.Second, w.clk.now, agent.RespondNone, func(agent.Response) error { return nil })
 	if err != nil {
 		w.t.Fatal(err)
 	}
