@@ -8,6 +8,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/vigil-ha/vigil/internal/agent"
 	"github.com/vigil-ha/vigil/internal/agent/daemon"
 	"github.com/vigil-ha/vigil/internal/config"
 	"github.com/vigil-ha/vigil/internal/wire"
@@ -66,6 +67,12 @@ func agentCmd(args []string, env Env) error {
 		return err
 	}
 	if *check {
+		if cfg.Watchdog.Device != "" {
+			// Looked at, not opened: opening starts the timer.
+			if err := (agent.LinuxDevice{Path: cfg.Watchdog.Device}).Check(); err != nil {
+				return err
+			}
+		}
 		fmt.Fprintf(env.Stdout, "%s: agent of %s, %d network(s), key generation %d, watchdog %q, isolation %v then %s\n",
 			*path, cfg.Host, len(cfg.Networks), keys.Newest().ID, cfg.Watchdog.Device, cfg.Isolation.Timeout.Std(), cfg.Isolation.Response)
 		return nil

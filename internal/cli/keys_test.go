@@ -102,4 +102,13 @@ func TestAgentCheck(t *testing.T) {
 	if code, _, e := runW(t, "agent", "--config", file, "--check"); code == 0 || !strings.Contains(e, "cmp2") {
 		t.Errorf("agent --check with cmp2's key: exit %d, %q; want a refusal naming it", code, e)
 	}
+	// The watchdog device is looked at, never opened (that would start its
+	// timer): a missing node is named.
+	doc := "host: cmp1\nnetworks:\n  - {name: mgmt, listen: 10.0.0.11:7401, controllers: [10.0.0.1:7400]}\nkey_file: " + filepath.Join(dir, "cmp1.key") + "\nheartbeat: {dir: /srv/hb}\nwatchdog: {device: " + filepath.Join(dir, "no-watchdog") + "}\n"
+	if err := os.WriteFile(file, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, e := runW(t, "agent", "--config", file, "--check"); code == 0 || !strings.Contains(e, "watchdog.device") {
+		t.Errorf("agent --check with no watchdog device: exit %d, %q; want a refusal naming watchdog.device", code, e)
+	}
 }
