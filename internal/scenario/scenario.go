@@ -117,9 +117,9 @@ type Fault struct {
 	Partition   string     `yaml:"partition,omitempty"`   // network
 	Groups      [][]string `yaml:"groups,omitempty"`      // partition groups
 	BMC         string     `yaml:"bmc,omitempty"`         // unreachable | reachable | lies | slow | late
-	Delay       Duration   `yaml:"delay,omitempty"`       // bmc slow/late: how long
+	Delay       Duration   `yaml:"delay,omitempty"`       // bmc slow/late: how long; watchdog config: the agent's watchdog_timeout
 	Hang        string     `yaml:"hang,omitempty"`        // host | userspace
-	Watchdog    string     `yaml:"watchdog,omitempty"`    // missing | long | present: from the host's next agent start on (a boot whose watchdog module did not load; a device that rounds the timeout up to twice the configured one)
+	Watchdog    string     `yaml:"watchdog,omitempty"`    // missing | long | config | present: from the host's next agent start on (a boot whose watchdog module did not load; a device that rounds the timeout up to twice the configured one; the agent's own watchdog_timeout, delay)
 	Storage     string     `yaml:"storage,omitempty"`     // unreachable | reachable
 	Blocklist   string     `yaml:"blocklist,omitempty"`   // expire: the host's entries lapse
 	Kill        string     `yaml:"kill,omitempty"`        // controller-leader

@@ -109,6 +109,8 @@ func (s *Scenario) schedule(w *sim.World, c *sim.Controller) *schedule {
 			if dur > 0 {
 				add(at+dur, func() { hang(h, false) })
 			}
+		case f.Watchdog == "config":
+			add(at, func() { w.SetAgentWatchdogTimeout(h, time.Duration(f.Delay)) })
 		case f.Watchdog == "long":
 			add(at, func() { w.SetWatchdogLong(h, true) })
 			if dur > 0 {

@@ -242,8 +242,11 @@ func (s *Scenario) validateFault(f Fault, hosts, nets map[string]bool) error {
 		}
 		return needHost()
 	case "watchdog":
-		if f.Watchdog != "missing" && f.Watchdog != "present" && f.Watchdog != "long" {
-			return fmt.Errorf("watchdog: write `watchdog: missing` (from its next boot the host's agent finds no watchdog device), `watchdog: long` (its device rounds the timeout up to twice the configured one) or `watchdog: present` with host: NAME")
+		if f.Watchdog != "missing" && f.Watchdog != "present" && f.Watchdog != "long" && f.Watchdog != "config" {
+			return fmt.Errorf("watchdog: write `watchdog: missing` (from its next boot the host's agent finds no watchdog device), `watchdog: long` (its device rounds the timeout up to twice the configured one), `watchdog: config` with delay: the agent's own watchdog_timeout, or `watchdog: present` with host: NAME")
+		}
+		if f.Watchdog == "config" && (f.Delay < Duration(time.Second) || time.Duration(f.Delay)%time.Second != 0) {
+			return fmt.Errorf("delay: watchdog config needs the agent's watchdog_timeout in whole seconds, e.g. delay: 25s")
 		}
 		if s.Cluster.Watchdog == nil {
 			return fmt.Errorf("watchdog: %s needs cluster.watchdog (the watchdog contract) to be configured", f.Watchdog)

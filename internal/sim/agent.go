@@ -237,6 +237,9 @@ func (w *World) startAgent(h *Host) {
 	if wd != nil {
 		iso, timeout = wd.IsolationTimeout, wd.WatchdogTimeout
 	}
+	if h.agentWd > 0 {
+		timeout = h.agentWd
+	}
 	c, err := agent.NewContract(bootID(h), agentID(h), iso, false, &h.saved)
 	if err != nil {
 		panic(err) // the scenario loader validated the timeout

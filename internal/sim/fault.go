@@ -148,6 +148,16 @@ func (w *World) SetWatchdogLong(h *Host, long bool) {
 	}
 }
 
+// SetAgentWatchdogTimeout configures the host's agent with its own
+// watchdog timeout (0: the cluster's), from its next start on: an agent
+// configured apart from the controllers. Its reports say the timeout its
+// device was set to, and a process resuming a predecessor's grant with a
+// longer one feeds less of it (agent.Contract.SetWatchdogTimeout).
+func (w *World) SetAgentWatchdogTimeout(h *Host, d time.Duration) {
+	h.agentWd = d
+	w.event(h.Name, "agent configured with watchdog timeout %v from its next start on", d)
+}
+
 // PowerOn boots a host: a new boot id, the agent, libvirtd and nova-compute start.
 func (w *World) PowerOn(h *Host, why string) {
 	if h.On {

@@ -111,6 +111,9 @@ type Host struct {
 	// configured one, from the next agent start on; wdTimeout is the
 	// timeout of the device armed now.
 	wdLong bool
+	// agentWd: the watchdog timeout the host's agent is configured with
+	// from its next start on (0: the cluster's).
+	agentWd time.Duration
 	// dev is the host's watchdog device (a model of Linux's watchdog
 	// core); keeper is vigil's keeper of the agent process running (or
 	// stopping) now, nil when none runs; stopAt is when its clean stop
