@@ -25,7 +25,8 @@ import (
 // while the old guests run until the reset.
 //
 // Fails on 451bab2: the cut counts the longer timeout once, the bound three
-// times.
+// times. The cut is now three differences (and the timeout is set only when
+// the grant cut for it still holds).
 func TestAttack15LongerTimeoutSuccessorOutlivesTheBound(t *testing.T) {
 	const w0, w1 = 10 * time.Second, 18 * time.Second
 	var now time.Duration
@@ -64,15 +65,24 @@ func TestAttack15LongerTimeoutSuccessorOutlivesTheBound(t *testing.T) {
 		t.Fatal(err)
 	}
 	now = 101 * time.Second
-	if _, err := k1.Tick(now); err != nil || !c1.Armed() {
-		t.Fatalf("p1 did not arm under the resumed grant: %v", err)
+	if _, err := k1.Tick(now); err != nil {
+		t.Fatal(err)
+	}
+	if !c1.Armed() {
+		// The grant cut for 18 s has ended: p1 neither sets the longer
+		// timeout (a ping worth 18 s) nor feeds; the kernel's release at
+		// p0's crash is the last ping, worth p0's 10 s.
+		if active, last, timeout := dev.Active(); !active || last+timeout > bound {
+			t.Fatalf("active %v, reset at %v, bound %v", active, last+timeout, bound)
+		}
+		return
 	}
 	// Its last feed is decided at 101.9 s, under the cut grant (102 s);
 	// the process is stopped right after the check, and the write lands
 	// at 119.8 s, just before the reset that feed would have prevented.
 	check := 101*time.Second + 900*time.Millisecond
 	if !c1.Feed(check) {
-		t.Fatalf("p1 may not feed at %v: the cut grant ends at or before it", check)
+		return // the grant is cut by one difference per ping the bound counts: p1 feeds none of it
 	}
 	now = check + w1 - 100*time.Millisecond
 	if _, err := k1.Tick(check); err != nil { // the check's reading, the write's time

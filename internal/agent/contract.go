@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/vigil-ha/vigil/internal/decision"
+	"github.com/vigil-ha/vigil/internal/safetime"
 )
 
 // Contract is one agent process's half of the watchdog contract. Times are
@@ -94,19 +95,32 @@ func NewContract(boot, id string, isolation time.Duration, armed bool, saved *Sa
 // A process that resumed a predecessor's grant and sets a longer timeout
 // than that grant was earned with feeds that much less of it: the host's
 // reset must come no later than the predecessor's would have (the leader
-// counts its safe time from that grant). A grant earned with an unknown
+// counts its safe time from that grant), three times over: each ping the
+// safe time allows after the grant ends is worth the longer timeout. A
+// grant earned with an unknown
 // timeout is not resumed at all.
 func (c *Contract) SetWatchdogTimeout(d time.Duration) {
 	c.watchdogTimeout = d
+	c.expiry = c.expiryWith(d)
+}
+
+// expiryWith is the grant's expiry once the device's timeout is d.
+func (c *Contract) expiryWith(d time.Duration) time.Duration {
 	if c.resumedSent == 0 || d <= c.resumedWd {
-		return
+		return c.expiry
 	}
 	if c.resumedWd == 0 {
-		c.expiry = 0
-		return
+		return 0
 	}
-	c.expiry = min(c.expiry, c.resumedSent+c.isolation+c.resumedWd-d)
+	// Each of the device's pings the safe time allows after the grant
+	// (safetime.WatchdogTimers) is worth the longer timeout now.
+	return min(c.expiry, c.resumedSent+c.isolation-safetime.WatchdogTimers*(d-c.resumedWd))
 }
+
+// HoldsGrantWith reports whether the process would hold a valid grant now
+// with its device's timeout set to d: the check before setting it (a set
+// pings the timer, already worth d).
+func (c *Contract) HoldsGrantWith(now, d time.Duration) bool { return now < c.expiryWith(d) }
 
 // Opened says the process's watchdog is open and armed with timeout d (as
 // the device reads it back): its reports say armed from now on. Only the

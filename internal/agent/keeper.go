@@ -131,7 +131,7 @@ func (k *Keeper) arm(now time.Duration) (string, error) {
 		return "", err
 	}
 	if got != k.want {
-		if !k.c.HoldsGrant(k.clock()) {
+		if !k.c.HoldsGrantWith(k.clock(), k.want) {
 			return "watchdog opened; its timeout is set under the next grant", nil
 		}
 		if got, err = k.wd.SetTimeout(k.want); err != nil {
