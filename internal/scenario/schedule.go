@@ -111,6 +111,8 @@ func (s *Scenario) schedule(w *sim.World, c *sim.Controller) *schedule {
 			}
 		case f.Watchdog == "config":
 			add(at, func() { w.SetAgentWatchdogTimeout(h, time.Duration(f.Delay)) })
+		case f.Watchdog == "isolation":
+			add(at, func() { w.SetAgentIsolationTimeout(h, time.Duration(f.Delay)) })
 		case f.Watchdog == "long":
 			add(at, func() { w.SetWatchdogLong(h, true) })
 			if dur > 0 {

@@ -242,11 +242,14 @@ func (s *Scenario) validateFault(f Fault, hosts, nets map[string]bool) error {
 		}
 		return needHost()
 	case "watchdog":
-		if f.Watchdog != "missing" && f.Watchdog != "present" && f.Watchdog != "long" && f.Watchdog != "config" {
-			return fmt.Errorf("watchdog: write `watchdog: missing` (from its next boot the host's agent finds no watchdog device), `watchdog: long` (its device rounds the timeout up to twice the configured one), `watchdog: config` with delay: the agent's own watchdog_timeout, or `watchdog: present` with host: NAME")
+		if f.Watchdog != "missing" && f.Watchdog != "present" && f.Watchdog != "long" && f.Watchdog != "config" && f.Watchdog != "isolation" {
+			return fmt.Errorf("watchdog: write `watchdog: missing` (from its next boot the host's agent finds no watchdog device), `watchdog: long` (its device rounds the timeout up to twice the configured one), `watchdog: config` with delay: the agent's own watchdog_timeout, `watchdog: isolation` with delay: the agent's own isolation_timeout, or `watchdog: present` with host: NAME")
 		}
 		if f.Watchdog == "config" && (f.Delay < Duration(time.Second) || time.Duration(f.Delay)%time.Second != 0) {
 			return fmt.Errorf("delay: watchdog config needs the agent's watchdog_timeout in whole seconds, e.g. delay: 25s")
+		}
+		if f.Watchdog == "isolation" && f.Delay <= 0 {
+			return fmt.Errorf("delay: watchdog isolation needs the agent's isolation_timeout, e.g. delay: 30s")
 		}
 		if s.Cluster.Watchdog == nil {
 			return fmt.Errorf("watchdog: %s needs cluster.watchdog (the watchdog contract) to be configured", f.Watchdog)

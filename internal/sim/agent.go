@@ -240,6 +240,9 @@ func (w *World) startAgent(h *Host) {
 	if h.agentWd > 0 {
 		timeout = h.agentWd
 	}
+	if h.agentIso > 0 {
+		iso = h.agentIso
+	}
 	c, err := agent.NewContract(bootID(h), agentID(h), iso, false, &h.saved)
 	if err != nil {
 		panic(err) // the scenario loader validated the timeout

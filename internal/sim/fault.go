@@ -148,6 +148,16 @@ func (w *World) SetWatchdogLong(h *Host, long bool) {
 	}
 }
 
+// SetAgentIsolationTimeout configures the host's agent with its own
+// isolation timeout (0: the cluster's), from its next start on: an agent
+// configured apart from the controllers. Its reports say it, and the
+// leader does not count its watchdog; the grants it holds last no longer
+// than the leader's own isolation timeout, which each grant carries.
+func (w *World) SetAgentIsolationTimeout(h *Host, d time.Duration) {
+	h.agentIso = d
+	w.event(h.Name, "agent configured with isolation timeout %v from its next start on", d)
+}
+
 // SetAgentWatchdogTimeout configures the host's agent with its own
 // watchdog timeout (0: the cluster's), from its next start on: an agent
 // configured apart from the controllers. Its reports say the timeout its

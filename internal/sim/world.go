@@ -114,6 +114,9 @@ type Host struct {
 	// agentWd: the watchdog timeout the host's agent is configured with
 	// from its next start on (0: the cluster's).
 	agentWd time.Duration
+	// agentIso: the isolation timeout the host's agent is configured with
+	// from its next start on (0: the cluster's).
+	agentIso time.Duration
 	// dev is the host's watchdog device (a model of Linux's watchdog
 	// core); keeper is vigil's keeper of the agent process running (or
 	// stopping) now, nil when none runs; stopAt is when its clean stop
