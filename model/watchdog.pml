@@ -45,6 +45,30 @@
  *   RESUME_LONGER_WD     a restarted process that sets a longer device timeout
  *                        than its predecessor's grant was earned with feeds
  *                        that grant in full
+ *
+ * DEVICE: the device as Linux has it (docs/architecture.md, "The device
+ * itself"). An agent process opens it only on a valid grant and then holds
+ * it (one holder at a time); its reports say armed only while it holds it.
+ * Every touch (open, timeout set, feed) follows a check that found a valid
+ * grant, and may land any time later (the process stopped or starved in
+ * between): one late touch per check. A close without the magic character
+ * (a crash, an exit without the ack) pings the timer once more. The safe
+ * time counts three timer intervals after the grant. Variants, with it:
+ *   OPEN_AT_START        the agent opens the device when it starts, grant or
+ *                        not (vigil before 451bab2)
+ *   MANY_LATE_TOUCHES    one check lets a stalled process touch the device
+ *                        again and again (a loop that feeds on an old reading)
+ *   SHORT_S, -DS=6       the safe time a tick short of what the three
+ *                        intervals need, or counting one (as before the
+ *                        device rule): a late touch and the release ping
+ *                        outlive it
+ *   GUESTS_UNSAVED       a grant lets guests start before the record placing
+ *                        the boot is written (a zombie's grant to a new boot)
+ * With TIMEOUTS too, a grant carries the leader's isolation and watchdog
+ * timeouts and no process holds a grant, or sets its device, longer:
+ *   NO_GRANT_CAP         a process counts a zombie's grant with its own longer
+ *                        timeouts while a successor restores its predecessor's
+ *                        armed record (vigil before the grant carried them)
  */
 
 /* ---- constants (ticks) ---- */
@@ -62,8 +86,19 @@
 #ifndef DRIFT
 #define DRIFT 1         /* a clock may stretch or shrink each interval by this */
 #endif
+#ifdef DEVICE
+#define NW 3            /* timer intervals after the grant: the last touch
+                         * under it, one late touch, the release ping */
+#else
+#define NW 1
+#endif
 #ifndef S
-#define S (D + W + 3*DRIFT + 1) /* assume_dead_after: the model's safe minimum */
+/* assume_dead_after, the model's safe minimum: the grant ends by t_s + D +
+ * DRIFT, the reset comes W + DRIFT after the last touch under it, a fast
+ * controller concludes DRIFT early, a tie counts against vigil; each touch
+ * after that one (DEVICE: the late touch, the release ping) lands while
+ * the timer still has a tick to run, so adds W + DRIFT - 1 (W in real time) */
+#define S (D + W + 3*DRIFT + 1 + (NW-1)*(W + DRIFT - 1))
 #endif
 #ifdef SHORT_S
 #define SS (S - 1)
@@ -113,6 +148,14 @@ byte ep[H];             /* the agent's sequence within the boot (stops so far) *
 bool stopping[H];       /* a clean stop waits for the leader's ack */
 byte offH[H];           /* the host clock's stretch: 0, DRIFT or 2*DRIFT, minus DRIFT */
 byte offW[H];           /* the watchdog timer's own stretch */
+#ifdef DEVICE
+bool held[H];           /* the running agent process holds the device open */
+bool pend[H];           /* a touch its check allowed has not landed yet */
+bool upArm[H*U];        /* a report's SelfReport.WatchdogArmed: it held the device */
+#define REPARMED(s) upArm[s]
+#else
+#define REPARMED(s) true
+#endif
 #ifdef TIMEOUTS
 bool isoL[H];           /* the running agent's isolation timeout is D + 1 (else D) */
 bool wdL[H];            /* the device's timeout is W + 1 (else W), as the agent last set it */
@@ -129,7 +172,21 @@ byte sPg[H];            /* the store's: WatchdogAgent */
 #define MAXSTART 3      /* agent processes per boot */
 #endif
 #define ISO(h) (D + isoL[h])
+#if defined(DEVICE) && !defined(NO_GRANT_CAP)
+#define ISOG(h) D       /* min(its own, the grant's): never longer than D */
+#define DEVSET(h) false /* it asks the device for min(its own, the grant's W) */
+#else
+#define ISOG(h) ISO(h)
+#define DEVSET(h) wdL[h]
+#endif
+#ifdef DEVICE
+bool devL[H];           /* the device's own timeout is W + 1: the agent sets
+                         * its wdL at the open, under the grant; until then
+                         * the device keeps its predecessor's */
+#define WDT(h) (W + devL[h])
+#else
 #define WDT(h) (W + wdL[h])
+#endif
 #else
 #define ISO(h) D
 #define WDT(h) W
@@ -198,8 +255,14 @@ hidden byte b1;
 inline clearHost(h) {
 	on[h] = false; agent[h] = false; armed[h] = false; wd[h] = 0; gl[h] = 0;
 	gguests[h] = false; guests[h] = false; ep[h] = 0; stopping[h] = false
+#ifdef DEVICE
+	; held[h] = false; pend[h] = false
+#endif
 #ifdef TIMEOUTS
 	; isoL[h] = false; wdL[h] = false; gAge[h] = 0; gWdL[h] = false; pg[h] = 0
+#ifdef DEVICE
+	; devL[h] = false
+#endif
 #endif
 }
 
@@ -235,6 +298,16 @@ inline persist(c, h) {
 
 /* a write that fails: the sound model ends the leader's writing for the
  * term (the simulator's zombie); the variant lets the next one succeed */
+/* the grant's word on guests (Grant.Guests): no self-fence held and, with
+ * the device rule, what the leader believes of the boot is what the store
+ * holds (guestsSafe's savedState): a boot no successor would know of starts
+ * no guests */
+#if defined(DEVICE) && !defined(GUESTS_UNSAVED)
+#define GUESTS(c, h) (!fenced[(c)*H+(h)] && sBoot[h] == gboot[(c)*H+(h)] && sArmed[h] == garmed[(c)*H+(h)])
+#else
+#define GUESTS(c, h) (!fenced[(c)*H+(h)])
+#endif
+
 inline writeFails(c) {
 #ifndef TRANSIENT_WRITE_FAIL
 	zomb[c] = true
@@ -244,11 +317,31 @@ inline writeFails(c) {
 }
 
 /* the feed: an agent feeds only while it holds a valid grant */
+#ifdef DEVICE
+#define HOLDS(h) held[h]
+#else
+#define HOLDS(h) armed[h]
+#endif
 inline feed(h) {
 	if
-	:: on[h] && agent[h] && armed[h] && gl[h] >= 1 -> wd[h] = STRETCH(WDT(h), offW[h])
+	:: on[h] && agent[h] && HOLDS(h) && gl[h] >= 1 -> wd[h] = STRETCH(WDT(h), offW[h])
 	:: else -> skip
 	fi
+}
+
+/* the process's close without the magic character: Linux pings the
+ * timer once more, and it runs on (watchdog_release) */
+inline release(h) {
+#ifdef DEVICE
+	if
+	:: held[h] -> wd[h] = STRETCH(WDT(h), offW[h]); held[h] = false;
+		printf("t=%d h%d: the device is closed without the magic character: pinged\n", rt, h)
+	:: else -> skip
+	fi;
+	pend[h] = false
+#else
+	skip
+#endif
 }
 
 inline sendDown(h, kind, bt, e, age, g, il, wl) {
@@ -280,7 +373,7 @@ inline grant(c, h, bt, e, age, ok, q) {
 	:: gboot[x] == bt && q < gpg[x] -> printf("t=%d c%d: a late report of process %d of h%d: stale\n", rt, c, q, h)
 	:: gboot[x] == bt && q < gpg[x] -> gpg[x] = q; garmed[x] = false; since[x] = 0;
 		if :: CANWRITE(c) -> persist(c, h) :: else -> writeFails(c) fi;
-		sendDown(h, MGRANT, bt, 0, age, !fenced[x], q, false);
+		sendDown(h, MGRANT, bt, 0, age, GUESTS(c, h), q, false);
 		printf("t=%d c%d: a late report of process %d of h%d placed anew: not armed\n", rt, c, q, h)
 #endif
 #ifndef BOOT_UNORDERED
@@ -298,12 +391,17 @@ inline grant(c, h, bt, e, age, ok, q) {
 		gpg[x] = q;
 #endif
 		if
+#ifdef DEVICE
+		/* the record placing the boot, too (tickets.pml): its guests wait for it */
+		:: ARMEDBOOT(x) != j || sBoot[h] != bt || sArmed[h] != b1 ->
+#else
 		:: ARMEDBOOT(x) != j ->
+#endif
 			if :: CANWRITE(c) -> persist(c, h) :: else -> writeFails(c) fi
 		:: else -> skip
 		fi;
-		sendDown(h, MGRANT, bt, 0, age, !fenced[x], q, false);
-		printf("t=%d c%d: grants h%d boot %d (report sent %d ago, seq %d, armed %d, guests %d)\n", rt, c, h, bt, age, e, b1, !fenced[x])
+		sendDown(h, MGRANT, bt, 0, age, GUESTS(c, h), q, false);
+		printf("t=%d c%d: grants h%d boot %d (report sent %d ago, seq %d, armed %d, guests %d)\n", rt, c, h, bt, age, e, b1, GUESTS(c, h))
 	fi;
 	x = 0; j = 0; b1 = false
 }
@@ -345,18 +443,21 @@ inline deliverUp(c, h, s) {
 	if
 #ifdef TIMEOUTS
 #ifdef NO_TIMEOUT_CHECK
-	:: upKind[s] == MREPORT -> grant(c, h, upBoot[s], upEp[s], upAge[s], true, upPg[s])
+	:: upKind[s] == MREPORT -> grant(c, h, upBoot[s], upEp[s], upAge[s], REPARMED(s), upPg[s])
 #else
-	:: upKind[s] == MREPORT -> grant(c, h, upBoot[s], upEp[s], upAge[s], !upIsoL[s] && !upWdL[s], upPg[s])
+	:: upKind[s] == MREPORT -> grant(c, h, upBoot[s], upEp[s], upAge[s], REPARMED(s) && !upIsoL[s] && !upWdL[s], upPg[s])
 #endif
 #else
-	:: upKind[s] == MREPORT -> grant(c, h, upBoot[s], upEp[s], upAge[s], true, 0)
+	:: upKind[s] == MREPORT -> grant(c, h, upBoot[s], upEp[s], upAge[s], REPARMED(s), 0)
 #endif
 	:: upKind[s] == MSTOP -> stopNotice(c, h, upBoot[s], upEp[s])
 	fi;
 	upKind[s] = 0; upBoot[s] = 0; upEp[s] = 0; upAge[s] = 0
 #ifdef TIMEOUTS
 	; upIsoL[s] = false; upWdL[s] = false; upPg[s] = 0
+#endif
+#ifdef DEVICE
+	; upArm[s] = false
 #endif
 }
 
@@ -372,8 +473,10 @@ inline deliverDown(h, s) {
 		j = STRETCH(D, offH[h]) + 1;
 #else
 #ifdef TIMEOUTS
-		/* its own report's grant: t_s + its own isolation timeout */
-		j = (STRETCH(ISO(h), offH[h]) + 1 > dnAge[s] -> STRETCH(ISO(h), offH[h]) + 1 - dnAge[s] : 0);
+		/* its own report's grant: t_s + its own isolation timeout, with
+		 * DEVICE never longer than the leader's, which the grant carries
+		 * (Grant.IsolationTimeout) */
+		j = (STRETCH(ISOG(h), offH[h]) + 1 > dnAge[s] -> STRETCH(ISOG(h), offH[h]) + 1 - dnAge[s] : 0);
 #else
 		/* valid until t_s + D on the agent's clock, whenever it arrives */
 		j = (STRETCH(D, offH[h]) + 1 > dnAge[s] -> STRETCH(D, offH[h]) + 1 - dnAge[s] : 0);
@@ -391,7 +494,14 @@ inline deliverDown(h, s) {
 		j = 0
 	:: dnKind[s] == MACK && on[h] && agent[h] && stopping[h] && boot[h] == dnBoot[s] && ep[h] == dnEp[s] ->
 		/* magic close: the watchdog stops; the agent exits */
-		armed[h] = false; wd[h] = 0; agent[h] = false; stopping[h] = false;
+#ifdef DEVICE
+		/* only a process that holds the device can close it (Keeper.Acked) */
+		if :: held[h] -> armed[h] = false; wd[h] = 0 :: else -> skip fi;
+		held[h] = false; pend[h] = false;
+#else
+		armed[h] = false; wd[h] = 0;
+#endif
+		agent[h] = false; stopping[h] = false;
 		printf("t=%d h%d: ack arrives: watchdog disarmed, agent exits\n", rt, h)
 	:: else -> skip /* for another boot, or nobody listens */
 	fi;
@@ -504,24 +614,44 @@ inline hostEvent(h) {
 		/* SetWatchdogTimeout: a longer device timeout than the grant was
 		 * earned with feeds that much less of it */
 #ifndef RESUME_LONGER_WD
+#if defined(DEVICE) && !defined(RESUME_CUT_ONCE)
+		/* one difference per touch the safe time allows after the grant */
+		if :: wdL[h] && !gWdL[h] -> gl[h] = (gl[h] > NW -> gl[h] - NW : 0) :: else -> skip fi;
+#else
 		if :: wdL[h] && !gWdL[h] && gl[h] > 0 -> gl[h]-- :: else -> skip fi;
+#endif
 #endif
 		gWdL[h] = wdL[h]; j = 0;
 #endif
 		printf("t=%d h%d: agent starts (grant left %d)\n", rt, h, gl[h]);
+#ifdef DEVICE
+#ifdef OPEN_AT_START
+		/* the old rule: open (and set the timeout) at start, grant or not */
+		held[h] = true; armed[h] = true;
+#ifdef TIMEOUTS
+		devL[h] = DEVSET(h);
+#endif
+		wd[h] = STRETCH(WDT(h), offW[h]);
+#endif
+#else
 		if :: !armed[h] -> armed[h] = true; wd[h] = STRETCH(WDT(h), offW[h]) :: else -> skip fi;
+#endif
 #ifdef FRESH_CLOCK
 		gl[h] = STRETCH(D, offH[h]) + 1;
 #endif
 		skip
 	:: agent[h] -> agent[h] = false; stopping[h] = false; /* crash: the timer runs on */
-		printf("t=%d h%d: agent crashes\n", rt, h)
+		printf("t=%d h%d: agent crashes\n", rt, h);
+		release(h)
 	:: on[h] && agent[h] && !stopping[h] && (upKind[h*U] == 0 || upKind[h*U+U-1] == 0) ->
 		/* the report, which asks for a grant, direct or through a peer */
 		if :: upKind[h*U] == 0 -> k = h*U :: else -> k = h*U+U-1 fi;
 		upKind[k] = MREPORT; upBoot[k] = boot[h]; upEp[k] = ep[h]; upAge[k] = 0;
 #ifdef TIMEOUTS
 		upIsoL[k] = isoL[h]; upWdL[k] = wdL[h]; upPg[k] = pg[h];
+#endif
+#ifdef DEVICE
+		upArm[k] = held[h];
 #endif
 		k = 0;
 		printf("t=%d h%d: report sent (boot %d seq %d)\n", rt, h, boot[h], ep[h])
@@ -535,6 +665,7 @@ inline hostEvent(h) {
 		/* no ack in time: exit with the watchdog running */
 		agent[h] = false; stopping[h] = false;
 		printf("t=%d h%d: agent exits without ack\n", rt, h);
+		release(h);
 #ifdef DISARM_WITHOUT_ACK
 		armed[h] = false; wd[h] = 0;
 #endif
@@ -544,6 +675,33 @@ inline hostEvent(h) {
 #else
 	:: on[h] && agent[h] && gl[h] >= 1 && gguests[h] && !guests[h] -> guests[h] = true;
 		printf("t=%d h%d: guests start (grant left %d)\n", rt, h, gl[h])
+#endif
+#ifdef DEVICE
+	:: on[h] && agent[h] && !held[h] && !stopping[h] && gl[h] >= 1 ->
+		/* Keeper.arm: the first valid grant opens the device (a touch:
+		 * it starts the timer, or pings it with older drivers) */
+		held[h] = true; armed[h] = true;
+#ifdef TIMEOUTS
+		devL[h] = DEVSET(h); /* GETTIMEOUT, SETTIMEOUT if it differs: a touch */
+#endif
+		wd[h] = STRETCH(WDT(h), offW[h]);
+		printf("t=%d h%d: opens the device on a grant (grant left %d)\n", rt, h, gl[h])
+	:: on[h] && agent[h] && (held[h] || !stopping[h]) && gl[h] >= 1 && !pend[h] ->
+		/* a check finds a valid grant; the process stalls before its touch */
+		pend[h] = true;
+		printf("t=%d h%d: a check passes (grant left %d); the touch stalls\n", rt, h, gl[h])
+	:: on[h] && agent[h] && pend[h] ->
+		/* the stalled touch lands: a feed, or the open */
+		if :: !held[h] -> held[h] = true; armed[h] = true
+#ifdef TIMEOUTS
+			; devL[h] = DEVSET(h)
+#endif
+		:: else -> skip fi;
+		wd[h] = STRETCH(WDT(h), offW[h]);
+#ifndef MANY_LATE_TOUCHES
+		pend[h] = false;
+#endif
+		printf("t=%d h%d: a late touch lands (grant left %d)\n", rt, h, gl[h])
 #endif
 #ifdef PEER_FEEDS
 #if H == 1
@@ -569,9 +727,15 @@ inline netEvent(h) {
 #ifdef TIMEOUTS
 		; upIsoL[h*U] = false; upWdL[h*U] = false; upPg[h*U] = 0
 #endif
+#ifdef DEVICE
+		; upArm[h*U] = false
+#endif
 	:: U > 1 && upKind[h*U+U-1] != 0 -> upKind[h*U+U-1] = 0; upBoot[h*U+U-1] = 0; upEp[h*U+U-1] = 0; upAge[h*U+U-1] = 0
 #ifdef TIMEOUTS
 		; upIsoL[h*U+U-1] = false; upWdL[h*U+U-1] = false; upPg[h*U+U-1] = 0
+#endif
+#ifdef DEVICE
+		; upArm[h*U+U-1] = false
 #endif
 	:: dnKind[h*DN] != 0 -> deliverDown(h, h*DN)
 	:: DN > 1 && dnKind[h*DN+DN-1] != 0 -> deliverDown(h, h*DN+DN-1)
@@ -590,9 +754,14 @@ inline netEvent(h) {
 
 /* in-flight slots are a set: keep each host's two in a canonical order */
 #ifdef TIMEOUTS
-#define UPKEY(s) (((((upKind[s]*4 + upBoot[s])*4 + upEp[s])*16 + upAge[s])*4 + upIsoL[s]*2 + upWdL[s])*4 + upPg[s])
+#define UPKEY0(s) (((((upKind[s]*4 + upBoot[s])*4 + upEp[s])*16 + upAge[s])*4 + upIsoL[s]*2 + upWdL[s])*4 + upPg[s])
 #else
-#define UPKEY(s) (((upKind[s]*4 + upBoot[s])*4 + upEp[s])*16 + upAge[s])
+#define UPKEY0(s) (((upKind[s]*4 + upBoot[s])*4 + upEp[s])*16 + upAge[s])
+#endif
+#ifdef DEVICE
+#define UPKEY(s) (UPKEY0(s)*2 + upArm[s])
+#else
+#define UPKEY(s) UPKEY0(s)
 #endif
 #ifdef TIMEOUTS
 #define DNKEY(s) (((((dnKind[s]*4 + dnBoot[s])*4 + dnEp[s])*16 + dnAge[s])*2 + dnGuests[s])*4 + dnPg[s])
@@ -611,6 +780,9 @@ inline canon(h) {
 			; x = upIsoL[h*U]; upIsoL[h*U] = upIsoL[h*U+U-1]; upIsoL[h*U+U-1] = x
 			; x = upWdL[h*U]; upWdL[h*U] = upWdL[h*U+U-1]; upWdL[h*U+U-1] = x
 			; x = upPg[h*U]; upPg[h*U] = upPg[h*U+U-1]; upPg[h*U+U-1] = x
+#endif
+#ifdef DEVICE
+			; x = upArm[h*U]; upArm[h*U] = upArm[h*U+U-1]; upArm[h*U+U-1] = x
 #endif
 		:: else -> skip
 		fi;
@@ -702,12 +874,18 @@ active proctype world() {
 			 * behaviours are this one's with a power-off (README) */
 			offH[i] = 2*DRIFT; offW[i] = 2*DRIFT;
 #endif
-			on[i] = true; boot[i] = 1; agent[i] = true; armed[i] = true;
+			on[i] = true; boot[i] = 1; agent[i] = true;
+#ifndef DEVICE
+			armed[i] = true; /* the agent opened the watchdog when it started */
+#endif
 #ifdef TIMEOUTS
 			if :: isoL[i] = false; wdL[i] = false :: isoL[i] = true; wdL[i] = false :: isoL[i] = false; wdL[i] = true fi;
 			pg[i] = 1;
 #endif
-			wd[i] = STRETCH(WDT(i), offW[i])
+#ifndef DEVICE
+			wd[i] = STRETCH(WDT(i), offW[i]);
+#endif
+			skip
 		}
 		/* the controllers are alike: offC[0] <= offC[1] covers every pair */
 #ifdef ALL_RATES
