@@ -40,7 +40,10 @@ type Contract struct {
 	// resumedSent, resumedWd: the predecessor's grant this process resumed
 	// (the report's send time, the device timeout it was earned with).
 	resumedSent, resumedWd time.Duration
-	stopSeq                uint64 // the clean-stop notice waiting for its ack; 0 none
+	// leaderWd: the leader's watchdog timeout, as the last grant carried
+	// it (0: none said): the device is set no longer.
+	leaderWd time.Duration
+	stopSeq  uint64 // the clean-stop notice waiting for its ack; 0 none
 }
 
 // Saved is what a process keeps for its successor on the same boot: the
@@ -178,7 +181,17 @@ func (c *Contract) Granted(g decision.Grant) (Saved, bool) {
 	if !g.Ticket.IsZero() {
 		c.ticket = g.Ticket
 	}
-	exp := sent + c.isolation
+	// Never longer than the leader's own isolation timeout: its safe
+	// time counts that, and a successor may restore a record counting a
+	// predecessor's watchdog while this process feeds (Grant).
+	iso := c.isolation
+	if g.IsolationTimeout > 0 && g.IsolationTimeout < iso {
+		iso = g.IsolationTimeout
+	}
+	if g.WatchdogTimeout > 0 {
+		c.leaderWd = g.WatchdogTimeout
+	}
+	exp := sent + iso
 	if g.Seq >= c.guestsSeq {
 		// The word of the grant for the newest report counts, whatever
 		// order grants arrive in: an incident holds the host's fence, or
@@ -235,6 +248,11 @@ func (c *Contract) Acked(a decision.Ack) bool {
 	c.armed, c.stopSeq = false, 0
 	return true
 }
+
+// LeaderWatchdogTimeout is the leader's watchdog timeout, as the last
+// grant carried it (0: no grant said one): the keeper sets the device no
+// longer.
+func (c *Contract) LeaderWatchdogTimeout() time.Duration { return c.leaderWd }
 
 // Armed reports whether the process's watchdog is armed.
 func (c *Contract) Armed() bool { return c.armed }

@@ -183,3 +183,28 @@ func TestStoppingUngrantedAbandoned(t *testing.T) {
 		t.Fatalf("a process that abandoned its device says armed: %+v", r)
 	}
 }
+
+// A grant carries the leader's isolation timeout: a process configured
+// with a longer one holds the grant no longer than the leader counts
+// (scenarios/watchdog-zombie-grants-longer-isolation-successor.yaml), and
+// a process configured shorter keeps its own.
+func TestGrantLastsNoLongerThanTheLeadersIsolationTimeout(t *testing.T) {
+	long, err := NewContract("b1", "p1", 60*time.Second, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := grantFor(long.Report(5*time.Second, decision.SelfReport{}), true)
+	g.IsolationTimeout = iso
+	if saved, ok := long.Granted(g); !ok || saved.Expiry != 15*time.Second {
+		t.Fatalf("saved %+v, %v; want the leader's 10 s from the report at 5 s", saved, ok)
+	}
+	if !long.HoldsGrant(14*time.Second) || long.HoldsGrant(15*time.Second) {
+		t.Fatal("the grant does not end at 15 s")
+	}
+	short := newC(t, "p2", nil)
+	g = grantFor(short.Report(5*time.Second, decision.SelfReport{}), true)
+	g.IsolationTimeout = 60 * time.Second
+	if saved, _ := short.Granted(g); saved.Expiry != 15*time.Second {
+		t.Fatalf("expiry %v; a longer leader timeout must not lengthen the process's own 10 s", saved.Expiry)
+	}
+}

@@ -130,23 +130,40 @@ func (k *Keeper) arm(now time.Duration) (string, error) {
 		k.broken = err
 		return "", err
 	}
-	if got != k.want {
-		if !k.c.HoldsGrantWith(k.clock(), k.want) {
+	want, capped := k.target()
+	if got != want {
+		if !k.c.HoldsGrantWith(k.clock(), want) {
 			return "watchdog opened; its timeout is set under the next grant", nil
 		}
-		if got, err = k.wd.SetTimeout(k.want); err != nil {
+		if got, err = k.wd.SetTimeout(want); err != nil {
 			k.broken = err
 			return "", err
 		}
 	}
-	if got < k.want {
+	if got < want {
 		// A shorter timer is safe for vigil (the host resets sooner)
 		// but resets a healthy host whose grants come slower.
-		k.broken = fmt.Errorf("agent: watchdog.device set its timeout to %v, below watchdog.timeout %v: set watchdog.timeout to %v or less (the device is left running unfed: the host resets)", got, k.want, got)
+		k.broken = fmt.Errorf("agent: watchdog.device set its timeout to %v, below the %v asked for: set watchdog.timeout to %v or less (the device is left running unfed: the host resets)", got, want, got)
 		return "", k.broken
 	}
 	k.c.Opened(got)
-	return fmt.Sprintf("watchdog armed on a grant, timeout %v", got), nil
+	what := fmt.Sprintf("watchdog armed on a grant, timeout %v", got)
+	if capped {
+		what += fmt.Sprintf(" (the leader's watchdog_timeout; watchdog.timeout %v is longer than the controllers' and is not used)", k.want)
+	}
+	return what, nil
+}
+
+// target is the timeout to ask of the device: the configured one, or the
+// leader's watchdog timeout when that is shorter (capped), in whole
+// seconds: the leader's safe time counts its own, and a successor may
+// count a predecessor's record while this process feeds (decision.Grant).
+func (k *Keeper) target() (time.Duration, bool) {
+	lw := k.c.LeaderWatchdogTimeout().Truncate(time.Second)
+	if lw >= time.Second && lw < k.want {
+		return lw, true
+	}
+	return k.want, false
 }
 
 // Abandon closes the device without disarming it (the process's exit

@@ -250,3 +250,36 @@ func TestKeeperWithoutWatchdogRespondsOncePerIsolation(t *testing.T) {
 		t.Errorf("responses at %v, want two: one per isolation", responses)
 	}
 }
+
+// An agent configured with a longer watchdog timeout than the leader's
+// asks the device for the leader's, which the grant carries: each ping the
+// safe time allows after the grant is worth no more than the leader counts.
+func TestKeeperSetsNoLongerThanTheLeadersWatchdogTimeout(t *testing.T) {
+	var now time.Duration
+	dev := kernel(&now)
+	c, err := NewContract("b1", "p1", iso, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := NewKeeper(c, dev, 30*time.Second, func() time.Duration { return now }, RespondNone, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now = time.Second
+	g := grantFor(c.Report(now, decision.SelfReport{}), true)
+	g.WatchdogTimeout = 10 * time.Second
+	c.Granted(g)
+	what, err := k.Tick(now)
+	if err != nil || !c.Armed() {
+		t.Fatalf("armed %v, err %v", c.Armed(), err)
+	}
+	if _, _, timeout := dev.Active(); timeout != 10*time.Second {
+		t.Fatalf("device timeout %v, want the leader's 10s", timeout)
+	}
+	if r := c.Report(now, decision.SelfReport{}); r.WatchdogTimeout != 10*time.Second {
+		t.Fatalf("the report says %v", r.WatchdogTimeout)
+	}
+	if !strings.Contains(what, "leader's watchdog_timeout") || !strings.Contains(what, "30s") {
+		t.Fatalf("the log does not say why the device runs shorter than configured: %q", what)
+	}
+}

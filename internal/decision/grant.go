@@ -36,6 +36,16 @@ type Grant struct {
 	// written down what it believes of its watchdog; the guest start gate
 	// waits.
 	Guests bool
+	// IsolationTimeout and WatchdogTimeout are the leader's own
+	// (Config.IsolationTimeout, WatchdogTimeout: what its safe time is
+	// computed from; 0 when not configured). The agent holds the grant no
+	// longer than IsolationTimeout from its report's send time, and sets
+	// its device no longer than WatchdogTimeout, whatever its own
+	// configuration says: a successor may restore a record that counts a
+	// predecessor's watchdog while this process, placed by a leader that
+	// could not write that down, feeds on (docs/architecture.md, "The
+	// device itself"; scenarios/watchdog-zombie-grants-longer-isolation-successor.yaml).
+	IsolationTimeout, WatchdogTimeout time.Duration
 }
 
 // Ticket orders a host's agent processes without trusting anything the
@@ -127,7 +137,8 @@ func (e *Engine) Grant(now time.Time, r AgentReport) (Grant, error) {
 		// an ended boot armed: no guest starts until it is.
 		e.persistWatchdog(h)
 	}
-	g := Grant{Host: h.Name, BootID: s.BootID, Agent: s.Agent, Seq: s.Seq, Token: e.token}
+	g := Grant{Host: h.Name, BootID: s.BootID, Agent: s.Agent, Seq: s.Seq, Token: e.token,
+		IsolationTimeout: e.cfg.IsolationTimeout, WatchdogTimeout: e.cfg.WatchdogTimeout}
 	isHolder := h.isHolder(s.BootID, s.Agent)
 	if isHolder && h.ticket == h.savedState.ticket {
 		g.Ticket = h.ticket

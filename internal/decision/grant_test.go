@@ -666,3 +666,30 @@ func TestTicketsNeverRepeat(t *testing.T) {
 		t.Fatal("DOUBLE WRITER: an old message of ended b1 was taken for the echo of a ticket issued after it; b2 runs without a watchdog")
 	}
 }
+
+// Every grant carries the leader's own timeouts: no agent holds a grant,
+// or sets its device, longer than the safe time counts
+// (scenarios/watchdog-zombie-grants-longer-isolation-successor.yaml).
+func TestGrantCarriesTheLeadersTimeouts(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	cfg := DefaultConfig()
+	cfg.SelfFenceAfter = 46 * time.Second
+	cfg.IsolationTimeout, cfg.WatchdogTimeout = 10*time.Second, 10*time.Second
+	e, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.AddHost(HostInfo{Name: "cmp1"})
+	e.Step(t0, Leadership{Leader: true, Token: 1})
+	// An agent configured apart, with longer timeouts than the leader's.
+	r := AgentReport{Host: "cmp1", Network: "mgmt", Self: SelfReport{BootID: "b1", Agent: "p1",
+		IsolationTimeout: 60 * time.Second, WatchdogTimeout: 30 * time.Second}}
+	e.Step(t0, r)
+	g, err := e.Grant(t0, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.IsolationTimeout != 10*time.Second || g.WatchdogTimeout != 10*time.Second {
+		t.Fatalf("the grant carries %v/%v; want the leader's 10s/10s", g.IsolationTimeout, g.WatchdogTimeout)
+	}
+}

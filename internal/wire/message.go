@@ -2,6 +2,7 @@ package wire
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/vigil-ha/vigil/internal/decision"
 )
@@ -297,7 +298,10 @@ type Grant struct {
 	Token  uint64
 	Ticket decision.Ticket
 	Guests bool
-	Next   Challenge
+	// The leader's timeouts (decision.Grant): no grant is held, nor a
+	// device set, longer.
+	IsolationTimeout, WatchdogTimeout time.Duration
+	Next                              Challenge
 }
 
 // Kind is KindGrant.
@@ -305,12 +309,14 @@ func (Grant) Kind() Kind { return KindGrant }
 
 // NewGrant is g, handing out next.
 func NewGrant(g decision.Grant, next Challenge) Grant {
-	return Grant{BootID: g.BootID, Agent: g.Agent, Seq: g.Seq, Token: g.Token, Ticket: g.Ticket, Guests: g.Guests, Next: next}
+	return Grant{BootID: g.BootID, Agent: g.Agent, Seq: g.Seq, Token: g.Token, Ticket: g.Ticket, Guests: g.Guests,
+		IsolationTimeout: g.IsolationTimeout, WatchdogTimeout: g.WatchdogTimeout, Next: next}
 }
 
 // Decision is the grant as the agent's Contract takes it, addressed to host.
 func (g Grant) Decision(host string) decision.Grant {
-	return decision.Grant{Host: host, BootID: g.BootID, Agent: g.Agent, Seq: g.Seq, Token: g.Token, Ticket: g.Ticket, Guests: g.Guests}
+	return decision.Grant{Host: host, BootID: g.BootID, Agent: g.Agent, Seq: g.Seq, Token: g.Token, Ticket: g.Ticket, Guests: g.Guests,
+		IsolationTimeout: g.IsolationTimeout, WatchdogTimeout: g.WatchdogTimeout}
 }
 
 func (g Grant) encode(e *enc) {
@@ -321,6 +327,8 @@ func (g Grant) encode(e *enc) {
 	e.uint(g.Ticket.Term)
 	e.uint(g.Ticket.N)
 	e.bool(g.Guests)
+	e.dur(g.IsolationTimeout)
+	e.dur(g.WatchdogTimeout)
 	e.challenge(g.Next)
 }
 
@@ -333,6 +341,8 @@ func decodeGrant(d *dec) Grant {
 	g.Ticket.Term = d.uint()
 	g.Ticket.N = d.uint()
 	g.Guests = d.bool()
+	g.IsolationTimeout = d.dur()
+	g.WatchdogTimeout = d.dur()
 	g.Next = d.challenge()
 	return g
 }

@@ -27,7 +27,8 @@ import (
 
 // Version is the wire format this package writes and reads. A new field or
 // meaning is a new version; a receiver refuses versions it does not know.
-const Version = 1
+// 2: grants carry the leader's isolation and watchdog timeouts.
+const Version = 2
 
 const (
 	nonceSize = chacha20poly1305.NonceSizeX

@@ -225,10 +225,12 @@ func TestRelaysHoldOneOtherHostsPacket(t *testing.T) {
 func TestVersionIsChecked(t *testing.T) {
 	keys := hostKeys(t, "cmp1", 1)
 	b := seal(t, keys.Newest(), "cmp1", Ack{})
-	b[0] = 2
-	_, err := Open(keys, b)
-	if !errors.Is(err, ErrVersion) || !strings.Contains(err.Error(), "version 2") {
-		t.Fatalf("a version 2 packet: %v; want ErrVersion naming it", err)
+	for _, v := range []byte{Version - 1, Version + 1} {
+		b[0] = v
+		_, err := Open(keys, b)
+		if !errors.Is(err, ErrVersion) || !strings.Contains(err.Error(), fmt.Sprintf("version %d", v)) {
+			t.Fatalf("a version %d packet: %v; want ErrVersion naming it", v, err)
+		}
 	}
 }
 
