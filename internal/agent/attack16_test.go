@@ -1,0 +1,167 @@
+package agent
+
+import (
+	"testing"
+	"time"
+
+	"github.com/vigil-ha/vigil/internal/decision"
+	"github.com/vigil-ha/vigil/internal/safetime"
+)
+
+// Adversarial review 16 (commit caa88a0): the bound "the host resets by
+// E + 3W" for a successor that sets a longer device timeout, on a device
+// that rounds the timeout it is given up.
+//
+// SetWatchdogTimeout cuts a resumed grant by three differences, and
+// Keeper.arm checks the grant cut for the timeout it *asks* for
+// (HoldsGrantWith(now, want)) before WDIOC_SETTIMEOUT. But the set's own
+// ping, and the kernel's release ping at the process's exit, are worth
+// the timeout the device *took*: docs/architecture.md says "that one ping
+// may be worth the rounded timeout", and the bound needs all of them to be
+// worth no more than W after E - 3(W' - W). With a device that rounds W'
+// up to Wr the host resets by t_set + 2 Wr, t_set < E - 3(W' - W): past
+// E + 3W whenever 2 Wr > 3 W'.
+
+// da9063Round is the DA9063 PMIC watchdog's table (drivers/watchdog/
+// da9063_wdt.c, wdt_timeout[]): the driver sets the smallest supported
+// timeout at least the one asked for. 32 s is exact; 33 s becomes 65 s.
+func da9063Round(d time.Duration) time.Duration {
+	for _, s := range []int{2, 4, 8, 16, 32, 65, 131} {
+		if t := time.Duration(s) * time.Second; t >= d {
+			return t
+		}
+	}
+	return 131 * time.Second
+}
+
+// attack16Successor runs p0 (watchdog.timeout w0, exact on the device,
+// the controllers' W) granted for its report at ts, crashing at ts+0.5 s,
+// and p1 (watchdog.timeout w1) resuming p0's grant at p1Start. stall is
+// how long p1 is stopped between the clock reading that allowed its
+// WDIOC_SETTIMEOUT and the ioctl (0: none). p1 is then killed 0.1 s before
+// the reset its last touch left. It returns the reset time and the bound.
+func attack16Successor(t *testing.T, w0, w1, p1Start, stall time.Duration) (reset, bound, ts time.Duration) {
+	t.Helper()
+	var now time.Duration
+	dev := kernel(&now)
+	dev.Round = da9063Round
+
+	c0, err := NewContract("b1", "p0", iso, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k0, err := NewKeeper(c0, dev, w0, func() time.Duration { return now }, RespondNone, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now = 50 * time.Second
+	c0.Granted(grantFor(c0.Report(now, decision.SelfReport{}), true))
+	if _, err := k0.Tick(now); err != nil || !c0.Armed() {
+		t.Fatalf("p0 not armed: %v", err)
+	}
+	if _, _, got := dev.Active(); got != w0 {
+		t.Fatalf("p0's device timeout %v, want %v (exact on the device)", got, w0)
+	}
+	ts = 100 * time.Second
+	now = ts
+	saved, ok := c0.Granted(grantFor(c0.Report(now, decision.SelfReport{WatchdogTimeout: w0}), true))
+	if !ok || saved.WatchdogTimeout != w0 {
+		t.Fatalf("p0's saved state %+v", saved)
+	}
+	if _, err := k0.Tick(now); err != nil {
+		t.Fatal(err)
+	}
+	bound = ts + iso + safetime.WatchdogTimers*w0
+
+	// Cut off from here on; p0 crashes at ts + 0.5 s (its release ping).
+	now = ts + 500*time.Millisecond
+	dev.Exit()
+
+	c1, err := NewContract("b1", "p1", iso, false, &saved)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reads := 0
+	clock := func() time.Duration {
+		// Keeper.arm's own reading before the set: the process is
+		// stopped right after it, the ioctl lands stall later.
+		reads++
+		r := now
+		now += stall
+		return r
+	}
+	k1, err := NewKeeper(c1, dev, w1, clock, RespondNone, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now = p1Start
+	if _, err := k1.Tick(now); err != nil {
+		t.Fatal(err)
+	}
+	if !dev.Held() {
+		t.Fatal("p1 did not open the device under the resumed grant")
+	}
+	if dev.Pings["settimeout"] == 0 {
+		return 0, bound, ts // p1 did not set the longer timeout: nothing to show
+	}
+	for now += time.Second; c1.Feed(now); now += time.Second {
+		if _, err := k1.Tick(now); err != nil { // feeds the cut grant allows, if any
+			t.Fatal(err)
+		}
+	}
+	// p1 is killed just before the reset its last touch left: the kernel's
+	// release ping, worth the device's timeout.
+	_, last, timeout := dev.Active()
+	now = last + timeout - 100*time.Millisecond
+	dev.Exit()
+	active, last, timeout := dev.Active()
+	if !active {
+		t.Fatal("the watchdog stopped")
+	}
+	return last + timeout, bound, ts
+}
+
+// TestAttack16RoundedLongerTimeoutOutlivesTheBound: p0 runs with 32 s (the
+// controllers' watchdog_timeout: the leader counts it); p1 is configured
+// with 33 s and resumes p0's grant 6.9 s after its report. The grant cut
+// for 33 s (three differences: 3 s) still holds at 6.9 s, so p1 sets
+// 33 s, and the DA9063 takes 65 s. Opened(65 s) then cuts the grant to
+// nothing, but the set's ping and the release ping at p1's kill are worth
+// 65 s each: the reset comes at ts + 136.7 s, past the bound ts + D + 3W =
+// ts + 106 s and past the leader's safe time from the grant,
+// safetime.Minimum = 117.7 s (D 10 s, R 1 s, W 32 s): vigil evacuates
+// some 19 s before the host resets.
+func TestAttack16RoundedLongerTimeoutOutlivesTheBound(t *testing.T) {
+	const w0, w1 = 32 * time.Second, 33 * time.Second
+	reset, bound, ts := attack16Successor(t, w0, w1, 100*time.Second+6900*time.Millisecond, 0)
+	if reset == 0 {
+		t.Fatal("p1 did not set its timeout: the schedule shows nothing")
+	}
+	safe := safetime.Minimum(safetime.Input{ReportInterval: time.Second, IsolationTimeout: iso, WatchdogTimeout: w0})
+	if reset > bound {
+		t.Fatalf("the host resets at %v, after %v (t_s + D + 3W, W = %v) and after t_s + safe time %v = %v: "+
+			"p1 checked the grant cut for the %v it asked for, the device set %v, and the set's ping and the release ping are each worth that",
+			reset, bound, w0, safe, ts+safe, w1, da9063Round(w1))
+	}
+}
+
+// TestAttack16RoundedSetLandsLate: the same, with p1 stopped between the
+// reading that allowed the set (6.9 s after the report) and the ioctl,
+// which lands just before the reset p0's release ping left (ts + 32.5 s).
+// The set is the one late touch the bound allows, but it is worth the
+// rounded 65 s, and so is the release ping after it: the reset comes about
+// ts + 162 s, 44 s after the leader's safe time.
+func TestAttack16RoundedSetLandsLate(t *testing.T) {
+	const w0, w1 = 32 * time.Second, 33 * time.Second
+	start := 100*time.Second + 6900*time.Millisecond
+	stall := 100*time.Second + 500*time.Millisecond + w0 - 100*time.Millisecond - start
+	reset, bound, ts := attack16Successor(t, w0, w1, start, stall)
+	if reset == 0 {
+		t.Fatal("p1 did not set its timeout: the schedule shows nothing")
+	}
+	safe := safetime.Minimum(safetime.Input{ReportInterval: time.Second, IsolationTimeout: iso, WatchdogTimeout: w0})
+	if reset > bound {
+		t.Fatalf("the host resets at %v, after %v (t_s + D + 3W) and after t_s + safe time = %v: a late set worth the rounded %v, then the release ping",
+			reset, bound, ts+safe, da9063Round(w1))
+	}
+}
