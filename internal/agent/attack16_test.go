@@ -165,3 +165,85 @@ func TestAttack16RoundedSetLandsLate(t *testing.T) {
 			reset, bound, ts+safe, da9063Round(w1))
 	}
 }
+
+// wdiofMagicClose and wdiofAlarmOnly are WDIOF_MAGICCLOSE and
+// WDIOF_ALARMONLY (include/uapi/linux/watchdog.h), the bits of
+// WDIOC_GETSUPPORT's options that say whether a close without the magic
+// keeps the timer running, and whether the timer resets the host at all.
+const (
+	wdiofMagicClose = 0x0100
+	wdiofAlarmOnly  = 0x0400
+)
+
+// coreDevice is a watchdog on Linux's watchdog core for a driver whose
+// watchdog_info.options are opts. watchdog_release() stops the timer on any
+// close when WDIOF_MAGICCLOSE is not set ("We only stop the watchdog if we
+// received the magic character or if WDIOF_MAGICCLOSE is not set"):
+// mei_wdt (Intel AMT, WDIOF_KEEPALIVEPING | WDIOF_SETTIMEOUT |
+// WDIOF_ALARMONLY) is one; on a host with the ME it may be /dev/watchdog.
+// Options is what WDIOC_GETSUPPORT reads.
+type coreDevice struct {
+	k    *KernelWatchdog
+	opts uint32
+}
+
+func (d *coreDevice) Options() (uint32, error) { return d.opts, nil }
+
+func (d *coreDevice) Open() (Watchdog, error) {
+	w, err := d.k.Open()
+	if err != nil {
+		return nil, err
+	}
+	return &coreHandle{Watchdog: w, magic: d.opts&wdiofMagicClose != 0}, nil
+}
+
+type coreHandle struct {
+	Watchdog
+	magic bool
+}
+
+// Abandon is a close without the magic: without WDIOF_MAGICCLOSE the core
+// stops the timer as if the magic had been written.
+func (h *coreHandle) Abandon() error {
+	if !h.magic {
+		return h.Watchdog.Disarm()
+	}
+	return h.Watchdog.Abandon()
+}
+
+// TestAttack16DeviceWithoutMagicCloseStopsOnCrash: the contract's "a
+// crashed agent leaves /dev/watchdog open without the magic close, so the
+// hardware timer runs on" holds only for drivers that set
+// WDIOF_MAGICCLOSE. vigil checks that watchdog.device is a character
+// device and that it takes a timeout, never what WDIOC_GETSUPPORT says: on
+// mei_wdt p0 opens, arms and reports armed (the leader counts it), then a
+// crash (the kernel's close) stops the timer, and the host never resets
+// while vigil counts it self-fenced after the safe time. (And
+// WDIOF_ALARMONLY: mei_wdt's timer never resets the host even when it
+// fires.) A device that cannot promise the release ping must never be
+// reported armed.
+func TestAttack16DeviceWithoutMagicCloseStopsOnCrash(t *testing.T) {
+	var now time.Duration
+	dev := &coreDevice{k: kernel(&now), opts: 0x8000 | 0x0080 | wdiofAlarmOnly} // mei_wdt: KEEPALIVEPING | SETTIMEOUT | ALARMONLY
+	c, k := newK(t, "p0", nil, dev, &now, nil)
+	now = 50 * time.Second
+	c.Granted(grantFor(c.Report(now, decision.SelfReport{}), true))
+	if _, err := k.Tick(now); err != nil {
+		t.Fatal(err)
+	}
+	r := c.Report(now+time.Second, decision.SelfReport{})
+	if !r.WatchdogArmed {
+		return // not counted by the leader: safe
+	}
+	// The leader grants the armed report, the host is cut off, the agent
+	// crashes: the kernel closes the device without the magic.
+	c.Granted(grantFor(r, true))
+	now += 2 * time.Second
+	if err := k.Abandon(); err != nil {
+		t.Fatal(err)
+	}
+	if active, _, _ := dev.k.Active(); !active {
+		t.Fatalf("the agent reported its watchdog armed on a device without WDIOF_MAGICCLOSE (options %#x): the crash's close stopped the timer, the host never resets, and vigil counts it self-fenced assume_dead_after after the grant",
+			dev.opts)
+	}
+}
