@@ -272,6 +272,9 @@ func GenerateWith(seed int64, g Gen) *scenario.Scenario {
 		case ClassLeader:
 			s.Faults = append(s.Faults, leader(rng, f.At)...)
 			continue
+		case ClassDevice:
+			s.Faults = append(s.Faults, device(rng, s, victims, f.At)...)
+			continue
 		}
 		vm := func() string { return fmt.Sprintf("vm%02d", 1+rng.Intn(s.Cluster.Instances)) }
 		switch rng.Intn(30) {

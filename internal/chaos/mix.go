@@ -31,10 +31,16 @@ const (
 	// ClassLapse lets the classic mix expire vigil's blocklist entries, a
 	// known limit until renewal lands: off by default (weight 0).
 	ClassLapse = "lapse"
+	// ClassDevice reconfigures a host's agent with a longer watchdog
+	// timeout than the controllers' (often on a device that rounds it up),
+	// then cuts the host off and restarts and later crashes its agent: the
+	// successor that resumes its predecessor's grant with the longer
+	// timeout (adversarial review 16). Off by default (weight 0).
+	ClassDevice = "device"
 )
 
 // DefaultClasses is the harsh mix `vigil lab fuzz` uses.
-var DefaultClasses = map[string]int{ClassClassic: 6, ClassRack: 2, ClassIsolation: 2, ClassLeader: 1, ClassWorld: 1, ClassLapse: 0}
+var DefaultClasses = map[string]int{ClassClassic: 6, ClassRack: 2, ClassIsolation: 2, ClassLeader: 1, ClassWorld: 1, ClassLapse: 0, ClassDevice: 0}
 
 // ParseClasses reads "classic=6,rack=2" (a class without =N weighs 1).
 func ParseClasses(s string) (map[string]int, error) {
@@ -266,6 +272,38 @@ func isolation(rng *rand.Rand, s *scenario.Scenario, victims []int, at scenario.
 	case 3:
 		out = append(out, scenario.Fault{At: then, Power: "off", Host: h, For: back})
 	}
+	return out
+}
+
+// device reconfigures one host's agent with a longer watchdog timeout than
+// the controllers' shortly before the host is cut off with its BMC, often
+// on a device that rounds the timeout up (twice it), then the agent crashes
+// and restarts right after the cut (the successor resumes the grant) and
+// crashes once more later (the kernel's release ping).
+func device(rng *rand.Rand, s *scenario.Scenario, victims []int, at scenario.Duration) []scenario.Fault {
+	if s.Cluster.Watchdog == nil {
+		return isolation(rng, s, victims, at)
+	}
+	h := fmt.Sprintf("cmp%d", victims[rng.Intn(len(victims))]+1)
+	before := d(time.Duration(1000+rng.Intn(20000)) * time.Millisecond)
+	if before > at {
+		before = at
+	}
+	w := s.Cluster.Watchdog.WatchdogTimeout + d(time.Duration(1+rng.Intn(8))*time.Second)
+	out := []scenario.Fault{{At: at - before, Watchdog: "config", Host: h, Delay: w}}
+	if rng.Intn(3) > 0 {
+		out = append(out, scenario.Fault{At: at - before, Watchdog: "long", Host: h})
+	}
+	dur := d(time.Duration(60+rng.Intn(120)) * time.Second)
+	out = append(out, scenario.Fault{At: at, BMC: "unreachable", Host: h})
+	if rng.Intn(2) == 0 {
+		out = append(out, scenario.Fault{At: at, Cut: "mgmt", Host: h, For: dur}, scenario.Fault{At: at, Cut: "storage", Host: h, For: dur})
+	} else {
+		out = append(out, cutOff(s, []string{h}, at, dur)...)
+	}
+	crash := at + d(time.Duration(rng.Intn(3000))*time.Millisecond)
+	out = append(out, scenario.Fault{At: crash, Crash: "agent", Host: h, For: d(time.Duration(1+rng.Intn(4)) * 250 * time.Millisecond)})
+	out = append(out, scenario.Fault{At: crash + d(time.Duration(5000+rng.Intn(60000))*time.Millisecond), Crash: "agent", Host: h})
 	return out
 }
 
