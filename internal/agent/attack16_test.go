@@ -247,3 +247,50 @@ func TestAttack16DeviceWithoutMagicCloseStopsOnCrash(t *testing.T) {
 			dev.opts)
 	}
 }
+
+// TestAttack16LongerTimeoutSuccessorNeverArms (liveness, not safety): a
+// successor that resumed its predecessor's grant and asks for a longer
+// timeout than that grant was earned with checks HoldsGrantWith, whose cut
+// (expiryWith) is min(expiry, resumedSent + D - 3(W' - W)) for the life of
+// the process: resumedSent never moves, so once the cut has passed no grant
+// of its own ever lets it set the timeout. With D 10 s, any W' of W + 4 s
+// or more is never settable. The process holds the device open, unarmed
+// and unfed, while the leader grants every report: the healthy host
+// resets W after its predecessor's last ping, guests and all.
+func TestAttack16LongerTimeoutSuccessorNeverArms(t *testing.T) {
+	var now time.Duration
+	dev := kernel(&now)
+	c0, k0 := newK(t, "p0", nil, dev, &now, nil)
+	now = 50 * time.Second
+	c0.Granted(grantFor(c0.Report(now, decision.SelfReport{}), true))
+	if _, err := k0.Tick(now); err != nil || !c0.Armed() {
+		t.Fatalf("p0 not armed: %v", err)
+	}
+	now = 60 * time.Second
+	saved, _ := c0.Granted(grantFor(c0.Report(now, decision.SelfReport{}), true))
+	_, _ = k0.Tick(now)
+	// An upgrade restarts the agent with watchdog.timeout 15 s; the
+	// controllers stay reachable and grant every report.
+	now += 500 * time.Millisecond
+	if err := k0.Abandon(); err != nil {
+		t.Fatal(err)
+	}
+	c1, err := NewContract("b1", "p1", iso, false, &saved)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k1, err := NewKeeper(c1, dev, 15*time.Second, func() time.Duration { return now }, RespondNone, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for now = 61 * time.Second; now < 120*time.Second; now += time.Second {
+		c1.Granted(grantFor(c1.Report(now, decision.SelfReport{}), true))
+		if _, err := k1.Tick(now); err != nil {
+			t.Fatal(err)
+		}
+		if active, last, timeout := dev.Active(); active && now >= last+timeout {
+			t.Fatalf("granted every second, p1 (watchdog.timeout 15s, resumed a 10s grant) never armed (held %v, armed %v): the healthy host resets at %v",
+				dev.Held(), c1.Armed(), last+timeout)
+		}
+	}
+}
