@@ -294,3 +294,94 @@ func TestAttack16LongerTimeoutSuccessorNeverArms(t *testing.T) {
 		}
 	}
 }
+
+// TestAttack16ThirdProcessOpensUnderTheUncutGrant (no rounding): Keeper.Tick
+// opens the device on HoldsGrant, the resumed grant's uncut expiry; the cut
+// for a longer timeout (SetWatchdogTimeout) comes only after the open. A
+// second successor p2 that resumes the same grant (p1 got no grant of its
+// own: the host is cut off) therefore opens the device until E, though the
+// device already has p1's longer timeout and the grant cut for it ended
+// long ago; it then holds the device, and its exit is one more release
+// ping, worth the longer timeout. p1's three touches (its last feed under
+// the cut grant, one late feed, its release) already reach E + 3W; p2's
+// release adds W' more. The isolation is 60 s here (a cut of three
+// differences must fit in it), W 10 s, W' 28 s.
+func TestAttack16ThirdProcessOpensUnderTheUncutGrant(t *testing.T) {
+	const d, w0, w1 = 60 * time.Second, 10 * time.Second, 28 * time.Second
+	var now time.Duration
+	dev := kernel(&now)
+	clock := func() time.Duration { return now }
+	newP := func(id string, saved *Saved, w time.Duration) (*Contract, *Keeper) {
+		c, err := NewContract("b1", id, d, false, saved)
+		if err != nil {
+			t.Fatal(err)
+		}
+		k, err := NewKeeper(c, dev, w, clock, RespondNone, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c, k
+	}
+	c0, k0 := newP("p0", nil, w0)
+	now = 50 * time.Second
+	c0.Granted(grantFor(c0.Report(now, decision.SelfReport{}), true))
+	if _, err := k0.Tick(now); err != nil || !c0.Armed() {
+		t.Fatalf("p0 not armed: %v", err)
+	}
+	const ts = 100 * time.Second
+	now = ts
+	saved, ok := c0.Granted(grantFor(c0.Report(now, decision.SelfReport{}), true))
+	if !ok || saved.WatchdogTimeout != w0 {
+		t.Fatalf("p0's saved state %+v", saved)
+	}
+	_, _ = k0.Tick(now)
+	e := ts + d                                        // the grant's end: 160 s
+	bound := e + safetime.WatchdogTimers*w0            // 190 s
+	cutEnd := ts + d - safetime.WatchdogTimers*(w1-w0) // 106 s
+
+	// Cut off. p0 crashes at 100.5 s; p1 (28 s) resumes, sets 28 s under
+	// the grant cut for it and feeds until 106 s.
+	now = ts + 500*time.Millisecond
+	dev.Exit()
+	c1, k1 := newP("p1", &saved, w1)
+	for now = ts + time.Second; now < cutEnd; now += time.Second {
+		if _, err := k1.Tick(now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !c1.Armed() {
+		t.Fatal("p1 did not arm under the grant cut for 28 s")
+	}
+	// Its last check, at 105.9 s, passes; p1 is stopped right after it and
+	// the write lands 0.1 s before the reset its last feed left.
+	check := cutEnd - 100*time.Millisecond
+	_, last, _ := dev.Active()
+	now = last + w1 - 100*time.Millisecond
+	if _, err := k1.Tick(check); err != nil {
+		t.Fatal(err)
+	}
+	// p1 is killed at 159.5 s, before E: its release ping.
+	now = e - 500*time.Millisecond
+	dev.Exit()
+	// p2, configured as p1, starts at 159.8 s and resumes the same grant.
+	c2, k2 := newP("p2", &saved, w1)
+	now = e - 200*time.Millisecond
+	if _, err := k2.Tick(now); err != nil {
+		t.Fatal(err)
+	}
+	if !dev.Held() {
+		return // p2 holds nothing: its exit pings nothing
+	}
+	// p2 is killed just before the reset: one more release ping.
+	_, last, timeout := dev.Active()
+	now = last + timeout - 100*time.Millisecond
+	dev.Exit()
+	active, last, timeout := dev.Active()
+	if !active {
+		t.Fatal("the watchdog stopped")
+	}
+	if reset := last + timeout; reset > bound {
+		t.Fatalf("the host resets at %v, after %v (E + 3W): p2 opened the device at %v under the resumed grant's uncut expiry %v, though the device's timeout was %v and the grant cut for it ended at %v (armed %v): its release ping is a fourth",
+			reset, bound, e-200*time.Millisecond, e, w1, cutEnd, c2.Armed())
+	}
+}
