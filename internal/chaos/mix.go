@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vigil-ha/vigil/internal/safetime"
 	"github.com/vigil-ha/vigil/internal/scenario"
 )
 
@@ -303,7 +304,27 @@ func device(rng *rand.Rand, s *scenario.Scenario, victims []int, at scenario.Dur
 	}
 	crash := at + d(time.Duration(rng.Intn(3000))*time.Millisecond)
 	out = append(out, scenario.Fault{At: crash, Crash: "agent", Host: h, For: d(time.Duration(1+rng.Intn(4)) * 250 * time.Millisecond)})
-	out = append(out, scenario.Fault{At: crash + d(time.Duration(5000+rng.Intn(60000))*time.Millisecond), Crash: "agent", Host: h})
+	if rng.Intn(2) == 0 {
+		out = append(out, scenario.Fault{At: crash + d(time.Duration(5000+rng.Intn(60000))*time.Millisecond), Crash: "agent", Host: h})
+		return out
+	}
+	// A longer isolation timeout (so that a cut of three differences fits
+	// in it), a hang across the cut grant's end and a crash loop after it.
+	iso := d(time.Duration(30+rng.Intn(31)) * time.Second)
+	s.Cluster.Watchdog.IsolationTimeout = iso
+	if s.Vigil == nil {
+		s.Vigil = &scenario.Overrides{}
+	}
+	s.Vigil.SelfFence.AssumeDeadAfter = d(safetime.Minimum(safetime.Input{ReportInterval: time.Second,
+		IsolationTimeout: time.Duration(iso), WatchdogTimeout: time.Duration(s.Cluster.Watchdog.WatchdogTimeout)}))
+	hang := crash + d(time.Duration(1000+rng.Intn(10000))*time.Millisecond)
+	hangFor := d(time.Duration(5000+rng.Intn(25000)) * time.Millisecond)
+	out = append(out, scenario.Fault{At: hang, Hang: "userspace", Host: h, For: hangFor})
+	t := hang + hangFor
+	for i, n := 0, 2+rng.Intn(3); i < n; i++ {
+		t += d(time.Duration(1000+rng.Intn(30000)) * time.Millisecond)
+		out = append(out, scenario.Fault{At: t, Crash: "agent", Host: h, For: d(time.Duration(1+rng.Intn(4)) * 100 * time.Millisecond)})
+	}
 	return out
 }
 
