@@ -79,6 +79,11 @@ func New(host string, networks []string, c *Contract, k *Keeper, s Sampler, out 
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if stateDir != "" {
+		// The device's timeout is written before it is set: a successor
+		// never asks for another (Saved.DeviceTimeout).
+		k.SaveWith(func(s Saved) error { return SaveState(stateDir, s) })
+	}
 	return &Agent{host: host, networks: slices.Clone(networks), c: c, k: k, sampler: s, out: out, stateDir: stateDir,
 		log: log.With("host", host, "agent", c.ID(), "boot", c.Boot())}, nil
 }

@@ -1,6 +1,8 @@
 package agent
 
 import (
+	"golang.org/x/sys/unix"
+
 	"context"
 	"slices"
 	"strings"
@@ -50,6 +52,9 @@ func (d *testDog) SetTimeout(time.Duration) (time.Duration, error) {
 	return 30 * time.Second, nil
 }
 func (d *testDog) Open() (Watchdog, error) { return d, nil }
+func (d *testDog) Options() (uint32, error) {
+	return unix.WDIOF_SETTIMEOUT | unix.WDIOF_MAGICCLOSE | unix.WDIOF_KEEPALIVEPING, nil
+}
 
 type staticSampler struct{}
 

@@ -84,7 +84,10 @@ func TestAttack15LongerTimeoutSuccessorOutlivesTheBound(t *testing.T) {
 	if !c1.Feed(check) {
 		return // the grant is cut by one difference per ping the bound counts: p1 feeds none of it
 	}
-	now = check + w1 - 100*time.Millisecond
+	// Each touch lands just before the reset the one before it set up: with
+	// the device's own timeout (set once per boot: p1 may find p0's 10 s).
+	_, _, wdt := dev.Active()
+	now = check + wdt - 100*time.Millisecond
 	if _, err := k1.Tick(check); err != nil { // the check's reading, the write's time
 		t.Fatal(err)
 	}
@@ -92,7 +95,7 @@ func TestAttack15LongerTimeoutSuccessorOutlivesTheBound(t *testing.T) {
 		t.Fatal("p1 still holds a grant")
 	}
 	// Then p1 is killed, just before that reset: the kernel's release ping.
-	now += w1 - 100*time.Millisecond
+	now += wdt - 100*time.Millisecond
 	dev.Exit()
 
 	active, last, timeout := dev.Active()

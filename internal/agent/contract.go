@@ -43,6 +43,11 @@ type Contract struct {
 	// leaderWd: the leader's watchdog timeout, as the last grant carried
 	// it (0: none said): the device is set no longer.
 	leaderWd time.Duration
+	// deviceWd: the timeout a process of this boot gave the device
+	// (Saved.DeviceTimeout), 0 while none did; saved: what a successor
+	// resumes from, as last written.
+	deviceWd time.Duration
+	saved    Saved
 	stopSeq  uint64 // the clean-stop notice waiting for its ack; 0 none
 }
 
@@ -62,6 +67,15 @@ type Saved struct {
 	// successor that sets a longer one resets the host later after its
 	// last feed, and must stop feeding that much sooner.
 	WatchdogTimeout time.Duration `json:"watchdog_timeout_ns,omitempty"`
+	// DeviceTimeout is the timeout an agent process of this boot gave the
+	// device, written before it asked for it (and again with what the
+	// device made of it): the device's timeout is set once per boot, and
+	// a successor takes the device as it finds it, never asking for
+	// another (a device that rounds a different request up would make
+	// every ping the safe time allows worth more than the leader counts:
+	// the sixteenth review's scenarios/attack16/). It counts, too, for the
+	// grant a successor may open the device under. 0: none set yet.
+	DeviceTimeout time.Duration `json:"device_timeout_ns,omitempty"`
 }
 
 // sentKept bounds how many reports' send times a process remembers: a grant
@@ -86,6 +100,11 @@ func NewContract(boot, id string, isolation time.Duration, armed bool, saved *Sa
 		// resumed: the process starts as isolated.
 		c.expiry = min(saved.Expiry, saved.Sent+isolation)
 		c.resumedSent, c.resumedWd = saved.Sent, saved.WatchdogTimeout
+		c.saved = *saved
+	}
+	if saved != nil && saved.BootID == boot {
+		c.deviceWd = saved.DeviceTimeout
+		c.saved.BootID, c.saved.DeviceTimeout = boot, saved.DeviceTimeout
 	}
 	return c, nil
 }
@@ -205,7 +224,22 @@ func (c *Contract) Granted(g decision.Grant) (Saved, bool) {
 		return Saved{}, false
 	}
 	c.expiry = exp
-	return Saved{BootID: c.boot, Expiry: exp, Sent: sent, WatchdogTimeout: c.watchdogTimeout}, true
+	c.saved = Saved{BootID: c.boot, Expiry: exp, Sent: sent, WatchdogTimeout: c.watchdogTimeout, DeviceTimeout: c.deviceWd}
+	return c.saved, true
+}
+
+// DeviceTimeout is the timeout a process of this boot gave the device
+// (Saved.DeviceTimeout), 0 while none did: the keeper never asks for
+// another.
+func (c *Contract) DeviceTimeout() time.Duration { return c.deviceWd }
+
+// DeviceSet records that the device's timeout is (or is about to be) d,
+// and returns what a successor must resume from: to be written before the
+// device is asked for d.
+func (c *Contract) DeviceSet(d time.Duration) Saved {
+	c.deviceWd = d
+	c.saved.BootID, c.saved.DeviceTimeout = c.boot, d
+	return c.saved
 }
 
 // HoldsGrant reports whether the process holds a valid grant now.

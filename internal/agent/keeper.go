@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/vigil-ha/vigil/internal/decision"
 )
 
@@ -48,6 +50,21 @@ type Keeper struct {
 	// response: the watchdog, unfed, is what makes that safe.
 	started    time.Duration
 	hasStarted bool
+	// save writes what a successor resumes from (SaveWith); nil: nothing
+	// is kept.
+	save func(Saved) error
+}
+
+// SaveWith makes the keeper write what a successor resumes from with save
+// whenever it gives the device its timeout, before it asks for it
+// (Saved.DeviceTimeout): a successor then never asks for another.
+func (k *Keeper) SaveWith(save func(Saved) error) { k.save = save }
+
+func (k *Keeper) keep(s Saved) error {
+	if k.save == nil {
+		return nil
+	}
+	return k.save(s)
 }
 
 // NewKeeper ties contract c to watchdog device dev (nil for none), asking
@@ -118,27 +135,61 @@ func (k *Keeper) Tick(now time.Duration) (string, error) {
 // again, after the open: a touch of its own) unless it already has it.
 // The contract says armed, and the watchdog is fed, from the next Tick.
 func (k *Keeper) arm(now time.Duration) (string, error) {
+	set := k.c.DeviceTimeout()
 	if k.wd == nil {
+		// A device a process of this boot set may run with that
+		// timeout: the open (some drivers ping on it) and this
+		// process's exit (the kernel pings) are each worth it, so it
+		// is opened only under the grant as cut for it.
+		if set > 0 && !k.c.HoldsGrantWith(now, set) {
+			return "", nil
+		}
 		wd, err := k.dev.Open()
 		if err != nil {
 			return "", err // a predecessor still exiting: the next grant tries again
 		}
 		k.wd = wd
+		if err := fenceCapable(wd); err != nil {
+			// Closing it stops such a timer; nothing ever counted it.
+			_ = wd.Disarm()
+			k.wd, k.dev, k.broken = nil, nil, err
+			return "", err
+		}
 	}
 	got, err := k.wd.Timeout()
 	if err != nil {
 		k.broken = err
 		return "", err
 	}
+	if set > 0 {
+		// Set once per boot: a successor takes the device as it
+		// finds it. Asking for another timeout could be rounded up past
+		// what the predecessor's counted watchdog promised.
+		if got != set {
+			if err := k.keep(k.c.DeviceSet(max(got, set))); err != nil {
+				return "", fmt.Errorf("agent: the watchdog's timeout not kept for a successor: %w", err)
+			}
+		}
+		k.c.Opened(got)
+		return fmt.Sprintf("watchdog armed on a grant, timeout %v (as this boot's first agent process set it)", got), nil
+	}
 	want, capped := k.target()
 	if got != want {
 		if !k.c.HoldsGrantWith(k.clock(), want) {
 			return "watchdog opened; its timeout is set under the next grant", nil
 		}
+		// Written first: a successor must know a timeout was asked for
+		// even if this process dies in the ioctl.
+		if err := k.keep(k.c.DeviceSet(want)); err != nil {
+			return "", fmt.Errorf("agent: the watchdog's timeout is not set: the state a successor needs was not written: %w", err)
+		}
 		if got, err = k.wd.SetTimeout(want); err != nil {
 			k.broken = err
 			return "", err
 		}
+	}
+	if err := k.keep(k.c.DeviceSet(max(got, want))); err != nil {
+		return "", fmt.Errorf("agent: the watchdog's timeout not kept for a successor: %w", err)
 	}
 	if got < want {
 		// A shorter timer is safe for vigil (the host resets sooner)
@@ -152,6 +203,25 @@ func (k *Keeper) arm(now time.Duration) (string, error) {
 		what += fmt.Sprintf(" (the leader's watchdog_timeout; watchdog.timeout %v is longer than the controllers' and is not used)", k.want)
 	}
 	return what, nil
+}
+
+// fenceCapable refuses a device that cannot be a fence: one whose driver
+// stops the timer on any close (no WDIOF_MAGICCLOSE: a crash of the agent
+// would stop it, where the contract needs the kernel's ping and the timer
+// running on), or whose timer only raises an alarm (WDIOF_ALARMONLY, e.g.
+// mei_wdt: it never resets the host).
+func fenceCapable(wd Watchdog) error {
+	opts, err := wd.Options()
+	if err != nil {
+		return err
+	}
+	switch {
+	case opts&unix.WDIOF_ALARMONLY != 0:
+		return fmt.Errorf("agent: watchdog.device is alarm-only (WDIOF_ALARMONLY): its timer never resets the host, so it cannot fence it; use softdog, iTCO_wdt, ipmi_watchdog or another resetting watchdog, or leave watchdog.device out")
+	case opts&unix.WDIOF_MAGICCLOSE == 0:
+		return fmt.Errorf("agent: watchdog.device has no magic close (WDIOF_MAGICCLOSE): its driver stops the timer when a crashed agent's device is closed, so it cannot fence the host; use softdog, iTCO_wdt, ipmi_watchdog or another watchdog with magic close, or leave watchdog.device out")
+	}
+	return nil
 }
 
 // target is the timeout to ask of the device: the configured one, or the

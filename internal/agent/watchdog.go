@@ -37,6 +37,9 @@ type Watchdog interface {
 	// SetTimeout asks for a timeout (WDIOC_SETTIMEOUT, which pings the
 	// timer) and returns the one the device set (drivers round).
 	SetTimeout(time.Duration) (time.Duration, error)
+	// Options reads what the driver says of itself (WDIOC_GETSUPPORT's
+	// options, unix.WDIOF_*), touching nothing.
+	Options() (uint32, error)
 }
 
 // LinuxDevice is a Linux watchdog device (/dev/watchdog, the watchdog
@@ -56,6 +59,7 @@ type LinuxDevice struct {
 type ioctler interface {
 	setTimeout(fd int, seconds int) error
 	getTimeout(fd int) (int, error)
+	options(fd int) (uint32, error)
 }
 
 type linuxIoctl struct{}
@@ -65,6 +69,14 @@ func (linuxIoctl) setTimeout(fd, seconds int) error {
 }
 
 func (linuxIoctl) getTimeout(fd int) (int, error) { return unix.IoctlGetInt(fd, unix.WDIOC_GETTIMEOUT) }
+
+func (linuxIoctl) options(fd int) (uint32, error) {
+	info, err := unix.IoctlGetWatchdogInfo(fd)
+	if err != nil {
+		return 0, err
+	}
+	return info.Options, nil
+}
 
 // Check says whether Path looks like a watchdog device (a character
 // device), without opening it: opening starts the timer, which only a
@@ -133,6 +145,15 @@ func (w *LinuxWatchdog) Timeout() (time.Duration, error) {
 	return time.Duration(s) * time.Second, nil
 }
 
+// Options reads the driver's options.
+func (w *LinuxWatchdog) Options() (uint32, error) {
+	o, err := w.ioctl.options(int(w.f.Fd()))
+	if err != nil {
+		return 0, fmt.Errorf("agent: watchdog.device %s: reading what its driver supports (WDIOC_GETSUPPORT): %w (it is not a watchdog?)", w.path, err)
+	}
+	return o, nil
+}
+
 // SetTimeout sets the timeout (whole seconds, at least 1) and reads back
 // what the device made of it.
 func (w *LinuxWatchdog) SetTimeout(d time.Duration) (time.Duration, error) {
@@ -160,6 +181,9 @@ type KernelWatchdog struct {
 	Default    time.Duration
 	Round      func(time.Duration) time.Duration
 	PingOnOpen bool
+	// Support is the driver's WDIOC_GETSUPPORT options; 0 means a
+	// resetting watchdog with magic close that takes timeouts (softdog's).
+	Support uint32
 
 	active, open bool
 	timeout      time.Duration
@@ -269,6 +293,17 @@ func (h *kernelHandle) Abandon() error {
 	h.close()
 	h.k.ping("release")
 	return nil
+}
+
+// Options is the driver's Support, or softdog's.
+func (h *kernelHandle) Options() (uint32, error) {
+	if h.closed {
+		return 0, errClosed
+	}
+	if h.k.Support != 0 {
+		return h.k.Support, nil
+	}
+	return unix.WDIOF_SETTIMEOUT | unix.WDIOF_MAGICCLOSE | unix.WDIOF_KEEPALIVEPING, nil
 }
 
 func (h *kernelHandle) Timeout() (time.Duration, error) {

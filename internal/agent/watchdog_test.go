@@ -23,6 +23,9 @@ type fakeIoctl struct {
 }
 
 func (f *fakeIoctl) setTimeout(_ int, s int) error { f.set = s; return f.err }
+func (f *fakeIoctl) options(int) (uint32, error) {
+	return unix.WDIOF_SETTIMEOUT | unix.WDIOF_MAGICCLOSE | unix.WDIOF_KEEPALIVEPING, nil
+}
 func (f *fakeIoctl) getTimeout(int) (int, error) {
 	if f.give != 0 {
 		return f.give, nil

@@ -36,12 +36,14 @@ const labHelp = `vigil lab — vigil's judgement in a simulated cloud, in virtua
       --hosts 3-50        cluster sizes drawn from (default 3-12); racks of 3-6
                           hosts as failure domains from 6 hosts on
       --mix rack=1        fault classes and weights (default classic=6,rack=2,
-                          isolation=2,leader=1,world=1): classic one-host faults;
-                          rack: hosts cut off together, BMCs lost with them;
-                          isolation: a host cut off, then its agent stopped,
+                          isolation=2,leader=1,world=1,device=1): classic one-host
+                          faults; rack: hosts cut off together, BMCs lost with
+                          them; isolation: a host cut off, then its agent stopped,
                           restarted, crashed or its power cycled; leader: killed,
                           stalled, cut off etcd; world: clock rates within the
-                          safe-time margin and message delay
+                          safe-time margin and message delay; device: an agent
+                          configured with longer timeouts, often on a watchdog
+                          that rounds up, restarted and crashed while cut off
       --gate safety       fail only on safety (double writers, evacuations
                           without a fence, resets counted that did not happen,
                           actions in maintenance); liveness failures (instances
@@ -203,7 +205,7 @@ func labFuzz(args []string, env Env) error {
 	seed := fl.Int64("seed", 1, "first seed; schedule i uses seed+i")
 	policy := fl.String("policy", scenario.PolicyVigil, "vigil or naive")
 	hosts := fl.String("hosts", "3-12", "cluster size range MIN-MAX (3..200)")
-	mix := fl.String("mix", "", "fault classes and weights, e.g. classic=6,rack=2,isolation=2,leader=1,world=1 (the default)")
+	mix := fl.String("mix", "", "fault classes and weights, e.g. classic=6,rack=2,isolation=2,leader=1,world=1,device=1 (the default)")
 	gate := fl.String("gate", "all", "which broken invariants fail the run: all, or safety (liveness failures are printed, exit 0)")
 	pos, err := parse(fl, args)
 	if err != nil {

@@ -263,6 +263,7 @@ func (w *World) startAgent(h *Host) {
 	if err != nil {
 		panic(err)
 	}
+	k.SaveWith(func(s agent.Saved) error { h.saved = s; return nil }) // the state file, written before the set
 	h.keeper = k
 }
 

@@ -1,6 +1,8 @@
 package agentnet_test
 
 import (
+	"golang.org/x/sys/unix"
+
 	"context"
 	"errors"
 	"fmt"
@@ -160,6 +162,9 @@ func (d *testDog) SetTimeout(time.Duration) (time.Duration, error) {
 	return 30 * time.Second, nil
 }
 func (d *testDog) Open() (agent.Watchdog, error) { return d, nil }
+func (d *testDog) Options() (uint32, error) {
+	return unix.WDIOF_SETTIMEOUT | unix.WDIOF_MAGICCLOSE | unix.WDIOF_KEEPALIVEPING, nil
+}
 
 type staticSampler struct{}
 
