@@ -1,6 +1,8 @@
 package agent
 
 import (
+	"golang.org/x/sys/unix"
+
 	"strings"
 	"testing"
 	"time"
@@ -281,5 +283,90 @@ func TestKeeperSetsNoLongerThanTheLeadersWatchdogTimeout(t *testing.T) {
 	}
 	if !strings.Contains(what, "leader's watchdog_timeout") || !strings.Contains(what, "30s") {
 		t.Fatalf("the log does not say why the device runs shorter than configured: %q", what)
+	}
+}
+
+// The device's timeout is set once per boot: the first process writes it to
+// the state its successors resume from before it asks the device, and a
+// successor configured with another timeout takes the device as it finds it
+// (asking for another could be rounded up past what the leader counts:
+// scenarios/attack16/).
+func TestKeeperSetsTheDeviceOncePerBoot(t *testing.T) {
+	var now time.Duration
+	dev := kernel(&now)
+	c0, k0 := newK(t, "p0", nil, dev, &now, nil)
+	var kept Saved
+	k0.SaveWith(func(s Saved) error {
+		if s.DeviceTimeout == 10*time.Second && dev.Pings["settimeout"] == 0 {
+			kept = s // written before the set
+		}
+		return nil
+	})
+	now = time.Second
+	c0.Granted(grantFor(c0.Report(now, decision.SelfReport{}), true))
+	if _, err := k0.Tick(now); err != nil || !c0.Armed() {
+		t.Fatalf("p0 not armed: %v", err)
+	}
+	if kept.DeviceTimeout != 10*time.Second || kept.BootID != "b1" {
+		t.Fatalf("kept %+v before the set; want the 10 s written first", kept)
+	}
+	saved, _ := c0.Granted(grantFor(c0.Report(2*time.Second, decision.SelfReport{}), true))
+	if saved.DeviceTimeout != 10*time.Second {
+		t.Fatalf("a grant's saved state %+v lost the device's timeout", saved)
+	}
+	now = 3 * time.Second
+	dev.Exit() // p0 crashes under its grant
+	c1, err := NewContract("b1", "p1", iso, false, &saved)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k1, err := NewKeeper(c1, dev, 30*time.Second, func() time.Duration { return now }, RespondNone, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now = 4 * time.Second
+	if _, err := k1.Tick(now); err != nil || !c1.Armed() {
+		t.Fatalf("p1 not armed under the resumed grant: %v", err)
+	}
+	if _, _, timeout := dev.Active(); timeout != 10*time.Second || dev.Pings["settimeout"] != 1 {
+		t.Fatalf("timeout %v, pings %v: the successor asked the device for its own 30 s", timeout, dev.Pings)
+	}
+	if r := c1.Report(now, decision.SelfReport{}); r.WatchdogTimeout != 10*time.Second {
+		t.Fatalf("p1 reports %v", r.WatchdogTimeout)
+	}
+}
+
+// A device that cannot fence is closed at once and never reported armed: a
+// driver without magic close stops the timer when a crashed agent's device
+// is closed, and an alarm-only one never resets the host.
+func TestKeeperRefusesADeviceThatCannotFence(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts uint32
+		want string
+	}{
+		{"no magic close", unix.WDIOF_SETTIMEOUT | unix.WDIOF_KEEPALIVEPING, "WDIOF_MAGICCLOSE"},
+		{"alarm only (mei_wdt)", unix.WDIOF_SETTIMEOUT | unix.WDIOF_KEEPALIVEPING | unix.WDIOF_ALARMONLY, "WDIOF_ALARMONLY"},
+	} {
+		var now time.Duration
+		dev := kernel(&now)
+		dev.Support = tc.opts
+		c, k := newK(t, "p0", nil, dev, &now, nil)
+		now = time.Second
+		c.Granted(grantFor(c.Report(now, decision.SelfReport{}), true))
+		_, err := k.Tick(now)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v; want a refusal naming %s", tc.name, err, tc.want)
+		}
+		if c.Armed() || k.Holds() || c.Report(now, decision.SelfReport{}).WatchdogArmed {
+			t.Errorf("%s: armed %v holds %v: a device that cannot fence counted", tc.name, c.Armed(), k.Holds())
+		}
+		if active, _, _ := dev.Active(); active {
+			t.Errorf("%s: the device was left running", tc.name)
+		}
+		now = 2 * time.Second
+		if _, err := k.Tick(now); err != nil || dev.Held() || dev.Pings["open"] != 0 {
+			t.Errorf("%s: the next tick: %v, held %v: it must go on as an agent without a watchdog", tc.name, err, dev.Held())
+		}
 	}
 }
