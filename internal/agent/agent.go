@@ -51,7 +51,13 @@ type Agent struct {
 	beat    Heartbeat
 	granted time.Duration
 	beatErr string
+	// gate answers libvirt's hook (SetGate): set after every grant and
+	// every tick.
+	gate *Gate
 }
+
+// SetGate makes a answer the guest-start gate g.
+func (a *Agent) SetGate(g *Gate) { a.gate = g; g.Set(a.c.GuestsUntil()) }
 
 // Heartbeat writes the host's storage heartbeat: heartbeat.Writer.
 type Heartbeat interface {
@@ -125,6 +131,9 @@ func (a *Agent) heartbeat(ctx context.Context, guests int, now time.Duration) {
 
 func (a *Agent) tick(now time.Duration) {
 	what, err := a.k.Tick(now)
+	if a.gate != nil {
+		a.gate.Set(a.c.GuestsUntil())
+	}
 	if what != "" {
 		a.log.Warn(what)
 	}

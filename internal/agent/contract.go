@@ -254,6 +254,10 @@ func (c *Contract) Feed(now time.Duration) bool { return c.armed && c.HoldsGrant
 // response is due, and the watchdog is no longer fed.
 func (c *Contract) Isolated(now time.Duration) bool { return !c.HoldsGrant(now) }
 
+// GuestsUntil is the reading of the clock until which guests may start
+// (MayStartGuests): what the Gate answers from.
+func (c *Contract) GuestsUntil() time.Duration { return min(c.expiry, c.guestsTill) }
+
 // MayStartGuests is the guest-start gate: a grant that lets guests start,
 // still valid.
 func (c *Contract) MayStartGuests(now time.Duration) bool {

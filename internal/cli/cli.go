@@ -39,6 +39,7 @@ Usage:
   vigil keys new|host|rotate|retire --secrets FILE
                                  the keys that authenticate agent traffic
   vigil agent --config FILE      the compute host's agent
+  vigil gate GUEST OP SUBOP      libvirt's qemu hook: no guest starts without a grant
   vigil version
 
 Run 'vigil COMMAND --help' for a command's flags and examples.
@@ -63,6 +64,8 @@ func Main(args []string, env Env) int {
 		err = keysCmd(args[1:], env)
 	case "agent":
 		err = agentCmd(args[1:], env)
+	case "gate":
+		err = gateCmd(args[1:], env)
 	case "version":
 		fmt.Fprintln(env.Stdout, "vigil", Version)
 	case "help", "-h", "--help", "-help":

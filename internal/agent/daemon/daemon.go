@@ -35,6 +35,9 @@ type Paths struct {
 	ProcRoot string // default /proc
 }
 
+// GateSocket is where the agent answers the guest-start gate (vigil gate).
+func GateSocket(stateDir string) string { return filepath.Join(stateDir, "gate.sock") }
+
 // StopWait is how long a clean stop waits for the leader's
 // acknowledgement before it exits with the watchdog still running.
 const StopWait = 10 * time.Second
@@ -149,6 +152,21 @@ func Run(ctx context.Context, cfg config.AgentFile, keys wire.HostKeys, paths Pa
 	if beat != nil {
 		a.SetHeartbeat(beat)
 	}
+	// The guest-start gate libvirt's hook asks (vigil gate): it answers
+	// from the contract, set by the loop after every grant and tick.
+	gl, err := agent.ListenGate(GateSocket(cfg.StateDir))
+	if err != nil {
+		return err
+	}
+	gate := agent.NewGate(bootClock)
+	a.SetGate(gate)
+	gateCtx, stopGate := context.WithCancel(context.Background())
+	defer stopGate()
+	go func() {
+		if err := gate.Serve(gateCtx, gl); err != nil {
+			log.Error("guest-start gate stopped: libvirt's hook now refuses every guest start", "err", err)
+		}
+	}()
 	log.Info("agent started", "host", cfg.Host, "boot", boot, "agent", c.ID(), "watchdog", cfg.Watchdog.Device, "resumed", saved != nil)
 
 	in := make(chan agent.Inbound, 64)
