@@ -145,3 +145,37 @@ func TestAttack17ShorterControllerTimeoutNeverCountsAgain(t *testing.T) {
 			r.WatchdogArmed, r.WatchdogTimeout)
 	}
 }
+
+// TestAttack17DeviceEnabledOnARunningHostResetsIt (liveness, pre-existing:
+// it fails on f641e96 too): p0 runs without a watchdog device (the
+// module did not load, or its open failed: EBUSY while wdmd held it, EACCES
+// in a container without the device) and keeps its grants with
+// WatchdogTimeout 0. The operator fixes that and restarts the agent. p1
+// resumes p0's grant, opens the device on it (the timer starts with the
+// driver's 60 s) and asks for 10 s only under HoldsGrantWith(now, 10 s):
+// expiryWith is 0 for every d > 0 when the resumed grant's timeout is 0,
+// and stays so for the process's life, its own grants notwithstanding.
+// p1 never arms and the healthy host resets 60 s after the open.
+func TestAttack17DeviceEnabledOnARunningHostResetsIt(t *testing.T) {
+	var now time.Duration
+	dev := kernel(&now)
+	c0, k0 := newK(t, "p0", nil, nil, &now, nil) // no device
+	var saved Saved
+	for now = time.Second; now < 10*time.Second; now += time.Second {
+		if s, ok := c0.Granted(grantFor(c0.Report(now, decision.SelfReport{}), true)); ok {
+			saved = s
+		}
+		_, _ = k0.Tick(now)
+	}
+	c1, k1 := newK(t, "p1", &saved, dev, &now, nil)
+	for ; now < 120*time.Second; now += time.Second {
+		c1.Granted(grantFor(c1.Report(now, decision.SelfReport{}), true))
+		if _, err := k1.Tick(now); err != nil {
+			t.Fatal(err)
+		}
+		if active, last, timeout := dev.Active(); active && now >= last+timeout {
+			t.Fatalf("p1, granted every second, opened the device and never set it (armed %v, timeout %v): the healthy host resets at %v",
+				c1.Armed(), timeout, last+timeout)
+		}
+	}
+}
