@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/vigil-ha/vigil/internal/decision"
+	"github.com/vigil-ha/vigil/internal/safetime"
 )
 
 // Adversarial review 17 (commit e9c846b): the device's timeout set once per
@@ -177,5 +178,68 @@ func TestAttack17DeviceEnabledOnARunningHostResetsIt(t *testing.T) {
 			t.Fatalf("p1, granted every second, opened the device and never set it (armed %v, timeout %v): the healthy host resets at %v",
 				c1.Armed(), timeout, last+timeout)
 		}
+	}
+}
+
+// TestAttack17UpgradeFromAnAgentWithoutDeviceTimeout (safety, on the
+// first restart after an upgrade): the state an agent before 4184ce0
+// kept has no DeviceTimeout, so the new agent resuming it is "the first
+// process of the boot" again: it asks the device for its own timeout,
+// and before its first own grant nothing caps that at the leader's W
+// (leaderWd is 0 until a grant says it). That is the sixteenth review's
+// rounded successor: p0 (old agent, 32 s, exact, counted by the leader)
+// is cut off and restarted as the new agent configured with 33 s; the
+// grant cut for 33 s still holds 6.9 s after the report, the DA9063 takes
+// 65 s, and the set's ping and the release ping are each worth 65 s.
+func TestAttack17UpgradeFromAnAgentWithoutDeviceTimeout(t *testing.T) {
+	const w0, w1 = 32 * time.Second, 33 * time.Second
+	var now time.Duration
+	dev := kernel(&now)
+	dev.Round = da9063Round
+	c0, err := NewContract("b1", "p0", iso, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k0, err := NewKeeper(c0, dev, w0, func() time.Duration { return now }, RespondNone, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now = 50 * time.Second
+	c0.Granted(grantFor(c0.Report(now, decision.SelfReport{}), true))
+	if _, err := k0.Tick(now); err != nil || !c0.Armed() {
+		t.Fatalf("p0 not armed: %v", err)
+	}
+	const ts = 100 * time.Second
+	now = ts
+	saved, _ := c0.Granted(grantFor(c0.Report(now, decision.SelfReport{}), true))
+	_, _ = k0.Tick(now)
+	saved.DeviceTimeout = 0 // what the agent before 4184ce0 wrote
+	bound := ts + iso + safetime.WatchdogTimers*w0
+
+	// Cut off; p0 is stopped for the upgrade at 100.5 s without an ack
+	// (the kernel's release ping), the new agent starts at 106.9 s.
+	now = ts + 500*time.Millisecond
+	dev.Exit()
+	c1, err := NewContract("b1", "p1", iso, false, &saved)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k1, err := NewKeeper(c1, dev, w1, func() time.Duration { return now }, RespondNone, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now = ts + 6900*time.Millisecond
+	if _, err := k1.Tick(now); err != nil {
+		t.Fatal(err)
+	}
+	for now += time.Second; c1.Feed(now); now += time.Second {
+		_, _ = k1.Tick(now)
+	}
+	_, last, timeout := dev.Active()
+	now = last + timeout - 100*time.Millisecond
+	dev.Exit() // p1 killed just before the reset: its release ping
+	if _, last, timeout = dev.Active(); last+timeout > bound {
+		t.Fatalf("the host resets at %v, after t_s + D + 3W = %v: the upgraded successor asked the device for its own %v (no DeviceTimeout in the old state, no grant of its own yet to cap it) and the device took %v",
+			last+timeout, bound, w1, timeout)
 	}
 }
