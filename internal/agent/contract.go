@@ -38,8 +38,11 @@ type Contract struct {
 	watchdogTimeout    time.Duration // what the device read back (LinuxWatchdog.Timeout)
 	ungranted          int           // reports in a row no grant answered
 	// resumedSent, resumedWd: the predecessor's grant this process resumed
-	// (the report's send time, the device timeout it was earned with).
+	// (the report's send time, the device timeout it was earned with);
+	// resumedExp its expiry, as cut; ownExp the latest expiry of this
+	// process's own grants. expiry is the later of the two.
 	resumedSent, resumedWd time.Duration
+	resumedExp, ownExp     time.Duration
 	// leaderWd: the leader's watchdog timeout, as the last grant carried
 	// it (0: none said): the device is set no longer.
 	leaderWd time.Duration
@@ -98,13 +101,19 @@ func NewContract(boot, id string, isolation time.Duration, armed bool, saved *Sa
 		// No guests: that is for this process's own grants to say. A
 		// state without the send time (an older agent's) is not
 		// resumed: the process starts as isolated.
-		c.expiry = min(saved.Expiry, saved.Sent+isolation)
+		c.resumedExp = min(saved.Expiry, saved.Sent+isolation)
+		c.expiry = c.resumedExp
 		c.resumedSent, c.resumedWd = saved.Sent, saved.WatchdogTimeout
 		c.saved = *saved
 	}
 	if saved != nil && saved.BootID == boot {
 		c.deviceWd = saved.DeviceTimeout
-		c.saved.BootID, c.saved.DeviceTimeout = boot, saved.DeviceTimeout
+		if c.deviceWd == 0 {
+			// An agent before DeviceTimeout kept only the timeout its
+			// grant was earned with: the device has that one.
+			c.deviceWd = saved.WatchdogTimeout
+		}
+		c.saved.BootID, c.saved.DeviceTimeout = boot, c.deviceWd
 	}
 	return c, nil
 }
@@ -123,20 +132,32 @@ func NewContract(boot, id string, isolation time.Duration, armed bool, saved *Sa
 // timeout is not resumed at all.
 func (c *Contract) SetWatchdogTimeout(d time.Duration) {
 	c.watchdogTimeout = d
-	c.expiry = c.expiryWith(d)
+	c.resumedExp = c.resumedWith(d)
+	c.expiry = max(c.resumedExp, c.ownExp)
 }
 
-// expiryWith is the grant's expiry once the device's timeout is d.
-func (c *Contract) expiryWith(d time.Duration) time.Duration {
+// resumedWith is the resumed grant's expiry once the device's timeout is d.
+func (c *Contract) resumedWith(d time.Duration) time.Duration {
 	if c.resumedSent == 0 || d <= c.resumedWd {
-		return c.expiry
+		return c.resumedExp
 	}
 	if c.resumedWd == 0 {
 		return 0
 	}
 	// Each of the device's pings the safe time allows after the grant
 	// (safetime.WatchdogTimers) is worth the longer timeout now.
-	return min(c.expiry, c.resumedSent+c.isolation-safetime.WatchdogTimers*(d-c.resumedWd))
+	return min(c.resumedExp, c.resumedSent+c.isolation-safetime.WatchdogTimers*(d-c.resumedWd))
+}
+
+// expiryWith is the grant's expiry once the device's timeout is d: the cut
+// is the resumed grant's only. The process's own grants were earned by
+// reports the leader counts no watchdog from until they say the device's
+// timeout, and are held no longer than the leader's isolation timeout
+// with a device set no longer than its watchdog timeout (Granted, Keeper):
+// cutting them too would keep a process that resumed a grant earned with
+// no device timeout from ever arming (the seventeenth review).
+func (c *Contract) expiryWith(d time.Duration) time.Duration {
+	return max(c.resumedWith(d), c.ownExp)
 }
 
 // HoldsGrantWith reports whether the process would hold a valid grant now
@@ -211,6 +232,7 @@ func (c *Contract) Granted(g decision.Grant) (Saved, bool) {
 		c.leaderWd = g.WatchdogTimeout
 	}
 	exp := sent + iso
+	c.ownExp = max(c.ownExp, exp)
 	if g.Seq >= c.guestsSeq {
 		// The word of the grant for the newest report counts, whatever
 		// order grants arrive in: an incident holds the host's fence, or

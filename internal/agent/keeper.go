@@ -164,16 +164,24 @@ func (k *Keeper) arm(now time.Duration) (string, error) {
 		return "", err
 	}
 	if set > 0 {
-		// Set once per boot: a successor takes the device as it
-		// finds it. Asking for another timeout could be rounded up past
-		// what the predecessor's counted watchdog promised.
+		// A successor never asks for a longer timeout than the boot's
+		// device has: it could be rounded up past what the
+		// predecessor's counted watchdog promised. A shorter one it may
+		// ask for (the controllers' watchdog_timeout lowered, the
+		// agent's file fixed after the watchdog-timeout alert): drivers
+		// round a shorter request to no more than a longer one.
+		if want, _ := k.target(); want < got && k.c.HoldsGrantWith(k.clock(), want) {
+			if got2, err := k.wd.SetTimeout(want); err == nil {
+				got = got2
+			}
+		}
 		if got != set {
 			if err := k.keep(k.c.DeviceSet(max(got, set))); err != nil {
 				return "", fmt.Errorf("agent: the watchdog's timeout not kept for a successor: %w", err)
 			}
 		}
 		k.c.Opened(got)
-		return fmt.Sprintf("watchdog armed on a grant, timeout %v (as this boot's first agent process set it)", got), nil
+		return fmt.Sprintf("watchdog armed on a grant, timeout %v (a predecessor on this boot set the device; a successor asks for no longer)", got), nil
 	}
 	want, capped := k.target()
 	if got != want {
