@@ -112,7 +112,9 @@ func AskGate(ctx context.Context, socket, guest, operation string) (bool, string
 	if dl, ok := ctx.Deadline(); ok {
 		_ = conn.SetDeadline(dl)
 	}
-	clean := func(s string) string { return strings.Map(func(r rune) rune { return map[bool]rune{true: '_', false: r}[r <= ' '] }, s) }
+	clean := func(s string) string {
+		return strings.Map(func(r rune) rune { return map[bool]rune{true: '_', false: r}[r <= ' '] }, s)
+	}
 	if _, err := fmt.Fprintf(conn, "start %s %s\n", clean(guest), clean(operation)); err != nil {
 		return false, fmt.Sprintf("the vigil agent at %s did not take the question: %v", socket, err)
 	}
