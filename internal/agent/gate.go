@@ -112,10 +112,7 @@ func AskGate(ctx context.Context, socket, guest, operation string) (bool, string
 	if dl, ok := ctx.Deadline(); ok {
 		_ = conn.SetDeadline(dl)
 	}
-	clean := func(s string) string {
-		return strings.Map(func(r rune) rune { return map[bool]rune{true: '_', false: r}[r <= ' '] }, s)
-	}
-	if _, err := fmt.Fprintf(conn, "start %s %s\n", clean(guest), clean(operation)); err != nil {
+	if _, err := fmt.Fprintf(conn, "start %s %s\n", oneWord(guest), oneWord(operation)); err != nil {
 		return false, fmt.Sprintf("the vigil agent at %s did not take the question: %v", socket, err)
 	}
 	line, err := bufio.NewReaderSize(conn, gateRequestMax*2).ReadString('\n')
@@ -127,4 +124,14 @@ func AskGate(ctx context.Context, socket, guest, operation string) (bool, string
 		return true, ""
 	}
 	return false, strings.TrimPrefix(line, "no ")
+}
+
+// oneWord keeps s on one line and one word of the request.
+func oneWord(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r <= ' ' {
+			return '_'
+		}
+		return r
+	}, s)
 }
