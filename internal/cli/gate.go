@@ -19,8 +19,10 @@ instances may be starting on another host), when the agent has not been
 placed yet after a boot, and when the agent does not run. That is what makes
 a host's watchdog a fence: after a reset, the next boot runs nothing vigil
 may be starting elsewhere (docs/architecture.md, "The watchdog contract").
-Nova puts a refused instance in ERROR; vigil restarts it in place once the
-host has no incident.
+A start waits up to --wait (60 s) for a grant, asking every second, so that
+guests Nova resumes at boot start once the agent's first grant comes; then it
+is refused. Nova puts a refused instance in ERROR; vigil restarts it in place
+once the host has no incident.
 
 Every other hook call (started, stopped, release, reconnect, ...) passes at
 once. The hook must not call libvirt, and this one does not.
@@ -44,7 +46,8 @@ var gateOps = map[string]bool{"prepare": true, "migrate": true, "restore": true}
 func gateCmd(args []string, env Env) error {
 	fs := newFlags("gate", gateHelp, env)
 	socket := fs.String("socket", "/var/lib/vigil-agent/gate.sock", "the agent's gate socket (state_dir/gate.sock)")
-	timeout := fs.Duration("timeout", 5*time.Second, "how long to wait for the agent's answer (no answer refuses)")
+	timeout := fs.Duration("timeout", 5*time.Second, "how long to wait for each answer of the agent")
+	wait := fs.Duration("wait", 60*time.Second, "how long a start may wait for a grant (a booting host's agent needs a few seconds for its first) before it is refused")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -56,12 +59,18 @@ func gateCmd(args []string, env Env) error {
 	if !gateOps[op] || sub != "begin" {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
-	defer cancel()
-	ok, why := agent.AskGate(ctx, *socket, guest, op)
-	if ok {
-		return nil
+	deadline := time.Now().Add(*wait)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), *timeout)
+		ok, why := agent.AskGate(ctx, *socket, guest, op)
+		cancel()
+		if ok {
+			return nil
+		}
+		if !time.Now().Before(deadline) {
+			fmt.Fprintf(env.Stderr, "vigil gate: %s of guest %s refused after waiting %v: %s\n", op, guest, *wait, why)
+			return errFailed
+		}
+		time.Sleep(min(time.Second, time.Until(deadline)))
 	}
-	fmt.Fprintf(env.Stderr, "vigil gate: %s of guest %s refused: %s\n", op, guest, why)
-	return errFailed
 }
