@@ -111,7 +111,11 @@ func (a *Agent) Step(ctx context.Context, now time.Duration) {
 			}
 		}
 		if a.beat != nil {
-			a.heartbeat(ctx, len(self.Domains), now)
+			guests := len(self.Domains)
+			if self.GuestsUnknown {
+				guests = -1 // never "none": that would prove a reboot ran nothing
+			}
+			a.heartbeat(ctx, guests, now)
 		}
 	}
 	a.tick(now)

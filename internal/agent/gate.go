@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -135,3 +136,18 @@ func oneWord(s string) string {
 		return r
 	}, s)
 }
+
+// GateInstalled reports whether libvirt's qemu hook at path runs vigil
+// gate (a script that execs it, as docs/agent.md shows): the host's
+// heartbeat says so, and only then may a new boot's heartbeat prove its
+// predecessor ended (decision.StorageBoot).
+func GateInstalled(path string) bool {
+	fi, err := os.Stat(path)
+	if err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm()&0o111 == 0 || fi.Size() > 64<<10 {
+		return false
+	}
+	b, err := os.ReadFile(path)
+	return err == nil && hookRunsGate.Match(b)
+}
+
+var hookRunsGate = regexp.MustCompile(`(?m)^\s*(exec\s+)?\S*vigil\s+gate\b`)

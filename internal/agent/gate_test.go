@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -59,5 +60,30 @@ func TestGateAnswersFromTheContract(t *testing.T) {
 	}
 	if ok, why := ask(); ok || !strings.Contains(why, "no answer from the vigil agent") {
 		t.Fatalf("with no agent: %v %q; want a refusal (the gate fails closed)", ok, why)
+	}
+}
+
+func TestGateInstalledReadsTheHook(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		name, script string
+		mode         os.FileMode
+		want         bool
+	}{
+		{"the documented hook", "#!/bin/sh\nexec /usr/local/bin/vigil gate --socket /var/lib/vigil-agent/gate.sock \"$@\"\n", 0o755, true},
+		{"not executable", "#!/bin/sh\nexec vigil gate \"$@\"\n", 0o644, false},
+		{"another hook", "#!/bin/sh\nlogger \"$@\"\n", 0o755, false},
+		{"vigil gate commented out", "#!/bin/sh\n# exec vigil gate \"$@\"\nexit 0\n", 0o755, false},
+	} {
+		p := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "-"))
+		if err := os.WriteFile(p, []byte(tc.script), tc.mode); err != nil {
+			t.Fatal(err)
+		}
+		if got := GateInstalled(p); got != tc.want {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	if GateInstalled(filepath.Join(dir, "missing")) {
+		t.Error("a missing hook counts as installed")
 	}
 }

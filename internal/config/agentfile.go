@@ -109,6 +109,10 @@ func (s AgentService) or(def AgentService) AgentService {
 type AgentLibvirt struct {
 	Socket string `yaml:"socket"` // default /run/libvirt/libvirt-sock
 	URI    string `yaml:"uri"`    // default qemu:///system
+	// Hook is libvirt's qemu hook as the agent sees it (Kolla: the
+	// nova_libvirt container's, mounted read-only): the heartbeat says
+	// whether it runs vigil gate. Default /etc/libvirt/hooks/qemu.
+	Hook string `yaml:"hook"`
 }
 
 // AgentHeartbeat is where the storage heartbeat goes: a directory on
@@ -128,7 +132,7 @@ func DefaultAgentFile() AgentFile {
 		Isolation:      AgentIsolation{Timeout: sec(10), Response: "none"},
 		Watchdog:       AgentWatchdog{Timeout: sec(10)},
 		Services:       AgentServices{Docker: "unix:///var/run/docker.sock"}, // the services: NovaComputeService, LibvirtdService
-		Libvirt:        AgentLibvirt{Socket: "/run/libvirt/libvirt-sock", URI: "qemu:///system"},
+		Libvirt:        AgentLibvirt{Socket: "/run/libvirt/libvirt-sock", URI: "qemu:///system", Hook: "/etc/libvirt/hooks/qemu"},
 	}
 }
 
@@ -155,6 +159,8 @@ func (a AgentFile) Validate() error {
 		return invalid("key_file", "%q is not an absolute path", a.KeyFile)
 	case !filepath.IsAbs(a.StateDir):
 		return invalid("state_dir", "%q is not an absolute path", a.StateDir)
+	case !filepath.IsAbs(a.Libvirt.Hook):
+		return invalid("libvirt.hook", "%q is not an absolute path (libvirt's qemu hook, e.g. /etc/libvirt/hooks/qemu)", a.Libvirt.Hook)
 	case a.ReportInterval <= 0:
 		return invalid("report_interval", "must be a positive duration, got %v", a.ReportInterval)
 	case a.Isolation.Timeout < 2*a.ReportInterval:

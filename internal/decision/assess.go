@@ -50,6 +50,13 @@ func (e *Engine) assess(h *host, now time.Time) assessment {
 		return assessment{ServiceDegraded, "agent-silent-peers-reach"}
 	}
 	storageAlive := fresh(h.storageMoved, now, e.cfg.StorageTimeout) && h.storageMoved.After(after)
+	if storageAlive && peerOK == 0 {
+		if _, ok := e.rebootProof(h, now); ok {
+			// The heartbeat is a new boot's, which runs nothing: the
+			// boot vigil knows is as silent as the rest says.
+			storageAlive = false
+		}
+	}
 	if storageAlive || peerOK > 0 {
 		return assessment{Isolated, "alive-off-network"}
 	}
@@ -79,6 +86,44 @@ func (e *Engine) assess(h *host, now time.Time) assessment {
 	default:
 		return assessment{Failed, "all-paths-silent"}
 	}
+}
+
+// rebootProof reports whether h's storage heartbeat proves that the boot
+// vigil knows of it has ended and that the boot running now starts nothing
+// vigil may start elsewhere, and says so in words. The records must come
+// from a boot that is neither the one its agent last reported nor the one
+// its watchdog record names (a boot vigil placed is known), for a storage
+// timeout at least without a record of another boot in between, and say
+// that boot runs no guest behind an installed guest-start gate: no guest
+// starts there without a grant that lets guests start, and vigil gives
+// none while an incident holds the host's fence, nor to a boot before it
+// has written down that it placed it (grant.go). A host whose old boot
+// still runs writes that boot's records; two writers under one name
+// alternate, and prove nothing.
+func (e *Engine) rebootProof(h *host, now time.Time) (string, bool) {
+	b := h.storageBoot
+	known := h.self.BootID
+	if known == "" {
+		known = h.grantBoot
+	}
+	switch {
+	case b.BootID == "" || known == "" || b.BootID == h.self.BootID || b.BootID == h.grantBoot:
+		return "", false
+	case b.Guests != 0 || !b.Gated:
+		return "", false
+	case !fresh(h.storageMoved, now, e.cfg.StorageTimeout) || now.Sub(h.storageBootSince) < e.cfg.StorageTimeout:
+		return "", false
+	}
+	return fmt.Sprintf("boot %s has ended: since %s the host's storage heartbeat comes from boot %s, which runs no guest and whose guest-start gate is installed (no guest starts there without vigil's grant)",
+		known, h.storageBootSince.Format("15:04:05.0"), b.BootID), true
+}
+
+// rebootBoot is the boot a reboot proof says has ended.
+func rebootBoot(h *host) string {
+	if h.self.BootID != "" {
+		return h.self.BootID
+	}
+	return h.grantBoot
 }
 
 // watchdogTrusted reports whether vigil may count h's watchdog as a fence
@@ -123,11 +168,14 @@ func (e *Engine) evidence(h *host, now time.Time) []string {
 		} else {
 			ev = append(ev, "no peer reaches it on any network")
 		}
+		proof, rebooted := e.rebootProof(h, now)
 		switch {
 		case !fresh(e.storageReadAt, now, e.cfg.StorageTimeout):
 			ev = append(ev, "storage heartbeats unreadable")
 		case !h.storageSeen:
 			ev = append(ev, "no storage heartbeat ever seen")
+		case rebooted:
+			ev = append(ev, fmt.Sprintf("storage heartbeat advancing (%d), but %s", h.storageCounter, proof))
 		case fresh(h.storageMoved, now, e.cfg.StorageTimeout) && h.storageMoved.After(h.lastAgent().Add(e.cfg.AgentTimeout/2)):
 			ev = append(ev, fmt.Sprintf("storage heartbeat advancing (%d)", h.storageCounter))
 		case fresh(h.storageMoved, now, e.cfg.StorageTimeout):

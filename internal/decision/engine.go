@@ -108,6 +108,14 @@ func (e *Engine) Step(now time.Time, in Input) {
 				h.storageCounter, h.storageMoved, h.storageSeen = c, now, true
 			}
 		}
+		for name, b := range m.Boots {
+			if h := e.hosts[name]; h != nil {
+				if b.BootID != h.storageBoot.BootID {
+					h.storageBootSince = now
+				}
+				h.storageBoot = b
+			}
+		}
 	case BMCReading:
 		if h := e.hosts[m.Host]; h != nil {
 			h.bmc, h.bmcAt = m.Power, now

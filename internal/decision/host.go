@@ -33,6 +33,10 @@ type host struct {
 	storageCounter uint64
 	storageMoved   time.Time // last time the counter changed
 	storageSeen    bool
+	// storageBoot is the last heartbeat's writer (StorageHeartbeats.Boots),
+	// storageBootSince when that boot's records began.
+	storageBoot      StorageBoot
+	storageBootSince time.Time
 
 	bmc   Power
 	bmcAt time.Time

@@ -40,6 +40,9 @@ func (e *Engine) lifeSince(h *host, t time.Time) string {
 		}
 	}
 	if h.storageMoved.After(t) {
+		if _, ok := e.rebootProof(h, h.storageMoved); ok {
+			return "" // a new boot's, which runs nothing
+		}
 		return "its storage heartbeat moved"
 	}
 	return ""
@@ -60,6 +63,14 @@ func (e *Engine) workflow(now time.Time, h *host, a assessment) {
 			e.persist(h)
 			e.recover(now, h)
 			return
+		}
+		if !inc.inFlight && inc.attempts > 0 {
+			if proof, ok := e.rebootProof(h, now); ok {
+				// No device could act, and none needs to: the boot
+				// whose guests vigil moves has ended.
+				inc.fence = &Fence{At: now, Method: "reboot", BootID: rebootBoot(h), Proof: proof}
+				return
+			}
 		}
 		if !inc.inFlight && inc.attempts > 0 && e.cfg.SelfFenceAfter > 0 && h.grantArmed {
 			// Checked every tick, not only when a fence retry is due: the
@@ -162,7 +173,9 @@ func (e *Engine) fenceUndone(now time.Time, h *host) string {
 	switch {
 	case h.inc.fenceLost != "":
 		return h.inc.fenceLost
-	case f.Method == "watchdog" && f.BootID != "" && h.self.BootID != f.BootID:
+	case f.Method == "reboot" && h.storageBoot.BootID == f.BootID && h.storageMoved.After(f.At):
+		return "the host's storage heartbeat comes from boot " + f.BootID + " again, which vigil counted as ended"
+	case (f.Method == "watchdog" || f.Method == "reboot") && f.BootID != "" && h.self.BootID != f.BootID:
 		// It answers from a new boot: the watchdog did reset it, and the
 		// guests it ran died with that boot. Guests the new boot runs were
 		// started again (the start gate should have stopped that): those of

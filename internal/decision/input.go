@@ -89,6 +89,20 @@ type PeerReport struct {
 type StorageHeartbeats struct {
 	OK       bool
 	Counters map[string]uint64
+	// Boots says, for the hosts whose records carry it, what else the
+	// record says: the boot that wrote it, how many guests that boot
+	// runs, and whether its guest-start gate is installed.
+	Boots map[string]StorageBoot
+}
+
+// StorageBoot is the writer of a host's heartbeat record. A record of a
+// boot vigil never heard of, running no guest behind an installed gate,
+// proves that the boot vigil knew has ended and that the new one runs
+// nothing vigil may start elsewhere (Engine.rebootProof).
+type StorageBoot struct {
+	BootID string
+	Guests int
+	Gated  bool
 }
 
 // BMCReading is one power-state read of a host's BMC.

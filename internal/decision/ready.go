@@ -213,7 +213,7 @@ type Record struct {
 // Fence is the proof that a host can no longer write.
 type Fence struct {
 	At     time.Time `json:"at"`
-	Method string    `json:"method"`          // driver, "operator" or "watchdog"
+	Method string    `json:"method"`          // driver, "operator", "watchdog" or "reboot"
 	Proof  string    `json:"proof"`           // evidence shown to humans
 	By     string    `json:"by,omitempty"`    // operator who confirmed
 	Level  int       `json:"level,omitempty"` // topology level that succeeded

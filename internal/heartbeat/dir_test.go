@@ -16,6 +16,7 @@ func storeContract(t *testing.T, s Store) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	w1 := NewWriter(s, "cmp1", "boot-a")
 	w2 := NewWriter(s, "cmp10", "boot-b")
+	w2.Gated = func() bool { return true }
 	for range 3 {
 		if err := w1.Beat(ctx, 4, 0, now); err != nil {
 			t.Fatal(err)
@@ -34,6 +35,9 @@ func storeContract(t *testing.T, s Store) {
 	in := Input(all, nil)
 	if !in.OK || in.Counters["cmp1"] != 3 || in.Counters["cmp10"] != 1 {
 		t.Errorf("Input = %+v", in)
+	}
+	if b := in.Boots["cmp10"]; b.BootID != "boot-b" || b.Guests != 0 || !b.Gated || in.Boots["cmp1"].Gated || in.Boots["cmp1"].Guests != 4 {
+		t.Errorf("Input's boots = %+v: want each record's writer, guests and gate", in.Boots)
 	}
 	// The agent restarts: its heartbeat moves on from 3, never back.
 	w1 = NewWriter(s, "cmp1", "boot-a")

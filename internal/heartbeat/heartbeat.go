@@ -29,7 +29,10 @@ type Beat struct {
 	// the last read: moved or not). A restarted agent continues from the
 	// record it reads back, so a restart does not look like a stop.
 	Seq    uint64 `json:"s"`
-	Guests int    `json:"g"` // running guests
+	Guests int    `json:"g"` // running guests; -1 unknown
+	// Gated: the boot's guest-start gate is installed (libvirt's qemu
+	// hook runs vigil gate), so it starts no guest without vigil's grant.
+	Gated bool `json:"gt,omitempty"`
 	// Granted is how long ago, at the write, the agent last held a
 	// grant: an isolated but writing host says for how long.
 	Granted time.Duration `json:"a,omitempty"`
@@ -55,10 +58,14 @@ func Input(beats map[string]Beat, err error) decision.StorageHeartbeats {
 		return decision.StorageHeartbeats{}
 	}
 	c := make(map[string]uint64, len(beats))
+	boots := make(map[string]decision.StorageBoot, len(beats))
 	for h, b := range beats {
 		c[h] = b.Seq
+		if b.BootID != "" {
+			boots[h] = decision.StorageBoot{BootID: b.BootID, Guests: b.Guests, Gated: b.Gated}
+		}
 	}
-	return decision.StorageHeartbeats{OK: true, Counters: c}
+	return decision.StorageHeartbeats{OK: true, Counters: c, Boots: boots}
 }
 
 // Writer is the agent's side: each Beat moves the counter.
@@ -68,6 +75,9 @@ type Writer struct {
 	boot   string
 	seq    uint64
 	loaded bool
+	// Gated, if set, says at each write whether the guest-start gate is
+	// installed (agent.GateInstalled).
+	Gated func() bool
 }
 
 // NewWriter writes host's heartbeats on boot to store.
@@ -90,7 +100,8 @@ func (w *Writer) Beat(ctx context.Context, guests int, granted time.Duration, no
 		w.loaded = true
 	}
 	w.seq++
-	return w.store.Write(ctx, Beat{Host: w.host, BootID: w.boot, Seq: w.seq, Guests: guests, Granted: granted, At: now.UTC()})
+	gated := w.Gated != nil && w.Gated()
+	return w.store.Write(ctx, Beat{Host: w.host, BootID: w.boot, Seq: w.seq, Guests: guests, Gated: gated, Granted: granted, At: now.UTC()})
 }
 
 func encode(b Beat) []byte {

@@ -309,8 +309,12 @@ func (c *Controller) collect() {
 		read := decision.StorageHeartbeats{OK: w.CtlReachesCeph()}
 		if read.OK {
 			read.Counters = make(map[string]uint64, len(w.Hosts))
+			read.Boots = make(map[string]decision.StorageBoot, len(w.Hosts))
 			for _, h := range w.Hosts {
 				read.Counters[h.Name] = h.heartbeat
+				if h.beat.BootID != "" {
+					read.Boots[h.Name] = h.beat
+				}
 			}
 		}
 		c.loop.Step(now, read)
@@ -495,7 +499,7 @@ const (
 // An operator's confirmation and a watchdog reset have no device to read:
 // the engine judged those.
 func (c *Controller) readFence(h *Host, method string) (fenceRead, string) {
-	if method == "operator" || method == "watchdog" {
+	if method == "operator" || method == "watchdog" || method == "reboot" {
 		return fenceHeld, ""
 	}
 	var lifted, unread []string
@@ -786,11 +790,11 @@ func (c *Controller) checkConclusions(r decision.Ready) {
 		}
 		h := c.w.Host(t.Host)
 		for _, st := range c.loop.Status() {
-			if st.Name != t.Host || st.Fence == nil || st.Fence.Method != "watchdog" {
+			if st.Name != t.Host || st.Fence == nil || st.Fence.Method != "watchdog" && st.Fence.Method != "reboot" {
 				continue
 			}
 			if h.On && bootID(h) == st.Fence.BootID {
-				c.violate(h.Name, "counted as reset by its watchdog while boot %s still runs (guests %v)", st.Fence.BootID, sortedKeys(h.Domains))
+				c.violate(h.Name, "counted as reset by its %s while boot %s still runs (guests %v)", st.Fence.Method, st.Fence.BootID, sortedKeys(h.Domains))
 			}
 		}
 	}

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/vigil-ha/vigil/internal/agent"
+
+	"github.com/vigil-ha/vigil/internal/decision"
 )
 
 // Epoch is virtual time zero.
@@ -98,6 +100,10 @@ type Host struct {
 	// ERROR; a start that gets through clears the entry.
 	refused   map[string]bool
 	heartbeat uint64 // storage heartbeat counter
+	// beat is what the last heartbeat record says of its writer: its boot,
+	// its guests, and the guest-start gate (the simulator's hosts have one
+	// whenever the watchdog contract is configured).
+	beat decision.StorageBoot
 	// agent is the contract of the host's last agent process (vigil's own
 	// code, internal/agent), saved what it keeps for a successor on this
 	// boot; agentNo counts the processes started.
@@ -318,6 +324,7 @@ func (w *World) advance() {
 		}
 		if h.Running(Agent) && w.canWrite(h, string(Agent)) {
 			h.heartbeat++
+			h.beat = decision.StorageBoot{BootID: bootID(h), Guests: len(h.Domains), Gated: w.cfg.Watchdog != nil}
 		}
 	}
 	w.Nova.advance()

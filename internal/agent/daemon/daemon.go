@@ -115,6 +115,10 @@ func Run(ctx context.Context, cfg config.AgentFile, keys wire.HostKeys, paths Pa
 		defer closeStore()
 		beat = heartbeat.NewWriter(store, cfg.Host, boot)
 	}
+	if w, ok := beat.(*heartbeat.Writer); ok {
+		hook := cfg.Libvirt.Hook
+		w.Gated = func() bool { return agent.GateInstalled(hook) }
+	}
 
 	// The device is only looked at here: opening it starts its timer (and
 	// its close at this process's exit would ping it), which only a
