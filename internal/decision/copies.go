@@ -26,18 +26,25 @@ func (e *Engine) placedHereRunElsewhere(now time.Time, h *host) []string {
 }
 
 // fenceHolds reports whether o's guests cannot write now: its incident
-// holds a fence that nothing has undone, and, once o is back (rejoining),
-// only a storage fence still in force (a blocklisted host's stale guests
-// cannot write; a host whose power fence was undone, or that answered
-// again, may run them). Found by vigil lab fuzz --seed 1796319925 (schedule
-// 9619): the attack12 fix counted every rejoining host as unfenced, and a
-// blocklisted host's stale guests then held their evacuated copies' next
-// evacuation for good.
+// holds a storage fence still in force (a blocklisted host's stale guests
+// cannot write, whatever its power or its agent do since), or a fence that
+// nothing has undone while o is not back (a host whose power fence was
+// undone, or that answered again, may run them). Found by vigil lab fuzz
+// --seed 1796319925 (schedule 9619): the attack12 fix counted every
+// rejoining host as unfenced, and a blocklisted host's stale guests then
+// held their evacuated copies' next evacuation for good; and by --seed
+// 242505695 (schedule 1336): a host fenced by power and blocklist, powered
+// on again by an operator while cut off, held the next evacuation of an
+// instance it had run, although the blocklist kept any copy it might run
+// off the disk.
 func (e *Engine) fenceHolds(now time.Time, o *host) bool {
-	if o.inc == nil || o.inc.fence == nil || e.fenceUndone(now, o) != "" {
+	if o.inc == nil || o.inc.fence == nil {
 		return false
 	}
-	return o.state != Rejoining || hasStorageFence(o.inc.fence.Method)
+	if hasStorageFence(o.inc.fence.Method) && o.inc.fenceLost == "" {
+		return true
+	}
+	return e.fenceUndone(now, o) == "" && o.state != Rejoining
 }
 
 // hasStorageFence reports whether one of the fence's devices keeps the
@@ -69,8 +76,14 @@ func hasStorageFence(method string) bool {
 // found by attack14), and counts; once it ended within the bound it was a
 // dead one's; a run longer than the bound was a live writer. One no read
 // shows since before the last report, which does not list it, has ended.
+//
+// A guest list o's agent gave before a power fence of o was verified names
+// guests of a boot that the fence switched off: they died with it, whatever
+// o's power does since (a new boot lists its own). Found by vigil lab fuzz
+// --seed 3538135721 (schedule 2279): a host fenced while off and powered on
+// again, still cut off, held the next evacuation of an instance it had run.
 func (o *host) seenWith(in string, now time.Time) bool {
-	if slices.Contains(o.self.Domains, in) {
+	if slices.Contains(o.self.Domains, in) && !o.listedBeforePowerFence() {
 		return true
 	}
 	w := o.writers[in]
@@ -91,6 +104,12 @@ func (o *host) seenWith(in string, now time.Time) bool {
 		from = l
 	}
 	return w.Sub(from) > deadWatchLinger // ended: longer than a dead client's watch lasts was a live one
+}
+
+// listedBeforePowerFence reports whether o's latest guest list came before
+// a power fence of o that was verified: a list of a boot now dead.
+func (o *host) listedBeforePowerFence() bool {
+	return o.inc != nil && o.inc.fence != nil && powerFence(o.inc.fence.Method) && o.selfAt.Before(o.inc.fence.At)
 }
 
 // saidWithout reports whether o's agent, since t, gave a known guest list
