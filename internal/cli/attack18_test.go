@@ -19,10 +19,12 @@ import (
 // valid template, and a tenant picks the display name), or any domain an
 // operator defines. (For migrate and restore the help text also goes to
 // stdout, which libvirt takes as the new domain XML.) Other names are
-// taken as flags too: "--socket=/elsewhere", "--wait=0s".
+// taken as flags too: "--socket=/elsewhere", "--wait=0s"; and a domain
+// named "--" ends the flags, so "prepare" is taken for the guest and
+// "begin" for the operation, which the hook passes at once.
 func TestAttack18GateGuestNamedLikeAFlagIsAdmitted(t *testing.T) {
 	sock := filepath.Join(t.TempDir(), "no-agent.sock")
-	for _, guest := range []string{"-h", "-help", "--help"} {
+	for _, guest := range []string{"-h", "-help", "--help", "--"} {
 		for _, op := range []string{"prepare", "migrate", "restore"} {
 			code, _, _ := run(t, "gate", "--wait", "0s", "--socket", sock, guest, op, "begin", "-")
 			if code == 0 {
