@@ -3,9 +3,7 @@ package agent
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"testing"
 	"time"
 
@@ -38,14 +36,7 @@ func TestAttack18RealLibvirtStartsGuestNamedLikeAFlag(t *testing.T) {
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	bin := filepath.Join(dir, "vigil")
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
-	if out, err := exec.Command(goBin, "build", "-o", bin, "github.com/vigil-ha/vigil/cmd/vigil").CombinedOutput(); err != nil {
-		t.Fatalf("go build vigil: %v\n%s", err, out)
-	}
+	bin := buildVigil(t, dir)
 	sock := filepath.Join(dir, "gate.sock")
 	g := NewGate(func() time.Duration { return time.Minute }) // no grant: until 0
 	l, err := ListenGate(sock)

@@ -56,11 +56,17 @@ func (g *Gate) Serve(ctx context.Context, l net.Listener) error {
 			if ctx.Err() != nil {
 				return nil
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
+			if errors.Is(err, net.ErrClosed) {
+				return fmt.Errorf("agent: gate: %w", err)
 			}
-			return fmt.Errorf("agent: gate: %w", err)
+			// A passing error (EMFILE: out of file descriptors): the
+			// hook's callers wait; try again shortly.
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(100 * time.Millisecond):
+			}
+			continue
 		}
 		go g.answer(conn)
 	}

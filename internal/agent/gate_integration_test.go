@@ -5,7 +5,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -36,14 +35,7 @@ func TestGateRefusesQEMUStartsWithoutAGrant(t *testing.T) {
 	if err := os.Chmod(dir, 0o755); err != nil { // libvirtd and its hook run as nobody
 		t.Fatal(err)
 	}
-	bin := filepath.Join(dir, "vigil")
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
-	if out, err := exec.Command(goBin, "build", "-o", bin, "github.com/vigil-ha/vigil/cmd/vigil").CombinedOutput(); err != nil {
-		t.Fatalf("go build vigil: %v\n%s", err, out)
-	}
+	bin := buildVigil(t, dir)
 	sock := filepath.Join(dir, "gate.sock")
 	var now time.Duration
 	g := NewGate(func() time.Duration { return now })
@@ -106,4 +98,18 @@ func TestGateRefusesQEMUStartsWithoutAGrant(t *testing.T) {
 	if err := start("instance-g3", "6a1f2b8e-0000-4000-8000-000000000003"); err == nil || !strings.Contains(err.Error(), "no answer from the vigil agent") {
 		t.Fatalf("a start with the agent gone: %v; want a refusal (the gate fails closed)", err)
 	}
+}
+
+// buildVigil builds vigil from this tree into dir: the hook libvirtd runs.
+func buildVigil(t *testing.T, dir string) string {
+	t.Helper()
+	bin := filepath.Join(dir, "vigil")
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		goBin = "/usr/local/go/bin/go" // where make deps puts it
+	}
+	if out, err := exec.Command(goBin, "build", "-o", bin, "github.com/vigil-ha/vigil/cmd/vigil").CombinedOutput(); err != nil {
+		t.Fatalf("go build vigil: %v\n%s", err, out)
+	}
+	return bin
 }

@@ -70,7 +70,7 @@ func TestGateInstalledReadsTheHook(t *testing.T) {
 		mode         os.FileMode
 		want         bool
 	}{
-		{"the documented hook", "#!/bin/sh\nexec /usr/local/bin/vigil gate --socket /var/lib/vigil-agent/gate.sock \"$@\"\n", 0o755, true},
+		{"the documented hook", "#!/bin/sh\nexec /usr/local/bin/vigil gate --socket /var/lib/vigil-agent/gate.sock -- \"$@\"\n", 0o755, true},
 		{"not executable", "#!/bin/sh\nexec vigil gate \"$@\"\n", 0o644, false},
 		{"another hook", "#!/bin/sh\nlogger \"$@\"\n", 0o755, false},
 		{"vigil gate commented out", "#!/bin/sh\n# exec vigil gate \"$@\"\nexit 0\n", 0o755, false},

@@ -31,12 +31,14 @@ Install (Kolla: inside the nova_libvirt container, with the agent's
 state_dir mounted):
   cat > /etc/libvirt/hooks/qemu <<'HOOK'
   #!/bin/sh
-  exec /usr/local/bin/vigil gate --socket /var/lib/vigil-agent/gate.sock "$@"
+  exec /usr/local/bin/vigil gate --socket /var/lib/vigil-agent/gate.sock -- "$@"
   HOOK
   chmod 755 /etc/libvirt/hooks/qemu   # then restart libvirtd once
 
 Usage:
-  vigil gate [--socket PATH] GUEST OPERATION SUB-OPERATION [EXTRA]
+  vigil gate [--socket PATH] [--wait D] [--] GUEST OPERATION SUB-OPERATION EXTRA
+
+The last four arguments are always libvirt's, whatever they look like.
 `
 
 // gateOps are libvirt's qemu hook operations that put a guest on this
@@ -48,12 +50,21 @@ func gateCmd(args []string, env Env) error {
 	socket := fs.String("socket", "/var/lib/vigil-agent/gate.sock", "the agent's gate socket (state_dir/gate.sock)")
 	timeout := fs.Duration("timeout", 5*time.Second, "how long to wait for each answer of the agent")
 	wait := fs.Duration("wait", 60*time.Second, "how long a start may wait for a grant (a booting host's agent needs a few seconds for its first) before it is refused")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
+	// libvirt passes exactly GUEST OPERATION SUB-OPERATION EXTRA: those are
+	// the last four arguments, whatever they look like (a guest may be
+	// named "-h" or "--"), and only what comes before them is flags.
+	if len(args) < 4 {
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		return fmt.Errorf("%w: gate: want GUEST OPERATION SUB-OPERATION EXTRA, as libvirt passes them to its qemu hook, got %q", errUsage, args)
 	}
-	if len(pos) < 3 {
-		return fmt.Errorf("%w: gate: want GUEST OPERATION SUB-OPERATION, as libvirt passes them to its qemu hook, got %q", errUsage, pos)
+	pos := args[len(args)-4:]
+	if err := fs.Parse(args[:len(args)-4]); err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: gate: unexpected arguments %q before GUEST OPERATION SUB-OPERATION EXTRA", errUsage, fs.Args())
 	}
 	guest, op, sub := pos[0], pos[1], pos[2]
 	if !gateOps[op] || sub != "begin" {

@@ -53,6 +53,10 @@ func validBase(t *testing.T) config.Config {
 func TestDefaultMatchesDecision(t *testing.T) {
 	got := config.Default().Decision()
 	want := decision.DefaultConfig()
+	// The engine's own default leaves the agents' timeouts unchecked (an
+	// engine built by hand); the configuration always says them, self
+	// fencing or not: grants carry them.
+	want.IsolationTimeout, want.WatchdogTimeout = 10*time.Second, 10*time.Second
 	if diff := cmp.Diff(want, got, cmpopts.IgnoreFields(decision.Config{}, "FenceLevels")); diff != "" {
 		t.Errorf("Default().Decision() differs from decision.DefaultConfig() (-want +got):\n%s", diff)
 	}

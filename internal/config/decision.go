@@ -16,9 +16,13 @@ func (c Config) Decision() decision.Config {
 		t, _ := c.topology(i)
 		levels = max(levels, len(t.Levels))
 	}
-	var selfFence, iso, wd Duration
+	// The agents' timeouts count whether or not vigil counts watchdogs as
+	// fences: grants carry them, and a reboot proof waits out a
+	// predecessor's grant by them.
+	var selfFence Duration
+	iso, wd := c.SelfFence.IsolationTimeout, c.SelfFence.WatchdogTimeout
 	if c.SelfFence.Enabled {
-		selfFence, iso, wd = c.SelfFence.AssumeDeadAfter, c.SelfFence.IsolationTimeout, c.SelfFence.WatchdogTimeout
+		selfFence = c.SelfFence.AssumeDeadAfter
 	}
 	return decision.Config{
 		Networks:            slices.Clone(c.Networks),

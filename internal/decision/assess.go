@@ -106,8 +106,20 @@ func (e *Engine) rebootProof(h *host, now time.Time) (string, bool) {
 	if known == "" {
 		known = h.grantBoot
 	}
+	iso := e.cfg.IsolationTimeout
 	switch {
-	case b.BootID == "" || known == "" || b.BootID == h.self.BootID || b.BootID == h.grantBoot:
+	case b.BootID == "" || known == "" || iso == 0:
+		return "", false
+	case b.BootID == h.self.BootID || b.BootID == h.grantBoot || b.BootID == h.echoedBoot || b.BootID == h.recordBoot:
+		return "", false
+	case !h.boots[b.BootID].IsZero():
+		// This leader heard it (a late message of an ended boot may
+		// have replaced it as the last word since): it may hold a
+		// grant of ours that lets guests start.
+		return "", false
+	case now.Sub(e.leaderSince) < iso+iso/10+time.Second:
+		// A predecessor may have granted it guests before this leader
+		// began: such a grant lasts an isolation timeout at most.
 		return "", false
 	case b.Guests != 0 || !b.Gated:
 		return "", false

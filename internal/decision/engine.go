@@ -108,13 +108,22 @@ func (e *Engine) Step(now time.Time, in Input) {
 				h.storageCounter, h.storageMoved, h.storageSeen = c, now, true
 			}
 		}
-		for name, b := range m.Boots {
-			if h := e.hosts[name]; h != nil {
-				if b.BootID != h.storageBoot.BootID {
-					h.storageBootSince = now
-				}
-				h.storageBoot = b
+		for name := range m.Counters {
+			h := e.hosts[name]
+			if h == nil {
+				continue
 			}
+			b, ok := m.Boots[name]
+			if !ok {
+				// A record naming no boot proves nothing, nor does an
+				// older one that did.
+				h.storageBoot, h.storageBootSince = StorageBoot{}, time.Time{}
+				continue
+			}
+			if b.BootID != h.storageBoot.BootID {
+				h.storageBootSince = now
+			}
+			h.storageBoot = b
 		}
 	case BMCReading:
 		if h := e.hosts[m.Host]; h != nil {

@@ -10,6 +10,7 @@ import (
 func TestRebootProof(t *testing.T) {
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	cfg := DefaultConfig()
+	cfg.IsolationTimeout, cfg.WatchdogTimeout = 10*time.Second, 10*time.Second
 	e, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -38,13 +39,16 @@ func TestRebootProof(t *testing.T) {
 		{"vigil placed the new boot", func() { h.grantBoot = "b2" }},
 		{"no boot known", func() { h.self.BootID = "" }},
 		{"no boot in the record (an older agent)", func() { h.storageBoot.BootID = "" }},
+		{"this leader heard the new boot", func() { h.heardBoot("b2", t0) }},
+		{"a predecessor may still hold a grant to it", func() { e.leaderSince = now.Add(-cfg.IsolationTimeout) }},
 	} {
-		saved, savedGrant, savedSelf := h.storageBoot, h.grantBoot, h.self.BootID
+		saved, savedGrant, savedSelf, savedSince := h.storageBoot, h.grantBoot, h.self.BootID, e.leaderSince
 		tc.apply()
 		if _, ok := e.rebootProof(h, now); ok {
 			t.Errorf("%s: proof", tc.name)
 		}
-		h.storageBoot, h.grantBoot, h.self.BootID = saved, savedGrant, savedSelf
+		h.storageBoot, h.grantBoot, h.self.BootID, e.leaderSince = saved, savedGrant, savedSelf, savedSince
+		delete(h.boots, "b2")
 	}
 	// Two writers under one name (a cloned config): the records alternate
 	// between the boots, and never prove anything.

@@ -84,8 +84,11 @@ func (s *Scenario) DecisionConfig() (decision.Config, error) {
 				return cfg, fmt.Errorf("%w: vigil.%v", ErrInvalid, err)
 			}
 			cfg.SelfFenceAfter = a
-			cfg.IsolationTimeout, cfg.WatchdogTimeout = time.Duration(wd.IsolationTimeout), time.Duration(wd.WatchdogTimeout)
 		}
+	}
+	if wd := s.Cluster.Watchdog; wd != nil {
+		// The agents' timeouts, whether or not vigil counts watchdogs.
+		cfg.IsolationTimeout, cfg.WatchdogTimeout = time.Duration(wd.IsolationTimeout), time.Duration(wd.WatchdogTimeout)
 	}
 	if err := cfg.Validate(); err != nil {
 		return cfg, fmt.Errorf("%w: vigil: %v", ErrInvalid, err)
