@@ -26,25 +26,21 @@ func (e *Engine) placedHereRunElsewhere(now time.Time, h *host) []string {
 }
 
 // fenceHolds reports whether o's guests cannot write now: its incident
-// holds a storage fence still in force (a blocklisted host's stale guests
-// cannot write, whatever its power or its agent do since), or a fence that
-// nothing has undone while o is not back (a host whose power fence was
-// undone, or that answered again, may run them). Found by vigil lab fuzz
-// --seed 1796319925 (schedule 9619): the attack12 fix counted every
-// rejoining host as unfenced, and a blocklisted host's stale guests then
-// held their evacuated copies' next evacuation for good; and by --seed
-// 242505695 (schedule 1336): a host fenced by power and blocklist, powered
-// on again by an operator while cut off, held the next evacuation of an
-// instance it had run, although the blocklist kept any copy it might run
-// off the disk.
+// holds a fence that nothing has undone, and, once o is back (rejoining),
+// only a storage fence still in force (a blocklisted host's stale guests
+// cannot write; a host whose power fence was undone, or that answered
+// again, may run them). Found by vigil lab fuzz --seed 1796319925 (schedule
+// 9619): the attack12 fix counted every rejoining host as unfenced, and a
+// blocklisted host's stale guests then held their evacuated copies' next
+// evacuation for good. A storage fence does not hold by itself once the
+// power fence beside it was undone: the twentieth review showed entries
+// that lapse (or a power read-back that lied) letting a stale copy write
+// while a second one started (scenarios/attack20/).
 func (e *Engine) fenceHolds(now time.Time, o *host) bool {
-	if o.inc == nil || o.inc.fence == nil {
+	if o.inc == nil || o.inc.fence == nil || e.fenceUndone(now, o) != "" {
 		return false
 	}
-	if hasStorageFence(o.inc.fence.Method) && o.inc.fenceLost == "" {
-		return true
-	}
-	return e.fenceUndone(now, o) == "" && o.state != Rejoining
+	return o.state != Rejoining || hasStorageFence(o.inc.fence.Method)
 }
 
 // hasStorageFence reports whether one of the fence's devices keeps the
