@@ -86,6 +86,8 @@ func (o *host) seenWith(in string, now time.Time) bool {
 	switch {
 	case w.IsZero():
 		return false
+	case o.watchEndedAtPowerFence(w, now):
+		return false // the switched-off boot's client, lingering
 	case o.selfAt.IsZero() || o.self.GuestsUnknown:
 		return true
 	case o.selfAt.After(w.Add(writerGap)):
@@ -106,6 +108,19 @@ func (o *host) seenWith(in string, now time.Time) bool {
 // a power fence of o that was verified: a list of a boot now dead.
 func (o *host) listedBeforePowerFence() bool {
 	return o.inc != nil && o.inc.fence != nil && powerFence(o.inc.fence.Method) && o.selfAt.Before(o.inc.fence.At)
+}
+
+// watchEndedAtPowerFence reports whether a disk watch last read at w ended
+// within a dead client's linger after a verified power fence of o: the
+// watch of the boot the fence switched off (a live one would have gone on
+// being read). Found by vigil lab fuzz --seed 521293239 (schedule 7825): a
+// host fenced before this leader ever heard it, and powered on again, held
+// the next evacuation of an instance whose disk it had watched.
+func (o *host) watchEndedAtPowerFence(w, now time.Time) bool {
+	if o.inc == nil || o.inc.fence == nil || !powerFence(o.inc.fence.Method) {
+		return false
+	}
+	return now.Sub(w) > writerGap && !w.After(o.inc.fence.At.Add(deadWatchLinger))
 }
 
 // saidWithout reports whether o's agent, since t, gave a known guest list
