@@ -75,6 +75,11 @@ func agentCmd(args []string, env Env) error {
 		}
 		fmt.Fprintf(env.Stdout, "%s: agent of %s, %d network(s), key generation %d, watchdog %q, isolation %v then %s\n",
 			*path, cfg.Host, len(cfg.Networks), keys.Newest().ID, cfg.Watchdog.Device, cfg.Isolation.Timeout.Std(), cfg.Isolation.Response)
+		if agent.GateInstalled(cfg.Libvirt.Hook) {
+			fmt.Fprintf(env.Stdout, "guest-start gate: %s runs vigil gate\n", cfg.Libvirt.Hook)
+		} else {
+			fmt.Fprintf(env.Stderr, "warning: libvirt.hook %s does not run vigil gate: guests may start on this host without a grant, so after a watchdog reset its next boot may resume guests vigil is starting elsewhere, and vigil never takes a reboot of it as a fence; install the hook (vigil gate --help) and restart libvirtd\n", cfg.Libvirt.Hook)
+		}
 		return nil
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)

@@ -98,13 +98,29 @@ func TestAgentCheck(t *testing.T) {
 	if code, out, e := runW(t, "agent", "--config", file, "--check"); code != 0 || !strings.Contains(out, "agent of cmp1, 1 network(s), key generation 1") {
 		t.Errorf("agent --check: exit %d, %q, %q", code, out, e)
 	}
+	// libvirt's hook: a warning while it does not run vigil gate, the
+	// gate named once it does.
+	hook := filepath.Join(dir, "qemu")
+	doc := "host: cmp1\nnetworks:\n  - {name: mgmt, listen: 10.0.0.11:7401, controllers: [10.0.0.1:7400]}\nkey_file: " + filepath.Join(dir, "cmp1.key") + "\nheartbeat: {dir: /srv/hb}\nlibvirt: {hook: " + hook + "}\n"
+	if err := os.WriteFile(file, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, e := runW(t, "agent", "--config", file, "--check"); code != 0 || !strings.Contains(e, "does not run vigil gate") {
+		t.Errorf("agent --check without the hook: exit %d, %q; want a warning", code, e)
+	}
+	if err := os.WriteFile(hook, []byte("#!/bin/sh\nexec /usr/local/bin/vigil gate --socket /var/lib/vigil-agent/gate.sock -- \"$@\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, e := runW(t, "agent", "--config", file, "--check"); code != 0 || !strings.Contains(out, "runs vigil gate") || e != "" {
+		t.Errorf("agent --check with the hook: exit %d, %q, %q", code, out, e)
+	}
 	write(filepath.Join(dir, "cmp2.key"))
 	if code, _, e := runW(t, "agent", "--config", file, "--check"); code == 0 || !strings.Contains(e, "cmp2") {
 		t.Errorf("agent --check with cmp2's key: exit %d, %q; want a refusal naming it", code, e)
 	}
 	// The watchdog device is looked at, never opened (that would start its
 	// timer): a missing node is named.
-	doc := "host: cmp1\nnetworks:\n  - {name: mgmt, listen: 10.0.0.11:7401, controllers: [10.0.0.1:7400]}\nkey_file: " + filepath.Join(dir, "cmp1.key") + "\nheartbeat: {dir: /srv/hb}\nwatchdog: {device: " + filepath.Join(dir, "no-watchdog") + "}\n"
+	doc = "host: cmp1\nnetworks:\n  - {name: mgmt, listen: 10.0.0.11:7401, controllers: [10.0.0.1:7400]}\nkey_file: " + filepath.Join(dir, "cmp1.key") + "\nheartbeat: {dir: /srv/hb}\nwatchdog: {device: " + filepath.Join(dir, "no-watchdog") + "}\n"
 	if err := os.WriteFile(file, []byte(doc), 0o600); err != nil {
 		t.Fatal(err)
 	}
