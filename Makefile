@@ -28,14 +28,17 @@ test:
 # Integration tests against real local components (ipmi_sim, fence_ipmilan, fence_redfish,
 # Ceph, network namespaces, a single-machine OpenStack). Needs root and `make deps`.
 # VIGIL_OPENSTACK=1: the OpenStack tests start their bed (1-4 min, docs/performance.md).
-# Off by default for now: in the first full run here one of them (a compute in a
-# namespace whose link is cut) failed while another session used the same bed, and
-# it has not yet had a clean run inside make check. VIGIL_OPENSTACK_KEEP=1 leaves the
-# bed running for the next run.
+# They share one bed, so they run after the rest, one package at a time: run side by
+# side, internal/nova's servers filled the computes and the bed's own evacuation test
+# found "No valid host" (2026-12-04; each passes alone, the bed's in 85 s). Off by
+# default until they have had clean runs inside make check. VIGIL_OPENSTACK_KEEP=1
+# leaves the bed running for the next run.
 export VIGIL_OPENSTACK ?= 0
+OPENSTACK_PKGS = ./internal/nova/ ./internal/testbed/openstack/
 integration: deps
 	mkdir -p $(VIGIL_RUN)
-	VIGIL_INTEGRATION=1 $(GO) test -tags $(TAGS) -count=1 -p 2 -timeout 20m ./internal/...
+	VIGIL_INTEGRATION=1 VIGIL_OPENSTACK=0 $(GO) test -tags $(TAGS) -count=1 -p 2 -timeout 20m ./internal/...
+	if [ "$(VIGIL_OPENSTACK)" = 1 ]; then VIGIL_INTEGRATION=1 $(GO) test -tags $(TAGS) -count=1 -p 1 -timeout 30m $(OPENSTACK_PKGS); fi
 
 # Every shipped scenario must pass in the simulator.
 scenarios: build
