@@ -91,21 +91,19 @@ func (e *Engine) assess(h *host, now time.Time) assessment {
 // rebootProof reports whether h's storage heartbeat proves that the boot
 // vigil knows of it has ended and that the boot running now starts nothing
 // vigil may start elsewhere, and says so in words. The records must come
-// from a boot that is neither the one its agent last reported nor the one
-// its watchdog record names (a boot vigil placed is known), for a storage
-// timeout at least without a record of another boot in between, and say
-// that boot runs no guest behind an installed guest-start gate: no guest
-// starts there without a grant that lets guests start, and vigil gives
-// none while an incident holds the host's fence, nor to a boot before it
-// has written down that it placed it (grant.go). A host whose old boot
-// still runs writes that boot's records; two writers under one name
-// alternate, and prove nothing.
+// from a boot this leader never heard of (no report of it, not the boot
+// its records name), for a storage timeout at least without a record of
+// another boot in between, once this leader has led longer than an
+// isolation timeout (a predecessor's grant to that boot has ended), and
+// say that boot runs no guest behind an installed guest-start gate: no
+// guest starts there without a grant that lets guests start, and vigil
+// gives none while an incident holds the host's fence, nor to a boot
+// before it has written down that it placed it (grant.go). A host whose
+// old boot still runs writes that boot's records; two writers under one
+// name alternate, and prove nothing while the reads catch it.
 func (e *Engine) rebootProof(h *host, now time.Time) (string, bool) {
 	b := h.storageBoot
-	known := h.self.BootID
-	if known == "" {
-		known = h.grantBoot
-	}
+	known := rebootBoot(h)
 	iso := e.cfg.IsolationTimeout
 	switch {
 	case b.BootID == "" || known == "" || iso == 0:

@@ -104,10 +104,20 @@ func (o *host) seenWith(in string, now time.Time) bool {
 	return w.Sub(from) > deadWatchLinger // ended: longer than a dead client's watch lasts was a live one
 }
 
+// powerFencedAt is when a power fence of o was verified, if its incident
+// holds one (undone since or not: the boot it switched off stays dead).
+func (o *host) powerFencedAt() (time.Time, bool) {
+	if o.inc == nil || o.inc.fence == nil || !powerFence(o.inc.fence.Method) {
+		return time.Time{}, false
+	}
+	return o.inc.fence.At, true
+}
+
 // listedBeforePowerFence reports whether o's latest guest list came before
 // a power fence of o that was verified: a list of a boot now dead.
 func (o *host) listedBeforePowerFence() bool {
-	return o.inc != nil && o.inc.fence != nil && powerFence(o.inc.fence.Method) && o.selfAt.Before(o.inc.fence.At)
+	at, ok := o.powerFencedAt()
+	return ok && o.selfAt.Before(at)
 }
 
 // watchEndedAtPowerFence reports whether a disk watch last read at w ended
@@ -117,10 +127,8 @@ func (o *host) listedBeforePowerFence() bool {
 // host fenced before this leader ever heard it, and powered on again, held
 // the next evacuation of an instance whose disk it had watched.
 func (o *host) watchEndedAtPowerFence(w, now time.Time) bool {
-	if o.inc == nil || o.inc.fence == nil || !powerFence(o.inc.fence.Method) {
-		return false
-	}
-	return now.Sub(w) > writerGap && !w.After(o.inc.fence.At.Add(deadWatchLinger))
+	at, ok := o.powerFencedAt()
+	return ok && now.Sub(w) > writerGap && !w.After(at.Add(deadWatchLinger))
 }
 
 // saidWithout reports whether o's agent, since t, gave a known guest list

@@ -304,7 +304,7 @@ func (e *Engine) selfFence(h *host) *Fence {
 	if h.inc == nil || h.inc.fence == nil || h.inc.fence.BootID == "" && len(h.inc.fence.Refuse) == 0 {
 		return nil
 	}
-	if m := h.inc.fence.Method; m != "watchdog" && m != "operator" && m != "reboot" {
+	if !JudgedFence(h.inc.fence.Method) {
 		return nil
 	}
 	return h.inc.fence

@@ -210,6 +210,13 @@ type Record struct {
 	LiftUnmoved bool `json:"lift_unmoved,omitempty"`
 }
 
+// JudgedFence reports whether a fence of method has no device to read
+// back: the engine judged the boot it names dead (an operator's confirm, a
+// watchdog's safe time, a reboot's heartbeat).
+func JudgedFence(method string) bool {
+	return method == "operator" || method == "watchdog" || method == "reboot"
+}
+
 // Fence is the proof that a host can no longer write.
 type Fence struct {
 	At     time.Time `json:"at"`

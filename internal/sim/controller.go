@@ -496,10 +496,10 @@ const (
 // second copy: the fence device's status, read again. A device that reads
 // its fence in place is enough; every device reading it gone means lifted;
 // otherwise (a BMC or the Ceph monitors not answering) it cannot be told.
-// An operator's confirmation and a watchdog reset have no device to read:
-// the engine judged those.
+// An operator's confirmation, a watchdog reset and a reboot have no device
+// to read: the engine judged those (decision.JudgedFence).
 func (c *Controller) readFence(h *Host, method string) (fenceRead, string) {
-	if method == "operator" || method == "watchdog" || method == "reboot" {
+	if decision.JudgedFence(method) {
 		return fenceHeld, ""
 	}
 	var lifted, unread []string
@@ -781,8 +781,8 @@ func (c *Controller) poll(gen int, inst *Instance, dest string, res decision.Eva
 
 // checkConclusions holds the engine to the watchdog contract at the moment
 // it concludes, not only when Nova is called: a host counted as fenced by
-// its watchdog (or by an operator) must not still run the boot the fence
-// names.
+// its watchdog or by a reboot must not still run the boot the fence names
+// (an operator's confirm is the operator's word).
 func (c *Controller) checkConclusions(r decision.Ready) {
 	for _, t := range r.Transitions {
 		if t.To != decision.Fenced {
@@ -790,7 +790,7 @@ func (c *Controller) checkConclusions(r decision.Ready) {
 		}
 		h := c.w.Host(t.Host)
 		for _, st := range c.loop.Status() {
-			if st.Name != t.Host || st.Fence == nil || st.Fence.Method != "watchdog" && st.Fence.Method != "reboot" {
+			if st.Name != t.Host || st.Fence == nil || !decision.JudgedFence(st.Fence.Method) || st.Fence.Method == "operator" {
 				continue
 			}
 			if h.On && bootID(h) == st.Fence.BootID {
