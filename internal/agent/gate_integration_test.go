@@ -22,49 +22,8 @@ import (
 // libvirt's error; under one it starts; with the agent gone it is refused
 // again (the gate fails closed).
 func TestGateRefusesQEMUStartsWithoutAGrant(t *testing.T) {
-	tier.Integration(t, tier.Root, "libvirtd", "qemu-system-x86_64", "unshare", "setpriv")
-	run := os.Getenv("VIGIL_RUN")
-	if run == "" {
-		run = os.TempDir()
-	}
-	dir, err := os.MkdirTemp(run, "gate-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil { // libvirtd and its hook run as nobody
-		t.Fatal(err)
-	}
-	bin := buildVigil(t, dir)
-	sock := filepath.Join(dir, "gate.sock")
 	var now time.Duration
-	g := NewGate(func() time.Duration { return now })
-	l, err := ListenGate(sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, stop := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- g.Serve(ctx, l) }()
-	t.Cleanup(stop)
-
-	cfg := libvirtd.DefaultConfig(run)
-	cfg.QEMUHook = "#!/bin/sh\nexec " + bin + " gate --wait 3s --socket " + sock + " \"$@\"\n"
-	d, err := libvirtd.Start(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Log(d.LogTail())
-		}
-		_ = d.Stop()
-	})
-	lv := libvirt.NewWithDialer(dialers.NewLocal(dialers.WithSocket(d.Socket()), dialers.WithLocalTimeout(10*time.Second)))
-	if err := lv.ConnectToURI(libvirt.ConnectURI("qemu:///session")); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = lv.Disconnect() }()
+	g, lv, stopAgent := gateBed(t, func() time.Duration { return now }, "3s", true)
 	start := func(name, uuid string) error {
 		_, err := lv.DomainCreateXML(libvirtd.QEMUDomainXML(name, uuid), 0)
 		return err
@@ -91,13 +50,70 @@ func TestGateRefusesQEMUStartsWithoutAGrant(t *testing.T) {
 	if err := lv.DomainDestroy(dom); err != nil {
 		t.Fatal(err)
 	}
-	stop()
-	if err := <-served; err != nil {
+	if err := stopAgent(); err != nil {
 		t.Fatal(err)
 	}
 	if err := start("instance-g3", "6a1f2b8e-0000-4000-8000-000000000003"); err == nil || !strings.Contains(err.Error(), "no answer from the vigil agent") {
 		t.Fatalf("a start with the agent gone: %v; want a refusal (the gate fails closed)", err)
 	}
+}
+
+// gateBed is a real libvirtd whose qemu hook is vigil gate, built from this
+// tree (asking with --wait wait; dashdash: the hook passes "--" before
+// libvirt's arguments, as docs/agent.md installs it), and the agent's side
+// of the gate on clock, served until stopAgent. The test's connection to
+// libvirtd comes back too. Needs root (libvirtd and the hook run as
+// nobody, in a mount namespace whose /etc has the hook).
+func gateBed(t *testing.T, clock func() time.Duration, wait string, dashdash bool) (*Gate, *libvirt.Libvirt, func() error) {
+	t.Helper()
+	tier.Integration(t, tier.Root, "libvirtd", "qemu-system-x86_64", "unshare", "setpriv")
+	run := os.Getenv("VIGIL_RUN")
+	if run == "" {
+		run = os.TempDir()
+	}
+	dir, err := os.MkdirTemp(run, "gate-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil { // libvirtd and its hook run as nobody
+		t.Fatal(err)
+	}
+	bin := buildVigil(t, dir)
+	sock := filepath.Join(dir, "gate.sock")
+	g := NewGate(clock)
+	l, err := ListenGate(sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- g.Serve(ctx, l) }()
+	t.Cleanup(stop)
+	stopAgent := func() error { stop(); return <-served }
+
+	sep := ""
+	if dashdash {
+		sep = " --"
+	}
+	cfg := libvirtd.DefaultConfig(run)
+	cfg.QEMUHook = "#!/bin/sh\nexec " + bin + " gate --wait " + wait + " --socket " + sock + sep + " \"$@\"\n"
+	d, err := libvirtd.Start(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Log(d.LogTail())
+		}
+		_ = d.Stop()
+	})
+	lv := libvirt.NewWithDialer(dialers.NewLocal(dialers.WithSocket(d.Socket()), dialers.WithLocalTimeout(10*time.Second)))
+	if err := lv.ConnectToURI(libvirt.ConnectURI("qemu:///session")); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = lv.Disconnect() })
+	return g, lv, stopAgent
 }
 
 // buildVigil builds vigil from this tree into dir: the hook libvirtd runs.
