@@ -56,14 +56,7 @@ func TestAttack15LongerTimeoutSuccessorOutlivesTheBound(t *testing.T) {
 	dev.Exit()
 
 	// p1, configured with 18 s, resumes p0's grant.
-	c1, err := NewContract("b1", "p1", iso, false, &saved)
-	if err != nil {
-		t.Fatal(err)
-	}
-	k1, err := NewKeeper(c1, dev, w1, func() time.Duration { return now }, RespondNone, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c1, k1 := keeperOn(t, "p1", &saved, dev, w1, &now)
 	now = 101 * time.Second
 	if _, err := k1.Tick(now); err != nil {
 		t.Fatal(err)

@@ -46,14 +46,7 @@ func attack16Successor(t *testing.T, w0, w1, p1Start, stall time.Duration) (rese
 	dev := kernel(&now)
 	dev.Round = da9063Round
 
-	c0, err := NewContract("b1", "p0", iso, false, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	k0, err := NewKeeper(c0, dev, w0, func() time.Duration { return now }, RespondNone, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c0, k0 := keeperOn(t, "p0", nil, dev, w0, &now)
 	now = 50 * time.Second
 	c0.Granted(grantFor(c0.Report(now, decision.SelfReport{}), true))
 	if _, err := k0.Tick(now); err != nil || !c0.Armed() {
@@ -277,14 +270,7 @@ func TestAttack16LongerTimeoutSuccessorNeverArms(t *testing.T) {
 	if err := k0.Abandon(); err != nil {
 		t.Fatal(err)
 	}
-	c1, err := NewContract("b1", "p1", iso, false, &saved)
-	if err != nil {
-		t.Fatal(err)
-	}
-	k1, err := NewKeeper(c1, dev, 15*time.Second, func() time.Duration { return now }, RespondNone, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c1, k1 := keeperOn(t, "p1", &saved, dev, 15*time.Second, &now)
 	for now = 61 * time.Second; now < 120*time.Second; now += time.Second {
 		c1.Granted(grantFor(c1.Report(now, decision.SelfReport{}), true))
 		if _, err := k1.Tick(now); err != nil {

@@ -50,14 +50,7 @@ func TestAttack17CrashRightAfterArmingLocksOutEverySuccessor(t *testing.T) {
 	dev.Exit()
 
 	saved := file
-	c1, err := NewContract("b1", "p1", iso, false, &saved)
-	if err != nil {
-		t.Fatal(err)
-	}
-	k1, err := NewKeeper(c1, dev, 10*time.Second, func() time.Duration { return now }, RespondNone, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c1, k1 := keeperOn(t, "p1", &saved, dev, 10*time.Second, &now)
 	k1.SaveWith(func(s Saved) error { file = s; return nil })
 	// The leader is reachable and grants every report of p1 at once.
 	for now = 6 * time.Second; now < 60*time.Second; now += time.Second {
@@ -98,14 +91,7 @@ func TestAttack17ShorterControllerTimeoutNeverCountsAgain(t *testing.T) {
 			file = s
 		}
 	}
-	c0, err := NewContract("b1", "p0", iso, false, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	k0, err := NewKeeper(c0, dev, 20*time.Second, func() time.Duration { return now }, RespondNone, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c0, k0 := keeperOn(t, "p0", nil, dev, 20*time.Second, &now)
 	k0.SaveWith(func(s Saved) error { file = s; return nil })
 	for now = time.Second; now < 10*time.Second; now += time.Second {
 		grant(c0, 20*time.Second)
@@ -125,14 +111,7 @@ func TestAttack17ShorterControllerTimeoutNeverCountsAgain(t *testing.T) {
 		t.Fatal(err)
 	}
 	saved := file
-	c1, err := NewContract("b1", "p1", iso, false, &saved)
-	if err != nil {
-		t.Fatal(err)
-	}
-	k1, err := NewKeeper(c1, dev, 10*time.Second, func() time.Duration { return now }, RespondNone, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c1, k1 := keeperOn(t, "p1", &saved, dev, 10*time.Second, &now)
 	k1.SaveWith(func(s Saved) error { file = s; return nil })
 	for now += time.Second; now < 40*time.Second; now += time.Second {
 		grant(c1, 10*time.Second)
@@ -196,14 +175,7 @@ func TestAttack17UpgradeFromAnAgentWithoutDeviceTimeout(t *testing.T) {
 	var now time.Duration
 	dev := kernel(&now)
 	dev.Round = da9063Round
-	c0, err := NewContract("b1", "p0", iso, false, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	k0, err := NewKeeper(c0, dev, w0, func() time.Duration { return now }, RespondNone, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c0, k0 := keeperOn(t, "p0", nil, dev, w0, &now)
 	now = 50 * time.Second
 	c0.Granted(grantFor(c0.Report(now, decision.SelfReport{}), true))
 	if _, err := k0.Tick(now); err != nil || !c0.Armed() {
@@ -220,14 +192,7 @@ func TestAttack17UpgradeFromAnAgentWithoutDeviceTimeout(t *testing.T) {
 	// (the kernel's release ping), the new agent starts at 106.9 s.
 	now = ts + 500*time.Millisecond
 	dev.Exit()
-	c1, err := NewContract("b1", "p1", iso, false, &saved)
-	if err != nil {
-		t.Fatal(err)
-	}
-	k1, err := NewKeeper(c1, dev, w1, func() time.Duration { return now }, RespondNone, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c1, k1 := keeperOn(t, "p1", &saved, dev, w1, &now)
 	now = ts + 6900*time.Millisecond
 	if _, err := k1.Tick(now); err != nil {
 		t.Fatal(err)

@@ -259,14 +259,7 @@ func TestKeeperWithoutWatchdogRespondsOncePerIsolation(t *testing.T) {
 func TestKeeperSetsNoLongerThanTheLeadersWatchdogTimeout(t *testing.T) {
 	var now time.Duration
 	dev := kernel(&now)
-	c, err := NewContract("b1", "p1", iso, false, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	k, err := NewKeeper(c, dev, 30*time.Second, func() time.Duration { return now }, RespondNone, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, k := keeperOn(t, "p1", nil, dev, 30*time.Second, &now)
 	now = time.Second
 	g := grantFor(c.Report(now, decision.SelfReport{}), true)
 	g.WatchdogTimeout = 10 * time.Second
@@ -316,14 +309,7 @@ func TestKeeperSetsTheDeviceOncePerBoot(t *testing.T) {
 	}
 	now = 3 * time.Second
 	dev.Exit() // p0 crashes under its grant
-	c1, err := NewContract("b1", "p1", iso, false, &saved)
-	if err != nil {
-		t.Fatal(err)
-	}
-	k1, err := NewKeeper(c1, dev, 30*time.Second, func() time.Duration { return now }, RespondNone, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c1, k1 := keeperOn(t, "p1", &saved, dev, 30*time.Second, &now)
 	now = 4 * time.Second
 	if _, err := k1.Tick(now); err != nil || !c1.Armed() {
 		t.Fatalf("p1 not armed under the resumed grant: %v", err)
@@ -369,4 +355,19 @@ func TestKeeperRefusesADeviceThatCannotFence(t *testing.T) {
 			t.Errorf("%s: the next tick: %v, held %v: it must go on as an agent without a watchdog", tc.name, err, dev.Held())
 		}
 	}
+}
+
+// keeperOn is a keeper of process id on boot b1 over dev, asking for
+// timeout, on the clock now, with no isolation response.
+func keeperOn(t *testing.T, id string, saved *Saved, dev Device, timeout time.Duration, now *time.Duration) (*Contract, *Keeper) {
+	t.Helper()
+	c, err := NewContract("b1", id, iso, false, saved)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := NewKeeper(c, dev, timeout, func() time.Duration { return *now }, RespondNone, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, k
 }
