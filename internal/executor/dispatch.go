@@ -1,0 +1,249 @@
+package executor
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+
+	"github.com/vigil-ha/vigil/internal/decision"
+	"github.com/vigil-ha/vigil/internal/fence"
+)
+
+// Nova carries out the engine's Nova actions and returns their results
+// (nova.Executor.Do).
+type Nova interface {
+	Do(ctx context.Context, a decision.Action) []decision.Input
+}
+
+// Dispatch is the controller's executor (controller.Executor): it carries
+// out every kind of action the engine sends, fences through the hosts'
+// topologies, Nova's through Nova, alerts to Alert, and hands each result
+// back to Report (Runner.Submit).
+//
+// A host's actions run one after another in the order given, whatever
+// their kind, different hosts' at the same time: an unfence must not
+// overtake the fence sent after it, nor a re-enable the unfence before it.
+// A cancel-fence does not queue: it drops the host's fence still waiting
+// its turn (reported aborted, cancelled); a fence already under way keeps
+// its own result (the power-off may have gone out).
+//
+// In Shadow mode nothing touches the world: each action is logged as what
+// would be done, alerts still go out, and no result is reported (the
+// incident waits where a real fence would have answered).
+type Dispatch struct {
+	Topos Topologies
+	// Nova carries out force-down, evacuate, re-enable and restart. Nil:
+	// those actions are logged as not carried out and alerted.
+	Nova Nova
+	// Target is what a fence of host verifies beyond its address: the
+	// host's instances from Nova, its boot id from its agent. Nil: none.
+	Target func(ctx context.Context, host string) fence.Target
+	// BootID is the host's boot id now, as its agent reports it: the
+	// evidence an unfence of a storage fence needs. Nil: unknown.
+	BootID func(host string) string
+	Report func(decision.Input)
+	Alert  func(decision.Action)
+	Shadow bool
+	Log    *slog.Logger
+
+	mu     sync.Mutex
+	queues map[string][]job
+	wg     sync.WaitGroup
+}
+
+type job struct {
+	ctx context.Context
+	a   decision.Action
+}
+
+// Execute queues a behind the host's earlier actions and returns.
+func (d *Dispatch) Execute(ctx context.Context, a decision.Action) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.queues == nil {
+		d.queues = map[string][]job{}
+	}
+	q, busy := d.queues[a.Host]
+	if a.Kind == decision.ActCancelFence {
+		d.cancel(a.Host, q)
+		return
+	}
+	d.queues[a.Host] = append(q, job{ctx: ctx, a: a})
+	if busy {
+		return
+	}
+	d.wg.Add(1)
+	go d.work(a.Host)
+}
+
+// cancel drops the host's queued fences (q[0] is under way: it stands).
+// Called with mu held.
+func (d *Dispatch) cancel(host string, q []job) {
+	if len(q) < 2 {
+		d.log().Info("cancel-fence: no fence of the host waits its turn; one under way keeps its own result", "host", host)
+		return
+	}
+	kept := q[:1]
+	for _, j := range q[1:] {
+		if j.a.Kind != decision.ActFence {
+			kept = append(kept, j)
+			continue
+		}
+		d.log().Info("fence cancelled before it started", "host", host, "level", j.a.Level)
+		d.report(decision.FenceResult{Host: host, Level: j.a.Level, Aborted: decision.AbortCancelled,
+			Err: "cancelled before it started: the host showed life after the decision"})
+	}
+	d.queues[host] = kept
+}
+
+// Wait blocks until every queued action is done.
+func (d *Dispatch) Wait() { d.wg.Wait() }
+
+func (d *Dispatch) work(host string) {
+	defer d.wg.Done()
+	for {
+		d.mu.Lock()
+		q := d.queues[host]
+		if len(q) == 0 {
+			delete(d.queues, host)
+			d.mu.Unlock()
+			return
+		}
+		j := q[0]
+		d.mu.Unlock()
+		d.run(j.ctx, j.a)
+		d.mu.Lock()
+		d.queues[host] = d.queues[host][1:]
+		d.mu.Unlock()
+	}
+}
+
+func (d *Dispatch) log() *slog.Logger {
+	if d.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return d.Log
+}
+
+func (d *Dispatch) report(in decision.Input) {
+	if d.Report != nil {
+		d.Report(in)
+	}
+}
+
+func (d *Dispatch) run(ctx context.Context, a decision.Action) {
+	log := d.log().With("host", a.Host, "action", a.String(), "rule", a.Rule)
+	if a.Kind == decision.ActAlert {
+		log.Warn("alert", "code", a.Code, "reason", a.Reason)
+		if d.Alert != nil {
+			d.Alert(a)
+		}
+		return
+	}
+	if d.Shadow {
+		log.Info("shadow: would "+string(a.Kind), "reason", a.Reason)
+		return
+	}
+	if ctx.Err() != nil {
+		// The term ended (the lease may be gone): a successor sends it
+		// again from the journal if it is still due.
+		log.Warn("not carried out: this controller's term ended", "err", ctx.Err())
+		return
+	}
+	switch a.Kind {
+	case decision.ActFence:
+		var tgt fence.Target
+		if d.Target != nil {
+			tgt = d.Target(ctx, a.Host)
+		}
+		res, _ := FenceTarget(ctx, d.Topos, a, tgt, func(s fence.Step) {
+			log.Info("fence step", "level", s.Level, "member", s.Member, "op", s.Op, "took", s.Took, "detail", s.Detail, "err", s.Err)
+		})
+		log.Info("fence done", "ok", res.OK, "method", res.Method, "proof", res.Proof, "aborted", res.Aborted.String(), "err", res.Err)
+		d.report(res)
+	case decision.ActUnfence:
+		rel := fence.Release{}
+		if d.BootID != nil {
+			rel.BootID = d.BootID(a.Host)
+		}
+		res := UnfenceAction(ctx, d.Topos, a, rel, func(s fence.Step) {
+			log.Info("unfence step", "level", s.Level, "member", s.Member, "op", s.Op, "detail", s.Detail, "err", s.Err)
+		})
+		log.Info("unfence done", "ok", res.OK, "err", res.Err)
+		d.report(res)
+	case decision.ActRenewFence:
+		res := RenewAction(ctx, d.Topos, a)
+		log.Info("fence renewal done", "ok", res.OK, "lapsed", res.Lapsed, "err", res.Err)
+		d.report(res)
+	case decision.ActForceDown, decision.ActEvacuate, decision.ActReEnable, decision.ActRestart:
+		if d.Nova == nil {
+			log.Error("not carried out: this controller has no Nova client")
+			if d.Alert != nil {
+				d.Alert(decision.Action{Kind: decision.ActAlert, Host: a.Host, Code: "no-nova", Rule: a.Rule,
+					Reason: a.String() + " not carried out: the controller has no Nova client (nova: in its configuration)"})
+			}
+			if a.Kind == decision.ActEvacuate {
+				for _, id := range a.Instances {
+					d.report(decision.EvacuateResult{Host: a.Host, Instance: id, Err: "no Nova client"})
+				}
+			}
+			return
+		}
+		for _, in := range d.Nova.Do(ctx, a) {
+			d.report(in)
+		}
+	default:
+		log.Error("not carried out: unknown action kind")
+	}
+}
+
+// Check is the fence re-read the Nova executor makes right before each
+// evacuate call (nova.FenceCheck, adapted by the caller): the status of
+// every device of the host's topology whose method is among the "+"-joined
+// methods the fence used. One device reading its fence in place is enough;
+// every one reading it gone means lifted; otherwise (a BMC or the Ceph
+// monitors not answering) it proves nothing either way. An operator's
+// confirmation, a watchdog reset and a reboot have no device to read:
+// the engine judged those (decision.JudgedFence).
+func Check(ctx context.Context, topos Topologies, host, used string) (held, lifted bool, why string) {
+	if decision.JudgedFence(used) {
+		return true, false, "judged by the engine: " + used
+	}
+	topo, err := topos.Topology(host)
+	if err != nil {
+		return false, false, "fence unreadable: " + err.Error()
+	}
+	want := map[string]bool{}
+	for _, m := range strings.Split(used, "+") {
+		want[m] = true
+	}
+	var on, unread []string
+	for _, level := range topo.Levels {
+		for _, m := range level {
+			if !want[method(m)] {
+				continue
+			}
+			st, err := m.Device.Status(ctx)
+			switch {
+			case err == nil && st == fence.StatusOff:
+				return true, false, m.Name + " reads the fence in place"
+			case err == nil && st == fence.StatusOn:
+				on = append(on, m.Name+" reads on")
+			default:
+				if err == nil {
+					err = errors.New("status unknown")
+				}
+				unread = append(unread, m.Name+": "+err.Error())
+			}
+		}
+	}
+	switch {
+	case len(unread) > 0:
+		return false, false, "fence unreadable: " + strings.Join(append(unread, on...), "; ")
+	case len(on) == 0:
+		return false, false, "fence unreadable: no device of the topology is " + used
+	}
+	return false, true, "fence no longer holds: " + strings.Join(on, "; ")
+}
