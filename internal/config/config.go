@@ -12,6 +12,8 @@ type Config struct {
 	Agent     Agent     `yaml:"agent"`
 	SelfFence SelfFence `yaml:"self_fence"`
 	Fencing   Fencing   `yaml:"fencing"`
+	// Controller is vigil controller's own section (controller.go).
+	Controller Controller `yaml:"controller"`
 	// Hosts are the compute hosts vigil protects (hosts). No default.
 	Hosts []Host `yaml:"hosts"`
 }
@@ -154,5 +156,6 @@ func Default() Config {
 			WatchdogTimeout:  sec(10), // then the watchdog resets the host 10s later (up to 3 x 10s: safetime)
 			AssumeDeadAfter:  sec(60), // safe minimum for these is 46s
 		},
+		Controller: defaultController(),
 	}
 }

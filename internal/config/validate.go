@@ -17,7 +17,7 @@ import (
 // Validate as a backstop.
 func (c Config) Validate() error {
 	for _, check := range []func() error{
-		c.checkNetworks, c.checkTimings, c.checkSelfFence, c.checkDomains, c.checkHosts,
+		c.checkNetworks, c.checkTimings, c.checkSelfFence, c.checkDomains, c.checkHosts, c.checkController,
 	} {
 		if err := check(); err != nil {
 			return err

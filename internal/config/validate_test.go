@@ -299,6 +299,34 @@ func TestValidateErrors(t *testing.T) {
 		{"duplicate storage ip", func(c *config.Config) {
 			c.Hosts[0].StorageIPs = []string{"10.20.0.1", "10.20.0.1"}
 		}, "hosts[0].storage_ips[1]", "twice", nil},
+
+		// controller
+		{"bad mode", func(c *config.Config) { c.Controller.Mode = "dry" }, "controller.mode", "active or shadow", nil},
+		{"relative data dir", func(c *config.Config) { c.Controller.DataDir = "vigil" }, "controller.data_dir", "absolute", nil},
+		{"member deaf on a network", func(c *config.Config) {
+			c.Controller.Members = []config.Member{{Name: "ctl1", Listen: map[string]string{"mgmt": "10.0.0.1:7400"}}}
+		}, "controller.members[0].listen", `no address on network "storage"`, nil},
+		{"member on an unknown network", func(c *config.Config) {
+			c.Controller.Members = []config.Member{{Name: "ctl1", Listen: map[string]string{"mgmt": "10.0.0.1:7400", "storage": "10.1.0.1:7400", "tenant": "10.2.0.1:7400"}}}
+		}, "controller.members[0].listen.tenant", "not one of networks", nil},
+		{"member on 0.0.0.0", func(c *config.Config) {
+			c.Controller.Members = []config.Member{{Name: "ctl1", Listen: map[string]string{"mgmt": "0.0.0.0:7400", "storage": "10.1.0.1:7400"}}}
+		}, "controller.members[0].listen.mgmt", "replies leave from it", nil},
+		{"two members on one address", func(c *config.Config) {
+			c.Controller.Members = []config.Member{
+				{Name: "ctl1", Listen: map[string]string{"mgmt": "10.0.0.1:7400", "storage": "10.1.0.1:7400"}},
+				{Name: "ctl2", Listen: map[string]string{"mgmt": "10.0.0.1:7400", "storage": "10.1.0.2:7400"}},
+			}
+		}, "controller.members[1].listen.mgmt", "also ctl1 on mgmt", nil},
+		{"api off loopback without TLS", func(c *config.Config) {
+			c.Controller.Members = []config.Member{{Name: "ctl1", API: "10.0.0.1:7421", Listen: map[string]string{"mgmt": "10.0.0.1:7400", "storage": "10.1.0.1:7400"}}}
+		}, "controller.members[0].api", "not a loopback address", nil},
+		{"etcd cert without key", func(c *config.Config) { c.Controller.Etcd.Cert = "/etc/vigil/etcd.pem" }, "controller.etcd", "together", nil},
+		{"etcd endpoint not a URL", func(c *config.Config) { c.Controller.Etcd.Endpoints = []string{"10.0.0.1:2379"} }, "controller.etcd.endpoints[0]", "want a URL", nil},
+		{"fractional lease", func(c *config.Config) { c.Controller.Etcd.LeaseTTL = dur(2500 * time.Millisecond) }, "controller.etcd.lease_ttl", "whole seconds", nil},
+		{"heartbeat dir and pool", func(c *config.Config) { c.Controller.Heartbeat.Dir, c.Controller.Heartbeat.Pool = "/srv/hb", "vigil" }, "controller.heartbeat", "not both", nil},
+		{"heartbeat read too rarely", func(c *config.Config) { c.Controller.Heartbeat.Every = dur(3 * time.Second) }, "controller.heartbeat.every", "half detection.storage_timeout", nil},
+		{"tls cert without key", func(c *config.Config) { c.Controller.API.TLSCert = "/etc/vigil/api.pem" }, "controller.api", "together", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -378,5 +406,24 @@ func TestValidateKdumpLevels(t *testing.T) {
 				t.Errorf("Validate = %v, want nil", err)
 			}
 		})
+	}
+}
+
+// A controller finds its own entry by name; a wrong name lists the members.
+func TestMember(t *testing.T) {
+	c := validBase(t)
+	if _, err := c.Member("ctl1"); !errors.Is(err, config.ErrInvalid) || !strings.Contains(err.Error(), "controller.members: none") {
+		t.Fatalf("Member with no members = %v, want controller.members: none", err)
+	}
+	c.Controller.Members = []config.Member{{Name: "ctl1", Listen: map[string]string{"mgmt": "10.0.0.1:7400", "storage": "10.1.0.1:7400"}}}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	m, err := c.Member("ctl1")
+	if err != nil || m.API != config.DefaultAPI {
+		t.Fatalf("Member(ctl1) = %+v, %v; want its entry with the default API address", m, err)
+	}
+	if _, err := c.Member("ctl9"); err == nil || !strings.Contains(err.Error(), `no member is called "ctl9" (members: ctl1)`) {
+		t.Fatalf("Member(ctl9) = %v, want it to name the members", err)
 	}
 }
