@@ -38,6 +38,7 @@ Usage:
                                  validate a configuration file and show what it means
   vigil keys new|host|rotate|retire --secrets FILE
                                  the keys that authenticate agent traffic
+  vigil controller --config FILE judge, fence and evacuate (three, on one etcd)
   vigil agent --config FILE      the compute host's agent
   vigil gate GUEST OP SUBOP      libvirt's qemu hook: no guest starts without a grant
   vigil version
@@ -62,6 +63,8 @@ func Main(args []string, env Env) int {
 		err = configCmd(args[1:], env)
 	case "keys":
 		err = keysCmd(args[1:], env)
+	case "controller":
+		err = controllerCmd(args[1:], env)
 	case "agent":
 		err = agentCmd(args[1:], env)
 	case "gate":

@@ -49,6 +49,10 @@ type Runner struct {
 	// AfterWrite, if set, runs between writing a Ready and acting on it:
 	// tests stop the process there, where a stop hurts most.
 	AfterWrite func()
+	// OnReady, if set, sees every Ready once its write was tried, before
+	// any of it is carried out: the operators' event log and metrics. It
+	// runs on the loop's goroutine and must not block.
+	OnReady func(decision.Ready)
 
 	reqs chan request
 	// leading is set while the member runs its lead loop (Leading).
@@ -234,6 +238,9 @@ func (r *Runner) lead(ctx context.Context) {
 			rd, err := r.Loop.Tick(time.Now())
 			if err != nil {
 				r.Log.Error("journal write failed: acting on its alerts only", "err", err)
+			}
+			if r.OnReady != nil && !rd.Empty() {
+				r.OnReady(rd)
 			}
 			if r.AfterWrite != nil {
 				r.AfterWrite()

@@ -1,0 +1,100 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/vigil-ha/vigil/internal/config"
+	"github.com/vigil-ha/vigil/internal/controller/daemon"
+)
+
+const controllerHelp = `vigil controller — judge, fence and evacuate
+
+Runs the decision engine against the real world. Operators run three
+controllers on one etcd; exactly one leads and acts, and it stops acting
+before its etcd lease can run out, so a stalled or cut-off leader never
+acts next to its successor. Each reads the same file (the cluster's rules,
+hosts and fencing, and its controller section) and finds its own entry in
+controller.members by --name.
+
+What it does, every second or so:
+  - hears every host's agent on every network (the grants that feed their
+    watchdogs go back the same way),
+  - reads every storage heartbeat in one pass, Nova's services and servers,
+    and the BMC power of fenced hosts,
+  - judges each host from all of that (Nova's service state alone never
+    fences a host), fences a failed one through its topology and verifies
+    the fence, and only then evacuates its instances through Nova.
+In controller.mode shadow it does all of that but touches nothing: each
+action is logged as "shadow: would ...". Start there.
+
+With no controller.etcd.endpoints it runs an embedded single-node etcd in
+controller.data_dir: a lab or a single controller only.
+
+Usage:
+  vigil controller --config FILE [--name NAME]           run it
+  vigil controller --config FILE [--name NAME] --check   validate, read the
+                                                         secret and build every
+                                                         host's fencing, then exit
+
+Examples:
+  vigil controller --config /etc/vigil/vigil.yaml --check
+  vigil controller --config /etc/vigil/vigil.yaml --name ctl1 --log-format json
+`
+
+func controllerCmd(args []string, env Env) error {
+	fs := newFlags("controller", controllerHelp, env)
+	path := fs.String("config", "/etc/vigil/vigil.yaml", "the cluster's configuration file")
+	host, _ := os.Hostname()
+	name := fs.String("name", host, "this controller's entry of controller.members")
+	check := fs.Bool("check", false, "validate the file, the secret and every host's fencing, then exit")
+	format := fs.String("log-format", "text", "log format: text or json")
+	level := fs.String("log-level", "info", "log level: debug, info, warn or error")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return fmt.Errorf("%w: controller takes no arguments, got %q", errUsage, pos)
+	}
+	log, err := newLogger(env, *format, *level)
+	if err != nil {
+		return err
+	}
+	cfg, err := config.Load(*path)
+	if err != nil {
+		return err
+	}
+	opts := daemon.Options{Name: *name, Getenv: env.Getenv, ReadFile: env.ReadFile, Log: log}
+	if *check {
+		sum, err := daemon.Check(cfg, opts)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(env.Stdout, "%s: %s\n", *path, sum)
+		return nil
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	return daemon.Run(ctx, cfg, opts)
+}
+
+// newLogger is the structured log every daemon writes to stderr.
+func newLogger(env Env, format, level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("%w: --log-level %q: want debug, info, warn or error", errUsage, level)
+	}
+	o := &slog.HandlerOptions{Level: l}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(env.Stderr, o)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(env.Stderr, o)), nil
+	}
+	return nil, fmt.Errorf("%w: --log-format %q: want text or json", errUsage, format)
+}

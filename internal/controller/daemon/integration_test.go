@@ -1,0 +1,371 @@
+package daemon_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/vigil-ha/vigil/internal/config"
+	"github.com/vigil-ha/vigil/internal/controller/daemon"
+	"github.com/vigil-ha/vigil/internal/decision"
+	"github.com/vigil-ha/vigil/internal/nova"
+	"github.com/vigil-ha/vigil/internal/testbed/child"
+	"github.com/vigil-ha/vigil/internal/testbed/ctlbed"
+	"github.com/vigil-ha/vigil/internal/testbed/etcd"
+	"github.com/vigil-ha/vigil/internal/testbed/vigilbin"
+	"github.com/vigil-ha/vigil/internal/wire"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	vigilbin.Remove()
+	os.Exit(code)
+}
+
+// bed is two controllers (daemon.Run in this process, on Debian's etcd)
+// and three compute hosts, each a real `vigil agent` process, all on
+// loopback addresses 127.R.n.x (R drawn per test, n the network: 1 mgmt,
+// 2 storage). Nova is left out (no OpenStack here: its part is tested
+// against the real one in internal/nova); the hosts' BMCs are addresses
+// where nothing listens, so every fence fails, as a BMC that is down does.
+type bed struct {
+	t      *testing.T
+	dir    string
+	r      byte
+	etcd   *etcd.Server
+	cfg    config.Config
+	agents map[string]*exec.Cmd
+
+	mu   sync.Mutex
+	ctls map[string]*ctl
+}
+
+type ctl struct {
+	c    *daemon.Controller
+	stop context.CancelFunc
+	done chan error
+}
+
+var hosts = []string{"cmp1", "cmp2", "cmp3"}
+
+func (b *bed) addr(network, x, port int) string {
+	return fmt.Sprintf("127.%d.%d.%d:%d", b.r, network, x, port)
+}
+
+// deadPort is a loopback TCP port nothing listens on (the BMCs'): taken
+// and released.
+func deadPort(t *testing.T) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func newBed(t *testing.T) *bed {
+	if _, err := exec.LookPath("etcd"); err != nil {
+		t.Skip("etcd (Debian's etcd-server) is not installed: scripts/install-deps.sh integration")
+	}
+	b := &bed{t: t, dir: t.TempDir(), r: byte(10 + rand.IntN(240)), agents: map[string]*exec.Cmd{}, ctls: map[string]*ctl{}}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var err error
+	if b.etcd, err = etcd.Start(ctx, filepath.Join(b.dir, "etcd")); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.etcd.Stop)
+
+	s, err := wire.NewSecret(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret := filepath.Join(b.dir, "cluster.secret")
+	write(t, secret, string(wire.FormatSecrets([]wire.Secret{s})))
+	write(t, filepath.Join(b.dir, "bmc.pass"), "secret\n")
+	hb := filepath.Join(b.dir, "heartbeats")
+	if err := os.Mkdir(hb, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	var y strings.Builder
+	fmt.Fprintf(&y, `networks: [mgmt, storage]
+fencing:
+  domains:
+    default:
+      levels:
+        - - {driver: ipmi, username: admin, password_file: %s/bmc.pass, timeout: 6s, retries: 0}
+hosts:
+`, b.dir)
+	for _, h := range hosts {
+		fmt.Fprintf(&y, "  - {name: %s, bmc: {address: 127.0.0.1, port: %d}}\n", h, deadPort(t))
+	}
+	fmt.Fprintf(&y, `controller:
+  secrets: %s
+  etcd: {endpoints: [http://%s], lease_ttl: 2s}
+  heartbeat: {dir: %s}
+  members:
+`, secret, b.etcd.Endpoint, hb)
+	for i, name := range []string{"ctl1", "ctl2"} {
+		fmt.Fprintf(&y, "    - {name: %s, api: 127.0.0.1:%d, listen: {mgmt: %q, storage: %q}}\n",
+			name, deadPort(t), b.addr(1, i+1, 7400), b.addr(2, i+1, 7400))
+	}
+	cfgPath := filepath.Join(b.dir, "vigil.yaml")
+	write(t, cfgPath, y.String())
+	if b.cfg, err = config.Load(cfgPath); err != nil {
+		t.Fatalf("%v\n%s", err, y.String())
+	}
+
+	// nova-compute and libvirtd, as the agents' process probes find them:
+	// stand-ins (sleep under their names) for the services this bed has not.
+	for _, svc := range []string{"nova-compute", "libvirtd"} {
+		exe := filepath.Join(b.dir, svc)
+		sleep, err := os.ReadFile("/bin/sleep")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(exe, sleep, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(exe, "3600")
+		if err := child.Start(cmd); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	}
+
+	bin := vigilbin.Path(t)
+	for i, h := range hosts {
+		key, err := wire.FormatHostKeys([]wire.Secret{s}, h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keyPath := filepath.Join(b.dir, h+".key")
+		write(t, keyPath, string(key))
+		var a strings.Builder
+		fmt.Fprintf(&a, "host: %s\nkey_file: %s\nstate_dir: %s\nnetworks:\n", h, keyPath, filepath.Join(b.dir, h+"-state"))
+		for n, name := range []string{"mgmt", "storage"} {
+			fmt.Fprintf(&a, "  - {name: %s, listen: %q, controllers: [%q, %q]}\n", name, b.addr(n+1, 10+i, 7401),
+				b.addr(n+1, 1, 7400), b.addr(n+1, 2, 7400))
+		}
+		fmt.Fprintf(&a, `isolation: {timeout: 10s, response: none}
+services: {nova_compute: {process: nova-compute}, libvirtd: {process: libvirtd}}
+libvirt: {socket: %s/no-libvirt.sock, hook: %s/no-hook}
+heartbeat: {dir: %s}
+`, b.dir, b.dir, hb)
+		agentPath := filepath.Join(b.dir, h+".yaml")
+		write(t, agentPath, a.String())
+		cmd := exec.Command(bin, "agent", "--config", agentPath)
+		logf, err := os.Create(filepath.Join(b.dir, h+".log"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd.Stdout, cmd.Stderr = logf, logf
+		if err := child.Start(cmd); err != nil {
+			t.Fatal(err)
+		}
+		b.agents[h] = cmd
+		t.Cleanup(func() {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+			logf.Close()
+			if t.Failed() {
+				out, _ := os.ReadFile(logf.Name())
+				t.Logf("agent %s log:\n%s", h, tail(string(out), 3000))
+			}
+		})
+	}
+	return b
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return "…" + s[len(s)-n:]
+	}
+	return s
+}
+
+func write(t *testing.T, path, s string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(s), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// start runs controller name in this process.
+func (b *bed) start(name string) {
+	b.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	started := make(chan *daemon.Controller, 1)
+	done := make(chan error, 1)
+	log := slog.New(slog.NewTextHandler(&testWriter{t: b.t, name: name}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	go func() {
+		done <- daemon.Run(ctx, b.cfg, daemon.Options{Name: name, Log: log,
+			Nova:    func(context.Context) (*nova.Client, error) { return nil, nil },
+			Started: func(c *daemon.Controller) { started <- c }})
+	}()
+	select {
+	case c := <-started:
+		b.mu.Lock()
+		b.ctls[name] = &ctl{c: c, stop: cancel, done: done}
+		b.mu.Unlock()
+		b.t.Cleanup(func() { b.stop(name) })
+	case err := <-done:
+		cancel()
+		b.t.Fatalf("controller %s: %v", name, err)
+	case <-time.After(time.Minute):
+		b.t.Fatalf("controller %s did not start", name)
+	}
+}
+
+func (b *bed) stop(name string) {
+	b.mu.Lock()
+	c := b.ctls[name]
+	delete(b.ctls, name)
+	b.mu.Unlock()
+	if c != nil {
+		c.stop()
+		if err := <-c.done; err != nil {
+			b.t.Errorf("controller %s stopped with %v", name, err)
+		}
+	}
+}
+
+// testWriter logs a controller's lines into the test's log.
+type testWriter struct {
+	t    *testing.T
+	name string
+	mu   sync.Mutex
+}
+
+func (w *testWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.t.Logf("%s: %s", w.name, strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// leader waits until exactly one controller leads and returns it.
+func (b *bed) leader(within time.Duration) *daemon.Controller {
+	b.t.Helper()
+	var got *daemon.Controller
+	ctlbed.Eventually(b.t, within, "one controller leads", func() error {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		var leading []*daemon.Controller
+		for _, c := range b.ctls {
+			if c.c.Runner.Leading() {
+				leading = append(leading, c.c)
+			}
+		}
+		if len(leading) != 1 {
+			return fmt.Errorf("%d lead", len(leading))
+		}
+		got = leading[0]
+		return nil
+	})
+	return got
+}
+
+// state is host's state as c's engine sees it.
+func state(c *daemon.Controller, host string) (decision.HostStatus, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	st, err := c.Runner.Status(ctx)
+	if err != nil {
+		return decision.HostStatus{}, err
+	}
+	for _, s := range st {
+		if s.Name == host {
+			return s, nil
+		}
+	}
+	return decision.HostStatus{}, fmt.Errorf("no host %s", host)
+}
+
+func (b *bed) waitState(c *daemon.Controller, host string, within time.Duration, want ...decision.State) decision.HostStatus {
+	b.t.Helper()
+	var s decision.HostStatus
+	ctlbed.Eventually(b.t, within, fmt.Sprintf("%s is %v", host, want), func() error {
+		var err error
+		if s, err = state(c, host); err != nil {
+			return err
+		}
+		for _, w := range want {
+			if s.State == w {
+				return nil
+			}
+		}
+		return fmt.Errorf("%s is %s (%s)", host, s.State, s.Rule)
+	})
+	return s
+}
+
+// Two controllers on Debian's etcd with three real agents: one leads and
+// every host turns healthy on the agents' reports and storage heartbeats.
+// An agent killed (its reports and heartbeat stop, as at a power loss) is
+// judged failed and fenced; its BMC does not answer, so the fence fails,
+// is alerted and retried, and nothing is evacuated. The leader stopped, the
+// other takes over from the journal: the host is still failed, its fence
+// still retried.
+func TestControllersOnEtcdWithRealAgents(t *testing.T) {
+	b := newBed(t)
+	b.start("ctl1")
+	b.start("ctl2")
+	lead := b.leader(30 * time.Second)
+	for _, h := range hosts {
+		b.waitState(lead, h, 60*time.Second, decision.Healthy)
+	}
+
+	if err := b.agents["cmp3"].Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	b.waitState(lead, "cmp3", 30*time.Second, decision.Fencing, decision.Failed)
+	ctlbed.Eventually(t, 60*time.Second, "the failed fence is alerted", func() error {
+		for _, ev := range lead.Events.Last("cmp3", 0) {
+			if ev.Kind == "alert" && strings.HasPrefix(ev.Action, "fence-failed") {
+				return nil
+			}
+		}
+		return errors.New("no fence-failed alert yet")
+	})
+	for _, ev := range lead.Events.Last("", 0) {
+		if ev.Kind == "action" && strings.HasPrefix(ev.Action, "evacuate") {
+			t.Fatalf("evacuation sent with no verified fence: %+v", ev)
+		}
+	}
+	for _, h := range []string{"cmp1", "cmp2"} {
+		if s, _ := state(lead, h); s.State != decision.Healthy {
+			t.Fatalf("%s is %s (%s) while cmp3 failed; want healthy", h, s.State, s.Rule)
+		}
+	}
+
+	b.stop(lead.Name)
+	next := b.leader(30 * time.Second)
+	if next.Name == lead.Name {
+		t.Fatalf("%s still leads after it stopped", lead.Name)
+	}
+	s := b.waitState(next, "cmp3", 60*time.Second, decision.Fencing, decision.Failed)
+	t.Logf("after the failover: cmp3 %s (%s) %s", s.State, s.Rule, s.Reason)
+	for _, h := range []string{"cmp1", "cmp2"} {
+		b.waitState(next, h, 30*time.Second, decision.Healthy)
+	}
+	ctlbed.Eventually(t, 60*time.Second, "the new leader retries the fence", func() error {
+		for _, ev := range next.Events.Last("cmp3", 0) {
+			if ev.Kind == "action" && strings.HasPrefix(ev.Action, "fence") {
+				return nil
+			}
+		}
+		return errors.New("no fence sent by the new leader yet")
+	})
+}
