@@ -23,6 +23,7 @@ import (
 	"github.com/vigil-ha/vigil/internal/testbed/child"
 	"github.com/vigil-ha/vigil/internal/testbed/ctlbed"
 	"github.com/vigil-ha/vigil/internal/testbed/etcd"
+	"github.com/vigil-ha/vigil/internal/testbed/tier"
 	"github.com/vigil-ha/vigil/internal/testbed/vigilbin"
 	"github.com/vigil-ha/vigil/internal/wire"
 )
@@ -75,9 +76,7 @@ func deadPort(t *testing.T) int {
 }
 
 func newBed(t *testing.T) *bed {
-	if _, err := exec.LookPath("etcd"); err != nil {
-		t.Skip("etcd (Debian's etcd-server) is not installed: scripts/install-deps.sh integration")
-	}
+	tier.Integration(t, "etcd")
 	b := &bed{t: t, dir: t.TempDir(), r: byte(10 + rand.IntN(240)), agents: map[string]*exec.Cmd{}, ctls: map[string]*ctl{}}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
