@@ -75,16 +75,32 @@ func deadPort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-func newBed(t *testing.T) *bed {
+// bedOpts vary the bed.
+type bedOpts struct {
+	embedded bool // one controller on its embedded etcd, not two on Debian's
+	shadow   bool // controller.mode: shadow
+}
+
+func newBed(t *testing.T, o bedOpts) *bed {
 	tier.Integration(t, "etcd")
 	b := &bed{t: t, dir: t.TempDir(), r: byte(10 + rand.IntN(240)), agents: map[string]*exec.Cmd{}, ctls: map[string]*ctl{}}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	var err error
-	if b.etcd, err = etcd.Start(ctx, filepath.Join(b.dir, "etcd")); err != nil {
-		t.Fatal(err)
+	store := fmt.Sprintf("data_dir: %s", filepath.Join(b.dir, "data"))
+	members := []string{"ctl1"}
+	if !o.embedded {
+		if b.etcd, err = etcd.Start(ctx, filepath.Join(b.dir, "etcd")); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(b.etcd.Stop)
+		store = fmt.Sprintf("etcd: {endpoints: [http://%s], lease_ttl: 2s}", b.etcd.Endpoint)
+		members = append(members, "ctl2")
 	}
-	t.Cleanup(b.etcd.Stop)
+	mode := "active"
+	if o.shadow {
+		mode = "shadow"
+	}
 
 	s, err := wire.NewSecret(1)
 	if err != nil {
@@ -110,12 +126,13 @@ hosts:
 		fmt.Fprintf(&y, "  - {name: %s, bmc: {address: 127.0.0.1, port: %d}}\n", h, deadPort(t))
 	}
 	fmt.Fprintf(&y, `controller:
+  mode: %s
   secrets: %s
-  etcd: {endpoints: [http://%s], lease_ttl: 2s}
+  %s
   heartbeat: {dir: %s}
   members:
-`, secret, b.etcd.Endpoint, hb)
-	for i, name := range []string{"ctl1", "ctl2"} {
+`, mode, secret, store, hb)
+	for i, name := range members {
 		fmt.Fprintf(&y, "    - {name: %s, api: 127.0.0.1:%d, listen: {mgmt: %q, storage: %q}}\n",
 			name, deadPort(t), b.addr(1, i+1, 7400), b.addr(2, i+1, 7400))
 	}
@@ -318,7 +335,7 @@ func (b *bed) waitState(c *daemon.Controller, host string, within time.Duration,
 // other takes over from the journal: the host is still failed, its fence
 // still retried.
 func TestControllersOnEtcdWithRealAgents(t *testing.T) {
-	b := newBed(t)
+	b := newBed(t, bedOpts{})
 	b.start("ctl1")
 	b.start("ctl2")
 	lead := b.leader(30 * time.Second)
@@ -367,4 +384,40 @@ func TestControllersOnEtcdWithRealAgents(t *testing.T) {
 		}
 		return errors.New("no fence sent by the new leader yet")
 	})
+}
+
+// One controller on its embedded etcd, in shadow mode: it judges the killed
+// host failed and logs the fence it would send, and touches nothing: no
+// fence goes to the BMC (no fence result ever comes back), no alert of a
+// failed fence.
+func TestShadowControllerOnEmbeddedEtcdTouchesNothing(t *testing.T) {
+	b := newBed(t, bedOpts{embedded: true, shadow: true})
+	b.start("ctl1")
+	lead := b.leader(30 * time.Second)
+	for _, h := range hosts {
+		b.waitState(lead, h, 60*time.Second, decision.Healthy)
+	}
+	if err := b.agents["cmp3"].Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	b.waitState(lead, "cmp3", 30*time.Second, decision.Fencing)
+	ctlbed.Eventually(t, 30*time.Second, "the fence it would send is journaled", func() error {
+		for _, ev := range lead.Events.Last("cmp3", 0) {
+			if ev.Kind == "action" && strings.HasPrefix(ev.Action, "fence") {
+				return nil
+			}
+		}
+		return errors.New("no fence decided yet")
+	})
+	// A real fence of this dead BMC fails within a second (the other
+	// test); give it ten.
+	time.Sleep(10 * time.Second)
+	for _, ev := range lead.Events.Last("", 0) {
+		if ev.Kind == "alert" && strings.HasPrefix(ev.Action, "fence-failed") {
+			t.Fatalf("shadow mode: a fence went out and failed: %+v", ev)
+		}
+	}
+	if s, _ := state(lead, "cmp3"); s.State != decision.Fencing {
+		t.Fatalf("shadow mode: cmp3 is %s (%s); want fencing, waiting on a fence that never went out", s.State, s.Rule)
+	}
 }
