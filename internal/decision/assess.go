@@ -33,6 +33,16 @@ func (e *Engine) assess(h *host, now time.Time) assessment {
 		return assessment{Healthy, "all-paths-answer"}
 	}
 	if agentOK > 0 {
+		if h.inc == nil && now.Before(e.leaderSince.Add(e.cfg.FailoverGrace)) {
+			// A network not heard at all in this term is not yet known
+			// lost: its first report may wait on this leader's challenge.
+			// (A host in an incident shows life at once, as before.)
+			for i := 0; i < n; i++ {
+				if h.agentAt[i].IsZero() {
+					return assessment{Unknown, "not-heard-yet"}
+				}
+			}
+		}
 		return assessment{NetworkDegraded, "some-networks-lost"}
 	}
 	// Peers and storage prove life only when they saw it well after the
