@@ -6,6 +6,9 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"github.com/vigil-ha/vigil/internal/config"
 	"github.com/vigil-ha/vigil/internal/controller"
 	"github.com/vigil-ha/vigil/internal/decision"
@@ -16,6 +19,7 @@ type backend struct {
 	name   string
 	r      *controller.Runner
 	events *Events
+	reg    *prometheus.Registry
 }
 
 func (b *backend) Status(ctx context.Context) ([]decision.HostStatus, error) { return b.r.Status(ctx) }
@@ -34,5 +38,8 @@ func apiHandler(a config.API, opts Options, b *backend, log *slog.Logger) (http.
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		_ = json.NewEncoder(w).Encode(map[string]any{"ok": true, "leading": b.r.Leading(), "self": b.name})
 	})
+	if b.reg != nil {
+		mux.Handle("GET /metrics", promhttp.HandlerFor(b.reg, promhttp.HandlerOpts{}))
+	}
 	return mux, nil
 }

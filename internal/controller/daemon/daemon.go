@@ -23,6 +23,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 
@@ -51,6 +53,9 @@ type Options struct {
 	// It may return a nil client: the controller then runs without Nova
 	// (its Nova actions are alerted, never carried out). Tests only.
 	Nova func(ctx context.Context) (*nova.Client, error)
+	// Registry, if set, receives the metrics (default: a registry of
+	// this controller's own, with Go's and the process's).
+	Registry *prometheus.Registry
 	// Started, if set, is called once everything listens.
 	Started func(*Controller)
 }
@@ -160,9 +165,25 @@ func Run(ctx context.Context, cfg config.Config, opts Options) error {
 		Log:    log.With("part", "executor"),
 	}
 	r := controller.NewRunner(me.Name, loop, jr, disp, srv.Ack, log.With("part", "loop"))
-	disp.Report = r.Submit
-	disp.Alert = func(a decision.Action) { events.Alert(time.Now(), a) }
-	r.OnReady = func(rd decision.Ready) { events.Ready(time.Now(), rd) }
+	reg := opts.Registry
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	met := newMetrics(reg, r.Status, r.Leading)
+	report := func(in decision.Input) {
+		met.result(in)
+		r.Submit(in)
+	}
+	disp.Report = report
+	disp.Alert = func(a decision.Action) {
+		met.alerts.WithLabelValues(a.Code).Inc()
+		events.Alert(time.Now(), a)
+	}
+	r.OnReady = func(rd decision.Ready) {
+		met.ready(rd)
+		events.Ready(time.Now(), rd)
+	}
 	if nc != nil {
 		check := func(ctx context.Context, host, method string) (nova.FenceState, string) {
 			held, lifted, why := executor.Check(ctx, topos, host, method)
@@ -174,14 +195,14 @@ func Run(ctx context.Context, cfg config.Config, opts Options) error {
 			}
 			return nova.FenceUnreadable, why
 		}
-		ne, err := nova.NewExecutor(nc, check, r.Submit, nova.DefaultExecConfig(), log.With("part", "nova"))
+		ne, err := nova.NewExecutor(nc, check, report, nova.DefaultExecConfig(), log.With("part", "nova"))
 		if err != nil {
 			return err
 		}
 		disp.Nova = ne
 	}
 
-	apiLn, apiSrv, err := serveAPI(me, k.API, opts, &backend{name: me.Name, r: r, events: events}, log)
+	apiLn, apiSrv, err := serveAPI(me, k.API, opts, &backend{name: me.Name, r: r, events: events, reg: reg}, log)
 	if err != nil {
 		return err
 	}
@@ -191,7 +212,7 @@ func Run(ctx context.Context, cfg config.Config, opts Options) error {
 	var wg sync.WaitGroup
 	run := func(f func()) { wg.Add(1); go func() { defer wg.Done(); f() }() }
 	run(func() { _ = r.Run(ctx) })
-	run(func() { _ = srv.Run(ctx, tap{r, world}) })
+	run(func() { _ = srv.Run(ctx, tap{r, world, met}) })
 	run(func() { _ = apiSrv.Serve(apiLn) })
 	run(func() { readHeartbeats(ctx, hbStore, k.Heartbeat.Every.Std(), r, log) })
 	if nc != nil {
@@ -199,6 +220,24 @@ func Run(ctx context.Context, cfg config.Config, opts Options) error {
 	}
 	pw := &executor.PowerWatch{Topos: topos, Report: func(b decision.BMCReading) { r.Submit(b) }, Log: log.With("part", "power")}
 	run(func() { watchPower(ctx, pw, r) })
+	// Every fence device is asked its status now and then, so a broken
+	// password or a dead BMC is found before the incident that needs it.
+	var all []fence.Topology
+	for _, h := range hosts {
+		if topo, err := topos.Topology(h); err == nil {
+			all = append(all, topo)
+		}
+	}
+	mon := fence.NewMonitor(fence.MonitorConfig{Topologies: all, Log: log.With("part", "fence-monitor"), Alert: func(h fence.Health, broken bool) {
+		code, reason := "fence-device-broken", fmt.Sprintf("%s (level %d of %s) fails its status call: %v; fix it before %s needs fencing", h.Member, h.Level, h.Host, h.Err, h.Host)
+		if !broken {
+			code, reason = "fence-device-ok", fmt.Sprintf("%s (level %d of %s) answers again", h.Member, h.Level, h.Host)
+		}
+		met.alerts.WithLabelValues(code).Inc()
+		events.Alert(time.Now(), decision.Action{Kind: decision.ActAlert, Host: h.Host, Code: code, Rule: "fence-monitor", Reason: reason})
+		log.Warn("alert", "host", h.Host, "code", code, "reason", reason)
+	}}, reg)
+	run(func() { mon.Run(ctx) })
 	log.Info("controller started", "mode", k.Mode, "hosts", len(hosts), "api", apiLn.Addr().String())
 	if opts.Started != nil {
 		opts.Started(c)
@@ -352,7 +391,8 @@ func (w *world) boot(host string) string {
 // boot id on the way.
 type tap struct {
 	*controller.Runner
-	w *world
+	w   *world
+	met *metrics
 }
 
 func (t tap) Report(ctx context.Context, rep decision.AgentReport) (decision.Grant, error) {
@@ -361,7 +401,11 @@ func (t tap) Report(ctx context.Context, rep decision.AgentReport) (decision.Gra
 		t.w.boots[rep.Host] = rep.Self.BootID
 		t.w.mu.Unlock()
 	}
-	return t.Runner.Report(ctx, rep)
+	g, err := t.Runner.Report(ctx, rep)
+	if err == nil {
+		t.met.grants.Inc()
+	}
+	return g, err
 }
 
 func readHeartbeats(ctx context.Context, s heartbeat.Store, every time.Duration, r *controller.Runner, log *slog.Logger) {

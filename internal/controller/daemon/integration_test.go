@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"io"
 	"math/rand/v2"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -293,6 +295,21 @@ func (b *bed) leader(within time.Duration) *daemon.Controller {
 	return got
 }
 
+// scrape reads c's /metrics.
+func scrape(t *testing.T, c *daemon.Controller) string {
+	t.Helper()
+	resp, err := http.Get("http://" + c.API.String() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("/metrics: %d %v", resp.StatusCode, err)
+	}
+	return string(b)
+}
+
 // state is host's state as c's engine sees it.
 func state(c *daemon.Controller, host string) (decision.HostStatus, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
@@ -363,6 +380,13 @@ func TestControllersOnEtcdWithRealAgents(t *testing.T) {
 	for _, h := range []string{"cmp1", "cmp2"} {
 		if s, _ := state(lead, h); s.State != decision.Healthy {
 			t.Fatalf("%s is %s (%s) while cmp3 failed; want healthy", h, s.State, s.Rule)
+		}
+	}
+	m := scrape(t, lead)
+	for _, want := range []string{"vigil_leader 1", "vigil_detections_total 1", `vigil_fences_total{method="ipmi",result="failed"}`,
+		`vigil_hosts{state="healthy"} 2`, `vigil_alerts_total{code="fence-failed"}`, "vigil_grants_total"} {
+		if !strings.Contains(m, want) {
+			t.Errorf("the leader's /metrics lack %q", want)
 		}
 	}
 
