@@ -10,6 +10,7 @@ import (
 
 	"github.com/vigil-ha/vigil/internal/config"
 	"github.com/vigil-ha/vigil/internal/controller/daemon"
+	"github.com/vigil-ha/vigil/internal/nova"
 )
 
 const controllerHelp = `vigil controller — judge, fence and evacuate
@@ -54,6 +55,7 @@ func controllerCmd(args []string, env Env) error {
 	check := fs.Bool("check", false, "validate the file, the secret and every host's fencing, then exit")
 	format := fs.String("log-format", "text", "log format: text or json")
 	level := fs.String("log-level", "info", "log level: debug, info, warn or error")
+	noNova := fs.Bool("without-nova", false, "labs and benchmarks only: run with no Nova (its actions are alerted, never carried out)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -70,6 +72,9 @@ func controllerCmd(args []string, env Env) error {
 		return err
 	}
 	opts := daemon.Options{Name: *name, Getenv: env.Getenv, ReadFile: env.ReadFile, Log: log}
+	if *noNova {
+		opts.Nova = func(context.Context) (*nova.Client, error) { return nil, nil }
+	}
 	if *check {
 		sum, err := daemon.Check(cfg, opts)
 		if err != nil {

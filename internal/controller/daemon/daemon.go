@@ -51,7 +51,8 @@ type Options struct {
 	Log      *slog.Logger
 	// Nova, if set, replaces connecting to Nova from the configuration.
 	// It may return a nil client: the controller then runs without Nova
-	// (its Nova actions are alerted, never carried out). Tests only.
+	// (its Nova actions are alerted, never carried out): tests, labs and
+	// benchmarks only (vigil controller --without-nova).
 	Nova func(ctx context.Context) (*nova.Client, error)
 	// Registry, if set, receives the metrics (default: a registry of
 	// this controller's own, with Go's and the process's).
