@@ -69,7 +69,9 @@ func Start(ctx context.Context, cfg Config) (*BMC, error) {
 	}
 	var errs []error
 	for _, port := range ports {
-		if !udpFree(port) {
+		// (In a listen namespace of its own the port is checked by start:
+		// ipmi_sim exits when another holds it.)
+		if cfg.ListenNamespace == "" && !udpFree(port) {
 			continue
 		}
 		err := b.start(ctx, port)
@@ -177,10 +179,15 @@ func (b *BMC) start(ctx context.Context, port int) error {
 	defer logf.Close() // the child has its own copy
 	// -n: no console on stdin (without it a /dev/null stdin makes ipmi_sim
 	// abort on epoll).
-	cmd := exec.Command("ipmi_sim", "-n",
+	args := []string{"ipmi_sim", "-n",
 		"-c", filepath.Join(b.dir, "lan.conf"),
 		"-f", filepath.Join(b.dir, "bmc.emu"),
-		"-s", filepath.Join(b.dir, "state"))
+		"-s", filepath.Join(b.dir, "state")}
+	if b.cfg.ListenNamespace != "" {
+		// ip netns exec execs ipmi_sim in place: the pid stays the same.
+		args = append([]string{"ip", "netns", "exec", b.cfg.ListenNamespace}, args...)
+	}
+	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Setpgid:   true,            // Stop kills it with any chassis-control.sh it runs
@@ -233,6 +240,10 @@ func (b *BMC) kill() {
 func (b *BMC) Stop() {
 	b.stopOnce.Do(b.kill)
 }
+
+// ListenNamespace is the namespace whose Address the BMC listens on ("" the
+// root namespace).
+func (b *BMC) ListenNamespace() string { return b.cfg.ListenNamespace }
 
 // Port is the BMC's UDP port on Address.
 func (b *BMC) Port() int { return b.cfg.Port }

@@ -27,6 +27,12 @@ type Config struct {
 	// Port is the UDP port on 127.0.0.1; 0 picks a free one in
 	// FirstPort..LastPort.
 	Port int
+	// ListenNamespace, when set, is the network namespace whose loopback
+	// the BMC listens on (127.0.0.1 there), instead of the root
+	// namespace's: a controller running inside a lab namespace reaches
+	// its hosts' BMCs there, as a real one reaches them on a management
+	// network. It must exist and have its loopback up (netns labs do).
+	ListenNamespace string
 	// Username of the BMC's user (IPMI user 2).
 	Username string
 	// Privilege is that user's highest privilege: "admin" (default) or
@@ -73,6 +79,9 @@ func (c Config) Validate() error {
 	}
 	if !filepath.IsAbs(c.Dir) || !dirRE.MatchString(c.Dir) {
 		return fmt.Errorf("ipmisim: dir %q must be an absolute path matching %s", c.Dir, dirRE)
+	}
+	if c.ListenNamespace != "" && !namespaceRE.MatchString(c.ListenNamespace) {
+		return fmt.Errorf("ipmisim: listen namespace %q must match %s", c.ListenNamespace, namespaceRE)
 	}
 	if c.Port != 0 && (c.Port < 1024 || c.Port > 65535) {
 		return fmt.Errorf("ipmisim: port %d must be 0 (pick one) or 1024 to 65535", c.Port)

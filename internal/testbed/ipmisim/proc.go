@@ -12,7 +12,7 @@ import (
 // Address:port. It reads /proc, so a port taken by another process does not
 // count.
 func holdsUDPPort(pid, port int) bool {
-	inodes := udpInodes(port)
+	inodes := udpInodes(pid, port)
 	if len(inodes) == 0 {
 		return false
 	}
@@ -29,10 +29,11 @@ func holdsUDPPort(pid, port int) bool {
 	return false
 }
 
-// udpInodes returns the sockets bound to Address:port, as the fd link
-// targets ("socket:[inode]") that name them.
-func udpInodes(port int) map[string]bool {
-	f, err := os.Open("/proc/net/udp")
+// udpInodes returns the sockets bound to Address:port in process pid's
+// network namespace, as the fd link targets ("socket:[inode]") that name
+// them.
+func udpInodes(pid, port int) map[string]bool {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/net/udp", pid))
 	if err != nil {
 		return nil
 	}

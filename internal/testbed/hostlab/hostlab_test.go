@@ -1,0 +1,82 @@
+package hostlab_test
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vigil-ha/vigil/internal/testbed/hostlab"
+	"github.com/vigil-ha/vigil/internal/testbed/vigilbin"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	vigilbin.Remove()
+	os.Exit(code)
+}
+
+// Three hosts with real agents, a real controller, real IPMI BMCs, on
+// network namespaces, at default settings. A host's power cut (its BMC
+// kills every process of the host and downs its links) is judged failed,
+// fenced through its BMC and the fence verified (the BMC reads off, the
+// host answers no ping on storage); the other hosts stay healthy. A cut of
+// one host's mgmt link is network-degraded, never fenced.
+func TestPowerOffIsFencedAndAMgmtCutIsNot(t *testing.T) {
+	l := hostlab.Start(t, hostlab.Config{})
+	l.StartController()
+	for _, h := range l.Hosts {
+		l.WaitState(h, 60*time.Second, "healthy")
+	}
+
+	ctx := context.Background()
+	if err := l.Net.Cut(ctx, 1, "mgmt"); err != nil {
+		t.Fatal(err)
+	}
+	cut := time.Now()
+	degraded := l.WaitState("host1", 30*time.Second, "network-degraded")
+	t.Logf("mgmt cut → network-degraded: %v", degraded.Sub(cut).Round(10*time.Millisecond))
+
+	if err := l.BMCs[2].SetPower(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	off := time.Now()
+	failed := l.WaitState("host2", 30*time.Second, "failed", "fencing", "fenced", "recovering", "recovered")
+	fenced := l.WaitState("host2", 60*time.Second, "fenced", "recovering", "recovered")
+	t.Logf("power off → judged failed: %v (polled), → fence verified: %v", failed.Sub(off).Round(10*time.Millisecond), fenced.Sub(off).Round(10*time.Millisecond))
+
+	st, err := l.Status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range st {
+		switch s.Name {
+		case "host0":
+			if s.State != "healthy" {
+				t.Errorf("host0 is %s (%s); want healthy", s.State, s.Rule)
+			}
+		case "host1":
+			if s.State != "network-degraded" {
+				t.Errorf("host1, cut on mgmt, is %s (%s); want network-degraded, never fenced", s.State, s.Rule)
+			}
+		}
+	}
+	m, err := l.Metrics()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(m, `vigil_fences_total{method="ipmi",result="verified"} 1`) {
+		t.Errorf("metrics: want one verified ipmi fence; got:\n%s", grep(m, "vigil_fences_total"))
+	}
+}
+
+func grep(s, pat string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, pat) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
