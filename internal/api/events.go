@@ -2,6 +2,7 @@ package api
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/vigil-ha/vigil/internal/decision"
@@ -38,7 +39,7 @@ func ResultEvent(at time.Time, in decision.Input) (Event, bool) {
 		case r.OK:
 			ev.Reason = "runs on " + r.Target
 		case r.Accepted:
-			ev.Reason = "accepted by Nova, not yet running: " + r.Err
+			ev.Reason = strings.TrimSuffix("accepted by Nova, not yet running: "+r.Err, ": ")
 		default:
 			ev.Reason = "failed: " + r.Err
 		}
