@@ -13,7 +13,7 @@ import (
 	"log/slog"
 	"math/big"
 	"net"
-	"net/http/httptest"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -68,17 +68,29 @@ func TestTLSRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := apitest.New("ctl1", testHosts()...)
-	srv := httptest.NewUnstartedServer(api.Handler(b, testTokens(t), slog.New(slog.DiscardHandler)))
-	srv.TLS = conf
-	srv.StartTLS()
-	defer srv.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	server := api.NewServer(ln.Addr().String(), api.Handler(b, testTokens(t), slog.New(slog.DiscardHandler)), conf, slog.New(slog.DiscardHandler))
+	done := make(chan error, 1)
+	go func() { done <- server.ServeTLS(ln, "", "") }()
+	defer func() {
+		if err := server.Close(); err != nil {
+			t.Error(err)
+		}
+		if err := <-done; !errors.Is(err, http.ErrServerClosed) {
+			t.Errorf("serve: %v", err)
+		}
+	}()
+	url := "https://" + ln.Addr().String()
 
 	ctx := context.Background()
 	cc, err := api.ClientTLS(os.ReadFile, certFile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := api.NewClient(srv.URL, readerTok, cc)
+	c, err := api.NewClient(url, readerTok, cc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +103,7 @@ func TestTLSRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err = api.NewClient(srv.URL, readerTok, cc)
+	c, err = api.NewClient(url, readerTok, cc)
 	if err != nil {
 		t.Fatal(err)
 	}
