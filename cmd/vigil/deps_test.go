@@ -16,7 +16,7 @@ func TestBinaryDoesNotImportTestHarness(t *testing.T) {
 			t.Fatalf("go list -deps (tags %q): %v", tags, err)
 		}
 		for _, pkg := range strings.Fields(string(out)) {
-			if strings.Contains(pkg, "/internal/testbed") || strings.HasSuffix(pkg, "/fencetest") || strings.HasSuffix(pkg, "/testing/synctest") {
+			if strings.Contains(pkg, "/internal/testbed") || strings.HasSuffix(pkg, "/fencetest") || strings.HasSuffix(pkg, "/apitest") || strings.HasSuffix(pkg, "/testing/synctest") {
 				t.Errorf("tags %q: vigil imports %s", tags, pkg)
 			}
 		}

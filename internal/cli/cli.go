@@ -41,6 +41,14 @@ Usage:
   vigil controller --config FILE judge, fence and evacuate (three, on one etcd)
   vigil agent --config FILE      the compute host's agent
   vigil gate GUEST OP SUBOP      libvirt's qemu hook: no guest starts without a grant
+  vigil status                   every host's state, from the leading controller's API
+  vigil explain HOST             why a host is where it is, in plain words, and its last events
+  vigil history [HOST]           the last transitions, actions, results and operators' commands
+  vigil maintenance on|off HOST --reason TEXT
+                                 hand a host to an operator (vigil does nothing to it), or back
+  vigil confirm HOST --reason TEXT
+                                 vouch that a failed host is off: stands in for its fence
+  vigil release HOST             let vigil fence a host the mass-failure brake holds
   vigil version
 
 Run 'vigil COMMAND --help' for a command's flags and examples.
@@ -69,6 +77,8 @@ func Main(args []string, env Env) int {
 		err = agentCmd(args[1:], env)
 	case "gate":
 		err = gateCmd(args[1:], env)
+	case "status", "explain", "history", "maintenance", "confirm", "release":
+		err = opsCmd(args[0], args[1:], env)
 	case "version":
 		fmt.Fprintln(env.Stdout, "vigil", Version)
 	case "help", "-h", "--help", "-help":

@@ -1,0 +1,163 @@
+package api
+
+import (
+	"context"
+	"time"
+
+	"github.com/vigil-ha/vigil/internal/decision"
+)
+
+// Backend is what the API needs of a controller: the leader's view of the
+// hosts, their recent history, and a way to hand it an operator's command.
+// The controller daemon implements it over its Runner.
+type Backend interface {
+	// Status is every host's state, sorted by name; it returns
+	// controller.ErrNotLeading (wrapped or not) on a member that does not
+	// lead.
+	Status(ctx context.Context) ([]decision.HostStatus, error)
+	// Events returns the last n events of host, newest last; host "" means
+	// every host.
+	Events(host string, n int) []Event
+	// Submit hands the engine an operator's command. ev is the operator
+	// event that records it (Kind "operator", with who and why): add it to
+	// the history once in is submitted. controller.ErrNotLeading when
+	// this member does not lead.
+	Submit(ctx context.Context, in decision.Input, ev Event) error
+	// Leader says who this member is and whether it leads now.
+	Leader() Leader
+}
+
+// Leader is a member's view of the election.
+type Leader struct {
+	Self    string
+	Leading bool
+}
+
+// Event kinds.
+const (
+	KindTransition = "transition" // a host changed state (decision.Transition)
+	KindAction     = "action"     // the engine decided an action (decision.Action)
+	KindResult     = "result"     // an executor reported an action's result
+	KindOperator   = "operator"   // an operator's command through this API
+)
+
+// Event is one entry of a host's history.
+type Event struct {
+	At       time.Time `json:"at"`
+	Host     string    `json:"host"`
+	Kind     string    `json:"kind"`
+	From     string    `json:"from,omitempty"`
+	To       string    `json:"to,omitempty"`
+	Rule     string    `json:"rule,omitempty"`
+	Evidence []string  `json:"evidence,omitempty"`
+	Action   string    `json:"action,omitempty"`
+	Reason   string    `json:"reason,omitempty"`
+	By       string    `json:"by,omitempty"`
+}
+
+// HostStatus is decision.HostStatus as the API shows it.
+type HostStatus struct {
+	Name   string          `json:"name"`
+	State  decision.State  `json:"state"`
+	Since  time.Time       `json:"since,omitzero"`
+	Rule   string          `json:"rule"`
+	Held   bool            `json:"held"`
+	Reason string          `json:"reason,omitempty"`
+	Fence  *decision.Fence `json:"fence,omitempty"`
+	Domain string          `json:"domain,omitempty"`
+	// LeftToOperator are instances vigil hands to an operator
+	// (decision.HostStatus.LeftToOperator).
+	LeftToOperator []string `json:"left_to_operator,omitempty"`
+	// Unfence says why the host's last unfence failed; vigil retries it.
+	Unfence string `json:"unfence,omitempty"`
+}
+
+// FromDecision converts the engine's view of a host.
+func FromDecision(s decision.HostStatus) HostStatus {
+	return HostStatus{Name: s.Name, State: s.State, Since: s.Since, Rule: s.Rule, Held: s.Held, Reason: s.Reason,
+		Fence: s.Fence, Domain: s.Domain, LeftToOperator: s.LeftToOperator, Unfence: s.Unfence}
+}
+
+// Health is GET /healthz.
+type Health struct {
+	OK      bool   `json:"ok"`
+	Leading bool   `json:"leading"`
+	Self    string `json:"self"`
+}
+
+// Status is GET /v1/status. At is the controller's clock when it answered:
+// ages are reckoned from it, not from the reader's clock.
+type Status struct {
+	At    time.Time    `json:"at"`
+	Self  string       `json:"self"`
+	Hosts []HostStatus `json:"hosts"`
+}
+
+// HostDetail is GET /v1/hosts/{host}: what vigil explain prints.
+type HostDetail struct {
+	At     time.Time  `json:"at"`
+	Self   string     `json:"self"`
+	Host   HostStatus `json:"host"`
+	Events []Event    `json:"events"` // the last HostEvents, newest last
+}
+
+// History is GET /v1/history.
+type History struct {
+	At     time.Time `json:"at"`
+	Self   string    `json:"self"`
+	Events []Event   `json:"events"` // newest last
+}
+
+// MaintenanceRequest is the body of POST /v1/hosts/{host}/maintenance.
+type MaintenanceRequest struct {
+	On     bool   `json:"on"`
+	Reason string `json:"reason,omitempty"` // required when On
+}
+
+// ConfirmRequest is the body of POST /v1/hosts/{host}/confirm: the operator
+// vouches that the host is off and its guests stopped.
+type ConfirmRequest struct {
+	By     string `json:"by,omitempty"` // default: the token's name, else "operator"
+	Reason string `json:"reason"`
+}
+
+// ReleaseRequest is the optional body of POST /v1/hosts/{host}/release.
+type ReleaseRequest struct {
+	By     string `json:"by,omitempty"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// Accepted answers an operator's command: the engine has it, and applies it
+// at its next tick (a confirm it may still refuse: vigil explain shows).
+type Accepted struct {
+	Host string `json:"host"`
+	Call string `json:"call"`
+	By   string `json:"by"`
+	Note string `json:"note"`
+}
+
+// ErrorBody is every error's body.
+type ErrorBody struct {
+	Error string `json:"error"`
+	Code  string `json:"code"`
+}
+
+// Error codes (ErrorBody.Code), stable for scripts.
+const (
+	CodeUnauthorized = "unauthorized"       // 401: no token, or one the controller does not know
+	CodeForbidden    = "forbidden"          // 403: a reader's token on an operator's call
+	CodeBadRequest   = "bad-request"        // 400: the body or a parameter is wrong; the message names it
+	CodeTooLarge     = "too-large"          // 413: the body is over MaxBody
+	CodeUnknownHost  = "unknown-host"       // 404: no such host in the controller's configuration
+	CodeNotFound     = "not-found"          // 404: no such endpoint
+	CodeMethod       = "method-not-allowed" // 405
+	CodeNotLeading   = "not-leading"        // 503: this controller does not lead: ask another one
+	CodeUnavailable  = "unavailable"        // 503: the controller's loop did not answer in time
+	CodeInternal     = "internal"           // 500
+)
+
+// MaxBody caps a request body.
+const MaxBody = 64 << 10
+
+// HostEvents is how many events GET /v1/hosts/{host} returns.
+const HostEvents = 50

@@ -1,0 +1,377 @@
+package cli
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/vigil-ha/vigil/internal/api"
+)
+
+// defaultURL is where the CLI finds a controller when neither --url nor
+// VIGIL_URL says.
+const defaultURL = "https://127.0.0.1:7421"
+
+// remoteHelp is what every command that talks to a controller says of it.
+const remoteHelp = `
+The controller: --url (default $VIGIL_URL, else ` + defaultURL + `),
+--token-file FILE ($VIGIL_TOKEN_FILE: a file holding your one token),
+--ca FILE ($VIGIL_CA: the CA of the controller's certificate; default the
+system's). Every controller answers, but only the leader knows the hosts:
+one that does not lead says so, and you point --url at another.
+-o json prints the API's JSON instead (docs/api.md).
+`
+
+const statusHelp = `vigil status — every host's state, as the leading controller sees it
+
+One line per host: its name, its state, since when, the rule that put it
+there, and what needs you: held (vigil will not act on it without an
+operator, and why), its fence, instances left to you, a failing unfence.
+'vigil explain HOST' says it all in words. A reader's token is enough.
+
+Usage:
+  vigil status [--url URL] [--token-file FILE] [--ca FILE] [-o text|json]
+
+Example:
+  $ vigil status --url https://ctl1:7421 --token-file ~/.vigil/token --ca /etc/vigil/ca.pem
+  HOST  STATE             SINCE      RULE            NOTE
+  cmp1  service-degraded  3m12s ago  service-down
+  cmp2  fenced            1h2m ago   fence-verified  left to you: vm7; fence: ipmi
+` + remoteHelp
+
+const explainHelp = `vigil explain HOST — why a host is where it is, in plain words
+
+Says the host's state and since when, the rule that put it there and what
+vigil does next, whether it is held and why, its fence, the instances left
+to you, and its last 50 events (transitions with their evidence, actions,
+results, operators' commands). A reader's token is enough.
+
+Usage:
+  vigil explain HOST [--url URL] [--token-file FILE] [--ca FILE] [-o text|json]
+
+Example:
+  vigil explain cmp1
+` + remoteHelp
+
+const historyHelp = `vigil history — the last events, of one host or of all
+
+Transitions (with the evidence and rule behind each), the actions vigil
+decided, their results, and operators' commands, oldest first. A reader's
+token is enough.
+
+Usage:
+  vigil history [HOST] [-n N] [--url URL] [--token-file FILE] [--ca FILE] [-o text|json]
+
+Examples:
+  vigil history cmp1
+  vigil history -n 200 -o json
+` + remoteHelp
+
+const maintenanceHelp = `vigil maintenance — hand a host to an operator, or take it back
+
+on: vigil does nothing to the host until maintenance ends: no fence, no
+evacuation, whatever it sees (an incident already open pauses, its fences
+stay in force). off: vigil judges it again from fresh evidence, and an
+incident paused by maintenance resumes where it was. The reason is
+required for on and goes to the controller's log and the host's history.
+Needs an operator's token.
+
+Usage:
+  vigil maintenance on HOST --reason TEXT
+  vigil maintenance off HOST [--reason TEXT]
+
+Example:
+  vigil maintenance on cmp3 --reason "BIOS update, CHG-4411"
+` + remoteHelp
+
+const confirmHelp = `vigil confirm — vouch that a failed host is off
+
+Tells vigil that HOST is powered off and its guests stopped, when vigil
+cannot fence it itself (every fence level failed, its fence cannot be
+read, storage heartbeats cannot be read). Your word stands in for a
+verified fence: vigil then starts its instances elsewhere. If the host
+still runs them, two copies write the same disks: confirm only what you
+checked (the power cords, the BMC's own console). vigil refuses a confirm
+of a host that answers again. Needs an operator's token; --by defaults to
+your token's name.
+
+Usage:
+  vigil confirm HOST --reason TEXT [--by NAME]
+
+Example:
+  vigil confirm cmp2 --reason "PDU outlets 7 and 8 switched off, checked in the DC"
+` + remoteHelp
+
+const releaseHelp = `vigil release — let vigil fence a host the mass-failure brake holds
+
+When too many hosts fail at once vigil fences none of them automatically
+(likelier a network or power event than independent deaths). release lets
+it fence HOST, for the current episode only; a host the brake does not
+hold is left as it is (vigil explain shows). Needs an operator's token.
+
+Usage:
+  vigil release HOST [--reason TEXT] [--by NAME]
+
+Example:
+  vigil release cmp4 --reason "rack 4's PDU failed; the others are fine"
+` + remoteHelp
+
+// remote holds the flags of the commands that talk to a controller.
+type remote struct {
+	url, tokenFile, ca, out *string
+}
+
+func remoteFlags(fs *flag.FlagSet, env Env) *remote {
+	get := func(k, def string) string {
+		if env.Getenv != nil {
+			if v := env.Getenv(k); v != "" {
+				return v
+			}
+		}
+		return def
+	}
+	return &remote{
+		url:       fs.String("url", get("VIGIL_URL", defaultURL), "the controller's API (env VIGIL_URL)"),
+		tokenFile: fs.String("token-file", get("VIGIL_TOKEN_FILE", ""), "the file holding your token (env VIGIL_TOKEN_FILE)"),
+		ca:        fs.String("ca", get("VIGIL_CA", ""), "the CA of the controller's certificate, PEM (env VIGIL_CA; default the system's)"),
+		out:       fs.String("o", "text", "output: text or json"),
+	}
+}
+
+// client checks the flags and returns the controller's client.
+func (r *remote) client(env Env) (*api.Client, error) {
+	if *r.out != "text" && *r.out != "json" {
+		return nil, fmt.Errorf("%w: -o %q: want text or json", errUsage, *r.out)
+	}
+	if *r.tokenFile == "" {
+		return nil, fmt.Errorf("%w: --token-file FILE (or VIGIL_TOKEN_FILE) is required: the controller admits no call without a token", errUsage)
+	}
+	token, err := api.LoadClientToken(env.ReadFile, *r.tokenFile)
+	if err != nil {
+		return nil, err
+	}
+	conf, err := api.ClientTLS(env.ReadFile, *r.ca)
+	if err != nil {
+		return nil, err
+	}
+	c, err := api.NewClient(*r.url, token, conf)
+	if err != nil {
+		return nil, fmt.Errorf("%w: --url: %v", errUsage, err)
+	}
+	return c, nil
+}
+
+// explain says what a client's error means and what to do about it.
+func (r *remote) explain(err error) error {
+	var e *api.Error
+	var ue *api.UnreachableError
+	var unknown x509.UnknownAuthorityError
+	var verify *tls.CertificateVerificationError
+	var host x509.HostnameError
+	switch {
+	case errors.As(err, &unknown), errors.As(err, &verify) && !errors.As(err, &host):
+		return fmt.Errorf("cannot verify the certificate of the controller at %s (%v): give the CA that signed it with --ca FILE (or VIGIL_CA)", *r.url, cause(err))
+	case errors.As(err, &host):
+		return fmt.Errorf("the certificate of the controller at %s is not for that name (%v): use the name or address it was made for in --url", *r.url, host)
+	case errors.As(err, &ue):
+		return fmt.Errorf("cannot reach the controller at %s: %v; check --url (or VIGIL_URL) and that vigil controller runs there", *r.url, ue.Err)
+	case errors.As(err, &e):
+		switch e.Code {
+		case api.CodeNotLeading:
+			return fmt.Errorf("the controller at %s does not lead (%s); point --url at another controller", *r.url, e.Message)
+		case api.CodeUnauthorized:
+			return fmt.Errorf("the controller at %s refused the token of %s: %s", *r.url, *r.tokenFile, e.Message)
+		case api.CodeForbidden:
+			return fmt.Errorf("the controller at %s: %s; give an operator's token file with --token-file", *r.url, e.Message)
+		}
+		return fmt.Errorf("the controller at %s answered %d: %s", *r.url, e.Status, e.Message)
+	}
+	return err
+}
+
+// cause is why a call got no answer.
+func cause(err error) error {
+	var ue *api.UnreachableError
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
+func printJSON(env Env, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(env.Stdout, "%s\n", b)
+	return err
+}
+
+// opsCmd runs the commands that talk to a controller's API.
+func opsCmd(name string, args []string, env Env) error {
+	help := map[string]string{"status": statusHelp, "explain": explainHelp, "history": historyHelp,
+		"maintenance": maintenanceHelp, "confirm": confirmHelp, "release": releaseHelp}[name]
+	fs := newFlags(name, help, env)
+	r := remoteFlags(fs, env)
+	var reason, by *string
+	var n *int
+	switch name {
+	case "maintenance", "confirm", "release":
+		reason = fs.String("reason", "", "why: to the controller's log and the host's history")
+		if name != "maintenance" {
+			by = fs.String("by", "", "who (default: your token's name, else \"operator\")")
+		}
+	case "history":
+		n = fs.Int("n", 50, "how many events")
+	}
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	want := map[string]string{"status": "", "explain": "HOST", "history": "[HOST]", "maintenance": "on|off HOST", "confirm": "HOST", "release": "HOST"}[name]
+	nargs := len(strings.Fields(want))
+	switch {
+	case name == "history" && len(pos) > 1, name != "history" && len(pos) != nargs:
+		return fmt.Errorf("%w: usage: vigil %s %s (vigil %s --help)", errUsage, name, want, name)
+	case name == "maintenance" && pos[0] != "on" && pos[0] != "off":
+		return fmt.Errorf("%w: maintenance %q: want on or off, then the host", errUsage, pos[0])
+	case name == "maintenance" && pos[0] == "on" && *reason == "", name == "confirm" && *reason == "":
+		return fmt.Errorf("%w: %s: --reason TEXT is required: say why (it goes to the controller's log and the host's history)", errUsage, name)
+	case name == "history" && *n < 1:
+		return fmt.Errorf("%w: history: -n %d: want at least 1", errUsage, *n)
+	}
+	c, err := r.client(env)
+	if err != nil {
+		return err
+	}
+	ctx := context.Background()
+	var out any
+	switch name {
+	case "status":
+		var st api.Status
+		if st, err = c.Status(ctx); err == nil && *r.out == "text" {
+			return printStatus(env, st)
+		}
+		out = st
+	case "explain":
+		var d api.HostDetail
+		if d, err = c.Host(ctx, pos[0]); err == nil && *r.out == "text" {
+			return printExplain(env, d)
+		}
+		out = d
+	case "history":
+		host := ""
+		if len(pos) == 1 {
+			host = pos[0]
+		}
+		var h api.History
+		if h, err = c.History(ctx, host, *n); err == nil && *r.out == "text" {
+			return printHistory(env, h, host)
+		}
+		out = h
+	case "maintenance":
+		out, err = c.Maintenance(ctx, pos[1], api.MaintenanceRequest{On: pos[0] == "on", Reason: *reason})
+	case "confirm":
+		out, err = c.Confirm(ctx, pos[0], api.ConfirmRequest{By: *by, Reason: *reason})
+	case "release":
+		out, err = c.Release(ctx, pos[0], api.ReleaseRequest{By: *by, Reason: *reason})
+	}
+	if err != nil {
+		return r.explain(err)
+	}
+	if a, ok := out.(api.Accepted); ok && *r.out == "text" {
+		_, err := fmt.Fprintf(env.Stdout, "%s: %s, by %s: accepted; %s\n", a.Host, a.Call, a.By, a.Note)
+		return err
+	}
+	return printJSON(env, out)
+}
+
+// statusWidth is the width vigil status fits in.
+const statusWidth = 100
+
+func printStatus(env Env, st api.Status) error {
+	if len(st.Hosts) == 0 {
+		_, err := fmt.Fprintf(env.Stdout, "controller %s knows no host\n", st.Self)
+		return err
+	}
+	rows := [][]string{{"HOST", "STATE", "SINCE", "RULE", "NOTE"}}
+	for _, h := range st.Hosts {
+		rows = append(rows, []string{clip(h.Name, 20), string(h.State), ago(st.At, h.Since), clip(h.Rule, 24), note(h)})
+	}
+	var w [4]int
+	for _, r := range rows {
+		for i := range w {
+			w[i] = max(w[i], utf8.RuneCountInString(r[i]))
+		}
+	}
+	room := statusWidth - (w[0] + w[1] + w[2] + w[3] + 4*2)
+	var b strings.Builder
+	for _, r := range rows {
+		line := ""
+		for i := range w {
+			line += r[i] + strings.Repeat(" ", w[i]-utf8.RuneCountInString(r[i])+2)
+		}
+		line = strings.TrimRight(line+clip(r[4], max(room, 10)), " ")
+		b.WriteString(line + "\n")
+	}
+	_, err := fmt.Fprint(env.Stdout, b.String())
+	return err
+}
+
+// note sums up what needs an operator about h, the most pressing first.
+func note(h api.HostStatus) string {
+	var parts []string
+	switch {
+	case h.Held && h.Reason != "":
+		parts = append(parts, "held: "+h.Reason)
+	case h.Held && h.State == "maintenance":
+	case h.Held:
+		parts = append(parts, "held: vigil explain "+h.Name)
+	}
+	if len(h.LeftToOperator) > 0 {
+		parts = append(parts, "left to you: "+strings.Join(h.LeftToOperator, ", "))
+	}
+	if h.Unfence != "" {
+		parts = append(parts, "unfence failing: "+h.Unfence)
+	}
+	if h.Fence != nil {
+		f := "fence: " + h.Fence.Method
+		if h.Fence.By != "" {
+			f += " by " + h.Fence.By
+		}
+		parts = append(parts, f)
+	}
+	return strings.Join(parts, "; ")
+}
+
+// clip cuts s to n runes, marking the cut.
+func clip(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n-1]) + "…"
+}
+
+// ago says how long before at t was, to the second ("3m12s ago").
+func ago(at, t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	d := max(at.Sub(t), 0).Truncate(time.Second)
+	switch {
+	case d < time.Hour:
+		return d.String() + " ago"
+	case d < 48*time.Hour:
+		return strings.TrimSuffix(d.Truncate(time.Minute).String(), "0s") + " ago"
+	}
+	days := int(d / (24 * time.Hour))
+	return fmt.Sprintf("%dd%dh ago", days, int((d-time.Duration(days)*24*time.Hour)/time.Hour))
+}
