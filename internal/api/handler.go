@@ -321,3 +321,16 @@ func (h *handler) release(body io.Reader, host string, c caller) (decision.Input
 	}
 	return decision.Release{Host: host, By: by}, operatorEvent(host, "release", by, m.Reason), nil
 }
+
+// Protect serves h only to holders of a token of at least role need, with
+// the API's own answers to a missing, unknown or too weak token: the
+// controller's /metrics is served this way (a scraper's bearer_token_file
+// holds a reader token).
+func Protect(t Tokens, need Role, h http.Handler, log *slog.Logger) http.Handler {
+	g := &handler{t: t, log: log}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := g.authenticate(w, r, need); ok {
+			h.ServeHTTP(w, r)
+		}
+	})
+}

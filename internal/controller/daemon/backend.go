@@ -2,19 +2,21 @@ package daemon
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/vigil-ha/vigil/internal/api"
 	"github.com/vigil-ha/vigil/internal/config"
 	"github.com/vigil-ha/vigil/internal/controller"
 	"github.com/vigil-ha/vigil/internal/decision"
 )
 
-// backend is what the operators' API asks of this controller.
+// backend is what the operators' API asks of this controller (api.Backend).
 type backend struct {
 	name   string
 	r      *controller.Runner
@@ -24,22 +26,42 @@ type backend struct {
 
 func (b *backend) Status(ctx context.Context) ([]decision.HostStatus, error) { return b.r.Status(ctx) }
 
-func (b *backend) Submit(ctx context.Context, in decision.Input) error {
+func (b *backend) Events(host string, n int) []api.Event { return b.events.Last(host, n) }
+
+func (b *backend) Leader() api.Leader { return api.Leader{Self: b.name, Leading: b.r.Leading()} }
+
+// Submit hands an operator's command to the loop. A member that does not
+// lead refuses it; one that loses its lease right after takes it nowhere
+// (the operator sees the host unchanged and repeats it against the new
+// leader).
+func (b *backend) Submit(ctx context.Context, in decision.Input, ev api.Event) error {
 	if !b.r.Leading() {
 		return controller.ErrNotLeading
 	}
 	b.r.Submit(in)
+	if ev.At.IsZero() {
+		ev.At = time.Now()
+	}
+	b.events.Add(ev)
 	return nil
 }
 
-// apiHandler serves the operators' API (internal/api) with the token files.
+// apiHandler is the operators' API with the token files, and /metrics for
+// readers.
 func apiHandler(a config.API, opts Options, b *backend, log *slog.Logger) (http.Handler, error) {
+	var toks api.Tokens
+	if a.ReaderTokens != "" || a.OperatorTokens != "" {
+		var err error
+		if toks, err = api.LoadTokens(opts.ReadFile, a.ReaderTokens, a.OperatorTokens); err != nil {
+			return nil, errors.Join(errors.New("controller.api: reader_tokens, operator_tokens"), err)
+		}
+	} else {
+		log.Warn("controller.api has no token files: the API answers /healthz only")
+	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		_ = json.NewEncoder(w).Encode(map[string]any{"ok": true, "leading": b.r.Leading(), "self": b.name})
-	})
+	mux.Handle("/", api.Handler(b, toks, log.With("part", "api")))
 	if b.reg != nil {
-		mux.Handle("GET /metrics", promhttp.HandlerFor(b.reg, promhttp.HandlerOpts{}))
+		mux.Handle("GET /metrics", api.Protect(toks, api.Reader, promhttp.HandlerFor(b.reg, promhttp.HandlerOpts{}), log.With("part", "api")))
 	}
 	return mux, nil
 }

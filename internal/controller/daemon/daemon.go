@@ -28,6 +28,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 
+	"github.com/vigil-ha/vigil/internal/api"
 	"github.com/vigil-ha/vigil/internal/config"
 	"github.com/vigil-ha/vigil/internal/controller"
 	"github.com/vigil-ha/vigil/internal/controller/agentnet"
@@ -174,6 +175,7 @@ func Run(ctx context.Context, cfg config.Config, opts Options) error {
 	met := newMetrics(reg, r.Status, r.Leading)
 	report := func(in decision.Input) {
 		met.result(in)
+		events.Result(time.Now(), in)
 		r.Submit(in)
 	}
 	disp.Report = report
@@ -498,20 +500,20 @@ func serveAPI(me config.Member, a config.API, opts Options, b *backend, log *slo
 	if err != nil {
 		return nil, nil, err
 	}
+	var conf *tls.Config
+	if a.TLSCert != "" {
+		if conf, err = api.ServerTLS(a.TLSCert, a.TLSKey); err != nil {
+			return nil, nil, fmt.Errorf("controller.api.tls_cert, tls_key: %w", err)
+		}
+	}
 	ln, err := net.Listen("tcp", me.API)
 	if err != nil {
 		return nil, nil, fmt.Errorf("controller.members[%s].api %s: %w", me.Name, me.API, err)
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
-	if a.TLSCert != "" {
-		pair, err := tls.LoadX509KeyPair(a.TLSCert, a.TLSKey)
-		if err != nil {
-			_ = ln.Close()
-			return nil, nil, fmt.Errorf("controller.api.tls_cert, tls_key: %w", err)
-		}
-		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12})
+	if conf != nil {
+		ln = tls.NewListener(ln, conf)
 	}
-	return ln, srv, nil
+	return ln, api.NewServer(me.API, h, conf, log.With("part", "api")), nil
 }
 
 // Check validates what Run would start from, without starting anything or
@@ -546,6 +548,11 @@ func Check(cfg config.Config, opts Options) (string, error) {
 	}
 	if _, err := apiHandler(k.API, opts, &backend{name: me.Name}, opts.Log); err != nil {
 		return "", err
+	}
+	if k.API.TLSCert != "" {
+		if _, err := api.ServerTLS(k.API.TLSCert, k.API.TLSKey); err != nil {
+			return "", fmt.Errorf("controller.api.tls_cert, tls_key: %w", err)
+		}
 	}
 	store := "embedded etcd in " + k.DataDir
 	if len(k.Etcd.Endpoints) > 0 {

@@ -5,35 +5,24 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vigil-ha/vigil/internal/api"
 	"github.com/vigil-ha/vigil/internal/decision"
 )
 
-// Event is one thing the controller decided or did, for operators
-// (vigil explain, vigil history): a host's transition with its rule and
-// evidence, an action sent, an alert.
-type Event struct {
-	At       time.Time
-	Host     string
-	Kind     string // "transition", "action", "alert"
-	From, To string
-	Rule     string
-	Evidence []string
-	Action   string
-	Reason   string
-}
-
-// Events keeps the last N events in memory. What must survive a restart
-// is in the journal; this is the explanation of the recent past.
+// Events keeps the last N events in memory: what vigil explain and vigil
+// history show. What must survive a restart is in the journal; this is the
+// explanation of the recent past, as this controller saw it.
 type Events struct {
 	mu   sync.Mutex
 	max  int
-	list []Event
+	list []api.Event
 }
 
 // NewEvents keeps up to max events.
 func NewEvents(max int) *Events { return &Events{max: max} }
 
-func (e *Events) add(ev ...Event) {
+// Add notes events.
+func (e *Events) Add(ev ...api.Event) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.list = append(e.list, ev...)
@@ -45,30 +34,34 @@ func (e *Events) add(ev ...Event) {
 // Ready notes a Ready's transitions and actions (alerts are noted by
 // Alert, when they go out).
 func (e *Events) Ready(at time.Time, rd decision.Ready) {
-	var evs []Event
+	var evs []api.Event
 	for _, t := range rd.Transitions {
-		evs = append(evs, Event{At: t.At, Host: t.Host, Kind: "transition", From: string(t.From), To: string(t.To),
-			Rule: t.Rule, Evidence: slices.Clone(t.Evidence)})
+		evs = append(evs, api.TransitionEvent(t))
 	}
 	for _, a := range rd.Actions {
-		if a.Kind == decision.ActAlert {
-			continue
+		if a.Kind != decision.ActAlert {
+			evs = append(evs, api.ActionEvent(at, a))
 		}
-		evs = append(evs, Event{At: at, Host: a.Host, Kind: "action", Action: a.String(), Rule: a.Rule, Reason: a.Reason})
 	}
-	e.add(evs...)
+	e.Add(evs...)
 }
 
-// Alert notes an alert.
-func (e *Events) Alert(at time.Time, a decision.Action) {
-	e.add(Event{At: at, Host: a.Host, Kind: "alert", Action: a.Code, Rule: a.Rule, Reason: a.Reason})
+// Alert notes an alert as it goes out.
+func (e *Events) Alert(at time.Time, a decision.Action) { e.Add(api.ActionEvent(at, a)) }
+
+// Result notes an executor's result.
+func (e *Events) Result(at time.Time, in decision.Input) {
+	if ev, ok := api.ResultEvent(at, in); ok {
+		e.Add(ev)
+	}
 }
 
-// Last returns host's last n events, oldest first; host "" is every host.
-func (e *Events) Last(host string, n int) []Event {
+// Last returns host's last n events, oldest first; host "" is every host,
+// n <= 0 all of them.
+func (e *Events) Last(host string, n int) []api.Event {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	var out []Event
+	var out []api.Event
 	for i := len(e.list) - 1; i >= 0 && (n <= 0 || len(out) < n); i-- {
 		if host == "" || e.list[i].Host == host {
 			out = append(out, e.list[i])

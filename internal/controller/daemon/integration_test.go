@@ -62,6 +62,9 @@ type ctl struct {
 
 var hosts = []string{"cmp1", "cmp2", "cmp3"}
 
+// readerToken is the API's reader token on the bed.
+const readerToken = "reader-token-of-the-daemon-test-bed-0123456789"
+
 func (b *bed) addr(network, x, port int) string {
 	return fmt.Sprintf("127.%d.%d.%d:%d", b.r, network, x, port)
 }
@@ -127,13 +130,15 @@ hosts:
 	for _, h := range hosts {
 		fmt.Fprintf(&y, "  - {name: %s, bmc: {address: 127.0.0.1, port: %d}}\n", h, deadPort(t))
 	}
+	write(t, filepath.Join(b.dir, "reader.tokens"), readerToken+"\n")
 	fmt.Fprintf(&y, `controller:
   mode: %s
   secrets: %s
   %s
   heartbeat: {dir: %s}
+  api: {reader_tokens: %s}
   members:
-`, mode, secret, store, hb)
+`, mode, secret, store, hb, filepath.Join(b.dir, "reader.tokens"))
 	for i, name := range members {
 		fmt.Fprintf(&y, "    - {name: %s, api: 127.0.0.1:%d, listen: {mgmt: %q, storage: %q}}\n",
 			name, deadPort(t), b.addr(1, i+1, 7400), b.addr(2, i+1, 7400))
@@ -298,7 +303,12 @@ func (b *bed) leader(within time.Duration) *daemon.Controller {
 // scrape reads c's /metrics.
 func scrape(t *testing.T, c *daemon.Controller) string {
 	t.Helper()
-	resp, err := http.Get("http://" + c.API.String() + "/metrics")
+	req, err := http.NewRequest("GET", "http://"+c.API.String()+"/metrics", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+readerToken)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -366,7 +376,7 @@ func TestControllersOnEtcdWithRealAgents(t *testing.T) {
 	b.waitState(lead, "cmp3", 30*time.Second, decision.Fencing, decision.Failed)
 	ctlbed.Eventually(t, 60*time.Second, "the failed fence is alerted", func() error {
 		for _, ev := range lead.Events.Last("cmp3", 0) {
-			if ev.Kind == "alert" && strings.HasPrefix(ev.Action, "fence-failed") {
+			if ev.Action == "alert(fence-failed)" {
 				return nil
 			}
 		}
@@ -437,7 +447,7 @@ func TestShadowControllerOnEmbeddedEtcdTouchesNothing(t *testing.T) {
 	// test); give it ten.
 	time.Sleep(10 * time.Second)
 	for _, ev := range lead.Events.Last("", 0) {
-		if ev.Kind == "alert" && strings.HasPrefix(ev.Action, "fence-failed") {
+		if ev.Action == "alert(fence-failed)" {
 			t.Fatalf("shadow mode: a fence went out and failed: %+v", ev)
 		}
 	}
