@@ -3,57 +3,126 @@ package executor
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/vigil-ha/vigil/internal/decision"
 	"github.com/vigil-ha/vigil/internal/fence"
 )
 
-// PowerWatch re-reads the power fences that open incidents rely on: for
-// every host whose fence is the level of a power device, each Every, the
-// status of that level's power devices, reported to the engine as a
-// decision.BMCReading. A host someone powered on again is then evidence
-// (fence-undone, or an alert once its guests have moved), never silence.
-type PowerWatch struct {
-	Topos Topologies
-	// Every is how often one host is read; default 30s (a status call is a
-	// BMC session: rate-limited per host).
-	Every  time.Duration
-	Report func(decision.BMCReading)
-	Log    *slog.Logger
+// Reading every host's BMC all the time would cost a BMC session per host
+// every few seconds (5,000 a second at 10,000 hosts: more than BMCs bear);
+// reading none until a fence would leave a power loss to dead_after. So the
+// controllers read a host's power only when it matters, by its state
+// (PowerEvery): often while the host is silent and not yet fenced, where a
+// BMC reading off fails it at agent_timeout instead of dead_after, and
+// while its instances are being moved, where a BMC reading on is the fence
+// undone under the evacuation; now and then once they have moved and the
+// host is kept down. The simulator reads its BMCs by the same rule.
+const (
+	// SuspectEvery is how often the power of a silent host, or of one
+	// whose instances are being moved, is read.
+	SuspectEvery = 2 * time.Second
+	// FencedEvery is how often the power fence of an incident whose
+	// instances have moved is read.
+	FencedEvery = 30 * time.Second
+)
 
-	last map[string]time.Time
+// PowerEvery is how often a host in status s has its power read; 0: not
+// at all.
+func PowerEvery(s decision.HostStatus) time.Duration {
+	switch s.State {
+	case decision.Suspect, decision.Failed, decision.Fencing, decision.Fenced, decision.Recovering:
+		return SuspectEvery
+	}
+	if s.Fence != nil && s.Fence.Level >= 1 {
+		return FencedEvery
+	}
+	return 0
 }
 
-// Round reads, at now, the hosts of status (the engine's Status) whose
-// fence is a power fence and whose last read is Every old.
+// PowerWatch reads the power of the hosts whose state calls for it
+// (PowerEvery) through their topology's power devices, and reports each
+// reading to the engine as a decision.BMCReading. A host someone powered on
+// again is then evidence (fence-undone, or an alert once its guests have
+// moved), never silence; a silent host whose BMC reads off has lost its
+// power.
+type PowerWatch struct {
+	Topos Topologies
+	// Fenced overrides FencedEvery (tests).
+	Fenced time.Duration
+	Report func(decision.BMCReading)
+	Log    *slog.Logger
+	// Parallel reads each due host in a goroutine of its own, bounded by
+	// ReadTimeout, skipping a host whose last read is still out: a dead
+	// BMC then costs its own host's read only. Report must then be safe
+	// for concurrent use (Runner.Submit is). Off: Round reads in turn and
+	// returns when done (the engine's tests step it in Report).
+	Parallel    bool
+	ReadTimeout time.Duration // default 10s
+
+	mu       sync.Mutex
+	last     map[string]time.Time
+	inflight map[string]bool
+}
+
+// Round reads, at now, the hosts of status (the engine's Status) that are
+// due: of a fenced host the power devices of its fence's level, of another
+// those of the first level that has any.
 func (p *PowerWatch) Round(ctx context.Context, now time.Time, status []decision.HostStatus) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	if p.last == nil {
-		p.last = map[string]time.Time{}
-	}
-	every := p.Every
-	if every <= 0 {
-		every = 30 * time.Second
+		p.last, p.inflight = map[string]time.Time{}, map[string]bool{}
 	}
 	for _, s := range status {
-		if s.Fence == nil || s.Fence.Level < 1 || now.Sub(p.last[s.Name]) < every {
+		every := PowerEvery(s)
+		if every == FencedEvery && p.Fenced > 0 {
+			every = p.Fenced
+		}
+		if every == 0 || now.Sub(p.last[s.Name]) < every || p.inflight[s.Name] {
 			continue
 		}
 		topo, err := p.Topos.Topology(s.Name)
-		if err != nil || s.Fence.Level > len(topo.Levels) {
+		if err != nil {
 			continue
 		}
 		var power []fence.Member
-		for _, m := range topo.Levels[s.Fence.Level-1] {
-			if m.Power {
-				power = append(power, m)
+		for i, level := range topo.Levels {
+			if s.Fence != nil && s.Fence.Level >= 1 && i != s.Fence.Level-1 {
+				continue
+			}
+			for _, m := range level {
+				if m.Power {
+					power = append(power, m)
+				}
+			}
+			if len(power) > 0 {
+				break
 			}
 		}
 		if len(power) == 0 {
 			continue
 		}
 		p.last[s.Name] = now
-		p.Report(decision.BMCReading{Host: s.Name, Power: readPower(ctx, power, p.Log)})
+		if !p.Parallel {
+			p.Report(decision.BMCReading{Host: s.Name, Power: readPower(ctx, power, p.Log)})
+			continue
+		}
+		p.inflight[s.Name] = true
+		go func(host string) {
+			timeout := p.ReadTimeout
+			if timeout <= 0 {
+				timeout = 10 * time.Second
+			}
+			rctx, cancel := context.WithTimeout(ctx, timeout)
+			pw := readPower(rctx, power, p.Log)
+			cancel()
+			p.Report(decision.BMCReading{Host: host, Power: pw})
+			p.mu.Lock()
+			delete(p.inflight, host)
+			p.mu.Unlock()
+		}(s.Name)
 	}
 }
 

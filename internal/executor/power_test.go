@@ -46,7 +46,7 @@ func TestPowerWatchTurnsAPowerOnIntoAnAlert(t *testing.T) {
 	}
 	epoch := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	e.Step(epoch, decision.Leadership{Leader: true, Token: 1})
-	pw := &PowerWatch{Topos: ts, Every: 10 * time.Second, Report: func(r decision.BMCReading) { e.Step(epoch, r) }}
+	pw := &PowerWatch{Topos: ts, Fenced: 10 * time.Second, Report: func(r decision.BMCReading) { e.Step(epoch, r) }}
 	var alerts []string
 	for sec := 1; sec < 120; sec++ {
 		now := epoch.Add(time.Duration(sec) * time.Second)
@@ -86,13 +86,81 @@ func TestPowerWatchTurnsAPowerOnIntoAnAlert(t *testing.T) {
 	}
 	found := false
 	for _, a := range alerts {
-		found = found || a == "80s fence-power-on" || a == "81s fence-power-on" || a == "90s fence-power-on"
+		var sec int
+		var code string
+		if _, err := fmt.Sscanf(a, "%ds %s", &sec, &code); err == nil && code == "fence-power-on" && sec >= 80 && sec <= 90 {
+			found = true
+		}
 	}
 	if !found {
 		t.Errorf("alerts %v, want fence-power-on soon after 80 s", alerts)
 	}
-	// Read once per Every while the incident is open, not every second.
-	if dev.reads > 12 {
-		t.Errorf("the BMC was read %d times in about 110 s of incident, want at most one per 10 s", dev.reads)
+	// Read every SuspectEvery until fenced, then once per Fenced while
+	// the incident is open, not every second.
+	if dev.reads > 16 {
+		t.Errorf("the BMC was read %d times in about 110 s of incident, want a few while suspect, then at most one per 10 s", dev.reads)
 	}
+}
+
+// A host that loses its power goes silent on every path; its BMC, read
+// because the host turned suspect, says off, and the host is failed at
+// agent_timeout (3 s), not at dead_after (6 s). Without the suspect's read
+// (before PowerEvery) it waited dead_after.
+func TestPowerWatchFailsAPowerLossAtAgentTimeout(t *testing.T) {
+	dev := &switchable{on: true}
+	ts := topos{"cmp1": {Host: "cmp1", Levels: [][]fence.Member{{{Name: "ipmi", Driver: "ipmi", Power: true, Device: dev}}}}}
+	cfg := decision.DefaultConfig()
+	e, err := decision.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hosts := []string{"cmp1", "cmp2", "cmp3"}
+	for _, h := range hosts {
+		e.AddHost(decision.HostInfo{Name: h})
+	}
+	epoch := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	e.Step(epoch, decision.Leadership{Leader: true, Token: 1})
+	pw := &PowerWatch{Topos: ts}
+	const lossAt = 20 * time.Second
+	var failedAt time.Duration
+	for at := 250 * time.Millisecond; at < 40*time.Second && failedAt == 0; at += 250 * time.Millisecond {
+		now := epoch.Add(at)
+		pw.Report = func(r decision.BMCReading) { e.Step(now, r) }
+		if at == lossAt {
+			dev.on = false
+		}
+		for _, h := range hosts {
+			if h == "cmp1" && at >= lossAt {
+				continue
+			}
+			if at%time.Second == 0 {
+				for _, n := range cfg.Networks {
+					e.Step(now, decision.AgentReport{Host: h, Network: n, Self: decision.SelfReport{BootID: "b", NovaCompute: decision.Process{Running: true}, Libvirtd: decision.Process{Running: true}}})
+				}
+			}
+		}
+		if at%time.Second == 0 {
+			c1 := uint64(at / time.Second)
+			if at >= lossAt {
+				c1 = uint64(lossAt / time.Second)
+			}
+			e.Step(now, decision.StorageHeartbeats{OK: true, Counters: map[string]uint64{"cmp1": c1, "cmp2": uint64(at), "cmp3": uint64(at)}})
+		}
+		pw.Round(context.Background(), now, e.Status())
+		rd := e.Tick(now)
+		e.Step(now, decision.Persisted{Ready: rd.Seq})
+		for _, tr := range rd.Transitions {
+			if tr.Host == "cmp1" && tr.To == decision.Failed {
+				failedAt = at - lossAt
+				if tr.Rule != "power-off-and-silent" {
+					t.Errorf("cmp1 failed by %s; want power-off-and-silent", tr.Rule)
+				}
+			}
+		}
+	}
+	if failedAt == 0 || failedAt > cfg.AgentTimeout+SuspectEvery {
+		t.Fatalf("cmp1 failed %v after its power loss; want within agent_timeout + one suspect read (%v), not dead_after (%v)",
+			failedAt, cfg.AgentTimeout+SuspectEvery, cfg.DeadAfter)
+	}
+	t.Logf("power loss failed after %v", failedAt)
 }

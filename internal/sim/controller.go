@@ -9,6 +9,7 @@ import (
 
 	"github.com/vigil-ha/vigil/internal/controller"
 	"github.com/vigil-ha/vigil/internal/decision"
+	"github.com/vigil-ha/vigil/internal/executor"
 )
 
 // Policy is what the controller consults: vigil's decision.Engine, or the
@@ -20,7 +21,7 @@ type Policy = controller.Policy
 // the same defaults).
 const (
 	tickEvery    = 250 * time.Millisecond
-	bmcEvery     = 2 * time.Second
+	bmcEvery     = 250 * time.Millisecond // how often the BMC reads due are looked for
 	novaEvery    = 5 * time.Second
 	watchEvery   = 5 * time.Second
 	watchLinger  = 30 * time.Second // FIELD-NOTES: a crashed client's watch stays ~30 s
@@ -74,7 +75,8 @@ type Controller struct {
 
 	maintenance map[string]bool
 	confirmed   map[string]bool
-	cancelled   map[string]bool // host → cancel-fence received for its fence in flight
+	cancelled   map[string]bool          // host → cancel-fence received for its fence in flight
+	bmcRead     map[string]time.Duration // host → when its BMC was last read, while its state calls for reads
 
 	// Guarded: the executor re-reads the fence right before each Nova
 	// evacuate call (vigil's executor does; the seed's script did not).
@@ -95,7 +97,7 @@ type Controller struct {
 // NewController attaches a controller running newPolicy() to w. It leads from t=0.
 func NewController(w *World, newPolicy func() Policy) *Controller {
 	c := &Controller{w: w,
-		maintenance: map[string]bool{}, confirmed: map[string]bool{}, cancelled: map[string]bool{},
+		maintenance: map[string]bool{}, confirmed: map[string]bool{}, cancelled: map[string]bool{}, bmcRead: map[string]time.Duration{},
 		FirstFailed: -1, FirstFenced: -1, FirstEvacuate: -1, Fenced: map[string]bool{}, Evacuated: map[string]bool{}}
 	c.store = &journal{c: c, recs: map[string]decision.Record{}}
 	var hosts []decision.HostInfo
@@ -319,7 +321,25 @@ func (c *Controller) collect() {
 		c.loop.Step(now, read)
 	}
 	if w.now%bmcEvery == 0 {
+		// The BMCs are read as the real controller reads them: a host's
+		// by its state (executor.PowerEvery), checked every bmcEvery, the
+		// first read as soon as the state calls for it.
+		due := map[string]bool{}
+		for _, s := range c.loop.Status() {
+			every := executor.PowerEvery(s)
+			last, read := c.bmcRead[s.Name]
+			if every > 0 && (!read || w.now-last >= every) {
+				due[s.Name] = true
+			}
+			if every == 0 {
+				delete(c.bmcRead, s.Name)
+			}
+		}
 		for _, h := range w.Hosts {
+			if !due[h.Name] {
+				continue
+			}
+			c.bmcRead[h.Name] = w.now
 			p := decision.PowerOn
 			switch {
 			case h.BMCDown:

@@ -221,7 +221,7 @@ func Run(ctx context.Context, cfg config.Config, opts Options) error {
 	if nc != nil {
 		run(func() { readNova(ctx, nc, k.Nova.Every.Std(), r, world, log) })
 	}
-	pw := &executor.PowerWatch{Topos: topos, Report: func(b decision.BMCReading) { r.Submit(b) }, Log: log.With("part", "power")}
+	pw := &executor.PowerWatch{Topos: topos, Report: func(b decision.BMCReading) { r.Submit(b) }, Log: log.With("part", "power"), Parallel: true}
 	run(func() { watchPower(ctx, pw, r) })
 	// Every fence device is asked its status now and then, so a broken
 	// password or a dead BMC is found before the incident that needs it.
@@ -473,7 +473,7 @@ func readNova(ctx context.Context, c *nova.Client, every time.Duration, r *contr
 }
 
 func watchPower(ctx context.Context, pw *executor.PowerWatch, r *controller.Runner) {
-	t := time.NewTicker(time.Second)
+	t := time.NewTicker(500 * time.Millisecond)
 	defer t.Stop()
 	for {
 		select {
