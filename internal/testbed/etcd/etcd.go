@@ -16,6 +16,8 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/vigil-ha/vigil/internal/testbed/child"
 	"go.uber.org/zap"
 )
 
@@ -67,8 +69,9 @@ func Start(ctx context.Context, dir string) (*Server, error) {
 		"--initial-cluster", "vigil-test="+peer, "--initial-cluster-state", "new",
 		"--listen-metrics-urls", "http://127.0.0.1:"+strconv.Itoa(mp))
 	cmd.Stdout, cmd.Stderr = log, log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // never outlive the test
-	if err := cmd.Start(); err != nil {
+	// Never outlive the test: child.Start forks it from a thread that
+	// lives as long as the process (Pdeathsig follows the forking thread).
+	if err := child.Start(cmd); err != nil {
 		log.Close()
 		return nil, fmt.Errorf("etcd testbed: starting etcd (scripts/install-deps.sh integration installs etcd-server): %w", err)
 	}

@@ -209,8 +209,19 @@ func (l *Lab) startServices() {
 
 // Controller is a running `vigil controller` process.
 type Controller struct {
-	Cmd *exec.Cmd
-	Log string // its log file
+	Cmd     *exec.Cmd
+	Log     string    // its log file
+	Started time.Time // when its API first answered
+}
+
+// FailoverGrace is the cluster's default detection.failover_grace: a new
+// leader judges no host failed before it is over.
+const FailoverGrace = 10 * time.Second
+
+// AfterGrace waits until c's failover grace is surely over (a second
+// more), so a fault injected next is judged like one in a running cloud.
+func (c *Controller) AfterGrace() {
+	time.Sleep(time.Until(c.Started.Add(FailoverGrace + time.Second)))
 }
 
 // StartController runs controller ctl1 in the controller namespace until
@@ -240,6 +251,7 @@ func (l *Lab) StartController() *Controller {
 		_, err := l.get("/healthz")
 		return err
 	})
+	c.Started = time.Now()
 	return c
 }
 
@@ -335,4 +347,33 @@ func tail(s string, n int) string {
 		return "…" + s[len(s)-n:]
 	}
 	return s
+}
+
+// Events is host's recent history as the API's GET /v1/hosts/{host} shows
+// it: one line per event, for a test's log.
+func (l *Lab) Events(host string) string {
+	b, err := l.get("/v1/hosts/" + host)
+	if err != nil {
+		return err.Error()
+	}
+	var d struct {
+		Events []struct {
+			At       time.Time `json:"at"`
+			Kind     string    `json:"kind"`
+			From     string    `json:"from"`
+			To       string    `json:"to"`
+			Rule     string    `json:"rule"`
+			Action   string    `json:"action"`
+			Reason   string    `json:"reason"`
+			Evidence []string  `json:"evidence"`
+		} `json:"events"`
+	}
+	if err := json.Unmarshal(b, &d); err != nil {
+		return err.Error()
+	}
+	var out strings.Builder
+	for _, e := range d.Events {
+		fmt.Fprintf(&out, "%s %-10s %s%s→%s %s %s %s\n", e.At.Format("15:04:05.000"), e.Kind, e.Action, e.From, e.To, e.Rule, e.Reason, strings.Join(e.Evidence, "; "))
+	}
+	return out.String()
 }

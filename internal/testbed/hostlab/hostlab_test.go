@@ -25,10 +25,11 @@ func TestMain(m *testing.M) {
 // one host's mgmt link is network-degraded, never fenced.
 func TestPowerOffIsFencedAndAMgmtCutIsNot(t *testing.T) {
 	l := hostlab.Start(t, hostlab.Config{})
-	l.StartController()
+	c := l.StartController()
 	for _, h := range l.Hosts {
 		l.WaitState(h, 60*time.Second, "healthy")
 	}
+	c.AfterGrace()
 
 	ctx := context.Background()
 	if err := l.Net.Cut(ctx, 1, "mgmt"); err != nil {
@@ -44,6 +45,7 @@ func TestPowerOffIsFencedAndAMgmtCutIsNot(t *testing.T) {
 	off := time.Now()
 	failed := l.WaitState("host2", 30*time.Second, "failed", "fencing", "fenced", "recovering", "recovered")
 	fenced := l.WaitState("host2", 60*time.Second, "fenced", "recovering", "recovered")
+	t.Logf("power off at %s; host2's events:\n%s", off.Format("15:04:05.000"), l.Events("host2"))
 	t.Logf("power off → judged failed: %v (polled), → fence verified: %v", failed.Sub(off).Round(10*time.Millisecond), fenced.Sub(off).Round(10*time.Millisecond))
 
 	st, err := l.Status()

@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/vigil-ha/vigil/internal/testbed/child"
 	"github.com/vigil-ha/vigil/internal/testbed/netns"
 )
 
@@ -189,11 +190,12 @@ func (b *BMC) start(ctx context.Context, port int) error {
 	}
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Setpgid:   true,            // Stop kills it with any chassis-control.sh it runs
-		Pdeathsig: syscall.SIGKILL, // and so does a crashed test binary
-	}
-	if err := cmd.Start(); err != nil {
+	// child.Start gives it its own process group (Stop kills it with any
+	// chassis-control.sh it runs) and kills it with a crashed test binary,
+	// forked from a thread that lives as long as the process: a thread a
+	// goroutine locked and ended (netns.DialContext's) would take its
+	// children's Pdeathsig with it.
+	if err := child.Start(cmd); err != nil {
 		return fmt.Errorf("ipmisim: start ipmi_sim: %w", err)
 	}
 	exited := make(chan struct{})

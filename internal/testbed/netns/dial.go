@@ -11,6 +11,13 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// The main goroutine keeps the main thread for itself: a goroutine that
+// entered a namespace and ends on the main thread would leave the main thread
+// in that namespace for good (the runtime cannot end the main thread), and
+// the whole process would then count as the namespace's (ip netns pids), to
+// be killed with it when the lab goes down.
+func init() { runtime.LockOSThread() }
+
 // DialContext dials addr from inside namespace ns: the socket is made on a
 // thread that entered ns, so it lives there, and is then used from any
 // thread. The thread is never returned to the process (it ends with its
