@@ -8,11 +8,12 @@ set -euo pipefail
 tier=${1:-integration}
 
 build_pkgs=(gcc make librados-dev librbd-dev)
-integ_pkgs=(iproute2 iputils-ping openipmi ipmitool fence-agents etcd-server etcd-client
+integ_pkgs=(iproute2 iputils-ping iptables openipmi ipmitool fence-agents etcd-server etcd-client
 	ceph-mon ceph-mgr ceph-osd ceph-common python3-rbd python3-rados uuid-runtime openssl
 	spin # spin: the model checker of model/ (it compiles its verifier with gcc)
 	libvirt-daemon libvirt-daemon-driver-qemu qemu-system-x86 # agent/probe: a session libvirtd, TCG guests
-	docker.io busybox-static) # agent/probe: a Docker engine, and a static busybox for its only image
+	docker.io busybox-static # agent/probe: a Docker engine, and a static busybox for its only image
+	) # iptables: hostlab drops a share of packets with its statistic match (this kernel has no netem)
 # internal/testbed/openstack: Zed's Python services run by hand (no daemon packages: their
 # postinst scripts want dbconfig and systemd), MariaDB, RabbitMQ, uwsgi for the WSGI apps,
 # socat to reach the control plane from a compute host's network namespace.

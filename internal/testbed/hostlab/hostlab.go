@@ -23,6 +23,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -376,4 +377,74 @@ func (l *Lab) Events(host string) string {
 		fmt.Fprintf(&out, "%s %-10s %s%s→%s %s %s %s\n", e.At.Format("15:04:05.000"), e.Kind, e.Action, e.From, e.To, e.Rule, e.Reason, strings.Join(e.Evidence, "; "))
 	}
 	return out.String()
+}
+
+// Burn runs n busy loops inside host i's namespace (a host under full CPU
+// load) until the returned func is called or the test ends.
+func (l *Lab) Burn(i, n int) (stop func()) {
+	var cmds []*exec.Cmd
+	for range n {
+		cmd := l.Net.Command(context.Background(), i, "sh", "-c", "while :; do :; done")
+		if err := child.Start(cmd); err != nil {
+			l.t.Fatal(err)
+		}
+		cmds = append(cmds, cmd)
+	}
+	done := false
+	stop = func() {
+		if done {
+			return
+		}
+		done = true
+		for _, c := range cmds {
+			_ = c.Process.Kill()
+			_ = c.Wait()
+		}
+	}
+	l.t.Cleanup(stop)
+	return stop
+}
+
+// Drop makes host i drop each packet it sends or receives with probability
+// p (iptables' statistic match, inside the host's namespace; this kernel
+// has no netem), until the returned func is called.
+func (l *Lab) Drop(i int, p float64) (stop func()) {
+	prob := strconv.FormatFloat(p, 'f', 4, 64)
+	rule := func(op, chain string) error {
+		out, err := l.Net.Command(context.Background(), i, "iptables", op, chain, "-m", "statistic", "--mode", "random", "--probability", prob, "-j", "DROP").CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("iptables %s %s: %v: %s", op, chain, err, out)
+		}
+		return nil
+	}
+	for _, c := range []string{"INPUT", "OUTPUT"} {
+		if err := rule("-A", c); err != nil {
+			l.t.Fatal(err)
+		}
+	}
+	return func() {
+		for _, c := range []string{"INPUT", "OUTPUT"} {
+			_ = rule("-D", c)
+		}
+	}
+}
+
+// Dropped is how many packets Drop's rules have dropped on host i so far.
+func (l *Lab) Dropped(i int) int {
+	n := 0
+	for _, c := range []string{"INPUT", "OUTPUT"} {
+		out, err := l.Net.Command(context.Background(), i, "iptables", "-L", c, "-v", "-n", "-x").CombinedOutput()
+		if err != nil {
+			l.t.Fatalf("iptables -L %s: %v: %s", c, err, out)
+		}
+		for _, line := range strings.Split(string(out), "\n") {
+			f := strings.Fields(line)
+			if len(f) > 2 && f[2] == "DROP" {
+				if v, err := strconv.Atoi(f[0]); err == nil {
+					n += v
+				}
+			}
+		}
+	}
+	return n
 }
