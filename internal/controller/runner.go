@@ -170,6 +170,14 @@ func (r *Runner) Run(ctx context.Context) error {
 			}
 			continue
 		}
+		if !r.leads() {
+			// Elected on a lease that ran out meanwhile (etcd was
+			// unreachable while the campaign waited): such a term must
+			// not even begin.
+			r.Log.Warn("elected on a lease already gone: campaigning again", "member", r.Name, "token", token)
+			_ = r.Lead.Resign(context.Background())
+			continue
+		}
 		if _, err := r.Loop.Lead(time.Now(), token); err != nil {
 			r.Log.Error("elected but cannot read the journal: resigning", "err", err)
 			_ = r.Lead.Resign(context.Background())

@@ -223,6 +223,7 @@ func Run(ctx context.Context, cfg config.Config, opts Options) error {
 	}
 	pw := &executor.PowerWatch{Topos: topos, Report: func(b decision.BMCReading) { r.Submit(b) }, Log: log.With("part", "power"), Parallel: true}
 	run(func() { watchPower(ctx, pw, r) })
+	run(func() { watchTerm(ctx, r, met, log) })
 	// Every fence device is asked its status now and then, so a broken
 	// password or a dead BMC is found before the incident that needs it.
 	var all []fence.Topology
@@ -469,6 +470,29 @@ func readNova(ctx context.Context, c *nova.Client, every time.Duration, r *contr
 			return
 		case <-t.C:
 		}
+	}
+}
+
+// watchTerm alerts when this controller stops leading while it runs: its
+// lease ran out (etcd unreachable, or the process stalled). It acts no more
+// until it is elected again; if the store is gone for every controller,
+// none acts: the cluster is frozen, and says so here.
+func watchTerm(ctx context.Context, r *controller.Runner, met *metrics, log *slog.Logger) {
+	t := time.NewTicker(250 * time.Millisecond)
+	defer t.Stop()
+	was := false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		now := r.Leading()
+		if was && !now && ctx.Err() == nil {
+			met.termsLost.Inc()
+			log.Error("alert: this controller stopped leading (its etcd lease ran out: etcd unreachable, or this process stalled); it acts no more until elected again, and no controller acts while none can reach etcd", "code", "leadership-lost")
+		}
+		was = now
 	}
 }
 

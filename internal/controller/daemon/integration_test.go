@@ -455,3 +455,75 @@ func TestShadowControllerOnEmbeddedEtcdTouchesNothing(t *testing.T) {
 		t.Fatalf("shadow mode: cmp3 is %s (%s); want fencing, waiting on a fence that never went out", s.State, s.Rule)
 	}
 }
+
+// The store lost: the leader's etcd stops answering (SIGSTOP). Within its
+// lease neither controller leads; a host that dies meanwhile is not fenced
+// by anyone while the store is gone (a controller that cannot write its
+// journal must not act). With etcd back, one leads again, waits out its
+// failover grace, and fences the dead host.
+func TestStoreLostFreezesThenResumes(t *testing.T) {
+	b := newBed(t, bedOpts{})
+	b.start("ctl1")
+	b.start("ctl2")
+	lead := b.leader(30 * time.Second)
+	for _, h := range hosts {
+		b.waitState(lead, h, 60*time.Second, decision.Healthy)
+	}
+	if err := b.etcd.Pause(); err != nil {
+		t.Fatal(err)
+	}
+	paused := time.Now()
+	resumed := false
+	defer func() {
+		if !resumed {
+			_ = b.etcd.Resume()
+		}
+	}()
+	ctlbed.Eventually(t, 10*time.Second, "no controller leads without its store", func() error {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		for name, c := range b.ctls {
+			if c.c.Runner.Leading() {
+				return fmt.Errorf("%s still leads", name)
+			}
+		}
+		return nil
+	})
+	t.Logf("no leader %v after etcd stopped answering (lease_ttl 2s)", time.Since(paused).Round(10*time.Millisecond))
+	ctlbed.Eventually(t, 5*time.Second, "the lost term is counted", func() error {
+		if m := scrape(t, lead); !strings.Contains(m, "vigil_terms_lost_total 1") {
+			return errors.New("vigil_terms_lost_total is not 1")
+		}
+		return nil
+	})
+	if err := b.agents["cmp3"].Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(15 * time.Second) // past dead_after (6 s) and a fence's time
+	b.mu.Lock()
+	for name, c := range b.ctls {
+		for _, ev := range c.c.Events.Last("cmp3", 0) {
+			if ev.At.After(paused) && strings.HasPrefix(ev.Action, "fence(") {
+				t.Errorf("%s sent %s at %s while its store was gone", name, ev.Action, ev.At.Format("15:04:05.000"))
+			}
+		}
+		if c.c.Runner.Leading() {
+			t.Errorf("%s leads with its store gone", name)
+		}
+	}
+	b.mu.Unlock()
+	if err := b.etcd.Resume(); err != nil {
+		t.Fatal(err)
+	}
+	resumed = true
+	next := b.leader(30 * time.Second)
+	b.waitState(next, "cmp3", 60*time.Second, decision.Fencing, decision.Failed)
+	ctlbed.Eventually(t, 60*time.Second, "the dead host's fence goes out once the store is back", func() error {
+		for _, ev := range next.Events.Last("cmp3", 0) {
+			if strings.HasPrefix(ev.Action, "fence(") {
+				return nil
+			}
+		}
+		return errors.New("no fence yet")
+	})
+}

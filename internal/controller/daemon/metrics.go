@@ -22,6 +22,7 @@ type metrics struct {
 	alerts      *prometheus.CounterVec
 	grants      prometheus.Counter
 	recovery    prometheus.Histogram
+	termsLost   prometheus.Counter
 
 	mu       sync.Mutex
 	failedAt map[string]time.Time // host → when its incident's host was judged failed
@@ -57,10 +58,12 @@ func newMetrics(reg prometheus.Registerer, status func(context.Context) ([]decis
 		recovery: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "vigil_time_to_recovery_seconds",
 			Help:    "From a host judged failed to every instance it had running elsewhere (state recovered).",
 			Buckets: []float64{5, 10, 15, 20, 30, 45, 60, 90, 120, 180, 300, 600}}),
+		termsLost: prometheus.NewCounter(prometheus.CounterOpts{Name: "vigil_terms_lost_total",
+			Help: "Times this controller stopped leading without being stopped: its lease ran out (etcd unreachable, or the process stalled)."}),
 		failedAt: map[string]time.Time{},
 	}
 	if reg != nil {
-		reg.MustRegister(m.leader, m.detections, m.transitions, m.fences, m.evacuations, m.alerts, m.grants, m.recovery,
+		reg.MustRegister(m.leader, m.detections, m.transitions, m.fences, m.evacuations, m.alerts, m.grants, m.recovery, m.termsLost,
 			&hostsCollector{status: status, leading: leading})
 	}
 	return m
