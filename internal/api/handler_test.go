@@ -329,7 +329,7 @@ func TestReadsAreSnakeCase(t *testing.T) {
 	for k := range raw.Hosts[1] {
 		keys = append(keys, k)
 	}
-	want := []string{"domain", "fence", "held", "left_to_operator", "name", "rule", "since", "state"}
+	want := []string{"domain", "fence", "held", "left_to_operator", "name", "rule", "seen", "since", "state"}
 	if d := cmp.Diff(want, keys, cmpopts.SortSlices(func(a, b string) bool { return a < b })); d != "" {
 		t.Errorf("status keys (-want +got):\n%s\n%s", d, a.body)
 	}
@@ -355,17 +355,33 @@ func TestHostStatusShowsEveryField(t *testing.T) {
 	for i := range d.NumField() {
 		f := d.Field(i)
 		g, ok := a.FieldByName(f.Name)
+		if ok && f.Name == "Seen" {
+			continue // converted (api.Seen): checked below
+		}
 		if !ok || g.Type != f.Type {
 			t.Errorf("api.HostStatus lacks %s %s of decision.HostStatus (add it, and to FromDecision)", f.Name, f.Type)
 		}
 	}
 	full := decision.HostStatus{Name: "n", State: decision.Failed, Since: since, Rule: "r", Held: true, Reason: "why", Fence: &decision.Fence{Method: "m"},
-		Domain: "d", LeftToOperator: []string{"vm"}, Unfence: "u"}
+		Domain: "d", LeftToOperator: []string{"vm"}, Unfence: "u",
+		Seen: decision.Seen{At: since, Networks: []decision.NetworkSeen{{Name: "mgmt", Agent: since, Peer: since}}, StorageMoved: since,
+			BMC: decision.PowerOff, BMCAt: since, NovaUp: true, NovaAt: since}}
 	got := api.FromDecision(full)
+	wantSeen := api.Seen{At: since, Networks: []api.NetworkSeen{{Name: "mgmt", Agent: since, Peer: since}}, StorageMoved: since,
+		BMC: "off", BMCAt: since, NovaUp: true, NovaAt: since}
+	if !reflect.DeepEqual(got.Seen, wantSeen) {
+		t.Errorf("FromDecision's Seen = %+v, want %+v", got.Seen, wantSeen)
+	}
+	if reflect.TypeFor[api.Seen]().NumField() != reflect.TypeFor[decision.Seen]().NumField() {
+		t.Errorf("api.Seen and decision.Seen differ in their fields")
+	}
 	if reflect.ValueOf(got).NumField() != d.NumField() {
 		t.Fatalf("api.HostStatus has fields decision.HostStatus has not")
 	}
 	for i := range d.NumField() {
+		if d.Field(i).Name == "Seen" {
+			continue
+		}
 		if !reflect.DeepEqual(reflect.ValueOf(full).Field(i).Interface(), reflect.ValueOf(got).FieldByName(d.Field(i).Name).Interface()) {
 			t.Errorf("FromDecision drops %s", d.Field(i).Name)
 		}

@@ -70,12 +70,40 @@ type HostStatus struct {
 	LeftToOperator []string `json:"left_to_operator,omitempty"`
 	// Unfence says why the host's last unfence failed; vigil retries it.
 	Unfence string `json:"unfence,omitempty"`
+	// Seen is what the leader last heard of the host (decision.Seen).
+	Seen Seen `json:"seen"`
+}
+
+// Seen is decision.Seen as the API shows it: times, the zero ones left out.
+type Seen struct {
+	At           time.Time     `json:"at,omitzero"`
+	Networks     []NetworkSeen `json:"networks,omitempty"`
+	StorageMoved time.Time     `json:"storage_moved,omitzero"`
+	BMC          string        `json:"bmc,omitempty"` // on, off, unreachable; left out when never read
+	BMCAt        time.Time     `json:"bmc_at,omitzero"`
+	NovaUp       bool          `json:"nova_up"`
+	NovaAt       time.Time     `json:"nova_at,omitzero"`
+}
+
+// NetworkSeen is decision.NetworkSeen: when the host's agent was last
+// heard on the network, and when a peer last reached it there.
+type NetworkSeen struct {
+	Name  string    `json:"name"`
+	Agent time.Time `json:"agent,omitzero"`
+	Peer  time.Time `json:"peer,omitzero"`
 }
 
 // FromDecision converts the engine's view of a host.
 func FromDecision(s decision.HostStatus) HostStatus {
+	seen := Seen{At: s.Seen.At, StorageMoved: s.Seen.StorageMoved, BMCAt: s.Seen.BMCAt, NovaUp: s.Seen.NovaUp, NovaAt: s.Seen.NovaAt}
+	if s.Seen.BMC != decision.PowerUnknown {
+		seen.BMC = s.Seen.BMC.String()
+	}
+	for _, n := range s.Seen.Networks {
+		seen.Networks = append(seen.Networks, NetworkSeen(n))
+	}
 	return HostStatus{Name: s.Name, State: s.State, Since: s.Since, Rule: s.Rule, Held: s.Held, Reason: s.Reason,
-		Fence: s.Fence, Domain: s.Domain, LeftToOperator: s.LeftToOperator, Unfence: s.Unfence}
+		Fence: s.Fence, Domain: s.Domain, LeftToOperator: s.LeftToOperator, Unfence: s.Unfence, Seen: seen}
 }
 
 // Health is GET /healthz.

@@ -131,6 +131,9 @@ func printExplain(env Env, d api.HostDetail) error {
 	if h.Unfence != "" {
 		para("Unfence failing: " + h.Unfence + "; vigil retries it.")
 	}
+	if !h.Seen.At.IsZero() {
+		para("Last heard (ages at the leader's last tick): " + heard(h.Seen) + ". Agent by network, storage heartbeat (hb), BMC power, Nova's service state; - is never.")
+	}
 	if h.Domain != "" {
 		para("Failure domain: " + h.Domain + ".")
 	}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -301,28 +302,80 @@ func printStatus(env Env, st api.Status) error {
 		_, err := fmt.Fprintf(env.Stdout, "controller %s knows no host\n", st.Self)
 		return err
 	}
-	rows := [][]string{{"HOST", "STATE", "SINCE", "RULE", "NOTE"}}
+	rows := [][]string{{"HOST", "STATE", "SINCE", "LAST HEARD", ""}}
 	for _, h := range st.Hosts {
-		rows = append(rows, []string{clip(h.Name, 20), string(h.State), ago(st.At, h.Since), clip(h.Rule, 24), note(h)})
+		rows = append(rows, []string{clip(h.Name, 20), string(h.State), ago(st.At, h.Since), heard(h.Seen), note(h)})
 	}
-	var w [4]int
+	var w [3]int
 	for _, r := range rows {
 		for i := range w {
 			w[i] = max(w[i], utf8.RuneCountInString(r[i]))
 		}
 	}
-	room := statusWidth - (w[0] + w[1] + w[2] + w[3] + 4*2)
+	room := statusWidth - (w[0] + w[1] + w[2] + 3*2)
 	var b strings.Builder
 	for _, r := range rows {
 		line := ""
 		for i := range w {
 			line += r[i] + strings.Repeat(" ", w[i]-utf8.RuneCountInString(r[i])+2)
 		}
-		line = strings.TrimRight(line+clip(r[4], max(room, 10)), " ")
-		b.WriteString(line + "\n")
+		b.WriteString(strings.TrimRight(line+clip(r[3], max(room, 10)), " ") + "\n")
+		if r[4] != "" {
+			// What needs an operator, on a line of its own under the host.
+			b.WriteString("  " + clip(r[4], statusWidth-2) + "\n")
+		}
 	}
 	_, err := fmt.Fprint(env.Stdout, b.String())
 	return err
+}
+
+// heard sums up what the leader last heard of a host, as ages at the
+// time of its last tick: its agent on each network (the first four letters
+// of the network's name), its storage heartbeat (hb), its BMC's last reading
+// and Nova's service state (up or down; "-" never read, ages "-" never).
+func heard(s api.Seen) string {
+	age := func(t time.Time) string {
+		if t.IsZero() || s.At.IsZero() {
+			return "-"
+		}
+		return compact(max(s.At.Sub(t), 0))
+	}
+	var parts []string
+	for _, n := range s.Networks {
+		name := n.Name
+		if r := []rune(name); len(r) > 4 {
+			name = string(r[:4])
+		}
+		parts = append(parts, name+":"+age(n.Agent))
+	}
+	parts = append(parts, "hb:"+age(s.StorageMoved))
+	bmc := "-"
+	if s.BMC != "" {
+		bmc = s.BMC
+	}
+	parts = append(parts, "bmc:"+bmc)
+	nova := "-"
+	switch {
+	case s.NovaAt.IsZero():
+	case s.NovaUp:
+		nova = "up"
+	default:
+		nova = "down"
+	}
+	return strings.Join(append(parts, "nova:"+nova), " ")
+}
+
+// compact is a short age: 0s, 12s, 3m, 5h, 2d.
+func compact(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return strconv.Itoa(int(d/time.Second)) + "s"
+	case d < time.Hour:
+		return strconv.Itoa(int(d/time.Minute)) + "m"
+	case d < 48*time.Hour:
+		return strconv.Itoa(int(d/time.Hour)) + "h"
+	}
+	return strconv.Itoa(int(d/(24*time.Hour))) + "d"
 }
 
 // note sums up what needs an operator about h, the most pressing first.

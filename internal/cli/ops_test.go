@@ -138,6 +138,9 @@ itself.
 Held: no.
 Fence: none.
 Left to you: nothing.
+Last heard (ages at the leader's last tick): mgmt:0s stor:0s hb:- bmc:-
+nova:down. Agent by network, storage heartbeat (hb), BMC power, Nova's service
+state; - is never.
 
 Last 3 events, oldest first:
   T (AGE)  unknown -> healthy (all-paths-answer)
@@ -171,10 +174,17 @@ Last 3 events, oldest first:
 // opsHosts are hosts whose incidents began 3m12s ago.
 func opsHosts() []decision.HostStatus {
 	opsSince := time.Now().Add(-(3*time.Minute + 12*time.Second + 200*time.Millisecond))
+	tick := time.Now()
+	nets := func(agent time.Time) []decision.NetworkSeen {
+		return []decision.NetworkSeen{{Name: "mgmt", Agent: agent}, {Name: "storage", Agent: agent}}
+	}
 	return []decision.HostStatus{
-		{Name: "cmp1", State: decision.ServiceDegraded, Since: opsSince, Rule: "service-down"},
+		{Name: "cmp1", State: decision.ServiceDegraded, Since: opsSince, Rule: "service-down",
+			Seen: decision.Seen{At: tick, Networks: nets(tick.Add(-time.Second)), StorageMoved: tick.Add(-time.Second), NovaAt: tick}},
 		{Name: "cmp2", State: decision.Fenced, Since: opsSince.Add(-time.Hour), Rule: "fence-verified",
-			Fence: &decision.Fence{At: opsSince, Method: "ipmi", Proof: "chassis power off"}, LeftToOperator: []string{"vm7"}},
+			Fence: &decision.Fence{At: opsSince, Method: "ipmi", Proof: "chassis power off"}, LeftToOperator: []string{"vm7"},
+			Seen: decision.Seen{At: tick, Networks: nets(tick.Add(-time.Hour - 4*time.Minute)), StorageMoved: tick.Add(-time.Hour - 4*time.Minute),
+				BMC: decision.PowerOff, BMCAt: tick.Add(-2 * time.Second), NovaAt: tick}},
 		{Name: "cmp3-with-a-very-long-fully-qualified-name.rack4.example.org", State: decision.Failed, Since: opsSince, Rule: "brake", Held: true,
 			Reason: "mass-failure brake: 3 hosts failed within 2m0s or held by the brake (cmp3, cmp4, cmp5), more than brake.max_hosts 2: likelier a network or power event than independent deaths"},
 		{Name: "cmp4", State: decision.Maintenance, Since: time.Now().Add(-50 * time.Hour), Rule: "operator-maintenance", Held: true},
@@ -189,21 +199,24 @@ func TestStatusFitsAndAligns(t *testing.T) {
 	}
 	t.Logf("vigil status:\n%s", out)
 	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
-	if len(lines) != 5 {
-		t.Fatalf("%d lines, want a header and 4 hosts", len(lines))
+	if len(lines) != 7 {
+		t.Fatalf("%d lines, want a header, 4 hosts and the notes of 2", len(lines))
 	}
 	col := strings.Index(lines[0], "STATE")
 	for _, l := range lines {
 		if n := utf8.RuneCountInString(l); n > statusWidth {
 			t.Errorf("%d columns: %q", n, l)
 		}
+		if strings.HasPrefix(l, "  ") {
+			continue // a host's note, under it
+		}
 		if r := []rune(l); len(r) <= col || r[col-1] != ' ' || r[col] == ' ' {
 			t.Errorf("STATE not aligned at column %d: %q", col, l)
 		}
 	}
 	for i, want := range []string{
-		"cmp1  ", "service-degraded  3m12s ago",
-		"cmp2 ", "fenced ", "1h3m ago", "fence-verified        left to you: vm7; fence: i…",
+		"cmp1  ", "service-degraded  3m12s ago", "mgmt:1s stor:1s hb:1s bmc:- nova:down",
+		"cmp2 ", "fenced ", "1h3m ago", "mgmt:1h stor:1h hb:1h bmc:off nova:down\n  left to you: vm7; fence: ipmi\n",
 		"cmp3-with-a-very-lo…", "held: mass-failure brake:",
 		"cmp4", "maintenance", "2d2h ago",
 	} {

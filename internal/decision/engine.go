@@ -38,7 +38,8 @@ type Engine struct {
 	watch map[string]placement
 
 	out      Ready
-	readySeq uint64 // the last Ready.Seq
+	readySeq uint64    // the last Ready.Seq
+	tickAt   time.Time // the last Tick's time: Status's evidence is as of then
 }
 
 // New returns an engine for cfg, which must be valid. It starts as a follower:
@@ -212,6 +213,7 @@ func (e *Engine) hostNet(name, network string) (*host, int, bool) {
 // Tick evaluates every host at now and returns what was decided since the
 // last Tick. A follower decides nothing.
 func (e *Engine) Tick(now time.Time) Ready {
+	e.tickAt = now
 	if e.leader {
 		// Judge every host first, so the cluster rules see every host that
 		// went bad in this same instant, then act.
@@ -420,6 +422,31 @@ type HostStatus struct {
 	LeftToOperator []string
 	// Unfence says why the host's last unfence failed; vigil retries it.
 	Unfence string
+	// Seen is the evidence about the host as of the last Tick.
+	Seen Seen
+}
+
+// Seen is what the engine last heard of a host, for operators (vigil
+// status): the zero time means never.
+type Seen struct {
+	At time.Time // the Tick this is as of
+	// Networks say, for each network, when the host's agent was last
+	// heard on it and when a peer last reached it there.
+	Networks []NetworkSeen
+	// StorageMoved is when its storage heartbeat last advanced.
+	StorageMoved time.Time
+	// BMC is its last power reading (PowerUnknown: never read) and when.
+	BMC   Power
+	BMCAt time.Time
+	// NovaUp is Nova's service state at NovaAt (the weakest evidence).
+	NovaUp bool
+	NovaAt time.Time
+}
+
+// NetworkSeen is what was last heard of a host on one network.
+type NetworkSeen struct {
+	Name        string
+	Agent, Peer time.Time
 }
 
 // Status returns every host's state, sorted by name.
@@ -427,7 +454,7 @@ func (e *Engine) Status() []HostStatus {
 	out := make([]HostStatus, 0, len(e.order))
 	for i, name := range e.order {
 		h := e.hosts[name]
-		s := HostStatus{Name: name, State: h.state, Since: h.since, Rule: h.rule, Domain: h.Domain, Unfence: h.unfenceErr}
+		s := HostStatus{Name: name, State: h.state, Since: h.since, Rule: h.rule, Domain: h.Domain, Unfence: h.unfenceErr, Seen: e.seen(h)}
 		if h.inc == nil && i < len(e.assessed) && e.assessed[i].rule == "agent-silent-peers-reach" {
 			s.LeftToOperator = erroredOn(h)
 		}
@@ -454,6 +481,15 @@ func (e *Engine) Status() []HostStatus {
 		out = append(out, s)
 	}
 	return out
+}
+
+func (e *Engine) seen(h *host) Seen {
+	s := Seen{At: e.tickAt, Networks: make([]NetworkSeen, len(e.cfg.Networks)),
+		StorageMoved: h.storageMoved, BMC: h.bmc, BMCAt: h.bmcAt, NovaUp: h.nova.Up, NovaAt: h.novaAt}
+	for i, n := range e.cfg.Networks {
+		s.Networks[i] = NetworkSeen{Name: n, Agent: h.agentAt[i], Peer: h.peerAt[i]}
+	}
+	return s
 }
 
 // Unresolved lists instances vigil handed to an operator when their
