@@ -448,3 +448,17 @@ func (l *Lab) Dropped(i int) int {
 	}
 	return n
 }
+
+// CLI runs `vigil ARGS...` inside the controller namespace against the
+// controller's API, with the lab's operator token, and returns its output.
+func (l *Lab) CLI(args ...string) (string, error) {
+	tok := l.path("operator.token")
+	if _, err := os.Stat(tok); err != nil {
+		l.write(tok, l.Token+"\n")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	args = append(args, "--url", "http://"+APIAddr, "--token-file", tok)
+	out, err := l.Net.Command(ctx, l.Ctl, l.bin, args...).CombinedOutput()
+	return string(out), err
+}

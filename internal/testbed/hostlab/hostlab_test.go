@@ -65,6 +65,16 @@ func TestPowerOffIsFencedAndAMgmtCutIsNot(t *testing.T) {
 			}
 		}
 	}
+	out, err := l.CLI("status")
+	t.Logf("vigil status:\n%s", out)
+	if err != nil || !strings.Contains(out, "host2") || !strings.Contains(out, "network-degraded") {
+		t.Errorf("vigil status: %v", err)
+	}
+	out, err = l.CLI("explain", "host2")
+	t.Logf("vigil explain host2:\n%s", out)
+	if err != nil || !strings.Contains(out, "ipmi") {
+		t.Errorf("vigil explain host2: %v; want its ipmi fence named", err)
+	}
 	m, err := l.Metrics()
 	if err != nil {
 		t.Fatal(err)
