@@ -28,6 +28,14 @@ type Controller struct {
 	Nova      Nova                `yaml:"nova"`
 	Heartbeat ControllerHeartbeat `yaml:"heartbeat"`
 	API       API                 `yaml:"api"`
+	Webhook   Webhook             `yaml:"webhook"`
+}
+
+// Webhook is where the leader posts every host state change and alert
+// (JSON, signed with HMAC-SHA256 of the secret; docs/controller.md).
+type Webhook struct {
+	URL        string `yaml:"url,omitempty"`
+	SecretFile string `yaml:"secret_file,omitempty"`
 }
 
 // Member is one controller.
@@ -204,6 +212,13 @@ func (c Config) checkController() error {
 		return invalid("controller.heartbeat.every", "must be a positive duration, got %v", hb.Every)
 	case hb.Every > c.Detection.StorageTimeout/2:
 		return invalid("controller.heartbeat.every", "%v is more than half detection.storage_timeout (%v): a heartbeat would look stalled between two reads", hb.Every, c.Detection.StorageTimeout)
+	}
+	switch w := k.Webhook; {
+	case w.URL == "" && w.SecretFile == "":
+	case !strings.HasPrefix(w.URL, "https://") && !strings.HasPrefix(w.URL, "http://"):
+		return invalid("controller.webhook.url", "%q: want an http or https URL", w.URL)
+	case !filepath.IsAbs(w.SecretFile):
+		return invalid("controller.webhook.secret_file", "%q: want the absolute path of the file holding the shared secret the deliveries are signed with (openssl rand -hex 32 > FILE)", w.SecretFile)
 	}
 	a := k.API
 	if (a.TLSCert == "") != (a.TLSKey == "") {

@@ -327,6 +327,10 @@ func TestValidateErrors(t *testing.T) {
 		{"heartbeat dir and pool", func(c *config.Config) { c.Controller.Heartbeat.Dir, c.Controller.Heartbeat.Pool = "/srv/hb", "vigil" }, "controller.heartbeat", "not both", nil},
 		{"heartbeat read too rarely", func(c *config.Config) { c.Controller.Heartbeat.Every = dur(3 * time.Second) }, "controller.heartbeat.every", "half detection.storage_timeout", nil},
 		{"tls cert without key", func(c *config.Config) { c.Controller.API.TLSCert = "/etc/vigil/api.pem" }, "controller.api", "together", nil},
+		{"webhook without secret", func(c *config.Config) { c.Controller.Webhook.URL = "https://hooks.example.net/vigil" }, "controller.webhook.secret_file", "shared secret", nil},
+		{"webhook not a URL", func(c *config.Config) {
+			c.Controller.Webhook = config.Webhook{URL: "hooks.example.net", SecretFile: "/etc/vigil/webhook.secret"}
+		}, "controller.webhook.url", "http or https URL", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

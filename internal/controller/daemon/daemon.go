@@ -9,6 +9,7 @@
 package daemon
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -39,6 +40,7 @@ import (
 	"github.com/vigil-ha/vigil/internal/fence/kdump"
 	"github.com/vigil-ha/vigil/internal/heartbeat"
 	"github.com/vigil-ha/vigil/internal/journal"
+	"github.com/vigil-ha/vigil/internal/notify"
 	"github.com/vigil-ha/vigil/internal/nova"
 	"github.com/vigil-ha/vigil/internal/wire"
 )
@@ -178,14 +180,26 @@ func Run(ctx context.Context, cfg config.Config, opts Options) error {
 		events.Result(time.Now(), in)
 		r.Submit(in)
 	}
+	hook, err := webhook(k.Webhook, me.Name, opts, log)
+	if err != nil {
+		return err
+	}
 	disp.Report = report
 	disp.Alert = func(a decision.Action) {
 		met.alerts.WithLabelValues(a.Code).Inc()
 		events.Alert(time.Now(), a)
+		if hook != nil {
+			hook.Send(notify.Event{Controller: me.Name, At: time.Now(), Host: a.Host, Kind: "alert", Code: a.Code, Rule: a.Rule, Reason: a.Reason})
+		}
 	}
 	r.OnReady = func(rd decision.Ready) {
 		met.ready(rd)
 		events.Ready(time.Now(), rd)
+		if hook != nil {
+			for _, t := range rd.Transitions {
+				hook.Send(notify.Event{Controller: me.Name, At: t.At, Host: t.Host, Kind: "transition", From: string(t.From), To: string(t.To), Rule: t.Rule, Evidence: t.Evidence})
+			}
+		}
 	}
 	if nc != nil {
 		check := func(ctx context.Context, host, method string) (nova.FenceState, string) {
@@ -224,6 +238,9 @@ func Run(ctx context.Context, cfg config.Config, opts Options) error {
 	pw := &executor.PowerWatch{Topos: topos, Report: func(b decision.BMCReading) { r.Submit(b) }, Log: log.With("part", "power"), Parallel: true}
 	run(func() { watchPower(ctx, pw, r) })
 	run(func() { watchTerm(ctx, r, met, log) })
+	if hook != nil {
+		run(func() { hook.Run(ctx) })
+	}
 	// Every fence device is asked its status now and then, so a broken
 	// password or a dead BMC is found before the incident that needs it.
 	var all []fence.Topology
@@ -253,6 +270,22 @@ func Run(ctx context.Context, cfg config.Config, opts Options) error {
 	disp.Wait()
 	log.Info("controller stopped")
 	return nil
+}
+
+// webhook is the sender of controller.webhook, nil when none is set.
+func webhook(w config.Webhook, name string, opts Options, log *slog.Logger) (*notify.Sender, error) {
+	if w.URL == "" {
+		return nil, nil
+	}
+	b, err := opts.ReadFile(w.SecretFile)
+	if err != nil {
+		return nil, fmt.Errorf("controller.webhook.secret_file: %w", err)
+	}
+	s, err := notify.New(notify.Config{URL: w.URL, Secret: bytes.TrimSpace(b), Log: log.With("part", "webhook")})
+	if err != nil {
+		return nil, fmt.Errorf("controller.webhook: %w", err)
+	}
+	return s, nil
 }
 
 // topologies builds a host's topology from the configuration on every
@@ -571,6 +604,9 @@ func Check(cfg config.Config, opts Options) (string, error) {
 		return "", err
 	}
 	if _, err := apiHandler(k.API, opts, &backend{name: me.Name}, opts.Log); err != nil {
+		return "", err
+	}
+	if _, err := webhook(k.Webhook, me.Name, opts, opts.Log); err != nil {
 		return "", err
 	}
 	if k.API.TLSCert != "" {

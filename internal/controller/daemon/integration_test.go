@@ -2,6 +2,7 @@ package daemon_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,6 +23,7 @@ import (
 	"github.com/vigil-ha/vigil/internal/config"
 	"github.com/vigil-ha/vigil/internal/controller/daemon"
 	"github.com/vigil-ha/vigil/internal/decision"
+	"github.com/vigil-ha/vigil/internal/notify"
 	"github.com/vigil-ha/vigil/internal/nova"
 	"github.com/vigil-ha/vigil/internal/testbed/child"
 	"github.com/vigil-ha/vigil/internal/testbed/ctlbed"
@@ -43,6 +46,7 @@ func TestMain(m *testing.M) {
 // against the real one in internal/nova); the hosts' BMCs are addresses
 // where nothing listens, so every fence fails, as a BMC that is down does.
 type bed struct {
+	hook   *hookReceiver
 	t      *testing.T
 	dir    string
 	r      byte
@@ -61,6 +65,45 @@ type ctl struct {
 }
 
 var hosts = []string{"cmp1", "cmp2", "cmp3"}
+
+// hookSecret signs the bed's webhook deliveries.
+var hookSecret = []byte("webhook-secret-of-the-daemon-test-bed")
+
+// hookReceiver is the operators' webhook: it verifies each delivery's
+// signature and keeps the events.
+type hookReceiver struct {
+	t  *testing.T
+	mu sync.Mutex
+	ev []notify.Event
+}
+
+func (h *hookReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	if err := notify.Verify(hookSecret, r.Header.Get(notify.TimestampHeader), r.Header.Get(notify.SignatureHeader), body, time.Now(), time.Minute); err != nil {
+		h.t.Errorf("webhook delivery: %v", err)
+		http.Error(w, err.Error(), http.StatusUnauthorized)
+		return
+	}
+	var ev notify.Event
+	if err := json.Unmarshal(body, &ev); err != nil {
+		h.t.Errorf("webhook delivery: %v", err)
+		return
+	}
+	h.mu.Lock()
+	h.ev = append(h.ev, ev)
+	h.mu.Unlock()
+}
+
+func (h *hookReceiver) has(host, kind, what string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, e := range h.ev {
+		if e.Host == host && e.Kind == kind && (e.To == what || e.Code == what) {
+			return true
+		}
+	}
+	return false
+}
 
 // readerToken is the API's reader token on the bed.
 const readerToken = "reader-token-of-the-daemon-test-bed-0123456789"
@@ -131,14 +174,19 @@ hosts:
 		fmt.Fprintf(&y, "  - {name: %s, bmc: {address: 127.0.0.1, port: %d}}\n", h, deadPort(t))
 	}
 	write(t, filepath.Join(b.dir, "reader.tokens"), readerToken+"\n")
+	write(t, filepath.Join(b.dir, "webhook.secret"), string(hookSecret)+"\n")
+	b.hook = &hookReceiver{t: t}
+	hookSrv := httptest.NewServer(b.hook)
+	t.Cleanup(hookSrv.Close)
 	fmt.Fprintf(&y, `controller:
   mode: %s
   secrets: %s
   %s
   heartbeat: {dir: %s}
   api: {reader_tokens: %s}
+  webhook: {url: %s, secret_file: %s}
   members:
-`, mode, secret, store, hb, filepath.Join(b.dir, "reader.tokens"))
+`, mode, secret, store, hb, filepath.Join(b.dir, "reader.tokens"), hookSrv.URL, filepath.Join(b.dir, "webhook.secret"))
 	for i, name := range members {
 		fmt.Fprintf(&y, "    - {name: %s, api: 127.0.0.1:%d, listen: {mgmt: %q, storage: %q}}\n",
 			name, deadPort(t), b.addr(1, i+1, 7400), b.addr(2, i+1, 7400))
@@ -392,6 +440,12 @@ func TestControllersOnEtcdWithRealAgents(t *testing.T) {
 			t.Fatalf("%s is %s (%s) while cmp3 failed; want healthy", h, s.State, s.Rule)
 		}
 	}
+	ctlbed.Eventually(t, 10*time.Second, "the webhook hears of cmp3's failure and its failed fence", func() error {
+		if !b.hook.has("cmp3", "transition", "fencing") || !b.hook.has("cmp3", "alert", "fence-failed") {
+			return errors.New("not yet")
+		}
+		return nil
+	})
 	m := scrape(t, lead)
 	for _, want := range []string{"vigil_leader 1", "vigil_detections_total 1", `vigil_fences_total{method="ipmi",result="failed"}`,
 		`vigil_hosts{state="healthy"} 2`, `vigil_alerts_total{code="fence-failed"}`, "vigil_grants_total"} {
