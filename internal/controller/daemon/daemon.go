@@ -21,6 +21,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -376,7 +377,11 @@ func connectEtcd(ctx context.Context, k config.Controller, log *slog.Logger) (*c
 	defer cancel()
 	if _, err := cli.Get(sctx, e.Prefix, clientv3.WithCountOnly()); err != nil {
 		_ = cli.Close()
-		return nil, nil, fmt.Errorf("controller.etcd.endpoints %v: not answering: %w", e.Endpoints, err)
+		hint := "is etcd running there, and reachable from this machine?"
+		if e.Cert == "" && strings.HasPrefix(e.Endpoints[0], "https://") {
+			hint = "it serves https: does it want a client certificate (controller.etcd.ca, cert, key)?"
+		}
+		return nil, nil, fmt.Errorf("controller.etcd.endpoints %v: not answering: %w; %s", e.Endpoints, err, hint)
 	}
 	return cli, func() { _ = cli.Close() }, nil
 }

@@ -127,6 +127,7 @@ func deadPort(t *testing.T) int {
 type bedOpts struct {
 	embedded bool // one controller on its embedded etcd, not two on Debian's
 	shadow   bool // controller.mode: shadow
+	tls      bool // Debian's etcd over https with client certificates
 }
 
 func newBed(t *testing.T, o bedOpts) *bed {
@@ -137,12 +138,21 @@ func newBed(t *testing.T, o bedOpts) *bed {
 	var err error
 	store := fmt.Sprintf("data_dir: %s", filepath.Join(b.dir, "data"))
 	members := []string{"ctl1"}
-	if !o.embedded {
+	switch {
+	case o.tls:
+		if b.etcd, err = etcd.StartTLS(ctx, filepath.Join(b.dir, "etcd")); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(b.etcd.Stop)
+		c := b.etcd.TLS
+		store = fmt.Sprintf("etcd: {endpoints: [%s], lease_ttl: 2s, ca: %s, cert: %s, key: %s}", b.etcd.URL, c.CA, c.Cert, c.Key)
+		members = append(members, "ctl2")
+	case !o.embedded:
 		if b.etcd, err = etcd.Start(ctx, filepath.Join(b.dir, "etcd")); err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(b.etcd.Stop)
-		store = fmt.Sprintf("etcd: {endpoints: [http://%s], lease_ttl: 2s}", b.etcd.Endpoint)
+		store = fmt.Sprintf("etcd: {endpoints: [%s], lease_ttl: 2s}", b.etcd.URL)
 		members = append(members, "ctl2")
 	}
 	mode := "active"
@@ -580,4 +590,35 @@ func TestStoreLostFreezesThenResumes(t *testing.T) {
 		}
 		return errors.New("no fence yet")
 	})
+}
+
+// Kolla-Ansible's etcd: https with client certificates. Two controllers
+// with the certificate lead in turn; one without it is refused at start,
+// naming the endpoint.
+func TestControllersOnTLSEtcd(t *testing.T) {
+	b := newBed(t, bedOpts{tls: true})
+	b.start("ctl1")
+	b.start("ctl2")
+	lead := b.leader(30 * time.Second)
+	for _, h := range hosts {
+		b.waitState(lead, h, 60*time.Second, decision.Healthy)
+	}
+	b.stop(lead.Name)
+	next := b.leader(30 * time.Second)
+	if next.Name == lead.Name {
+		t.Fatalf("%s still leads", lead.Name)
+	}
+	for _, h := range hosts {
+		b.waitState(next, h, 60*time.Second, decision.Healthy)
+	}
+
+	noCert := b.cfg
+	noCert.Controller.Etcd.CA, noCert.Controller.Etcd.Cert, noCert.Controller.Etcd.Key = "", "", ""
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	err := daemon.Run(ctx, noCert, daemon.Options{Name: "ctl1", Nova: func(context.Context) (*nova.Client, error) { return nil, nil }})
+	if err == nil || !strings.Contains(err.Error(), "controller.etcd.endpoints") || !strings.Contains(err.Error(), b.etcd.URL) {
+		t.Fatalf("a controller without the client certificate: %v; want an error naming controller.etcd.endpoints and %s", err, b.etcd.URL)
+	}
+	t.Logf("without the certificate: %v", err)
 }

@@ -24,6 +24,9 @@ import (
 // Server is a running etcd.
 type Server struct {
 	Endpoint string // host:port of its client URL
+	URL      string // its client URL: http://, or https:// with TLS
+	// TLS holds the client's certificate files when it serves TLS.
+	TLS *ClientTLS
 	dir      string
 	cmd      *exec.Cmd
 	exited   chan error
@@ -41,7 +44,14 @@ func freePort() (int, error) {
 }
 
 // Start runs etcd with its data under dir and waits until it serves.
-func Start(ctx context.Context, dir string) (*Server, error) {
+func Start(ctx context.Context, dir string) (*Server, error) { return start(ctx, dir, false) }
+
+// StartTLS is Start for an etcd whose clients must present a certificate
+// its CA signed (client-cert-auth), over https: the cluster Kolla-Ansible
+// deploys. Server.TLS holds the client's files.
+func StartTLS(ctx context.Context, dir string) (*Server, error) { return start(ctx, dir, true) }
+
+func start(ctx context.Context, dir string, withTLS bool) (*Server, error) {
 	cp, err := freePort()
 	if err != nil {
 		return nil, err
@@ -57,17 +67,28 @@ func Start(ctx context.Context, dir string) (*Server, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	client := "http://127.0.0.1:" + strconv.Itoa(cp)
+	scheme := "http"
+	var tlsArgs []string
+	var ct *ClientTLS
+	if withTLS {
+		cert, key, c, err := pki(dir)
+		if err != nil {
+			return nil, err
+		}
+		scheme, ct = "https", &c
+		tlsArgs = []string{"--cert-file", cert, "--key-file", key, "--client-cert-auth", "--trusted-ca-file", c.CA}
+	}
+	client := scheme + "://127.0.0.1:" + strconv.Itoa(cp)
 	peer := "http://127.0.0.1:" + strconv.Itoa(pp)
 	log, err := os.Create(filepath.Join(dir, "etcd.log"))
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command("etcd", "--name", "vigil-test", "--data-dir", filepath.Join(dir, "data"),
+	cmd := exec.Command("etcd", append([]string{"--name", "vigil-test", "--data-dir", filepath.Join(dir, "data"),
 		"--listen-client-urls", client, "--advertise-client-urls", client,
 		"--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
 		"--initial-cluster", "vigil-test="+peer, "--initial-cluster-state", "new",
-		"--listen-metrics-urls", "http://127.0.0.1:"+strconv.Itoa(mp))
+		"--listen-metrics-urls", "http://127.0.0.1:" + strconv.Itoa(mp)}, tlsArgs...)...)
 	cmd.Stdout, cmd.Stderr = log, log
 	// Never outlive the test: child.Start forks it from a thread that
 	// lives as long as the process (Pdeathsig follows the forking thread).
@@ -76,7 +97,7 @@ func Start(ctx context.Context, dir string) (*Server, error) {
 		return nil, fmt.Errorf("etcd testbed: starting etcd (scripts/install-deps.sh integration installs etcd-server): %w", err)
 	}
 	log.Close()
-	s := &Server{Endpoint: "127.0.0.1:" + strconv.Itoa(cp), dir: dir, cmd: cmd, exited: make(chan error, 1)}
+	s := &Server{Endpoint: "127.0.0.1:" + strconv.Itoa(cp), URL: client, TLS: ct, dir: dir, cmd: cmd, exited: make(chan error, 1)}
 	go func() { s.exited <- cmd.Wait() }()
 	cli, err := s.Client()
 	if err != nil {
@@ -102,9 +123,18 @@ func Start(ctx context.Context, dir string) (*Server, error) {
 	}
 }
 
-// Client returns a new client of the server.
+// Client returns a new client of the server (with the client certificate
+// when it serves TLS).
 func (s *Server) Client() (*clientv3.Client, error) {
-	return clientv3.New(clientv3.Config{Endpoints: []string{s.Endpoint}, DialTimeout: 2 * time.Second, Logger: zap.NewNop()})
+	cfg := clientv3.Config{Endpoints: []string{s.URL}, DialTimeout: 2 * time.Second, Logger: zap.NewNop()}
+	if s.TLS != nil {
+		t, err := s.TLS.Config()
+		if err != nil {
+			return nil, err
+		}
+		cfg.TLS = t
+	}
+	return clientv3.New(cfg)
 }
 
 // Pause stops (SIGSTOP) and Resume continues the server: an etcd that no
