@@ -26,10 +26,10 @@ type Server struct {
 	Endpoint string // host:port of its client URL
 	URL      string // its client URL: http://, or https:// with TLS
 	// TLS holds the client's certificate files when it serves TLS.
-	TLS *ClientTLS
-	dir      string
-	cmd      *exec.Cmd
-	exited   chan error
+	TLS    *ClientTLS
+	dir    string
+	cmd    *exec.Cmd
+	exited chan error
 }
 
 // freePort asks the kernel for a free loopback port. Another process could
@@ -87,7 +87,7 @@ func start(ctx context.Context, dir string, withTLS bool) (*Server, error) {
 	cmd := exec.Command("etcd", append([]string{"--name", "vigil-test", "--data-dir", filepath.Join(dir, "data"),
 		"--listen-client-urls", client, "--advertise-client-urls", client,
 		"--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
-		"--initial-cluster", "vigil-test="+peer, "--initial-cluster-state", "new",
+		"--initial-cluster", "vigil-test=" + peer, "--initial-cluster-state", "new",
 		"--listen-metrics-urls", "http://127.0.0.1:" + strconv.Itoa(mp)}, tlsArgs...)...)
 	cmd.Stdout, cmd.Stderr = log, log
 	// Never outlive the test: child.Start forks it from a thread that
