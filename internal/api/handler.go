@@ -145,6 +145,9 @@ func (h *handler) backendError(err error) *apiError {
 	case errors.Is(err, controller.ErrNotLeading):
 		return &apiError{http.StatusServiceUnavailable, CodeNotLeading,
 			fmt.Sprintf("controller %s does not lead: ask another controller (the one whose /healthz says \"leading\": true)", h.b.Leader().Self)}
+	case errors.Is(err, controller.ErrNotKept):
+		return &apiError{http.StatusServiceUnavailable, CodeUnavailable,
+			"the controller could not write the setting to its store (etcd), so it is not in force: try again; if it keeps failing, check etcd"}
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		return &apiError{http.StatusServiceUnavailable, CodeUnavailable,
 			fmt.Sprintf("the controller's loop did not answer within %v: try again, or ask another controller", backendTimeout)}

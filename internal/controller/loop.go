@@ -41,6 +41,22 @@ type Store interface {
 	Write(recs []decision.Record, acts []decision.Action) error
 }
 
+// Settings is a store that also keeps the operators' settings, so that
+// every leader finds them (journal.Journal). A loop over a store without
+// it keeps them in memory: one process's leaders only (tests, the
+// simulator's one world).
+type Settings interface {
+	// Maintenance returns the hosts in maintenance.
+	Maintenance() (map[string]bool, error)
+	// SetMaintenance writes one host's setting, guarded by this term
+	// (a deposed leader's write fails).
+	SetMaintenance(host string, on bool) error
+}
+
+// ErrNotKept: an operator's setting could not be written to the store, so
+// it is not in force (a successor would not know it); try again.
+var ErrNotKept = errors.New("controller: the setting could not be written to the store")
+
 // Loop is one controller's control loop. It is not safe for concurrent
 // use; its owner serialises every call, as the engine needs.
 type Loop struct {
@@ -73,6 +89,16 @@ func (l *Loop) Lead(now time.Time, token uint64) (int, error) {
 		return 0, fmt.Errorf("controller: reading the journal: %w", err)
 	}
 	sort.Slice(recs, func(i, j int) bool { return recs[i].Host < recs[j].Host })
+	if st, ok := l.store.(Settings); ok {
+		m, err := st.Maintenance()
+		if err != nil {
+			// Not knowing which hosts an operator owns, a leader could
+			// fence one of them: it must not lead.
+			l.leading = false
+			return 0, fmt.Errorf("controller: reading the operators' settings: %w", err)
+		}
+		l.maintenance = m
+	}
 	l.p = l.newPolicy()
 	for _, h := range l.hosts {
 		l.p.AddHost(h)
@@ -110,6 +136,12 @@ func (l *Loop) Step(now time.Time, in decision.Input) error {
 		return ErrNotLeading
 	}
 	if m, ok := in.(decision.SetMaintenance); ok {
+		if st, ok := l.store.(Settings); ok {
+			if err := st.SetMaintenance(m.Host, m.On); err != nil {
+				// Not in force unless kept: a successor would not know it.
+				return fmt.Errorf("%w: the maintenance setting of %s: %w", ErrNotKept, m.Host, err)
+			}
+		}
 		l.maintenance[m.Host] = m.On
 	}
 	l.p.Step(now, in)

@@ -61,6 +61,7 @@ type Runner struct {
 
 type request struct {
 	in     decision.Input
+	done   chan error                 // for Do: the step's outcome
 	reply  chan reply                 // for an AgentReport: its grant
 	status chan []decision.HostStatus // Status: the engine's view (nil: not leading)
 }
@@ -72,6 +73,9 @@ func (q request) refuse() {
 	}
 	if q.status != nil {
 		q.status <- nil
+	}
+	if q.done != nil {
+		q.done <- ErrNotLeading
 	}
 }
 
@@ -90,6 +94,24 @@ func NewRunner(name string, l *Loop, lead Leadership, exec Executor, ack func(de
 // result, an operator's command). It is dropped when the runner does not
 // lead.
 func (r *Runner) Submit(in decision.Input) { r.reqs <- request{in: in} }
+
+// Do steps an input and says whether it was stepped: ErrNotLeading when
+// this member does not lead, or the loop's error (an operator's setting
+// that could not be written to the store is not in force).
+func (r *Runner) Do(ctx context.Context, in decision.Input) error {
+	c := make(chan error, 1)
+	select {
+	case r.reqs <- request{in: in, done: c}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-c:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
 
 // Report steps an agent's report and returns its grant; ErrNotLeading when
 // this member does not lead (or its lease may have run out).
@@ -238,7 +260,10 @@ func (r *Runner) lead(ctx context.Context) {
 				q.reply <- reply{g, err}
 				continue
 			}
-			_ = r.Loop.Step(time.Now(), q.in)
+			err := r.Loop.Step(time.Now(), q.in)
+			if q.done != nil {
+				q.done <- err
+			}
 		case <-t.C:
 			if !r.leads() {
 				return

@@ -30,15 +30,14 @@ func (b *backend) Events(host string, n int) []api.Event { return b.events.Last(
 
 func (b *backend) Leader() api.Leader { return api.Leader{Self: b.name, Leading: b.r.Leading()} }
 
-// Submit hands an operator's command to the loop. A member that does not
-// lead refuses it; one that loses its lease right after takes it nowhere
-// (the operator sees the host unchanged and repeats it against the new
-// leader).
+// Submit hands an operator's command to the loop and waits until it was
+// stepped: a member that does not lead refuses it, and a maintenance
+// setting the store did not keep is refused too (a successor would not
+// know it).
 func (b *backend) Submit(ctx context.Context, in decision.Input, ev api.Event) error {
-	if !b.r.Leading() {
-		return controller.ErrNotLeading
+	if err := b.r.Do(ctx, in); err != nil {
+		return err
 	}
-	b.r.Submit(in)
 	if ev.At.IsZero() {
 		ev.At = time.Now()
 	}

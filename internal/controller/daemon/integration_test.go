@@ -105,6 +105,9 @@ func (h *hookReceiver) has(host, kind, what string) bool {
 	return false
 }
 
+// operatorToken is the API's operator token on the bed (alice's).
+const operatorToken = "operator-token-of-the-daemon-test-bed-0123456789"
+
 // readerToken is the API's reader token on the bed.
 const readerToken = "reader-token-of-the-daemon-test-bed-0123456789"
 
@@ -184,6 +187,7 @@ hosts:
 		fmt.Fprintf(&y, "  - {name: %s, bmc: {address: 127.0.0.1, port: %d}}\n", h, deadPort(t))
 	}
 	write(t, filepath.Join(b.dir, "reader.tokens"), readerToken+"\n")
+	write(t, filepath.Join(b.dir, "operator.tokens"), "alice:"+operatorToken+"\n")
 	write(t, filepath.Join(b.dir, "webhook.secret"), string(hookSecret)+"\n")
 	b.hook = &hookReceiver{t: t}
 	hookSrv := httptest.NewServer(b.hook)
@@ -193,10 +197,10 @@ hosts:
   secrets: %s
   %s
   heartbeat: {dir: %s}
-  api: {reader_tokens: %s}
+  api: {reader_tokens: %s, operator_tokens: %s}
   webhook: {url: %s, secret_file: %s}
   members:
-`, mode, secret, store, hb, filepath.Join(b.dir, "reader.tokens"), hookSrv.URL, filepath.Join(b.dir, "webhook.secret"))
+`, mode, secret, store, hb, filepath.Join(b.dir, "reader.tokens"), filepath.Join(b.dir, "operator.tokens"), hookSrv.URL, filepath.Join(b.dir, "webhook.secret"))
 	for i, name := range members {
 		fmt.Fprintf(&y, "    - {name: %s, api: 127.0.0.1:%d, listen: {mgmt: %q, storage: %q}}\n",
 			name, deadPort(t), b.addr(1, i+1, 7400), b.addr(2, i+1, 7400))
@@ -621,4 +625,51 @@ func TestControllersOnTLSEtcd(t *testing.T) {
 		t.Fatalf("a controller without the client certificate: %v; want an error naming controller.etcd.endpoints and %s", err, b.etcd.URL)
 	}
 	t.Logf("without the certificate: %v", err)
+}
+
+// An operator puts cmp3 in maintenance through the leader's API, then the
+// leader stops: the next leader has cmp3 in maintenance from its first
+// moment (the setting is in etcd, not in the old leader's memory), and the
+// operator stopping cmp3's agent for their work is no reason to fence it.
+// Before the settings were kept in the store, the new leader judged cmp3
+// failed and fenced it.
+func TestMaintenanceSurvivesFailover(t *testing.T) {
+	b := newBed(t, bedOpts{})
+	b.start("ctl1")
+	b.start("ctl2")
+	lead := b.leader(30 * time.Second)
+	for _, h := range hosts {
+		b.waitState(lead, h, 60*time.Second, decision.Healthy)
+	}
+	req, err := http.NewRequest("POST", "http://"+lead.API.String()+"/v1/hosts/cmp3/maintenance", strings.NewReader(`{"on": true, "reason": "replacing a DIMM"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+operatorToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		t.Fatalf("maintenance on: %s %s", resp.Status, body)
+	}
+	b.waitState(lead, "cmp3", 10*time.Second, decision.Maintenance)
+	b.stop(lead.Name)
+	next := b.leader(30 * time.Second)
+	// (Its first tick enters it; the setting was stepped before any.)
+	b.waitState(next, "cmp3", 5*time.Second, decision.Maintenance)
+	if err := b.agents["cmp3"].Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(20 * time.Second) // past failover_grace (10 s) and dead_after (6 s)
+	for _, ev := range next.Events.Last("cmp3", 0) {
+		if strings.HasPrefix(ev.Action, "fence(") {
+			t.Fatalf("the new leader fenced cmp3 in maintenance: %+v", ev)
+		}
+	}
+	if s, _ := state(next, "cmp3"); s.State != decision.Maintenance {
+		t.Fatalf("cmp3 is %s (%s); want maintenance", s.State, s.Rule)
+	}
 }

@@ -1,0 +1,44 @@
+package journal
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+)
+
+// An operator's maintenance setting is kept in etcd: the next leader finds
+// it; a deposed leader's write of one is refused and changes nothing.
+func TestMaintenanceOutlivesTheLeader(t *testing.T) {
+	s := startEtcd(t)
+	a, b := member(t, s), member(t, s)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if _, err := a.Campaign(ctx, "ctl-a"); err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range []string{"cmp1", "cmp2"} {
+		if err := a.SetMaintenance(h, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := a.SetMaintenance("cmp2", false); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Resign(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Campaign(ctx, "ctl-b"); err != nil {
+		t.Fatal(err)
+	}
+	m, err := b.Maintenance()
+	if err != nil || len(m) != 1 || !m["cmp1"] {
+		t.Fatalf("the next leader reads %v, %v; want cmp1 alone in maintenance", m, err)
+	}
+	if err := a.SetMaintenance("cmp3", true); !errors.Is(err, ErrDeposed) {
+		t.Fatalf("the deposed leader's write: %v, want ErrDeposed", err)
+	}
+	if m, _ := b.Maintenance(); m["cmp3"] {
+		t.Fatal("the deposed leader's setting was written")
+	}
+}
