@@ -16,7 +16,9 @@ import (
 // PREFIX/settings/maintenance/HOST, present while the host is in
 // maintenance.
 
-func (j *Journal) maintenanceKey(host string) string { return j.prefix + "settings/maintenance/" + host }
+func (j *Journal) maintenanceKey(host string) string {
+	return j.prefix + "settings/maintenance/" + host
+}
 
 // Maintenance returns every host the operators put in maintenance.
 func (j *Journal) Maintenance() (map[string]bool, error) {
