@@ -42,3 +42,27 @@ func TestMaintenanceOutlivesTheLeader(t *testing.T) {
 		t.Fatal("the deposed leader's setting was written")
 	}
 }
+
+// The history is kept in order, read newest-first-limited and returned
+// oldest first, and pruned to the newest batches.
+func TestHistoryKeepsTheNewest(t *testing.T) {
+	s := startEtcd(t)
+	a := member(t, s)
+	ctx := context.Background()
+	for _, b := range []string{"1", "2", "3", "4", "5"} {
+		if err := a.AppendHistory(ctx, []byte(b)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := a.History(ctx, 3)
+	if err != nil || len(got) != 3 || string(got[0]) != "3" || string(got[2]) != "5" {
+		t.Fatalf("History(3) = %q, %v; want 3 4 5", got, err)
+	}
+	if err := a.PruneHistory(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = a.History(ctx, 10)
+	if len(got) != 2 || string(got[0]) != "4" || string(got[1]) != "5" {
+		t.Fatalf("after PruneHistory(2): %q; want 4 5", got)
+	}
+}

@@ -239,6 +239,7 @@ func Run(ctx context.Context, cfg config.Config, opts Options) error {
 	pw := &executor.PowerWatch{Topos: topos, Report: func(b decision.BMCReading) { r.Submit(b) }, Log: log.With("part", "power"), Parallel: true}
 	run(func() { watchPower(ctx, pw, r) })
 	run(func() { watchTerm(ctx, r, met, log) })
+	run(func() { keepHistory(ctx, jr, events, r, log.With("part", "history")) })
 	if hook != nil {
 		run(func() { hook.Run(ctx) })
 	}

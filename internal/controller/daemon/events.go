@@ -13,9 +13,10 @@ import (
 // history show. What must survive a restart is in the journal; this is the
 // explanation of the recent past, as this controller saw it.
 type Events struct {
-	mu   sync.Mutex
-	max  int
-	list []api.Event
+	mu      sync.Mutex
+	max     int
+	list    []api.Event
+	pending []api.Event // added since the last Flush
 }
 
 // NewEvents keeps up to max events.
@@ -29,6 +30,41 @@ func (e *Events) Add(ev ...api.Event) {
 	if over := len(e.list) - e.max; over > 0 {
 		e.list = slices.Delete(e.list, 0, over)
 	}
+	e.pending = append(e.pending, ev...)
+	if over := len(e.pending) - e.max; over > 0 {
+		e.pending = slices.Delete(e.pending, 0, over)
+	}
+}
+
+// Flush returns the events added since the last Flush.
+func (e *Events) Flush() []api.Event {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	p := e.pending
+	e.pending = nil
+	return p
+}
+
+// Load replaces the history with stored, the store's (older controllers'
+// and this one's), keeping the events noted here since the newest stored
+// one.
+func (e *Events) Load(stored []api.Event) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var newest time.Time
+	if len(stored) > 0 {
+		newest = stored[len(stored)-1].At
+	}
+	list := slices.Clone(stored)
+	for _, ev := range e.list {
+		if ev.At.After(newest) {
+			list = append(list, ev)
+		}
+	}
+	if over := len(list) - e.max; over > 0 {
+		list = list[over:]
+	}
+	e.list = list
 }
 
 // Ready notes a Ready's transitions and actions (alerts are noted by

@@ -468,11 +468,21 @@ func TestControllersOnEtcdWithRealAgents(t *testing.T) {
 		}
 	}
 
+	time.Sleep(1500 * time.Millisecond) // the history is written once a second
+	stopped := time.Now()
 	b.stop(lead.Name)
 	next := b.leader(30 * time.Second)
 	if next.Name == lead.Name {
 		t.Fatalf("%s still leads after it stopped", lead.Name)
 	}
+	ctlbed.Eventually(t, 10*time.Second, "the new leader explains what its predecessor decided", func() error {
+		for _, ev := range next.Events.Last("cmp3", 0) {
+			if ev.Kind == "transition" && ev.To == "fencing" && ev.At.Before(stopped) {
+				return nil
+			}
+		}
+		return errors.New("no transition of cmp3 to fencing from before the failover in its history")
+	})
 	s := b.waitState(next, "cmp3", 60*time.Second, decision.Fencing, decision.Failed)
 	t.Logf("after the failover: cmp3 %s (%s) %s", s.State, s.Rule, s.Reason)
 	for _, h := range []string{"cmp1", "cmp2"} {
