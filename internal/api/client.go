@@ -181,6 +181,18 @@ func (c *Client) Confirm(ctx context.Context, host string, req ConfirmRequest) (
 }
 
 // Release is POST /v1/hosts/{host}/release.
+// Pause pauses vigil (vigil pause); req.Reason is required.
+func (c *Client) Pause(ctx context.Context, req ReleaseRequest) (Accepted, error) {
+	var a Accepted
+	return a, c.do(ctx, http.MethodPost, "/v1/pause", req, &a)
+}
+
+// Resume ends a pause (vigil resume).
+func (c *Client) Resume(ctx context.Context, req ReleaseRequest) (Accepted, error) {
+	var a Accepted
+	return a, c.do(ctx, http.MethodPost, "/v1/resume", req, &a)
+}
+
 func (c *Client) Release(ctx context.Context, host string, req ReleaseRequest) (Accepted, error) {
 	var a Accepted
 	return a, c.do(ctx, http.MethodPost, "/v1/hosts/"+url.PathEscape(host)+"/release", req, &a)

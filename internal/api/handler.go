@@ -48,6 +48,8 @@ func Handler(b Backend, t Tokens, log *slog.Logger) http.Handler {
 	route("POST", "/v1/hosts/{host}/maintenance", h.operator("maintenance", h.maintenance))
 	route("POST", "/v1/hosts/{host}/confirm", h.operator("confirm", h.confirm))
 	route("POST", "/v1/hosts/{host}/release", h.operator("release", h.release))
+	route("POST", "/v1/pause", h.operator("pause", h.pause))
+	route("POST", "/v1/resume", h.operator("resume", h.resume))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, http.StatusNotFound, CodeNotFound, fmt.Sprintf("no endpoint %s (docs/api.md lists them)", r.URL.Path))
 	})
@@ -264,8 +266,11 @@ func (h *handler) operator(call string, cmd command) http.HandlerFunc {
 			return
 		}
 		h.log.Info("operator call", append(attrs, "status", http.StatusAccepted)...)
-		writeJSON(w, http.StatusAccepted, Accepted{Host: host, Call: ev.Action, By: ev.By,
-			Note: fmt.Sprintf("the controller's engine applies it at its next tick; vigil explain %s shows what it did", host)})
+		note := fmt.Sprintf("the controller's engine applies it at its next tick; vigil explain %s shows what it did", host)
+		if host == "" {
+			note = "the controller's engine applies it at its next tick; vigil status shows the hosts it holds"
+		}
+		writeJSON(w, http.StatusAccepted, Accepted{Host: host, Call: ev.Action, By: ev.By, Note: note})
 	}
 }
 
@@ -323,6 +328,35 @@ func (h *handler) release(body io.Reader, host string, c caller) (decision.Input
 		by = c.by()
 	}
 	return decision.Release{Host: host, By: by}, operatorEvent(host, "release", by, m.Reason), nil
+}
+
+// pause is vigil pause: a reason is required (others read it in every
+// held host's explanation).
+func (h *handler) pause(body io.Reader, _ string, c caller) (decision.Input, Event, error) {
+	m, err := decodeRelease(body)
+	if err == nil && m.Reason == "" {
+		err = &bodyError{field: "reason", msg: "required: say why vigil is paused (it shows on every host it holds)"}
+	}
+	if err != nil {
+		return nil, Event{By: c.by()}, err
+	}
+	by := m.By
+	if by == "" {
+		by = c.by()
+	}
+	return decision.SetPause{On: true, By: by, Reason: m.Reason}, operatorEvent("", "pause", by, m.Reason), nil
+}
+
+func (h *handler) resume(body io.Reader, _ string, c caller) (decision.Input, Event, error) {
+	m, err := decodeRelease(body)
+	if err != nil {
+		return nil, Event{By: c.by()}, err
+	}
+	by := m.By
+	if by == "" {
+		by = c.by()
+	}
+	return decision.SetPause{On: false, By: by, Reason: m.Reason}, operatorEvent("", "resume", by, m.Reason), nil
 }
 
 // Protect serves h only to holders of a token of at least role need, with

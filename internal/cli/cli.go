@@ -49,6 +49,8 @@ Usage:
   vigil confirm HOST --reason TEXT
                                  vouch that a failed host is off: stands in for its fence
   vigil release HOST             let vigil fence a host the mass-failure brake holds
+  vigil pause --reason TEXT      fence no host until vigil resume (planned work); open incidents carry on
+  vigil resume                   end the pause
   vigil version
 
 Run 'vigil COMMAND --help' for a command's flags and examples.
@@ -77,7 +79,7 @@ func Main(args []string, env Env) int {
 		err = agentCmd(args[1:], env)
 	case "gate":
 		err = gateCmd(args[1:], env)
-	case "status", "explain", "history", "maintenance", "confirm", "release":
+	case "status", "explain", "history", "maintenance", "confirm", "release", "pause", "resume":
 		err = opsCmd(args[0], args[1:], env)
 	case "version":
 		fmt.Fprintln(env.Stdout, "vigil", Version)

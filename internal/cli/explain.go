@@ -32,6 +32,8 @@ var ruleSentences = map[string]string{
 	// Cluster rules that hold a failed host (decision/cluster.go).
 	"failover-grace": "It looks failed, but this controller has just begun to lead (or just regained sight of most hosts): no host is judged before the failover grace has passed, so fresh evidence can arrive first.",
 	"observer-blind": "It looks failed, but so do many hosts at once: the controller doubts its own eyes (its network, not theirs) and fences nothing until it sees most hosts again.",
+	"paused": "It is failed, but an operator paused vigil (vigil pause): while paused vigil opens no new incident, so it is neither fenced nor are its instances moved. " +
+		"The reason below says who paused vigil and why; vigil resume lets its incident open (it is fenced, then evacuated) if it is still failed.",
 	"brake": "It is failed, but the mass-failure brake holds it: too many hosts, or too much of one failure domain, failed at once to be independent deaths. " +
 		"vigil fences none of them by itself until the count is back within the limits: vigil release HOST lets it fence this one, and vigil confirm HOST says it is off.",
 	"fence-slots": "It is failed and waits for a fence slot: max_concurrent_fences fences are running already.",

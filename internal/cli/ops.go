@@ -110,6 +110,31 @@ Example:
   vigil confirm cmp2 --reason "PDU outlets 7 and 8 switched off, checked in the DC"
 ` + remoteHelp
 
+const pauseHelp = `vigil pause — stop vigil from fencing any host, for planned work
+
+While paused, vigil opens no new incident: a host judged failed is held (it
+is neither fenced nor are its instances moved), alerted, and vigil explain
+says who paused vigil and why. Incidents already open carry on: their
+fences stay in force and their instances still move. The pause is kept in
+etcd: a new leader is paused too. Use it for work that may make healthy
+hosts look dead (a core switch upgrade); use vigil maintenance for one host.
+
+Usage:
+  vigil pause --reason TEXT [--by NAME]
+
+Example:
+  vigil pause --reason "core switch upgrade, change 4711"
+`
+
+const resumeHelp = `vigil resume — end vigil pause
+
+The hosts the pause held have their incidents opened at the controller's
+next tick if they are still failed: they are fenced, then evacuated.
+
+Usage:
+  vigil resume [--reason TEXT] [--by NAME]
+`
+
 const releaseHelp = `vigil release — let vigil fence a host the mass-failure brake holds
 
 When too many hosts fail at once vigil fences none of them automatically
@@ -218,13 +243,13 @@ func printJSON(env Env, v any) error {
 // opsCmd runs the commands that talk to a controller's API.
 func opsCmd(name string, args []string, env Env) error {
 	help := map[string]string{"status": statusHelp, "explain": explainHelp, "history": historyHelp,
-		"maintenance": maintenanceHelp, "confirm": confirmHelp, "release": releaseHelp}[name]
+		"maintenance": maintenanceHelp, "confirm": confirmHelp, "release": releaseHelp, "pause": pauseHelp, "resume": resumeHelp}[name]
 	fs := newFlags(name, help, env)
 	r := remoteFlags(fs, env)
 	var reason, by *string
 	var n *int
 	switch name {
-	case "maintenance", "confirm", "release":
+	case "maintenance", "confirm", "release", "pause", "resume":
 		reason = fs.String("reason", "", "why: to the controller's log and the host's history")
 		if name != "maintenance" {
 			by = fs.String("by", "", "who (default: your token's name, else \"operator\")")
@@ -236,14 +261,14 @@ func opsCmd(name string, args []string, env Env) error {
 	if err != nil {
 		return err
 	}
-	want := map[string]string{"status": "", "explain": "HOST", "history": "[HOST]", "maintenance": "on|off HOST", "confirm": "HOST", "release": "HOST"}[name]
+	want := map[string]string{"status": "", "explain": "HOST", "history": "[HOST]", "maintenance": "on|off HOST", "confirm": "HOST", "release": "HOST", "pause": "", "resume": ""}[name]
 	nargs := len(strings.Fields(want))
 	switch {
 	case name == "history" && len(pos) > 1, name != "history" && len(pos) != nargs:
 		return fmt.Errorf("%w: usage: vigil %s %s (vigil %s --help)", errUsage, name, want, name)
 	case name == "maintenance" && pos[0] != "on" && pos[0] != "off":
 		return fmt.Errorf("%w: maintenance %q: want on or off, then the host", errUsage, pos[0])
-	case name == "maintenance" && pos[0] == "on" && *reason == "", name == "confirm" && *reason == "":
+	case name == "maintenance" && pos[0] == "on" && *reason == "", name == "confirm" && *reason == "", name == "pause" && *reason == "":
 		return fmt.Errorf("%w: %s: --reason TEXT is required: say why (it goes to the controller's log and the host's history)", errUsage, name)
 	case name == "history" && *n < 1:
 		return fmt.Errorf("%w: history: -n %d: want at least 1", errUsage, *n)
@@ -283,12 +308,20 @@ func opsCmd(name string, args []string, env Env) error {
 		out, err = c.Confirm(ctx, pos[0], api.ConfirmRequest{By: *by, Reason: *reason})
 	case "release":
 		out, err = c.Release(ctx, pos[0], api.ReleaseRequest{By: *by, Reason: *reason})
+	case "pause":
+		out, err = c.Pause(ctx, api.ReleaseRequest{By: *by, Reason: *reason})
+	case "resume":
+		out, err = c.Resume(ctx, api.ReleaseRequest{By: *by, Reason: *reason})
 	}
 	if err != nil {
 		return r.explain(err)
 	}
 	if a, ok := out.(api.Accepted); ok && *r.out == "text" {
-		_, err := fmt.Fprintf(env.Stdout, "%s: %s, by %s: accepted; %s\n", a.Host, a.Call, a.By, a.Note)
+		who := a.Host
+		if who == "" {
+			who = "vigil"
+		}
+		_, err := fmt.Fprintf(env.Stdout, "%s: %s, by %s: accepted; %s\n", who, a.Call, a.By, a.Note)
 		return err
 	}
 	return printJSON(env, out)

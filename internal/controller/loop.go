@@ -51,6 +51,10 @@ type Settings interface {
 	// SetMaintenance writes one host's setting, guarded by this term
 	// (a deposed leader's write fails).
 	SetMaintenance(host string, on bool) error
+	// Pause returns the operators' pause in force, nil when none.
+	Pause() (*decision.SetPause, error)
+	// SetPause writes it (On false: removes it), guarded by this term.
+	SetPause(p decision.SetPause) error
 }
 
 // ErrNotKept: an operator's setting could not be written to the store, so
@@ -66,6 +70,7 @@ type Loop struct {
 	p           Policy
 	leading     bool
 	maintenance map[string]bool // set by operators: survives a change of leader
+	pause       *decision.SetPause
 }
 
 // New returns a loop over hosts that runs newPolicy() whenever it leads. It
@@ -97,7 +102,12 @@ func (l *Loop) Lead(now time.Time, token uint64) (int, error) {
 			l.leading = false
 			return 0, fmt.Errorf("controller: reading the operators' settings: %w", err)
 		}
-		l.maintenance = m
+		p, err := st.Pause()
+		if err != nil {
+			l.leading = false
+			return 0, fmt.Errorf("controller: reading the operators' settings: %w", err)
+		}
+		l.maintenance, l.pause = m, p
 	}
 	l.p = l.newPolicy()
 	for _, h := range l.hosts {
@@ -112,6 +122,9 @@ func (l *Loop) Lead(now time.Time, token uint64) (int, error) {
 		if l.maintenance[h.Name] {
 			l.p.Step(now, decision.SetMaintenance{Host: h.Name, On: true})
 		}
+	}
+	if l.pause != nil {
+		l.p.Step(now, *l.pause)
 	}
 	l.p.Step(now, decision.Leadership{Leader: true, Token: token})
 	l.leading = true
@@ -143,6 +156,23 @@ func (l *Loop) Step(now time.Time, in decision.Input) error {
 			}
 		}
 		l.maintenance[m.Host] = m.On
+	}
+	if m, ok := in.(decision.SetPause); ok {
+		if m.On && m.At.IsZero() {
+			m.At = now
+			in = m
+		}
+		if st, ok := l.store.(Settings); ok {
+			if err := st.SetPause(m); err != nil {
+				return fmt.Errorf("%w: the pause: %w", ErrNotKept, err)
+			}
+		}
+		switch {
+		case m.On && l.pause == nil:
+			l.pause = &m
+		case !m.On:
+			l.pause = nil
+		}
 	}
 	l.p.Step(now, in)
 	return nil

@@ -169,6 +169,9 @@ func (e *Engine) gate(now time.Time, h *host) string {
 	if now.Before(e.rearmUntil) {
 		return "failover-grace"
 	}
+	if e.paused != nil {
+		return "paused"
+	}
 	// The failure is accepted as evidence from here on: the brake counts it.
 	if !h.failedThisEpisode() {
 		h.failedAt = now
@@ -204,6 +207,19 @@ func (e *Engine) holdReason(now time.Time, h *host, code string) string {
 		return e.brakeWhy(h)
 	case "fence-slots":
 		return fmt.Sprintf("%d fences already running (max_concurrent_fences %d)", e.counts.inFlight, e.cfg.MaxConcurrentFences)
+	case "paused":
+		p := e.paused
+		if p == nil {
+			return ""
+		}
+		why := "vigil is paused"
+		if p.By != "" {
+			why += " by " + p.By
+		}
+		if p.Reason != "" {
+			why += " (" + p.Reason + ")"
+		}
+		return why + " since " + e.pausedAt.Format("15:04:05") + ": no host is fenced until vigil resume; incidents already open carry on"
 	}
 	return ""
 }

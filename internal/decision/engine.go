@@ -23,6 +23,8 @@ type Engine struct {
 	ticketN     uint64 // tickets issued in this term (grant.go, Ticket)
 
 	storageReadAt time.Time // last successful storage heartbeat read
+	paused        *SetPause // an operator's pause in force, nil when none
+	pausedAt      time.Time
 	frozen        bool      // observer self-doubt in force
 	frozenWhy     string
 	doubtRef      time.Time         // while frozen: hosts dark since before this are not part of the event
@@ -167,6 +169,17 @@ func (e *Engine) Step(now time.Time, in Input) {
 	case SetMaintenance:
 		if h := e.hosts[m.Host]; h != nil {
 			h.maintenance = m.On
+		}
+	case SetPause:
+		switch {
+		case m.On && e.paused == nil:
+			p := m
+			e.paused, e.pausedAt = &p, now
+			if !m.At.IsZero() {
+				e.pausedAt = m.At
+			}
+		case !m.On:
+			e.paused = nil
 		}
 	case Leadership:
 		if m.Leader && !e.leader {
@@ -464,7 +477,7 @@ func (e *Engine) Status() []HostStatus {
 		s.Held = h.held()
 		if s.Held && h.inc == nil {
 			switch h.rule {
-			case "brake", "observer-blind":
+			case "brake", "observer-blind", "paused":
 				s.Reason = e.holdReason(h.since, h, h.rule)
 			}
 		}

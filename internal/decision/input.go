@@ -144,6 +144,21 @@ type SetMaintenance struct {
 	On   bool
 }
 
+// SetPause is an operator pausing vigil, or resuming it: while paused, no
+// new incident opens (no host not already being fenced is fenced); hosts
+// judged failed are held, alerted, and said to be held by the pause.
+// Incidents already open carry on: their fences stay in force and are
+// renewed, their instances still move (stopping them half way would leave
+// a fenced host's guests down and gain nothing). Resuming lets the held
+// hosts' incidents open at the next Tick, if they are still failed.
+type SetPause struct {
+	On         bool
+	By, Reason string
+	// At is when the pause began (a new leader steps the stored one);
+	// zero: when it is stepped.
+	At time.Time
+}
+
 // FenceResult is the executor's report of a Fence action. OK means the
 // fence was carried out AND verified.
 type FenceResult struct {
@@ -286,6 +301,7 @@ func (BMCReading) isInput()        {}
 func (NovaService) isInput()       {}
 func (DiskWriters) isInput()       {}
 func (SetMaintenance) isInput()    {}
+func (SetPause) isInput()          {}
 func (FenceResult) isInput()       {}
 func (EvacuateResult) isInput()    {}
 func (Confirm) isInput()           {}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/vigil-ha/vigil/internal/decision"
 )
 
 // An operator's maintenance setting is kept in etcd: the next leader finds
@@ -25,11 +27,27 @@ func TestMaintenanceOutlivesTheLeader(t *testing.T) {
 	if err := a.SetMaintenance("cmp2", false); err != nil {
 		t.Fatal(err)
 	}
+	at := time.Date(2026, 12, 4, 5, 0, 0, 0, time.UTC)
+	if err := a.SetPause(decision.SetPause{On: true, By: "alice", Reason: "switch upgrade", At: at}); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.SetPause(decision.SetPause{On: true, By: "bob", Reason: "again", At: at.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
 	if err := a.Resign(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := b.Campaign(ctx, "ctl-b"); err != nil {
 		t.Fatal(err)
+	}
+	if p, err := b.Pause(); err != nil || p == nil || p.By != "alice" || !p.At.Equal(at) || !p.On {
+		t.Fatalf("the next leader's pause: %+v, %v; want alice's, kept as it was", p, err)
+	}
+	if err := b.SetPause(decision.SetPause{}); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := b.Pause(); err != nil || p != nil {
+		t.Fatalf("after resume: %+v, %v; want none", p, err)
 	}
 	m, err := b.Maintenance()
 	if err != nil || len(m) != 1 || !m["cmp1"] {

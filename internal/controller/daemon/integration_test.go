@@ -683,3 +683,63 @@ func TestMaintenanceSurvivesFailover(t *testing.T) {
 		t.Fatalf("cmp3 is %s (%s); want maintenance", s.State, s.Rule)
 	}
 }
+
+// post sends an operator's command to c's API.
+func post(t *testing.T, c *daemon.Controller, path, body string) {
+	t.Helper()
+	req, err := http.NewRequest("POST", "http://"+c.API.String()+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+operatorToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		t.Fatalf("POST %s: %s %s", path, resp.Status, b)
+	}
+}
+
+// vigil pause through the leader's API: a host that dies meanwhile is held,
+// not fenced, by this leader and by the next (the pause is in etcd); vigil
+// resume on the next leader lets its incident open and its fence go out.
+func TestPauseHoldsAcrossFailover(t *testing.T) {
+	b := newBed(t, bedOpts{})
+	b.start("ctl1")
+	b.start("ctl2")
+	lead := b.leader(30 * time.Second)
+	for _, h := range hosts {
+		b.waitState(lead, h, 60*time.Second, decision.Healthy)
+	}
+	post(t, lead, "/v1/pause", `{"reason": "core switch upgrade"}`)
+	if err := b.agents["cmp3"].Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	s := b.waitState(lead, "cmp3", 30*time.Second, decision.Failed)
+	if s.Rule != "paused" || !s.Held || !strings.Contains(s.Reason, "core switch upgrade") {
+		t.Fatalf("cmp3 while paused: %+v; want held by the pause, its reason shown", s)
+	}
+	b.stop(lead.Name)
+	next := b.leader(30 * time.Second)
+	time.Sleep(15 * time.Second) // past the new leader's failover grace
+	if s, _ := state(next, "cmp3"); s.State != decision.Failed || s.Rule != "paused" {
+		t.Fatalf("cmp3 on the new leader: %s (%s); want failed, held by the pause", s.State, s.Rule)
+	}
+	for _, ev := range next.Events.Last("cmp3", 0) {
+		if strings.HasPrefix(ev.Action, "fence(") {
+			t.Fatalf("a fence went out while paused: %+v", ev)
+		}
+	}
+	post(t, next, "/v1/resume", `{"reason": "done"}`)
+	ctlbed.Eventually(t, 30*time.Second, "cmp3's fence goes out after the resume", func() error {
+		for _, ev := range next.Events.Last("cmp3", 0) {
+			if strings.HasPrefix(ev.Action, "fence(") {
+				return nil
+			}
+		}
+		return errors.New("no fence yet")
+	})
+}
