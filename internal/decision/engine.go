@@ -25,7 +25,7 @@ type Engine struct {
 	storageReadAt time.Time // last successful storage heartbeat read
 	paused        *SetPause // an operator's pause in force, nil when none
 	pausedAt      time.Time
-	frozen        bool      // observer self-doubt in force
+	frozen        bool // observer self-doubt in force
 	frozenWhy     string
 	doubtRef      time.Time         // while frozen: hosts dark since before this are not part of the event
 	rearmUntil    time.Time         // after a thaw, hosts are re-armed like after a failover
