@@ -40,10 +40,14 @@ const (
 	// it; in the default mix since the device's timeout is set once per
 	// boot).
 	ClassDevice = "device"
+	// ClassOperator is an operator pausing vigil (vigil pause) around
+	// failures, for a while or until an explicit resume, across leader
+	// changes and next to maintenance.
+	ClassOperator = "operator"
 )
 
 // DefaultClasses is the harsh mix `vigil lab fuzz` uses.
-var DefaultClasses = map[string]int{ClassClassic: 6, ClassRack: 2, ClassIsolation: 2, ClassLeader: 1, ClassWorld: 1, ClassLapse: 0, ClassDevice: 1}
+var DefaultClasses = map[string]int{ClassClassic: 6, ClassRack: 2, ClassIsolation: 2, ClassLeader: 1, ClassWorld: 1, ClassLapse: 0, ClassDevice: 1, ClassOperator: 1}
 
 // ParseClasses reads "classic=6,rack=2" (a class without =N weighs 1).
 func ParseClasses(s string) (map[string]int, error) {
@@ -331,6 +335,33 @@ func device(rng *rand.Rand, s *scenario.Scenario, victims []int, at scenario.Dur
 }
 
 // leader kills, stalls or cuts off etcd the leader around a failure.
+// operator pauses vigil at at: for a while, or until a resume later; a
+// host fails shortly before or while it is paused (so an incident is
+// either open at the pause and must carry on, or held by it), and
+// sometimes the leader dies meanwhile or another host is in maintenance.
+func operator(rng *rand.Rand, victims []int, at scenario.Duration) []scenario.Fault {
+	name := func() string { return fmt.Sprintf("cmp%d", victims[rng.Intn(len(victims))]+1) }
+	pause := d(time.Duration(5+rng.Intn(85)) * time.Second)
+	out := []scenario.Fault{{At: at, Pause: "on", For: pause}}
+	if rng.Intn(3) == 0 {
+		// Resumed by hand before the pause's own end, or paused twice.
+		out = append(out, scenario.Fault{At: at + d(time.Duration(rng.Intn(int(pause/1e6)+1))*time.Millisecond), Pause: []string{"off", "on"}[rng.Intn(2)]})
+	}
+	fail := at + d(time.Duration(rng.Intn(40000)-10000)*time.Millisecond)
+	if fail < 0 {
+		fail = 0
+	}
+	out = append(out, scenario.Fault{At: fail, Power: "off", Host: name()})
+	switch rng.Intn(4) {
+	case 0:
+		out = append(out, scenario.Fault{At: at + pause/2, Kill: "controller-leader"})
+	case 1:
+		h := name()
+		out = append(out, scenario.Fault{At: at, Maintenance: "on", Host: h}, scenario.Fault{At: at + pause, Maintenance: "off", Host: h})
+	}
+	return out
+}
+
 func leader(rng *rand.Rand, at scenario.Duration) []scenario.Fault {
 	switch rng.Intn(4) {
 	case 0:

@@ -129,6 +129,7 @@ type Fault struct {
 	Maintenance string     `yaml:"maintenance,omitempty"` // on | off
 	Confirm     string     `yaml:"confirm,omitempty"`     // host: operator confirms it is off
 	Release     string     `yaml:"release,omitempty"`     // host: operator releases the brake
+	Pause       string     `yaml:"pause,omitempty"`       // on | off: an operator pauses vigil (vigil pause), or resumes it; on with for: resumed after it
 	Instance    string     `yaml:"instance,omitempty"`    // shutoff | error | migrating | deleting | rebuilding, of vm
 	VM          string     `yaml:"vm,omitempty"`          // instance: which one
 	Rebuild     string     `yaml:"rebuild,omitempty"`     // fails: rebuilds on host end in ERROR there

@@ -163,6 +163,11 @@ func (s *Scenario) schedule(w *sim.World, c *sim.Controller) *schedule {
 		case f.Release != "":
 			name := f.Release
 			add(at, func() { c.Release(name) })
+		case f.Pause != "":
+			add(at, func() { c.Pause(f.Pause == "on") })
+			if f.Pause == "on" && dur > 0 {
+				add(at+dur, func() { c.Pause(false) })
+			}
 		}
 	}
 	sort.SliceStable(sc.events, func(i, j int) bool { return sc.events[i].at < sc.events[j].at })

@@ -120,7 +120,7 @@ func (s *Scenario) validateFault(f Fault, hosts, nets map[string]bool) error {
 		{"power", f.Power != ""}, {"cut", f.Cut != ""}, {"partition", f.Partition != ""},
 		{"bmc", f.BMC != ""}, {"hang", f.Hang != ""}, {"watchdog", f.Watchdog != ""}, {"storage", f.Storage != ""}, {"blocklist", f.Blocklist != ""}, {"kill", f.Kill != ""},
 		{"flap", f.Flap != ""}, {"maintenance", f.Maintenance != ""}, {"confirm", f.Confirm != ""},
-		{"release", f.Release != ""}, {"instance", f.Instance != ""}, {"rebuild", f.Rebuild != ""},
+		{"release", f.Release != ""}, {"instance", f.Instance != ""}, {"rebuild", f.Rebuild != ""}, {"pause", f.Pause != ""},
 	}
 	var set []string
 	for _, v := range verbs {
@@ -285,6 +285,10 @@ func (s *Scenario) validateFault(f Fault, hosts, nets map[string]bool) error {
 	case "release":
 		if !hosts[f.Release] {
 			return fmt.Errorf("release: %q is not a host of this cluster", f.Release)
+		}
+	case "pause":
+		if f.Pause != "on" && f.Pause != "off" {
+			return fmt.Errorf("pause: %q: want on (with for: resumed after it) or off", f.Pause)
 		}
 	case "instance":
 		return s.validateInstanceFault(f, needHost)

@@ -210,6 +210,11 @@ func (c *Controller) Confirm(host string) {
 
 func (c *Controller) Release(host string) { c.operator(decision.Release{Host: host, By: "operator"}) }
 
+// Pause is vigil pause (on) or vigil resume (off).
+func (c *Controller) Pause(on bool) {
+	c.operator(decision.SetPause{On: on, By: "operator", Reason: "scenario"})
+}
+
 func (c *Controller) SetMaintenance(host string, on bool) {
 	c.maintenance[host] = on
 	c.loop.Maintenance(host, on) // in force at the next election even if no leader takes it now
