@@ -7,7 +7,7 @@
 // does nothing that must be written first.
 //
 // The simulator (internal/sim) drives this loop with its world behind the
-// small interfaces here; `vigil controller` drives it with etcd and the real
-// executors (issue 9). Either way every scenario and fuzzed schedule runs
+// small interfaces here; `vigil controller` (package daemon) drives it with
+// etcd and the real executors. Either way every scenario and fuzzed schedule runs
 // the code that runs in production.
 package controller
