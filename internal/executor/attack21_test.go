@@ -216,3 +216,45 @@ func TestAttack21PowerReadBegunBeforeTheFenceIsNotAnUndoneFence(t *testing.T) {
 		t.Fatal("cmp1 was never fenced")
 	}
 }
+
+// attack21: a host's actions run one after another whatever their kind,
+// and Nova's run synchronously in that queue (Nova.Do returns when every
+// instance is done). So a fence of cmp1 waits for cmp1's re-enable while
+// Nova hangs (30 s a call, 3 retries), and an alert about cmp1 waits for
+// both: the operator hears of cmp1 only once Nova answers.
+func TestAttack21FenceAndAlertWaitBehindAHungNovaCall(t *testing.T) {
+	var mu sync.Mutex
+	var calls []string
+	dev := gated{name: "cmp1", mu: &mu, calls: &calls}
+	ts := topos{"cmp1": {Host: "cmp1", Levels: [][]fence.Member{{power("ipmi", dev)}}}}
+	gate := make(chan struct{})
+	nv := hungNova{gate: gate}
+	res := newResults()
+	alerted := make(chan string, 4)
+	d := &Dispatch{Topos: ts, Nova: nv, Report: res.add, Alert: func(a decision.Action) { alerted <- a.Code }}
+	ctx := context.Background()
+	d.Execute(ctx, decision.Action{Kind: decision.ActReEnable, Host: "cmp1", Rule: "clean-rejoin"})
+	d.Execute(ctx, decision.Action{Kind: decision.ActFence, Host: "cmp1", Level: 1, Rule: "fence-before-recovery"})
+	d.Execute(ctx, decision.Action{Kind: decision.ActAlert, Host: "cmp1", Code: "fence-failed"})
+	select {
+	case <-res.got:
+	case <-time.After(200 * time.Millisecond): // a bound: the fence needs no Nova
+	}
+	select {
+	case c := <-alerted:
+		t.Logf("alert %s out", c)
+	case <-time.After(100 * time.Millisecond):
+	}
+	mu.Lock()
+	n := len(calls)
+	mu.Unlock()
+	close(gate)
+	d.Wait()
+	if n == 0 {
+		t.Errorf("while Nova hangs on cmp1's re-enable, cmp1's fence never reached its BMC (and its alert waited too): a fence waits for Nova")
+	}
+}
+
+type hungNova struct{ gate chan struct{} }
+
+func (n hungNova) Do(context.Context, decision.Action) []decision.Input { <-n.gate; return nil }
