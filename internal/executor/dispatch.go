@@ -92,7 +92,7 @@ func (d *Dispatch) cancel(host string, q []job) {
 			continue
 		}
 		d.log().Info("fence cancelled before it started", "host", host, "level", j.a.Level)
-		d.report(decision.FenceResult{Host: host, Level: j.a.Level, Aborted: decision.AbortCancelled,
+		d.reportIn(j.ctx, decision.FenceResult{Host: host, Level: j.a.Level, Aborted: decision.AbortCancelled,
 			Err: "cancelled before it started: the host showed life after the decision"})
 	}
 	d.queues[host] = kept
@@ -133,6 +133,18 @@ func (d *Dispatch) report(in decision.Input) {
 	}
 }
 
+// reportIn reports a result of an action of the term whose context is
+// ctx, unless that term has ended: a result is its term's, and the same
+// member leading again must not take it for one of its new term's actions
+// (a FenceResult carries no term).
+func (d *Dispatch) reportIn(ctx context.Context, in decision.Input) {
+	if ctx.Err() != nil {
+		d.log().Warn("result not reported: the term of its action ended", "err", ctx.Err())
+		return
+	}
+	d.report(in)
+}
+
 func (d *Dispatch) run(ctx context.Context, a decision.Action) {
 	log := d.log().With("host", a.Host, "action", a.String(), "rule", a.Rule)
 	if a.Kind == decision.ActAlert {
@@ -162,7 +174,7 @@ func (d *Dispatch) run(ctx context.Context, a decision.Action) {
 			log.Info("fence step", "level", s.Level, "member", s.Member, "op", s.Op, "took", s.Took, "detail", s.Detail, "err", s.Err)
 		})
 		log.Info("fence done", "ok", res.OK, "method", res.Method, "proof", res.Proof, "aborted", res.Aborted.String(), "err", res.Err)
-		d.report(res)
+		d.reportIn(ctx, res)
 	case decision.ActUnfence:
 		rel := fence.Release{}
 		if d.BootID != nil {
@@ -172,11 +184,11 @@ func (d *Dispatch) run(ctx context.Context, a decision.Action) {
 			log.Info("unfence step", "level", s.Level, "member", s.Member, "op", s.Op, "detail", s.Detail, "err", s.Err)
 		})
 		log.Info("unfence done", "ok", res.OK, "err", res.Err)
-		d.report(res)
+		d.reportIn(ctx, res)
 	case decision.ActRenewFence:
 		res := RenewAction(ctx, d.Topos, a)
 		log.Info("fence renewal done", "ok", res.OK, "lapsed", res.Lapsed, "err", res.Err)
-		d.report(res)
+		d.reportIn(ctx, res)
 	case decision.ActForceDown, decision.ActEvacuate, decision.ActReEnable, decision.ActRestart:
 		if d.Nova == nil {
 			log.Error("not carried out: this controller has no Nova client")
@@ -186,13 +198,13 @@ func (d *Dispatch) run(ctx context.Context, a decision.Action) {
 			}
 			if a.Kind == decision.ActEvacuate {
 				for _, id := range a.Instances {
-					d.report(decision.EvacuateResult{Host: a.Host, Instance: id, Err: "no Nova client"})
+					d.reportIn(ctx, decision.EvacuateResult{Host: a.Host, Instance: id, Err: "no Nova client"})
 				}
 			}
 			return
 		}
 		for _, in := range d.Nova.Do(ctx, a) {
-			d.report(in)
+			d.reportIn(ctx, in)
 		}
 	default:
 		log.Error("not carried out: unknown action kind")
