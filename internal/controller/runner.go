@@ -22,7 +22,9 @@ type Leadership interface {
 }
 
 // Executor carries out an action; its results come back as inputs
-// (Runner.Submit). Execute is called in Ready order; an executor that runs
+// (Runner.Submit). Its context is the term's: cancelled when the term ends,
+// after which nothing of it is carried out or reported. Execute is called
+// in Ready order; an executor that runs
 // actions concurrently must still run each host's actions one after
 // another, in that order: a Ready may hold a host's unfence (lifting what
 // an ended incident's fences added since it opened) and a new incident's
@@ -240,6 +242,11 @@ func (r *Runner) drain() {
 func (r *Runner) lead(ctx context.Context) {
 	r.leading.Store(true)
 	defer r.leading.Store(false)
+	// The term's context: what the executor was given in this term ends
+	// with it (a queued action is not carried out, a result still under
+	// way is not reported into a later term of this member).
+	ctx, endTerm := context.WithCancel(ctx)
+	defer endTerm()
 	t := time.NewTicker(r.Every)
 	defer t.Stop()
 	for {

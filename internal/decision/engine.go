@@ -130,7 +130,14 @@ func (e *Engine) Step(now time.Time, in Input) {
 		}
 	case BMCReading:
 		if h := e.hosts[m.Host]; h != nil {
-			h.bmc, h.bmcAt = m.Power, now
+			at := now
+			if !m.Asked.IsZero() && m.Asked.Before(now) {
+				at = m.Asked
+			}
+			if at.Before(h.bmcAt) {
+				break // an older read that answered late: the newer one stands
+			}
+			h.bmc, h.bmcAt = m.Power, at
 		}
 	case NovaService:
 		if h := e.hosts[m.Host]; h != nil {

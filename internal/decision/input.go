@@ -109,6 +109,12 @@ type StorageBoot struct {
 type BMCReading struct {
 	Host  string
 	Power Power
+	// Asked is when the controller asked the BMC, by its own clock: a read
+	// that took seconds answers what the power was then. The engine dates
+	// the reading from it, so a read begun before a fence's power-off and
+	// answered after the fence was verified is not taken for the fence
+	// undone. Zero: the reading is dated when it is stepped.
+	Asked time.Time
 }
 
 // NovaService is Nova's view of a host's nova-compute service and the

@@ -2,8 +2,8 @@ package executor
 
 import (
 	"context"
-	"errors"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 
@@ -92,7 +92,7 @@ func (d *Dispatch) cancel(host string, q []job) {
 			continue
 		}
 		d.log().Info("fence cancelled before it started", "host", host, "level", j.a.Level)
-		d.report(decision.FenceResult{Host: host, Level: j.a.Level, Aborted: decision.AbortCancelled,
+		d.reportIn(j.ctx, decision.FenceResult{Host: host, Level: j.a.Level, Aborted: decision.AbortCancelled,
 			Err: "cancelled before it started: the host showed life after the decision"})
 	}
 	d.queues[host] = kept
@@ -133,6 +133,18 @@ func (d *Dispatch) report(in decision.Input) {
 	}
 }
 
+// reportIn reports a result of an action of the term whose context is
+// ctx, unless that term has ended: a result is its term's, and the same
+// member leading again must not take it for one of its new term's actions
+// (a FenceResult carries no term).
+func (d *Dispatch) reportIn(ctx context.Context, in decision.Input) {
+	if ctx.Err() != nil {
+		d.log().Warn("result not reported: the term of its action ended", "err", ctx.Err())
+		return
+	}
+	d.report(in)
+}
+
 func (d *Dispatch) run(ctx context.Context, a decision.Action) {
 	log := d.log().With("host", a.Host, "action", a.String(), "rule", a.Rule)
 	if a.Kind == decision.ActAlert {
@@ -162,7 +174,7 @@ func (d *Dispatch) run(ctx context.Context, a decision.Action) {
 			log.Info("fence step", "level", s.Level, "member", s.Member, "op", s.Op, "took", s.Took, "detail", s.Detail, "err", s.Err)
 		})
 		log.Info("fence done", "ok", res.OK, "method", res.Method, "proof", res.Proof, "aborted", res.Aborted.String(), "err", res.Err)
-		d.report(res)
+		d.reportIn(ctx, res)
 	case decision.ActUnfence:
 		rel := fence.Release{}
 		if d.BootID != nil {
@@ -172,11 +184,11 @@ func (d *Dispatch) run(ctx context.Context, a decision.Action) {
 			log.Info("unfence step", "level", s.Level, "member", s.Member, "op", s.Op, "detail", s.Detail, "err", s.Err)
 		})
 		log.Info("unfence done", "ok", res.OK, "err", res.Err)
-		d.report(res)
+		d.reportIn(ctx, res)
 	case decision.ActRenewFence:
 		res := RenewAction(ctx, d.Topos, a)
 		log.Info("fence renewal done", "ok", res.OK, "lapsed", res.Lapsed, "err", res.Err)
-		d.report(res)
+		d.reportIn(ctx, res)
 	case decision.ActForceDown, decision.ActEvacuate, decision.ActReEnable, decision.ActRestart:
 		if d.Nova == nil {
 			log.Error("not carried out: this controller has no Nova client")
@@ -186,13 +198,13 @@ func (d *Dispatch) run(ctx context.Context, a decision.Action) {
 			}
 			if a.Kind == decision.ActEvacuate {
 				for _, id := range a.Instances {
-					d.report(decision.EvacuateResult{Host: a.Host, Instance: id, Err: "no Nova client"})
+					d.reportIn(ctx, decision.EvacuateResult{Host: a.Host, Instance: id, Err: "no Nova client"})
 				}
 			}
 			return
 		}
 		for _, in := range d.Nova.Do(ctx, a) {
-			d.report(in)
+			d.reportIn(ctx, in)
 		}
 	default:
 		log.Error("not carried out: unknown action kind")
@@ -200,13 +212,18 @@ func (d *Dispatch) run(ctx context.Context, a decision.Action) {
 }
 
 // Check is the fence re-read the Nova executor makes right before each
-// evacuate call (nova.FenceCheck, adapted by the caller): the status of
-// every device of the host's topology whose method is among the "+"-joined
-// methods the fence used. One device reading its fence in place is enough;
-// every one reading it gone means lifted; otherwise (a BMC or the Ceph
-// monitors not answering) it proves nothing either way. An operator's
-// confirmation, a watchdog reset and a reboot have no device to read:
-// the engine judged those (decision.JudgedFence).
+// evacuate call (nova.FenceCheck, adapted by the caller): the status of the
+// devices of the host's topology level that fenced it, found by its method
+// (the "+"-joined methods of the level's members, as FenceTarget reports
+// them). A level's fence holds only when every one of its members reads its
+// part in place, as every member had to fence and verify: with two power
+// feeds, one feed on runs the host (PowerWatch reads the level on), and the
+// engine takes a power fence's BMC reading on for the fence undone whatever
+// else the level holds. Any member reading on lifts it; one not answering
+// (a BMC or the Ceph monitors) proves nothing either way. A member with no
+// status to read (kdump: the dump it waited for is over) is left out. An
+// operator's confirmation, a watchdog reset and a reboot have no device to
+// read: the engine judged those (decision.JudgedFence).
 func Check(ctx context.Context, topos Topologies, host, used string) (held, lifted bool, why string) {
 	if decision.JudgedFence(used) {
 		return true, false, "judged by the engine: " + used
@@ -215,35 +232,52 @@ func Check(ctx context.Context, topos Topologies, host, used string) (held, lift
 	if err != nil {
 		return false, false, "fence unreadable: " + err.Error()
 	}
-	want := map[string]bool{}
-	for _, m := range strings.Split(used, "+") {
-		want[m] = true
-	}
+	want := methodSet(strings.Split(used, "+"))
 	var on, unread []string
+	matched := false
 	for _, level := range topo.Levels {
+		var ms []string
 		for _, m := range level {
-			if !want[method(m)] {
-				continue
-			}
+			ms = append(ms, method(m))
+		}
+		if methodSet(ms) != want {
+			continue
+		}
+		matched = true
+		var placed []string
+		levelOn, levelUnread := len(on), len(unread)
+		for _, m := range level {
 			st, err := m.Device.Status(ctx)
 			switch {
 			case err == nil && st == fence.StatusOff:
-				return true, false, m.Name + " reads the fence in place"
+				placed = append(placed, m.Name)
 			case err == nil && st == fence.StatusOn:
 				on = append(on, m.Name+" reads on")
+			case err == nil:
+				// Nothing to read (kdump): the level's other members say.
 			default:
-				if err == nil {
-					err = errors.New("status unknown")
-				}
 				unread = append(unread, m.Name+": "+err.Error())
 			}
 		}
+		if len(on) == levelOn && len(unread) == levelUnread && len(placed) > 0 {
+			return true, false, strings.Join(placed, ", ") + " read the fence in place"
+		}
 	}
 	switch {
+	case !matched:
+		return false, false, "fence unreadable: no device of the topology is " + used + " (no level of it fences by that method)"
 	case len(unread) > 0:
 		return false, false, "fence unreadable: " + strings.Join(append(unread, on...), "; ")
 	case len(on) == 0:
-		return false, false, "fence unreadable: no device of the topology is " + used
+		return false, false, "fence unreadable: no device of the " + used + " level has a status to read"
 	}
 	return false, true, "fence no longer holds: " + strings.Join(on, "; ")
+}
+
+// methodSet is a level's methods, sorted and without repeats, "+"-joined:
+// what two method strings must share to name the same kind of level.
+func methodSet(ms []string) string {
+	ms = slices.Clone(ms)
+	slices.Sort(ms)
+	return strings.Join(slices.Compact(ms), "+")
 }

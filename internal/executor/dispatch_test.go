@@ -228,9 +228,9 @@ func TestDispatchEndedTermDoesNothing(t *testing.T) {
 	}
 }
 
-// The re-read before each evacuate call: one device reading the fence in
-// place holds it; every one reading on lifts it; an unreadable one proves
-// nothing; a judged fence has nothing to read.
+// The re-read before each evacuate call: the level's devices all reading
+// the fence in place hold it; one reading on lifts it; an unreadable one
+// proves nothing; a judged fence has nothing to read.
 func TestCheck(t *testing.T) {
 	var mu sync.Mutex
 	var calls []string
@@ -245,7 +245,12 @@ func TestCheck(t *testing.T) {
 		held, lifted bool
 		why          string
 	}{
-		{"one off", dev(fence.StatusOn, nil), dev(fence.StatusOff, nil), "ipmi", true, false, "reads the fence in place"},
+		{"both off", dev(fence.StatusOff, nil), dev(fence.StatusOff, nil), "ipmi", true, false, "read the fence in place"},
+		// Every member of the level had to fence: one reading on runs
+		// the host (attack21, two power feeds).
+		{"one off", dev(fence.StatusOn, nil), dev(fence.StatusOff, nil), "ipmi", false, true, "no longer holds"},
+		{"one off, one unreadable", dev(fence.StatusOff, nil), dev(0, down), "ipmi", false, false, "unreadable"},
+		{"one without status (kdump)", dev(fence.StatusUnknown, nil), dev(fence.StatusOff, nil), "ipmi", true, false, "read the fence in place"},
 		{"both on", dev(fence.StatusOn, nil), dev(fence.StatusOn, nil), "ipmi", false, true, "no longer holds"},
 		{"one unreadable", dev(fence.StatusOn, nil), dev(0, down), "ipmi", false, false, "unreadable"},
 		{"other method", dev(fence.StatusOn, nil), dev(fence.StatusOn, nil), "ceph-blocklist", false, false, "no device of the topology"},

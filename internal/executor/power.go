@@ -106,7 +106,7 @@ func (p *PowerWatch) Round(ctx context.Context, now time.Time, status []decision
 		}
 		p.last[s.Name] = now
 		if !p.Parallel {
-			p.Report(decision.BMCReading{Host: s.Name, Power: readPower(ctx, power, p.Log)})
+			p.Report(decision.BMCReading{Host: s.Name, Power: readPower(ctx, power, p.Log), Asked: now})
 			continue
 		}
 		p.inflight[s.Name] = true
@@ -118,7 +118,10 @@ func (p *PowerWatch) Round(ctx context.Context, now time.Time, status []decision
 			rctx, cancel := context.WithTimeout(ctx, timeout)
 			pw := readPower(rctx, power, p.Log)
 			cancel()
-			p.Report(decision.BMCReading{Host: host, Power: pw})
+			// Dated from when it was asked (now, the caller's clock,
+			// which is the engine's): a slow read's answer is what the
+			// power was then.
+			p.Report(decision.BMCReading{Host: host, Power: pw, Asked: now})
 			p.mu.Lock()
 			delete(p.inflight, host)
 			p.mu.Unlock()
