@@ -22,16 +22,27 @@ type Nova interface {
 // topologies, Nova's through Nova, alerts to Alert, and hands each result
 // back to Report (Runner.Submit).
 //
-// A host's actions run one after another in the order given, whatever
-// their kind, different hosts' at the same time: an unfence must not
-// overtake the fence sent after it, nor a re-enable the unfence before it.
-// A cancel-fence does not queue: it drops the host's fence still waiting
-// its turn (reported aborted, cancelled); a fence already under way keeps
+// Each host has two lanes, each in the order the actions were sent, and
+// different hosts' run at the same time:
+//   - the devices' lane: fence, unfence, renew-fence. An unfence must not
+//     overtake the fence sent after it, nor a renewal the unfence.
+//   - Nova's lane: force-down, evacuate, re-enable, restart. Each waits for
+//     the device actions of its host sent before it (a re-enable must not
+//     overtake the unfence before it; an evacuation comes after its fence
+//     anyway: the engine sends it on the fence's result).
+//
+// A fence never waits for Nova (a hung Nova call lasts minutes with its
+// retries; the host may be writing meanwhile), and an alert goes out at
+// once.
+//
+// A cancel-fence does not queue: it drops the host's fences still waiting
+// their turn (reported aborted, cancelled); a fence already under way keeps
 // its own result (the power-off may have gone out).
 //
 // In Shadow mode nothing touches the world: each action is logged as what
 // would be done, alerts still go out, and no result is reported (the
-// incident waits where a real fence would have answered).
+// incident waits where a real fence would have answered, holding its fence
+// slot: with max_concurrent_fences failures at once, the next are held).
 type Dispatch struct {
 	Topos Topologies
 	// Nova carries out force-down, evacuate, re-enable and restart. Nil:
@@ -48,75 +59,137 @@ type Dispatch struct {
 	Shadow bool
 	Log    *slog.Logger
 
-	mu     sync.Mutex
-	queues map[string][]job
-	wg     sync.WaitGroup
+	mu    sync.Mutex
+	hosts map[string]*lanes
+	wg    sync.WaitGroup
+}
+
+// lanes are one host's queues; the first job of a busy lane runs.
+type lanes struct {
+	dev, nova         []job
+	devBusy, novaBusy bool
+	seq               uint64     // device jobs sent so far
+	changed           *sync.Cond // on Dispatch.mu: a device job finished or was dropped
 }
 
 type job struct {
 	ctx context.Context
 	a   decision.Action
+	seq uint64 // a device job's number; a Nova job's: the device jobs sent before it
 }
 
-// Execute queues a behind the host's earlier actions and returns.
+// devAction reports whether a runs in the devices' lane.
+func devAction(k decision.ActionKind) bool {
+	switch k {
+	case decision.ActFence, decision.ActUnfence, decision.ActRenewFence:
+		return true
+	}
+	return false
+}
+
+// Execute queues a behind the host's earlier actions of its lane and
+// returns; an alert goes out at once.
 func (d *Dispatch) Execute(ctx context.Context, a decision.Action) {
+	if a.Kind == decision.ActAlert {
+		d.run(ctx, a)
+		return
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.queues == nil {
-		d.queues = map[string][]job{}
+	if d.hosts == nil {
+		d.hosts = map[string]*lanes{}
 	}
-	q, busy := d.queues[a.Host]
-	if a.Kind == decision.ActCancelFence {
-		d.cancel(a.Host, q)
-		return
+	l := d.hosts[a.Host]
+	if l == nil {
+		l = &lanes{}
+		l.changed = sync.NewCond(&d.mu)
+		d.hosts[a.Host] = l
 	}
-	d.queues[a.Host] = append(q, job{ctx: ctx, a: a})
-	if busy {
-		return
+	switch {
+	case a.Kind == decision.ActCancelFence:
+		d.cancel(a.Host, l)
+	case devAction(a.Kind):
+		l.seq++
+		l.dev = append(l.dev, job{ctx: ctx, a: a, seq: l.seq})
+		if !l.devBusy {
+			l.devBusy = true
+			d.wg.Add(1)
+			go d.work(a.Host, l, true)
+		}
+	default:
+		l.nova = append(l.nova, job{ctx: ctx, a: a, seq: l.seq})
+		if !l.novaBusy {
+			l.novaBusy = true
+			d.wg.Add(1)
+			go d.work(a.Host, l, false)
+		}
 	}
-	d.wg.Add(1)
-	go d.work(a.Host)
 }
 
-// cancel drops the host's queued fences (q[0] is under way: it stands).
-// Called with mu held.
-func (d *Dispatch) cancel(host string, q []job) {
-	if len(q) < 2 {
-		d.log().Info("cancel-fence: no fence of the host waits its turn; one under way keeps its own result", "host", host)
-		return
+// cancel drops the host's queued fences (a running one, dev[0] of a busy
+// lane, stands). Called with mu held.
+func (d *Dispatch) cancel(host string, l *lanes) {
+	from := 0
+	if l.devBusy {
+		from = 1
 	}
-	kept := q[:1]
-	for _, j := range q[1:] {
+	kept := slices.Clone(l.dev[:min(from, len(l.dev))])
+	dropped := false
+	for _, j := range l.dev[min(from, len(l.dev)):] {
 		if j.a.Kind != decision.ActFence {
 			kept = append(kept, j)
 			continue
 		}
+		dropped = true
 		d.log().Info("fence cancelled before it started", "host", host, "level", j.a.Level)
 		d.reportIn(j.ctx, decision.FenceResult{Host: host, Level: j.a.Level, Aborted: decision.AbortCancelled,
 			Err: "cancelled before it started: the host showed life after the decision"})
 	}
-	d.queues[host] = kept
+	if !dropped {
+		d.log().Info("cancel-fence: no fence of the host waits its turn; one under way keeps its own result", "host", host)
+	}
+	l.dev = kept
+	l.changed.Broadcast()
 }
 
 // Wait blocks until every queued action is done.
 func (d *Dispatch) Wait() { d.wg.Wait() }
 
-func (d *Dispatch) work(host string) {
+// work runs one lane of host until it is empty.
+func (d *Dispatch) work(host string, l *lanes, dev bool) {
 	defer d.wg.Done()
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	for {
-		d.mu.Lock()
-		q := d.queues[host]
-		if len(q) == 0 {
-			delete(d.queues, host)
-			d.mu.Unlock()
+		q := &l.nova
+		if dev {
+			q = &l.dev
+		}
+		if len(*q) == 0 {
+			if dev {
+				l.devBusy = false
+			} else {
+				l.novaBusy = false
+			}
+			if !l.devBusy && !l.novaBusy && len(l.dev) == 0 && len(l.nova) == 0 {
+				delete(d.hosts, host)
+			}
 			return
 		}
-		j := q[0]
+		j := (*q)[0]
+		if !dev {
+			// The device actions sent before it come first.
+			for len(l.dev) > 0 && l.dev[0].seq <= j.seq {
+				l.changed.Wait()
+			}
+		}
 		d.mu.Unlock()
 		d.run(j.ctx, j.a)
 		d.mu.Lock()
-		d.queues[host] = d.queues[host][1:]
-		d.mu.Unlock()
+		*q = (*q)[1:]
+		if dev {
+			l.changed.Broadcast()
+		}
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/vigil-ha/vigil/internal/decision"
 	"github.com/vigil-ha/vigil/internal/fence"
@@ -264,5 +265,34 @@ func TestCheck(t *testing.T) {
 	}
 	if _, _, why := Check(context.Background(), topos{}, "cmp9", "ipmi"); !strings.Contains(why, "unreadable") {
 		t.Errorf("a host without topology: %q, want unreadable", why)
+	}
+}
+
+// Nova's lane waits for the device actions sent before it: a re-enable
+// does not overtake the unfence before it, however long the BMC takes.
+func TestDispatchReEnableWaitsForTheUnfenceBeforeIt(t *testing.T) {
+	var mu sync.Mutex
+	var calls []string
+	gate := make(chan struct{})
+	dev := gated{name: "cmp1", gate: gate, mu: &mu, calls: &calls}
+	ts := topos{"cmp1": {Host: "cmp1", Levels: [][]fence.Member{{power("ipmi", dev)}}}}
+	res := newResults()
+	nv := &novaLog{}
+	d := &Dispatch{Topos: ts, Nova: nv, Report: res.add}
+	ctx := context.Background()
+	d.Execute(ctx, decision.Action{Kind: decision.ActFence, Host: "cmp1", Level: 1}) // holds the lane until the gate opens
+	d.Execute(ctx, decision.Action{Kind: decision.ActUnfence, Host: "cmp1", Unmoved: true})
+	d.Execute(ctx, decision.Action{Kind: decision.ActReEnable, Host: "cmp1"})
+	time.Sleep(50 * time.Millisecond) // a chance for a wrong order to show
+	nv.mu.Lock()
+	early := len(nv.acts)
+	nv.mu.Unlock()
+	close(gate)
+	d.Wait()
+	if early != 0 {
+		t.Fatalf("the re-enable went to Nova while the fence and unfence before it waited on the BMC")
+	}
+	if len(nv.acts) != 1 || !slices.Equal(calls, []string{"cmp1 off", "cmp1 on"}) {
+		t.Fatalf("Nova calls %v, device calls %v; want the fence, the unfence, then the re-enable", nv.acts, calls)
 	}
 }
