@@ -25,6 +25,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -70,6 +71,8 @@ type Lab struct {
 	HTTP *http.Client
 	dir  string
 	bin  string
+	mu   sync.Mutex
+	svcs map[string]*exec.Cmd
 }
 
 // Start builds the lab and powers every host on (which starts its agent).
@@ -196,15 +199,39 @@ func (l *Lab) startServices() {
 		l.t.Fatal(err)
 	}
 	for _, svc := range []string{"nova-compute", "libvirtd"} {
-		exe := l.path(svc)
-		if err := os.WriteFile(exe, sleep, 0o700); err != nil {
+		if err := os.WriteFile(l.path(svc), sleep, 0o700); err != nil {
 			l.t.Fatal(err)
 		}
-		cmd := exec.Command(exe, "infinity")
-		if err := child.Start(cmd); err != nil {
-			l.t.Fatal(err)
-		}
-		l.t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+		l.StartService(svc)
+	}
+}
+
+// StartService starts the stand-in of svc (nova-compute, libvirtd): every
+// host's agent sees it running (one for the whole lab).
+func (l *Lab) StartService(svc string) {
+	cmd := exec.Command(l.path(svc), "infinity")
+	if err := child.Start(cmd); err != nil {
+		l.t.Fatal(err)
+	}
+	l.mu.Lock()
+	if l.svcs == nil {
+		l.svcs = map[string]*exec.Cmd{}
+	}
+	l.svcs[svc] = cmd
+	l.mu.Unlock()
+	l.t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+}
+
+// StopService stops svc's stand-in: on every host, as the seed's operator
+// stopped nova-compute on his.
+func (l *Lab) StopService(svc string) {
+	l.mu.Lock()
+	cmd := l.svcs[svc]
+	delete(l.svcs, svc)
+	l.mu.Unlock()
+	if cmd != nil {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
 	}
 }
 

@@ -125,3 +125,40 @@ func TestNoFalseFailureUnderLoadAndLoss(t *testing.T) {
 		}
 	}
 }
+
+// The seed incident on real parts: nova-compute stops (on every host of the
+// lab: its stand-in is one process) while the agents keep answering. Every
+// host is service-degraded, nothing is fenced, and vigil explain says in
+// plain words why nothing is done. nova-compute back, every host is healthy
+// again with the restart seen.
+func TestSeedIncidentIsExplainedAndNothingDone(t *testing.T) {
+	l := hostlab.Start(t, hostlab.Config{})
+	c := l.StartController()
+	for _, h := range l.Hosts {
+		l.WaitState(h, 60*time.Second, "healthy")
+	}
+	c.AfterGrace()
+	l.StopService("nova-compute")
+	for _, h := range l.Hosts {
+		l.WaitState(h, 30*time.Second, "service-degraded")
+	}
+	out, err := l.CLI("explain", "host0")
+	t.Logf("vigil explain host0:\n%s", out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	flat := strings.Join(strings.Fields(out), " ")
+	for _, want := range []string{"service-degraded", "Nova's service state alone never fences a host", "nothing will be done to it"} {
+		if !strings.Contains(flat, want) {
+			t.Errorf("vigil explain host0 does not say %q", want)
+		}
+	}
+	time.Sleep(10 * time.Second) // past dead_after: a service down is no host failure
+	l.StartService("nova-compute")
+	for _, h := range l.Hosts {
+		l.WaitState(h, 30*time.Second, "healthy")
+		if ev := l.Events(h); strings.Contains(ev, "fence(level") || strings.Contains(ev, "→failed") {
+			t.Errorf("%s was failed or fenced for a stopped nova-compute:\n%s", h, ev)
+		}
+	}
+}
