@@ -320,7 +320,7 @@ func Check(ctx context.Context, topos Topologies, host, used string) (held, lift
 		var placed []string
 		levelOn, levelUnread := len(on), len(unread)
 		for _, m := range level {
-			st, err := m.Device.Status(ctx)
+			st, err := m.ReadStatus(ctx)
 			switch {
 			case err == nil && st == fence.StatusOff:
 				placed = append(placed, m.Name)

@@ -135,7 +135,7 @@ func (p *PowerWatch) Round(ctx context.Context, now time.Time, status []decision
 func readPower(ctx context.Context, ms []fence.Member, log *slog.Logger) decision.Power {
 	off := 0
 	for _, m := range ms {
-		st, err := m.Device.Status(ctx)
+		st, err := m.ReadStatus(ctx)
 		switch {
 		case err != nil:
 			if log != nil {

@@ -64,3 +64,14 @@ func (s *Slots) For(key string) Slot {
 	s.m[key] = slot
 	return slot
 }
+
+// ReadStatus is the member's device Status within its Slot: a status read
+// of a shared device (a PDU) waits for the fence running on it, as every
+// other action of the device does.
+func (m Member) ReadStatus(ctx context.Context) (Status, error) {
+	if err := m.Slot.acquire(ctx); err != nil {
+		return StatusUnknown, err
+	}
+	defer m.Slot.release()
+	return m.Device.Status(ctx)
+}

@@ -190,3 +190,25 @@ func TestTopologyProbeSilentBeforeIsInconclusive(t *testing.T) {
 		t.Errorf("summary %q claims the probe proved something", got)
 	}
 }
+
+// A status read of a shared device waits for the action holding its slot.
+func TestReadStatusWaitsForTheSlot(t *testing.T) {
+	slot := make(Slot, 1)
+	m := Member{Name: "pdu", Device: statusOnly{}, Slot: slot}
+	slot <- struct{}{} // a fence holds the PDU
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if _, err := m.ReadStatus(ctx); err == nil {
+		t.Fatal("the status read did not wait for the slot")
+	}
+	<-slot
+	if st, err := m.ReadStatus(context.Background()); err != nil || st != StatusOff {
+		t.Fatalf("with the slot free: %v, %v", st, err)
+	}
+}
+
+type statusOnly struct{}
+
+func (statusOnly) Off(context.Context) (Proof, error)     { return Proof{}, nil }
+func (statusOnly) On(context.Context) error               { return nil }
+func (statusOnly) Status(context.Context) (Status, error) { return StatusOff, nil }
