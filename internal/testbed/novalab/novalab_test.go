@@ -184,6 +184,13 @@ func since(from, to time.Time) string {
 func TestPowerCutIsFencedAndEvacuatedThroughNova(t *testing.T) {
 	in := start(t)
 	off := in.powerOff(t)
+	// Nova learns of the dead host only through missing heartbeats: right
+	// after the power cut its service still looks up.
+	if s, err := in.l.Bed.Service(context.Background(), failed); err != nil {
+		t.Fatal(err)
+	} else if s.State != "up" || s.ForcedDown {
+		t.Errorf("%.2f s after the power cut Nova has %s's service %s (forced down %v): want still up", time.Since(off).Seconds(), failed, s.State, s.ForcedDown)
+	}
 	where, active := in.waitMoved(t, 2*time.Minute)
 	recovered := in.l.WaitState(failed, 30*time.Second, "recovered")
 	evs, err := in.l.History(failed)
