@@ -354,6 +354,12 @@ func TestControllerKilledMidRecovery(t *testing.T) {
 				since(restart, up), since(restart, firstRead), since(restart, leading), since(restart, readLeading), since(restart, resumed), since(restart, active), since(restart, recovered), where)
 			in.checkService(t)
 			in.checkOnce(t, where)
+			// A new leader reads Nova as soon as it leads: it recovers no
+			// fenced host before it has the instance list of its own term.
+			if readLeading.IsZero() || readLeading.Sub(leading) > 2*time.Second {
+				t.Errorf("the new leader led at %s and first read Nova %s later: want within 2 s, not at the next controller.nova.every tick",
+					leading.Format("15:04:05.000"), since(leading, readLeading))
+			}
 
 			// The new leader's own account: each server accounted for,
 			// as moved by it or found moved already.
