@@ -376,6 +376,9 @@ func TestControllerKilledMidRecovery(t *testing.T) {
 					t.Errorf("the new leader's events have no evacuation result for %s", id)
 				}
 			}
+			if m, err := in.l.Metrics(); err == nil {
+				t.Logf("the new leader's metrics:\n%s", grep(m, "vigil_evacuations_total{", "vigil_fences_total{"))
+			}
 		})
 	}
 }
