@@ -171,19 +171,30 @@ type Server struct {
 	ID, Host, Status, TaskState string
 }
 
-// Servers reads each server of ids from Nova.
+// Servers reads the servers of ids from Nova, in one list request (a test
+// polls it while vigil talks to the same nova-api). A server missing from
+// the list is an error.
 func (l *Lab) Servers(ctx context.Context, ids []string) (map[string]Server, error) {
 	nc, err := l.Bed.Compute(ctx, openstack.ServerMicroversion)
 	if err != nil {
 		return nil, err
 	}
+	pages, err := servers.List(nc, servers.ListOpts{AllTenants: true}).AllPages(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("novalab: list servers: %w", err)
+	}
+	all, err := servers.ExtractServers(pages)
+	if err != nil {
+		return nil, err
+	}
 	out := map[string]Server{}
+	for _, s := range all {
+		out[s.ID] = Server{ID: s.ID, Host: s.Host, Status: s.Status, TaskState: s.TaskState}
+	}
 	for _, id := range ids {
-		s, err := servers.Get(ctx, nc, id).Extract()
-		if err != nil {
-			return nil, fmt.Errorf("novalab: server %s: %w", id, err)
+		if _, ok := out[id]; !ok {
+			return nil, fmt.Errorf("novalab: no server %s", id)
 		}
-		out[id] = Server{ID: id, Host: s.Host, Status: s.Status, TaskState: s.TaskState}
 	}
 	return out, nil
 }
