@@ -34,7 +34,7 @@ test:
 # default until they have had clean runs inside make check. VIGIL_OPENSTACK_KEEP=1
 # leaves the bed running for the next run.
 export VIGIL_OPENSTACK ?= 0
-OPENSTACK_PKGS = ./internal/nova/ ./internal/testbed/openstack/
+OPENSTACK_PKGS = ./internal/nova/ ./internal/testbed/openstack/ ./internal/testbed/novalab/
 integration: deps
 	mkdir -p $(VIGIL_RUN)
 	VIGIL_INTEGRATION=1 VIGIL_OPENSTACK=0 $(GO) test -tags $(TAGS) -count=1 -p 2 -timeout 20m ./internal/...

@@ -476,10 +476,18 @@ func readHeartbeats(ctx context.Context, s heartbeat.Store, every time.Duration,
 	}
 }
 
+// readNova reads Nova every interval, and at once when this controller
+// starts leading after a pass it could not submit: a new leader recovers
+// no fenced host before it has read Nova in its own term (the engine waits
+// for the instance list), so waiting for the next tick would hold a
+// restored incident's evacuations for up to every.
 func readNova(ctx context.Context, c *nova.Client, every time.Duration, r *controller.Runner, w *world, log *slog.Logger) {
 	t := time.NewTicker(every)
 	defer t.Stop()
+	lead := time.NewTicker(250 * time.Millisecond)
+	defer lead.Stop()
 	for {
+		unsubmitted := false // read while this member did not lead: no term has it
 		rctx, cancel := context.WithTimeout(ctx, every*4)
 		p, err := c.Collect(rctx)
 		cancel()
@@ -502,12 +510,22 @@ func readNova(ctx context.Context, c *nova.Client, every time.Duration, r *contr
 				for _, ev := range p.Evidence() {
 					r.Submit(ev)
 				}
+			} else {
+				unsubmitted = true
 			}
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
+	wait:
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				break wait
+			case <-lead.C:
+				if unsubmitted && r.Leading() {
+					break wait // a new term: read Nova now
+				}
+			}
 		}
 	}
 }

@@ -5,9 +5,10 @@
 // starts; and a controller namespace on both networks where `vigil
 // controller` processes run (embedded etcd) and the BMCs listen. The hosts'
 // storage heartbeats go to a shared directory (the mount namespace is
-// shared). Nova is left out (--without-nova): its part is the OpenStack
-// bed's (internal/testbed/openstack); the processes Nova would run on a host
-// (nova-compute, libvirtd) are stand-ins the agents' process probes find.
+// shared). Nova is left out (--without-nova) unless Config.Nova names one
+// (internal/testbed/novalab runs the OpenStack bed's nova-compute inside the
+// lab's hosts); the processes the agents' probes look for (nova-compute,
+// libvirtd) are stand-ins either way.
 //
 // Everything lives in the lab's namespaces and the test's directories; the
 // root namespace is never changed, and the lab is torn down with the test.
@@ -52,6 +53,24 @@ type Config struct {
 	// detection: {...}); keys the lab writes itself (networks, fencing,
 	// hosts, controller) must not be given.
 	Cluster string
+	// Nova, when set, makes the controllers use a real Nova that the
+	// caller runs (internal/testbed/novalab): the cluster file gets
+	// controller.nova, and StartController runs without --without-nova.
+	// Nil: no Nova (--without-nova), as before.
+	Nova *Nova
+}
+
+// Nova is how the lab's controllers reach a Nova run by the caller. The
+// lab only passes it on; reaching Nova's endpoints from the controller
+// namespace is the caller's to arrange.
+type Nova struct {
+	// Cloud is controller.nova.cloud: an entry of CloudsYAML.
+	Cloud string
+	// CloudsYAML is the clouds.yaml file, given to the controllers as
+	// OS_CLIENT_CONFIG_FILE.
+	CloudsYAML string
+	// Every is controller.nova.every (0: vigil's default, 5 s).
+	Every time.Duration
 }
 
 // Lab is a running lab.
@@ -73,6 +92,7 @@ type Lab struct {
 	bin  string
 	mu   sync.Mutex
 	svcs map[string]*exec.Cmd
+	nova *Nova
 }
 
 // Start builds the lab and powers every host on (which starts its agent).
@@ -92,7 +112,7 @@ func Start(tb testing.TB, cfg Config) *Lab {
 		tb.Fatalf("hostlab: %v", err)
 	}
 	tb.Cleanup(func() { _ = nl.Down(context.Background()) })
-	l := &Lab{t: tb, Net: nl, Ctl: cfg.Hosts, dir: tb.TempDir(), bin: vigilbin.Path(tb)}
+	l := &Lab{t: tb, Net: nl, Ctl: cfg.Hosts, dir: tb.TempDir(), bin: vigilbin.Path(tb), nova: cfg.Nova}
 	ctlNS := nl.Host(l.Ctl).Namespace
 	l.HTTP = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DialContext: netns.DialContext(ctlNS)}}
 	for i := range cfg.Hosts {
@@ -152,6 +172,13 @@ func Start(tb testing.TB, cfg Config) *Lab {
     - {name: ctl1, api: %q, listen: {mgmt: %q, storage: %q}}
 `, l.path("data"), secret, hb, l.path("operator.tokens"), APIAddr,
 		netip.AddrPortFrom(nl.Addr(l.Ctl, "mgmt"), ControllerPort), netip.AddrPortFrom(nl.Addr(l.Ctl, "storage"), ControllerPort))
+	if n := cfg.Nova; n != nil {
+		fmt.Fprintf(&y, "  nova: {cloud: %q", n.Cloud)
+		if n.Every > 0 {
+			fmt.Fprintf(&y, ", every: %s", n.Every)
+		}
+		y.WriteString("}\n")
+	}
 	l.ClusterFile = l.path("vigil.yaml")
 	l.write(l.ClusterFile, y.String())
 	for i, b := range l.BMCs {
@@ -240,6 +267,16 @@ type Controller struct {
 	Cmd     *exec.Cmd
 	Log     string    // its log file
 	Started time.Time // when its API first answered
+	kill    sync.Once
+}
+
+// Kill SIGKILLs the controller process and waits until it is gone (a
+// crash: nothing of it runs after Kill returns). Safe to call again.
+func (c *Controller) Kill() {
+	c.kill.Do(func() {
+		_ = c.Cmd.Process.Kill()
+		_ = c.Cmd.Wait()
+	})
 }
 
 // FailoverGrace is the cluster's default detection.failover_grace: a new
@@ -261,14 +298,27 @@ func (l *Lab) StartController() *Controller {
 	if err != nil {
 		l.t.Fatal(err)
 	}
-	c.Cmd = l.Net.Command(context.Background(), l.Ctl, l.bin, "controller", "--config", l.ClusterFile, "--name", "ctl1", "--without-nova")
+	args := []string{"controller", "--config", l.ClusterFile, "--name", "ctl1"}
+	if l.nova == nil {
+		args = append(args, "--without-nova")
+	}
+	c.Cmd = l.Net.Command(context.Background(), l.Ctl, l.bin, args...)
+	if l.nova != nil {
+		// The test's own OS_* variables (an operator's openrc) must not
+		// steer the controller away from the lab's cloud.
+		for _, kv := range os.Environ() {
+			if !strings.HasPrefix(kv, "OS_") {
+				c.Cmd.Env = append(c.Cmd.Env, kv)
+			}
+		}
+		c.Cmd.Env = append(c.Cmd.Env, "OS_CLIENT_CONFIG_FILE="+l.nova.CloudsYAML)
+	}
 	c.Cmd.Stdout, c.Cmd.Stderr = logf, logf
 	if err := child.Start(c.Cmd); err != nil {
 		l.t.Fatal(err)
 	}
 	l.t.Cleanup(func() {
-		_ = c.Cmd.Process.Kill()
-		_ = c.Cmd.Wait()
+		c.Kill()
 		logf.Close()
 		if l.t.Failed() {
 			out, _ := os.ReadFile(c.Log)

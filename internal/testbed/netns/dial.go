@@ -59,3 +59,32 @@ func DialContext(ns string) func(ctx context.Context, network, addr string) (net
 		}
 	}
 }
+
+// Listen listens on addr (tcp) inside namespace ns: the socket is made on a
+// thread that entered ns, like DialContext's, and accepts connections made
+// inside ns from any goroutine. A test uses it to serve something (a relay,
+// a proxy) that only processes inside the lab can reach.
+func Listen(ns, addr string) (net.Listener, error) {
+	type result struct {
+		ln  net.Listener
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread dies with this goroutine
+		f, err := os.Open(filepath.Join("/var/run/netns", ns))
+		if err != nil {
+			ch <- result{err: fmt.Errorf("netns: %s: %w", ns, err)}
+			return
+		}
+		defer f.Close()
+		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
+			ch <- result{err: fmt.Errorf("netns: enter %s: %w", ns, err)}
+			return
+		}
+		ln, err := net.Listen("tcp", addr)
+		ch <- result{ln, err}
+	}()
+	r := <-ch
+	return r.ln, r.err
+}

@@ -216,6 +216,9 @@ func (b *Bed) StopCompute(ctx context.Context, host string, sig syscall.Signal) 
 	name := computeName(host)
 	pid, ok := b.pid(name)
 	if !ok || !b.groupAlive(pid) {
+		// Not running: dead already (a power cut in a netns lab killed
+		// it), so its pid file is stale.
+		_ = os.Remove(filepath.Join(b.cfg.Dir, "pids", name+".pid"))
 		return nil
 	}
 	if err := syscall.Kill(-pid, sig); err != nil {
