@@ -40,6 +40,8 @@ func ResultEvent(at time.Time, in decision.Input) (Event, bool) {
 			ev.Reason = "runs on " + r.Target
 		case r.Accepted:
 			ev.Reason = strings.TrimSuffix("accepted by Nova, not yet running: "+r.Err, ": ")
+		case r.Elsewhere():
+			ev.Reason = "already on " + r.Placed + " (" + r.Status + "): nothing sent"
 		default:
 			ev.Reason = "failed: " + r.Err
 		}

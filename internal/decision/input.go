@@ -185,6 +185,15 @@ type FenceResult struct {
 	Records []json.RawMessage
 }
 
+// Elsewhere reports whether r found the instance already placed on another
+// host than the failed one, before any request (an earlier evacuation, a
+// predecessor's, went through): nothing was sent. The engine judges from
+// Placed and Status whether that counts as moved; this is for operators'
+// words and metrics.
+func (r EvacuateResult) Elsewhere() bool {
+	return !r.OK && !r.Accepted && !r.FenceLost && !r.FenceUnreadable && r.Placed != "" && r.Placed != r.Host
+}
+
 // FenceAbort is why a fence was stopped before its device acted.
 type FenceAbort int
 

@@ -39,7 +39,7 @@ func (e *Executor) evacuate(ctx context.Context, a decision.Action, id, target s
 	res.Placed, res.Status = s.Host, s.Status
 	switch {
 	case s.Host != a.Host:
-		res.Err = fmt.Sprintf("nova: %s is placed on %q, not on %s: not evacuated", id, s.Host, a.Host)
+		res.Err = fmt.Sprintf("nova: %s is placed on %q already, not on %s: nothing sent (an earlier evacuation went through)", id, s.Host, a.Host)
 		return res
 	case s.TaskState != "":
 		res.Err = fmt.Sprintf("nova: %s has task %q in flight (%s): not evacuated now", id, s.TaskState, s.Status)

@@ -159,7 +159,7 @@ func TestNoSecondEvacuation(t *testing.T) {
 	f.setService("cmp1", "down", true)
 	res := newExec(t, c, held).Do(context.Background(), decision.Action{Kind: decision.ActEvacuate, Host: "cmp1", Instances: []string{"moved", "busy"}})
 	want := []decision.Input{
-		decision.EvacuateResult{Host: "cmp1", Instance: "moved", Placed: "cmp2", Status: "ACTIVE", Err: `nova: moved is placed on "cmp2", not on cmp1: not evacuated`},
+		decision.EvacuateResult{Host: "cmp1", Instance: "moved", Placed: "cmp2", Status: "ACTIVE", Err: `nova: moved is placed on "cmp2" already, not on cmp1: nothing sent (an earlier evacuation went through)`},
 		decision.EvacuateResult{Host: "cmp1", Instance: "busy", Placed: "cmp1", Status: "REBUILD", Err: `nova: busy has task "rebuild_spawning" in flight (REBUILD): not evacuated now`},
 	}
 	if d := cmp.Diff(want, res); d != "" {

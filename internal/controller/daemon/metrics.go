@@ -50,7 +50,7 @@ func newMetrics(reg prometheus.Registerer, status func(context.Context) ([]decis
 		fences: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vigil_fences_total",
 			Help: "Fence attempts that came back, by method (the level's drivers) and result (verified, failed, aborted)."}, []string{"method", "result"}),
 		evacuations: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vigil_evacuations_total",
-			Help: "Instance evacuations that came back, by result (moved, failed, refused: the fence re-read stopped it)."}, []string{"result"}),
+			Help: "Instance evacuations that came back, by result (moved; failed; refused: the fence re-read stopped it; elsewhere: Nova already placed it on another host, nothing sent)."}, []string{"result"}),
 		alerts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vigil_alerts_total",
 			Help: "Alerts raised, by code."}, []string{"code"}),
 		grants: prometheus.NewCounter(prometheus.CounterOpts{Name: "vigil_grants_total",
@@ -111,6 +111,8 @@ func (m *metrics) result(in decision.Input) {
 			res = "moved"
 		case !r.Accepted && (r.FenceLost || r.FenceUnreadable):
 			res = "refused"
+		case r.Elsewhere():
+			res = "elsewhere"
 		}
 		m.evacuations.WithLabelValues(res).Inc()
 	}
