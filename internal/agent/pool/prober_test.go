@@ -45,7 +45,6 @@ func TestProberSendsEveryRoundThroughFaults(t *testing.T) {
 	ks := newKeySet(t)
 	var mine []*Pool
 	for _, net := range []string{"mgmt", "storage"} {
-		var peers []*Pool
 		for i := 1; i <= 3; i++ {
 			c := testConfig(t, i, ks.keys(t, 1))
 			c.Network = net
@@ -55,7 +54,7 @@ func TestProberSendsEveryRoundThroughFaults(t *testing.T) {
 				mine = append(mine, mustNew(t, c)) // joined by the prober, not here
 				continue
 			}
-			peers = append(peers, start(t, c))
+			start(t, c)
 		}
 	}
 	s := &sender{sent: map[string][][]decision.PeerReport{}}
