@@ -64,24 +64,8 @@ func (l *lab) agent(i int, extra string) (config.AgentFile, wire.HostKeys) {
 	if err := os.WriteFile(keyFile, kb, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	next := i%len(l.hosts) + 1
-	var nets strings.Builder
-	for n, name := range []string{"mgmt", "storage"} {
-		fmt.Fprintf(&nets, "  - {name: %s, listen: %q, controllers: [%q], peers: [{host: %s, addr: %q}]}\n",
-			name, l.addr(n+1, i, 7701), l.addr(n+1, 100, 7700), l.hosts[next-1], l.addr(n+1, next, 7701))
-	}
-	hb := filepath.Join(l.dir, "heartbeats")
-	_ = os.MkdirAll(hb, 0o755)
-	file := fmt.Sprintf(`host: %s
-networks:
-%skey_file: %s
-state_dir: %s
-services:
-  nova_compute: {process: vigil-no-nova}
-  libvirtd: {process: vigil-no-libvirtd}
-libvirt: {socket: %s}
-heartbeat: {dir: %s}
-%s`, h, nets.String(), keyFile, filepath.Join(l.dir, h+"-state"), filepath.Join(l.dir, "no-libvirt-sock"), hb, extra)
+	_ = os.MkdirAll(filepath.Join(l.dir, "heartbeats"), 0o755)
+	file := l.agentFile(i, extra)
 	cfg, err := config.ParseAgentFile([]byte(file))
 	if err != nil {
 		t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/memberlist"
@@ -33,11 +34,30 @@ type Pool struct {
 	held []uint32          // the generations of cfg.Keys, newest first
 	keys map[uint32][]byte // by generation
 
-	// mu guards primary and alone, which Round and Rejoin set.
+	ev *events // counts memberlist's membership changes
+
+	// mu guards primary and alone, which Round and Rejoin set, and the
+	// watch, which Round keeps from one membership change to the next.
 	mu      sync.Mutex
 	primary uint32
-	alone   int // Rejoins in a row that found no member
+	alone   int    // Rejoins in a row that found no member
+	watchAt uint64 // ev's count the watch was chosen at (0: never)
+	watch   []peer
 }
+
+// peer is a watched member.
+type peer struct {
+	name string
+	addr *net.UDPAddr
+}
+
+// events counts memberlist's membership changes: a join, a death or a
+// departure, an update. Memberlist calls it under its own lock.
+type events struct{ n atomic.Uint64 }
+
+func (e *events) NotifyJoin(*memberlist.Node)   { e.n.Add(1) }
+func (e *events) NotifyLeave(*memberlist.Node)  { e.n.Add(1) }
+func (e *events) NotifyUpdate(*memberlist.Node) { e.n.Add(1) }
 
 // New binds the pool's address (UDP and TCP) and starts its member; it
 // joins no one yet (Rejoin).
@@ -50,7 +70,8 @@ func New(cfg Config) (*Pool, error) {
 		lg = slog.New(slog.DiscardHandler)
 	}
 	lg = lg.With("network", cfg.Network)
-	p := &Pool{cfg: cfg, log: lg, keys: map[uint32][]byte{}}
+	p := &Pool{cfg: cfg, log: lg, keys: map[uint32][]byte{}, ev: &events{}}
+	p.ev.n.Store(1)
 	var all [][]byte
 	for _, k := range cfg.Keys {
 		p.held = append(p.held, k.ID)
@@ -91,6 +112,7 @@ func New(cfg Config) (*Pool, error) {
 	mc.Label = "vigil-pool " + cfg.Network
 	mc.Delegate = delegate{meta: encodeMeta(p.held)}
 	mc.Alive = aliveCheck{}
+	mc.Events = p.ev
 	mc.Logger, mc.LogOutput = logger, nil
 	ml, err := memberlist.Create(mc)
 	if err != nil {
@@ -117,43 +139,34 @@ func (p *Pool) Network() string { return p.cfg.Network }
 
 // Round pings the peers this host watches, each through memberlist, and
 // returns what it saw: reachable for a peer that answered within
-// PingTimeout of the round's start, unreachable otherwise. It also sets
-// the key generation to encrypt with from what the members hold.
+// PingTimeout of the round's start, unreachable otherwise. When the
+// membership changed since the last round it chooses the watch again, and
+// the key generation to encrypt with from what the members hold (a round
+// between changes costs the pings only: a pool of 10,000 members costs a
+// millisecond or so per change).
 func (p *Pool) Round() []decision.PeerReport {
-	members := p.ml.Members() // alive and suspect: the dead and the departed are not watched
-	p.useKey(members)
-	byName := make(map[string]*memberlist.Node, len(members))
-	names := make([]string, 0, len(members))
-	for _, m := range members {
-		if m.Name != p.cfg.Host {
-			byName[m.Name] = m
-			names = append(names, m.Name)
-		}
-	}
-	targets := Watched(p.cfg.Host, names, p.cfg.Watch)
-	if len(targets) == 0 {
+	watch := p.watching()
+	if len(watch) == 0 {
 		return nil
 	}
 	// Each ping runs until memberlist's own probe timeout; the round takes
 	// only answers within PingTimeout. A late ping's goroutine ends on its
 	// own, and its answer goes into the buffer.
-	answered := make(chan int, len(targets))
-	for i, t := range targets {
-		n := byName[t]
-		addr := &net.UDPAddr{IP: n.Addr, Port: int(n.Port)}
+	answered := make(chan int, len(watch))
+	for i, w := range watch {
 		go func() {
-			if _, err := p.ml.Ping(n.Name, addr); err == nil {
+			if _, err := p.ml.Ping(w.name, w.addr); err == nil {
 				answered <- i
 			} else {
 				answered <- -1
 			}
 		}()
 	}
-	reach := make([]bool, len(targets))
+	reach := make([]bool, len(watch))
 	timer := time.NewTimer(p.cfg.PingTimeout)
 	defer timer.Stop()
 wait:
-	for range targets {
+	for range watch {
 		select {
 		case i := <-answered:
 			if i >= 0 {
@@ -163,11 +176,37 @@ wait:
 			break wait
 		}
 	}
-	out := make([]decision.PeerReport, len(targets))
-	for i, t := range targets {
-		out[i] = decision.PeerReport{Observer: p.cfg.Host, Host: t, Network: p.cfg.Network, Reachable: reach[i]}
+	out := make([]decision.PeerReport, len(watch))
+	for i, w := range watch {
+		out[i] = decision.PeerReport{Observer: p.cfg.Host, Host: w.name, Network: p.cfg.Network, Reachable: reach[i]}
 	}
 	return out
+}
+
+// watching is the watch, chosen again after a membership change.
+func (p *Pool) watching() []peer {
+	n := p.ev.n.Load()
+	p.mu.Lock()
+	if n == p.watchAt {
+		defer p.mu.Unlock()
+		return p.watch
+	}
+	p.mu.Unlock()
+	members := p.ml.Members() // alive and suspect: the dead and the departed are not watched
+	p.useKey(members)
+	names := make([]string, 0, len(members))
+	for _, m := range members {
+		names = append(names, m.Name)
+	}
+	var watch []peer
+	for _, t := range Watched(p.cfg.Host, names, p.cfg.Watch) {
+		i := slices.IndexFunc(members, func(m *memberlist.Node) bool { return m.Name == t })
+		watch = append(watch, peer{name: t, addr: &net.UDPAddr{IP: members[i].Addr, Port: int(members[i].Port)}})
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.watch, p.watchAt = watch, n // a change since n: chosen again next round
+	return watch
 }
 
 // useKey encrypts with the newest generation every member holds.
@@ -291,4 +330,5 @@ type aliveCheck struct{}
 var (
 	_ memberlist.Delegate      = delegate{}
 	_ memberlist.AliveDelegate = aliveCheck{}
+	_ memberlist.EventDelegate = (*events)(nil)
 )

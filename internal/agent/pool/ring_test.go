@@ -82,3 +82,15 @@ func TestWatchedIsStableAsMembersComeAndGo(t *testing.T) {
 		t.Fatalf("removing one member changed %d watches, want at most 3 (its watchers')", moved)
 	}
 }
+
+// BenchmarkWatched10k is one round's choice of whom to watch in a pool of
+// 10,000 members.
+func BenchmarkWatched10k(b *testing.B) {
+	var names []string
+	for i := range 10000 {
+		names = append(names, fmt.Sprintf("cmp%05d.rack%03d.example.net", i, i/40))
+	}
+	for b.Loop() {
+		Watched(names[4711], names, 3)
+	}
+}
