@@ -38,7 +38,9 @@ The file (docs/agent.md): host, networks (name, listen, controllers, peers),
 key_file (vigil keys host), state_dir, report_interval, isolation {timeout,
 response: none|stop-vms|reboot}, watchdog {device, timeout}, services
 {nova_compute, libvirtd: container or process; docker}, libvirt {socket, uri},
-heartbeat {dir | pool, ceph_conf, ceph_user}.
+heartbeat {dir | pool, ceph_conf, ceph_user}, pools {enabled, watch,
+ping_timeout} and each network's pool {port, join}: peer probing, a
+memberlist pool per network on listen's address at the next port.
 
 Example:
   vigil agent --config /etc/vigil/agent.yaml --check
@@ -75,6 +77,16 @@ func agentCmd(args []string, env Env) error {
 		}
 		fmt.Fprintf(env.Stdout, "%s: agent of %s, %d network(s), key generation %d, watchdog %q, isolation %v then %s\n",
 			*path, cfg.Host, len(cfg.Networks), keys.Newest().ID, cfg.Watchdog.Device, cfg.Isolation.Timeout.Std(), cfg.Isolation.Response)
+		switch {
+		case !cfg.Pools.Enabled:
+			fmt.Fprintf(env.Stdout, "peer pools: off (pools.enabled: false)\n")
+		case len(keys.PoolKeys()) == 0:
+			fmt.Fprintf(env.Stderr, "warning: key_file %s holds no pool key (written before the peer pools): the agent will run without them; write it again (vigil keys host %s) or set pools.enabled: false\n", cfg.KeyFile, cfg.Host)
+		default:
+			for _, n := range cfg.Networks {
+				fmt.Fprintf(env.Stdout, "peer pool on %s: %s, joining through %v, pool key generation %d\n", n.Name, n.PoolAddr(), n.PoolJoin(), keys.PoolKeys()[0].ID)
+			}
+		}
 		if agent.GateInstalled(cfg.Libvirt.Hook) {
 			fmt.Fprintf(env.Stdout, "guest-start gate: %s runs vigil gate\n", cfg.Libvirt.Hook)
 		} else {

@@ -40,6 +40,13 @@ func TestKeysLifecycle(t *testing.T) {
 	if _, err := wire.LoadHostKeys(filepath.Join(dir, "cmp2.key"), "cmp1"); err == nil {
 		t.Error("cmp2's key file loads as cmp1's")
 	}
+	hk2, err := wire.LoadHostKeys(filepath.Join(dir, "cmp2.key"), "cmp2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p1, p2 := hk.PoolKeys(), hk2.PoolKeys(); len(p1) != 1 || len(p2) != 1 || !bytes.Equal(p1[0].Bytes(), p2[0].Bytes()) {
+		t.Errorf("cmp1's and cmp2's files hold pool keys %v and %v; want the same one", p1, p2)
+	}
 	if code, _, e := runW(t, "keys", "rotate", "--secrets", sec); code != 0 {
 		t.Fatalf("keys rotate: exit %d: %s", code, e)
 	}
@@ -95,7 +102,8 @@ func TestAgentCheck(t *testing.T) {
 		}
 	}
 	write(filepath.Join(dir, "cmp1.key"))
-	if code, out, e := runW(t, "agent", "--config", file, "--check"); code != 0 || !strings.Contains(out, "agent of cmp1, 1 network(s), key generation 1") {
+	if code, out, e := runW(t, "agent", "--config", file, "--check"); code != 0 || !strings.Contains(out, "agent of cmp1, 1 network(s), key generation 1") ||
+		!strings.Contains(out, "peer pool on mgmt: 10.0.0.11:7402") {
 		t.Errorf("agent --check: exit %d, %q, %q", code, out, e)
 	}
 	// libvirt's hook: a warning while it does not run vigil gate, the

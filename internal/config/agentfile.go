@@ -30,6 +30,38 @@ type AgentFile struct {
 	Services       AgentServices  `yaml:"services"`
 	Libvirt        AgentLibvirt   `yaml:"libvirt"`
 	Heartbeat      AgentHeartbeat `yaml:"heartbeat"`
+	// Pools is peer probing: on every network the agent runs a memberlist
+	// pool with the other hosts' agents, watches a few of them and reports
+	// which answered (decision.PeerReport). Each network's address and
+	// seeds are its pool.
+	Pools AgentPools `yaml:"pools"`
+}
+
+// AgentPools is how the agent probes its peers, on every network.
+type AgentPools struct {
+	// Enabled runs the pools; false for none (the controllers then hear no
+	// peer about this host, nor this host about its peers).
+	Enabled bool `yaml:"enabled"` // default true
+	// Watch is how many peers this host watches and reports on each
+	// network, every report interval (its successors on a hash ring of
+	// the members): what each host sends stays this small whatever the
+	// size of the cloud.
+	Watch int `yaml:"watch"` // default 3
+	// PingTimeout is how long a watched peer has to answer: a peer is
+	// reported reachable only if it answered within it. With
+	// report_interval it must stay below half the controllers'
+	// detection.agent_timeout (1 s + 250 ms < 1.5 s at the defaults).
+	PingTimeout Duration `yaml:"ping_timeout"` // default 250ms
+}
+
+// AgentPool is one network's pool.
+type AgentPool struct {
+	// Port is the pool's port (UDP and TCP) on listen's address.
+	Port int `yaml:"port,omitempty"` // default listen's port + 1
+	// Join are other hosts' pool addresses (ip:port) to join through, at
+	// start and every 10 s for those not in the pool: give every host the
+	// same few, on different racks.
+	Join []string `yaml:"join,omitempty"` // default every peer's addr, port + 1
 }
 
 // AgentNetwork is one network the agent reports on.
@@ -43,6 +75,45 @@ type AgentNetwork struct {
 	// cut, and the only ones it relays for: each one's name and its
 	// agent's listen address on this network.
 	Peers []AgentPeer `yaml:"peers,omitempty"`
+	// Pool is this network's peer pool (pools).
+	Pool AgentPool `yaml:"pool,omitempty"`
+}
+
+// PoolAddr is the pool's address on n: listen's address, pool.port or
+// listen's port + 1 (invalid if listen is).
+func (n AgentNetwork) PoolAddr() netip.AddrPort {
+	l, err := netip.ParseAddrPort(n.Listen)
+	if err != nil {
+		return netip.AddrPort{}
+	}
+	port := n.Pool.Port
+	if port == 0 {
+		port = int(l.Port()) + 1
+	}
+	if port < 1 || port > 65535 {
+		return netip.AddrPort{}
+	}
+	return netip.AddrPortFrom(l.Addr(), uint16(port))
+}
+
+// PoolJoin is where n's pool joins: pool.join, or every peer's addr at
+// its port + 1 (those peers' default pool port).
+func (n AgentNetwork) PoolJoin() []netip.AddrPort {
+	var out []netip.AddrPort
+	if len(n.Pool.Join) > 0 {
+		for _, j := range n.Pool.Join {
+			if a, err := netip.ParseAddrPort(j); err == nil {
+				out = append(out, a)
+			}
+		}
+		return out
+	}
+	for _, p := range n.Peers {
+		if a, err := netip.ParseAddrPort(p.Addr); err == nil && a.Port() < 65535 {
+			out = append(out, netip.AddrPortFrom(a.Addr(), a.Port()+1))
+		}
+	}
+	return out
 }
 
 // AgentPeer is another host's agent on one network.
@@ -133,6 +204,7 @@ func DefaultAgentFile() AgentFile {
 		Watchdog:       AgentWatchdog{Timeout: sec(10)},
 		Services:       AgentServices{Docker: "unix:///var/run/docker.sock"}, // the services: NovaComputeService, LibvirtdService
 		Libvirt:        AgentLibvirt{Socket: "/run/libvirt/libvirt-sock", URI: "qemu:///system", Hook: "/etc/libvirt/hooks/qemu"},
+		Pools:          AgentPools{Enabled: true, Watch: 3, PingTimeout: Duration(250 * time.Millisecond)},
 	}
 }
 
@@ -179,11 +251,40 @@ func (a AgentFile) Validate() error {
 			return invalid("watchdog.timeout", "%v: a watchdog takes whole seconds, at least 1s", t)
 		}
 	}
+	if a.Pools.Enabled {
+		switch {
+		case a.Pools.Watch < 1 || a.Pools.Watch > maxPoolWatch:
+			return invalid("pools.watch", "%d: give 1 to %d peers to watch on each network (3 by default)", a.Pools.Watch, maxPoolWatch)
+		case a.Pools.PingTimeout <= 0 || 2*a.Pools.PingTimeout.Std() > a.ReportInterval.Std():
+			return invalid("pools.ping_timeout", "%v: give a positive duration of at most half the report interval (%v); 250ms by default", a.Pools.PingTimeout, a.ReportInterval)
+		}
+	}
 	seen := map[string]bool{}
+	bound := map[netip.AddrPort]string{} // what the agent binds: listen, and pool
 	for i, n := range a.Networks {
 		p := "networks[" + strconv.Itoa(i) + "]"
 		if err := n.check(p); err != nil {
 			return err
+		}
+		if err := n.checkPool(p); err != nil {
+			return err
+		}
+		l, _ := netip.ParseAddrPort(n.Listen)
+		binds := []struct {
+			path string
+			addr netip.AddrPort
+		}{{p + ".listen", l}}
+		if a.Pools.Enabled {
+			binds = append(binds, struct {
+				path string
+				addr netip.AddrPort
+			}{p + ".pool.port", n.PoolAddr()})
+		}
+		for _, b := range binds {
+			if other, ok := bound[b.addr]; ok {
+				return invalid(b.path, "%v is bound by %s too: give each its own address or port", b.addr, other)
+			}
+			bound[b.addr] = b.path
 		}
 		for j, c := range n.Peers {
 			if c.Host == a.Host {
@@ -210,6 +311,31 @@ func (a AgentFile) Validate() error {
 		return invalid("heartbeat.dir", "%q is not an absolute path", hb.Dir)
 	case hb.Dir == "" && hb.Pool == "":
 		return invalid("heartbeat", "missing: give pool (the Ceph pool for heartbeats, e.g. vigil-heartbeat) or dir (a directory on shared instance storage); without it vigil cannot tell a host cut off from the controllers from a dead one")
+	}
+	return nil
+}
+
+// maxPoolWatch is pool.MaxWatch (config imports no agent package).
+const maxPoolWatch = 16
+
+func (n AgentNetwork) checkPool(p string) error {
+	l, _ := netip.ParseAddrPort(n.Listen) // checked
+	switch pa := n.PoolAddr(); {
+	case n.Pool.Port != 0 && (n.Pool.Port < 1 || n.Pool.Port > 65535):
+		return invalid(p+".pool.port", "%d is no port", n.Pool.Port)
+	case !pa.IsValid():
+		return invalid(p+".pool.port", "listen's port + 1 is no port: give one")
+	case pa.Port() == l.Port():
+		return invalid(p+".pool.port", "%d is listen's port: the pool needs a port of its own", pa.Port())
+	}
+	for j, s := range n.Pool.Join {
+		a, err := netip.ParseAddrPort(s)
+		if err != nil {
+			return invalid(p+".pool.join["+strconv.Itoa(j)+"]", "%q: want another host's pool address, ip:port (%v)", s, err)
+		}
+		if a == n.PoolAddr() {
+			return invalid(p+".pool.join["+strconv.Itoa(j)+"]", "%q is this host's own pool address", s)
+		}
 	}
 	return nil
 }

@@ -79,6 +79,48 @@ func BenchmarkControllerRound(b *testing.B) {
 	}
 }
 
+// BenchmarkControllerPeers is the leader's wire work per peer round: the
+// gate takes one agent's round on one network (three peers watched, the
+// default; open, challenge, dedup). Nothing answers it. The hosts are
+// 10,000 of them.
+func BenchmarkControllerPeers(b *testing.B) {
+	const hosts = 10000
+	var names []string
+	for i := range hosts {
+		names = append(names, "cmp"+string(rune('a'+i%26))+time.Duration(i).String())
+	}
+	ck, err := NewClusterKeys([]Secret{testSecret(1)}, names)
+	if err != nil {
+		b.Fatal(err)
+	}
+	gate := newGate(b, ck)
+	now := time.Hour
+	m := peers3()
+	m.Echo = gate.Challenge(now)
+	pool := make([][]byte, 1<<14)
+	for i := range pool {
+		k, _ := ck.Lookup(names[i%hosts], 1)
+		pool[i] = seal(b, k, names[i%hosts], m)
+	}
+	i := 0
+	for b.Loop() {
+		if i == len(pool) {
+			b.StopTimer()
+			gate.seen, i = map[uint64]map[[16]byte]struct{}{}, 0
+			b.StartTimer()
+		}
+		in, err := gate.Receive(pool[i], now)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if p, ok := in.Msg.(Peers); !ok || len(p.Decision(in.Host)) != 3 {
+			b.Fatalf("took %+v", in.Msg)
+		}
+		i++
+	}
+	b.ReportMetric(float64(len(pool[0])), "bytes/msg")
+}
+
 // BenchmarkClusterKeys derives the keys of 10,000 hosts: a controller's
 // start, and each rotation.
 func BenchmarkClusterKeys(b *testing.B) {

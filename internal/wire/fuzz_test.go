@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -109,8 +110,9 @@ func FuzzKeyFile(f *testing.F) {
 				t.Fatalf("%q parsed, but its formatted form does not parse back: %v", data, err)
 			}
 		}
-		if h, err := parseHostKeys("f", "cmp1", data); err == nil && (h.Host() != "cmp1" || len(h.keys) == 0 || len(h.keys) > 2) {
-			t.Fatalf("%q parsed as %d keys of %q", data, len(h.keys), h.Host())
+		if h, err := parseHostKeys("f", "cmp1", data); err == nil && (h.Host() != "cmp1" || len(h.keys) == 0 || len(h.keys) > 2 ||
+			(len(h.pool) != 0 && !slices.Equal(h.ids(), poolIDs(h.pool)))) {
+			t.Fatalf("%q parsed as %d keys of %q and pool keys %v", data, len(h.keys), h.Host(), poolIDs(h.pool))
 		}
 	})
 }
@@ -127,6 +129,11 @@ func keyFileSeeds(t testing.TB) [][]byte {
 		[]byte("vigil-cluster-secret 1 00\n"),
 		[]byte("# only a comment\n\n"),
 		[]byte("vigil-host-key cmp2 1 " + fmt.Sprintf("%064x", 7) + "\n"),
+		// A host's file from before the pools, one with only a pool key,
+		// and one whose generations do not match.
+		[]byte("vigil-host-key cmp1 1 " + fmt.Sprintf("%064x", 7) + "\n"),
+		[]byte("vigil-pool-key 1 " + fmt.Sprintf("%064x", 8) + "\n"),
+		[]byte("vigil-host-key cmp1 2 " + fmt.Sprintf("%064x", 7) + "\nvigil-pool-key 1 " + fmt.Sprintf("%064x", 8) + "\n"),
 	}
 }
 

@@ -117,6 +117,7 @@ func ring[T any](what string, v []T, id func(T) uint32) ([]T, error) {
 type HostKeys struct {
 	host string
 	keys []Key
+	pool []PoolKey // the same generations, or none (a file older than the pools)
 }
 
 // Host is the host whose keys these are.
@@ -166,6 +167,7 @@ func HostKeysFrom(secrets []Secret, host string) (HostKeys, error) {
 	h := HostKeys{host: host}
 	for _, x := range s {
 		h.keys = append(h.keys, newKey(x.ID, x.hostKey(host)))
+		h.pool = append(h.pool, x.poolKey())
 	}
 	return h, nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -14,15 +15,19 @@ import (
 // Key files are text, one generation a line, '#' comments:
 //
 //	vigil-cluster-secret ID HEX       the controllers' file
-//	vigil-host-key HOST ID HEX        one host's file: its keys only
+//	vigil-host-key HOST ID HEX        one host's file: its keys,
+//	vigil-pool-key ID HEX             and the peer pools' key of each generation
 //
 // ID is the generation (1 and up), HEX 64 hex digits (32 bytes). A file
 // holds one generation, or two while rotating. It must not be readable by
-// others: 0600, or 0640 with a group the service runs as.
+// others: 0600, or 0640 with a group the service runs as. A host's file
+// written before the pools existed has no vigil-pool-key line and still
+// loads (HostKeys.PoolKeys is empty).
 
 const (
 	secretTag  = "vigil-cluster-secret"
 	hostKeyTag = "vigil-host-key"
+	poolKeyTag = "vigil-pool-key"
 )
 
 // LoadSecrets reads the controllers' cluster secret file.
@@ -64,6 +69,11 @@ func FormatHostKeys(secrets []Secret, host string) ([]byte, error) {
 	for _, s := range secrets {
 		k := s.hostKey(host)
 		fmt.Fprintf(&b, "%s %s %d %s\n", hostKeyTag, host, s.ID, hex.EncodeToString(k[:]))
+	}
+	b.WriteString("# the peer pools' key: every host holds it (docs/architecture.md, \"Peer pools\")\n")
+	for _, s := range secrets {
+		k := s.poolKey()
+		fmt.Fprintf(&b, "%s %d %s\n", poolKeyTag, k.ID, hex.EncodeToString(k.b[:]))
 	}
 	return b.Bytes(), nil
 }
@@ -115,8 +125,10 @@ func parseKeyLines(path string, b []byte) ([]keyLine, error) {
 			l.tag, id, key = f[0], f[1], f[2]
 		case f[0] == hostKeyTag && len(f) == 4:
 			l.tag, l.host, id, key = f[0], f[1], f[2], f[3]
+		case f[0] == poolKeyTag && len(f) == 3:
+			l.tag, id, key = f[0], f[1], f[2]
 		default:
-			return nil, fmt.Errorf("%s: want `%s ID HEX` or `%s HOST ID HEX`", at, secretTag, hostKeyTag)
+			return nil, fmt.Errorf("%s: want `%s ID HEX`, `%s HOST ID HEX` or `%s ID HEX`", at, secretTag, hostKeyTag, poolKeyTag)
 		}
 		n, err := strconv.ParseUint(id, 10, 32)
 		if err != nil || n == 0 {
@@ -145,8 +157,11 @@ func parseSecrets(path string, b []byte) ([]Secret, error) {
 	}
 	var out []Secret
 	for _, l := range lines {
-		if l.tag != secretTag {
+		switch l.tag {
+		case hostKeyTag:
 			return nil, fmt.Errorf("wire: key file %s holds host %s's key; a controller needs the cluster secret (%s lines)", path, l.host, secretTag)
+		case poolKeyTag:
+			return nil, fmt.Errorf("wire: key file %s holds a pool key (a host's file); a controller needs the cluster secret (%s lines)", path, secretTag)
 		}
 		out = append(out, Secret{ID: l.id, b: l.key})
 	}
@@ -164,6 +179,9 @@ func parseHostKeys(path, host string, b []byte) (HostKeys, error) {
 	h := HostKeys{host: host}
 	for _, l := range lines {
 		switch {
+		case l.tag == poolKeyTag:
+			h.pool = append(h.pool, PoolKey{ID: l.id, b: l.key})
+			continue
 		case l.tag != hostKeyTag:
 			return HostKeys{}, fmt.Errorf("wire: key file %s holds the cluster secret, which only controllers may hold: give %s its own key file (%s lines, wire.FormatHostKeys) and remove this one", path, host, hostKeyTag)
 		case l.host != host:
@@ -171,8 +189,20 @@ func parseHostKeys(path, host string, b []byte) (HostKeys, error) {
 		}
 		h.keys = append(h.keys, newKey(l.id, l.key))
 	}
+	if len(h.keys) == 0 {
+		return HostKeys{}, fmt.Errorf("wire: key file %s holds pool keys but no %s line: write it again (vigil keys host %s)", path, hostKeyTag, host)
+	}
 	if h.keys, err = ring("host key", h.keys, func(k Key) uint32 { return k.ID }); err != nil {
 		return HostKeys{}, fmt.Errorf("key file %s: %w", path, err)
+	}
+	if len(h.pool) == 0 {
+		return h, nil // written before the pools
+	}
+	if h.pool, err = ring("pool key", h.pool, func(k PoolKey) uint32 { return k.ID }); err != nil {
+		return HostKeys{}, fmt.Errorf("key file %s: %w", path, err)
+	}
+	if !slices.Equal(h.ids(), poolIDs(h.pool)) {
+		return HostKeys{}, fmt.Errorf("wire: key file %s holds host keys of generations %v and pool keys of %v; they come together: write it again (vigil keys host %s)", path, h.ids(), poolIDs(h.pool), host)
 	}
 	return h, nil
 }

@@ -270,6 +270,7 @@ func TestPacketSizes(t *testing.T) {
 		{"report, 20 guests", Report{Network: "mgmt", Echo: echo, Self: self(20)}, 500},
 		{"report, 100 guests", Report{Network: "mgmt", Echo: echo, Self: self(100)}, 1900},
 		{"grant", NewGrant(decision.Grant{BootID: self(0).BootID, Agent: self(0).Agent, Seq: 86400, Token: 4812, Ticket: decision.Ticket{Term: 4812, N: 17}, Guests: true}, echo), 130},
+		{"peers, 3 watched (the default)", peers3(), 190},
 	} {
 		b, err := Seal(keys.Newest(), keys.Host(), tc.m)
 		if err != nil {
@@ -280,4 +281,14 @@ func TestPacketSizes(t *testing.T) {
 			t.Errorf("%s: %d bytes sealed, more than %d", tc.name, len(b), tc.max)
 		}
 	}
+}
+
+// peers3 is one agent's round on one network at the default watch: three
+// peers of 25-byte names.
+func peers3() Peers {
+	p := Peers{Network: "storage", Echo: echo}
+	for _, h := range []string{"cmp0422.rack3.example.net", "cmp1187.rack9.example.net", "cmp0040.rack1.example.net"} {
+		p.Seen = append(p.Seen, Peer{Host: h, Reachable: true})
+	}
+	return p
 }

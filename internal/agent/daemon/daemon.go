@@ -1,7 +1,8 @@
 // Package daemon assembles a compute host's agent process from its
 // configuration file: the probes, the contract and its keeper, the
 // watchdog, the uplink to the controllers and the storage heartbeat
-// (vigil agent). The parts are tested on their own; this package only
+// (vigil agent), and the peer pools that probe the other hosts on every
+// network. The parts are tested on their own; this package only
 // joins them, in the order that keeps the host safe: it first takes the
 // host's lock on state_dir (one agent process at a time), and it never opens
 // the watchdog device itself: the keeper does, on the process's first grant
@@ -17,11 +18,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/vigil-ha/vigil/internal/agent"
+	"github.com/vigil-ha/vigil/internal/agent/pool"
 	"github.com/vigil-ha/vigil/internal/agent/probe"
 	"github.com/vigil-ha/vigil/internal/agent/uplink"
 	"github.com/vigil-ha/vigil/internal/config"
@@ -95,6 +98,11 @@ func Run(ctx context.Context, cfg config.AgentFile, keys wire.HostKeys, paths Pa
 		return err
 	}
 	defer up.Close()
+	pools, err := startPools(cfg, keys, log)
+	if err != nil {
+		return err
+	}
+	defer closePools(pools)
 
 	var beat agent.Heartbeat
 	switch hb := cfg.Heartbeat; {
@@ -177,7 +185,55 @@ func Run(ctx context.Context, cfg config.AgentFile, keys wire.HostKeys, paths Pa
 	upCtx, stopUp := context.WithCancel(context.Background()) // outlives ctx: the clean stop needs its ack
 	defer stopUp()
 	go func() { _ = up.Run(upCtx, in) }()
+	if len(pools) > 0 {
+		// Its own goroutine and context: the agent's reports never wait
+		// on a pool, and the pools stop when the agent's loop has.
+		probeCtx, stopProbe := context.WithCancel(context.Background())
+		probed := make(chan struct{})
+		go func() { defer close(probed); pool.NewProber(pools, up, cfg.ReportInterval.Std(), log).Run(probeCtx) }()
+		defer func() { stopProbe(); <-probed }()
+	}
 	return a.Run(ctx, bootClock, cfg.ReportInterval.Std(), StopWait, in)
+}
+
+var _ pool.Sender = (*uplink.Uplink)(nil)
+
+// startPools binds every network's peer pool (pools), or none: when the
+// file turns them off, or the key file holds no pool key (written before
+// the pools: then it says so, and the agent runs without).
+func startPools(cfg config.AgentFile, keys wire.HostKeys, log *slog.Logger) ([]*pool.Pool, error) {
+	if !cfg.Pools.Enabled {
+		return nil, nil
+	}
+	pk := keys.PoolKeys()
+	if len(pk) == 0 {
+		log.Error("no peer pools: the key file holds no pool key (written before the pools); write it again (vigil keys host) and restart the agent, or set pools.enabled: false", "key_file", cfg.KeyFile)
+		return nil, nil
+	}
+	var out []*pool.Pool
+	for i, n := range cfg.Networks {
+		pc := pool.DefaultConfig()
+		pc.Network, pc.Host, pc.Bind, pc.Join, pc.Keys = n.Name, cfg.Host, n.PoolAddr(), n.PoolJoin(), pk
+		pc.Watch, pc.PingTimeout, pc.Log = cfg.Pools.Watch, cfg.Pools.PingTimeout.Std(), log
+		p, err := pool.New(pc)
+		if err != nil {
+			closePools(out)
+			return nil, fmt.Errorf("agent: networks[%d].pool.port: %w", i, err)
+		}
+		out = append(out, p)
+	}
+	log.Info("peer pools started", "networks", len(out), "watch", cfg.Pools.Watch, "generation", pk[0].ID)
+	return out, nil
+}
+
+// closePools leaves every pool at once (a farewell: the peers stop
+// probing this host instead of suspecting it), within pool.LeaveTimeout.
+func closePools(pools []*pool.Pool) {
+	var wg sync.WaitGroup
+	for _, p := range pools {
+		wg.Go(p.Close)
+	}
+	wg.Wait()
 }
 
 // sampler builds the host's probes and starts the guest watcher.
