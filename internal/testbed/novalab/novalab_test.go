@@ -371,7 +371,7 @@ func TestControllerKilledMidRecovery(t *testing.T) {
 			for _, id := range in.ids {
 				ok := slices.ContainsFunc(hist, func(e api.Event) bool {
 					return e.Kind == api.KindResult && e.Action == "evacuate("+id+")" &&
-						(strings.HasPrefix(e.Reason, "runs on ") || strings.Contains(e.Reason, "is placed on"))
+						(strings.HasPrefix(e.Reason, "runs on ") || strings.HasPrefix(e.Reason, "already on "))
 				})
 				if !ok {
 					t.Errorf("the new leader's events have no evacuation result for %s", id)
