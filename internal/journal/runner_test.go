@@ -52,8 +52,8 @@ func (x *logExec) Execute(_ context.Context, a decision.Action) {
 	fmt.Fprintf(x.w, "%d %s\n", time.Now().UnixNano(), x.member)
 }
 
-func runMember(ctx context.Context, endpoint, name string, out io.Writer, afterWrite func()) error {
-	s := &etcd.Server{Endpoint: endpoint}
+func runMember(ctx context.Context, url, name string, out io.Writer, afterWrite func()) error {
+	s := &etcd.Server{URL: url}
 	cli, err := s.Client()
 	if err != nil {
 		return err
@@ -74,7 +74,7 @@ func TestHelperMember(t *testing.T) {
 		t.Skip("run by TestStalledLeaderNeverActsAgain")
 	}
 	ticks := 0
-	_ = runMember(context.Background(), ep, "a", os.Stdout, func() {
+	err := runMember(context.Background(), ep, "a", os.Stdout, func() {
 		if ticks++; ticks == 8 {
 			// Stopped right after a Ready was written, before its
 			// action: the parent continues it after 5 s.
@@ -84,6 +84,9 @@ func TestHelperMember(t *testing.T) {
 			fmt.Println("continued")
 		}
 	})
+	if err != nil {
+		fmt.Println("member error:", err)
+	}
 }
 
 // A leader stopped (SIGSTOP) past its lease and then continued must not act
@@ -96,7 +99,7 @@ func TestHelperMember(t *testing.T) {
 func TestStalledLeaderNeverActsAgain(t *testing.T) {
 	s := startEtcd(t)
 	child := exec.Command(os.Args[0], "-test.run=^TestHelperMember$", "-test.v")
-	child.Env = append(os.Environ(), "VIGIL_JOURNAL_MEMBER="+s.Endpoint)
+	child.Env = append(os.Environ(), "VIGIL_JOURNAL_MEMBER="+s.URL)
 	stdout, err := child.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -113,6 +116,9 @@ func TestStalledLeaderNeverActsAgain(t *testing.T) {
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
+			if strings.HasPrefix(sc.Text(), "member error:") {
+				fmt.Fprintln(os.Stderr, sc.Text()) // the test may have ended: no t.Log here
+			}
 			if sc.Text() == "stopping" {
 				select {
 				case stopping <- time.Now():
@@ -147,7 +153,7 @@ func TestStalledLeaderNeverActsAgain(t *testing.T) {
 	pr, pw := io.Pipe()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go func() { _ = runMember(ctx, s.Endpoint, "b", pw, nil) }()
+	go func() { _ = runMember(ctx, s.URL, "b", pw, nil) }()
 	first := make(chan int64, 1)
 	go func() {
 		sc := bufio.NewScanner(pr)
