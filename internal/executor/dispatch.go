@@ -134,22 +134,35 @@ func (d *Dispatch) cancel(host string, l *lanes) {
 		from = 1
 	}
 	kept := slices.Clone(l.dev[:min(from, len(l.dev))])
-	dropped := false
+	var dropped []job
 	for _, j := range l.dev[min(from, len(l.dev)):] {
 		if j.a.Kind != decision.ActFence {
 			kept = append(kept, j)
 			continue
 		}
-		dropped = true
+		dropped = append(dropped, j)
 		d.log().Info("fence cancelled before it started", "host", host, "level", j.a.Level)
-		d.reportIn(j.ctx, decision.FenceResult{Host: host, Level: j.a.Level, Aborted: decision.AbortCancelled,
-			Err: "cancelled before it started: the host showed life after the decision"})
 	}
-	if !dropped {
+	if len(dropped) == 0 {
 		d.log().Info("cancel-fence: no fence of the host waits its turn; one under way keeps its own result", "host", host)
 	}
 	l.dev = kept
 	l.changed.Broadcast()
+	if len(dropped) == 0 {
+		return
+	}
+	// Reported from a goroutine of their own, as every other result is:
+	// Execute runs on the runner's goroutine, and Report (Runner.Submit)
+	// blocks while the runner's queue is full, which only that goroutine
+	// drains; reporting here, under mu besides, would stop the leader.
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		for _, j := range dropped {
+			d.reportIn(j.ctx, decision.FenceResult{Host: host, Level: j.a.Level, Aborted: decision.AbortCancelled,
+				Err: "cancelled before it started: the host showed life after the decision"})
+		}
+	}()
 }
 
 // Wait blocks until every queued action is done.

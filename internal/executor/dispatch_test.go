@@ -296,3 +296,41 @@ func TestDispatchReEnableWaitsForTheUnfenceBeforeIt(t *testing.T) {
 		t.Fatalf("Nova calls %v, device calls %v; want the fence, the unfence, then the re-enable", nv.acts, calls)
 	}
 }
+
+// The runner calls Execute on its own goroutine and Report is its Submit,
+// which blocks while the runner's queue is full: a result reported from
+// inside Execute waits for the one goroutine that would drain the queue,
+// and the leader stops for good (attack22's finding). The fence a cancel
+// drops is reported from elsewhere, so Execute returns however Report
+// blocks.
+func TestDispatchCancelNeverReportsOnTheCallersGoroutine(t *testing.T) {
+	var mu sync.Mutex
+	var calls []string
+	gate := make(chan struct{})
+	dev := gated{name: "cmp1", gate: gate, mu: &mu, calls: &calls}
+	ts := topos{"cmp1": {Host: "cmp1", Levels: [][]fence.Member{{power("ipmi", dev)}, {power("pdu", dev)}}}}
+	full := make(chan decision.Input) // the runner's queue, full: nobody reads it until Execute returns
+	d := &Dispatch{Topos: ts, Report: func(in decision.Input) { full <- in }}
+	ctx := context.Background()
+	d.Execute(ctx, decision.Action{Kind: decision.ActFence, Host: "cmp1", Level: 1})
+	d.Execute(ctx, decision.Action{Kind: decision.ActFence, Host: "cmp1", Level: 2})
+	returned := make(chan struct{})
+	go func() {
+		d.Execute(ctx, decision.Action{Kind: decision.ActCancelFence, Host: "cmp1"})
+		close(returned)
+	}()
+	select {
+	case <-returned:
+	case <-time.After(10 * time.Second):
+		t.Fatal("DEADLOCK: Execute(cancel-fence) waits on Report, which waits for the caller to drain its queue")
+	}
+	f := (<-full).(decision.FenceResult)
+	if f.Level != 2 || f.Aborted != decision.AbortCancelled {
+		t.Fatalf("first result %+v; want level 2 reported cancelled", f)
+	}
+	close(gate)
+	if f := (<-full).(decision.FenceResult); f.Level != 1 || !f.OK {
+		t.Fatalf("the fence under way reported %+v; want its own result, verified", f)
+	}
+	d.Wait()
+}
