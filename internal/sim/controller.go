@@ -72,6 +72,10 @@ type Controller struct {
 	store                     *journal
 	ops                       []op
 	waiting                   []decision.Input // operator commands no leader could take yet
+	// paused: the operator's vigil pause, once a leader took it (the
+	// world's truth of the command, not the engine's view of it): while it
+	// holds, no new incident may open (open ones carry on).
+	paused bool
 
 	maintenance map[string]bool
 	confirmed   map[string]bool
@@ -223,10 +227,18 @@ func (c *Controller) SetMaintenance(host string, on bool) {
 
 func (c *Controller) operator(in decision.Input) {
 	if c.up() && len(c.waiting) == 0 {
-		c.loop.Step(c.at(), in)
+		c.take(in)
 		return
 	}
 	c.waiting = append(c.waiting, in)
+}
+
+// take steps an operator's command on the leader.
+func (c *Controller) take(in decision.Input) {
+	err := c.loop.Step(c.at(), in)
+	if p, ok := in.(decision.SetPause); ok && err == nil {
+		c.paused = p.On
+	}
 }
 
 func (c *Controller) up() bool { return c.downUntil == 0 && c.stalledUntil == 0 }
@@ -261,7 +273,7 @@ func (c *Controller) advance() {
 	}
 	if c.up() && len(c.waiting) > 0 {
 		for _, in := range c.waiting {
-			c.loop.Step(c.at(), in)
+			c.take(in)
 		}
 		c.waiting = nil
 	}
@@ -410,6 +422,7 @@ func (c *Controller) apply(r decision.Ready) {
 		}
 	}
 	c.checkConclusions(r)
+	c.checkPause(r)
 	for _, t := range r.Transitions {
 		c.Log = append(c.Log, Entry{At: c.w.now, Host: t.Host, Kind: "state",
 			Text: fmt.Sprintf("%s → %s [%s]", t.From, t.To, t.Rule), Detail: strings.Join(t.Evidence, "; ")})
@@ -443,6 +456,31 @@ func Run(w *World, c *Controller, end time.Duration, faults func(now time.Durati
 		}
 		c.advance()
 	}
+}
+
+// checkPause holds the engine to vigil pause: while the operator's pause
+// is in force, no host outside an incident is fenced (a new incident
+// opens by fencing, or by an operator's confirm, which is the operator's
+// word and allowed); an incident already open carries on.
+func (c *Controller) checkPause(r decision.Ready) {
+	if !c.paused {
+		return
+	}
+	for _, t := range r.Transitions {
+		if (t.To == decision.Fencing || t.To == decision.Fenced) && !incidentState(t.From) && t.Rule != "operator-confirmed" {
+			c.violate(t.Host, "a new incident opened while vigil is paused: %s → %s [%s]", t.From, t.To, t.Rule)
+		}
+	}
+}
+
+// incidentState is the fence/recover workflow's states, as the world sees
+// them: a host in one has an incident open.
+func incidentState(s decision.State) bool {
+	switch s {
+	case decision.Fencing, decision.Fenced, decision.Recovering, decision.Recovered, decision.Rejoining:
+		return true
+	}
+	return false
 }
 
 // checkConclusions holds the engine to the watchdog contract at the moment
