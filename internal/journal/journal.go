@@ -8,7 +8,7 @@
 //	election/<lease>   the candidates' keys (concurrency.Election); the
 //	                   leader's key's create revision is the fencing token
 //	records/<host>     the latest decision.Record of each host, JSON
-//	journal/last       the last Ready written: term, its actions, JSON
+//	journal/last       the last Ready written: term, its actions but alerts, JSON
 //	restored-at        the revision right after a restore from a snapshot
 //	                   (MarkRestored): records up to it are the snapshot's
 package journal
@@ -244,7 +244,16 @@ func (j *Journal) Write(recs []decision.Record, acts []decision.Action) error {
 		}
 		ops = append(ops, clientv3.OpPut(k, string(b)))
 	}
-	b, err := json.Marshal(entry{Term: uint64(j.token), At: time.Now().UTC(), Actions: acts})
+	// The intents only: an alert is sent whether or not it is written
+	// (Loop.Tick), and at 10,000 hosts a round of alerts, each with its
+	// reason, would make every write carry kilobytes nobody replays.
+	var intents []decision.Action
+	for _, a := range acts {
+		if a.Kind != decision.ActAlert {
+			intents = append(intents, a)
+		}
+	}
+	b, err := json.Marshal(entry{Term: uint64(j.token), At: time.Now().UTC(), Actions: intents})
 	if err != nil {
 		return err
 	}
