@@ -26,6 +26,9 @@ func (e *Engine) assess(h *host, now time.Time) assessment {
 			agentOK++
 		}
 	}
+	if e.quietPowerOff(h, now) {
+		return assessment{Failed, "power-off-and-silent"}
+	}
 	if agentOK == n {
 		if novaDown(h, now, e) || !h.self.NovaCompute.Running || !h.self.Libvirtd.Running {
 			return assessment{ServiceDegraded, "service-down"}
@@ -98,6 +101,48 @@ func (e *Engine) assess(h *host, now time.Time) assessment {
 	}
 }
 
+// quiet reports whether h's agent has missed a report on every network:
+// none heard for half an agent timeout (1.5 s at the defaults, one report
+// interval and a half). The controllers then read its power (HostStatus.Quiet,
+// executor.PowerEvery), so that a power loss is seen at once rather than
+// after the agent timeout.
+func (e *Engine) quiet(h *host, now time.Time) bool {
+	last := h.lastAgent()
+	return !last.IsZero() && now.Sub(last) >= e.cfg.AgentTimeout/2
+}
+
+// quietPowerOff is the fast path of a power loss: the host's BMC, asked
+// after the agent's last word, reads the power off, the agent has missed a
+// report on every network since, and nothing else (a peer, the storage
+// heartbeat, an answer to the fence probe) has shown life after that word,
+// and the agent had not announced a clean stop (a restart).
+// Two independent signals agree (the BMC's reading, the agent's silence);
+// the incident's fence then powers it off and verifies, which a host that
+// still runs fails (its agent or the probe answers). A reading older than
+// the last report proves nothing: the host spoke after it.
+func (e *Engine) quietPowerOff(h *host, now time.Time) bool {
+	if !e.quiet(h, now) || h.bmc != PowerOff || !fresh(h.bmcAt, now, e.cfg.BMCFreshness) {
+		return false
+	}
+	if h.self.Stopping || h.hasStopped(h.self.BootID, h.self.Agent) {
+		// Its agent said it stops cleanly: the silence is a restart,
+		// which is never a host failure; a BMC reading off then waits
+		// out the agent timeout like any other.
+		return false
+	}
+	last := h.lastAgent()
+	if !h.bmcAt.After(last) || h.answeredAt.After(last) {
+		return false
+	}
+	after := last.Add(e.cfg.AgentTimeout / 2)
+	for i := range e.cfg.Networks {
+		if h.peerAt[i].After(after) {
+			return false
+		}
+	}
+	return !h.storageMoved.After(after)
+}
+
 // rebootProof reports whether h's storage heartbeat proves that the boot
 // vigil knows of it has ended and that the boot running now starts nothing
 // vigil may start elsewhere, and says so in words. The records must come
@@ -159,11 +204,14 @@ func novaDown(h *host, now time.Time, e *Engine) bool {
 func (e *Engine) evidence(h *host, now time.Time) []string {
 	var ev []string
 	age := func(t time.Time) string { return now.Sub(t).Round(100 * time.Millisecond).String() }
-	var ok, lost []string
+	var ok, lost, missed []string
+	quiet := e.quietPowerOff(h, now)
 	for i, net := range e.cfg.Networks {
 		switch {
 		case h.agentAt[i].IsZero():
 			lost = append(lost, net+" (never heard)")
+		case fresh(h.agentAt[i], now, e.cfg.AgentTimeout) && quiet:
+			missed = append(missed, net+" (silent "+age(h.agentAt[i])+")")
 		case fresh(h.agentAt[i], now, e.cfg.AgentTimeout):
 			ok = append(ok, net)
 		default:
@@ -173,19 +221,32 @@ func (e *Engine) evidence(h *host, now time.Time) []string {
 	if len(ok) > 0 {
 		ev = append(ev, "agent answers on "+strings.Join(ok, ", "))
 	}
+	if len(missed) > 0 {
+		ev = append(ev, "agent missed its last report on "+strings.Join(missed, ", "))
+	}
 	if len(lost) > 0 {
 		ev = append(ev, "agent lost on "+strings.Join(lost, ", "))
 	}
 	if len(ok) < len(e.cfg.Networks) {
-		var peers []string
+		var peers, before []string
+		after := h.lastAgent().Add(e.cfg.AgentTimeout / 2)
 		for i, net := range e.cfg.Networks {
-			if fresh(h.peerAt[i], now, e.cfg.PeerTimeout) {
-				peers = append(peers, fmt.Sprintf("%s (by %s %s ago)", net, h.peerBy[i], age(h.peerAt[i])))
+			if !fresh(h.peerAt[i], now, e.cfg.PeerTimeout) {
+				continue
+			}
+			p := fmt.Sprintf("%s (by %s %s ago)", net, h.peerBy[i], age(h.peerAt[i]))
+			if quiet && !h.peerAt[i].After(after) {
+				before = append(before, p)
+			} else {
+				peers = append(peers, p)
 			}
 		}
-		if len(peers) > 0 {
+		switch {
+		case len(peers) > 0:
 			ev = append(ev, "peers reach it on "+strings.Join(peers, ", "))
-		} else {
+		case len(before) > 0:
+			ev = append(ev, "peers last reached it on "+strings.Join(before, ", ")+", no later than the agent's last word")
+		default:
 			ev = append(ev, "no peer reaches it on any network")
 		}
 		proof, rebooted := e.rebootProof(h, now)

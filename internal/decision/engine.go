@@ -444,6 +444,11 @@ type HostStatus struct {
 	Unfence string
 	// Seen is the evidence about the host as of the last Tick.
 	Seen Seen
+	// Quiet: the agent has missed a report on every network (silent for
+	// half an agent timeout) as of the last Tick. The controllers read the
+	// power of a quiet host (executor.PowerEvery): a BMC reading off then
+	// fails it at once (rule power-off-and-silent).
+	Quiet bool
 }
 
 // Seen is what the engine last heard of a host, for operators (vigil
@@ -481,6 +486,7 @@ func (e *Engine) Status() []HostStatus {
 		if h.inc == nil {
 			s.LeftToOperator = append(s.LeftToOperator, h.restartWait...)
 		}
+		s.Quiet = e.quiet(h, e.tickAt)
 		s.Held = h.held()
 		if s.Held && h.inc == nil {
 			switch h.rule {

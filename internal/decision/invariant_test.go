@@ -24,7 +24,9 @@ import (
 //	    that grant and since this engine leads, and a fence attempt failed);
 //	(b) no action but alerts for a host while it is in maintenance;
 //	(c) no fence for a host whose agent reported on every network within
-//	    AgentTimeout;
+//	    AgentTimeout, unless it has been silent on every network for half
+//	    that and a BMC reading of off was stepped after its last report
+//	    (the fast path of a power loss: two signals agree);
 //	(d) every transition carries a rule and non-empty evidence;
 //	(e) no unfence or re-enable for a host whose last agent report lists a
 //	    guest that was evacuated from it (EvacuateResult{OK}) in the current
@@ -157,6 +159,9 @@ type world struct {
 
 	// What this engine instance has been told (reset on failover).
 	agentAt map[string][]time.Time
+	// When a BMC reading of off was last stepped for each host (any other
+	// reading clears it).
+	bmcOffAt map[string]time.Time
 	// What any engine has been told.
 	lastAgent map[string]time.Time
 	lastSelf  map[string]SelfReport
@@ -203,7 +208,7 @@ func newWorld(seed int64) *world {
 		rng: rng, cfg: cfg, e: e, now: epoch,
 		mode: map[string]mode{}, self: map[string]SelfReport{}, insts: map[string][]string{}, nova: map[string][]string{},
 		counter: map[string]uint64{}, maint: map[string]bool{}, store: map[string]Record{},
-		agentAt: map[string][]time.Time{}, lastAgent: map[string]time.Time{},
+		agentAt: map[string][]time.Time{}, lastAgent: map[string]time.Time{}, bmcOffAt: map[string]time.Time{},
 		lastSelf: map[string]SelfReport{}, tr: map[string]*track{}, story: map[string][]string{},
 		grantAt: map[string]time.Time{}, grantArmed: map[string]bool{},
 		sent: map[string][]SelfReport{}, stopWait: map[string]Ack{}, hasWD: map[string]bool{},
@@ -260,6 +265,12 @@ func (w *world) step(in Input) {
 			w.agentAt[m.Host][i] = w.now
 			w.lastAgent[m.Host] = w.now
 			w.lastSelf[m.Host] = m.Self
+		}
+	case BMCReading:
+		if m.Power == PowerOff {
+			w.bmcOffAt[m.Host] = w.now
+		} else {
+			delete(w.bmcOffAt, m.Host)
 		}
 	case FenceResult:
 		if tr := w.tr[m.Host]; tr != nil {
@@ -751,12 +762,18 @@ func (w *world) check(r Ready) *violation {
 }
 
 func (w *world) answering(h string) bool {
+	var last time.Time
 	for _, at := range w.agentAt[h] {
 		if at.IsZero() || w.now.Sub(at) >= w.cfg.AgentTimeout {
 			return false
 		}
+		if at.After(last) {
+			last = at
+		}
 	}
-	return true
+	off, ok := w.bmcOffAt[h]
+	quietOff := ok && off.After(last) && w.now.Sub(last) >= w.cfg.AgentTimeout/2
+	return !quietOff
 }
 
 // selfFenced reports whether, from what the test fed, h may count as

@@ -14,8 +14,9 @@ import (
 // every few seconds (5,000 a second at 10,000 hosts: more than BMCs bear);
 // reading none until a fence would leave a power loss to dead_after. So the
 // controllers read a host's power only when it matters, by its state
-// (PowerEvery): often while the host is silent and not yet fenced, where a
-// BMC reading off fails it at agent_timeout instead of dead_after, and
+// (PowerEvery): often while the host is quiet (its agent missed a report
+// on every network) or silent and not yet fenced, where a BMC reading off
+// fails it at half agent_timeout instead of dead_after, and
 // while its instances are being moved, where a BMC reading on is the fence
 // undone under the evacuation; now and then once they have moved and the
 // host is kept down. The simulator reads its BMCs by the same rule.
@@ -33,6 +34,11 @@ const (
 func PowerEvery(s decision.HostStatus) time.Duration {
 	switch s.State {
 	case decision.Suspect, decision.Failed, decision.Fencing, decision.Fenced, decision.Recovering:
+		return SuspectEvery
+	}
+	if s.Quiet && s.Fence == nil {
+		// Missed a report on every network: read it now, so that a
+		// power loss fails it at once, not at agent_timeout.
 		return SuspectEvery
 	}
 	if s.Fence != nil && s.Fence.Level >= 1 {
