@@ -393,7 +393,7 @@ func TestOpsHelp(t *testing.T) {
 			t.Errorf("vigil %s --help: exit %d\n%s", cmd, code, out)
 		}
 	}
-	if _, out, _ := run(t, "help"); !strings.Contains(out, "vigil explain HOST") {
+	if _, out, _ := run(t, "help"); !strings.Contains(out, "explain     why a host is where it is") {
 		t.Errorf("top help lacks the operator's commands:\n%s", out)
 	}
 }

@@ -1,0 +1,120 @@
+package cli
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+
+	"github.com/spf13/cobra"
+)
+
+const rootLong = `vigil — instance HA for OpenStack that fences before it evacuates
+
+vigil decides that a compute host is dead from many independent signals (its
+agent on every network, its peers, a storage heartbeat, its BMC, Nova), fences
+it (IPMI, Redfish, fence agents, Ceph blocklisting) and verifies the fence,
+and only then evacuates its instances through the Nova API. When it is not
+sure, it does nothing and tells you why.
+
+Run 'vigil COMMAND --help' for a command's flags and examples.`
+
+// The groups the command list is shown in, in this order.
+var groups = []*cobra.Group{
+	{ID: "lab", Title: "Try it:"},
+	{ID: "run", Title: "Run it:"},
+	{ID: "ops", Title: "Operate it (through the leading controller's API):"},
+}
+
+// command is one of vigil's top-level commands: run parses its own
+// arguments (flags included) and prints its own --help.
+type command struct {
+	group, use, short string
+	run               func(args []string, env Env) error
+}
+
+func commands() []command {
+	ops := func(name string) func([]string, Env) error {
+		return func(args []string, env Env) error { return opsCmd(name, args, env) }
+	}
+	return []command{
+		{"lab", "lab [run FILE...|fuzz]", "play the seed incident under the naive rule and under vigil; lab run FILE..., lab fuzz", lab},
+		{"run", "fence status|off|on|reboot|check|diag HOST --config FILE", "run a host's fencing topology by hand", fenceCmd},
+		{"run", "config check --config FILE", "validate a configuration file and show what it means", configCmd},
+		{"run", "keys new|host|rotate|retire --secrets FILE", "the keys that authenticate agent traffic", keysCmd},
+		{"run", "controller --config FILE", "judge, fence and evacuate (three, on one etcd)", controllerCmd},
+		{"run", "agent --config FILE", "the compute host's agent", agentCmd},
+		{"run", "gate GUEST OP SUBOP", "libvirt's qemu hook: no guest starts without a grant", gateCmd},
+		{"ops", "status", "every host's state, from the leading controller's API", ops("status")},
+		{"ops", "explain HOST", "why a host is where it is, in plain words, and its last events", ops("explain")},
+		{"ops", "history [HOST]", "the last transitions, actions, results and operators' commands", ops("history")},
+		{"ops", "maintenance on|off HOST --reason TEXT", "hand a host to an operator (vigil does nothing to it), or back", ops("maintenance")},
+		{"ops", "confirm HOST --reason TEXT", "vouch that a failed host is off: stands in for its fence", ops("confirm")},
+		{"ops", "release HOST", "let vigil fence a host the mass-failure brake holds", ops("release")},
+		{"ops", "pause --reason TEXT", "fence no host until vigil resume (planned work); open incidents carry on", ops("pause")},
+		{"ops", "resume", "end the pause", ops("resume")},
+	}
+}
+
+// newRoot builds vigil's command tree, writing to env's streams.
+func newRoot(env Env) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "vigil",
+		Short: "instance HA for OpenStack that fences before it evacuates",
+		Long:  rootLong,
+		// vigil alone prints the help; anything else that is not a
+		// command is a usage error.
+		Args: cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return fmt.Errorf("%w: unknown command %q; run 'vigil help'", errUsage, args[0])
+			}
+			return cmd.Help()
+		},
+		SilenceUsage:          true,
+		SilenceErrors:         true,
+		DisableFlagsInUseLine: true,
+		CompletionOptions:     cobra.CompletionOptions{DisableDefaultCmd: true},
+	}
+	root.SetOut(env.Stdout)
+	root.SetErr(env.Stderr)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
+		return fmt.Errorf("%w: %v; run 'vigil help'", errUsage, err)
+	})
+	root.AddGroup(groups...)
+	for _, c := range commands() {
+		run := c.run
+		root.AddCommand(&cobra.Command{
+			Use:     c.use,
+			Short:   c.short,
+			GroupID: c.group,
+			// The command parses its own flags and prints its own help.
+			DisableFlagParsing: true,
+			RunE: func(_ *cobra.Command, args []string) error {
+				if err := run(args, env); !errors.Is(err, flag.ErrHelp) {
+					return err
+				}
+				return nil // it printed its help; cobra must not print another
+			},
+		})
+	}
+	root.AddCommand(&cobra.Command{
+		Use:   "version",
+		Short: "print vigil's version",
+		RunE: func(*cobra.Command, []string) error {
+			_, err := fmt.Fprintln(env.Stdout, "vigil", Version)
+			return err
+		},
+	})
+	// vigil help COMMAND prints what vigil COMMAND --help prints.
+	cobraHelp := root.HelpFunc()
+	root.SetHelpFunc(func(cmd *cobra.Command, args []string) {
+		if !cmd.DisableFlagParsing || cmd.RunE == nil {
+			cobraHelp(cmd, args)
+			return
+		}
+		if err := cmd.RunE(cmd, []string{"--help"}); err != nil {
+			fmt.Fprintln(env.Stderr, "vigil:", err)
+		}
+	})
+	return root
+}
