@@ -73,7 +73,6 @@ func newRoot(env Env) *cobra.Command {
 		SilenceUsage:          true,
 		SilenceErrors:         true,
 		DisableFlagsInUseLine: true,
-		CompletionOptions:     cobra.CompletionOptions{DisableDefaultCmd: true},
 	}
 	root.SetOut(env.Stdout)
 	root.SetErr(env.Stderr)
@@ -105,6 +104,18 @@ func newRoot(env Env) *cobra.Command {
 			return err
 		},
 	})
+	// vigil completion SHELL is cobra's; a shell it does not know is a
+	// usage error, not its help.
+	root.InitDefaultCompletionCmd()
+	if c, _, err := root.Find([]string{"completion"}); err == nil && c != root {
+		c.RunE = func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return fmt.Errorf("%w: completion %q: want bash, zsh, fish or powershell", errUsage, args[0])
+			}
+			return cmd.Help()
+		}
+		c.Args = cobra.ArbitraryArgs
+	}
 	// vigil help COMMAND prints what vigil COMMAND --help prints.
 	cobraHelp := root.HelpFunc()
 	root.SetHelpFunc(func(cmd *cobra.Command, args []string) {
