@@ -104,6 +104,18 @@ func newRoot(env Env) *cobra.Command {
 			return err
 		},
 	})
+	root.AddCommand(&cobra.Command{
+		Use:    "gen-docs DIR",
+		Short:  "write the command reference, one markdown page per command, into DIR (make docs: docs/cli)",
+		Hidden: true,
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return fmt.Errorf("%w: usage: vigil gen-docs DIR (the folder must exist)", errUsage)
+			}
+			return nil
+		},
+		RunE: func(_ *cobra.Command, args []string) error { return genDocs(root, args[0], env) },
+	})
 	// vigil completion SHELL is cobra's; a shell it does not know is a
 	// usage error, not its help.
 	root.InitDefaultCompletionCmd()

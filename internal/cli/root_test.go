@@ -1,6 +1,9 @@
 package cli
 
 import (
+	"bytes"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -27,5 +30,42 @@ func TestCompletion(t *testing.T) {
 	}
 	if code, _, errOut := run(t, "completion", "tcsh"); code != 2 || !strings.Contains(errOut, "bash, zsh, fish") {
 		t.Errorf("vigil completion tcsh: exit %d, stderr %q; want a usage error naming the shells", code, errOut)
+	}
+}
+
+// docs/cli is what vigil gen-docs writes: a command, flag or help text
+// changed without make docs fails here, naming the page.
+func TestDocsMatchCommands(t *testing.T) {
+	dir := t.TempDir()
+	var o, e bytes.Buffer
+	env := Env{Stdout: &o, Stderr: &e, Getenv: func(string) string { return "" },
+		WriteFile: func(path string, data []byte) error { return os.WriteFile(path, data, 0o644) }}
+	if code := Main([]string{"gen-docs", dir}, env); code != 0 {
+		t.Fatalf("vigil gen-docs: exit %d: %s", code, e.String())
+	}
+	fresh, _ := filepath.Glob(filepath.Join(dir, "*.md"))
+	if len(fresh) < len(commands()) {
+		t.Fatalf("vigil gen-docs wrote %d pages, want one per command (%d at least)", len(fresh), len(commands()))
+	}
+	for _, f := range fresh {
+		name := filepath.Base(f)
+		want, _ := os.ReadFile(f)
+		got, err := os.ReadFile(filepath.Join("../../docs/cli", name))
+		if err != nil {
+			t.Errorf("docs/cli/%s is missing: run make docs", name)
+			continue
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("docs/cli/%s differs from what vigil gen-docs writes: run make docs", name)
+		}
+	}
+	old, _ := filepath.Glob("../../docs/cli/*.md")
+	for _, f := range old {
+		if _, err := os.Stat(filepath.Join(dir, filepath.Base(f))); err != nil {
+			t.Errorf("docs/cli/%s documents no command: run make docs", filepath.Base(f))
+		}
+	}
+	if code, _, errOut := run(t, "gen-docs"); code != 2 || !strings.Contains(errOut, "gen-docs DIR") {
+		t.Errorf("vigil gen-docs without DIR: exit %d, stderr %q", code, errOut)
 	}
 }
