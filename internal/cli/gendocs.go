@@ -15,7 +15,7 @@ var helpedActions = map[string][]string{"fence": {"diag"}}
 
 // genDocs writes one markdown page per command under dir (docs/cli):
 // what cobra knows of it (use, short, long, flags, subcommands) and, for
-// a command that parses its own flags, exactly what its --help prints.
+// a command with a help text of its own, exactly what its --help prints.
 func genDocs(root *cobra.Command, dir string, env Env) error {
 	if env.WriteFile == nil {
 		return fmt.Errorf("gen-docs: this vigil cannot write files")
@@ -68,7 +68,7 @@ func docPage(c *cobra.Command) (string, error) {
 	if c.Long != "" {
 		fmt.Fprintf(&b, "\n```text\n%s\n```\n", strings.TrimSpace(c.Long))
 	}
-	if c.DisableFlagParsing {
+	if c.Annotations[ownHelp] != "" {
 		args := strings.Fields(c.CommandPath())[1:]
 		if err := helpSection(&b, args); err != nil {
 			return "", err

@@ -4,8 +4,10 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 const rootLong = `vigil — instance HA for OpenStack that fences before it evacuates
@@ -25,17 +27,19 @@ var groups = []*cobra.Group{
 	{ID: "ops", Title: "Operate it (through the leading controller's API):"},
 }
 
-// command is one of vigil's top-level commands: run parses its own
-// arguments (flags included) and prints its own --help.
+// command is one of vigil's top-level commands. run, when set, parses
+// the command's arguments, flags included, and prints its --help; without
+// it the command is opsCommand's, with cobra flags.
 type command struct {
 	group, use, short string
 	run               func(args []string, env Env) error
 }
 
+// ownHelp annotates a command whose --help is its own text, not cobra's:
+// "args" when run prints it, "flags" when the command's help function does.
+const ownHelp = "vigil.own-help"
+
 func commands() []command {
-	ops := func(name string) func([]string, Env) error {
-		return func(args []string, env Env) error { return opsCmd(name, args, env) }
-	}
 	return []command{
 		{"lab", "lab [run FILE...|fuzz]", "play the seed incident under the naive rule and under vigil; lab run FILE..., lab fuzz", lab},
 		{"run", "fence status|off|on|reboot|check|diag HOST --config FILE", "run a host's fencing topology by hand", fenceCmd},
@@ -44,14 +48,14 @@ func commands() []command {
 		{"run", "controller --config FILE", "judge, fence and evacuate (three, on one etcd)", controllerCmd},
 		{"run", "agent --config FILE", "the compute host's agent", agentCmd},
 		{"run", "gate GUEST OP SUBOP", "libvirt's qemu hook: no guest starts without a grant", gateCmd},
-		{"ops", "status", "every host's state, from the leading controller's API", ops("status")},
-		{"ops", "explain HOST", "why a host is where it is, in plain words, and its last events", ops("explain")},
-		{"ops", "history [HOST]", "the last transitions, actions, results and operators' commands", ops("history")},
-		{"ops", "maintenance on|off HOST --reason TEXT", "hand a host to an operator (vigil does nothing to it), or back", ops("maintenance")},
-		{"ops", "confirm HOST --reason TEXT", "vouch that a failed host is off: stands in for its fence", ops("confirm")},
-		{"ops", "release HOST", "let vigil fence a host the mass-failure brake holds", ops("release")},
-		{"ops", "pause --reason TEXT", "fence no host until vigil resume (planned work); open incidents carry on", ops("pause")},
-		{"ops", "resume", "end the pause", ops("resume")},
+		{"ops", "status", "every host's state, from the leading controller's API", nil},
+		{"ops", "explain HOST", "why a host is where it is, in plain words, and its last events", nil},
+		{"ops", "history [HOST]", "the last transitions, actions, results and operators' commands", nil},
+		{"ops", "maintenance on|off HOST --reason TEXT", "hand a host to an operator (vigil does nothing to it), or back", nil},
+		{"ops", "confirm HOST --reason TEXT", "vouch that a failed host is off: stands in for its fence", nil},
+		{"ops", "release HOST", "let vigil fence a host the mass-failure brake holds", nil},
+		{"ops", "pause --reason TEXT", "fence no host until vigil resume (planned work); open incidents carry on", nil},
+		{"ops", "resume", "end the pause", nil},
 	}
 }
 
@@ -76,18 +80,22 @@ func newRoot(env Env) *cobra.Command {
 	}
 	root.SetOut(env.Stdout)
 	root.SetErr(env.Stderr)
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
-		return fmt.Errorf("%w: %v; run 'vigil help'", errUsage, err)
-	})
+	root.SetFlagErrorFunc(flagError)
 	root.AddGroup(groups...)
 	for _, c := range commands() {
 		run := c.run
+		if run == nil {
+			name, _, _ := strings.Cut(c.use, " ")
+			root.AddCommand(opsCommand(name, c.use, c.short, env))
+			continue
+		}
 		root.AddCommand(&cobra.Command{
 			Use:     c.use,
 			Short:   c.short,
 			GroupID: c.group,
 			// The command parses its own flags and prints its own help.
 			DisableFlagParsing: true,
+			Annotations:        map[string]string{ownHelp: "args"},
 			RunE: func(_ *cobra.Command, args []string) error {
 				if err := run(args, env); !errors.Is(err, flag.ErrHelp) {
 					return err
@@ -131,7 +139,7 @@ func newRoot(env Env) *cobra.Command {
 	// vigil help COMMAND prints what vigil COMMAND --help prints.
 	cobraHelp := root.HelpFunc()
 	root.SetHelpFunc(func(cmd *cobra.Command, args []string) {
-		if !cmd.DisableFlagParsing || cmd.RunE == nil {
+		if cmd.Annotations[ownHelp] != "args" {
 			cobraHelp(cmd, args)
 			return
 		}
@@ -140,4 +148,18 @@ func newRoot(env Env) *cobra.Command {
 		}
 	})
 	return root
+}
+
+// flagError makes a bad flag a usage error that points at the command's
+// --help; a long flag written with one dash, as Go's flag package took it
+// (-reason), is told to take two.
+func flagError(cmd *cobra.Command, err error) error {
+	var ne *pflag.NotExistError
+	if errors.As(err, &ne) {
+		name, _, _ := strings.Cut(ne.GetSpecifiedShortnames(), "=")
+		if len(name) > 1 && cmd.Flags().Lookup(name) != nil {
+			return fmt.Errorf("%w: -%s: write --%s (a long flag takes two dashes)", errUsage, name, name)
+		}
+	}
+	return fmt.Errorf("%w: %v (%s --help)", errUsage, err, cmd.CommandPath())
 }
