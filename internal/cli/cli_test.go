@@ -141,6 +141,13 @@ hosts:
 	if code != 0 || !strings.Contains(out, "valid") || !strings.Contains(out, "level 1: ipmi address=10.0.0.11") {
 		t.Errorf("good config: exit %d\n%s%s", code, out, errOut)
 	}
+	// cobra's flags: --config=FILE before the action, and one dash is refused.
+	if code, again, _ := run(t, "config", "--config="+good, "check"); code != 0 || again != out {
+		t.Errorf("config --config=FILE check: exit %d, output differs:\n%s", code, again)
+	}
+	if code, _, errOut := run(t, "config", "check", "-config", good); code != 2 || !strings.Contains(errOut, "write --config") {
+		t.Errorf("config check -config: exit %d, stderr %q", code, errOut)
+	}
 	if strings.Contains(out+errOut, "s3cret-value") {
 		t.Errorf("config check printed the password")
 	}

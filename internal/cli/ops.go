@@ -12,7 +12,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/vigil-ha/vigil/internal/api"
@@ -257,20 +256,13 @@ func printJSON(env Env, v any) error {
 var opsHelp = map[string]string{"status": statusHelp, "explain": explainHelp, "history": historyHelp,
 	"maintenance": maintenanceHelp, "confirm": confirmHelp, "release": releaseHelp, "pause": pauseHelp, "resume": resumeHelp}
 
-// opsCommand is the cobra command name, one of opsHelp's, with its flags.
-func opsCommand(name, use, short string, env Env) *cobra.Command {
-	var o opsFlags
-	c := &cobra.Command{
-		Use: use, Short: short, GroupID: "ops",
-		Args:        cobra.ArbitraryArgs, // opsCmd says what it wants
-		Annotations: map[string]string{ownHelp: "flags"},
-		RunE:        func(_ *cobra.Command, pos []string) error { return opsCmd(name, pos, &o, env) },
+// opsCommand is command flags for name, one of opsHelp's.
+func opsCommand(name string) func(*pflag.FlagSet, Env) (string, func([]string) error) {
+	return func(fs *pflag.FlagSet, env Env) (string, func([]string) error) {
+		var o opsFlags
+		o.define(name, fs, env)
+		return opsHelp[name], func(pos []string) error { return opsCmd(name, pos, &o, env) }
 	}
-	o.define(name, c.Flags(), env)
-	c.SetHelpFunc(func(c *cobra.Command, _ []string) {
-		fmt.Fprint(env.Stdout, opsHelp[name], "\nFlags:\n", c.LocalFlags().FlagUsages())
-	})
-	return c
 }
 
 // opsCmd runs the commands that talk to a controller's API, given their

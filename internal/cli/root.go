@@ -27,12 +27,16 @@ var groups = []*cobra.Group{
 	{ID: "ops", Title: "Operate it (through the leading controller's API):"},
 }
 
-// command is one of vigil's top-level commands. run, when set, parses
-// the command's arguments, flags included, and prints its --help; without
-// it the command is opsCommand's, with cobra flags.
+// command is one of vigil's top-level commands, with either run or flags.
 type command struct {
 	group, use, short string
-	run               func(args []string, env Env) error
+	// run parses the command's arguments, flags included, and prints its
+	// --help.
+	run func(args []string, env Env) error
+	// flags defines the command's flags on fs and returns its --help text
+	// (the flags are listed after it) and what runs with the positional
+	// arguments.
+	flags func(fs *pflag.FlagSet, env Env) (help string, run func(pos []string) error)
 }
 
 // ownHelp annotates a command whose --help is its own text, not cobra's:
@@ -41,21 +45,21 @@ const ownHelp = "vigil.own-help"
 
 func commands() []command {
 	return []command{
-		{"lab", "lab [run FILE...|fuzz]", "play the seed incident under the naive rule and under vigil; lab run FILE..., lab fuzz", lab},
-		{"run", "fence status|off|on|reboot|check|diag HOST --config FILE", "run a host's fencing topology by hand", fenceCmd},
-		{"run", "config check --config FILE", "validate a configuration file and show what it means", configCmd},
-		{"run", "keys new|host|rotate|retire --secrets FILE", "the keys that authenticate agent traffic", keysCmd},
-		{"run", "controller --config FILE", "judge, fence and evacuate (three, on one etcd)", controllerCmd},
-		{"run", "agent --config FILE", "the compute host's agent", agentCmd},
-		{"run", "gate GUEST OP SUBOP", "libvirt's qemu hook: no guest starts without a grant", gateCmd},
-		{"ops", "status", "every host's state, from the leading controller's API", nil},
-		{"ops", "explain HOST", "why a host is where it is, in plain words, and its last events", nil},
-		{"ops", "history [HOST]", "the last transitions, actions, results and operators' commands", nil},
-		{"ops", "maintenance on|off HOST --reason TEXT", "hand a host to an operator (vigil does nothing to it), or back", nil},
-		{"ops", "confirm HOST --reason TEXT", "vouch that a failed host is off: stands in for its fence", nil},
-		{"ops", "release HOST", "let vigil fence a host the mass-failure brake holds", nil},
-		{"ops", "pause --reason TEXT", "fence no host until vigil resume (planned work); open incidents carry on", nil},
-		{"ops", "resume", "end the pause", nil},
+		{"lab", "lab [run FILE...|fuzz]", "play the seed incident under the naive rule and under vigil; lab run FILE..., lab fuzz", lab, nil},
+		{"run", "fence status|off|on|reboot|check|diag HOST --config FILE", "run a host's fencing topology by hand", fenceCmd, nil},
+		{"run", "config check --config FILE", "validate a configuration file and show what it means", nil, configFlags},
+		{"run", "keys new|host|rotate|retire --secrets FILE", "the keys that authenticate agent traffic", keysCmd, nil},
+		{"run", "controller --config FILE", "judge, fence and evacuate (three, on one etcd)", controllerCmd, nil},
+		{"run", "agent --config FILE", "the compute host's agent", agentCmd, nil},
+		{"run", "gate GUEST OP SUBOP", "libvirt's qemu hook: no guest starts without a grant", gateCmd, nil},
+		{"ops", "status", "every host's state, from the leading controller's API", nil, opsCommand("status")},
+		{"ops", "explain HOST", "why a host is where it is, in plain words, and its last events", nil, opsCommand("explain")},
+		{"ops", "history [HOST]", "the last transitions, actions, results and operators' commands", nil, opsCommand("history")},
+		{"ops", "maintenance on|off HOST --reason TEXT", "hand a host to an operator (vigil does nothing to it), or back", nil, opsCommand("maintenance")},
+		{"ops", "confirm HOST --reason TEXT", "vouch that a failed host is off: stands in for its fence", nil, opsCommand("confirm")},
+		{"ops", "release HOST", "let vigil fence a host the mass-failure brake holds", nil, opsCommand("release")},
+		{"ops", "pause --reason TEXT", "fence no host until vigil resume (planned work); open incidents carry on", nil, opsCommand("pause")},
+		{"ops", "resume", "end the pause", nil, opsCommand("resume")},
 	}
 }
 
@@ -85,8 +89,7 @@ func newRoot(env Env) *cobra.Command {
 	for _, c := range commands() {
 		run := c.run
 		if run == nil {
-			name, _, _ := strings.Cut(c.use, " ")
-			root.AddCommand(opsCommand(name, c.use, c.short, env))
+			root.AddCommand(flagCommand(c, env))
 			continue
 		}
 		root.AddCommand(&cobra.Command{
@@ -162,4 +165,19 @@ func flagError(cmd *cobra.Command, err error) error {
 		}
 	}
 	return fmt.Errorf("%w: %v (%s --help)", errUsage, err, cmd.CommandPath())
+}
+
+// flagCommand is c with cobra flags, printing its own --help text.
+func flagCommand(c command, env Env) *cobra.Command {
+	cmd := &cobra.Command{
+		Use: c.use, Short: c.short, GroupID: c.group,
+		Args:        cobra.ArbitraryArgs, // run says what it wants
+		Annotations: map[string]string{ownHelp: "flags"},
+	}
+	help, run := c.flags(cmd.Flags(), env)
+	cmd.RunE = func(_ *cobra.Command, pos []string) error { return run(pos) }
+	cmd.SetHelpFunc(func(cmd *cobra.Command, _ []string) {
+		fmt.Fprint(env.Stdout, help, "\nFlags:\n", cmd.LocalFlags().FlagUsages())
+	})
+	return cmd
 }
