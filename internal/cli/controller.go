@@ -50,8 +50,9 @@ Examples:
 func controllerCmd(args []string, env Env) error {
 	fs := newFlags("controller", controllerHelp, env)
 	path := fs.String("config", "/etc/vigil/vigil.yaml", "the cluster's configuration file")
-	host, _ := os.Hostname()
-	name := fs.String("name", host, "this controller's entry of controller.members")
+	// The host name is looked up when the flag is not given, so that the
+	// help (and docs/cli) says the same on every machine.
+	name := fs.String("name", "", "this controller's entry of controller.members (default this machine's host name)")
 	check := fs.Bool("check", false, "validate the file, the secret and every host's fencing, then exit")
 	format := fs.String("log-format", "text", "log format: text or json")
 	level := fs.String("log-level", "info", "log level: debug, info, warn or error")
@@ -62,6 +63,11 @@ func controllerCmd(args []string, env Env) error {
 	}
 	if len(pos) > 0 {
 		return fmt.Errorf("%w: controller takes no arguments, got %q", errUsage, pos)
+	}
+	if *name == "" {
+		if *name, err = os.Hostname(); err != nil {
+			return fmt.Errorf("%w: --name: this machine has no host name (%v): give the controller's entry of controller.members", errUsage, err)
+		}
 	}
 	log, err := newLogger(env, *format, *level)
 	if err != nil {
