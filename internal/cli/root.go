@@ -49,7 +49,7 @@ func commands() []command {
 		{"run", "fence status|off|on|reboot|check|diag HOST --config FILE", "run a host's fencing topology by hand", fenceCmd, nil},
 		{"run", "config check --config FILE", "validate a configuration file and show what it means", nil, configFlags},
 		{"run", "keys new|host|rotate|retire --secrets FILE", "the keys that authenticate agent traffic", keysCmd, nil},
-		{"run", "controller --config FILE", "judge, fence and evacuate (three, on one etcd)", controllerCmd, nil},
+		{"run", "controller --config FILE", "judge, fence and evacuate (three, on one etcd)", nil, controllerFlags},
 		{"run", "agent --config FILE", "the compute host's agent", agentCmd, nil},
 		{"run", "gate GUEST OP SUBOP", "libvirt's qemu hook: no guest starts without a grant", gateCmd, nil},
 		{"ops", "status", "every host's state, from the leading controller's API", nil, opsCommand("status")},

@@ -69,3 +69,22 @@ func TestDocsMatchCommands(t *testing.T) {
 		t.Errorf("vigil gen-docs without DIR: exit %d, stderr %q", code, errOut)
 	}
 }
+
+// The daemons' commands take cobra flags: --check=true, flags in any
+// order; arguments and one-dash long flags are usage errors.
+func TestDaemonFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"controller", "extra"}, 2, `controller takes no arguments, got ["extra"]`},
+		{[]string{"controller", "--check=true", "--config", "/nonexistent/vigil.yaml"}, 1, "/nonexistent/vigil.yaml"},
+		{[]string{"controller", "-check"}, 2, "write --check"},
+		{[]string{"controller", "--log-level=loud", "--config", "x"}, 2, "loud"},
+	} {
+		if code, _, errOut := run(t, tc.args...); code != tc.code || !strings.Contains(errOut, tc.want) {
+			t.Errorf("vigil %q: exit %d, stderr %q; want %d and %q", tc.args, code, errOut, tc.code, tc.want)
+		}
+	}
+}
