@@ -50,7 +50,7 @@ func commands() []command {
 		{"run", "config check --config FILE", "validate a configuration file and show what it means", nil, configFlags},
 		{"run", "keys new|host|rotate|retire --secrets FILE", "the keys that authenticate agent traffic", keysCmd, nil},
 		{"run", "controller --config FILE", "judge, fence and evacuate (three, on one etcd)", nil, controllerFlags},
-		{"run", "agent --config FILE", "the compute host's agent", agentCmd, nil},
+		{"run", "agent --config FILE", "the compute host's agent", nil, agentFlags},
 		{"run", "gate GUEST OP SUBOP", "libvirt's qemu hook: no guest starts without a grant", gateCmd, nil},
 		{"ops", "status", "every host's state, from the leading controller's API", nil, opsCommand("status")},
 		{"ops", "explain HOST", "why a host is where it is, in plain words, and its last events", nil, opsCommand("explain")},

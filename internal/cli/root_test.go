@@ -82,6 +82,10 @@ func TestDaemonFlags(t *testing.T) {
 		{[]string{"controller", "--check=true", "--config", "/nonexistent/vigil.yaml"}, 1, "/nonexistent/vigil.yaml"},
 		{[]string{"controller", "-check"}, 2, "write --check"},
 		{[]string{"controller", "--log-level=loud", "--config", "x"}, 2, "loud"},
+		{[]string{"agent"}, 2, "agent: --config FILE is required"},
+		{[]string{"agent", "extra", "--config", "x"}, 2, `agent takes no arguments, got ["extra"]`},
+		{[]string{"agent", "--check", "--config=/nonexistent/agent.yaml"}, 1, "/nonexistent/agent.yaml"},
+		{[]string{"agent", "-config", "x"}, 2, "write --config"},
 	} {
 		if code, _, errOut := run(t, tc.args...); code != tc.code || !strings.Contains(errOut, tc.want) {
 			t.Errorf("vigil %q: exit %d, stderr %q; want %d and %q", tc.args, code, errOut, tc.code, tc.want)
