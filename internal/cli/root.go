@@ -48,7 +48,7 @@ func commands() []command {
 		{"lab", "lab [run FILE...|fuzz]", "play the seed incident under the naive rule and under vigil; lab run FILE..., lab fuzz", lab, nil},
 		{"run", "fence status|off|on|reboot|check|diag HOST --config FILE", "run a host's fencing topology by hand", fenceCmd, nil},
 		{"run", "config check --config FILE", "validate a configuration file and show what it means", nil, configFlags},
-		{"run", "keys new|host|rotate|retire --secrets FILE", "the keys that authenticate agent traffic", keysCmd, nil},
+		{"run", "keys new|host|rotate|retire --secrets FILE", "the keys that authenticate agent traffic", nil, keysFlags},
 		{"run", "controller --config FILE", "judge, fence and evacuate (three, on one etcd)", nil, controllerFlags},
 		{"run", "agent --config FILE", "the compute host's agent", nil, agentFlags},
 		{"run", "gate GUEST OP SUBOP", "libvirt's qemu hook: no guest starts without a grant", gateCmd, nil},

@@ -70,7 +70,7 @@ func TestDocsMatchCommands(t *testing.T) {
 	}
 }
 
-// The daemons' commands take cobra flags: --check=true, flags in any
+// The daemons' and keys' commands take cobra flags: --check=true, flags in any
 // order; arguments and one-dash long flags are usage errors.
 func TestDaemonFlags(t *testing.T) {
 	for _, tc := range []struct {
@@ -86,6 +86,9 @@ func TestDaemonFlags(t *testing.T) {
 		{[]string{"agent", "extra", "--config", "x"}, 2, `agent takes no arguments, got ["extra"]`},
 		{[]string{"agent", "--check", "--config=/nonexistent/agent.yaml"}, 1, "/nonexistent/agent.yaml"},
 		{[]string{"agent", "-config", "x"}, 2, "write --config"},
+		{[]string{"keys", "--out=/tmp", "host", "cmp1"}, 2, "keys host: --secrets FILE is required"},
+		{[]string{"keys", "new", "-secrets", "x"}, 2, "write --secrets"},
+		{[]string{"keys", "--secrets", "x", "bogus"}, 2, `unknown keys command "bogus"`},
 	} {
 		if code, _, errOut := run(t, tc.args...); code != tc.code || !strings.Contains(errOut, tc.want) {
 			t.Errorf("vigil %q: exit %d, stderr %q; want %d and %q", tc.args, code, errOut, tc.code, tc.want)
