@@ -53,6 +53,9 @@ func keysCmd(args []string, secrets, out string, env Env) error {
 		return nil
 	}
 	pos := args[1:]
+	if !slices.Contains([]string{"new", "rotate", "retire", "host"}, args[0]) {
+		return fmt.Errorf("%w: unknown keys command %q; run 'vigil keys --help'", errUsage, args[0])
+	}
 	if secrets == "" {
 		return fmt.Errorf("%w: keys %s: --secrets FILE is required", errUsage, args[0])
 	}
@@ -106,8 +109,6 @@ func keysCmd(args []string, secrets, out string, env Env) error {
 			}
 			fmt.Fprintf(env.Stdout, "wrote %s (%d generation(s))\n", p, len(cur))
 		}
-	default:
-		return fmt.Errorf("%w: unknown keys command %q; run 'vigil keys --help'", errUsage, args[0])
 	}
 	return nil
 }
