@@ -8,7 +8,7 @@ STATICCHECK_VERSION := v0.8.2
 # Runtime files of integration tests (namespaces, BMCs, Ceph) go here, never in the repo.
 export VIGIL_RUN ?= /tmp/vigil-run
 
-.PHONY: all build deps deps-build test integration scenarios fuzz-check model lint bench bench-fence check lab clean
+.PHONY: all build deps deps-build test integration scenarios fuzz-check model lint bench bench-fence check lab docs clean
 
 all: build
 
@@ -75,6 +75,15 @@ check: deps model lint test integration scenarios fuzz-check
 
 lab: build
 	$(BIN)/vigil lab
+
+# The command reference, docs/cli/*.md, from vigil's own command tree and --help texts.
+# internal/cli's TestDocsMatchCommands fails when it is stale. Built without TAGS, as
+# that test is.
+docs:
+	rm -f docs/cli/*.md
+	mkdir -p docs/cli
+	$(GO) run ./cmd/vigil gen-docs docs/cli
+	chmod 644 docs/cli/*.md
 
 clean:
 	rm -rf $(BIN)

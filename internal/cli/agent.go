@@ -8,6 +8,8 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/spf13/pflag"
+
 	"github.com/vigil-ha/vigil/internal/agent"
 	"github.com/vigil-ha/vigil/internal/agent/daemon"
 	"github.com/vigil-ha/vigil/internal/config"
@@ -46,21 +48,22 @@ Example:
   vigil agent --config /etc/vigil/agent.yaml --check
 `
 
-func agentCmd(args []string, env Env) error {
-	fs := newFlags("agent", agentHelp, env)
+// agentFlags is command flags for vigil agent.
+func agentFlags(fs *pflag.FlagSet, env Env) (string, func([]string) error) {
 	path := fs.String("config", "", "the agent's configuration file")
 	check := fs.Bool("check", false, "validate the file and the key file, then exit")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
+	return agentHelp, func(pos []string) error { return agentCmd(pos, *path, *check, env) }
+}
+
+// agentCmd runs vigil agent with its positional arguments.
+func agentCmd(pos []string, path string, check bool, env Env) error {
 	if len(pos) > 0 {
 		return fmt.Errorf("%w: agent takes no arguments, got %q", errUsage, pos)
 	}
-	if *path == "" {
+	if path == "" {
 		return fmt.Errorf("%w: agent: --config FILE is required", errUsage)
 	}
-	cfg, err := config.LoadAgentFile(*path)
+	cfg, err := config.LoadAgentFile(path)
 	if err != nil {
 		return err
 	}
@@ -68,7 +71,7 @@ func agentCmd(args []string, env Env) error {
 	if err != nil {
 		return err
 	}
-	if *check {
+	if check {
 		if cfg.Watchdog.Device != "" {
 			// Looked at, not opened: opening starts the timer.
 			if err := (agent.LinuxDevice{Path: cfg.Watchdog.Device}).Check(); err != nil {
@@ -76,7 +79,7 @@ func agentCmd(args []string, env Env) error {
 			}
 		}
 		fmt.Fprintf(env.Stdout, "%s: agent of %s, %d network(s), key generation %d, watchdog %q, isolation %v then %s\n",
-			*path, cfg.Host, len(cfg.Networks), keys.Newest().ID, cfg.Watchdog.Device, cfg.Isolation.Timeout.Std(), cfg.Isolation.Response)
+			path, cfg.Host, len(cfg.Networks), keys.Newest().ID, cfg.Watchdog.Device, cfg.Isolation.Timeout.Std(), cfg.Isolation.Response)
 		switch {
 		case !cfg.Pools.Enabled:
 			fmt.Fprintf(env.Stdout, "peer pools: off (pools.enabled: false)\n")

@@ -20,75 +20,18 @@ type Env struct {
 // errUsage means the arguments were wrong; the message says how.
 var errUsage = errors.New("usage")
 
-const topHelp = `vigil — instance HA for OpenStack that fences before it evacuates
-
-vigil decides that a compute host is dead from many independent signals (its
-agent on every network, its peers, a storage heartbeat, its BMC, Nova), fences
-it (IPMI, Redfish, fence agents, Ceph blocklisting) and verifies the fence,
-and only then evacuates its instances through the Nova API. When it is not
-sure, it does nothing and tells you why.
-
-Usage:
-  vigil lab                      play the seed incident under the naive rule and under vigil
-  vigil lab run FILE...          run scenario files in the simulator
-  vigil lab fuzz                 random fault schedules against vigil's invariants
-  vigil fence status|off|on|reboot|check|diag HOST --config FILE
-                                 run a host's fencing topology by hand
-  vigil config check --config FILE
-                                 validate a configuration file and show what it means
-  vigil keys new|host|rotate|retire --secrets FILE
-                                 the keys that authenticate agent traffic
-  vigil controller --config FILE judge, fence and evacuate (three, on one etcd)
-  vigil agent --config FILE      the compute host's agent
-  vigil gate GUEST OP SUBOP      libvirt's qemu hook: no guest starts without a grant
-  vigil status                   every host's state, from the leading controller's API
-  vigil explain HOST             why a host is where it is, in plain words, and its last events
-  vigil history [HOST]           the last transitions, actions, results and operators' commands
-  vigil maintenance on|off HOST --reason TEXT
-                                 hand a host to an operator (vigil does nothing to it), or back
-  vigil confirm HOST --reason TEXT
-                                 vouch that a failed host is off: stands in for its fence
-  vigil release HOST             let vigil fence a host the mass-failure brake holds
-  vigil pause --reason TEXT      fence no host until vigil resume (planned work); open incidents carry on
-  vigil resume                   end the pause
-  vigil version
-
-Run 'vigil COMMAND --help' for a command's flags and examples.
-`
-
 // Main runs vigil with args (without the program name) and returns the exit
 // code.
 func Main(args []string, env Env) int {
-	if len(args) == 0 {
-		fmt.Fprint(env.Stdout, topHelp)
-		return 0
+	switch {
+	case len(args) == 0:
+		args = []string{} // cobra reads os.Args when given nil
+	case args[0] == "-help":
+		args = append([]string{"--help"}, args[1:]...) // flag's spelling, which pflag reads as -h -e -l -p
 	}
-	var err error
-	switch args[0] {
-	case "lab":
-		err = lab(args[1:], env)
-	case "fence":
-		err = fenceCmd(args[1:], env)
-	case "config":
-		err = configCmd(args[1:], env)
-	case "keys":
-		err = keysCmd(args[1:], env)
-	case "controller":
-		err = controllerCmd(args[1:], env)
-	case "agent":
-		err = agentCmd(args[1:], env)
-	case "gate":
-		err = gateCmd(args[1:], env)
-	case "status", "explain", "history", "maintenance", "confirm", "release", "pause", "resume":
-		err = opsCmd(args[0], args[1:], env)
-	case "version":
-		fmt.Fprintln(env.Stdout, "vigil", Version)
-	case "help", "-h", "--help", "-help":
-		fmt.Fprint(env.Stdout, topHelp)
-	default:
-		err = fmt.Errorf("%w: unknown command %q; run 'vigil help'", errUsage, args[0])
-	}
-	return exitCode(err, env)
+	root := newRoot(env)
+	root.SetArgs(args)
+	return exitCode(root.Execute(), env)
 }
 
 // Version is set at build time with -ldflags "-X ...cli.Version=…".

@@ -89,9 +89,32 @@ func TestFenceDryRunAndGuards(t *testing.T) {
 }
 
 func TestHelpTeaches(t *testing.T) {
-	code, out, _ := run(t)
-	if code != 0 || !strings.Contains(out, "vigil lab") || !strings.Contains(out, "vigil fence") {
-		t.Errorf("no-argument help: exit %d\n%s", code, out)
+	// vigil, vigil help, vigil --help, -h and -help all list the commands.
+	for _, args := range [][]string{nil, {"help"}, {"--help"}, {"-h"}, {"-help"}} {
+		code, out, errOut := run(t, args...)
+		if code != 0 || errOut != "" {
+			t.Errorf("vigil %q: exit %d, stderr %q", args, code, errOut)
+		}
+		for _, want := range []string{"fences before it evacuates", "lab ", "fence ", "maintenance ", "hand a host to an operator", "version "} {
+			if !strings.Contains(out, want) {
+				t.Errorf("vigil %q: the command list lacks %q:\n%s", args, want, out)
+			}
+		}
+	}
+	// vigil help COMMAND is vigil COMMAND --help.
+	_, want, _ := run(t, "lab", "--help")
+	if code, out, _ := run(t, "help", "lab"); code != 0 || out != want || !strings.Contains(out, "vigil lab run") {
+		t.Errorf("vigil help lab: exit %d, want lab's own --help\n%s", code, out)
+	}
+	if code, _, errOut := run(t, "bogus"); code != 2 || errOut != "vigil: unknown command \"bogus\"; run 'vigil help'\n" {
+		t.Errorf("unknown command: exit %d, stderr %q", code, errOut)
+	}
+	if code, _, errOut := run(t, "--bogus"); code != 2 || !strings.HasPrefix(errOut, "vigil: unknown flag: --bogus") {
+		t.Errorf("unknown flag: exit %d, stderr %q", code, errOut)
+	}
+	code, out, _ := run(t, "version")
+	if code != 0 || out != "vigil "+Version+"\n" {
+		t.Errorf("vigil version: exit %d, %q", code, out)
 	}
 	code, out, _ = run(t, "fence", "--help")
 	if code != 0 || !strings.Contains(out, "Examples:") || !strings.Contains(out, "-dry-run") {
@@ -117,6 +140,13 @@ hosts:
 	code, out, errOut := run(t, "config", "check", "--config", good)
 	if code != 0 || !strings.Contains(out, "valid") || !strings.Contains(out, "level 1: ipmi address=10.0.0.11") {
 		t.Errorf("good config: exit %d\n%s%s", code, out, errOut)
+	}
+	// cobra's flags: --config=FILE before the action, and one dash is refused.
+	if code, again, _ := run(t, "config", "--config="+good, "check"); code != 0 || again != out {
+		t.Errorf("config --config=FILE check: exit %d, output differs:\n%s", code, again)
+	}
+	if code, _, errOut := run(t, "config", "check", "-config", good); code != 2 || !strings.Contains(errOut, "write --config") {
+		t.Errorf("config check -config: exit %d, stderr %q", code, errOut)
 	}
 	if strings.Contains(out+errOut, "s3cret-value") {
 		t.Errorf("config check printed the password")

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/spf13/pflag"
+
 	"github.com/vigil-ha/vigil/internal/config"
 	"github.com/vigil-ha/vigil/internal/fence/devices"
 	"github.com/vigil-ha/vigil/internal/safetime"
@@ -21,23 +23,24 @@ printing it), and prints what vigil would do with the file. Exit status: 0 valid
 2 invalid.
 `
 
-func configCmd(args []string, env Env) error {
-	fl := newFlags("config", configHelp, env)
-	cfgPath := fl.String("config", "/etc/vigil/vigil.yaml", "vigil's configuration file")
-	pos, err := parse(fl, args)
-	if err != nil {
-		return err
-	}
+// configFlags is command flags for vigil config.
+func configFlags(fs *pflag.FlagSet, env Env) (string, func([]string) error) {
+	path := fs.String("config", "/etc/vigil/vigil.yaml", "vigil's configuration file")
+	return configHelp, func(pos []string) error { return configCmd(pos, *path, env) }
+}
+
+// configCmd runs vigil config with its positional arguments.
+func configCmd(pos []string, cfgPath string, env Env) error {
 	if len(pos) != 1 || pos[0] != "check" {
 		return fmt.Errorf("%w: config takes one action: check (vigil config --help)", errUsage)
 	}
-	cfg, err := config.Load(*cfgPath)
+	cfg, err := config.Load(cfgPath)
 	if err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 	out := env.Stdout
 	d := cfg.Detection
-	fmt.Fprintf(out, "%s: valid\n", *cfgPath)
+	fmt.Fprintf(out, "%s: valid\n", cfgPath)
 	fmt.Fprintf(out, "  networks %s; a silent host is failed after %v of silence on every path (agent %v, peers %v, storage %v)\n",
 		strings.Join(cfg.Networks, ", "), d.DeadAfter, d.AgentTimeout, d.PeerTimeout, d.StorageTimeout)
 	fmt.Fprintf(out, "  brake: more than %d hosts or %.0f%% of a domain within %v; doubt: more than %.0f%% of hosts lost at once\n",

@@ -8,6 +8,8 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/spf13/pflag"
+
 	"github.com/vigil-ha/vigil/internal/config"
 	"github.com/vigil-ha/vigil/internal/controller/daemon"
 	"github.com/vigil-ha/vigil/internal/nova"
@@ -47,40 +49,56 @@ Examples:
   vigil controller --config /etc/vigil/vigil.yaml --name ctl1 --log-format json
 `
 
-func controllerCmd(args []string, env Env) error {
-	fs := newFlags("controller", controllerHelp, env)
-	path := fs.String("config", "/etc/vigil/vigil.yaml", "the cluster's configuration file")
-	host, _ := os.Hostname()
-	name := fs.String("name", host, "this controller's entry of controller.members")
-	check := fs.Bool("check", false, "validate the file, the secret and every host's fencing, then exit")
-	format := fs.String("log-format", "text", "log format: text or json")
-	level := fs.String("log-level", "info", "log level: debug, info, warn or error")
-	noNova := fs.Bool("without-nova", false, "labs and benchmarks only: run with no Nova (its actions are alerted, never carried out)")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
+// controllerOpts holds vigil controller's flags.
+type controllerOpts struct {
+	path, name, format, level string
+	check, noNova             bool
+}
+
+// controllerFlags is command flags for vigil controller.
+func controllerFlags(fs *pflag.FlagSet, env Env) (string, func([]string) error) {
+	var o controllerOpts
+	fs.StringVar(&o.path, "config", "/etc/vigil/vigil.yaml", "the cluster's configuration file")
+	// The host name is looked up when the flag is not given, so that the
+	// help (and docs/cli) says the same on every machine.
+	fs.StringVar(&o.name, "name", "", "this controller's entry of controller.members (default this machine's host name)")
+	fs.BoolVar(&o.check, "check", false, "validate the file, the secret and every host's fencing, then exit")
+	fs.StringVar(&o.format, "log-format", "text", "log format: text or json")
+	fs.StringVar(&o.level, "log-level", "info", "log level: debug, info, warn or error")
+	fs.BoolVar(&o.noNova, "without-nova", false, "labs and benchmarks only: run with no Nova (its actions are alerted, never carried out)")
+	return controllerHelp, func(pos []string) error { return controllerCmd(pos, o, env) }
+}
+
+// controllerCmd runs vigil controller with its positional arguments.
+func controllerCmd(pos []string, o controllerOpts, env Env) error {
 	if len(pos) > 0 {
 		return fmt.Errorf("%w: controller takes no arguments, got %q", errUsage, pos)
 	}
-	log, err := newLogger(env, *format, *level)
+	if o.name == "" {
+		host, err := os.Hostname()
+		if err != nil {
+			return fmt.Errorf("%w: --name: this machine has no host name (%v): give the controller's entry of controller.members", errUsage, err)
+		}
+		o.name = host
+	}
+	log, err := newLogger(env, o.format, o.level)
 	if err != nil {
 		return err
 	}
-	cfg, err := config.Load(*path)
+	cfg, err := config.Load(o.path)
 	if err != nil {
 		return err
 	}
-	opts := daemon.Options{Name: *name, Getenv: env.Getenv, ReadFile: env.ReadFile, Log: log}
-	if *noNova {
+	opts := daemon.Options{Name: o.name, Getenv: env.Getenv, ReadFile: env.ReadFile, Log: log}
+	if o.noNova {
 		opts.Nova = func(context.Context) (*nova.Client, error) { return nil, nil }
 	}
-	if *check {
+	if o.check {
 		sum, err := daemon.Check(cfg, opts)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(env.Stdout, "%s: %s\n", *path, sum)
+		fmt.Fprintf(env.Stdout, "%s: %s\n", o.path, sum)
 		return nil
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"slices"
 
+	"github.com/spf13/pflag"
+
 	"github.com/vigil-ha/vigil/internal/wire"
 )
 
@@ -36,19 +38,25 @@ Examples:
   vigil keys host cmp1 cmp2 cmp3 --secrets /etc/vigil/cluster.secret --out /root/vigil-keys
 `
 
-func keysCmd(args []string, env Env) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+// keysFlags is command flags for vigil keys.
+func keysFlags(flags *pflag.FlagSet, env Env) (string, func([]string) error) {
+	secrets := flags.String("secrets", "", "the cluster secret file (controllers only)")
+	out := flags.String("out", "", "keys host: the directory to write HOST.key files into")
+	return keysHelp, func(pos []string) error { return keysCmd(pos, *secrets, *out, env) }
+}
+
+// keysCmd runs vigil keys with its positional arguments: the action, then
+// its own.
+func keysCmd(args []string, secrets, out string, env Env) error {
+	if len(args) == 0 || args[0] == "help" {
 		fmt.Fprint(env.Stdout, keysHelp)
 		return nil
 	}
-	fs := newFlags("keys "+args[0], keysHelp, env)
-	secrets := fs.String("secrets", "", "the cluster secret file (controllers only)")
-	out := fs.String("out", "", "keys host: the directory to write HOST.key files into")
-	pos, err := parse(fs, args[1:])
-	if err != nil {
-		return err
+	pos := args[1:]
+	if !slices.Contains([]string{"new", "rotate", "retire", "host"}, args[0]) {
+		return fmt.Errorf("%w: unknown keys command %q; run 'vigil keys --help'", errUsage, args[0])
 	}
-	if *secrets == "" {
+	if secrets == "" {
 		return fmt.Errorf("%w: keys %s: --secrets FILE is required", errUsage, args[0])
 	}
 	if env.WriteFile == nil {
@@ -59,34 +67,34 @@ func keysCmd(args []string, env Env) error {
 		if len(pos) > 0 {
 			return fmt.Errorf("%w: keys new takes no arguments, got %q", errUsage, pos)
 		}
-		if exists(env, *secrets) {
-			return fmt.Errorf("keys new: %s exists: it may be the secret every host's key derives from; use keys rotate to add a generation, or remove it yourself", *secrets)
+		if exists(env, secrets) {
+			return fmt.Errorf("keys new: %s exists: it may be the secret every host's key derives from; use keys rotate to add a generation, or remove it yourself", secrets)
 		}
 		s, err := wire.NewSecret(1)
 		if err != nil {
 			return err
 		}
-		if err := env.WriteFile(*secrets, wire.FormatSecrets([]wire.Secret{s})); err != nil {
+		if err := env.WriteFile(secrets, wire.FormatSecrets([]wire.Secret{s})); err != nil {
 			return err
 		}
-		fmt.Fprintf(env.Stdout, "wrote %s (generation 1, mode 0600); next: vigil keys host HOST... --secrets %s --out DIR\n", *secrets, *secrets)
+		fmt.Fprintf(env.Stdout, "wrote %s (generation 1, mode 0600); next: vigil keys host HOST... --secrets %s --out DIR\n", secrets, secrets)
 	case "rotate", "retire":
 		if len(pos) > 0 {
 			return fmt.Errorf("%w: keys %s takes no arguments, got %q", errUsage, args[0], pos)
 		}
-		cur, err := wire.LoadSecrets(*secrets)
+		cur, err := wire.LoadSecrets(secrets)
 		if err != nil {
 			return err
 		}
-		return rotate(env, *secrets, cur, args[0] == "rotate")
+		return rotate(env, secrets, cur, args[0] == "rotate")
 	case "host":
 		if len(pos) == 0 {
 			return fmt.Errorf("%w: keys host: name at least one host (as Nova knows it)", errUsage)
 		}
-		if *out == "" {
+		if out == "" {
 			return fmt.Errorf("%w: keys host: --out DIR is required", errUsage)
 		}
-		cur, err := wire.LoadSecrets(*secrets)
+		cur, err := wire.LoadSecrets(secrets)
 		if err != nil {
 			return err
 		}
@@ -95,14 +103,12 @@ func keysCmd(args []string, env Env) error {
 			if err != nil {
 				return fmt.Errorf("keys host %s: %w", h, err)
 			}
-			p := filepath.Join(*out, h+".key")
+			p := filepath.Join(out, h+".key")
 			if err := env.WriteFile(p, b); err != nil {
 				return err
 			}
 			fmt.Fprintf(env.Stdout, "wrote %s (%d generation(s))\n", p, len(cur))
 		}
-	default:
-		return fmt.Errorf("%w: unknown keys command %q; run 'vigil keys --help'", errUsage, args[0])
 	}
 	return nil
 }

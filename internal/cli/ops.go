@@ -6,12 +6,13 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/spf13/pflag"
 
 	"github.com/vigil-ha/vigil/internal/api"
 )
@@ -149,12 +150,16 @@ Example:
   vigil release cmp4 --reason "rack 4's PDU failed; the others are fine"
 ` + remoteHelp
 
-// remote holds the flags of the commands that talk to a controller.
-type remote struct {
-	url, tokenFile, ca, out *string
+// opsFlags holds the flags of the commands that talk to a controller.
+type opsFlags struct {
+	url, tokenFile, ca, out string
+	reason, by              string
+	n                       int
 }
 
-func remoteFlags(fs *flag.FlagSet, env Env) *remote {
+// define defines command name's flags on fs; env gives the defaults of
+// those an environment variable names.
+func (o *opsFlags) define(name string, fs *pflag.FlagSet, env Env) {
 	get := func(k, def string) string {
 		if env.Getenv != nil {
 			if v := env.Getenv(k); v != "" {
@@ -163,31 +168,38 @@ func remoteFlags(fs *flag.FlagSet, env Env) *remote {
 		}
 		return def
 	}
-	return &remote{
-		url:       fs.String("url", get("VIGIL_URL", defaultURL), "the controller's API (env VIGIL_URL)"),
-		tokenFile: fs.String("token-file", get("VIGIL_TOKEN_FILE", ""), "the file holding your token (env VIGIL_TOKEN_FILE)"),
-		ca:        fs.String("ca", get("VIGIL_CA", ""), "the CA of the controller's certificate, PEM (env VIGIL_CA; default the system's)"),
-		out:       fs.String("o", "text", "output: text or json"),
+	fs.StringVar(&o.url, "url", get("VIGIL_URL", defaultURL), "the controller's API (env VIGIL_URL)")
+	fs.StringVar(&o.tokenFile, "token-file", get("VIGIL_TOKEN_FILE", ""), "the file holding your token (env VIGIL_TOKEN_FILE)")
+	fs.StringVar(&o.ca, "ca", get("VIGIL_CA", ""), "the CA of the controller's certificate, PEM (env VIGIL_CA; default the system's)")
+	fs.StringVarP(&o.out, "o", "o", "text", "output: text or json")
+	switch name {
+	case "maintenance", "confirm", "release", "pause", "resume":
+		fs.StringVar(&o.reason, "reason", "", "why: to the controller's log and the host's history")
+		if name != "maintenance" {
+			fs.StringVar(&o.by, "by", "", "who (default: your token's name, else \"operator\")")
+		}
+	case "history":
+		fs.IntVarP(&o.n, "n", "n", 50, "how many events")
 	}
 }
 
 // client checks the flags and returns the controller's client.
-func (r *remote) client(env Env) (*api.Client, error) {
-	if *r.out != "text" && *r.out != "json" {
-		return nil, fmt.Errorf("%w: -o %q: want text or json", errUsage, *r.out)
+func (r *opsFlags) client(env Env) (*api.Client, error) {
+	if r.out != "text" && r.out != "json" {
+		return nil, fmt.Errorf("%w: -o %q: want text or json", errUsage, r.out)
 	}
-	if *r.tokenFile == "" {
+	if r.tokenFile == "" {
 		return nil, fmt.Errorf("%w: --token-file FILE (or VIGIL_TOKEN_FILE) is required: the controller admits no call without a token", errUsage)
 	}
-	token, err := api.LoadClientToken(env.ReadFile, *r.tokenFile)
+	token, err := api.LoadClientToken(env.ReadFile, r.tokenFile)
 	if err != nil {
 		return nil, err
 	}
-	conf, err := api.ClientTLS(env.ReadFile, *r.ca)
+	conf, err := api.ClientTLS(env.ReadFile, r.ca)
 	if err != nil {
 		return nil, err
 	}
-	c, err := api.NewClient(*r.url, token, conf)
+	c, err := api.NewClient(r.url, token, conf)
 	if err != nil {
 		return nil, fmt.Errorf("%w: --url: %v", errUsage, err)
 	}
@@ -195,7 +207,7 @@ func (r *remote) client(env Env) (*api.Client, error) {
 }
 
 // explain says what a client's error means and what to do about it.
-func (r *remote) explain(err error) error {
+func (r *opsFlags) explain(err error) error {
 	var e *api.Error
 	var ue *api.UnreachableError
 	var unknown x509.UnknownAuthorityError
@@ -203,21 +215,21 @@ func (r *remote) explain(err error) error {
 	var host x509.HostnameError
 	switch {
 	case errors.As(err, &unknown), errors.As(err, &verify) && !errors.As(err, &host):
-		return fmt.Errorf("cannot verify the certificate of the controller at %s (%v): give the CA that signed it with --ca FILE (or VIGIL_CA)", *r.url, cause(err))
+		return fmt.Errorf("cannot verify the certificate of the controller at %s (%v): give the CA that signed it with --ca FILE (or VIGIL_CA)", r.url, cause(err))
 	case errors.As(err, &host):
-		return fmt.Errorf("the certificate of the controller at %s is not for that name (%v): use the name or address it was made for in --url", *r.url, host)
+		return fmt.Errorf("the certificate of the controller at %s is not for that name (%v): use the name or address it was made for in --url", r.url, host)
 	case errors.As(err, &ue):
-		return fmt.Errorf("cannot reach the controller at %s: %v; check --url (or VIGIL_URL) and that vigil controller runs there", *r.url, ue.Err)
+		return fmt.Errorf("cannot reach the controller at %s: %v; check --url (or VIGIL_URL) and that vigil controller runs there", r.url, ue.Err)
 	case errors.As(err, &e):
 		switch e.Code {
 		case api.CodeNotLeading:
-			return fmt.Errorf("the controller at %s does not lead (%s); point --url at another controller", *r.url, e.Message)
+			return fmt.Errorf("the controller at %s does not lead (%s); point --url at another controller", r.url, e.Message)
 		case api.CodeUnauthorized:
-			return fmt.Errorf("the controller at %s refused the token of %s: %s", *r.url, *r.tokenFile, e.Message)
+			return fmt.Errorf("the controller at %s refused the token of %s: %s", r.url, r.tokenFile, e.Message)
 		case api.CodeForbidden:
-			return fmt.Errorf("the controller at %s: %s; give an operator's token file with --token-file", *r.url, e.Message)
+			return fmt.Errorf("the controller at %s: %s; give an operator's token file with --token-file", r.url, e.Message)
 		}
-		return fmt.Errorf("the controller at %s answered %d: %s", *r.url, e.Status, e.Message)
+		return fmt.Errorf("the controller at %s answered %d: %s", r.url, e.Status, e.Message)
 	}
 	return err
 }
@@ -240,27 +252,22 @@ func printJSON(env Env, v any) error {
 	return err
 }
 
-// opsCmd runs the commands that talk to a controller's API.
-func opsCmd(name string, args []string, env Env) error {
-	help := map[string]string{"status": statusHelp, "explain": explainHelp, "history": historyHelp,
-		"maintenance": maintenanceHelp, "confirm": confirmHelp, "release": releaseHelp, "pause": pauseHelp, "resume": resumeHelp}[name]
-	fs := newFlags(name, help, env)
-	r := remoteFlags(fs, env)
-	var reason, by *string
-	var n *int
-	switch name {
-	case "maintenance", "confirm", "release", "pause", "resume":
-		reason = fs.String("reason", "", "why: to the controller's log and the host's history")
-		if name != "maintenance" {
-			by = fs.String("by", "", "who (default: your token's name, else \"operator\")")
-		}
-	case "history":
-		n = fs.Int("n", 50, "how many events")
+// opsHelp is the --help of each command that talks to a controller.
+var opsHelp = map[string]string{"status": statusHelp, "explain": explainHelp, "history": historyHelp,
+	"maintenance": maintenanceHelp, "confirm": confirmHelp, "release": releaseHelp, "pause": pauseHelp, "resume": resumeHelp}
+
+// opsCommand is command flags for name, one of opsHelp's.
+func opsCommand(name string) func(*pflag.FlagSet, Env) (string, func([]string) error) {
+	return func(fs *pflag.FlagSet, env Env) (string, func([]string) error) {
+		var o opsFlags
+		o.define(name, fs, env)
+		return opsHelp[name], func(pos []string) error { return opsCmd(name, pos, &o, env) }
 	}
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
+}
+
+// opsCmd runs the commands that talk to a controller's API, given their
+// positional arguments and flags.
+func opsCmd(name string, pos []string, r *opsFlags, env Env) error {
 	want := map[string]string{"status": "", "explain": "HOST", "history": "[HOST]", "maintenance": "on|off HOST", "confirm": "HOST", "release": "HOST", "pause": "", "resume": ""}[name]
 	nargs := len(strings.Fields(want))
 	switch {
@@ -268,10 +275,10 @@ func opsCmd(name string, args []string, env Env) error {
 		return fmt.Errorf("%w: usage: vigil %s %s (vigil %s --help)", errUsage, name, want, name)
 	case name == "maintenance" && pos[0] != "on" && pos[0] != "off":
 		return fmt.Errorf("%w: maintenance %q: want on or off, then the host", errUsage, pos[0])
-	case name == "maintenance" && pos[0] == "on" && *reason == "", name == "confirm" && *reason == "", name == "pause" && *reason == "":
+	case name == "maintenance" && pos[0] == "on" && r.reason == "", name == "confirm" && r.reason == "", name == "pause" && r.reason == "":
 		return fmt.Errorf("%w: %s: --reason TEXT is required: say why (it goes to the controller's log and the host's history)", errUsage, name)
-	case name == "history" && *n < 1:
-		return fmt.Errorf("%w: history: -n %d: want at least 1", errUsage, *n)
+	case name == "history" && r.n < 1:
+		return fmt.Errorf("%w: history: -n %d: want at least 1", errUsage, r.n)
 	}
 	c, err := r.client(env)
 	if err != nil {
@@ -282,13 +289,13 @@ func opsCmd(name string, args []string, env Env) error {
 	switch name {
 	case "status":
 		var st api.Status
-		if st, err = c.Status(ctx); err == nil && *r.out == "text" {
+		if st, err = c.Status(ctx); err == nil && r.out == "text" {
 			return printStatus(env, st)
 		}
 		out = st
 	case "explain":
 		var d api.HostDetail
-		if d, err = c.Host(ctx, pos[0]); err == nil && *r.out == "text" {
+		if d, err = c.Host(ctx, pos[0]); err == nil && r.out == "text" {
 			return printExplain(env, d)
 		}
 		out = d
@@ -298,25 +305,25 @@ func opsCmd(name string, args []string, env Env) error {
 			host = pos[0]
 		}
 		var h api.History
-		if h, err = c.History(ctx, host, *n); err == nil && *r.out == "text" {
+		if h, err = c.History(ctx, host, r.n); err == nil && r.out == "text" {
 			return printHistory(env, h, host)
 		}
 		out = h
 	case "maintenance":
-		out, err = c.Maintenance(ctx, pos[1], api.MaintenanceRequest{On: pos[0] == "on", Reason: *reason})
+		out, err = c.Maintenance(ctx, pos[1], api.MaintenanceRequest{On: pos[0] == "on", Reason: r.reason})
 	case "confirm":
-		out, err = c.Confirm(ctx, pos[0], api.ConfirmRequest{By: *by, Reason: *reason})
+		out, err = c.Confirm(ctx, pos[0], api.ConfirmRequest{By: r.by, Reason: r.reason})
 	case "release":
-		out, err = c.Release(ctx, pos[0], api.ReleaseRequest{By: *by, Reason: *reason})
+		out, err = c.Release(ctx, pos[0], api.ReleaseRequest{By: r.by, Reason: r.reason})
 	case "pause":
-		out, err = c.Pause(ctx, api.ReleaseRequest{By: *by, Reason: *reason})
+		out, err = c.Pause(ctx, api.ReleaseRequest{By: r.by, Reason: r.reason})
 	case "resume":
-		out, err = c.Resume(ctx, api.ReleaseRequest{By: *by, Reason: *reason})
+		out, err = c.Resume(ctx, api.ReleaseRequest{By: r.by, Reason: r.reason})
 	}
 	if err != nil {
 		return r.explain(err)
 	}
-	if a, ok := out.(api.Accepted); ok && *r.out == "text" {
+	if a, ok := out.(api.Accepted); ok && r.out == "text" {
 		who := a.Host
 		if who == "" {
 			who = "vigil"

@@ -393,7 +393,7 @@ func TestOpsHelp(t *testing.T) {
 			t.Errorf("vigil %s --help: exit %d\n%s", cmd, code, out)
 		}
 	}
-	if _, out, _ := run(t, "help"); !strings.Contains(out, "vigil explain HOST") {
+	if _, out, _ := run(t, "help"); !strings.Contains(out, "explain     why a host is where it is") {
 		t.Errorf("top help lacks the operator's commands:\n%s", out)
 	}
 }
@@ -454,6 +454,49 @@ func TestWordsForEveryRuleAndState(t *testing.T) {
 	for s := range states {
 		if stateSentences[s] == "" {
 			t.Errorf("state %q has no sentence in stateSentences", s)
+		}
+	}
+}
+
+// The operator's commands take their flags as they did before cobra:
+// --flag value, --flag=value, before or after the host, -o and -n with
+// one dash; a long flag with one dash is told to take two.
+func TestOpsFlagSpellings(t *testing.T) {
+	o := newOpsBed(t, apitest.New("ctl1", opsHosts()...))
+	for _, args := range [][]string{
+		{"maintenance", "on", "cmp1", "--reason", "BIOS"},
+		{"maintenance", "--reason=BIOS", "on", "cmp1"},
+		{"maintenance", "on", "--reason", "BIOS", "cmp1", "-o", "json"},
+		{"maintenance", "on", "cmp1", "--reason=BIOS", "-o=json"},
+		{"maintenance", "-ojson", "on", "cmp1", "--reason", "BIOS", "--o", "json"},
+	} {
+		code, out, errOut := o.as(t, o.operator, args...)
+		if code != 0 {
+			t.Errorf("vigil %q: exit %d, stderr %q", args, code, errOut)
+			continue
+		}
+		if json.Valid([]byte(out)) != strings.Contains(strings.Join(args, " "), "json") {
+			t.Errorf("vigil %q: JSON output %v, want %v:\n%s", args, json.Valid([]byte(out)), !json.Valid([]byte(out)), out)
+		}
+	}
+	var want []decision.Input
+	for range 5 {
+		want = append(want, decision.SetMaintenance{Host: "cmp1", On: true})
+	}
+	if d := cmp.Diff(want, o.b.Submitted()); d != "" {
+		t.Errorf("submitted (-want +got):\n%s", d)
+	}
+	for _, args := range [][]string{{"history", "-n", "1"}, {"history", "-n=1"}, {"history", "-n1"}, {"history", "cmp1", "--n", "1"}} {
+		if code, out, errOut := o.as(t, o.reader, args...); code != 0 || strings.Count(out, " ago)") != 1 {
+			t.Errorf("vigil %q: exit %d, want one event\n%s%s", args, code, out, errOut)
+		}
+	}
+	for flag, args := range map[string][]string{
+		"reason": {"maintenance", "on", "cmp1", "-reason", "x"},
+		"url":    {"status", "-url=" + o.srv.URL},
+	} {
+		if code, _, errOut := o.as(t, o.operator, args...); code != 2 || !strings.Contains(errOut, "write --"+flag) {
+			t.Errorf("vigil %q: exit %d, stderr %q; want a usage error telling to write --%s", args, code, errOut, flag)
 		}
 	}
 }
