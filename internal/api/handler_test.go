@@ -363,7 +363,7 @@ func TestHostStatusShowsEveryField(t *testing.T) {
 		}
 	}
 	full := decision.HostStatus{Name: "n", State: decision.Failed, Since: since, Rule: "r", Held: true, Reason: "why", Fence: &decision.Fence{Method: "m"},
-		Domain: "d", LeftToOperator: []string{"vm"}, Unfence: "u",
+		Domain: "d", LeftToOperator: []string{"vm"}, Unfence: "u", Quiet: true,
 		Seen: decision.Seen{At: since, Networks: []decision.NetworkSeen{{Name: "mgmt", Agent: since, Peer: since}}, StorageMoved: since,
 			BMC: decision.PowerOff, BMCAt: since, NovaUp: true, NovaAt: since}}
 	got := api.FromDecision(full)

@@ -72,6 +72,9 @@ type HostStatus struct {
 	Unfence string `json:"unfence,omitempty"`
 	// Seen is what the leader last heard of the host (decision.Seen).
 	Seen Seen `json:"seen"`
+	// Quiet: its agent has missed a report on every network; the
+	// controllers read its power (decision.HostStatus.Quiet).
+	Quiet bool `json:"quiet,omitempty"`
 }
 
 // Seen is decision.Seen as the API shows it: times, the zero ones left out.
@@ -103,7 +106,7 @@ func FromDecision(s decision.HostStatus) HostStatus {
 		seen.Networks = append(seen.Networks, NetworkSeen(n))
 	}
 	return HostStatus{Name: s.Name, State: s.State, Since: s.Since, Rule: s.Rule, Held: s.Held, Reason: s.Reason,
-		Fence: s.Fence, Domain: s.Domain, LeftToOperator: s.LeftToOperator, Unfence: s.Unfence, Seen: seen}
+		Fence: s.Fence, Domain: s.Domain, LeftToOperator: s.LeftToOperator, Unfence: s.Unfence, Seen: seen, Quiet: s.Quiet}
 }
 
 // Health is GET /healthz.
