@@ -111,11 +111,11 @@ func (e *Engine) quiet(h *host, now time.Time) bool {
 	return !last.IsZero() && now.Sub(last) >= e.cfg.AgentTimeout/2
 }
 
-// quietPowerOff is the fast path of a power loss: the host's BMC, asked
-// after the agent's last word, reads the power off, the agent has missed a
-// report on every network since, and nothing else (a peer, the storage
-// heartbeat, an answer to the fence probe) has shown life after that word,
-// and the agent had not announced a clean stop (a restart).
+// quietPowerOff is the fast path of a power loss: the agent has missed a
+// report on every network, had not announced a clean stop (a restart), and
+// the host's BMC, asked after every sign of life (the agent's last word, a
+// peer's reach, the storage heartbeat, an answer to the fence probe), reads
+// the power off.
 // Two independent signals agree (the BMC's reading, the agent's silence);
 // the incident's fence then powers it off and verifies, which a host that
 // still runs fails (its agent or the probe answers). A reading older than
@@ -130,17 +130,23 @@ func (e *Engine) quietPowerOff(h *host, now time.Time) bool {
 		// out the agent timeout like any other.
 		return false
 	}
-	last := h.lastAgent()
-	if !h.bmcAt.After(last) || h.answeredAt.After(last) {
-		return false
+	// The reading must be later than every sign of life: the agent's
+	// last word, a peer's reach, the storage heartbeat's last move (dated
+	// by the read that saw it), an answer to the fence probe. A host can
+	// die after any of them; it cannot be off before them.
+	life := h.lastAgent()
+	for _, at := range h.peerAt {
+		life = later(life, at)
 	}
-	after := last.Add(e.cfg.AgentTimeout / 2)
-	for i := range e.cfg.Networks {
-		if h.peerAt[i].After(after) {
-			return false
-		}
+	life = later(later(life, h.storageMoved), h.answeredAt)
+	return h.bmcAt.After(life)
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
 	}
-	return !h.storageMoved.After(after)
+	return a
 }
 
 // rebootProof reports whether h's storage heartbeat proves that the boot
@@ -229,13 +235,12 @@ func (e *Engine) evidence(h *host, now time.Time) []string {
 	}
 	if len(ok) < len(e.cfg.Networks) {
 		var peers, before []string
-		after := h.lastAgent().Add(e.cfg.AgentTimeout / 2)
 		for i, net := range e.cfg.Networks {
 			if !fresh(h.peerAt[i], now, e.cfg.PeerTimeout) {
 				continue
 			}
 			p := fmt.Sprintf("%s (by %s %s ago)", net, h.peerBy[i], age(h.peerAt[i]))
-			if quiet && !h.peerAt[i].After(after) {
+			if quiet {
 				before = append(before, p)
 			} else {
 				peers = append(peers, p)
@@ -245,7 +250,7 @@ func (e *Engine) evidence(h *host, now time.Time) []string {
 		case len(peers) > 0:
 			ev = append(ev, "peers reach it on "+strings.Join(peers, ", "))
 		case len(before) > 0:
-			ev = append(ev, "peers last reached it on "+strings.Join(before, ", ")+", no later than the agent's last word")
+			ev = append(ev, "peers last reached it on "+strings.Join(before, ", ")+", before the BMC's reading")
 		default:
 			ev = append(ev, "no peer reaches it on any network")
 		}
@@ -255,6 +260,8 @@ func (e *Engine) evidence(h *host, now time.Time) []string {
 			ev = append(ev, "storage heartbeats unreadable")
 		case !h.storageSeen:
 			ev = append(ev, "no storage heartbeat ever seen")
+		case quiet:
+			ev = append(ev, fmt.Sprintf("storage heartbeat last moved (%d) %s ago, before the BMC's reading", h.storageCounter, age(h.storageMoved)))
 		case rebooted:
 			ev = append(ev, fmt.Sprintf("storage heartbeat advancing (%d), but %s", h.storageCounter, proof))
 		case fresh(h.storageMoved, now, e.cfg.StorageTimeout) && h.storageMoved.After(h.lastAgent().Add(e.cfg.AgentTimeout/2)):

@@ -59,6 +59,21 @@ func (e *Engine) workflow(now time.Time, h *host, a assessment) {
 				e.undone(now, h, why)
 				return
 			}
+			if inc.cancelled {
+				// The host showed life after the fence was decided, and
+				// the device acted anyway. A power-off that really
+				// happened after that life leaves the host silent; a BMC
+				// that only says so (it lies, the host hung and resumes)
+				// does not. Trust the fence once the host has been silent
+				// for an agent timeout since it was verified.
+				if why := e.lifeSince(h, inc.fence.At); why != "" {
+					e.undone(now, h, why+" after the fence was verified, which came after it showed life: the fence did not hold")
+					return
+				}
+				if now.Before(inc.fence.At.Add(e.cfg.AgentTimeout)) {
+					return
+				}
+			}
 			e.transition(now, h, Fenced, "fence-verified", []string{inc.fence.describe()})
 			e.persist(h)
 			e.recover(now, h)
