@@ -461,13 +461,17 @@ func Run(w *World, c *Controller, end time.Duration, faults func(now time.Durati
 // checkPause holds the engine to vigil pause: while the operator's pause
 // is in force, no host outside an incident is fenced (a new incident
 // opens by fencing, or by an operator's confirm, which is the operator's
-// word and allowed); an incident already open carries on.
+// word and allowed); an incident already open carries on, and so does one
+// that an operator's maintenance suspended: it resumes where it was when
+// the host leaves maintenance ([maintenance-ended] is only ever a resumed
+// incident: a host in maintenance with none goes back to judgement).
 func (c *Controller) checkPause(r decision.Ready) {
 	if !c.paused {
 		return
 	}
 	for _, t := range r.Transitions {
-		if (t.To == decision.Fencing || t.To == decision.Fenced) && !incidentState(t.From) && t.Rule != "operator-confirmed" {
+		resumed := t.From == decision.Maintenance && t.Rule == "maintenance-ended"
+		if (t.To == decision.Fencing || t.To == decision.Fenced) && !incidentState(t.From) && !resumed && t.Rule != "operator-confirmed" {
 			c.violate(t.Host, "a new incident opened while vigil is paused: %s → %s [%s]", t.From, t.To, t.Rule)
 		}
 	}
