@@ -8,7 +8,7 @@ STATICCHECK_VERSION := v0.8.2
 # Runtime files of integration tests (namespaces, BMCs, Ceph) go here, never in the repo.
 export VIGIL_RUN ?= /tmp/vigil-run
 
-.PHONY: all build deps deps-build test integration scenarios fuzz-check model lint bench bench-fence check lab docs clean
+.PHONY: all build deps deps-build test integration scenarios fuzz-check model lint bench bench-fence bench-scale check lab docs clean
 
 all: build
 
@@ -91,3 +91,10 @@ clean:
 # Fence driver timings against real ipmi_sim / fence_ipmilan / Ceph (root, `make deps`).
 bench-fence: deps
 	VIGIL_INTEGRATION=1 $(GO) test -tags $(TAGS) -p 1 -count 1 -run '^$$' -bench 'Off' -benchtime 10x ./internal/fence/...
+
+# Two vigil controller processes on Debian's etcd, fed by 1,000 and 10,000 agents on
+# the real transport (three networks, 1 s interval; internal/testbed/swarm): the
+# leader's CPU and RSS, report-to-grant latency, and the takeover after a SIGKILL
+# (docs/performance.md). VIGIL_SCALE_HOSTS=1000,5000,10000 picks the sizes.
+bench-scale: deps
+	VIGIL_INTEGRATION=1 $(GO) test -count 1 -timeout 30m -run '^$$' -bench Controller -benchtime 1x ./internal/testbed/swarm/
