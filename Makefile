@@ -95,6 +95,7 @@ bench-fence: deps
 # Two vigil controller processes on Debian's etcd, fed by 1,000 and 10,000 agents on
 # the real transport (three networks, 1 s interval; internal/testbed/swarm): the
 # leader's CPU and RSS, report-to-grant latency, and the takeover after a SIGKILL
-# (docs/performance.md). VIGIL_SCALE_HOSTS=1000,5000,10000 picks the sizes.
+# (docs/performance.md). VIGIL_SCALE_HOSTS=1000,5000,10000 picks the sizes;
+# VIGIL_SCALE_PROFILE=DIR saves the leader's CPU profile there (go tool pprof).
 bench-scale: deps
 	VIGIL_INTEGRATION=1 $(GO) test -count 1 -timeout 30m -run '^$$' -bench Controller -benchtime 1x ./internal/testbed/swarm/

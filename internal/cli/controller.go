@@ -4,9 +4,14 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"net/netip"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/spf13/pflag"
 
@@ -52,6 +57,7 @@ Examples:
 // controllerOpts holds vigil controller's flags.
 type controllerOpts struct {
 	path, name, format, level string
+	pprof                     string
 	check, noNova             bool
 }
 
@@ -66,6 +72,7 @@ func controllerFlags(fs *pflag.FlagSet, env Env) (string, func([]string) error) 
 	fs.StringVar(&o.format, "log-format", "text", "log format: text or json")
 	fs.StringVar(&o.level, "log-level", "info", "log level: debug, info, warn or error")
 	fs.BoolVar(&o.noNova, "without-nova", false, "labs and benchmarks only: run with no Nova (its actions are alerted, never carried out)")
+	fs.StringVar(&o.pprof, "pprof", "", "serve Go's profiles (net/http/pprof, no authentication) on this loopback address, e.g. 127.0.0.1:6060")
 	return controllerHelp, func(pos []string) error { return controllerCmd(pos, o, env) }
 }
 
@@ -101,6 +108,13 @@ func controllerCmd(pos []string, o controllerOpts, env Env) error {
 		fmt.Fprintf(env.Stdout, "%s: %s\n", o.path, sum)
 		return nil
 	}
+	if o.pprof != "" {
+		stopProfiles, err := serveProfiles(o.pprof, log)
+		if err != nil {
+			return err
+		}
+		defer stopProfiles()
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	return daemon.Run(ctx, cfg, opts)
@@ -120,4 +134,27 @@ func newLogger(env Env, format, level string) (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(env.Stderr, o)), nil
 	}
 	return nil, fmt.Errorf("%w: --log-format %q: want text or json", errUsage, format)
+}
+
+// serveProfiles serves net/http/pprof on addr, which must be a loopback
+// address: the profiles are not authenticated.
+func serveProfiles(addr string, log *slog.Logger) (func(), error) {
+	ap, err := netip.ParseAddrPort(addr)
+	if err != nil || !ap.Addr().IsLoopback() {
+		return nil, fmt.Errorf("%w: --pprof %q: give a loopback address and port, e.g. 127.0.0.1:6060 (the profiles are not authenticated)", errUsage, addr)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("--pprof %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	log.Info("serving profiles", "addr", ln.Addr().String())
+	return func() { _ = srv.Close() }, nil
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -81,10 +82,11 @@ func envDuration(name string, def time.Duration) time.Duration {
 }
 
 type member struct {
-	name string
-	api  string
-	cmd  *exec.Cmd
-	log  string
+	name  string
+	api   string
+	pprof string
+	cmd   *exec.Cmd
+	log   string
 }
 
 func measure(b *testing.B, hosts int) {
@@ -162,12 +164,20 @@ func measure(b *testing.B, hosts int) {
 			b.Fatal(err)
 		}
 		defer f.Close()
-		m.cmd = exec.Command(bin, "controller", "--config", cfgFile, "--name", m.name, "--without-nova")
+		args := []string{"controller", "--config", cfgFile, "--name", m.name, "--without-nova"}
+		if m.pprof != "" {
+			args = append(args, "--pprof", m.pprof)
+		}
+		m.cmd = exec.Command(bin, args...)
 		m.cmd.Stdout, m.cmd.Stderr = f, f
 		if err := child.Start(m.cmd); err != nil {
 			b.Fatal(err)
 		}
 		b.Cleanup(func() { _ = m.cmd.Process.Kill(); _ = m.cmd.Wait() })
+	}
+	profDir := os.Getenv("VIGIL_SCALE_PROFILE")
+	if profDir != "" {
+		members[0].pprof = "127.0.0.1:" + freePort(b)
 	}
 	start(members[0])
 	waitFor(b, 2*time.Minute, "c1 leads", func() bool { return leading(members[0]) })
@@ -210,6 +220,9 @@ func measure(b *testing.B, hosts int) {
 	}
 	cpu0, t0 := cpuTime(b, pid), time.Now()
 	swarm0 := fleetCPU(b, sw)
+	if profDir != "" {
+		go profile(b, leader, window-time.Second, filepath.Join(profDir, fmt.Sprintf("controller-%d.pprof", hosts)))
+	}
 	time.Sleep(window)
 	cpu1, t1 := cpuTime(b, pid), time.Now()
 	swarm1 := fleetCPU(b, sw)
@@ -270,6 +283,25 @@ func health(m *member) (h struct {
 }
 
 func leading(m *member) bool { h, ok := health(m); return ok && h.Leading }
+
+// profile saves m's CPU profile over d to path (VIGIL_SCALE_PROFILE=DIR;
+// read it with go tool pprof).
+func profile(b *testing.B, m *member, d time.Duration, path string) {
+	c := http.Client{Timeout: d + 10*time.Second}
+	r, err := c.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", m.pprof, int(d.Seconds())))
+	if err != nil {
+		b.Logf("profile: %v", err)
+		return
+	}
+	defer r.Body.Close()
+	f, err := os.Create(path)
+	if err != nil {
+		b.Logf("profile: %v", err)
+		return
+	}
+	defer f.Close()
+	_, _ = io.Copy(f, r.Body)
+}
 
 func waitFor(b *testing.B, within time.Duration, what string, cond func() bool) {
 	b.Helper()
