@@ -111,11 +111,11 @@ func (e *Engine) quiet(h *host, now time.Time) bool {
 	return !last.IsZero() && now.Sub(last) >= e.cfg.AgentTimeout/2
 }
 
-// quietPowerOff is the fast path of a power loss: the agent has missed a
-// report on every network, had not announced a clean stop (a restart), and
-// the host's BMC, asked after every sign of life (the agent's last word, a
-// peer's reach, the storage heartbeat, an answer to the fence probe), reads
-// the power off.
+// quietPowerOff is the fast path of a power loss: the host has shown no
+// sign of life of any kind (the agent's word, a peer's reach, the storage
+// heartbeat, an answer to the fence probe) for half an agent timeout, its
+// agent had not announced a clean stop (a restart), and its BMC, asked
+// after every sign of life, reads the power off.
 // Two independent signals agree (the BMC's reading, the agent's silence);
 // the incident's fence then powers it off and verifies, which a host that
 // still runs fails (its agent or the probe answers). A reading older than
@@ -134,12 +134,17 @@ func (e *Engine) quietPowerOff(h *host, now time.Time) bool {
 	// last word, a peer's reach, the storage heartbeat's last move (dated
 	// by the read that saw it), an answer to the fence probe. A host can
 	// die after any of them; it cannot be off before them.
+	// And every one of them must be as old as the agent's silence: a
+	// host that a peer reached, or whose heartbeat moved, within half an
+	// agent timeout is not quiet, whatever its agent says (it crashed, it
+	// is cut from the controllers and writes its storage still), and a
+	// BMC that lies "off" must not fail it at its next reading.
 	life := h.lastAgent()
 	for _, at := range h.peerAt {
 		life = later(life, at)
 	}
 	life = later(later(life, h.storageMoved), h.answeredAt)
-	return h.bmcAt.After(life)
+	return h.bmcAt.After(life) && now.Sub(life) >= e.cfg.AgentTimeout/2
 }
 
 func later(a, b time.Time) time.Time {

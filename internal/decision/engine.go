@@ -108,6 +108,9 @@ func (e *Engine) Step(now time.Time, in Input) {
 		e.storageReadAt = now
 		for name, c := range m.Counters {
 			if h := e.hosts[name]; h != nil && (!h.storageSeen || c != h.storageCounter) {
+				if !h.storageSeen {
+					h.storageFirst = now
+				}
 				h.storageCounter, h.storageMoved, h.storageSeen = c, now, true
 			}
 		}

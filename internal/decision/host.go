@@ -33,6 +33,7 @@ type host struct {
 	storageCounter uint64
 	storageMoved   time.Time // last time the counter changed
 	storageSeen    bool
+	storageFirst   time.Time // when this leader first read it: no move
 	// storageBoot is the last heartbeat's writer (StorageHeartbeats.Boots),
 	// storageBootSince when that boot's records began.
 	storageBoot      StorageBoot

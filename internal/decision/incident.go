@@ -59,14 +59,16 @@ func (e *Engine) workflow(now time.Time, h *host, a assessment) {
 				e.undone(now, h, why)
 				return
 			}
-			if inc.cancelled {
-				// The host showed life after the fence was decided, and
-				// the device acted anyway. A power-off that really
-				// happened after that life leaves the host silent; a BMC
-				// that only says so (it lies, the host hung and resumes)
-				// does not. Trust the fence once the host has been silent
-				// for an agent timeout since it was verified.
-				if why := e.lifeSince(h, inc.fence.At); why != "" {
+			if inc.cancelled || (byDevice(inc.fence.Method) && e.lifeSince(h, inc.sentAt) != "") {
+				// The host showed life after the fence was decided (a
+				// tick sent cancel-fence, or the life and the result came
+				// between two ticks), and the device acted anyway. A
+				// power-off that really happened after that life leaves
+				// the host silent; a BMC that only says so (it lies, the
+				// host hung and resumes) does not. Trust the fence once
+				// the host has been silent for an agent timeout since it
+				// was verified; life at the result's own instant counts.
+				if why := e.lifeSince(h, inc.fence.At.Add(-time.Nanosecond)); why != "" {
 					e.undone(now, h, why+" after the fence was verified, which came after it showed life: the fence did not hold")
 					return
 				}
@@ -210,6 +212,24 @@ func (e *Engine) fenceUndone(now time.Time, h *host) string {
 		return "the host's agent answers again (boot " + h.self.BootID + ")"
 	case powerFence(f.Method) && h.bmc == PowerOn && h.bmcAt.After(f.At):
 		return "the BMC reads the power on again after the fence"
+	case powerFence(f.Method) && !hasStorageFence(f.Method):
+		// A host whose power is off reaches no peer and writes no
+		// heartbeat: one that does after the fence was verified runs
+		// (its BMC lies, or powered it on and reads stale), whatever its
+		// agent (crashed) says. Half an agent timeout for a peer's report
+		// of a probe made before the power-off, a whole one for a
+		// heartbeat written before it and read after.
+		for i, at := range h.peerAt {
+			if at.After(f.At.Add(e.cfg.AgentTimeout/2)) && fresh(at, now, e.cfg.PeerTimeout) {
+				return fmt.Sprintf("%s reached the host on %s after its power fence", h.peerBy[i], e.cfg.Networks[i])
+			}
+		}
+		// (A first sight is no move: a new leader's first read.)
+		if h.storageMoved.After(f.At.Add(e.cfg.AgentTimeout)) && h.storageMoved.After(h.storageFirst) && fresh(h.storageMoved, now, e.cfg.StorageTimeout) {
+			if _, ok := e.rebootProof(h, h.storageMoved); !ok {
+				return "the host's storage heartbeat moved after its power fence"
+			}
+		}
 	}
 	return ""
 }
@@ -219,6 +239,16 @@ func (e *Engine) fenceUndone(now time.Time, h *host) string {
 // "fence-agent-storage" (fence_scsi, fence_mpath), "fence-agent-io"
 // (fence_ifmib).
 func methods(method string) []string { return strings.Split(method, "+") }
+
+// byDevice reports whether a fence device's result set the fence, rather
+// than the engine (a watchdog's safe time, a reboot's proof) or an operator.
+func byDevice(method string) bool {
+	switch method {
+	case "watchdog", "reboot", "operator", "undone":
+		return false
+	}
+	return true
+}
 
 // powerFence reports whether the fence cut the host's power.
 func powerFence(method string) bool {
