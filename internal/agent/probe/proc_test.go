@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"syscall"
 	"testing"
 	"time"
 
@@ -94,6 +95,10 @@ type service struct {
 func (s *service) start() {
 	s.t.Helper()
 	s.cmd = exec.Command(s.argv[0], s.argv[1:]...)
+	// Its own process group, killed whole: the decoy's shell runs sleep
+	// as a child, which outlived it (and held whatever files the test
+	// process had open: CI's lock) before.
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := s.cmd.Start(); err != nil {
 		s.t.Fatal(err)
 	}
@@ -102,7 +107,7 @@ func (s *service) start() {
 
 func (s *service) stop() {
 	if s.cmd != nil && s.cmd.ProcessState == nil {
-		_ = s.cmd.Process.Kill()
+		_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
 		_ = s.cmd.Wait() // reaped: no zombie left for the probe to skip
 	}
 }
