@@ -36,6 +36,16 @@ func (c Config) Levels(host string) ([][]Device, error) {
 	if i < 0 {
 		return nil, fmt.Errorf("%w: %q", ErrUnknownHost, host)
 	}
+	return c.LevelsOf(i)
+}
+
+// LevelsOf is Levels of hosts[i], for a caller that looks hosts up by an
+// index of its own (a controller of 10,000 hosts builds a topology at every
+// BMC read: a scan of the list each time cost it a core).
+func (c Config) LevelsOf(i int) ([][]Device, error) {
+	if i < 0 || i >= len(c.Hosts) {
+		return nil, fmt.Errorf("%w: hosts[%d]", ErrUnknownHost, i)
+	}
 	h := c.Hosts[i]
 	hp := "hosts[" + strconv.Itoa(i) + "]"
 	t, tp := c.topology(i)

@@ -294,21 +294,31 @@ func webhook(w config.Webhook, name string, opts Options, log *slog.Logger) (*no
 // call, so a password file fixed after a failed fence is read at the next
 // one; every host shares the device slots and the kdump receiver.
 type topologies struct {
-	cfg  config.Config
-	sec  devices.Secrets
-	opts devices.Options
-	log  *slog.Logger
+	cfg   config.Config
+	index map[string]int // host → cfg.Hosts index
+	sec   devices.Secrets
+	opts  devices.Options
+	log   *slog.Logger
 }
 
+// Topology builds host's topology anew at each call (a password file
+// rotated is read at the next fence or power read).
 func (t topologies) Topology(host string) (fence.Topology, error) {
-	return devices.Build(t.cfg, host, t.sec, t.opts, t.log.With("host", host))
+	i, ok := t.index[host]
+	if !ok {
+		return fence.Topology{}, fmt.Errorf("%w: %q", config.ErrUnknownHost, host)
+	}
+	return devices.BuildAt(t.cfg, i, t.sec, t.opts, t.log.With("host", host))
 }
 
 // buildTopologies checks that every host's topology builds now: a
 // controller that could not fence some host must not start.
 func buildTopologies(cfg config.Config, opts Options, log *slog.Logger) (topologies, map[string]int, error) {
-	t := topologies{cfg: cfg, sec: devices.Secrets{Getenv: opts.Getenv, ReadFile: opts.ReadFile},
+	t := topologies{cfg: cfg, index: map[string]int{}, sec: devices.Secrets{Getenv: opts.Getenv, ReadFile: opts.ReadFile},
 		opts: devices.Options{Probe: true, Slots: &fence.Slots{}, Kdump: kdump.NewReceiver(log)}, log: log.With("part", "fence")}
+	for i, h := range cfg.Hosts {
+		t.index[h.Name] = i
+	}
 	levels := map[string]int{}
 	for _, h := range cfg.Hosts {
 		topo, err := t.Topology(h.Name)

@@ -45,19 +45,24 @@ type Options struct {
 // Build returns host's topology with every device constructed. It connects
 // to nothing: drivers connect on each call.
 func Build(cfg config.Config, host string, sec Secrets, opts Options, log *slog.Logger) (fence.Topology, error) {
+	i := slices.IndexFunc(cfg.Hosts, func(h config.Host) bool { return h.Name == host })
+	if i < 0 {
+		return fence.Topology{}, fmt.Errorf("%w: %q", config.ErrUnknownHost, host)
+	}
+	return BuildAt(cfg, i, sec, opts, log)
+}
+
+// BuildAt is Build of cfg.Hosts[i].
+func BuildAt(cfg config.Config, i int, sec Secrets, opts Options, log *slog.Logger) (fence.Topology, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	levels, err := cfg.Levels(host)
+	levels, err := cfg.LevelsOf(i)
 	if err != nil {
 		return fence.Topology{}, err
 	}
-	var h config.Host
-	for _, x := range cfg.Hosts {
-		if x.Name == host {
-			h = x
-		}
-	}
+	h := cfg.Hosts[i]
+	host := h.Name
 	if opts.Slots == nil {
 		opts.Slots = &fence.Slots{}
 	}
