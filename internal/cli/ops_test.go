@@ -412,7 +412,7 @@ func TestWordsForEveryRuleAndState(t *testing.T) {
 		regexp.MustCompile(`h\.rule = "([a-z-]+)"`),                   // restore
 		regexp.MustCompile(`h\.state, h\.rule = \w+, "([a-z-]+)"`),    // restore
 	}
-	gate := regexp.MustCompile(`(?s)func \(e \*Engine\) gate\(.*?\n}\n`)
+	gate := regexp.MustCompile(`(?s)func \(e \*Engine\) hold\(.*?\n}\n`) // the cluster rules' codes
 	ret := regexp.MustCompile(`return "([a-z-]+)"`)
 	state := regexp.MustCompile(`\w+\s+State = "([a-z-]+)"`)
 	rules, states := map[string]bool{}, map[decision.State]bool{}

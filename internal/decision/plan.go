@@ -113,7 +113,7 @@ func (e *Engine) Plan(now time.Time, host string) (Plan, error) {
 		o := e.hosts[name]
 		a := e.assess(o, now)
 		if o == h {
-			a = assessment{Failed, "supposed-failed"}
+			a = assessment{state: Failed} // supposed: no rule of the engine's said so
 		}
 		assessed[i] = a
 		e.add(&c, o, a, now)
