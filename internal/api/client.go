@@ -150,6 +150,12 @@ func (c *Client) Host(ctx context.Context, host string) (HostDetail, error) {
 	return d, c.do(ctx, http.MethodGet, "/v1/hosts/"+url.PathEscape(host), nil, &d)
 }
 
+// Plan is GET /v1/hosts/{host}/plan.
+func (c *Client) Plan(ctx context.Context, host string) (Plan, error) {
+	var p Plan
+	return p, c.do(ctx, http.MethodGet, "/v1/hosts/"+url.PathEscape(host)+"/plan", nil, &p)
+}
+
 // History is GET /v1/history: the last n events of host ("" every host; n
 // 0 the server's default).
 func (c *Client) History(ctx context.Context, host string, n int) (History, error) {

@@ -44,6 +44,7 @@ func Handler(b Backend, t Tokens, log *slog.Logger) http.Handler {
 	route("GET", "/healthz", h.health)
 	route("GET", "/v1/status", h.reader(h.status))
 	route("GET", "/v1/hosts/{host}", h.reader(h.host))
+	route("GET", "/v1/hosts/{host}/plan", h.reader(h.plan))
 	route("GET", "/v1/history", h.reader(h.history))
 	route("POST", "/v1/hosts/{host}/maintenance", h.operator("maintenance", h.maintenance))
 	route("POST", "/v1/hosts/{host}/confirm", h.operator("confirm", h.confirm))
@@ -174,7 +175,11 @@ func (h *handler) lookup(r *http.Request, host string) ([]decision.HostStatus, *
 			return st, &st[i], nil
 		}
 	}
-	return nil, nil, &apiError{http.StatusNotFound, CodeUnknownHost, fmt.Sprintf("no host %q in this controller's configuration (vigil status lists them)", host)}
+	return nil, nil, unknownHost(host)
+}
+
+func unknownHost(host string) *apiError {
+	return &apiError{http.StatusNotFound, CodeUnknownHost, fmt.Sprintf("no host %q in this controller's configuration (vigil status lists them)", host)}
 }
 
 func (h *handler) status(w http.ResponseWriter, r *http.Request) {
@@ -198,6 +203,22 @@ func (h *handler) host(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, HostDetail{At: time.Now(), Self: h.b.Leader().Self, Host: FromDecision(*s), Events: events(h.b.Events(name, HostEvents))})
+}
+
+// plan is vigil plan: what the leader would do if the host failed now.
+func (h *handler) plan(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("host")
+	ctx, cancel := context.WithTimeout(r.Context(), backendTimeout)
+	defer cancel()
+	p, err := h.b.Plan(ctx, name)
+	switch {
+	case errors.Is(err, decision.ErrUnknownHost):
+		h.send(w, unknownHost(name))
+	case err != nil:
+		h.send(w, h.backendError(err))
+	default:
+		writeJSON(w, http.StatusOK, FromPlan(p, h.b.Leader().Self))
+	}
 }
 
 func (h *handler) history(w http.ResponseWriter, r *http.Request) {

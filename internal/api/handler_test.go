@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -125,7 +126,7 @@ func call(t *testing.T, srv *httptest.Server, method, path, token, body string) 
 }
 
 var (
-	reads = []string{"/v1/status", "/v1/hosts/cmp1", "/v1/history", "/v1/history?host=cmp1&n=5"}
+	reads = []string{"/v1/status", "/v1/hosts/cmp1", "/v1/hosts/cmp1/plan", "/v1/history", "/v1/history?host=cmp1&n=5"}
 	posts = []struct{ path, body string }{
 		{"/v1/hosts/cmp1/maintenance", `{"on":true,"reason":"kernel upgrade"}`},
 		{"/v1/hosts/cmp1/confirm", `{"reason":"pulled its power cords"}`},
@@ -291,6 +292,7 @@ func TestUnknownHostIs404(t *testing.T) {
 	for _, tc := range []struct{ method, path, body string }{
 		{"GET", "/v1/hosts/cmp9", ""},
 		{"GET", "/v1/history?host=cmp9", ""},
+		{"GET", "/v1/hosts/cmp9/plan", ""},
 		{"POST", "/v1/hosts/cmp9/maintenance", `{"on":true,"reason":"x"}`},
 		{"POST", "/v1/hosts/cmp9/confirm", `{"reason":"x"}`},
 		{"POST", "/v1/hosts/cmp9/release", ""},
@@ -388,6 +390,70 @@ func TestHostStatusShowsEveryField(t *testing.T) {
 	}
 }
 
+// GET /v1/hosts/{host}/plan answers the backend's plan, converted, in
+// snake_case, with empty lists as [] (a script reads .instances[] without
+// a null check).
+func TestPlan(t *testing.T) {
+	srv, b, _ := newServer(t)
+	p := decision.Plan{At: since, Host: "cmp2", State: decision.Healthy, Rule: "all-paths-answer", Hold: "paused",
+		Reason: "vigil is paused by alice (core switch upgrade)",
+		Fence:  []decision.PlannedLevel{{Level: 1, Method: "ipmi", Devices: []string{"ipmi address=10.0.0.12"}}, {Level: 2, Method: "ceph-blocklist+ipmi"}},
+		Instances: []decision.PlannedInstance{{ID: "vm1", Action: decision.PlanEvacuate}, {ID: "vm2", Action: decision.PlanEvacuate, Stopped: true},
+			{ID: "vm3", Action: decision.PlanOperator, CopyOn: []string{"cmp7"}, Reason: "cmp7 runs it"}},
+		Avoid: []decision.AvoidedHost{{Host: "cmp7", State: decision.Suspect}}, Notes: []string{"n"}, Evidence: []string{"agent answers on mgmt"}}
+	b.SetPlan(p)
+	a := call(t, srv, "GET", "/v1/hosts/cmp2/plan", readerTok, "")
+	var got api.Plan
+	if err := json.Unmarshal(a.body, &got); err != nil || a.status != 200 {
+		t.Fatalf("plan: %d %s (%v)", a.status, a.body, err)
+	}
+	if d := cmp.Diff(api.FromPlan(p, "ctl1"), got); d != "" {
+		t.Errorf("plan (-want +got):\n%s", d)
+	}
+	for _, want := range []string{`"would_act": false`, `"hold": "paused"`, `"copy_on": [`, `"state": "suspect"`, `"method": "ceph-blocklist+ipmi"`} {
+		if !strings.Contains(string(a.body), want) {
+			t.Errorf("plan lacks %s: %s", want, a.body)
+		}
+	}
+	e := call(t, srv, "GET", "/v1/hosts/cmp1/plan", readerTok, "")
+	for _, want := range []string{`"instances": []`, `"avoid": []`, `"would_act": true`} {
+		if !strings.Contains(string(e.body), want) {
+			t.Errorf("an empty plan lacks %s: %s", want, e.body)
+		}
+	}
+}
+
+// TestPlanShowsEveryField fails when decision.Plan gains a field that the
+// API does not show.
+func TestPlanShowsEveryField(t *testing.T) {
+	for _, pair := range [][2]reflect.Type{
+		{reflect.TypeFor[decision.Plan](), reflect.TypeFor[api.Plan]()},
+		{reflect.TypeFor[decision.PlannedLevel](), reflect.TypeFor[api.PlannedLevel]()},
+		{reflect.TypeFor[decision.PlannedInstance](), reflect.TypeFor[api.PlannedInstance]()},
+		{reflect.TypeFor[decision.AvoidedHost](), reflect.TypeFor[api.AvoidedHost]()},
+	} {
+		d, a := pair[0], pair[1]
+		for i := range d.NumField() {
+			if _, ok := a.FieldByName(d.Field(i).Name); !ok {
+				t.Errorf("%s lacks %s of %s (add it, and to FromPlan)", a, d.Field(i).Name, d)
+			}
+		}
+	}
+	full := decision.Plan{At: since, Host: "h", State: decision.Failed, Rule: "r", WouldAct: true, Hold: "x", Reason: "y",
+		Fence: []decision.PlannedLevel{{Level: 1, Method: "m", Devices: []string{"d"}}}, Instances: []decision.PlannedInstance{{ID: "i", Action: "a", Stopped: true, CopyOn: []string{"c"}, Reason: "r"}},
+		NovaUnread: true, Avoid: []decision.AvoidedHost{{Host: "o", State: decision.Suspect}}, Notes: []string{"n"}, Evidence: []string{"e"}}
+	got := reflect.ValueOf(api.FromPlan(full, "ctl1"))
+	want := reflect.ValueOf(full)
+	for i := range want.NumField() {
+		name := want.Type().Field(i).Name
+		// %v prints a struct's values without its type's field names
+		w, g := fmt.Sprintf("%v", want.Field(i).Interface()), fmt.Sprintf("%v", got.FieldByName(name).Interface())
+		if w != g {
+			t.Errorf("FromPlan's %s = %s, want %s", name, g, w)
+		}
+	}
+}
+
 func TestClient(t *testing.T) {
 	srv, b, _ := newServer(t)
 	ctx := context.Background()
@@ -401,6 +467,12 @@ func TestClient(t *testing.T) {
 	}
 	if d, err := c.Host(ctx, "cmp1"); err != nil || d.Host.Rule != "service-down" {
 		t.Errorf("host: %+v, %v", d, err)
+	}
+	if p, err := c.Plan(ctx, "cmp1"); err != nil || p.Host != "cmp1" || !p.WouldAct || p.Self != "ctl1" {
+		t.Errorf("plan: %+v, %v", p, err)
+	}
+	if _, err := c.Plan(ctx, "cmp9"); err == nil || !strings.Contains(err.Error(), `no host "cmp9"`) {
+		t.Errorf("plan of an unknown host: %v", err)
 	}
 	if acc, err := c.Maintenance(ctx, "cmp1", api.MaintenanceRequest{On: true, Reason: "kernel upgrade"}); err != nil || acc.By != "alice" {
 		t.Errorf("maintenance: %+v, %v", acc, err)

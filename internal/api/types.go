@@ -25,6 +25,12 @@ type Backend interface {
 	Submit(ctx context.Context, in decision.Input, ev Event) error
 	// Leader says who this member is and whether it leads now.
 	Leader() Leader
+	// Plan is what the leader's engine would do if host failed now
+	// (decision.Engine.Plan), its fence levels named from the
+	// configuration; it changes nothing. controller.ErrNotLeading on a
+	// member that does not lead, decision.ErrUnknownHost (wrapped or not)
+	// for a host not in the configuration.
+	Plan(ctx context.Context, host string) (decision.Plan, error)
 }
 
 // Leader is a member's view of the election.
@@ -137,6 +143,69 @@ type History struct {
 	At     time.Time `json:"at"`
 	Self   string    `json:"self"`
 	Events []Event   `json:"events"` // newest last
+}
+
+// Plan is GET /v1/hosts/{host}/plan: decision.Plan as the API shows it,
+// what vigil plan prints. At is the controller's clock the plan was made
+// at. Fence, Instances and Avoid are [] when empty, never null.
+type Plan struct {
+	At       time.Time      `json:"at"`
+	Self     string         `json:"self"`
+	Host     string         `json:"host"`
+	State    decision.State `json:"state"`
+	Rule     string         `json:"rule"`
+	WouldAct bool           `json:"would_act"`
+	// Hold names what stops vigil (decision.Plan.Hold), Reason says why
+	// and what ends it; both left out when it would act.
+	Hold       string            `json:"hold,omitempty"`
+	Reason     string            `json:"reason,omitempty"`
+	Fence      []PlannedLevel    `json:"fence"`
+	Instances  []PlannedInstance `json:"instances"`
+	NovaUnread bool              `json:"nova_unread,omitempty"`
+	Avoid      []AvoidedHost     `json:"avoid"`
+	Notes      []string          `json:"notes,omitempty"`
+	Evidence   []string          `json:"evidence,omitempty"`
+}
+
+// PlannedLevel is decision.PlannedLevel: one fence level, in order.
+type PlannedLevel struct {
+	Level   int      `json:"level"`
+	Method  string   `json:"method,omitempty"`
+	Devices []string `json:"devices,omitempty"`
+}
+
+// PlannedInstance is decision.PlannedInstance: what vigil would do with one
+// instance (action: evacuate, left-to-operator, moved, moving).
+type PlannedInstance struct {
+	ID      string   `json:"id"`
+	Action  string   `json:"action"`
+	Stopped bool     `json:"stopped,omitempty"`
+	CopyOn  []string `json:"copy_on,omitempty"`
+	Reason  string   `json:"reason,omitempty"`
+}
+
+// AvoidedHost is decision.AvoidedHost: a host evacuations would not land
+// on, and its state.
+type AvoidedHost struct {
+	Host  string         `json:"host"`
+	State decision.State `json:"state"`
+}
+
+// FromPlan converts the engine's plan, as answered by member self.
+func FromPlan(p decision.Plan, self string) Plan {
+	out := Plan{At: p.At, Self: self, Host: p.Host, State: p.State, Rule: p.Rule, WouldAct: p.WouldAct, Hold: p.Hold, Reason: p.Reason,
+		Fence: make([]PlannedLevel, len(p.Fence)), Instances: make([]PlannedInstance, len(p.Instances)), NovaUnread: p.NovaUnread,
+		Avoid: make([]AvoidedHost, len(p.Avoid)), Notes: p.Notes, Evidence: p.Evidence}
+	for i, l := range p.Fence {
+		out.Fence[i] = PlannedLevel(l)
+	}
+	for i, in := range p.Instances {
+		out.Instances[i] = PlannedInstance(in)
+	}
+	for i, a := range p.Avoid {
+		out.Avoid[i] = AvoidedHost(a)
+	}
+	return out
 }
 
 // MaintenanceRequest is the body of POST /v1/hosts/{host}/maintenance.

@@ -253,7 +253,7 @@ func printJSON(env Env, v any) error {
 }
 
 // opsHelp is the --help of each command that talks to a controller.
-var opsHelp = map[string]string{"status": statusHelp, "explain": explainHelp, "history": historyHelp,
+var opsHelp = map[string]string{"status": statusHelp, "explain": explainHelp, "plan": planHelp, "history": historyHelp,
 	"maintenance": maintenanceHelp, "confirm": confirmHelp, "release": releaseHelp, "pause": pauseHelp, "resume": resumeHelp}
 
 // opsCommand is command flags for name, one of opsHelp's.
@@ -268,7 +268,7 @@ func opsCommand(name string) func(*pflag.FlagSet, Env) (string, func([]string) e
 // opsCmd runs the commands that talk to a controller's API, given their
 // positional arguments and flags.
 func opsCmd(name string, pos []string, r *opsFlags, env Env) error {
-	want := map[string]string{"status": "", "explain": "HOST", "history": "[HOST]", "maintenance": "on|off HOST", "confirm": "HOST", "release": "HOST", "pause": "", "resume": ""}[name]
+	want := map[string]string{"status": "", "explain": "HOST", "plan": "HOST", "history": "[HOST]", "maintenance": "on|off HOST", "confirm": "HOST", "release": "HOST", "pause": "", "resume": ""}[name]
 	nargs := len(strings.Fields(want))
 	switch {
 	case name == "history" && len(pos) > 1, name != "history" && len(pos) != nargs:
@@ -299,6 +299,12 @@ func opsCmd(name string, pos []string, r *opsFlags, env Env) error {
 			return printExplain(env, d)
 		}
 		out = d
+	case "plan":
+		var p api.Plan
+		if p, err = c.Plan(ctx, pos[0]); err == nil && r.out == "text" {
+			return printHostPlan(env, p)
+		}
+		out = p
 	case "history":
 		host := ""
 		if len(pos) == 1 {

@@ -337,7 +337,7 @@ func TestOpsControllerUnreachableOrNotLeading(t *testing.T) {
 	b := apitest.New("ctl2", opsHosts()...)
 	o := newOpsBed(t, b)
 	b.SetLeading(false)
-	for _, args := range [][]string{{"status"}, {"explain", "cmp1"}, {"history"}, {"release", "cmp1"}} {
+	for _, args := range [][]string{{"status"}, {"explain", "cmp1"}, {"plan", "cmp1"}, {"history"}, {"release", "cmp1"}} {
 		code, _, errOut := o.as(t, o.operator, args...)
 		if code != 1 || !strings.Contains(errOut, "the controller at "+o.srv.URL+" does not lead (controller ctl2 does not lead") || !strings.Contains(errOut, "point --url at another controller") {
 			t.Errorf("%v on a follower: exit %d %q", args, code, errOut)
@@ -387,7 +387,7 @@ func TestOpsTLSWithCA(t *testing.T) {
 }
 
 func TestOpsHelp(t *testing.T) {
-	for _, cmd := range []string{"status", "explain", "history", "maintenance", "confirm", "release"} {
+	for _, cmd := range []string{"status", "explain", "plan", "history", "maintenance", "confirm", "release"} {
 		code, out, _ := run(t, cmd, "--help")
 		if code != 0 || !strings.Contains(out, "vigil "+cmd) || !strings.Contains(out, "Example") || !strings.Contains(out, "-token-file") {
 			t.Errorf("vigil %s --help: exit %d\n%s", cmd, code, out)
@@ -412,7 +412,7 @@ func TestWordsForEveryRuleAndState(t *testing.T) {
 		regexp.MustCompile(`h\.rule = "([a-z-]+)"`),                   // restore
 		regexp.MustCompile(`h\.state, h\.rule = \w+, "([a-z-]+)"`),    // restore
 	}
-	gate := regexp.MustCompile(`(?s)func \(e \*Engine\) gate\(.*?\n}\n`)
+	gate := regexp.MustCompile(`(?s)func \(e \*Engine\) hold\(.*?\n}\n`) // the cluster rules' codes
 	ret := regexp.MustCompile(`return "([a-z-]+)"`)
 	state := regexp.MustCompile(`\w+\s+State = "([a-z-]+)"`)
 	rules, states := map[string]bool{}, map[decision.State]bool{}

@@ -54,6 +54,7 @@ func commands() []command {
 		{"run", "gate GUEST OP SUBOP", "libvirt's qemu hook: no guest starts without a grant", gateCmd, nil},
 		{"ops", "status", "every host's state, from the leading controller's API", nil, opsCommand("status")},
 		{"ops", "explain HOST", "why a host is where it is, in plain words, and its last events", nil, opsCommand("explain")},
+		{"ops", "plan HOST", "what vigil would do if a host failed now: a dry run, nothing is done", nil, opsCommand("plan")},
 		{"ops", "history [HOST]", "the last transitions, actions, results and operators' commands", nil, opsCommand("history")},
 		{"ops", "maintenance on|off HOST --reason TEXT", "hand a host to an operator (vigil does nothing to it), or back", nil, opsCommand("maintenance")},
 		{"ops", "confirm HOST --reason TEXT", "vouch that a failed host is off: stands in for its fence", nil, opsCommand("confirm")},

@@ -237,6 +237,29 @@ func (l *Loop) Status() []decision.HostStatus {
 	return l.p.Status()
 }
 
+// Planner is a policy that can say what it would do if a host failed now,
+// changing nothing (decision.Engine.Plan). The naive rule cannot.
+type Planner interface {
+	Plan(now time.Time, host string) (decision.Plan, error)
+}
+
+// ErrNoPlan: the loop's policy makes no plans (it is not a Planner).
+var ErrNoPlan = errors.New("controller: this policy makes no plans")
+
+// Plan asks the policy of the term what it would do if host failed at now;
+// ErrNotLeading when the loop does not lead (a follower's engine decides
+// nothing, so its plan would say nothing of what the leader does).
+func (l *Loop) Plan(now time.Time, host string) (decision.Plan, error) {
+	if !l.leading {
+		return decision.Plan{}, ErrNotLeading
+	}
+	p, ok := l.p.(Planner)
+	if !ok {
+		return decision.Plan{}, ErrNoPlan
+	}
+	return p.Plan(now, host)
+}
+
 // Policy is the policy of the current (or last) term.
 func (l *Loop) Policy() Policy { return l.p }
 

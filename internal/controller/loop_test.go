@@ -191,3 +191,32 @@ func TestLeadPassesTheRestoreMarker(t *testing.T) {
 		t.Fatal("a store never restored was restored as a snapshot")
 	}
 }
+
+// noPlans is a policy that makes no plans (as the naive rule).
+type noPlans struct{ Policy }
+
+// A loop plans only while it leads, and only with a policy that plans.
+func TestPlanOnlyWhileLeading(t *testing.T) {
+	l := New(engine(t), hosts, &memStore{recs: map[string]decision.Record{}})
+	if _, err := l.Plan(t0, "cmp1"); !errors.Is(err, ErrNotLeading) {
+		t.Fatalf("a loop that never led planned: %v", err)
+	}
+	if _, err := l.Lead(t0, 5); err != nil {
+		t.Fatal(err)
+	}
+	p, err := l.Plan(t0.Add(time.Minute), "cmp2")
+	if err != nil || p.Host != "cmp2" || !p.At.Equal(t0.Add(time.Minute)) {
+		t.Fatalf("the leader's plan = host %q at %v, %v; want cmp2 at %v", p.Host, p.At, err, t0.Add(time.Minute))
+	}
+	l.Depose()
+	if _, err := l.Plan(t0, "cmp1"); !errors.Is(err, ErrNotLeading) {
+		t.Fatalf("a deposed loop planned: %v", err)
+	}
+	n := New(func() Policy { return noPlans{engine(t)()} }, hosts, &memStore{recs: map[string]decision.Record{}})
+	if _, err := n.Lead(t0, 6); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.Plan(t0, "cmp1"); !errors.Is(err, ErrNoPlan) {
+		t.Fatalf("a policy without plans planned: %v", err)
+	}
+}

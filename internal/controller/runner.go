@@ -66,6 +66,18 @@ type request struct {
 	done   chan error                 // for Do: the step's outcome
 	reply  chan reply                 // for an AgentReport: its grant
 	status chan []decision.HostStatus // Status: the engine's view (nil: not leading)
+	plan   *planRequest               // Plan: what the engine would do
+}
+
+// planRequest asks the engine for the plan of one host.
+type planRequest struct {
+	host  string
+	reply chan planReply
+}
+
+type planReply struct {
+	p   decision.Plan
+	err error
 }
 
 // refuse answers a request this member cannot serve: it does not lead.
@@ -75,6 +87,9 @@ func (q request) refuse() {
 	}
 	if q.status != nil {
 		q.status <- nil
+	}
+	if q.plan != nil {
+		q.plan.reply <- planReply{err: ErrNotLeading}
 	}
 	if q.done != nil {
 		q.done <- ErrNotLeading
@@ -150,6 +165,25 @@ func (r *Runner) Status(ctx context.Context) ([]decision.HostStatus, error) {
 		return st, nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
+	}
+}
+
+// Plan is what the leader's engine would do if host failed now (vigil
+// plan), made on the loop's own goroutine like Status; it changes nothing.
+// ErrNotLeading on a member that does not lead; the engine's error
+// (decision.ErrUnknownHost) for a host it was not given.
+func (r *Runner) Plan(ctx context.Context, host string) (decision.Plan, error) {
+	c := make(chan planReply, 1)
+	select {
+	case r.reqs <- request{plan: &planRequest{host: host, reply: c}}:
+	case <-ctx.Done():
+		return decision.Plan{}, ctx.Err()
+	}
+	select {
+	case x := <-c:
+		return x.p, x.err
+	case <-ctx.Done():
+		return decision.Plan{}, ctx.Err()
 	}
 }
 
@@ -260,6 +294,11 @@ func (r *Runner) lead(ctx context.Context) {
 			}
 			if q.status != nil {
 				q.status <- r.Loop.Status()
+				continue
+			}
+			if q.plan != nil {
+				p, err := r.Loop.Plan(time.Now(), q.plan.host)
+				q.plan.reply <- planReply{p, err}
 				continue
 			}
 			if rep, ok := q.in.(decision.AgentReport); ok && q.reply != nil {

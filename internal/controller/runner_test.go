@@ -43,10 +43,10 @@ type noExec struct{}
 
 func (noExec) Execute(context.Context, decision.Action) {}
 
-// A member that is still campaigning answers reports at once with
-// ErrNotLeading and takes any number of submitted inputs without holding
-// the caller (a transport's receive loop); once elected it leads and says
-// so, and grants.
+// A member that is still campaigning answers reports and plans at once
+// with ErrNotLeading and takes any number of submitted inputs without
+// holding the caller (a transport's receive loop); once elected it leads
+// and says so, grants, and plans (on the loop's goroutine: go test -race).
 func TestCampaigningMemberHoldsNoCaller(t *testing.T) {
 	lead := &gatedLead{open: make(chan struct{})}
 	r := NewRunner("ctl-1", New(engine(t), hosts, &memStore{recs: map[string]decision.Record{}}), lead, noExec{}, func(decision.Ack) {}, slog.New(slog.DiscardHandler))
@@ -59,6 +59,9 @@ func TestCampaigningMemberHoldsNoCaller(t *testing.T) {
 	defer stop()
 	if _, err := r.Report(bound, report("cmp1", "p1", 1, decision.Ticket{})); !errors.Is(err, ErrNotLeading) {
 		t.Fatalf("a campaigning member answered a report with %v, want ErrNotLeading", err)
+	}
+	if _, err := r.Plan(bound, "cmp1"); !errors.Is(err, ErrNotLeading) {
+		t.Fatalf("a campaigning member answered a plan with %v, want ErrNotLeading", err)
 	}
 	for range 4 * cap(r.reqs) {
 		r.Submit(decision.PeerReport{Observer: "cmp2", Host: "cmp1", Network: "mgmt", Reachable: true})
@@ -75,6 +78,12 @@ func TestCampaigningMemberHoldsNoCaller(t *testing.T) {
 	}
 	if _, err := r.Report(bound, report("cmp1", "p1", 2, decision.Ticket{})); err != nil {
 		t.Fatalf("the leader did not grant: %v", err)
+	}
+	if p, err := r.Plan(bound, "cmp1"); err != nil || p.Host != "cmp1" || p.Hold != "failover-grace" {
+		t.Fatalf("the new leader's plan of cmp1 = host %q hold %q, %v; want cmp1 held by its failover grace", p.Host, p.Hold, err)
+	}
+	if _, err := r.Plan(bound, "cmp9"); !errors.Is(err, decision.ErrUnknownHost) {
+		t.Fatalf("the leader's plan of an unknown host: %v, want decision.ErrUnknownHost", err)
 	}
 	cancel()
 	<-done

@@ -58,9 +58,8 @@ func (c *counts) reset(since, doubtRef, judgeFrom time.Time) {
 	clear(c.domains)
 }
 
-// add tallies one host whose assessment this Tick is a.
-func (e *Engine) add(h *host, a assessment, now time.Time) {
-	c := &e.counts
+// add tallies into c one host whose assessment at now is a.
+func (e *Engine) add(c *counts, h *host, a assessment, now time.Time) {
 	if h.inc != nil && h.state == Fencing && h.inc.fence == nil {
 		c.inFlight++
 	}
@@ -69,7 +68,7 @@ func (e *Engine) add(h *host, a assessment, now time.Time) {
 	}
 	d := c.domains[h.Domain]
 	d.size++
-	if e.brakeCounts(h, a) {
+	if e.brakeCounts(c, h, a) {
 		c.failed++
 		d.failed++
 		c.counted = append(c.counted, h)
@@ -158,43 +157,56 @@ func (e *Engine) doubtRefAt(now time.Time) time.Time {
 
 // gate applies the cluster rules to a host that evidence says has failed.
 // It returns a non-empty code when vigil must not start fencing it now;
-// holdReason says why in words.
+// holdReason says why in words. It is hold, with the bookkeeping of a
+// failure the rules accept: when the host failed, and whether the brake
+// holds it.
 func (e *Engine) gate(now time.Time, h *host) string {
-	if now.Before(e.leaderSince.Add(e.cfg.FailoverGrace)) {
-		return "failover-grace"
-	}
-	if e.frozen {
-		return "observer-blind"
-	}
-	if now.Before(e.rearmUntil) {
-		return "failover-grace"
-	}
-	if e.paused != nil {
-		return "paused"
+	code := e.hold(now, h, &e.counts)
+	switch code {
+	case "failover-grace", "observer-blind", "paused":
+		return code
 	}
 	// The failure is accepted as evidence from here on: the brake counts it.
 	if !h.failedThisEpisode() {
 		h.failedAt = now
 	}
-	if !h.released {
-		if e.brakeRule(h) != "" {
-			h.braked = true
-			return "brake"
-		}
-		if h.braked {
-			// Lifted by itself: the mass failure is over.
-			h.braked = false
-			e.alert(h, "brake-lifted", e.brakeLifted(h))
-		}
+	if code == "brake" {
+		h.braked = true
+		return code
 	}
-	if e.counts.inFlight >= e.cfg.MaxConcurrentFences {
+	if h.braked && !h.released {
+		// Lifted by itself: the mass failure is over.
+		h.braked = false
+		e.alert(h, "brake-lifted", e.brakeLifted(&e.counts, h))
+	}
+	return code
+}
+
+// hold names the cluster rule that stops vigil from fencing failed h now,
+// with c the tallies of every host at now, or "" when none does. It
+// changes nothing: gate keeps the books, and Plan asks it of a host that
+// has not failed.
+func (e *Engine) hold(now time.Time, h *host, c *counts) string {
+	switch {
+	case now.Before(e.leaderSince.Add(e.cfg.FailoverGrace)):
+		return "failover-grace"
+	case e.frozen:
+		return "observer-blind"
+	case now.Before(e.rearmUntil):
+		return "failover-grace"
+	case e.paused != nil:
+		return "paused"
+	case !h.released && e.brakeRule(c, h) != "":
+		return "brake"
+	case c.inFlight >= e.cfg.MaxConcurrentFences:
 		return "fence-slots"
 	}
 	return ""
 }
 
-// holdReason explains, in words, the hold gate returned for h.
-func (e *Engine) holdReason(now time.Time, h *host, code string) string {
+// holdReason explains, in words, the hold gate returned for h, with c the
+// tallies it was judged by.
+func (e *Engine) holdReason(c *counts, now time.Time, h *host, code string) string {
 	switch code {
 	case "failover-grace":
 		if until := e.leaderSince.Add(e.cfg.FailoverGrace); now.Before(until) {
@@ -204,9 +216,9 @@ func (e *Engine) holdReason(now time.Time, h *host, code string) string {
 	case "observer-blind":
 		return e.frozenWhy
 	case "brake":
-		return e.brakeWhy(h)
+		return e.brakeWhy(c, h)
 	case "fence-slots":
-		return fmt.Sprintf("%d fences already running (max_concurrent_fences %d)", e.counts.inFlight, e.cfg.MaxConcurrentFences)
+		return fmt.Sprintf("%d fences already running (max_concurrent_fences %d)", c.inFlight, e.cfg.MaxConcurrentFences)
 	case "paused":
 		p := e.paused
 		if p == nil {
@@ -227,9 +239,9 @@ func (e *Engine) holdReason(now time.Time, h *host, code string) string {
 // brakeCounts reports whether the brake counts h: failed within the window,
 // held by the brake, or judged failed this Tick (it is accepted as a failure
 // in this Tick whenever the brake is consulted at all).
-func (e *Engine) brakeCounts(h *host, a assessment) bool {
+func (e *Engine) brakeCounts(c *counts, h *host, a assessment) bool {
 	switch {
-	case !h.failedAt.IsZero() && !h.failedAt.Before(e.counts.since):
+	case !h.failedAt.IsZero() && !h.failedAt.Before(c.since):
 		return true
 	case h.braked && h.inc == nil:
 		return true
@@ -238,8 +250,7 @@ func (e *Engine) brakeCounts(h *host, a assessment) bool {
 }
 
 // brakeRule names the brake rule that holds h now, or "".
-func (e *Engine) brakeRule(h *host) string {
-	c := &e.counts
+func (e *Engine) brakeRule(c *counts, h *host) string {
 	if c.failed > e.cfg.BrakeMaxHosts {
 		return "max_hosts"
 	}
@@ -250,38 +261,36 @@ func (e *Engine) brakeRule(h *host) string {
 }
 
 // brakeWhy says what the brake counted and how the hold ends.
-func (e *Engine) brakeWhy(h *host) string {
-	c := &e.counts
+func (e *Engine) brakeWhy(c *counts, h *host) string {
 	end := fmt.Sprintf("fencing held until the count is back within the limits (held hosts count), or vigil release %s, or vigil confirm %s if it is off", h.Name, h.Name)
-	switch e.brakeRule(h) {
+	switch e.brakeRule(c, h) {
 	case "max_hosts":
 		return fmt.Sprintf("mass-failure brake: %s failed within %v or held by the brake (%s), more than brake.max_hosts %d: likelier a network or power event than independent deaths; %s",
-			plural(c.failed, "host"), e.cfg.BrakeWindow, e.brakedNames(false, ""), e.cfg.BrakeMaxHosts, end)
+			plural(c.failed, "host"), e.cfg.BrakeWindow, c.brakedNames(false, ""), e.cfg.BrakeMaxHosts, end)
 	case "max_fraction":
 		d := c.domains[h.Domain]
 		return fmt.Sprintf("mass-failure brake: %s failed within %v or held by the brake (%s), more than brake.max_fraction %.2f of it (the fraction applies from 2 failed hosts of a domain): likelier a domain-wide event; %s",
-			domainOf(h.Domain, d), e.cfg.BrakeWindow, e.brakedNames(true, h.Domain), e.cfg.BrakeMaxFraction, end)
+			domainOf(h.Domain, d), e.cfg.BrakeWindow, c.brakedNames(true, h.Domain), e.cfg.BrakeMaxFraction, end)
 	}
 	return ""
 }
 
 // brakeLifted says why the brake let go of h by itself.
-func (e *Engine) brakeLifted(h *host) string {
-	c := &e.counts
+func (e *Engine) brakeLifted(c *counts, h *host) string {
 	return fmt.Sprintf("mass-failure brake lifted for %s: now %s failed within %v or held (%s), within brake.max_hosts %d, and %s, within brake.max_fraction %.2f: the mass failure is over; %s is still failed and is fenced now",
-		h.Name, plural(c.failed, "host"), e.cfg.BrakeWindow, e.brakedNames(false, ""), e.cfg.BrakeMaxHosts, domainOf(h.Domain, c.domains[h.Domain]), e.cfg.BrakeMaxFraction, h.Name)
+		h.Name, plural(c.failed, "host"), e.cfg.BrakeWindow, c.brakedNames(false, ""), e.cfg.BrakeMaxHosts, domainOf(h.Domain, c.domains[h.Domain]), e.cfg.BrakeMaxFraction, h.Name)
 }
 
 // brakedNames lists the hosts the brake counts (of one domain when
 // inDomain), with the time each failed when that is before the window.
-func (e *Engine) brakedNames(inDomain bool, domain string) string {
+func (c *counts) brakedNames(inDomain bool, domain string) string {
 	var out []string
-	for _, b := range e.counts.counted {
+	for _, b := range c.counted {
 		if inDomain && b.Domain != domain {
 			continue
 		}
 		s := b.Name
-		if !b.failedAt.IsZero() && b.failedAt.Before(e.counts.since) {
+		if !b.failedAt.IsZero() && b.failedAt.Before(c.since) {
 			s += " held since " + b.failedAt.Format("15:04:05")
 		}
 		out = append(out, s)

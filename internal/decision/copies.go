@@ -146,9 +146,27 @@ func (e *Engine) copyElsewhere(now time.Time, h *host, in string) bool {
 		return false // Nova places it elsewhere already: moved, or being moved, by Nova's own record
 	}
 	inc := h.inc
-	// Every host seen with a copy holds it; so does every host a
-	// predecessor saw with one (the record), until that host is fenced or
-	// tells this leader it runs none.
+	holders := e.copyHolders(now, h, inc, in)
+	if !slices.Equal(holders, inc.heldCopy[in]) {
+		if len(holders) == 0 {
+			delete(inc.heldCopy, in)
+		} else {
+			inc.heldCopy[in] = holders
+		}
+		e.persist(h) // a successor holds it too
+	}
+	if len(holders) == 0 {
+		return false
+	}
+	e.alert(h, "evacuate-copy-elsewhere:"+in, fmt.Sprintf("%s of fenced %s runs on another host, or another host writes its disk (a live migration that had switched over?): vigil does not evacuate it, which would start a second copy; Nova's record of where it runs is stale: check it (openstack server show %s) and fix its host", in, h.Name, in))
+	return true
+}
+
+// copyHolders lists the hosts other than h that hold a copy of instance in
+// of inc (h's incident, or the one Plan supposes) now: every host seen with
+// a copy, and every host a predecessor saw with one (the record) until that
+// host is fenced or tells this leader it runs none. It changes nothing.
+func (e *Engine) copyHolders(now time.Time, h *host, inc *incident, in string) []string {
 	var holders []string
 	for _, name := range e.order {
 		o := e.hosts[name]
@@ -164,17 +182,5 @@ func (e *Engine) copyElsewhere(now time.Time, h *host, in string) bool {
 			holders = append(holders, name) // no longer configured: nothing will ever say it runs none
 		}
 	}
-	if !slices.Equal(holders, inc.heldCopy[in]) {
-		if len(holders) == 0 {
-			delete(inc.heldCopy, in)
-		} else {
-			inc.heldCopy[in] = holders
-		}
-		e.persist(h) // a successor holds it too
-	}
-	if len(holders) == 0 {
-		return false
-	}
-	e.alert(h, "evacuate-copy-elsewhere:"+in, fmt.Sprintf("%s of fenced %s runs on another host, or another host writes its disk (a live migration that had switched over?): vigil does not evacuate it, which would start a second copy; Nova's record of where it runs is stale: check it (openstack server show %s) and fix its host", in, h.Name, in))
-	return true
+	return holders
 }

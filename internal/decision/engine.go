@@ -250,7 +250,7 @@ func (e *Engine) Tick(now time.Time) Ready {
 			a := e.assess(h, now)
 			e.assessed[i] = a
 			e.episode(now, h, a)
-			e.add(h, a, now)
+			e.add(&e.counts, h, a, now)
 		}
 		e.doubt(now)
 		for i, name := range e.order {
@@ -345,7 +345,7 @@ func (e *Engine) tickHost(now time.Time, h *host, a assessment) {
 			st = Suspect
 		}
 		if h.state != st || h.rule != code {
-			why := e.holdReason(now, h, code)
+			why := e.holdReason(&e.counts, now, h, code)
 			e.transition(now, h, st, code, append(e.evidence(h, now), why))
 			if code != "failover-grace" && code != "fence-slots" {
 				e.alert(h, code, why)
@@ -494,7 +494,7 @@ func (e *Engine) Status() []HostStatus {
 		if s.Held && h.inc == nil {
 			switch h.rule {
 			case "brake", "observer-blind", "paused":
-				s.Reason = e.holdReason(h.since, h, h.rule)
+				s.Reason = e.holdReason(&e.counts, h.since, h, h.rule)
 			}
 		}
 		if h.inc != nil {

@@ -325,14 +325,20 @@ func (e *Engine) placedHere(h *host) string {
 // those Nova shows stopped: a failed scheduling sets them to ERROR, and
 // what their user left stopped must stay stopped wherever they move.
 func (e *Engine) mergeInstances(h *host) {
-	inc := h.inc
-	for _, in := range h.nova.Instances {
+	h.inc.merge(h.nova, func() { e.persist(h) })
+}
+
+// merge adds to inc the instances n places on its host that it does not
+// know yet, sorted (the order they are evacuated in), and marks those n
+// shows stopped, calling stopped after each it marks.
+func (inc *incident) merge(n NovaService, stopped func()) {
+	for _, in := range n.Instances {
 		if !slices.Contains(inc.instances, in) {
 			inc.instances = append(inc.instances, in)
 		}
-		if h.nova.Status[in] == NovaShutoff && !inc.stopped[in] && !inc.done[in] {
+		if n.Status[in] == NovaShutoff && !inc.stopped[in] && !inc.done[in] {
 			inc.stopped[in] = true
-			e.persist(h)
+			stopped()
 		}
 	}
 	if inc.instances == nil {
@@ -718,11 +724,15 @@ func (e *Engine) showsLife(now time.Time, h *host) string {
 // counts by its state and by this tick's judgement of it: Tick judges every
 // host before any acts, and a host that went bad in this same tick must not
 // receive instances because its turn comes later.
-func (e *Engine) untrusted(source string) []string {
+func (e *Engine) untrusted(source string) []string { return e.untrustedBy(source, e.assessed) }
+
+// untrustedBy is untrusted with assessed the judgement of every host (in
+// e.order), or none.
+func (e *Engine) untrustedBy(source string, assessed []assessment) []string {
 	var out []string
-	judged := len(e.assessed) == len(e.order)
+	judged := len(assessed) == len(e.order)
 	for i, name := range e.order {
-		bad := e.hosts[name].state != Healthy || (judged && e.assessed[i].state != Healthy)
+		bad := e.hosts[name].state != Healthy || (judged && assessed[i].state != Healthy)
 		if name != source && bad {
 			out = append(out, name)
 		}

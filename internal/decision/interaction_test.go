@@ -54,6 +54,9 @@ import (
 //	                                     repeats BMC and Nova reads, and ticks;
 //	                                     prints only what the ticks decided
 //	status                               every host's state
+//	plan cmp1                            what vigil would do if cmp1 failed now
+//	                                     (Engine.Plan); it changes nothing
+//	pause [by=alice] [reason=(..)] | resume   an operator's pause, and its end
 //	failover                             a new engine restored from the persisted
 //	                                     records (it follows until `leader`)
 //
@@ -218,6 +221,17 @@ func (h *harness) handle(d *datadriven.TestData) (string, error) {
 		return h.run(d)
 	case "status":
 		return h.status()
+	case "plan":
+		return h.plan(d)
+	case "pause", "resume":
+		p := SetPause{On: d.Cmd == "pause", By: "operator"}
+		if a, ok := d.Arg("by"); ok {
+			p.By = strings.Join(a.Vals, ", ")
+		}
+		if a, ok := d.Arg("reason"); ok {
+			p.Reason = strings.Join(a.Vals, ", ")
+		}
+		return "", h.step(p)
 	case "failover":
 		return h.failover()
 	}
@@ -659,6 +673,56 @@ func (h *harness) status() (string, error) {
 			fmt.Fprintf(&b, " fence=%s", s.Fence.Method)
 		}
 		b.WriteString("\n")
+	}
+	return b.String(), nil
+}
+
+// plan prints Engine.Plan for a host, as vigil plan says it, in short.
+func (h *harness) plan(d *datadriven.TestData) (string, error) {
+	name, err := posArg(d, 0)
+	if err != nil {
+		return "", err
+	}
+	e, err := h.engine()
+	if err != nil {
+		return "", err
+	}
+	p, err := e.Plan(h.now, name)
+	if err != nil {
+		return fmt.Sprintf("error: %v\n", err), nil
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s (%s) at %s: ", p.Host, p.State, p.Rule, at(p.At))
+	if p.WouldAct {
+		b.WriteString("would act\n")
+	} else {
+		fmt.Fprintf(&b, "held (%s)\n    %s\n", p.Hold, p.Reason)
+	}
+	for _, l := range p.Fence {
+		fmt.Fprintf(&b, "    fence level %d\n", l.Level)
+	}
+	for i, in := range p.Instances {
+		fmt.Fprintf(&b, "    %d. %s %s", i+1, in.Action, in.ID)
+		if in.Stopped {
+			b.WriteString(" (stopped)")
+		}
+		if len(in.CopyOn) > 0 {
+			fmt.Fprintf(&b, " (copy on %s)", strings.Join(in.CopyOn, ","))
+		}
+		if in.Reason != "" {
+			b.WriteString(": " + in.Reason)
+		}
+		b.WriteString("\n")
+	}
+	var avoid []string
+	for _, a := range p.Avoid {
+		avoid = append(avoid, fmt.Sprintf("%s (%s)", a.Host, a.State))
+	}
+	if len(avoid) > 0 {
+		fmt.Fprintf(&b, "    avoid %s\n", strings.Join(avoid, ", "))
+	}
+	for _, n := range p.Notes {
+		fmt.Fprintf(&b, "    note: %s\n", n)
 	}
 	return b.String(), nil
 }

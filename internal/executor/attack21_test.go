@@ -45,7 +45,7 @@ func TestAttack21CheckDualFeedOneOutletOnIsNotHeld(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			level := []fence.Member{pdu("fence_apc pdu-a", tc.a), pdu("fence_apc pdu-b", tc.b)}
 			ts := topos{"cmp1": {Host: "cmp1", Levels: [][]fence.Member{level}}}
-			used := drivers(level) // the method the fence reported: "fence-agent+fence-agent"
+			used := LevelMethod(level) // the method the fence reported: "fence-agent+fence-agent"
 			power := readPower(context.Background(), level, nil)
 			held, lifted, why := Check(context.Background(), ts, "cmp1", used)
 			t.Logf("PowerWatch reads the level %s; Check: held %v lifted %v (%s)", power, held, lifted, why)
@@ -67,7 +67,7 @@ func TestAttack21CheckPowerPlusBlocklistBMCOnIsNotHeld(t *testing.T) {
 	bl := gated{name: "bl", mu: &mu, calls: &calls, status: fence.StatusOff}
 	level := []fence.Member{power("ipmi 10.0.0.11", bmc), {Name: "ceph-blocklist", Driver: "ceph-blocklist", Device: bl, Storage: true}}
 	ts := topos{"cmp1": {Host: "cmp1", Levels: [][]fence.Member{level}}}
-	used := drivers(level)
+	used := LevelMethod(level)
 	held, _, why := Check(context.Background(), ts, "cmp1", used)
 	if held && !strings.Contains(why, "ipmi") {
 		t.Errorf("Check says the %s fence holds (%s) while the BMC reads the power on: the engine's rule for this method calls that the fence undone", used, why)

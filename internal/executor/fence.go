@@ -42,7 +42,7 @@ func FenceTarget(ctx context.Context, topos Topologies, a decision.Action, tgt f
 		return res, nil
 	}
 	if a.Level >= 1 && a.Level <= len(topo.Levels) {
-		res.Method = drivers(topo.Levels[a.Level-1])
+		res.Method = LevelMethod(topo.Levels[a.Level-1])
 	}
 	if a.ProbeAborts && topo.Probe != nil && a.Level >= 1 && a.Level <= len(topo.Levels) && powers(topo.Levels[a.Level-1]) {
 		// The last look before the power-off: a host that answers was
@@ -199,7 +199,9 @@ func powers(ms []fence.Member) bool {
 	return false
 }
 
-func drivers(ms []fence.Member) string {
+// LevelMethod is the method a fence level reports to the engine
+// (FenceResult.Method): each member's method, joined by "+".
+func LevelMethod(ms []fence.Member) string {
 	s := ""
 	for i, m := range ms {
 		if i > 0 {

@@ -197,8 +197,8 @@ func TestFenceMethodNamesAgentKind(t *testing.T) {
 		{[]fence.Member{{Driver: "fence-agent"}}, "fence-agent-io"},
 		{[]fence.Member{{Driver: "ceph-blocklist", Storage: true}, {Driver: "ipmi", Power: true}}, "ceph-blocklist+ipmi"},
 	} {
-		if got := drivers(tc.level); got != tc.want {
-			t.Errorf("drivers(%+v) = %q, want %q", tc.level, got, tc.want)
+		if got := LevelMethod(tc.level); got != tc.want {
+			t.Errorf("LevelMethod(%+v) = %q, want %q", tc.level, got, tc.want)
 		}
 	}
 }

@@ -4,6 +4,7 @@ package apitest
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"sync"
 
@@ -24,6 +25,7 @@ type Backend struct {
 	hosts     []decision.HostStatus
 	events    []api.Event
 	submitted []decision.Input
+	plans     map[string]decision.Plan
 }
 
 var _ api.Backend = (*Backend)(nil)
@@ -97,6 +99,36 @@ func (b *Backend) Submit(ctx context.Context, in decision.Input, ev api.Event) e
 	b.submitted = append(b.submitted, in)
 	b.events = append(b.events, ev)
 	return nil
+}
+
+// SetPlan sets what Plan answers for p.Host (by default, a plan that
+// would act, with the host's state and no instances).
+func (b *Backend) SetPlan(p decision.Plan) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.plans == nil {
+		b.plans = map[string]decision.Plan{}
+	}
+	b.plans[p.Host] = p
+}
+
+// Plan implements api.Backend: decision.ErrUnknownHost for a host it has
+// no status of.
+func (b *Backend) Plan(ctx context.Context, host string) (decision.Plan, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.leading {
+		return decision.Plan{}, controller.ErrNotLeading
+	}
+	i := slices.IndexFunc(b.hosts, func(s decision.HostStatus) bool { return s.Name == host })
+	if i < 0 {
+		return decision.Plan{}, fmt.Errorf("%w %q", decision.ErrUnknownHost, host)
+	}
+	if p, ok := b.plans[host]; ok {
+		return p, nil
+	}
+	s := b.hosts[i]
+	return decision.Plan{Host: host, State: s.State, Rule: s.Rule, WouldAct: true, Fence: []decision.PlannedLevel{{Level: 1}}}, nil
 }
 
 // Leader implements api.Backend.

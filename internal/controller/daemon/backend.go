@@ -14,6 +14,8 @@ import (
 	"github.com/vigil-ha/vigil/internal/config"
 	"github.com/vigil-ha/vigil/internal/controller"
 	"github.com/vigil-ha/vigil/internal/decision"
+	"github.com/vigil-ha/vigil/internal/executor"
+	"github.com/vigil-ha/vigil/internal/fence"
 )
 
 // backend is what the operators' API asks of this controller (api.Backend).
@@ -22,11 +24,45 @@ type backend struct {
 	r      *controller.Runner
 	events *Events
 	reg    *prometheus.Registry
+	cfg    config.Config // names the fence levels of a plan
 }
 
 func (b *backend) Status(ctx context.Context) ([]decision.HostStatus, error) { return b.r.Status(ctx) }
 
 func (b *backend) Events(host string, n int) []api.Event { return b.events.Last(host, n) }
+
+// Plan is the leader's plan for host (vigil plan) with its fence levels
+// named from the configuration.
+func (b *backend) Plan(ctx context.Context, host string) (decision.Plan, error) {
+	p, err := b.r.Plan(ctx, host)
+	if err != nil {
+		return p, err
+	}
+	nameLevels(b.cfg, &p)
+	return p, nil
+}
+
+// nameLevels names each fence level of p from cfg: its method as the
+// executor reports it to the engine, and its devices as vigil fence
+// --dry-run lists them (no secret is read).
+func nameLevels(cfg config.Config, p *decision.Plan) {
+	levels, err := cfg.Levels(p.Host)
+	if err != nil {
+		return // every host's topology was built when the controller started
+	}
+	for i := range p.Fence {
+		if i >= len(levels) {
+			break
+		}
+		ms := make([]fence.Member, len(levels[i]))
+		p.Fence[i].Devices = nil
+		for j, d := range levels[i] {
+			ms[j] = fence.Member{Driver: d.Driver, Power: d.IsPowerFence(), Storage: d.IsStorageFence()}
+			p.Fence[i].Devices = append(p.Fence[i].Devices, d.String())
+		}
+		p.Fence[i].Method = executor.LevelMethod(ms)
+	}
+}
 
 func (b *backend) Leader() api.Leader { return api.Leader{Self: b.name, Leading: b.r.Leading()} }
 

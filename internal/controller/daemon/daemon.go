@@ -220,7 +220,7 @@ func Run(ctx context.Context, cfg config.Config, opts Options) error {
 		disp.Nova = ne
 	}
 
-	apiLn, apiSrv, err := serveAPI(me, k.API, opts, &backend{name: me.Name, r: r, events: events, reg: reg}, log)
+	apiLn, apiSrv, err := serveAPI(me, k.API, opts, &backend{name: me.Name, r: r, events: events, reg: reg, cfg: cfg}, log)
 	if err != nil {
 		return err
 	}

@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vigil-ha/vigil/internal/api"
 	"github.com/vigil-ha/vigil/internal/config"
 	"github.com/vigil-ha/vigil/internal/controller/daemon"
 	"github.com/vigil-ha/vigil/internal/decision"
@@ -742,4 +743,76 @@ func TestPauseHoldsAcrossFailover(t *testing.T) {
 		}
 		return errors.New("no fence yet")
 	})
+}
+
+// vigil plan, the real binary, against a running controller (its API, its
+// loop, its engine): what the leader would do if cmp3 failed now, its fence
+// level named from the configuration; held while vigil is paused, with who
+// paused it and why; an unknown host refused by name. Asking decides and
+// does nothing: no event of cmp3 appears while the plans are made.
+func TestPlanAgainstARunningController(t *testing.T) {
+	b := newBed(t, bedOpts{embedded: true})
+	b.start("ctl1")
+	lead := b.leader(30 * time.Second)
+	for _, h := range hosts {
+		b.waitState(lead, h, 60*time.Second, decision.Healthy)
+	}
+	tok := filepath.Join(b.dir, "reader.token")
+	write(t, tok, readerToken+"\n")
+	bin := vigilbin.Path(t)
+	plan := func(args ...string) (string, string, error) {
+		cmd := exec.Command(bin, append([]string{"plan", "--url", "http://" + lead.API.String(), "--token-file", tok}, args...)...)
+		var out, errOut strings.Builder
+		cmd.Stdout, cmd.Stderr = &out, &errOut
+		err := cmd.Run()
+		return out.String(), errOut.String(), err
+	}
+	before := len(lead.Events.Last("cmp3", 0))
+
+	var p api.Plan
+	ctlbed.Eventually(t, 30*time.Second, "the leader's plan for cmp3 would act (past its failover grace)", func() error {
+		out, errOut, err := plan("cmp3", "-o", "json")
+		if err != nil {
+			return fmt.Errorf("vigil plan cmp3 -o json: %v: %s", err, errOut)
+		}
+		p = api.Plan{}
+		if err := json.Unmarshal([]byte(out), &p); err != nil {
+			return fmt.Errorf("%v: %s", err, out)
+		}
+		if !p.WouldAct {
+			return fmt.Errorf("held (%s): %s", p.Hold, p.Reason)
+		}
+		return nil
+	})
+	if p.Host != "cmp3" || p.Self != "ctl1" || p.State != decision.Healthy || len(p.Fence) != 1 || p.Fence[0].Method != "ipmi" ||
+		len(p.Fence[0].Devices) != 1 || !strings.HasPrefix(p.Fence[0].Devices[0], "ipmi address=127.0.0.1") || !p.NovaUnread || len(p.Avoid) != 0 {
+		t.Errorf("the plan for cmp3 (no Nova on this bed, every host healthy): %+v", p)
+	}
+	out, errOut, err := plan("cmp3")
+	if err != nil || !strings.Contains(out, "If cmp3 failed now, vigil would act at once:") || !strings.Contains(out, "level 1: ipmi (ipmi address=127.0.0.1") ||
+		!strings.Contains(out, "Wait for Nova's list of the instances on cmp3") {
+		t.Errorf("vigil plan cmp3: %v\n%s%s", err, out, errOut)
+	}
+
+	post(t, lead, "/v1/pause", `{"reason": "core switch upgrade"}`)
+	ctlbed.Eventually(t, 10*time.Second, "the plan says the pause holds vigil", func() error {
+		out, errOut, err := plan("cmp3")
+		if err != nil {
+			return fmt.Errorf("%v: %s", err, errOut)
+		}
+		if w := strings.Join(strings.Fields(out), " "); !strings.Contains(w, "If cmp3 failed now, vigil would NOT act (paused): vigil is paused by alice (core switch upgrade)") ||
+			!strings.Contains(w, "Once that ends, it would:") {
+			return fmt.Errorf("not held by the pause:\n%s", out)
+		}
+		return nil
+	})
+	if _, errOut, err := plan("cmp9"); err == nil || !strings.Contains(errOut, `no host "cmp9"`) {
+		t.Errorf("vigil plan cmp9: %v, stderr %q; want a refusal naming cmp9", err, errOut)
+	}
+	if after := lead.Events.Last("cmp3", 0); len(after) != before {
+		t.Errorf("events of cmp3 appeared while plans were made: %+v", after[before:])
+	}
+	if s, _ := state(lead, "cmp3"); s.State != decision.Healthy {
+		t.Errorf("cmp3 is %s (%s) after the plans; want healthy", s.State, s.Rule)
+	}
 }
