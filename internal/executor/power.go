@@ -3,6 +3,7 @@ package executor
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -66,6 +67,12 @@ type PowerWatch struct {
 	// returns when done (the engine's tests step it in Report).
 	Parallel    bool
 	ReadTimeout time.Duration // default 10s
+	// MaxInFlight bounds the parallel reads out at once (default 64): when
+	// most hosts go quiet together (a switch, or the controller's own
+	// network) a session with every BMC every 2 s would swamp the
+	// controller and the BMC network; the hosts read longest ago go first,
+	// the rest at a later round.
+	MaxInFlight int
 
 	mu       sync.Mutex
 	last     map[string]time.Time
@@ -81,6 +88,7 @@ func (p *PowerWatch) Round(ctx context.Context, now time.Time, status []decision
 	if p.last == nil {
 		p.last, p.inflight = map[string]time.Time{}, map[string]bool{}
 	}
+	var due []decision.HostStatus
 	for _, s := range status {
 		every := PowerEvery(s)
 		if every == FencedEvery && p.Fenced > 0 {
@@ -89,6 +97,22 @@ func (p *PowerWatch) Round(ctx context.Context, now time.Time, status []decision
 		if every == 0 || now.Sub(p.last[s.Name]) < every || p.inflight[s.Name] {
 			continue
 		}
+		due = append(due, s)
+	}
+	if p.Parallel {
+		limit := p.MaxInFlight
+		if limit <= 0 {
+			limit = 64
+		}
+		free := limit - len(p.inflight)
+		if len(due) > free {
+			// Read longest ago first (never read: first of all), by name
+			// among equals.
+			slices.SortStableFunc(due, func(a, b decision.HostStatus) int { return p.last[a.Name].Compare(p.last[b.Name]) })
+			due = due[:max(free, 0)]
+		}
+	}
+	for _, s := range due {
 		topo, err := p.Topos.Topology(s.Name)
 		if err != nil {
 			continue

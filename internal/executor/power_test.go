@@ -164,3 +164,56 @@ func TestPowerWatchFailsAPowerLossAtAgentTimeout(t *testing.T) {
 	}
 	t.Logf("power loss failed after %v", failedAt)
 }
+
+// blocking is a power device whose reads wait until released.
+type blocking struct {
+	started chan string
+	release chan struct{}
+	name    string
+}
+
+func (b *blocking) Off(context.Context) (fence.Proof, error) { return fence.Proof{}, nil }
+func (b *blocking) On(context.Context) error                 { return nil }
+func (b *blocking) Status(ctx context.Context) (fence.Status, error) {
+	b.started <- b.name
+	select {
+	case <-b.release:
+	case <-ctx.Done():
+	}
+	return fence.StatusOff, nil
+}
+
+// When many hosts go quiet at once, at most MaxInFlight of their BMCs are
+// read together, and the hosts left out are read first at the next round.
+func TestPowerWatchBoundsReadsInFlight(t *testing.T) {
+	started, release := make(chan string, 16), make(chan struct{})
+	ts := topos{}
+	var status []decision.HostStatus
+	for i := 1; i <= 5; i++ {
+		h := fmt.Sprintf("cmp%d", i)
+		dev := &blocking{started: started, release: release, name: h}
+		ts[h] = fence.Topology{Host: h, Levels: [][]fence.Member{{{Name: "ipmi", Driver: "ipmi", Power: true, Device: dev}}}}
+		status = append(status, decision.HostStatus{Name: h, State: decision.Suspect, Quiet: true})
+	}
+	reported := make(chan string, 16)
+	pw := &PowerWatch{Topos: ts, Parallel: true, MaxInFlight: 2, Report: func(r decision.BMCReading) { reported <- r.Host }}
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	pw.Round(context.Background(), now, status)
+	first := map[string]bool{<-started: true, <-started: true}
+	select {
+	case h := <-started:
+		t.Fatalf("a third read (%s) began with MaxInFlight 2", h)
+	case <-time.After(100 * time.Millisecond):
+	}
+	close(release)
+	<-reported
+	<-reported
+	// Every host is due again a round later; the three never read go
+	// first, two of them now.
+	pw.Round(context.Background(), now.Add(time.Minute), status)
+	for range 2 {
+		if h := <-started; first[h] {
+			t.Errorf("%s was read again before a host never read", h)
+		}
+	}
+}
