@@ -96,6 +96,7 @@ bench-fence: deps
 # the real transport (three networks, 1 s interval; internal/testbed/swarm): the
 # leader's CPU and RSS, report-to-grant latency, and the takeover after a SIGKILL
 # (docs/performance.md). VIGIL_SCALE_HOSTS=1000,5000,10000 picks the sizes;
-# VIGIL_SCALE_PROFILE=DIR saves the leader's CPU profile there (go tool pprof).
+# VIGIL_SCALE_PROFILE=DIR saves the leader's CPU profile there (go tool pprof);
+# VIGIL_SCALE_LEASE=3s sets etcd.lease_ttl (default 5s).
 bench-scale: deps
 	VIGIL_INTEGRATION=1 $(GO) test -count 1 -timeout 30m -run '^$$' -bench Controller -benchtime 1x ./internal/testbed/swarm/

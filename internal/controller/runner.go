@@ -55,6 +55,9 @@ type Runner struct {
 	// any of it is carried out: the operators' event log and metrics. It
 	// runs on the loop's goroutine and must not block.
 	OnReady func(decision.Ready)
+	// TickDone, if set, gets each tick's duration in seconds, the journal
+	// write included (a metric).
+	TickDone func(seconds float64)
 
 	reqs chan request
 	// leading is set while the member runs its lead loop (Leading).
@@ -314,7 +317,11 @@ func (r *Runner) lead(ctx context.Context) {
 			if !r.leads() {
 				return
 			}
-			rd, err := r.Loop.Tick(time.Now())
+			began := time.Now()
+			rd, err := r.Loop.Tick(began)
+			if r.TickDone != nil {
+				r.TickDone(time.Since(began).Seconds())
+			}
 			if err != nil {
 				r.Log.Error("journal write failed: acting on its alerts only", "err", err)
 			}

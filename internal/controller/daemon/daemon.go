@@ -176,6 +176,8 @@ func Run(ctx context.Context, cfg config.Config, opts Options) error {
 		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
 	met := newMetrics(reg, r.Status, r.Leading)
+	registerTransport(reg, srv.Stats)
+	r.TickDone = newTickHistogram(reg).Observe
 	report := func(in decision.Input) {
 		met.result(in)
 		events.Result(time.Now(), in)

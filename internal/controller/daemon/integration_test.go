@@ -463,9 +463,15 @@ func TestControllersOnEtcdWithRealAgents(t *testing.T) {
 	})
 	m := scrape(t, lead)
 	for _, want := range []string{"vigil_leader 1", "vigil_detections_total 1", `vigil_fences_total{method="ipmi",result="failed"}`,
-		`vigil_hosts{state="healthy"} 2`, `vigil_alerts_total{code="fence-failed"}`, "vigil_grants_total"} {
+		`vigil_hosts{state="healthy"} 2`, `vigil_alerts_total{code="fence-failed"}`, "vigil_grants_total",
+		`vigil_agent_packets_total{result="taken"}`, `vigil_agent_sent_total{kind="grant"}`, "vigil_loop_tick_seconds_count"} {
 		if !strings.Contains(m, want) {
 			t.Errorf("the leader's /metrics lack %q", want)
+		}
+	}
+	for _, zero := range []string{`vigil_agent_packets_total{result="taken"} 0`, `vigil_agent_sent_total{kind="grant"} 0`, "vigil_loop_tick_seconds_count 0"} {
+		if strings.Contains(m, zero+"\n") {
+			t.Errorf("the leader's /metrics say %q while its agents report", zero)
 		}
 	}
 

@@ -7,6 +7,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/vigil-ha/vigil/internal/controller/agentnet"
 	"github.com/vigil-ha/vigil/internal/decision"
 )
 
@@ -146,4 +147,47 @@ func (c *hostsCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, s := range states {
 		ch <- prometheus.MustNewConstMetric(hostsDesc, prometheus.GaugeValue, float64(n[s]), string(s))
 	}
+}
+
+// tickBuckets are the loop's tick durations, journal write included: a
+// tick holds every report waiting for its grant.
+var tickBuckets = []float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5}
+
+func newTickHistogram(reg prometheus.Registerer) prometheus.Histogram {
+	h := prometheus.NewHistogram(prometheus.HistogramOpts{Name: "vigil_loop_tick_seconds",
+		Help:    "Duration of the leader's loop ticks, the journal write of what they decided included; reports wait meanwhile.",
+		Buckets: tickBuckets})
+	if reg != nil {
+		reg.MustRegister(h)
+	}
+	return h
+}
+
+// registerTransport exports the agents' transport counters
+// (agentnet.Stats): what came in, by fate, and what went out.
+func registerTransport(reg prometheus.Registerer, stats func() agentnet.Stats) {
+	if reg == nil {
+		return
+	}
+	in := func(result string, f func(agentnet.Stats) uint64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "vigil_agent_packets_total",
+			Help:        "Agent packets this controller received, by what became of them: taken (opened and passed to the loop), refused (the gate's checks), not-leading (dropped unopened), ungranted (a report the loop did not grant).",
+			ConstLabels: prometheus.Labels{"result": result}}, func() float64 { return float64(f(stats())) })
+	}
+	out := func(kind string, f func(agentnet.Stats) uint64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "vigil_agent_sent_total",
+			Help:        "Packets this controller sent to agents, by kind; retry-limited counts Retry answers the rate limit withheld, failed those the socket refused.",
+			ConstLabels: prometheus.Labels{"kind": kind}}, func() float64 { return float64(f(stats())) })
+	}
+	reg.MustRegister(
+		in("taken", func(s agentnet.Stats) uint64 { return s.Taken }),
+		in("refused", agentnet.Stats.Refused),
+		in("not-leading", func(s agentnet.Stats) uint64 { return s.NotLeading }),
+		in("ungranted", func(s agentnet.Stats) uint64 { return s.Ungranted }),
+		out("grant", func(s agentnet.Stats) uint64 { return s.Grants }),
+		out("ack", func(s agentnet.Stats) uint64 { return s.Acks }),
+		out("retry", func(s agentnet.Stats) uint64 { return s.Retries }),
+		out("retry-limited", func(s agentnet.Stats) uint64 { return s.RetriesLimited }),
+		out("failed", func(s agentnet.Stats) uint64 { return s.SendFailed }),
+	)
 }

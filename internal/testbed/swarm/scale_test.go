@@ -141,8 +141,12 @@ func measure(b *testing.B, hosts int) {
 		// whose BMC network is down would.
 		fmt.Fprintf(&y, "  - {name: %s, bmc: {address: 127.0.0.1, port: 9}}\n", swarm.Name(i))
 	}
-	fmt.Fprintf(&y, "controller:\n  data_dir: %s\n  secrets: %s\n  heartbeat: {dir: %s}\n  api: {reader_tokens: %s}\n  etcd: {endpoints: [%s]}\n  members:\n",
-		filepath.Join(dir, "data"), filepath.Join(dir, "cluster.secret"), hbDir, filepath.Join(dir, "reader.tokens"), es.URL)
+	lease := ""
+	if l := os.Getenv("VIGIL_SCALE_LEASE"); l != "" {
+		lease = ", lease_ttl: " + l // etcd.lease_ttl: the takeover after a crash waits it out
+	}
+	fmt.Fprintf(&y, "controller:\n  data_dir: %s\n  secrets: %s\n  heartbeat: {dir: %s}\n  api: {reader_tokens: %s}\n  etcd: {endpoints: [%s]%s}\n  members:\n",
+		filepath.Join(dir, "data"), filepath.Join(dir, "cluster.secret"), hbDir, filepath.Join(dir, "reader.tokens"), es.URL, lease)
 	for i, m := range members {
 		fmt.Fprintf(&y, "    - {name: %s, api: %q, listen: {", m.name, m.api)
 		for j, n := range networks {
@@ -188,7 +192,7 @@ func measure(b *testing.B, hosts int) {
 	// files a process may hold here.
 	sw, err := swarm.Spawn(swarm.Config{Hosts: hosts, Networks: networks, Port: ports, Controllers: ctls,
 		SecretsFile: filepath.Join(dir, "cluster.secret"), Interval: time.Second, Guests: 20, HeartbeatDir: hbDir},
-		5000, []string{os.Args[0], "-test.run=^$"})
+		2500, []string{os.Args[0], "-test.run=^$"})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -218,6 +222,7 @@ func measure(b *testing.B, hosts int) {
 	if _, err := sw.Window(); err != nil {
 		b.Fatal(err)
 	}
+	met0, udp0 := scrapeMetrics(b, leader, token), udpDrops(b)
 	cpu0, t0 := cpuTime(b, pid), time.Now()
 	swarm0 := fleetCPU(b, sw)
 	if profDir != "" {
@@ -230,7 +235,14 @@ func measure(b *testing.B, hosts int) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	met1, udp1 := scrapeMetrics(b, leader, token), udpDrops(b)
 	rss, hwm := memory(b, pid)
+	delta := func(k string) float64 { return met1[k] - met0[k] }
+	ticks := delta("vigil_loop_tick_seconds_count")
+	tickMean := 0.0
+	if ticks > 0 {
+		tickMean = delta("vigil_loop_tick_seconds_sum") / ticks
+	}
 	secs := t1.Sub(t0).Seconds()
 	cores := (cpu1 - cpu0).Seconds() / secs
 	swarmCores := (swarm1 - swarm0).Seconds() / secs
@@ -265,6 +277,14 @@ func measure(b *testing.B, hosts int) {
 	b.ReportMetric(most.Seconds(), "takeover-99%-s")
 	b.ReportMetric(grantRate, "grants/s")
 	b.ReportMetric(swarmCores, "swarm-cores")
+	b.ReportMetric(delta(`vigil_agent_packets_total{result="taken"}`)/secs, "taken/s")
+	b.ReportMetric(delta(`vigil_agent_packets_total{result="ungranted"}`)/secs, "ungranted/s")
+	b.ReportMetric(float64(udp1-udp0)/secs, "udp-drops/s")
+	b.ReportMetric(tickMean*1e3, "tick-mean-ms")
+	b.Logf("leader's transport over the window: taken %.0f/s, ungranted %.0f/s, grants sent %.0f/s; UDP receive-buffer drops on this machine %.0f/s; %d loop ticks, mean %.1f ms, %.0f within 10 ms, %.0f over 100 ms",
+		delta(`vigil_agent_packets_total{result="taken"}`)/secs, delta(`vigil_agent_packets_total{result="ungranted"}`)/secs,
+		delta(`vigil_agent_sent_total{kind="grant"}`)/secs, float64(udp1-udp0)/secs, int(ticks), tickMean*1e3,
+		delta(`vigil_loop_tick_seconds_bucket{le="0.01"}`), ticks-delta(`vigil_loop_tick_seconds_bucket{le="0.1"}`))
 	b.Logf("%d hosts × %d networks, 1 s interval, over %v: leader %.2f cores, RSS %.0f MiB (peak %.0f); report→grant p50 %v p99 %v max %v (%d grants, %.0f/s); the swarm itself %.2f cores; leader SIGKILLed: first grant of the new term after %v, 99 %% of hosts after %v",
 		hosts, len(networks), window, cores, float64(rss)/(1<<20), float64(hwm)/(1<<20), p50, p99, time.Duration(lat.Max), lat.N, grantRate, swarmCores, first.Round(10*time.Millisecond), most.Round(10*time.Millisecond))
 }
@@ -283,6 +303,64 @@ func health(m *member) (h struct {
 }
 
 func leading(m *member) bool { h, ok := health(m); return ok && h.Leading }
+
+// scrapeMetrics reads m's /metrics: every sample by its name and labels.
+func scrapeMetrics(b *testing.B, m *member, token string) map[string]float64 {
+	req, err := http.NewRequest("GET", "http://"+m.api+"/metrics", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	c := http.Client{Timeout: 10 * time.Second}
+	r, err := c.Do(req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.Body.Close()
+	out := map[string]float64{}
+	sc := bufio.NewScanner(r.Body)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "#") {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		if i < 0 {
+			continue
+		}
+		if v, err := strconv.ParseFloat(line[i+1:], 64); err == nil {
+			out[line[:i]] = v
+		}
+	}
+	return out
+}
+
+// udpDrops is this network namespace's UDP receive-buffer drops so far
+// (/proc/net/snmp RcvbufErrors): every socket of the bench's.
+func udpDrops(b *testing.B) int64 {
+	s, err := os.ReadFile("/proc/net/snmp")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var head []string
+	for _, line := range strings.Split(string(s), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 || f[0] != "Udp:" {
+			continue
+		}
+		if head == nil {
+			head = f
+			continue
+		}
+		for i, h := range head {
+			if h == "RcvbufErrors" && i < len(f) {
+				n, _ := strconv.ParseInt(f[i], 10, 64)
+				return n
+			}
+		}
+	}
+	return 0
+}
 
 // profile saves m's CPU profile over d to path (VIGIL_SCALE_PROFILE=DIR;
 // read it with go tool pprof).

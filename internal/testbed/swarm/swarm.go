@@ -154,22 +154,41 @@ func Start(ctx context.Context, cfg Config) (*Swarm, error) {
 	return s, nil
 }
 
-// send reports for each host at its place in every interval.
+// send reports for each host at its place in every interval: the hosts
+// due by the clock, not by ticks (a tick missed while the workers were busy
+// would be a report never sent), by a few workers so a shard's sealing and
+// sending use more than one core.
 func (s *Swarm) send(ctx context.Context) {
-	const slot = 5 * time.Millisecond
-	per := max(1, len(s.hosts)*int(slot)/int(s.cfg.Interval)) // hosts a slot
-	t := time.NewTicker(slot)
+	work := make(chan *host, len(s.hosts))
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer close(work)
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for h := range work {
+				s.report(ctx, h)
+			}
+		}()
+	}
+	t := time.NewTicker(2 * time.Millisecond)
 	defer t.Stop()
-	next := 0
+	start, n := time.Now(), int64(len(s.hosts))
+	var next int64
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		for range per {
-			s.report(ctx, s.hosts[next])
-			next = (next + 1) % len(s.hosts)
+		due := int64(time.Since(start)) * n / int64(s.cfg.Interval)
+		for ; next < due; next++ {
+			select {
+			case work <- s.hosts[next%n]:
+			case <-ctx.Done():
+				return
+			}
 		}
 	}
 }
