@@ -124,6 +124,7 @@ func (e *Engine) quietPowerOff(h *host, now time.Time) bool {
 	if !e.quiet(h, now) || h.bmc != PowerOff || !fresh(h.bmcAt, now, e.cfg.BMCFreshness) {
 		return false
 	}
+
 	if h.self.Stopping || h.hasStopped(h.self.BootID, h.self.Agent) {
 		// Its agent said it stops cleanly: the silence is a restart,
 		// which is never a host failure; a BMC reading off then waits
@@ -144,6 +145,18 @@ func (e *Engine) quietPowerOff(h *host, now time.Time) bool {
 		life = later(life, at)
 	}
 	life = later(later(life, h.storageMoved), h.answeredAt)
+	if life.Sub(h.lastAgent()) > e.cfg.AgentTimeout {
+		// A power loss stops every path within a moment (the last
+		// peer's report and the last heartbeat's read trail the
+		// agent's last word by a second or two). Here the rest outlived
+		// the agent by more than an agent timeout: it fell silent first
+		// (cut off, isolated behind its storage, crashed), and a short
+		// pause of what is left (an agent restart stops its heartbeat,
+		// the controllers' own storage hiccup) is no power loss. The
+		// rest of the evidence judges it, with timeouts such a pause
+		// does not outlast.
+		return false
+	}
 	return h.bmcAt.After(life) && now.Sub(life) >= e.cfg.AgentTimeout/2
 }
 
