@@ -233,7 +233,7 @@ func (e *Engine) rejoin(now time.Time, h *host) {
 	reason := "no evacuated instance runs on the host"
 	ev := e.evidence(h, now)
 	if a != nil {
-		by := fmt.Sprintf("operator %s let it back (vigil rejoin, boot %s)", a.by, a.boot)
+		by := fmt.Sprintf("let back by vigil rejoin (by %s, for boot %s)", a.by, a.boot)
 		reason += "; " + by
 		ev = append(ev, by)
 	}
@@ -296,7 +296,7 @@ func (e *Engine) rejoinCommand(now time.Time, c Rejoin) {
 		return // said already, of this boot
 	}
 	e.transition(now, h, Rejoining, "rejoin-approved", []string{
-		fmt.Sprintf("operator %s let it back (vigil rejoin): it is clean in boot %s", c.By, h.self.BootID),
+		fmt.Sprintf("vigil rejoin by %s: it is clean in boot %s", c.By, h.self.BootID),
 		"vigil unfences it and enables it in Nova at its next tick, if it is still clean then"})
 	h.inc.approved = &approval{by: c.By, boot: h.self.BootID, at: now, ready: e.readySeq + 1}
 	e.persist(h)
