@@ -24,6 +24,10 @@ type rejoinRig struct {
 	records     []Record
 	lastAlertOf map[string]string
 	reEnabled   bool // the executor unset forced-down: Nova says up
+	silent      bool // cmp1 says nothing, its storage heartbeat stalls
+	novaHere    []string
+	fences      []Action
+	reEnables   []Action
 }
 
 var rigT0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -62,14 +66,25 @@ func (r *rejoinRig) run(d time.Duration) {
 		for _, h := range []string{"cmp1", "cmp2", "cmp3"} {
 			s := SelfReport{BootID: "b1", Agent: h + "-b1", NovaCompute: Process{Running: true}, Libvirtd: Process{Running: true}}
 			if h == "cmp1" {
+				if r.silent {
+					continue
+				}
 				s = r.self
 			}
 			for _, n := range []string{"mgmt", "storage"} {
 				r.e.Step(r.now, AgentReport{Host: h, Network: n, Self: s})
 			}
 		}
-		r.e.Step(r.now, StorageHeartbeats{OK: true, Counters: map[string]uint64{"cmp1": r.n, "cmp2": r.n, "cmp3": r.n}})
-		r.e.Step(r.now, NovaService{Host: "cmp1", Up: r.reEnabled, ForcedDown: !r.reEnabled, Disabled: !r.reEnabled})
+		c1 := r.n
+		if r.silent {
+			c1 = 0
+		}
+		r.e.Step(r.now, StorageHeartbeats{OK: true, Counters: map[string]uint64{"cmp1": c1, "cmp2": r.n, "cmp3": r.n}})
+		status := map[string]string{}
+		for _, in := range r.novaHere {
+			status[in] = NovaActive
+		}
+		r.e.Step(r.now, NovaService{Host: "cmp1", Up: r.reEnabled, ForcedDown: !r.reEnabled, Disabled: !r.reEnabled, Instances: r.novaHere, Status: status})
 		r.e.Step(r.now, NovaService{Host: "cmp2", Up: true, Instances: []string{"vm1"}, Status: map[string]string{"vm1": NovaActive}})
 		r.tick()
 	}
@@ -96,6 +111,9 @@ func (r *rejoinRig) tick() {
 			}
 		case ActReEnable:
 			r.reEnabled = true
+			r.reEnables = append(r.reEnables, a)
+		case ActFence:
+			r.fences = append(r.fences, a)
 		}
 	}
 	for _, rec := range rd.Records {
@@ -306,5 +324,37 @@ func TestRejoinPolicyValidated(t *testing.T) {
 	}
 	if DefaultConfig().Rejoin != RejoinManual {
 		t.Errorf("the default rejoin policy is %q, want manual", DefaultConfig().Rejoin)
+	}
+}
+
+// A host that waited rejoin-ready with a guest of its own (fence undone
+// before it moved) falls silent and is fenced again (rejoin-silent); that
+// round fails and the host answers: the incident closes with nothing
+// moved, and the nova-compute it forced down must be re-enabled, or the
+// host runs forced down for good (vigil lab fuzz --seed 1796593582,
+// schedule 4).
+func TestAbortedRoundReEnablesWhatItForcedDown(t *testing.T) {
+	fenced := rigT0.Add(-time.Minute)
+	rec := Record{Host: "cmp1", Phase: Rejoining, Opened: fenced, Failed: fenced, Level: 1,
+		Fence: &Fence{At: fenced, Method: "ipmi", Proof: "chassis power read back off", Level: 1}, Instances: []string{"vm1"}}
+	r := newRejoinRig(t, DefaultConfig(), rec)
+	r.novaHere, r.self.Domains = []string{"vm1"}, []string{"vm1"}
+	r.run(12 * time.Second)
+	if s := r.status(); s.Rule != "rejoin-ready" {
+		t.Fatalf("cmp1 is %s (%s), want rejoining (rejoin-ready)", s.State, s.Rule)
+	}
+	r.silent = true
+	r.run(10 * time.Second)
+	if len(r.fences) == 0 {
+		t.Fatalf("cmp1 silent for 10s with vm1 held: no new fence round (rules %v)", r.rules)
+	}
+	r.e.Step(r.now, FenceResult{Host: "cmp1", Level: 1, Method: "ipmi", Err: "BMC unreachable"})
+	r.silent = false
+	r.run(30 * time.Second)
+	if s := r.status(); s.Fence != nil || r.unfences != 0 {
+		t.Fatalf("cmp1 is %s (%s) with fence %v: want the incident closed, not rejoined (rules %v)", s.State, s.Rule, s.Fence, r.rules)
+	}
+	if len(r.reEnables) != 1 || r.reEnables[0].Rule != "fence-aborted" {
+		t.Fatalf("re-enables %+v: want one, when the aborted round closed the incident", r.reEnables)
 	}
 }
