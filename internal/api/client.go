@@ -186,6 +186,12 @@ func (c *Client) Confirm(ctx context.Context, host string, req ConfirmRequest) (
 	return a, c.do(ctx, http.MethodPost, "/v1/hosts/"+url.PathEscape(host)+"/confirm", req, &a)
 }
 
+// Rejoin is POST /v1/hosts/{host}/rejoin.
+func (c *Client) Rejoin(ctx context.Context, host string, req RejoinRequest) (Accepted, error) {
+	var a Accepted
+	return a, c.do(ctx, http.MethodPost, "/v1/hosts/"+url.PathEscape(host)+"/rejoin", req, &a)
+}
+
 // Release is POST /v1/hosts/{host}/release.
 // Pause pauses vigil (vigil pause); req.Reason is required.
 func (c *Client) Pause(ctx context.Context, req ReleaseRequest) (Accepted, error) {

@@ -127,6 +127,7 @@ const (
 	maintenanceShape = `{"on": true|false, "reason": "why (required when on)"}`
 	confirmShape     = `{"reason": "why you know the host is off", "by": "who (optional)"}`
 	releaseShape     = `{"reason": "why (optional)", "by": "who (optional)"} or no body`
+	rejoinShape      = `{"reason": "why the host may serve again", "by": "who (optional)"}`
 )
 
 // decodeMaintenance decodes and checks a maintenance body.
@@ -161,6 +162,22 @@ func decodeConfirm(r io.Reader) (ConfirmRequest, error) {
 		return ConfirmRequest{}, err
 	case c.Reason == "":
 		return ConfirmRequest{}, &bodyError{field: "reason", msg: "required: say how you know the host is off (vigil starts its instances elsewhere on your word)"}
+	}
+	return c, nil
+}
+
+// decodeRejoin decodes and checks a rejoin body.
+func decodeRejoin(r io.Reader) (RejoinRequest, error) {
+	var c RejoinRequest
+	err := decodeFields(r, false, rejoinShape, map[string]func(json.RawMessage) error{
+		"by":     stringField(&c.By, maxBy),
+		"reason": stringField(&c.Reason, maxReason),
+	})
+	switch {
+	case err != nil:
+		return RejoinRequest{}, err
+	case c.Reason == "":
+		return RejoinRequest{}, &bodyError{field: "reason", msg: "required: say why the host may serve again (vigil unfences it and enables it in Nova on your word, once it is clean)"}
 	}
 	return c, nil
 }

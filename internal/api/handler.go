@@ -49,6 +49,7 @@ func Handler(b Backend, t Tokens, log *slog.Logger) http.Handler {
 	route("POST", "/v1/hosts/{host}/maintenance", h.operator("maintenance", h.maintenance))
 	route("POST", "/v1/hosts/{host}/confirm", h.operator("confirm", h.confirm))
 	route("POST", "/v1/hosts/{host}/release", h.operator("release", h.release))
+	route("POST", "/v1/hosts/{host}/rejoin", h.operator("rejoin", h.rejoin))
 	route("POST", "/v1/pause", h.operator("pause", h.pause))
 	route("POST", "/v1/resume", h.operator("resume", h.resume))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -349,6 +350,20 @@ func (h *handler) release(body io.Reader, host string, c caller) (decision.Input
 		by = c.by()
 	}
 	return decision.Release{Host: host, By: by}, operatorEvent(host, "release", by, m.Reason), nil
+}
+
+// rejoin is vigil rejoin: a reason is required (it lets a fenced host
+// serve again).
+func (h *handler) rejoin(body io.Reader, host string, c caller) (decision.Input, Event, error) {
+	m, err := decodeRejoin(body)
+	if err != nil {
+		return nil, Event{By: c.by()}, err
+	}
+	by := m.By
+	if by == "" {
+		by = c.by()
+	}
+	return decision.Rejoin{Host: host, By: by}, operatorEvent(host, "rejoin", by, m.Reason), nil
 }
 
 // pause is vigil pause: a reason is required (others read it in every

@@ -131,6 +131,7 @@ var (
 		{"/v1/hosts/cmp1/maintenance", `{"on":true,"reason":"kernel upgrade"}`},
 		{"/v1/hosts/cmp1/confirm", `{"reason":"pulled its power cords"}`},
 		{"/v1/hosts/cmp1/release", ``},
+		{"/v1/hosts/cmp1/rejoin", `{"reason":"nova-compute cleaned up, checked"}`},
 	}
 )
 
@@ -204,6 +205,10 @@ func TestOperatorCommands(t *testing.T) {
 			decision.Confirm{Host: "cmp2", By: "alice"}, api.Event{Host: "cmp2", Kind: "operator", Action: "confirm", By: "alice", Reason: "pulled its power cords"}},
 		{"confirm by whom the body says", opTok, "/v1/hosts/cmp2/confirm", `{"by":"carol","reason":"saw it off in the DC"}`,
 			decision.Confirm{Host: "cmp2", By: "carol"}, api.Event{Host: "cmp2", Kind: "operator", Action: "confirm", By: "carol", Reason: "saw it off in the DC"}},
+		{"rejoin by the token's name", aliceTok, "/v1/hosts/cmp2/rejoin", `{"reason":"its moved guests are gone"}`,
+			decision.Rejoin{Host: "cmp2", By: "alice"}, api.Event{Host: "cmp2", Kind: "operator", Action: "rejoin", By: "alice", Reason: "its moved guests are gone"}},
+		{"rejoin by whom the body says", opTok, "/v1/hosts/cmp2/rejoin", `{"by":"carol","reason":"hardware replaced"}`,
+			decision.Rejoin{Host: "cmp2", By: "carol"}, api.Event{Host: "cmp2", Kind: "operator", Action: "rejoin", By: "carol", Reason: "hardware replaced"}},
 		{"release without a body", opTok, "/v1/hosts/cmp2/release", ``,
 			decision.Release{Host: "cmp2", By: "operator"}, api.Event{Host: "cmp2", Kind: "operator", Action: "release", By: "operator"}},
 	} {
@@ -265,6 +270,8 @@ func TestBadBodyIs400NamingTheField(t *testing.T) {
 		{"/v1/hosts/cmp1/maintenance", `{"on":true,`, "the JSON body ends early"},
 		{"/v1/hosts/cmp1/confirm", `{"by":"alice"}`, `field "reason": required`},
 		{"/v1/hosts/cmp1/confirm", `{"reason":"x","force":true}`, `field "force": unknown field`},
+		{"/v1/hosts/cmp1/rejoin", ``, `a JSON body is required`},
+		{"/v1/hosts/cmp1/rejoin", `{"by":"alice"}`, `field "reason": required`},
 		{"/v1/hosts/cmp1/release", `{"reason":["x"]}`, `field "reason": want a string`},
 	} {
 		a := call(t, srv, "POST", tc.path, opTok, tc.body)
@@ -296,6 +303,7 @@ func TestUnknownHostIs404(t *testing.T) {
 		{"POST", "/v1/hosts/cmp9/maintenance", `{"on":true,"reason":"x"}`},
 		{"POST", "/v1/hosts/cmp9/confirm", `{"reason":"x"}`},
 		{"POST", "/v1/hosts/cmp9/release", ""},
+		{"POST", "/v1/hosts/cmp9/rejoin", `{"reason":"x"}`},
 	} {
 		a := call(t, srv, tc.method, tc.path, opTok, tc.body)
 		if e := a.errorBody(t); a.status != 404 || e.Code != api.CodeUnknownHost || !strings.Contains(e.Error, `no host "cmp9"`) {
@@ -483,13 +491,16 @@ func TestClient(t *testing.T) {
 	if _, err := c.Release(ctx, "cmp2", api.ReleaseRequest{}); err != nil {
 		t.Errorf("release: %v", err)
 	}
-	if h, err := c.History(ctx, "", 2); err != nil || len(h.Events) != 2 || h.Events[1].Action != "release" {
+	if acc, err := c.Rejoin(ctx, "cmp2", api.RejoinRequest{Reason: "clean"}); err != nil || acc.Call != "rejoin" || acc.By != "alice" {
+		t.Errorf("rejoin: %+v, %v", acc, err)
+	}
+	if h, err := c.History(ctx, "", 2); err != nil || len(h.Events) != 2 || h.Events[0].Action != "release" || h.Events[1].Action != "rejoin" {
 		t.Errorf("history: %+v, %v", h, err)
 	}
 	if h, err := c.Health(ctx); err != nil || !h.Leading {
 		t.Errorf("health: %+v, %v", h, err)
 	}
-	if len(b.Submitted()) != 3 {
+	if len(b.Submitted()) != 4 {
 		t.Errorf("submitted %v", b.Submitted())
 	}
 

@@ -221,6 +221,14 @@ type ConfirmRequest struct {
 	Reason string `json:"reason"`
 }
 
+// RejoinRequest is the body of POST /v1/hosts/{host}/rejoin: the operator
+// lets a rejoining host back into service (the rejoin policy manual). The
+// engine takes it only while the host is clean.
+type RejoinRequest struct {
+	By     string `json:"by,omitempty"` // default: the token's name, else "operator"
+	Reason string `json:"reason"`
+}
+
 // ReleaseRequest is the optional body of POST /v1/hosts/{host}/release.
 type ReleaseRequest struct {
 	By     string `json:"by,omitempty"`

@@ -193,6 +193,10 @@ func clone(s *scenario.Scenario) *scenario.Scenario {
 	return &c
 }
 
+// rejoinStream sets apart the rejoin class's random stream from the
+// schedule's own.
+const rejoinStream = 0x72656a6f696e
+
 func d(v time.Duration) scenario.Duration { return scenario.Duration(v.Round(100 * time.Millisecond)) }
 
 // Generate builds a random, valid schedule from seed with the default mix.
@@ -413,6 +417,9 @@ func GenerateWith(seed int64, g Gen) *scenario.Scenario {
 		if rng.Intn(2) == 0 {
 			s.Faults = append(s.Faults, scenario.Fault{At: d(200 * time.Second), Confirm: h})
 		}
+	}
+	if w := g.Classes[ClassRejoin]; w > 0 {
+		rejoins(rand.New(rand.NewSource(seed^rejoinStream)), s, w)
 	}
 	dropLies(s)
 	if err := s.Validate(); err != nil {

@@ -125,3 +125,37 @@ func TestSafetyTellsWritersFromRecovery(t *testing.T) {
 		t.Error("a run that failed to run counted as safe")
 	}
 }
+
+// The rejoin class turns some schedules to the manual rejoin policy with
+// operator rejoins of the hosts their faults touch, and leaves every other
+// fault of the seed as it was.
+func TestRejoinClass(t *testing.T) {
+	without := map[string]int{}
+	for k, v := range DefaultClasses {
+		without[k] = v
+	}
+	without[ClassRejoin] = 0
+	manual, verbs := 0, 0
+	for seed := int64(1); seed <= 200; seed++ {
+		s, plain := Generate(seed), GenerateWith(seed, Gen{Classes: without})
+		var rest []scenario.Fault
+		for _, f := range s.Faults {
+			if f.Rejoin != "" {
+				verbs++
+				continue
+			}
+			rest = append(rest, f)
+		}
+		if diff := cmp.Diff(plain.Faults, rest, cmpopts.EquateEmpty()); diff != "" {
+			t.Fatalf("seed %d: the rejoin class changed the other faults:\n%s", seed, diff)
+		}
+		if s.Vigil != nil && s.Vigil.Recovery.Rejoin == "manual" {
+			manual++
+		} else if len(rest) != len(s.Faults) {
+			t.Fatalf("seed %d: rejoin verbs under the automatic policy", seed)
+		}
+	}
+	if manual < 20 || manual > 80 || verbs == 0 {
+		t.Errorf("200 seeds: %d under the manual policy (want about 50), %d rejoin verbs", manual, verbs)
+	}
+}

@@ -2,6 +2,7 @@ package chaos
 
 import (
 	"fmt"
+	"maps"
 	"math/rand"
 	"slices"
 	"strconv"
@@ -44,10 +45,16 @@ const (
 	// failures, for a while or until an explicit resume, across leader
 	// changes and next to maintenance.
 	ClassOperator = "operator"
+	// ClassRejoin switches a schedule to the manual rejoin policy (weight
+	// in 12, drawn once per schedule, from a stream of its own so the rest
+	// of a seed's schedule stays what it was) and has an operator run
+	// vigil rejoin on the hosts its faults touch at random times: too
+	// early (refused), while the host waits rejoin-ready, or never.
+	ClassRejoin = "rejoin"
 )
 
 // DefaultClasses is the harsh mix `vigil lab fuzz` uses.
-var DefaultClasses = map[string]int{ClassClassic: 6, ClassRack: 2, ClassIsolation: 2, ClassLeader: 1, ClassWorld: 1, ClassLapse: 0, ClassDevice: 1, ClassOperator: 1}
+var DefaultClasses = map[string]int{ClassClassic: 6, ClassRack: 2, ClassIsolation: 2, ClassLeader: 1, ClassWorld: 1, ClassLapse: 0, ClassDevice: 1, ClassOperator: 1, ClassRejoin: 3}
 
 // ParseClasses reads "classic=6,rack=2" (a class without =N weighs 1).
 func ParseClasses(s string) (map[string]int, error) {
@@ -93,9 +100,10 @@ func (g Gen) withDefaults() Gen {
 }
 
 // pick draws a fault's class by weight (deterministic for a seed: classes in
-// order). The world class is drawn once per schedule, not per fault.
+// order). The world and rejoin classes are drawn once per schedule, not per
+// fault.
 func (g Gen) pick(rng *rand.Rand) string {
-	names := slices.DeleteFunc(classNames(), func(n string) bool { return n == ClassWorld || n == ClassLapse })
+	names := slices.DeleteFunc(classNames(), func(n string) bool { return n == ClassWorld || n == ClassLapse || n == ClassRejoin })
 	total := 0
 	for _, n := range names {
 		total += g.Classes[n]
@@ -360,6 +368,31 @@ func operator(rng *rand.Rand, victims []int, at scenario.Duration) []scenario.Fa
 		out = append(out, scenario.Fault{At: at, Maintenance: "on", Host: h}, scenario.Fault{At: at + pause, Maintenance: "off", Host: h})
 	}
 	return out
+}
+
+// rejoins is the rejoin class: with w in 12, the manual rejoin policy, and
+// 0–3 operator rejoins of each host a fault names, at random times.
+func rejoins(rng *rand.Rand, s *scenario.Scenario, w int) {
+	if rng.Intn(12) >= w {
+		return
+	}
+	if s.Vigil == nil {
+		s.Vigil = &scenario.Overrides{}
+	}
+	s.Vigil.Recovery.Rejoin = "manual"
+	touched := map[string]bool{}
+	for _, f := range s.Faults {
+		for _, h := range []string{f.Host, f.Confirm, f.Release} {
+			if h != "" {
+				touched[h] = true
+			}
+		}
+	}
+	for _, h := range slices.Sorted(maps.Keys(touched)) {
+		for k := rng.Intn(4); k > 0; k-- {
+			s.Faults = append(s.Faults, scenario.Fault{At: d(time.Duration(10+rng.Intn(int(time.Duration(s.Duration)/time.Second)-20)) * time.Second), Rejoin: h})
+		}
+	}
 }
 
 func leader(rng *rand.Rand, at scenario.Duration) []scenario.Fault {

@@ -52,7 +52,10 @@ var ruleSentences = map[string]string{
 	"host-back":              "Its agent answers again after the fence: vigil lets it rejoin once it runs none of the guests moved away.",
 	"fence-undone":           "Its fence was undone (powered on again, or its blocklist lapsed) before every instance moved: vigil stopped evacuating, and the rest stay with the host.",
 	"rejoin-silent":          "Its fence was undone and it came back, then fell silent on every path again: vigil fences it again before its held instances move.",
-	"clean-rejoin":           "It came back after an incident and runs none of the guests moved away: vigil unfenced it and enabled it in Nova again.",
+	"clean-rejoin":           "It came back after an incident and runs none of the guests moved away: vigil unfenced it and enabled it in Nova again (under the rejoin policy manual, once an operator said so: vigil rejoin).",
+	"rejoin-ready":           "It came back after an incident and is clean: it runs none of the guests moved away, nova-compute runs there, and Nova has listed it since its fence. The rejoin policy is manual: vigil keeps it fenced and forced down in Nova until you let it back: vigil rejoin HOST --reason TEXT.",
+	"rejoin-approved":        "An operator let it back (vigil rejoin) while it was clean: vigil unfences it and enables it in Nova at its next tick, if it is still clean then.",
+	"rejoin-unclean":         "It was ready to rejoin (or let back by an operator), and is no longer clean: it runs a guest it must not, nova-compute stopped, or its agent fell silent. A rejoin given before is void; once it is clean again vigil says rejoin-ready and waits for a new vigil rejoin HOST.",
 	"operator-confirmed":     "An operator confirmed that the host is off: that stands in for a verified fence.",
 	"operator-maintenance":   "An operator put it into maintenance.",
 	"maintenance-ended":      "An operator took it out of maintenance: its incident resumes where it was.",
@@ -73,7 +76,7 @@ var stateSentences = map[decision.State]string{
 	decision.Fenced:          "vigil evacuates its instances.",
 	decision.Recovering:      "vigil goes on evacuating its instances.",
 	decision.Recovered:       "nothing is left to move; it rejoins once it runs none of the moved guests.",
-	decision.Rejoining:       "vigil unfences it and enables it in Nova again once it runs none of the moved guests.",
+	decision.Rejoining:       "vigil unfences it and enables it in Nova again once it runs none of the moved guests (under the rejoin policy manual, once it is clean and you say so: vigil rejoin HOST).",
 	decision.Maintenance:     "nothing: an operator owns it until maintenance ends (vigil maintenance off HOST).",
 }
 

@@ -150,6 +150,26 @@ Example:
   vigil release cmp4 --reason "rack 4's PDU failed; the others are fine"
 ` + remoteHelp
 
+const rejoinHelp = `vigil rejoin — let a fenced host that came back serve again
+
+Under the rejoin policy manual (recovery.rejoin, the default), a host that
+was fenced and comes back stays fenced and forced down in Nova, even once
+it is clean (it runs none of the guests vigil moved away, nova-compute
+runs there, Nova has listed it since its fence): vigil alerts
+rejoin-ready and vigil status shows it held. rejoin lets it back: at its
+next tick vigil unfences it and enables it in Nova, if it is still clean
+then. vigil refuses a rejoin of a host that is not rejoining or not clean,
+and says why (alert rejoin-refused, vigil explain); a rejoin is void if the
+host is unclean again, falls silent or reboots before it is let back.
+Needs an operator's token; --by defaults to your token's name.
+
+Usage:
+  vigil rejoin HOST --reason TEXT [--by NAME]
+
+Example:
+  vigil rejoin cmp2 --reason "PSU replaced, CHG-4420"
+` + remoteHelp
+
 // opsFlags holds the flags of the commands that talk to a controller.
 type opsFlags struct {
 	url, tokenFile, ca, out string
@@ -173,7 +193,7 @@ func (o *opsFlags) define(name string, fs *pflag.FlagSet, env Env) {
 	fs.StringVar(&o.ca, "ca", get("VIGIL_CA", ""), "the CA of the controller's certificate, PEM (env VIGIL_CA; default the system's)")
 	fs.StringVarP(&o.out, "o", "o", "text", "output: text or json")
 	switch name {
-	case "maintenance", "confirm", "release", "pause", "resume":
+	case "maintenance", "confirm", "rejoin", "release", "pause", "resume":
 		fs.StringVar(&o.reason, "reason", "", "why: to the controller's log and the host's history")
 		if name != "maintenance" {
 			fs.StringVar(&o.by, "by", "", "who (default: your token's name, else \"operator\")")
@@ -254,7 +274,7 @@ func printJSON(env Env, v any) error {
 
 // opsHelp is the --help of each command that talks to a controller.
 var opsHelp = map[string]string{"status": statusHelp, "explain": explainHelp, "plan": planHelp, "history": historyHelp,
-	"maintenance": maintenanceHelp, "confirm": confirmHelp, "release": releaseHelp, "pause": pauseHelp, "resume": resumeHelp}
+	"maintenance": maintenanceHelp, "confirm": confirmHelp, "rejoin": rejoinHelp, "release": releaseHelp, "pause": pauseHelp, "resume": resumeHelp}
 
 // opsCommand is command flags for name, one of opsHelp's.
 func opsCommand(name string) func(*pflag.FlagSet, Env) (string, func([]string) error) {
@@ -268,14 +288,14 @@ func opsCommand(name string) func(*pflag.FlagSet, Env) (string, func([]string) e
 // opsCmd runs the commands that talk to a controller's API, given their
 // positional arguments and flags.
 func opsCmd(name string, pos []string, r *opsFlags, env Env) error {
-	want := map[string]string{"status": "", "explain": "HOST", "plan": "HOST", "history": "[HOST]", "maintenance": "on|off HOST", "confirm": "HOST", "release": "HOST", "pause": "", "resume": ""}[name]
+	want := map[string]string{"status": "", "explain": "HOST", "plan": "HOST", "history": "[HOST]", "maintenance": "on|off HOST", "confirm": "HOST", "rejoin": "HOST", "release": "HOST", "pause": "", "resume": ""}[name]
 	nargs := len(strings.Fields(want))
 	switch {
 	case name == "history" && len(pos) > 1, name != "history" && len(pos) != nargs:
 		return fmt.Errorf("%w: usage: vigil %s %s (vigil %s --help)", errUsage, name, want, name)
 	case name == "maintenance" && pos[0] != "on" && pos[0] != "off":
 		return fmt.Errorf("%w: maintenance %q: want on or off, then the host", errUsage, pos[0])
-	case name == "maintenance" && pos[0] == "on" && r.reason == "", name == "confirm" && r.reason == "", name == "pause" && r.reason == "":
+	case name == "maintenance" && pos[0] == "on" && r.reason == "", name == "confirm" && r.reason == "", name == "rejoin" && r.reason == "", name == "pause" && r.reason == "":
 		return fmt.Errorf("%w: %s: --reason TEXT is required: say why (it goes to the controller's log and the host's history)", errUsage, name)
 	case name == "history" && r.n < 1:
 		return fmt.Errorf("%w: history: -n %d: want at least 1", errUsage, r.n)
@@ -319,6 +339,8 @@ func opsCmd(name string, pos []string, r *opsFlags, env Env) error {
 		out, err = c.Maintenance(ctx, pos[1], api.MaintenanceRequest{On: pos[0] == "on", Reason: r.reason})
 	case "confirm":
 		out, err = c.Confirm(ctx, pos[0], api.ConfirmRequest{By: r.by, Reason: r.reason})
+	case "rejoin":
+		out, err = c.Rejoin(ctx, pos[0], api.RejoinRequest{By: r.by, Reason: r.reason})
 	case "release":
 		out, err = c.Release(ctx, pos[0], api.ReleaseRequest{By: r.by, Reason: r.reason})
 	case "pause":

@@ -263,6 +263,9 @@ func TestOpsCommands(t *testing.T) {
 	if code, _, errOut := o.as(t, o.operator, "confirm", "cmp2", "--reason", "PDU outlets off", "--by", "carol"); code != 0 {
 		t.Errorf("confirm: exit %d %s", code, errOut)
 	}
+	if code, out, errOut := o.as(t, o.operator, "rejoin", "cmp2", "--reason", "PSU replaced"); code != 0 || !strings.HasPrefix(out, "cmp2: rejoin, by alice: accepted;") {
+		t.Errorf("rejoin: exit %d %s%s", code, out, errOut)
+	}
 	code, out, _ = o.as(t, o.operator, "release", "cmp3-with-a-very-long-fully-qualified-name.rack4.example.org", "-o", "json")
 	var acc api.Accepted
 	if err := json.Unmarshal([]byte(out), &acc); code != 0 || err != nil || acc.Call != "release" || acc.By != "alice" {
@@ -270,7 +273,7 @@ func TestOpsCommands(t *testing.T) {
 	}
 	want := []decision.Input{
 		decision.SetMaintenance{Host: "cmp1", On: true}, decision.SetMaintenance{Host: "cmp1"},
-		decision.Confirm{Host: "cmp2", By: "carol"}, decision.Release{Host: "cmp3-with-a-very-long-fully-qualified-name.rack4.example.org", By: "alice"},
+		decision.Confirm{Host: "cmp2", By: "carol"}, decision.Rejoin{Host: "cmp2", By: "alice"}, decision.Release{Host: "cmp3-with-a-very-long-fully-qualified-name.rack4.example.org", By: "alice"},
 	}
 	if d := cmp.Diff(want, o.b.Submitted()); d != "" {
 		t.Errorf("submitted (-want +got):\n%s", d)
@@ -305,6 +308,8 @@ func TestOpsRefusals(t *testing.T) {
 		{"unknown host", o.reader, []string{"explain", "cmp9"}, 1, `answered 404: no host "cmp9"`},
 		{"no reason", o.operator, []string{"maintenance", "on", "cmp1"}, 2, "maintenance: --reason TEXT is required"},
 		{"confirm without reason", o.operator, []string{"confirm", "cmp1"}, 2, "confirm: --reason TEXT is required"},
+		{"rejoin without reason", o.operator, []string{"rejoin", "cmp1"}, 2, "rejoin: --reason TEXT is required"},
+		{"reader's rejoin", o.reader, []string{"rejoin", "cmp2", "--reason", "x"}, 1, "this call needs an operator's token"},
 		{"on or off", o.operator, []string{"maintenance", "yes", "cmp1", "--reason", "x"}, 2, `maintenance "yes": want on or off`},
 		{"no host", o.reader, []string{"explain"}, 2, "usage: vigil explain HOST"},
 		{"two hosts", o.reader, []string{"history", "cmp1", "cmp2"}, 2, "usage: vigil history [HOST]"},
@@ -387,7 +392,7 @@ func TestOpsTLSWithCA(t *testing.T) {
 }
 
 func TestOpsHelp(t *testing.T) {
-	for _, cmd := range []string{"status", "explain", "plan", "history", "maintenance", "confirm", "release"} {
+	for _, cmd := range []string{"status", "explain", "plan", "history", "maintenance", "confirm", "rejoin", "release"} {
 		code, out, _ := run(t, cmd, "--help")
 		if code != 0 || !strings.Contains(out, "vigil "+cmd) || !strings.Contains(out, "Example") || !strings.Contains(out, "-token-file") {
 			t.Errorf("vigil %s --help: exit %d\n%s", cmd, code, out)

@@ -58,6 +58,7 @@ func commands() []command {
 		{"ops", "history [HOST]", "the last transitions, actions, results and operators' commands", nil, opsCommand("history")},
 		{"ops", "maintenance on|off HOST --reason TEXT", "hand a host to an operator (vigil does nothing to it), or back", nil, opsCommand("maintenance")},
 		{"ops", "confirm HOST --reason TEXT", "vouch that a failed host is off: stands in for its fence", nil, opsCommand("confirm")},
+		{"ops", "rejoin HOST --reason TEXT", "let a fenced host that is back and clean serve again (rejoin policy manual)", nil, opsCommand("rejoin")},
 		{"ops", "release HOST", "let vigil fence a host the mass-failure brake holds", nil, opsCommand("release")},
 		{"ops", "pause --reason TEXT", "fence no host until vigil resume (planned work); open incidents carry on", nil, opsCommand("pause")},
 		{"ops", "resume", "end the pause", nil, opsCommand("resume")},

@@ -44,6 +44,9 @@ type Recovery struct {
 	EvacuateRetry       Duration `yaml:"evacuate_retry"`        // default 10s, doubles after each failure
 	EvacuateRetryMax    Duration `yaml:"evacuate_retry_max"`    // default 60s
 	EvacuateAttempts    int      `yaml:"evacuate_attempts"`     // default 3: failures before an alert
+	// Rejoin: who lets a fenced host back once it is clean: "manual" (an
+	// operator, vigil rejoin HOST) or "auto" (vigil, at once).
+	Rejoin string `yaml:"rejoin"` // default manual
 }
 
 // Brake stops automatic fencing when too many hosts go bad at once.
@@ -139,6 +142,7 @@ func Default() Config {
 			EvacuateRetry:       sec(10),
 			EvacuateRetryMax:    sec(60),
 			EvacuateAttempts:    3,
+			Rejoin:              "manual", // an operator lets a clean host back (vigil rejoin HOST)
 		},
 		Brake: Brake{
 			MaxHosts:    2,        // more than two hosts bad at once ...

@@ -48,5 +48,6 @@ func (c Config) Decision() decision.Config {
 		SelfFenceAfter:      selfFence.Std(),
 		IsolationTimeout:    iso.Std(),
 		WatchdogTimeout:     wd.Std(),
+		Rejoin:              decision.RejoinPolicy(c.Recovery.Rejoin),
 	}
 }

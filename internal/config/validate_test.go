@@ -64,6 +64,8 @@ func TestValidateErrors(t *testing.T) {
 		{"retry max below retry", func(c *config.Config) { c.Recovery.FenceRetryMax = dur(time.Second) }, "recovery.fence_retry_max", "recovery.fence_retry", nil},
 		{"no concurrent fences", func(c *config.Config) { c.Recovery.MaxConcurrentFences = 0 }, "recovery.max_concurrent_fences", "at least 1", nil},
 		{"no evacuate attempts", func(c *config.Config) { c.Recovery.EvacuateAttempts = 0 }, "recovery.evacuate_attempts", "at least 1", nil},
+		{"unknown rejoin policy", func(c *config.Config) { c.Recovery.Rejoin = "automatic" }, "recovery.rejoin", `"manual"`, nil},
+		{"empty rejoin policy", func(c *config.Config) { c.Recovery.Rejoin = "" }, "recovery.rejoin", `"auto"`, nil},
 		{"brake max hosts", func(c *config.Config) { c.Brake.MaxHosts = 0 }, "brake.max_hosts", "at least 1", nil},
 		{"doubt min hosts", func(c *config.Config) { c.Doubt.MinHosts = -1 }, "doubt.min_hosts", "at least 1", nil},
 		{"brake fraction zero", func(c *config.Config) { c.Brake.MaxFraction = 0 }, "brake.max_fraction", "above 0", nil},

@@ -200,7 +200,7 @@ func TestAttack10RestoredArmedBeliefSkipsTimeoutCheck(t *testing.T) {
 // host blocklisted: its guests' writes fail, and the result that says the
 // entry was found gone and added again alerts nobody and unfences nothing.
 func TestAttack10RenewalInFlightOutlivesRejoin(t *testing.T) {
-	e, err := New(DefaultConfig())
+	e, err := New(autoRejoin())
 	if err != nil {
 		t.Fatal(err)
 	}

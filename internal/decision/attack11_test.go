@@ -141,7 +141,7 @@ func TestAttack11HeldHostRecoversAndLosesItsDueUnfence(t *testing.T) {
 func TestAttack11RenewalAfterRejoinUnfenceNotPersisted(t *testing.T) {
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	newE := func(recs []Record, at time.Time, token uint64) *Engine {
-		e, err := New(DefaultConfig())
+		e, err := New(autoRejoin())
 		if err != nil {
 			t.Fatal(err)
 		}

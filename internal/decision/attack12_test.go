@@ -32,7 +32,7 @@ type a12act struct {
 }
 
 func newA12(t *testing.T, back time.Duration) *a12 {
-	e, err := New(DefaultConfig())
+	e, err := New(autoRejoin())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -318,7 +318,7 @@ func TestAttack13SuccessorUnfencesUnmovedAfterAnEvacuationInFlight(t *testing.T)
 // lift them again (unfence, retried), and have controller.Empty keep a
 // record that still has LiftRecords.
 func TestAttack13FailedRenewalAfterRejoinLeavesTheHostBlocklisted(t *testing.T) {
-	cfg := DefaultConfig()
+	cfg := autoRejoin()
 	cfg.FenceRenew = time.Minute
 	x := newA13(t, cfg)
 	rec := json.RawMessage(`{"driver":"ceph-blocklist","blocklist":{"entries":[{"addr":"10.0.2.1:0/0","ours":true}]}}`)

@@ -78,7 +78,24 @@ type Config struct {
 	// the safe time: its watchdog is not counted. Zero: not checked (an
 	// engine built by hand; internal/config always sets them).
 	IsolationTimeout, WatchdogTimeout time.Duration
+
+	// Rejoin is how a fenced host that came back clean rejoins:
+	// RejoinManual waits for an operator's word (vigil rejoin HOST, input
+	// Rejoin), RejoinAuto lets it back as soon as it is clean. Either way
+	// only a clean host rejoins (rejoin.go). Default manual.
+	Rejoin RejoinPolicy
 }
+
+// RejoinPolicy says who lets a clean fenced host back into service.
+type RejoinPolicy string
+
+const (
+	// RejoinManual: the host stays fenced and forced down, and vigil
+	// alerts rejoin-ready, until an operator lets it back.
+	RejoinManual RejoinPolicy = "manual"
+	// RejoinAuto: vigil unfences and re-enables it once it is clean.
+	RejoinAuto RejoinPolicy = "auto"
+)
 
 // DefaultConfig returns the defaults documented on Config.
 func DefaultConfig() Config {
@@ -103,6 +120,7 @@ func DefaultConfig() Config {
 		DoubtFraction:       0.5,
 		DoubtMinHosts:       3,
 		FailoverGrace:       10 * time.Second,
+		Rejoin:              RejoinManual,
 	}
 }
 
@@ -202,6 +220,9 @@ func (c Config) Validate() error {
 	}
 	if c.FenceLevels < 1 {
 		return cfgErr("fencing", "at least one fence level is needed; vigil never evacuates without a fence")
+	}
+	if c.Rejoin != RejoinManual && c.Rejoin != RejoinAuto {
+		return cfgErr("recovery.rejoin", "must be %q (a clean host waits for vigil rejoin HOST) or %q (it rejoins as soon as it is clean), got %q", RejoinManual, RejoinAuto, c.Rejoin)
 	}
 	if c.SelfFenceAfter < 0 {
 		return cfgErr("self_fence.assume_dead_after", "must not be negative")

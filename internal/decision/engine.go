@@ -218,6 +218,8 @@ func (e *Engine) Step(now time.Time, in Input) {
 		e.evacuateResult(now, m)
 	case Confirm:
 		e.confirm(now, m)
+	case Rejoin:
+		e.rejoinCommand(now, m)
 	case Release:
 		// Only a host the brake holds can be released, and only for its
 		// current bad episode.
@@ -365,7 +367,16 @@ func (e *Engine) tickHost(now time.Time, h *host, a assessment) {
 // transition moves h to st and records why.
 func (e *Engine) transition(now time.Time, h *host, st State, rule string, ev []string) {
 	e.out.Transitions = append(e.out.Transitions, Transition{At: now, Host: h.Name, From: h.state, To: st, Rule: rule, Evidence: ev})
+	if h.inc != nil && st == Rejoining && h.state != Rejoining {
+		h.inc.rejoinSince = now
+	}
 	h.state, h.since, h.rule = st, now, rule
+	if h.inc != nil && st != Rejoining {
+		// An operator's rejoin is for this rejoin only; the next one is
+		// alerted when it is ready.
+		h.inc.approved = nil
+		delete(h.alerted, "rejoin-ready")
+	}
 	if st == Healthy {
 		h.alerted = map[string]bool{}
 		e.healthyAt = now
@@ -496,6 +507,9 @@ func (e *Engine) Status() []HostStatus {
 			case "brake", "observer-blind", "paused":
 				s.Reason = e.holdReason(&e.counts, h.since, h, h.rule)
 			}
+		}
+		if s.Held && h.state == Rejoining && h.rule == "rejoin-ready" {
+			s.Reason = readyReason(h)
 		}
 		if h.inc != nil {
 			s.Fence = h.inc.fence
@@ -643,6 +657,11 @@ func (e *Engine) restore(recs []Record, restoredAt uint64) {
 			// A record past fencing without its proof cannot be trusted
 			// to allow an evacuation: fence again.
 			h.state, h.rule = Fencing, "restored-without-proof"
+		}
+		if h.state == Rejoining && r.RejoinBy != "" {
+			// An operator's rejoin, journaled: still checked against
+			// what this leader sees before the host is let back.
+			inc.approved = &approval{by: r.RejoinBy, boot: r.RejoinBoot, at: r.RejoinAt}
 		}
 	}
 }

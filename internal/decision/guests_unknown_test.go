@@ -11,7 +11,7 @@ import (
 // proof that the guests vigil moved away are gone. Once the agent can list
 // them, and none runs, the host rejoins.
 func TestRejoinWaitsForAKnownGuestList(t *testing.T) {
-	e, err := New(DefaultConfig())
+	e, err := New(autoRejoin())
 	if err != nil {
 		t.Fatal(err)
 	}

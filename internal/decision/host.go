@@ -195,6 +195,22 @@ type incident struct {
 
 	paused  State // the phase the incident was in when maintenance began
 	stalled bool  // rejoining, instances not moved, and the host shows no life
+	// rejoinSince: when the incident entered Rejoining (the rules of a
+	// rejoin that it waits under change the host's since, not this).
+	rejoinSince time.Time
+	// approved: an operator let the rejoining host back (input Rejoin);
+	// void once it is unclean, silent, in another boot, or no longer
+	// rejoining.
+	approved *approval
+}
+
+// approval is an operator's rejoin of a host: who, when, for which boot,
+// and the Ready that journals it (0: restored, written already).
+type approval struct {
+	by    string
+	boot  string
+	at    time.Time
+	ready uint64
 }
 
 func newIncident(opened time.Time) *incident {
@@ -303,6 +319,9 @@ func (h *host) record() Record {
 	r.Level = h.inc.level
 	r.Fence, r.FenceLost = h.inc.fence, h.inc.fenceLost
 	r.Instances = h.inc.instances
+	if a := h.inc.approved; a != nil && r.Phase == Rejoining {
+		r.RejoinBy, r.RejoinBoot, r.RejoinAt = a.by, a.boot, a.at
+	}
 	for _, in := range h.inc.instances {
 		if h.inc.done[in] {
 			r.Done = append(r.Done, in)
@@ -337,7 +356,7 @@ func (h *host) held() bool {
 	case Fenced, Recovering:
 		return h.inc != nil && h.inc.unreadable != ""
 	case Rejoining:
-		return h.inc != nil && h.inc.stalled
+		return h.inc != nil && (h.inc.stalled || h.rule == "rejoin-ready")
 	}
 	return false
 }

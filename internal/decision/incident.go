@@ -123,6 +123,7 @@ func (e *Engine) workflow(now time.Time, h *host, a assessment) {
 				return
 			}
 			h.inc = nil
+			e.reEnableAborted(h, inc, "fence-aborted")
 			e.transition(now, h, a.state, "fence-aborted", append(e.evidence(h, now), "host answered again before any fence took effect; incident closed"))
 			// A failed level may still have applied some of its devices
 			// (a blocklist went on, the power read-back failed): lift them,
@@ -434,6 +435,26 @@ func (e *Engine) fenceResult(now time.Time, r FenceResult) {
 	e.alert(h, "fence-failed", fmt.Sprintf("cannot fence %s (%s): its instances are held%s; retrying in %v, or confirm the host is off: vigil confirm %s", h.Name, why, e.whyNoWatchdog(h), wait, h.Name))
 }
 
+// reEnableAborted re-enables nova-compute of a host whose incident closes
+// with nothing moved when the incident had forced it down: a new fence
+// round of a host that came back (rejoin-silent) found it alive again.
+// Nothing else would, and the host would run forced down for good (found
+// by vigil lab fuzz --seed 1796593582, schedule 4, under the manual
+// rejoin policy: the host waited rejoin-ready, fell silent, and its new
+// round was aborted). A host in maintenance has it sent when maintenance
+// ends, as a re-enable never written is.
+func (e *Engine) reEnableAborted(h *host, inc *incident, rule string) {
+	if !inc.forced && !h.nova.ForcedDown { // forced is not persisted: a new leader reads Nova
+		return
+	}
+	a := Action{Kind: ActReEnable, Host: h.Name, Rule: rule, Reason: "the incident had forced nova-compute down and closes with nothing moved: unset forced-down and enable nova-compute"}
+	if h.maintenance {
+		h.resend = append(h.resend, a)
+		return
+	}
+	e.emit(a)
+}
+
 // fenceAborted closes an incident whose fence the executor stopped before
 // any device acted: the host showed life, so it is judged again from the
 // evidence, not counted a failed fence. A probe answer alone (no agent,
@@ -454,7 +475,9 @@ func (e *Engine) fenceAborted(now time.Time, h *host, r FenceResult) {
 		e.backToRejoining(now, h, ev)
 		return
 	}
+	inc := h.inc
 	h.inc = nil
+	e.reEnableAborted(h, inc, "fence-aborted")
 	e.transition(now, h, Suspect, "fence-aborted", ev)
 	// An earlier failed level (of this leader or, restored, of another)
 	// may have applied some of its devices (a blocklist went on, the power

@@ -288,6 +288,16 @@ type Release struct {
 	Host, By string
 }
 
+// Rejoin is an operator letting a rejoining host back into service (vigil
+// rejoin HOST), which Config.Rejoin manual waits for. It is taken only
+// while the host is clean, and it holds only while the host stays clean,
+// in the boot it was given for: it replaces the "automatic", never a check
+// (rejoin.go). It is journaled with the host's record, so a new leader
+// keeps it.
+type Rejoin struct {
+	Host, By string
+}
+
 // Leadership tells the engine whether its controller leads. A new leader
 // re-arms every host with the failover grace before judging any.
 
@@ -321,6 +331,7 @@ func (FenceResult) isInput()       {}
 func (EvacuateResult) isInput()    {}
 func (Confirm) isInput()           {}
 func (Release) isInput()           {}
+func (Rejoin) isInput()            {}
 func (Leadership) isInput()        {}
 func (AgentStopping) isInput()     {}
 func (UnfenceResult) isInput()     {}

@@ -22,7 +22,8 @@ import (
 //
 // Commands (inputs are stepped at the current virtual time):
 //
-//	config key=value ...                 engine Config over DefaultConfig (first, or defaults are used)
+//	config key=value ...                 engine Config over DefaultConfig (first, or defaults are used);
+//	                                     rejoin=auto|manual is the rejoin policy (default manual)
 //	hosts cmp1 cmp2 [domain=rack1]       add hosts
 //	leader [off]                         gain (or lose) leadership
 //	stopping cmp1                        the agent's clean-stop notice (acknowledged)
@@ -43,6 +44,7 @@ import (
 //	                                     target; accepted: Nova took the call;
 //	                                     fence=: the executor's re-read stopped it)
 //	confirm cmp1 [by=alice]   release cmp1 [by=alice]   maintenance cmp1 on|off
+//	rejoin cmp1 [by=alice]               an operator lets a rejoining host back
 //	tick                                 Tick and print what was decided
 //	paths cmp1 [agent=storage] [peers=mgmt,storage] [storage] | paths cmp1 all|none|clear
 //	                                     what still works from cmp1 during run
@@ -181,7 +183,7 @@ func (h *harness) handle(d *datadriven.TestData) (string, error) {
 		return "", h.fenceResult(d)
 	case "evac-result":
 		return "", h.evacResult(d)
-	case "confirm", "release":
+	case "confirm", "release", "rejoin":
 		name, err := posArg(d, 0)
 		if err != nil {
 			return "", err
@@ -190,8 +192,11 @@ func (h *harness) handle(d *datadriven.TestData) (string, error) {
 		if a, ok := d.Arg("by"); ok && len(a.Vals) == 1 {
 			by = a.Vals[0]
 		}
-		if d.Cmd == "confirm" {
+		switch d.Cmd {
+		case "confirm":
 			return "", h.step(Confirm{Host: name, By: by})
+		case "rejoin":
+			return "", h.step(Rejoin{Host: name, By: by})
 		}
 		return "", h.step(Release{Host: name, By: by})
 	case "maintenance":
@@ -263,6 +268,8 @@ func (h *harness) config(d *datadriven.TestData) (string, error) {
 		switch {
 		case a.Key == "networks":
 			c.Networks = splitList(a.Vals)
+		case a.Key == "rejoin":
+			c.Rejoin = RejoinPolicy(v)
 		case durs[a.Key] != nil:
 			*durs[a.Key], err = time.ParseDuration(v)
 		case ints[a.Key] != nil:
@@ -828,6 +835,9 @@ func fmtRecord(r Record) string {
 	}
 	if len(r.Stopped) > 0 {
 		s += " stopped=" + strings.Join(r.Stopped, ",")
+	}
+	if r.RejoinBy != "" {
+		s += fmt.Sprintf(" rejoin=%s@%s(boot %s)", r.RejoinBy, at(r.RejoinAt), r.RejoinBoot)
 	}
 	return s
 }

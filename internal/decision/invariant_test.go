@@ -30,7 +30,9 @@ import (
 //	(d) every transition carries a rule and non-empty evidence;
 //	(e) no unfence or re-enable for a host whose last agent report lists a
 //	    guest that was evacuated from it (EvacuateResult{OK}) in the current
-//	    incident: that would be two writers on one disk.
+//	    incident: that would be two writers on one disk;
+//	(f) with the manual rejoin policy, no rejoin (clean-rejoin) of a host
+//	    unless a Rejoin was stepped for it since it last became rejoining.
 //
 // Sequences are deterministic per seed; a failure prints the seed and the
 // inputs that led to it.
@@ -60,6 +62,7 @@ func TestInvariants(t *testing.T) {
 		"restored incidents": cov.restored, "maintenance ticks": cov.maintTicks,
 		"fences withheld from answering hosts": cov.answeringFailed,
 		"unreadable fences held":               cov.unreadable, "confirms after fencing": cov.lateConfirms,
+		"rejoins an operator let through": cov.operatorRejoins, "rejoins an operator asked for too early": cov.refusedRejoins,
 	} {
 		if n == 0 {
 			t.Errorf("no %s in %d sequences: the generator does not reach that path", name, seqs)
@@ -78,6 +81,7 @@ func violate(host, format string, args ...any) *violation {
 
 type coverage struct {
 	fences, evacuations, confirmed, selfFenced, aborted, rejoins int
+	operatorRejoins, refusedRejoins                              int
 	brake, blind, restored, maintTicks, answeringFailed          int
 	unreadable, lateConfirms, resumed                            int
 }
@@ -89,6 +93,8 @@ func (c *coverage) add(o coverage) {
 	c.selfFenced += o.selfFenced
 	c.aborted += o.aborted
 	c.rejoins += o.rejoins
+	c.operatorRejoins += o.operatorRejoins
+	c.refusedRejoins += o.refusedRejoins
 	c.brake += o.brake
 	c.blind += o.blind
 	c.restored += o.restored
@@ -136,6 +142,9 @@ type track struct {
 	restored   bool      // the current engine got this incident from Restore
 	evacuated  []string  // EvacuateResult{OK} stepped since it opened
 	selfFence  bool      // the self-fence conditions held at some Tick
+	// rejoiningAt: the engine last moved the host into rejoining from
+	// another state; rejoinAt: a Rejoin was last stepped for it.
+	rejoiningAt, rejoinAt time.Time
 }
 
 type world struct {
@@ -200,6 +209,9 @@ func newWorld(seed int64) *world {
 	if rng.Intn(2) == 0 {
 		cfg.SelfFenceAfter = 15 * time.Second
 	}
+	if rng.Intn(2) == 0 {
+		cfg.Rejoin = RejoinAuto
+	}
 	e, err := New(cfg)
 	if err != nil {
 		panic(err)
@@ -252,7 +264,7 @@ func (w *world) chance(p float64) bool { return w.rng.Float64() < p }
 func (w *world) step(in Input) {
 	w.now = w.now.Add(time.Millisecond)
 	switch m := in.(type) {
-	case FenceResult, EvacuateResult, Confirm, Release, SetMaintenance:
+	case FenceResult, EvacuateResult, Confirm, Release, Rejoin, SetMaintenance:
 		w.tell(hostOf(m), "input %T%+v", m, m)
 	case Leadership:
 		w.tell("", "input %+v", m)
@@ -284,6 +296,10 @@ func (w *world) step(in Input) {
 	case Confirm:
 		if tr := w.tr[m.Host]; tr != nil {
 			tr.authAt = w.now
+		}
+	case Rejoin:
+		if tr := w.tr[m.Host]; tr != nil {
+			tr.rejoinAt = w.now
 		}
 	case EvacuateResult:
 		if tr := w.tr[m.Host]; tr != nil && tr.open && m.OK {
@@ -321,6 +337,8 @@ func hostOf(in Input) string {
 	case Confirm:
 		return m.Host
 	case Release:
+		return m.Host
+	case Rejoin:
 		return m.Host
 	case SetMaintenance:
 		return m.Host
@@ -587,6 +605,16 @@ func (w *world) operate() {
 		w.step(Confirm{Host: w.pick(), By: "op"})
 	case w.chance(0.01):
 		w.step(Release{Host: w.pick(), By: "op"})
+	case w.chance(0.01):
+		w.step(Rejoin{Host: w.pick(), By: "op"})
+	case w.chance(0.05):
+		// An operator answering rejoin-ready (vigil status shows it held).
+		for _, s := range w.e.Status() {
+			if s.State == Rejoining && s.Rule == "rejoin-ready" {
+				w.step(Rejoin{Host: s.Name, By: "op"})
+				break
+			}
+		}
 	case w.chance(0.008):
 		h := w.pick()
 		w.step(SetMaintenance{Host: h, On: !w.maint[h]})
@@ -676,11 +704,17 @@ func (w *world) check(r Ready) *violation {
 		case (inIncidentState(t.From) || t.From == Maintenance) && !inIncidentState(t.To):
 			tr.open, tr.authorized = false, false
 		}
+		if t.To == Rejoining && t.From != Rejoining {
+			tr.rejoiningAt = t.At
+		}
 		switch t.Rule {
 		case "fence-aborted":
 			w.cov.aborted++
 		case "clean-rejoin":
 			w.cov.rejoins++
+			if w.cfg.Rejoin == RejoinManual {
+				w.cov.operatorRejoins++
+			}
 		case "brake":
 			w.cov.brake++
 		case "observer-blind":
@@ -703,6 +737,10 @@ func (w *world) check(r Ready) *violation {
 			return violate(a.Host, "(b) action %v for %s, which is in maintenance: %s", a, a.Host, a.Reason)
 		}
 		switch a.Kind {
+		case ActAlert:
+			if a.Code == "rejoin-refused" {
+				w.cov.refusedRejoins++
+			}
 		case ActFence:
 			if w.answering(a.Host) {
 				return violate(a.Host, "(c) %v for %s, whose agent reported on every network within %v (last %v): %s",
@@ -711,6 +749,10 @@ func (w *world) check(r Ready) *violation {
 			w.cov.fences++
 			w.fences = append(w.fences, pendingFence{a.Host, a.Level, w.now.Add(time.Duration(w.rng.Intn(4000)) * time.Millisecond)})
 		case ActUnfence, ActReEnable:
+			if tr := w.tr[a.Host]; a.Rule == "clean-rejoin" && w.cfg.Rejoin == RejoinManual && tr.rejoinAt.Before(tr.rejoiningAt) {
+				return violate(a.Host, "(f) %v for %s under the manual rejoin policy, with no Rejoin stepped since it became rejoining at %v (last Rejoin %v): %s",
+					a, a.Host, at(tr.rejoiningAt), at(tr.rejoinAt), a.Reason)
+			}
 			for _, d := range w.lastSelf[a.Host].Domains {
 				if slices.Contains(w.tr[a.Host].evacuated, d) {
 					return violate(a.Host, "(e) %v for %s, whose agent last reported %s running, which was evacuated from it: %s", a, a.Host, d, a.Reason)

@@ -208,6 +208,13 @@ type Record struct {
 	LiftSince  time.Time `json:"lift_since,omitzero"`
 	// LiftUnmoved: the lift due needs no proof of a reset (Action.Unmoved).
 	LiftUnmoved bool `json:"lift_unmoved,omitempty"`
+	// RejoinBy, RejoinBoot, RejoinAt: an operator let the rejoining host
+	// back (input Rejoin), for that boot, then (phase Rejoining only). A
+	// new leader rejoins it without asking again once it sees it clean in
+	// that boot.
+	RejoinBy   string    `json:"rejoin_by,omitempty"`
+	RejoinBoot string    `json:"rejoin_boot,omitempty"`
+	RejoinAt   time.Time `json:"rejoin_at,omitzero"`
 }
 
 // JudgedFence reports whether a fence of method has no device to read

@@ -12,7 +12,7 @@ import (
 // level's are renewed together, a renewal's records replace those it was
 // sent with, and the rejoin's unfence lifts them all.
 func TestFenceRecordsAreRenewedAndLifted(t *testing.T) {
-	cfg := DefaultConfig()
+	cfg := autoRejoin()
 	cfg.FenceLevels = 2
 	cfg.FenceRenew = time.Minute
 	e, err := New(cfg)

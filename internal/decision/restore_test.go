@@ -5,6 +5,14 @@ import (
 	"time"
 )
 
+// autoRejoin is DefaultConfig with the automatic rejoin policy, for tests
+// of what happens around a rejoin rather than of who lets a host back.
+func autoRejoin() Config {
+	c := DefaultConfig()
+	c.Rejoin = RejoinAuto
+	return c
+}
+
 // A stored record that claims recovery but carries no fence proof (a bug,
 // a hand-edited store) must not let a new leader evacuate: it fences again.
 func TestRestoreWithoutProofFencesAgain(t *testing.T) {

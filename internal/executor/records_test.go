@@ -58,6 +58,7 @@ func TestNewLeaderUnfencesFromTheRecord(t *testing.T) {
 	dev := &blocklister{entries: map[string]bool{}}
 	ts := topos{"cmp1": {Host: "cmp1", Levels: [][]fence.Member{{{Name: "ceph", Driver: "ceph-blocklist", Storage: true, Device: dev}}}}}
 	cfg := decision.DefaultConfig()
+	cfg.Rejoin = decision.RejoinAuto // what the unfence lifts, not who lets the host back
 	epoch := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	hosts := []string{"cmp1", "cmp2", "cmp3"}
 	lead := func(recs []decision.Record, at time.Time, token uint64) *decision.Engine {

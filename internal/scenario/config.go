@@ -20,6 +20,9 @@ type Overrides struct {
 	} `yaml:"detection,omitempty"`
 	Recovery struct {
 		MaxConcurrentFences int `yaml:"max_concurrent_fences,omitempty"`
+		// Rejoin is the rejoin policy, manual or auto. Scenarios default
+		// to auto (ScenarioRejoin), unlike vigil's config file.
+		Rejoin string `yaml:"rejoin,omitempty"`
 	} `yaml:"recovery,omitempty"`
 	Brake struct {
 		MaxHosts    int      `yaml:"max_hosts,omitempty"`
@@ -35,6 +38,14 @@ type Overrides struct {
 	} `yaml:"self_fence"`
 }
 
+// ScenarioRejoin is the rejoin policy of a scenario that names none: auto,
+// so a scenario says what a fenced host does once it is clean by itself,
+// as every scenario written before the policy existed expects. vigil's own
+// default (the config file) is manual; a scenario that wants it says
+// vigil: {recovery: {rejoin: manual}}, and its operator lets hosts back
+// with the rejoin verb.
+const ScenarioRejoin = decision.RejoinAuto
+
 // agentReport is the simulated agents' report interval.
 const agentReport = time.Second
 
@@ -43,6 +54,7 @@ const agentReport = time.Second
 func (s *Scenario) DecisionConfig() (decision.Config, error) {
 	cfg := decision.DefaultConfig()
 	cfg.Networks = s.Networks()
+	cfg.Rejoin = ScenarioRejoin
 	if n := len(s.Cluster.Fencing); n > 0 {
 		cfg.FenceLevels = n
 	}
@@ -61,6 +73,9 @@ func (s *Scenario) DecisionConfig() (decision.Config, error) {
 		setD(&cfg.BrakeWindow, o.Brake.Window)
 		if o.Recovery.MaxConcurrentFences > 0 {
 			cfg.MaxConcurrentFences = o.Recovery.MaxConcurrentFences
+		}
+		if o.Recovery.Rejoin != "" {
+			cfg.Rejoin = decision.RejoinPolicy(o.Recovery.Rejoin)
 		}
 		if o.Brake.MaxHosts > 0 {
 			cfg.BrakeMaxHosts = o.Brake.MaxHosts

@@ -128,6 +128,7 @@ type Fault struct {
 	Count       int        `yaml:"count,omitempty"`       // flap: cycles
 	Maintenance string     `yaml:"maintenance,omitempty"` // on | off
 	Confirm     string     `yaml:"confirm,omitempty"`     // host: operator confirms it is off
+	Rejoin      string     `yaml:"rejoin,omitempty"`      // host: operator lets it back once clean (vigil rejoin)
 	Release     string     `yaml:"release,omitempty"`     // host: operator releases the brake
 	Pause       string     `yaml:"pause,omitempty"`       // on | off: an operator pauses vigil (vigil pause), or resumes it; on with for: resumed after it
 	Instance    string     `yaml:"instance,omitempty"`    // shutoff | error | migrating | deleting | rebuilding, of vm

@@ -140,6 +140,9 @@ func (s *Scenario) schedule(w *sim.World, c *sim.Controller) *schedule {
 		case f.Confirm != "":
 			name := f.Confirm
 			add(at, func() { c.Confirm(name) })
+		case f.Rejoin != "":
+			name := f.Rejoin
+			add(at, func() { c.Rejoin(name) })
 		case f.Instance != "":
 			id, dest := f.VM, f.Host
 			switch f.Instance {

@@ -61,7 +61,7 @@ func (f Fault) span(end time.Duration) (from, to time.Duration) {
 		return end
 	}
 	switch {
-	case f.Confirm != "" || f.Release != "" || f.Power == "on" || f.BMC == "reachable" || f.Storage == "reachable" || f.Maintenance == "off" || f.Pause == "off":
+	case f.Confirm != "" || f.Rejoin != "" || f.Release != "" || f.Power == "on" || f.BMC == "reachable" || f.Storage == "reachable" || f.Maintenance == "off" || f.Pause == "off":
 		return at, at
 	case f.Flap != "":
 		return at, at + time.Duration(f.Period)*time.Duration(f.Count)

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vigil-ha/vigil/internal/decision"
 	"github.com/vigil-ha/vigil/internal/sim"
 )
 
@@ -86,6 +87,11 @@ func (s *Scenario) Validate() error {
 	if s.Nova.ReportInterval < 0 || (s.Nova.ServiceDownTime > 0 && s.Nova.ServiceDownTime <= s.Nova.ReportInterval) {
 		return bad("nova.service_down_time", "must be longer than report_interval")
 	}
+	if v := s.Vigil; v != nil {
+		if p := decision.RejoinPolicy(v.Recovery.Rejoin); p != "" && p != decision.RejoinManual && p != decision.RejoinAuto {
+			return bad("vigil.recovery.rejoin", "%q is neither manual (a clean host waits for the rejoin verb) nor auto (it rejoins by itself, the scenarios' default)", p)
+		}
+	}
 	if s.Duration <= 0 || time.Duration(s.Duration) > 2*time.Hour {
 		return bad("run", "must be between 1s and 2h, got %v", time.Duration(s.Duration))
 	}
@@ -120,7 +126,7 @@ func (s *Scenario) validateFault(f Fault, hosts, nets map[string]bool) error {
 		{"power", f.Power != ""}, {"cut", f.Cut != ""}, {"partition", f.Partition != ""},
 		{"bmc", f.BMC != ""}, {"hang", f.Hang != ""}, {"watchdog", f.Watchdog != ""}, {"storage", f.Storage != ""}, {"blocklist", f.Blocklist != ""}, {"kill", f.Kill != ""},
 		{"flap", f.Flap != ""}, {"maintenance", f.Maintenance != ""}, {"confirm", f.Confirm != ""},
-		{"release", f.Release != ""}, {"instance", f.Instance != ""}, {"rebuild", f.Rebuild != ""}, {"pause", f.Pause != ""},
+		{"rejoin", f.Rejoin != ""}, {"release", f.Release != ""}, {"instance", f.Instance != ""}, {"rebuild", f.Rebuild != ""}, {"pause", f.Pause != ""},
 	}
 	var set []string
 	for _, v := range verbs {
@@ -281,6 +287,10 @@ func (s *Scenario) validateFault(f Fault, hosts, nets map[string]bool) error {
 	case "confirm":
 		if !hosts[f.Confirm] {
 			return fmt.Errorf("confirm: %q is not a host of this cluster", f.Confirm)
+		}
+	case "rejoin":
+		if !hosts[f.Rejoin] {
+			return fmt.Errorf("rejoin: %q is not a host of this cluster", f.Rejoin)
 		}
 	case "release":
 		if !hosts[f.Release] {

@@ -214,6 +214,9 @@ func (c *Controller) Confirm(host string) {
 
 func (c *Controller) Release(host string) { c.operator(decision.Release{Host: host, By: "operator"}) }
 
+// Rejoin is vigil rejoin HOST: the operator lets a clean rejoining host back.
+func (c *Controller) Rejoin(host string) { c.operator(decision.Rejoin{Host: host, By: "operator"}) }
+
 // Pause is vigil pause (on) or vigil resume (off).
 func (c *Controller) Pause(on bool) {
 	c.operator(decision.SetPause{On: on, By: "operator", Reason: "scenario"})
