@@ -53,6 +53,9 @@ fuzz-check: build
 	@seed=$$(date +%s); echo "fuzz-check: fresh seed $$seed (3-30 hosts): a safety failure fails the check, a liveness one is printed"; \
 	  $(BIN)/vigil lab fuzz --schedules 1000 --seed $$seed --hosts 3-30 --gate safety || \
 	  { echo "fuzz-check: fresh seed $$seed broke a safety invariant: replay the schedule above with vigil lab run"; exit 1; }
+	@seed=$$(( $$(date +%s) + 7 )); echo "fuzz-check: lying BMCs over short outages (--mix liar=1), fresh seed $$seed"; \
+	  $(BIN)/vigil lab fuzz --schedules 300 --seed $$seed --hosts 3-12 --mix liar=1 --gate safety || \
+	  { echo "fuzz-check: fresh seed $$seed (--mix liar=1) broke a safety invariant: replay the schedule above with vigil lab run"; exit 1; }
 
 # The Spin models of the watchdog contract and of tickets (model/README.md): each
 # sound model must hold in every state of its bounded world, each unsound variant

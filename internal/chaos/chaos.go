@@ -282,6 +282,9 @@ func GenerateWith(seed int64, g Gen) *scenario.Scenario {
 		case ClassOperator:
 			s.Faults = append(s.Faults, operator(rng, victims, f.At)...)
 			continue
+		case ClassLiar:
+			s.Faults = append(s.Faults, liar(rng, s, victims, f.At)...)
+			continue
 		}
 		vm := func() string { return fmt.Sprintf("vm%02d", 1+rng.Intn(s.Cluster.Instances)) }
 		switch rng.Intn(30) {

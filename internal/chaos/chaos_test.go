@@ -3,6 +3,7 @@ package chaos
 import (
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -157,5 +158,60 @@ func TestRejoinClass(t *testing.T) {
 	}
 	if manual < 20 || manual > 80 || verbs == 0 {
 		t.Errorf("200 seeds: %d under the manual policy (want about 50), %d rejoin verbs", manual, verbs)
+	}
+}
+
+// TestLiarClassStaysBelowTheKnownLimit: the liar class draws every pattern
+// of the quiet-host fast path's stresses, keeps each outage of the host
+// below the documented limit (docs/known-limits/lying-bmc-bond-cut-3.8s.yaml),
+// and lies across the whole of it: the lie starts before the first fault on
+// the host and ends after the last one.
+func TestLiarClassStaysBelowTheKnownLimit(t *testing.T) {
+	g := Gen{Classes: map[string]int{ClassLiar: 1}}
+	seen := map[string]bool{}
+	for seed := int64(1); seed < 300; seed++ {
+		s := GenerateWith(seed, g)
+		lies := map[string][]scenario.Fault{}
+		for _, f := range s.Faults {
+			if f.BMC == "lies" {
+				if f.For <= 0 {
+					t.Fatalf("seed %d: a lie without an end: %+v", seed, f)
+				}
+				lies[f.Host] = append(lies[f.Host], f)
+			}
+		}
+		for _, f := range s.Faults {
+			short := f.Hang != "" || f.Cut == "bond"
+			switch {
+			case f.Hang != "":
+				seen["hang-"+f.Hang] = true
+			case f.Cut == "bond":
+				seen["bond"] = true
+			case f.Crash != "":
+				seen["crash"] = true
+			case f.Partition == "storage":
+				seen["ceph-island"] = true
+			case f.Stall != "":
+				seen["stall"] = true
+			}
+			if short && f.For >= scenario.Duration(3500*time.Millisecond) {
+				t.Errorf("seed %d: %+v reaches the documented limit", seed, f)
+			}
+			if f.Host == "" || f.BMC != "" {
+				continue
+			}
+			covered := false
+			for _, l := range lies[f.Host] {
+				covered = covered || l.At <= f.At && f.At+f.For <= l.At+l.For
+			}
+			if !covered {
+				t.Errorf("seed %d: %+v is not covered by a lie of its host's BMC %+v", seed, f, lies[f.Host])
+			}
+		}
+	}
+	for _, want := range []string{"hang-host", "hang-userspace", "bond", "crash", "ceph-island", "stall"} {
+		if !seen[want] {
+			t.Errorf("300 liar schedules never drew %s", want)
+		}
 	}
 }

@@ -81,6 +81,21 @@ func (e *Engine) assess(h *host, now time.Time) assessment {
 		// It answered the fence probe: silent only since then.
 		silence = now.Sub(h.answeredAt)
 	}
+	// Peers and the heartbeat that proved it alive after the agent's last
+	// word (above, while fresh) are life too: the host is silent only since
+	// the last of them, so dead_after counts the silence of every path, not
+	// the agent's alone (a host cut off long ago, alive behind its storage,
+	// whose heartbeat pauses for a storage timeout, is not dead at once).
+	for i := 0; i < n; i++ {
+		if h.peerAt[i].After(after) {
+			silence = min(silence, now.Sub(h.peerAt[i]))
+		}
+	}
+	if h.storageMoved.After(after) && h.storageMoved.After(h.storageFirst) {
+		if _, ok := e.rebootProof(h, h.storageMoved); !ok {
+			silence = min(silence, now.Sub(h.storageMoved))
+		}
+	}
 	bmcOff := h.bmc == PowerOff && fresh(h.bmcAt, now, e.cfg.BMCFreshness)
 	storageKnown := fresh(e.storageReadAt, now, e.cfg.StorageTimeout)
 	switch {
@@ -125,6 +140,15 @@ func (e *Engine) quietPowerOff(h *host, now time.Time) bool {
 		return false
 	}
 
+	switch {
+	case h.state == Isolated, h.state == Suspect, h.state == Unknown,
+		h.state == ServiceDegraded && h.rule == "agent-silent-peers-reach":
+		// Judged, before it went quiet, as a host the controllers do not
+		// hear (cut off, its agent dead, silent, not heard yet): its
+		// quiet is no sudden stop of every path, which the fast path
+		// reads as a power loss. The slower rules judge it.
+		return false
+	}
 	if h.self.Stopping || h.hasStopped(h.self.BootID, h.self.Agent) {
 		// Its agent said it stops cleanly: the silence is a restart,
 		// which is never a host failure; a BMC reading off then waits

@@ -42,6 +42,7 @@ type Engine struct {
 	out      Ready
 	readySeq uint64    // the last Ready.Seq
 	tickAt   time.Time // the last Tick's time: Status's evidence is as of then
+	rearmWhy string    // why rearmUntil was set, for the hold's explanation
 }
 
 // New returns an engine for cfg, which must be valid. It starts as a follower:
@@ -238,6 +239,15 @@ func (e *Engine) hostNet(name, network string) (*host, int, bool) {
 // Tick evaluates every host at now and returns what was decided since the
 // last Tick. A follower decides nothing.
 func (e *Engine) Tick(now time.Time) Ready {
+	if gap := now.Sub(e.tickAt); e.leader && !e.tickAt.IsZero() && gap > e.cfg.AgentTimeout/2 {
+		// The loop did not run for a while (the process stalled, its
+		// machine starved it): every host's silence grew by the gap
+		// without anyone listening, and what arrived meanwhile may be
+		// lost. Silence measured across it is no evidence: re-arm every
+		// host as a new leader would.
+		e.rearmUntil = later(e.rearmUntil, now.Add(e.cfg.FailoverGrace))
+		e.rearmWhy = fmt.Sprintf("the controller's loop did not run for %v (stalled or starved) until %s: silence measured across that gap is no evidence", gap.Round(100*time.Millisecond), now.Format("15:04:05.0"))
+	}
 	e.tickAt = now
 	if e.leader {
 		// Judge every host first, so the cluster rules see every host that
