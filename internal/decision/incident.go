@@ -59,6 +59,16 @@ func (e *Engine) workflow(now time.Time, h *host, a assessment) {
 				e.undone(now, h, why)
 				return
 			}
+			if byDevice(inc.fence.Method) && now.Before(e.leaderSince.Add(e.cfg.FailoverGrace)) {
+				// A device's result restored by a new leader (its
+				// predecessor died, or the host was in maintenance, before
+				// the fence counted): what was seen after the decision is
+				// not journaled, and this leader has heard nothing yet.
+				// It counts once the failover grace has let the host
+				// speak; life since the fence then undoes it (below: the
+				// decision's time is unknown, so any life counts).
+				return
+			}
 			if inc.cancelled || (byDevice(inc.fence.Method) && e.lifeSince(h, inc.sentAt) != "") {
 				// The host showed life after the fence was decided (a
 				// tick sent cancel-fence, or the life and the result came
