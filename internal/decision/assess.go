@@ -139,6 +139,11 @@ func (e *Engine) quietPowerOff(h *host, now time.Time) bool {
 	if !e.quiet(h, now) || h.bmc != PowerOff || !fresh(h.bmcAt, now, e.cfg.BMCFreshness) {
 		return false
 	}
+	if !e.listenedSince.IsZero() && now.Sub(e.listenedSince) < e.cfg.AgentTimeout {
+		// The loop has not listened for an agent timeout since it
+		// stalled: the quiet may be its own deafness.
+		return false
+	}
 
 	switch {
 	case h.state == Isolated, h.state == Suspect, h.state == Unknown,

@@ -143,7 +143,6 @@ func (e *Engine) doubt(now time.Time) {
 		// re-arm every host as a new leader would.
 		e.frozenWhy, e.doubtRef = "", time.Time{}
 		e.rearmUntil = now.Add(e.cfg.FailoverGrace)
-		e.rearmWhy = "the controller just regained sight of most hosts"
 	}
 }
 
@@ -213,7 +212,7 @@ func (e *Engine) holdReason(c *counts, now time.Time, h *host, code string) stri
 		if until := e.leaderSince.Add(e.cfg.FailoverGrace); now.Before(until) {
 			return fmt.Sprintf("new leader since %s: no host is judged before %s", e.leaderSince.Format("15:04:05.0"), until.Format("15:04:05.0"))
 		}
-		return fmt.Sprintf("%s: no host is judged before %s", e.rearmWhy, e.rearmUntil.Format("15:04:05.0"))
+		return fmt.Sprintf("the controller just regained sight of most hosts: no host is judged before %s", e.rearmUntil.Format("15:04:05.0"))
 	case "observer-blind":
 		return e.frozenWhy
 	case "brake":

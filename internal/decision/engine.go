@@ -42,7 +42,9 @@ type Engine struct {
 	out      Ready
 	readySeq uint64    // the last Ready.Seq
 	tickAt   time.Time // the last Tick's time: Status's evidence is as of then
-	rearmWhy string    // why rearmUntil was set, for the hold's explanation
+	// listenedSince is when the loop last resumed after not running for
+	// half an agent timeout (zero: it never stalled).
+	listenedSince time.Time
 }
 
 // New returns an engine for cfg, which must be valid. It starts as a follower:
@@ -243,10 +245,12 @@ func (e *Engine) Tick(now time.Time) Ready {
 		// The loop did not run for a while (the process stalled, its
 		// machine starved it): every host's silence grew by the gap
 		// without anyone listening, and what arrived meanwhile may be
-		// lost. Silence measured across it is no evidence: re-arm every
-		// host as a new leader would.
-		e.rearmUntil = later(e.rearmUntil, now.Add(e.cfg.FailoverGrace))
-		e.rearmWhy = fmt.Sprintf("the controller's loop did not run for %v (stalled or starved) until %s: silence measured across that gap is no evidence", gap.Round(100*time.Millisecond), now.Format("15:04:05.0"))
+		// lost. The fast path, which judges half an agent timeout of
+		// silence, waits until this loop has listened for an agent
+		// timeout again; the slower rules, whose dead_after is several
+		// such gaps long, go on (re-arming them too would freeze a
+		// leader that is starved again and again: attack34).
+		e.listenedSince = now
 	}
 	e.tickAt = now
 	if e.leader {
