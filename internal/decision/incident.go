@@ -39,7 +39,9 @@ func (e *Engine) lifeSince(h *host, t time.Time) string {
 			return fmt.Sprintf("%s reached it on %s", h.peerBy[i], e.cfg.Networks[i])
 		}
 	}
-	if h.storageMoved.After(t) {
+	// A first sight is no move: a new leader's first read of a dead
+	// host's counter restored an incident as undone (fuzz seed 1796599654).
+	if h.storageMoved.After(t) && h.storageMoved.After(h.storageFirst) {
 		if _, ok := e.rebootProof(h, h.storageMoved); ok {
 			return "" // a new boot's, which runs nothing
 		}
