@@ -91,9 +91,9 @@ func (e *Engine) assess(h *host, now time.Time) assessment {
 			silence = min(silence, now.Sub(h.peerAt[i]))
 		}
 	}
-	if h.storageMoved.After(after) && h.storageMoved.After(h.storageFirst) {
-		if _, ok := e.rebootProof(h, h.storageMoved); !ok {
-			silence = min(silence, now.Sub(h.storageMoved))
+	if moved := h.heartbeatMoved(); moved.After(after) {
+		if _, ok := e.rebootProof(h, moved); !ok {
+			silence = min(silence, now.Sub(moved))
 		}
 	}
 	bmcOff := h.bmc == PowerOff && fresh(h.bmcAt, now, e.cfg.BMCFreshness)

@@ -412,3 +412,15 @@ func (h *host) bootsSince(from time.Time) []string {
 	sort.Strings(out)
 	return out
 }
+
+// heartbeatMoved is when this leader last saw h's storage heartbeat change,
+// zero if it never did: its first read of a counter is no move (a dead
+// host's counter, read by a new leader, would otherwise look written).
+// assess's liveness judgement keeps the first read as a move (storageMoved),
+// which holds a new leader back; evidence of life after a fence must not.
+func (h *host) heartbeatMoved() time.Time {
+	if !h.storageMoved.After(h.storageFirst) {
+		return time.Time{}
+	}
+	return h.storageMoved
+}

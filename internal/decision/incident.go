@@ -39,10 +39,10 @@ func (e *Engine) lifeSince(h *host, t time.Time) string {
 			return fmt.Sprintf("%s reached it on %s", h.peerBy[i], e.cfg.Networks[i])
 		}
 	}
-	// A first sight is no move: a new leader's first read of a dead
+	// A first read is no move: a new leader's first read of a dead
 	// host's counter restored an incident as undone (fuzz seed 1796599654).
-	if h.storageMoved.After(t) && h.storageMoved.After(h.storageFirst) {
-		if _, ok := e.rebootProof(h, h.storageMoved); ok {
+	if moved := h.heartbeatMoved(); moved.After(t) {
+		if _, ok := e.rebootProof(h, moved); ok {
 			return "" // a new boot's, which runs nothing
 		}
 		return "its storage heartbeat moved"
@@ -237,9 +237,8 @@ func (e *Engine) fenceUndone(now time.Time, h *host) string {
 				return fmt.Sprintf("%s reached the host on %s after its power fence", h.peerBy[i], e.cfg.Networks[i])
 			}
 		}
-		// (A first sight is no move: a new leader's first read.)
-		if h.storageMoved.After(f.At.Add(e.cfg.AgentTimeout)) && h.storageMoved.After(h.storageFirst) && fresh(h.storageMoved, now, e.cfg.StorageTimeout) {
-			if _, ok := e.rebootProof(h, h.storageMoved); !ok {
+		if moved := h.heartbeatMoved(); moved.After(f.At.Add(e.cfg.AgentTimeout)) && fresh(moved, now, e.cfg.StorageTimeout) {
+			if _, ok := e.rebootProof(h, moved); !ok {
 				return "the host's storage heartbeat moved after its power fence"
 			}
 		}
