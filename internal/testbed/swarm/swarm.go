@@ -19,7 +19,6 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/vigil-ha/vigil/internal/agent"
@@ -58,7 +57,6 @@ func Addr(i int) netip.Addr { return netip.AddrFrom4([4]byte{127, 1, byte(i / 25
 type Swarm struct {
 	cfg   Config
 	hosts []*host
-	start time.Time
 
 	wg     sync.WaitGroup
 	cancel context.CancelFunc
@@ -66,7 +64,6 @@ type Swarm struct {
 	mu     sync.Mutex
 	lat    Histogram // report → grant, since the last Window
 	tokens map[uint64]*term
-	grants atomic.Uint64
 }
 
 type host struct {
@@ -106,7 +103,7 @@ func Start(ctx context.Context, cfg Config) (*Swarm, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Swarm{cfg: cfg, start: time.Now(), tokens: map[uint64]*term{}}
+	s := &Swarm{cfg: cfg, tokens: map[uint64]*term{}}
 	guests := make([]string, cfg.Guests)
 	for i := cfg.From; i < cfg.To; i++ {
 		name := Name(i)
@@ -232,7 +229,6 @@ func (s *Swarm) receive(ctx context.Context, in <-chan agent.Inbound) {
 		if h == nil {
 			continue
 		}
-		s.grants.Add(1)
 		var lat time.Duration
 		h.mu.Lock()
 		for _, x := range h.sent {
@@ -289,9 +285,6 @@ func (s *Swarm) Terms() map[uint64]Term {
 	}
 	return m
 }
-
-// Grants counts every grant taken.
-func (s *Swarm) Grants() uint64 { return s.grants.Load() }
 
 // Close stops reporting and closes every socket.
 func (s *Swarm) Close() {
