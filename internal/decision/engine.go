@@ -108,10 +108,15 @@ func (e *Engine) Step(now time.Time, in Input) {
 		if !m.OK {
 			return
 		}
+		// After reads that failed for longer than a storage timeout, a
+		// counter that changed may have been written at any time in that
+		// gap (before its host lost power, say): like a first read, it
+		// dates no move (heartbeatMoved), only the next change does.
+		undated := !e.storageReadAt.IsZero() && now.Sub(e.storageReadAt) > e.cfg.StorageTimeout
 		e.storageReadAt = now
 		for name, c := range m.Counters {
 			if h := e.hosts[name]; h != nil && (!h.storageSeen || c != h.storageCounter) {
-				if !h.storageSeen {
+				if !h.storageSeen || undated {
 					h.storageFirst = now
 				}
 				h.storageCounter, h.storageMoved, h.storageSeen = c, now, true

@@ -33,7 +33,7 @@ type host struct {
 	storageCounter uint64
 	storageMoved   time.Time // last time the counter changed
 	storageSeen    bool
-	storageFirst   time.Time // when this leader first read it: no move
+	storageFirst   time.Time // a read that dated no move: this leader's first, or the first after reads failed
 	// storageBoot is the last heartbeat's writer (StorageHeartbeats.Boots),
 	// storageBootSince when that boot's records began.
 	storageBoot      StorageBoot
@@ -415,7 +415,9 @@ func (h *host) bootsSince(from time.Time) []string {
 
 // heartbeatMoved is when this leader last saw h's storage heartbeat change,
 // zero if it never did: its first read of a counter is no move (a dead
-// host's counter, read by a new leader, would otherwise look written).
+// host's counter, read by a new leader, would otherwise look written), nor
+// is the first read after reads failed for a storage timeout (the write may
+// be from any time in that gap).
 // assess's liveness judgement keeps the first read as a move (storageMoved),
 // which holds a new leader back; evidence of life after a fence must not.
 func (h *host) heartbeatMoved() time.Time {
